@@ -1,0 +1,1 @@
+//! Benchmarks for the convox workspace live in `benches/`.

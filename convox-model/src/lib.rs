@@ -1,0 +1,19 @@
+//! A pure model of a Convox rack's services and who can reach them.
+//!
+//! `convox-model` reads and validates `convox.yml`, applies the rack rules
+//! (`Internal`, `InternalOnly`), resolves `links` into variables such as `API_URL`,
+//! computes the cloud resources a rack and its apps need, plans the difference
+//! against what exists and applies it through a [`backend::Backend`].
+//!
+//! It contains no networking code and reads no clock: backends do I/O, the caller
+//! supplies time and sleeping.
+//!
+//! The data flows one way: text → [`manifest`] → [`validate`] → [`links`] and
+//! [`exposure`] → desired state → plan → apply → report.
+
+pub mod diag;
+pub mod exposure;
+pub mod manifest;
+pub mod name;
+pub mod params;
+pub mod rack;

@@ -1,0 +1,377 @@
+//! `convox.yml`: the validated manifest and how it is read.
+//!
+//! Reading goes text → `${VAR}` interpolation → YAML (behind [`yaml`], the one
+//! module that knows the YAML parser) → raw shapes with every shorthand form
+//! accepted ([`read`]) → the validated [`Manifest`] below, with v2's defaults
+//! applied. Every problem is collected; nothing stops at the first.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::diag::{Diagnostics, Location};
+use crate::name::Name;
+
+pub mod read;
+pub mod yaml;
+
+pub use read::parse;
+
+/// The result of reading a manifest that has no errors: the manifest and its warnings.
+#[derive(Clone, Debug)]
+pub struct Parsed {
+    /// The validated manifest.
+    pub manifest: Manifest,
+    /// Warnings (unknown keys and the like), in source order.
+    pub warnings: Diagnostics,
+}
+
+/// A validated `convox.yml`, with v2's defaults applied.
+///
+/// Serialises as the normalised manifest of `convox manifest --json`: snake_case
+/// of Convox v2's field names; services and timers as lists in file order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Manifest {
+    /// App-level environment declarations, in file order.
+    pub environment: Vec<EnvDecl>,
+    /// App parameters (`params:`), as strings.
+    pub params: BTreeMap<String, String>,
+    /// Resources (databases and the like), in file order.
+    pub resources: Vec<Resource>,
+    /// Services, in file order.
+    pub services: Vec<Service>,
+    /// Timers, in file order.
+    pub timers: Vec<Timer>,
+    /// Where each YAML path starts in the source, for diagnostics found later.
+    #[serde(skip)]
+    pub source: SourceMap,
+}
+
+impl Manifest {
+    /// The service named `name`.
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name.as_str() == name)
+    }
+}
+
+/// Maps YAML paths (`services.web.links[0]`) to where their node starts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceMap {
+    positions: BTreeMap<String, Location>,
+}
+
+impl SourceMap {
+    /// Records where `path` starts.
+    pub fn insert(&mut self, path: impl Into<String>, location: Location) {
+        self.positions.insert(path.into(), location);
+    }
+
+    /// Where `path` starts; failing that, its nearest recorded ancestor.
+    pub fn locate(&self, path: &str) -> Option<Location> {
+        let mut p = path;
+        loop {
+            if let Some(l) = self.positions.get(p) {
+                return Some(*l);
+            }
+            let cut = p.rfind(['.', '['])?;
+            p = &p[..cut];
+        }
+    }
+
+    /// Where `path` itself starts, without falling back to an ancestor.
+    pub fn get(&self, path: &str) -> Option<Location> {
+        self.positions.get(path).copied()
+    }
+}
+
+/// One entry of an `environment:` list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
+pub enum EnvDecl {
+    /// `KEY=default`: the app's value if set, else the default.
+    Default {
+        /// The variable.
+        key: String,
+        /// Its default.
+        value: String,
+    },
+    /// `KEY`: the app must set it.
+    Required {
+        /// The variable.
+        key: String,
+    },
+    /// `*`: every variable of the app environment.
+    All,
+}
+
+impl From<EnvDecl> for String {
+    fn from(d: EnvDecl) -> String {
+        match d {
+            EnvDecl::Default { key, value } => format!("{key}={value}"),
+            EnvDecl::Required { key } => key,
+            EnvDecl::All => "*".to_string(),
+        }
+    }
+}
+
+/// A resource (`resources:`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Resource {
+    /// Its name.
+    pub name: Name,
+    /// Its type, such as `postgres`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its options, as strings.
+    pub options: BTreeMap<String, String>,
+}
+
+/// A timer (`timers:`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Timer {
+    /// Its name.
+    pub name: Name,
+    /// The command it runs.
+    pub command: String,
+    /// Its cron schedule.
+    pub schedule: String,
+    /// The service whose image and environment it runs with.
+    pub service: Name,
+}
+
+/// The scheme a service's port speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheme {
+    /// `http` (the default).
+    Http,
+    /// `https`.
+    Https,
+    /// `grpc`.
+    Grpc,
+    /// `secure-grpc`.
+    SecureGrpc,
+}
+
+impl Scheme {
+    /// Parses a scheme as written in `convox.yml`.
+    pub fn parse(s: &str) -> Option<Scheme> {
+        match s {
+            "http" => Some(Scheme::Http),
+            "https" => Some(Scheme::Https),
+            "grpc" => Some(Scheme::Grpc),
+            "secure-grpc" => Some(Scheme::SecureGrpc),
+            _ => None,
+        }
+    }
+
+    /// As written in `convox.yml`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+            Scheme::Grpc => "grpc",
+            Scheme::SecureGrpc => "secure-grpc",
+        }
+    }
+
+    /// Whether the router talks TLS to the service (`https`, `secure-grpc`).
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Scheme::Https | Scheme::SecureGrpc)
+    }
+}
+
+/// A service's port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Port {
+    /// 1..=65535.
+    pub port: u16,
+    /// The scheme.
+    pub scheme: Scheme,
+}
+
+/// A service (`services:`), with v2's defaults applied.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Service {
+    /// Its name.
+    pub name: Name,
+    /// `agent:`: one per instance.
+    pub agent: Agent,
+    /// `build:`.
+    pub build: Build,
+    /// `command:`; a string becomes `["sh", "-c", string]`.
+    pub command: Option<Vec<String>>,
+    /// `deployment:`.
+    pub deployment: Deployment,
+    /// `domain:`, split on commas.
+    pub domains: Vec<String>,
+    /// `drain:` seconds (default 30).
+    pub drain: u32,
+    /// The service's environment declarations (app-level first, then its own).
+    pub environment: Vec<EnvDecl>,
+    /// `health:`.
+    pub health: Health,
+    /// `image:`.
+    pub image: String,
+    /// `init:`.
+    pub init: bool,
+    /// `internal:` (true also when `internal_and_external` is).
+    pub internal: bool,
+    /// `internalAndExternal:`.
+    pub internal_and_external: bool,
+    /// `links:`, in file order.
+    pub links: Vec<Name>,
+    /// `nlb:` ports.
+    pub nlb: Vec<NlbPort>,
+    /// `policies:`.
+    pub policies: Vec<String>,
+    /// `port:`; `None` when the service exposes no port.
+    pub port: Option<Port>,
+    /// `privileged:`.
+    pub privileged: bool,
+    /// `resources:` this service uses.
+    pub resources: Vec<Name>,
+    /// `scale:`.
+    pub scale: Scale,
+    /// `singleton:`.
+    pub singleton: bool,
+    /// `sticky:` (true unless written).
+    pub sticky: bool,
+    /// `tags:`.
+    pub tags: BTreeMap<String, String>,
+    /// `termination:`.
+    pub termination: Termination,
+    /// `test:`.
+    pub test: String,
+    /// `volumes:`.
+    pub volumes: Vec<String>,
+}
+
+impl Service {
+    /// Whether the service is routed on the internal router.
+    pub fn routed_internally(&self) -> bool {
+        self.port.is_some() && (self.internal || self.internal_and_external)
+    }
+
+    /// Whether the service is routed on the external router.
+    pub fn routed_externally(&self) -> bool {
+        self.port.is_some() && (!self.internal || self.internal_and_external)
+    }
+}
+
+/// `agent:`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Agent {
+    /// Whether the service runs as an agent.
+    pub enabled: bool,
+    /// Host ports it listens on.
+    pub ports: Vec<AgentPort>,
+}
+
+/// An agent port such as `8125/udp`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AgentPort {
+    /// The port.
+    pub port: u16,
+    /// `tcp` (default) or `udp`.
+    pub protocol: String,
+}
+
+/// `build:`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Build {
+    /// Build context (`.` by default when there is no image).
+    pub path: String,
+    /// Dockerfile (`Dockerfile` by default).
+    pub manifest: String,
+    /// Build args, `KEY=VALUE` or `KEY`.
+    pub args: Vec<String>,
+}
+
+/// `deployment:` percentages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Deployment {
+    /// Minimum healthy percent (50, or 0 for agents and singletons).
+    pub minimum: u32,
+    /// Maximum percent (200, or 100 for agents and singletons).
+    pub maximum: u32,
+}
+
+/// `health:`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Health {
+    /// Path checked (default `/`).
+    pub path: String,
+    /// Seconds between checks (default 5).
+    pub interval: u32,
+    /// Seconds before a check fails (default interval - 1).
+    pub timeout: u32,
+    /// Seconds after start before checks count (default interval).
+    pub grace: u32,
+}
+
+/// An `nlb:` port.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NlbPort {
+    /// The load balancer's port.
+    pub port: u16,
+    /// The container port (defaults to `port`).
+    pub container_port: u16,
+    /// `tcp` or `tls`.
+    pub protocol: String,
+    /// `public` or `internal`.
+    pub scheme: String,
+}
+
+/// `scale:`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Scale {
+    /// Instance count range.
+    pub count: ScaleCount,
+    /// CPU units (default 256).
+    pub cpu: u32,
+    /// Memory MiB (default 512).
+    pub memory: u32,
+    /// Autoscaling cooldowns.
+    pub cooldown: Cooldown,
+    /// Autoscaling targets.
+    pub targets: Targets,
+}
+
+/// Instance count range; `min == max` for a fixed count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ScaleCount {
+    /// Fewest instances.
+    pub min: u32,
+    /// Most instances.
+    pub max: u32,
+}
+
+/// Autoscaling cooldowns in seconds (default 60 each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Cooldown {
+    /// Scale-down cooldown.
+    pub down: u32,
+    /// Scale-up cooldown.
+    pub up: u32,
+}
+
+/// Autoscaling targets (0 means unset).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Targets {
+    /// Target CPU percent.
+    pub cpu: u32,
+    /// Target memory percent.
+    pub memory: u32,
+    /// Target requests per minute per instance.
+    pub requests: u32,
+    /// Custom metrics, kept as written.
+    pub custom: Vec<serde_json::Value>,
+}
+
+/// `termination:`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Termination {
+    /// Seconds between SIGTERM and SIGKILL (default 30).
+    pub grace: u32,
+}

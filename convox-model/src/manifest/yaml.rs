@@ -1,0 +1,1 @@
+//! The one module that knows the YAML parser.
