@@ -1,0 +1,307 @@
+//! The [`Backend`] trait: the small, primitive verbs the apply engine drives.
+//!
+//! One verb per resource kind and action, plus [`Backend::observe`]. No SDK type
+//! crosses this boundary: arguments are the plain specs of [`crate::resource`] and
+//! provider ids as strings; every failure is a [`BackendError`] with a kind and
+//! whether a retry may help.
+//!
+//! # Contract, for every verb
+//!
+//! - Create verbs attach the given tags in the same call (AWS bills every call).
+//! - A verb that fails has made no change it does not report, or one that the next
+//!   [`Backend::observe`] reveals (a resource created but reported as failed must be
+//!   tagged, so that it is observed and adopted or deleted later).
+//! - Verbs never touch a resource that the caller did not name by id; deletes and
+//!   updates are only ever called with ids the backend reported as owned.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::name::Name;
+use crate::rack::Rack;
+use crate::resource::{
+    CertificateSpec, HostedZoneSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerAddress,
+    LoadBalancerSpec, Observed, RecordChange, Scope, SecurityGroupSpec, Tags, TargetGroupSpec,
+};
+
+/// What kind of failure a backend call met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The resource named does not exist.
+    NotFound,
+    /// A resource with that name or port already exists.
+    AlreadyExists,
+    /// The request conflicts with the current state (in use, priority taken,
+    /// dependency not yet gone).
+    Conflict,
+    /// The provider asked us to slow down.
+    Throttled,
+    /// The request was malformed or broke a provider rule.
+    InvalidInput,
+    /// A provider quota would be exceeded.
+    QuotaExceeded,
+    /// The credentials lack permission.
+    Permission,
+    /// Anything else: network failures, server errors, surprises.
+    Unexpected,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::NotFound => "not found",
+            ErrorKind::AlreadyExists => "already exists",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Throttled => "throttled",
+            ErrorKind::InvalidInput => "invalid input",
+            ErrorKind::QuotaExceeded => "quota exceeded",
+            ErrorKind::Permission => "permission denied",
+            ErrorKind::Unexpected => "unexpected",
+        })
+    }
+}
+
+/// A failed backend call.
+///
+/// `Display` gives the operation, the kind and the message; the provider's own
+/// error, when there is one, is the [`std::error::Error::source`].
+#[derive(Debug, thiserror::Error)]
+#[error("{operation}: {kind}: {message}")]
+pub struct BackendError {
+    /// The kind.
+    pub kind: ErrorKind,
+    /// Whether the same call may succeed if retried later.
+    pub retryable: bool,
+    /// The operation, such as `CreateRule`.
+    pub operation: String,
+    /// What went wrong, for people.
+    pub message: String,
+    /// The provider's error.
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl BackendError {
+    /// An error of `kind`; retryable when the kind is [`ErrorKind::Throttled`].
+    pub fn new(kind: ErrorKind, operation: impl Into<String>, message: impl Into<String>) -> Self {
+        BackendError {
+            kind,
+            retryable: kind == ErrorKind::Throttled,
+            operation: operation.into(),
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Sets whether a retry may help.
+    pub fn retryable(mut self, retryable: bool) -> Self {
+        self.retryable = retryable;
+        self
+    }
+
+    /// Attaches the provider's error.
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+}
+
+/// Result of a backend call.
+pub type BackendResult<T> = Result<T, BackendError>;
+
+/// A created load balancer: its ARN and where it answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedLoadBalancer {
+    /// Its ARN.
+    pub arn: String,
+    /// Its DNS name and canonical hosted zone id.
+    pub address: LoadBalancerAddress,
+}
+
+/// A certificate and its key, PEM-encoded, to import.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificatePem {
+    /// The certificate.
+    pub certificate: String,
+    /// Its private key.
+    pub private_key: String,
+    /// The chain up to (and including) the issuing CA.
+    pub chain: String,
+}
+
+impl fmt::Debug for CertificatePem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertificatePem")
+            .field("certificate", &self.certificate)
+            .field("private_key", &"<redacted>")
+            .field("chain", &self.chain)
+            .finish()
+    }
+}
+
+/// Where the resources live and do their work: AWS, or a model of it.
+///
+/// Held as `Arc<dyn Backend>` by embedding tools. Every method may be called
+/// concurrently with others (on different resources).
+#[async_trait]
+pub trait Backend: Send + Sync + fmt::Debug {
+    /// Every resource that exists in `scope` of `rack` and is owned by it (carries
+    /// its ownership tags), with references resolved back to keys.
+    ///
+    /// # Behavior
+    /// - Never returns a resource without the rack's `convox:rack` and `convox:key`
+    ///   tags (or, for a record, the ownership TXT record).
+    /// - Returns an empty list, not an error, when the rack has nothing yet.
+    async fn observe(&self, rack: &Name, scope: &Scope) -> BackendResult<Vec<Observed>>;
+
+    /// The rack's stored settings and parameters, or `None` if it was never saved.
+    async fn load_rack(&self, rack: &Name) -> BackendResult<Option<Rack>>;
+
+    /// Stores the rack's settings and parameters where a later process finds them.
+    ///
+    /// # Behavior
+    /// - The rack's hosted zone must exist (`zone_id`); AWS keeps the settings as
+    ///   its tags.
+    async fn save_rack(&self, zone_id: &str, rack: &Rack) -> BackendResult<()>;
+
+    /// Creates a security group with exactly `spec.ingress`; returns its id.
+    async fn create_security_group(
+        &self,
+        spec: &SecurityGroupSpec,
+        tags: &Tags,
+    ) -> BackendResult<String>;
+
+    /// Makes the group's ingress exactly `spec.ingress` (adds and revokes).
+    async fn update_security_group(&self, id: &str, spec: &SecurityGroupSpec) -> BackendResult<()>;
+
+    /// Deletes a security group. `Conflict` while a load balancer still uses it.
+    async fn delete_security_group(&self, id: &str) -> BackendResult<()>;
+
+    /// Creates an application load balancer in `security_group_id`.
+    ///
+    /// # Behavior
+    /// - `AlreadyExists` if the name is taken; `InvalidInput` if it is longer than 32
+    ///   characters or starts with `internal-`.
+    async fn create_load_balancer(
+        &self,
+        spec: &LoadBalancerSpec,
+        security_group_id: &str,
+        tags: &Tags,
+    ) -> BackendResult<CreatedLoadBalancer>;
+
+    /// Deletes a load balancer and, with it, its listeners and their rules.
+    async fn delete_load_balancer(&self, arn: &str) -> BackendResult<()>;
+
+    /// Creates a listener on `load_balancer_arn`; returns its ARN.
+    ///
+    /// # Behavior
+    /// - `InvalidInput` for HTTPS without `certificate_arn`; `AlreadyExists` if the
+    ///   port is taken on that load balancer.
+    async fn create_listener(
+        &self,
+        load_balancer_arn: &str,
+        spec: &ListenerSpec,
+        certificate_arn: Option<&str>,
+        tags: &Tags,
+    ) -> BackendResult<String>;
+
+    /// Sets a listener's protocol, default action and default certificate.
+    async fn modify_listener(
+        &self,
+        arn: &str,
+        spec: &ListenerSpec,
+        certificate_arn: Option<&str>,
+    ) -> BackendResult<()>;
+
+    /// Deletes a listener and its rules.
+    async fn delete_listener(&self, arn: &str) -> BackendResult<()>;
+
+    /// Imports a certificate; returns its ARN.
+    async fn import_certificate(
+        &self,
+        spec: &CertificateSpec,
+        pem: &CertificatePem,
+        tags: &Tags,
+    ) -> BackendResult<String>;
+
+    /// Deletes a certificate. `Conflict` while a listener uses it.
+    async fn delete_certificate(&self, arn: &str) -> BackendResult<()>;
+
+    /// Attaches a certificate to a listener for SNI. Attaching one already
+    /// attached succeeds. `QuotaExceeded` past the listener's certificate quota.
+    async fn add_listener_certificate(
+        &self,
+        listener_arn: &str,
+        certificate_arn: &str,
+    ) -> BackendResult<()>;
+
+    /// Detaches a certificate from a listener. Detaching one not attached succeeds.
+    async fn remove_listener_certificate(
+        &self,
+        listener_arn: &str,
+        certificate_arn: &str,
+    ) -> BackendResult<()>;
+
+    /// Creates a target group; returns its ARN. `AlreadyExists` if the name is taken
+    /// with other settings.
+    async fn create_target_group(
+        &self,
+        spec: &TargetGroupSpec,
+        tags: &Tags,
+    ) -> BackendResult<String>;
+
+    /// Updates a target group's health check (the only mutable part).
+    async fn modify_target_group(&self, arn: &str, spec: &TargetGroupSpec) -> BackendResult<()>;
+
+    /// Deletes a target group. `Conflict` while a rule forwards to it.
+    async fn delete_target_group(&self, arn: &str) -> BackendResult<()>;
+
+    /// Creates a rule on `listener_arn` forwarding to `target_group_arn`; returns its
+    /// ARN.
+    ///
+    /// # Behavior
+    /// - `spec.priority` must be `Some`; `Conflict` if it is taken on the listener
+    ///   (`PriorityInUse`); `QuotaExceeded` past the rules-per-load-balancer quota.
+    async fn create_rule(
+        &self,
+        listener_arn: &str,
+        spec: &ListenerRuleSpec,
+        target_group_arn: &str,
+        tags: &Tags,
+    ) -> BackendResult<String>;
+
+    /// Sets a rule's host-header condition and forward target (not its priority).
+    async fn modify_rule(
+        &self,
+        arn: &str,
+        spec: &ListenerRuleSpec,
+        target_group_arn: &str,
+    ) -> BackendResult<()>;
+
+    /// Sets a rule's priority. `Conflict` if it is taken by another rule.
+    async fn set_rule_priority(&self, arn: &str, priority: u32) -> BackendResult<()>;
+
+    /// Deletes a rule.
+    async fn delete_rule(&self, arn: &str) -> BackendResult<()>;
+
+    /// Creates a private hosted zone associated with the spec's VPC; returns its id.
+    async fn create_hosted_zone(&self, spec: &HostedZoneSpec, tags: &Tags)
+    -> BackendResult<String>;
+
+    /// Deletes a hosted zone. `Conflict` while it holds records besides SOA and NS.
+    async fn delete_hosted_zone(&self, id: &str) -> BackendResult<()>;
+
+    /// Applies record changes to a zone atomically: all or none.
+    ///
+    /// # Behavior
+    /// - Each change covers the alias A record and its ownership TXT record.
+    /// - `InvalidInput` for a name outside the zone or a batch over the provider's
+    ///   limit; `Conflict` for CREATE of an existing record or DELETE of a missing one.
+    async fn change_records(&self, zone_id: &str, changes: &[RecordChange]) -> BackendResult<()>;
+}
