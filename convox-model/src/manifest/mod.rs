@@ -48,6 +48,18 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// A manifest with these services and nothing else.
+    pub fn from_services(services: Vec<Service>) -> Manifest {
+        Manifest {
+            environment: Vec::new(),
+            params: BTreeMap::new(),
+            resources: Vec::new(),
+            services,
+            timers: Vec::new(),
+            source: SourceMap::default(),
+        }
+    }
+
     /// The service named `name`.
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name.as_str() == name)
@@ -248,6 +260,57 @@ pub struct Service {
 }
 
 impl Service {
+    /// A service named `name` with every field at v2's default: no port, not
+    /// internal, built from `.`. For tools and tests that build manifests in code.
+    pub fn with_defaults(name: Name) -> Service {
+        Service {
+            name,
+            agent: Agent::default(),
+            build: Build {
+                path: ".".to_string(),
+                manifest: "Dockerfile".to_string(),
+                args: Vec::new(),
+            },
+            command: None,
+            deployment: Deployment {
+                minimum: 50,
+                maximum: 200,
+            },
+            domains: Vec::new(),
+            drain: 30,
+            environment: Vec::new(),
+            health: Health {
+                path: "/".to_string(),
+                interval: 5,
+                timeout: 4,
+                grace: 5,
+            },
+            image: String::new(),
+            init: false,
+            internal: false,
+            internal_and_external: false,
+            links: Vec::new(),
+            nlb: Vec::new(),
+            policies: Vec::new(),
+            port: None,
+            privileged: false,
+            resources: Vec::new(),
+            scale: Scale {
+                count: ScaleCount { min: 1, max: 1 },
+                cpu: 256,
+                memory: 512,
+                cooldown: Cooldown { down: 60, up: 60 },
+                targets: Targets::default(),
+            },
+            singleton: false,
+            sticky: true,
+            tags: BTreeMap::new(),
+            termination: Termination { grace: 30 },
+            test: String::new(),
+            volumes: Vec::new(),
+        }
+    }
+
     /// Whether the service is routed on the internal router.
     pub fn routed_internally(&self) -> bool {
         self.port.is_some() && (self.internal || self.internal_and_external)
