@@ -1,1 +1,280 @@
-//! placeholder
+//! The AWS backend of `convox-model`: ELBv2, Route53, ACM and EC2 through the
+//! official SDK crates.
+//!
+//! [`AwsBackend`] implements [`convox_model::backend::Backend`]. It finds what the
+//! rack owns by tags, never by name; passes tags in the create calls themselves;
+//! and maps every AWS error through one table ([`error::classify`]) to an
+//! [`ErrorKind`](convox_model::backend::ErrorKind) and a retry hint, so that no SDK
+//! type crosses its API.
+//!
+//! ```no_run
+//! use convox_aws::AwsBackendBuilder;
+//! use convox_model::backend::Backend;
+//! use convox_model::name::Name;
+//! use convox_model::resource::Scope;
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! // The standard AWS chain; AWS_ENDPOINT_URL points it at an emulator.
+//! let aws = AwsBackendBuilder::from_env().build().await?;
+//! let rack = Name::new("production")?;
+//! for o in aws.observe(&rack, &Scope::Rack).await? {
+//!     println!("{} {}", o.resource.key, o.id);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Testing against moto
+//!
+//! `scripts/test.sh` installs and starts moto on loopback and sets
+//! `CONVOX_MOTO_ENDPOINT`; the tests in `tests/moto.rs` run only then (and fail
+//! under `CI` without it).
+
+mod acm;
+mod builder;
+mod calls;
+#[cfg(test)]
+mod canned;
+mod ec2;
+mod elb;
+pub mod error;
+mod observe;
+mod route53;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use convox_model::backend::{Backend, BackendResult, CertificatePem, CreatedLoadBalancer};
+use convox_model::name::Name;
+use convox_model::rack::{Rack, Vpc};
+use convox_model::resource::{
+    CertificateSpec, HostedZoneSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerSpec, Observed,
+    RecordChange, ResourceKey, Scope, SecurityGroupSpec, Tags, TargetGroupSpec, owned_by,
+};
+
+pub use acm::TAG_ISSUER;
+pub use builder::{AwsBackendBuilder, BuildError};
+pub use calls::{CallCounts, is_mutating};
+pub use observe::{ROLE_LISTENER_CERTIFICATE, ROLE_RECORD};
+pub use route53::{MAX_RECORDS_PER_BATCH, OWNER_TXT_TTL, batch_weight};
+
+/// The AWS backend. Cheap to clone: clones share clients and call counts.
+#[derive(Clone, Debug)]
+pub struct AwsBackend {
+    elb: aws_sdk_elasticloadbalancingv2::Client,
+    route53: aws_sdk_route53::Client,
+    acm: aws_sdk_acm::Client,
+    ec2: aws_sdk_ec2::Client,
+    region: String,
+    counter: Arc<calls::Counter>,
+}
+
+impl AwsBackend {
+    /// A builder; see [`AwsBackendBuilder`].
+    pub fn builder() -> AwsBackendBuilder {
+        AwsBackendBuilder::new()
+    }
+
+    /// The region the backend acts in.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Requests sent so far, by operation (retries included).
+    pub fn calls(&self) -> CallCounts {
+        self.counter.snapshot()
+    }
+
+    /// Forgets the requests counted so far.
+    pub fn reset_calls(&self) {
+        self.counter.reset()
+    }
+
+    /// A VPC's CIDR and one subnet per availability zone, sorted by subnet id: what
+    /// a [`Rack`] needs when the rack's VPC is given by id.
+    pub async fn vpc_network(&self, vpc_id: &str) -> BackendResult<(Vpc, Vec<String>)> {
+        ec2::vpc_network(&self.ec2, vpc_id).await
+    }
+
+    /// The region's default VPC id, if it has one (emulators and fresh accounts do).
+    pub async fn default_vpc(&self) -> BackendResult<Option<String>> {
+        ec2::default_vpc(&self.ec2).await
+    }
+
+    /// The id of the rack's hosted zone, found by its ownership tags.
+    pub async fn rack_zone_id(&self, rack: &Name) -> BackendResult<Option<String>> {
+        Ok(self.rack_zone(rack).await?.map(|z| z.id))
+    }
+
+    async fn rack_zone(&self, rack: &Name) -> BackendResult<Option<route53::Zone>> {
+        let zones = route53::zones(&self.route53, |t| {
+            owned_by(t, rack).is_some_and(|k| k == ResourceKey::zone())
+        })
+        .await?;
+        // Two zones claiming to be the rack's: prefer the one holding settings, then
+        // the lowest id, so that every process reads the same one.
+        Ok(zones.into_iter().min_by_key(|z| {
+            (
+                !z.tags.keys().any(|k| route53::is_settings_tag(k)),
+                z.id.clone(),
+            )
+        }))
+    }
+}
+
+#[async_trait]
+impl Backend for AwsBackend {
+    async fn observe(&self, rack: &Name, scope: &Scope) -> BackendResult<Vec<Observed>> {
+        observe::observe(self, rack, scope).await
+    }
+
+    async fn load_rack(&self, rack: &Name) -> BackendResult<Option<Rack>> {
+        match self.rack_zone(rack).await? {
+            Some(z) => route53::rack_from_tags(rack, &z.tags),
+            None => Ok(None),
+        }
+    }
+
+    async fn save_rack(&self, zone_id: &str, rack: &Rack) -> BackendResult<()> {
+        route53::save_rack(&self.route53, zone_id, rack).await
+    }
+
+    async fn create_security_group(
+        &self,
+        spec: &SecurityGroupSpec,
+        tags: &Tags,
+    ) -> BackendResult<String> {
+        ec2::create_security_group(&self.ec2, spec, tags).await
+    }
+
+    async fn update_security_group(&self, id: &str, spec: &SecurityGroupSpec) -> BackendResult<()> {
+        ec2::update_security_group(&self.ec2, id, spec).await
+    }
+
+    async fn delete_security_group(&self, id: &str) -> BackendResult<()> {
+        ec2::delete_security_group(&self.ec2, id).await
+    }
+
+    async fn create_load_balancer(
+        &self,
+        spec: &LoadBalancerSpec,
+        security_group_id: &str,
+        tags: &Tags,
+    ) -> BackendResult<CreatedLoadBalancer> {
+        elb::create_load_balancer(&self.elb, spec, security_group_id, tags).await
+    }
+
+    async fn delete_load_balancer(&self, arn: &str) -> BackendResult<()> {
+        elb::delete_load_balancer(&self.elb, arn).await
+    }
+
+    async fn create_listener(
+        &self,
+        load_balancer_arn: &str,
+        spec: &ListenerSpec,
+        certificate_arn: Option<&str>,
+        tags: &Tags,
+    ) -> BackendResult<String> {
+        elb::create_listener(&self.elb, load_balancer_arn, spec, certificate_arn, tags).await
+    }
+
+    async fn modify_listener(
+        &self,
+        arn: &str,
+        spec: &ListenerSpec,
+        certificate_arn: Option<&str>,
+    ) -> BackendResult<()> {
+        elb::modify_listener(&self.elb, arn, spec, certificate_arn).await
+    }
+
+    async fn delete_listener(&self, arn: &str) -> BackendResult<()> {
+        elb::delete_listener(&self.elb, arn).await
+    }
+
+    async fn import_certificate(
+        &self,
+        spec: &CertificateSpec,
+        pem: &CertificatePem,
+        tags: &Tags,
+    ) -> BackendResult<String> {
+        acm::import_certificate(&self.acm, spec, pem, tags).await
+    }
+
+    async fn delete_certificate(&self, arn: &str) -> BackendResult<()> {
+        acm::delete_certificate(&self.acm, arn).await
+    }
+
+    async fn add_listener_certificate(
+        &self,
+        listener_arn: &str,
+        certificate_arn: &str,
+    ) -> BackendResult<()> {
+        elb::add_listener_certificate(&self.elb, listener_arn, certificate_arn).await
+    }
+
+    async fn remove_listener_certificate(
+        &self,
+        listener_arn: &str,
+        certificate_arn: &str,
+    ) -> BackendResult<()> {
+        elb::remove_listener_certificate(&self.elb, listener_arn, certificate_arn).await
+    }
+
+    async fn create_target_group(
+        &self,
+        spec: &TargetGroupSpec,
+        tags: &Tags,
+    ) -> BackendResult<String> {
+        elb::create_target_group(&self.elb, spec, tags).await
+    }
+
+    async fn modify_target_group(&self, arn: &str, spec: &TargetGroupSpec) -> BackendResult<()> {
+        elb::modify_target_group(&self.elb, arn, spec).await
+    }
+
+    async fn delete_target_group(&self, arn: &str) -> BackendResult<()> {
+        elb::delete_target_group(&self.elb, arn).await
+    }
+
+    async fn create_rule(
+        &self,
+        listener_arn: &str,
+        spec: &ListenerRuleSpec,
+        target_group_arn: &str,
+        tags: &Tags,
+    ) -> BackendResult<String> {
+        elb::create_rule(&self.elb, listener_arn, spec, target_group_arn, tags).await
+    }
+
+    async fn modify_rule(
+        &self,
+        arn: &str,
+        spec: &ListenerRuleSpec,
+        target_group_arn: &str,
+    ) -> BackendResult<()> {
+        elb::modify_rule(&self.elb, arn, spec, target_group_arn).await
+    }
+
+    async fn set_rule_priority(&self, arn: &str, priority: u32) -> BackendResult<()> {
+        elb::set_rule_priority(&self.elb, arn, priority).await
+    }
+
+    async fn delete_rule(&self, arn: &str) -> BackendResult<()> {
+        elb::delete_rule(&self.elb, arn).await
+    }
+
+    async fn create_hosted_zone(
+        &self,
+        spec: &HostedZoneSpec,
+        tags: &Tags,
+    ) -> BackendResult<String> {
+        route53::create_hosted_zone(&self.route53, spec, tags).await
+    }
+
+    async fn delete_hosted_zone(&self, id: &str) -> BackendResult<()> {
+        route53::delete_hosted_zone(&self.route53, id).await
+    }
+
+    async fn change_records(&self, zone_id: &str, changes: &[RecordChange]) -> BackendResult<()> {
+        route53::change_records(&self.route53, zone_id, changes).await
+    }
+}

@@ -1,0 +1,330 @@
+//! [`AwsBackendBuilder`]: where the backend's settings come from, checked once.
+
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_types::SdkConfig;
+use aws_types::region::Region;
+
+use crate::AwsBackend;
+use crate::calls::{Counter, RequestHook};
+
+/// Why [`AwsBackendBuilder::build`] refused its settings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// No region was given and none was found in the environment.
+    #[error(
+        "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region), or call with_region"
+    )]
+    MissingRegion,
+    /// No credentials were given (only checked without `from_env`, where the
+    /// standard chain finds them lazily).
+    #[error("no AWS credentials: call with_credentials, or start from from_env()")]
+    MissingCredentials,
+    /// The endpoint override is not an http(s) URL.
+    #[error("endpoint URL {0:?} must start with http:// or https:// and name a host")]
+    InvalidEndpoint(String),
+    /// A header name or value that HTTP does not allow.
+    #[error("header {0:?} is not a valid HTTP header name and value")]
+    InvalidHeader(String),
+    /// Zero attempts would never send a request.
+    #[error("max attempts must be at least 1")]
+    ZeroAttempts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// The SDK's standard retry: 3 attempts with backoff on throttling and
+    /// transient errors.
+    Standard,
+    /// Standard retry with this many attempts (1 = no retry).
+    Attempts(u32),
+}
+
+/// Builds an [`AwsBackend`].
+///
+/// [`AwsBackendBuilder::from_env`] starts from the standard AWS chain (environment,
+/// profile, container and instance credentials; `AWS_ENDPOINT_URL` included);
+/// [`AwsBackendBuilder::new`] starts from nothing, for hermetic use. The `with_*`
+/// setters override either; [`AwsBackendBuilder::build`] checks the result.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), convox_aws::BuildError> {
+/// let backend = convox_aws::AwsBackendBuilder::from_env()
+///     .with_region("us-east-1")
+///     .build()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct AwsBackendBuilder {
+    from_env: bool,
+    region: Option<String>,
+    endpoint_url: Option<String>,
+    credentials: Option<(String, String)>,
+    retry: Retry,
+    headers: Vec<(String, String)>,
+    #[cfg(test)]
+    http_client: Option<aws_smithy_runtime_api::client::http::SharedHttpClient>,
+}
+
+impl Default for AwsBackendBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AwsBackendBuilder {
+    /// A builder that reads nothing from the environment: region and credentials
+    /// must be given.
+    pub fn new() -> Self {
+        AwsBackendBuilder {
+            from_env: false,
+            region: None,
+            endpoint_url: None,
+            credentials: None,
+            retry: Retry::Standard,
+            headers: Vec::new(),
+            #[cfg(test)]
+            http_client: None,
+        }
+    }
+
+    /// A builder that starts from the standard AWS configuration chain, as the AWS
+    /// CLI does: `AWS_REGION`, `AWS_PROFILE`, `AWS_ENDPOINT_URL`, credentials from the
+    /// environment, the shared files, the container or the instance.
+    pub fn from_env() -> Self {
+        AwsBackendBuilder {
+            from_env: true,
+            ..Self::new()
+        }
+    }
+
+    /// The region, such as `us-east-1`.
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// Sends every request to this endpoint instead of AWS (an emulator such as
+    /// moto: `http://127.0.0.1:5000`).
+    pub fn with_endpoint_url(mut self, url: impl Into<String>) -> Self {
+        self.endpoint_url = Some(url.into());
+        self
+    }
+
+    /// Static credentials.
+    pub fn with_credentials(
+        mut self,
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<String>,
+    ) -> Self {
+        self.credentials = Some((access_key_id.into(), secret_access_key.into()));
+        self
+    }
+
+    /// One attempt per request: the caller (the apply engine, a test) retries.
+    pub fn with_retry_disabled(self) -> Self {
+        self.with_max_attempts(1)
+    }
+
+    /// At most `attempts` attempts per request, with the SDK's backoff between them.
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.retry = Retry::Attempts(attempts);
+        self
+    }
+
+    /// Adds a header to every request (for an emulator: moto's
+    /// `x-moto-account-id` picks the account a request acts in).
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Replaces the HTTP client: unit tests answer requests with canned responses.
+    #[cfg(test)]
+    pub(crate) fn with_http_client(
+        mut self,
+        client: aws_smithy_runtime_api::client::http::SharedHttpClient,
+    ) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Checks the settings and makes the backend.
+    ///
+    /// Async because the standard chain may have to look the region up.
+    pub async fn build(self) -> Result<AwsBackend, BuildError> {
+        if let Some(url) = &self.endpoint_url {
+            check_endpoint(url)?;
+        }
+        for (name, value) in &self.headers {
+            if !valid_header(name, value) {
+                return Err(BuildError::InvalidHeader(name.clone()));
+            }
+        }
+        if self.retry == Retry::Attempts(0) {
+            return Err(BuildError::ZeroAttempts);
+        }
+        let retry = match self.retry {
+            Retry::Standard => RetryConfig::standard(),
+            Retry::Attempts(n) => RetryConfig::standard().with_max_attempts(n),
+        };
+        let credentials = self.credentials.as_ref().map(|(id, secret)| {
+            SharedCredentialsProvider::new(Credentials::new(
+                id.clone(),
+                secret.clone(),
+                None,
+                None,
+                "convox-aws",
+            ))
+        });
+
+        let sdk: SdkConfig = if self.from_env {
+            let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry);
+            // Explicit settings beat the chain; the region especially, so that a
+            // test or an embedding tool never waits on an instance-metadata lookup.
+            if let Some(r) = &self.region {
+                loader = loader.region(Region::new(r.clone()));
+            }
+            if let Some(url) = &self.endpoint_url {
+                loader = loader.endpoint_url(url.clone());
+            }
+            if let Some(c) = credentials {
+                loader = loader.credentials_provider(c);
+            }
+            loader.load().await
+        } else {
+            let mut b = SdkConfig::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .retry_config(retry)
+                .region(self.region.clone().map(Region::new));
+            if let Some(url) = &self.endpoint_url {
+                b = b.endpoint_url(url.clone());
+            }
+            if self.region.is_none() {
+                return Err(BuildError::MissingRegion);
+            }
+            match credentials {
+                Some(c) => b = b.credentials_provider(c),
+                None => return Err(BuildError::MissingCredentials),
+            }
+            b.build()
+        };
+        let region = sdk
+            .region()
+            .map(|r| r.as_ref().to_string())
+            .filter(|r| !r.is_empty())
+            .ok_or(BuildError::MissingRegion)?;
+        if let Some(url) = sdk.endpoint_url() {
+            check_endpoint(url)?;
+        }
+
+        let counter = Arc::new(Counter::default());
+        let hook = RequestHook {
+            counter: counter.clone(),
+            headers: self.headers.clone(),
+        };
+
+        macro_rules! client {
+            ($krate:ident) => {{
+                #[allow(unused_mut)]
+                let mut conf = $krate::config::Builder::from(&sdk).interceptor(hook.clone());
+                #[cfg(test)]
+                if let Some(http) = &self.http_client {
+                    conf = conf.http_client(http.clone());
+                }
+                $krate::Client::from_conf(conf.build())
+            }};
+        }
+
+        Ok(AwsBackend {
+            elb: client!(aws_sdk_elasticloadbalancingv2),
+            route53: client!(aws_sdk_route53),
+            acm: client!(aws_sdk_acm),
+            ec2: client!(aws_sdk_ec2),
+            region,
+            counter,
+        })
+    }
+}
+
+fn check_endpoint(url: &str) -> Result<(), BuildError> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    match rest {
+        Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace) => {
+            Ok(())
+        }
+        _ => Err(BuildError::InvalidEndpoint(url.to_string())),
+    }
+}
+
+fn valid_header(name: &str, value: &str) -> bool {
+    // RFC 9110 token characters for the name; visible ASCII and spaces for the value.
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    !name.is_empty()
+        && name.chars().all(token)
+        && value
+            .chars()
+            .all(|c| c == ' ' || c == '\t' || c.is_ascii_graphic())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn build_refuses_what_cannot_work() {
+        let ok = || AwsBackendBuilder::new().with_credentials("a", "b");
+        assert_eq!(
+            ok().build().await.unwrap_err(),
+            BuildError::MissingRegion,
+            "region is required"
+        );
+        assert_eq!(
+            AwsBackendBuilder::new()
+                .with_region("us-east-1")
+                .build()
+                .await
+                .unwrap_err(),
+            BuildError::MissingCredentials
+        );
+        assert!(matches!(
+            ok().with_region("us-east-1")
+                .with_endpoint_url("127.0.0.1:5000")
+                .build()
+                .await,
+            Err(BuildError::InvalidEndpoint(_))
+        ));
+        assert!(matches!(
+            ok().with_region("us-east-1")
+                .with_header("bad header", "x")
+                .build()
+                .await,
+            Err(BuildError::InvalidHeader(_))
+        ));
+        assert_eq!(
+            ok().with_region("us-east-1")
+                .with_max_attempts(0)
+                .build()
+                .await
+                .unwrap_err(),
+            BuildError::ZeroAttempts
+        );
+        let b = ok()
+            .with_region("eu-west-1")
+            .with_endpoint_url("http://127.0.0.1:5000")
+            .with_header("x-moto-account-id", "123456789012")
+            .with_retry_disabled()
+            .build()
+            .await
+            .unwrap();
+        assert_eq!(b.region(), "eu-west-1");
+    }
+}

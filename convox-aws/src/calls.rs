@@ -1,0 +1,154 @@
+//! Counting the requests sent to AWS, and adding fixed headers to them.
+//!
+//! Both are SDK interceptors shared by the four clients. Every attempt is counted,
+//! retries included: AWS paces and bills attempts, not operations.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// How many requests went to AWS, by operation (`CreateRule`, `DescribeTags`, …).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallCounts {
+    /// Requests per operation name, retries included.
+    pub by_operation: BTreeMap<String, u64>,
+}
+
+impl CallCounts {
+    /// Requests sent for `operation`.
+    pub fn get(&self, operation: &str) -> u64 {
+        self.by_operation.get(operation).copied().unwrap_or(0)
+    }
+
+    /// All requests.
+    pub fn total(&self) -> u64 {
+        self.by_operation.values().sum()
+    }
+
+    /// Requests that change something: every operation but the reads
+    /// (`Describe*`, `List*`, `Get*`).
+    pub fn mutating(&self) -> u64 {
+        self.by_operation
+            .iter()
+            .filter(|(op, _)| is_mutating(op))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// The mutating operations and their counts.
+    pub fn mutating_operations(&self) -> BTreeMap<String, u64> {
+        self.by_operation
+            .iter()
+            .filter(|(op, _)| is_mutating(op))
+            .map(|(op, n)| (op.clone(), *n))
+            .collect()
+    }
+}
+
+/// Whether an AWS operation name is one that changes state.
+pub fn is_mutating(operation: &str) -> bool {
+    !["Describe", "List", "Get"]
+        .iter()
+        .any(|p| operation.starts_with(p))
+}
+
+/// The counter behind [`crate::AwsBackend::calls`].
+#[derive(Debug, Default)]
+pub(crate) struct Counter {
+    counts: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Counter {
+    fn record(&self, operation: &str) {
+        // A poisoned lock only means another thread panicked mid-increment; the
+        // map is still a map.
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        *counts.entry(operation.to_string()).or_default() += 1;
+    }
+
+    pub(crate) fn snapshot(&self) -> CallCounts {
+        let counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        CallCounts {
+            by_operation: counts.clone(),
+        }
+    }
+
+    pub(crate) fn reset(&self) {
+        self.counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+/// Counts each attempt and adds the configured headers to it.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestHook {
+    pub(crate) counter: Arc<Counter>,
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+impl Intercept for RequestHook {
+    fn name(&self) -> &'static str {
+        "convox-request-hook"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let headers = context.request_mut().headers_mut();
+        for (name, value) in &self.headers {
+            headers.insert(name.clone(), value.clone());
+        }
+        Ok(())
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = cfg
+            .load::<Metadata>()
+            .map(|m| m.name().to_string())
+            .unwrap_or_else(|| "unknown".to_string());
+        self.counter.record(&operation);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_are_not_mutations() {
+        let mut counts = CallCounts::default();
+        counts.by_operation.insert("DescribeTags".into(), 3);
+        counts
+            .by_operation
+            .insert("ListResourceRecordSets".into(), 2);
+        counts.by_operation.insert("GetHostedZone".into(), 1);
+        counts.by_operation.insert("CreateRule".into(), 2);
+        counts
+            .by_operation
+            .insert("ChangeResourceRecordSets".into(), 1);
+        assert_eq!(counts.total(), 9);
+        assert_eq!(counts.mutating(), 3);
+        assert_eq!(counts.get("CreateRule"), 2);
+        assert_eq!(counts.get("DeleteRule"), 0);
+    }
+}

@@ -1,0 +1,426 @@
+//! ELBv2: load balancers, listeners, target groups, rules and SNI certificates.
+
+use aws_sdk_elasticloadbalancingv2::Client;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, HostHeaderConditionConfig,
+    LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum, RedirectActionConfig,
+    RedirectActionStatusCodeEnum, RuleCondition, RulePriorityPair, Tag,
+};
+use convox_model::backend::{BackendResult, CreatedLoadBalancer};
+use convox_model::resource::{
+    DefaultAction, ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, Protocol,
+    Tags, TargetGroupSpec,
+};
+
+use crate::error::{from_sdk, invalid, missing};
+
+/// Longest ALB and target group name.
+const MAX_NAME_LEN: usize = 32;
+
+/// Highest listener rule priority.
+const MAX_PRIORITY: u32 = 50_000;
+
+/// At most this many condition values per rule.
+const MAX_HOSTS_PER_RULE: usize = 5;
+
+pub(crate) fn tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn protocol(p: Protocol) -> ProtocolEnum {
+    match p {
+        Protocol::Http => ProtocolEnum::Http,
+        Protocol::Https => ProtocolEnum::Https,
+    }
+}
+
+fn check_name(operation: &str, what: &str, name: &str) -> BackendResult<()> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(invalid(
+            operation,
+            format!("{what} name {name:?} must be 1 to {MAX_NAME_LEN} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn default_action(operation: &str, action: &DefaultAction) -> BackendResult<Action> {
+    Ok(match action {
+        DefaultAction::Redirect { port, status_code } => {
+            let status = match status_code {
+                301 => RedirectActionStatusCodeEnum::Http301,
+                302 => RedirectActionStatusCodeEnum::Http302,
+                other => {
+                    return Err(invalid(
+                        operation,
+                        format!("a redirect's status must be 301 or 302, not {other}"),
+                    ));
+                }
+            };
+            Action::builder()
+                .r#type(ActionTypeEnum::Redirect)
+                .redirect_config(
+                    RedirectActionConfig::builder()
+                        .protocol("HTTPS")
+                        .port(port.to_string())
+                        .status_code(status)
+                        .build(),
+                )
+                .build()
+        }
+        DefaultAction::FixedResponse {
+            status_code,
+            content_type,
+            body,
+        } => Action::builder()
+            .r#type(ActionTypeEnum::FixedResponse)
+            .fixed_response_config(
+                FixedResponseActionConfig::builder()
+                    .status_code(status_code.to_string())
+                    .content_type(content_type)
+                    .message_body(body)
+                    .build(),
+            )
+            .build(),
+    })
+}
+
+fn forward(target_group_arn: &str) -> Action {
+    Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .target_group_arn(target_group_arn)
+        .build()
+}
+
+fn host_condition(operation: &str, hosts: &[String]) -> BackendResult<RuleCondition> {
+    if hosts.is_empty() || hosts.len() > MAX_HOSTS_PER_RULE {
+        return Err(invalid(
+            operation,
+            format!(
+                "a rule matches 1 to {MAX_HOSTS_PER_RULE} host names, not {}",
+                hosts.len()
+            ),
+        ));
+    }
+    Ok(RuleCondition::builder()
+        .field("host-header")
+        .host_header_config(
+            HostHeaderConditionConfig::builder()
+                .set_values(Some(hosts.to_vec()))
+                .build(),
+        )
+        .build())
+}
+
+fn check_priority(operation: &str, priority: u32) -> BackendResult<i32> {
+    if !(1..=MAX_PRIORITY).contains(&priority) {
+        return Err(invalid(
+            operation,
+            format!("rule priority {priority} is outside 1..={MAX_PRIORITY}"),
+        ));
+    }
+    // In range, so it fits.
+    Ok(priority as i32)
+}
+
+pub(crate) async fn create_load_balancer(
+    elb: &Client,
+    spec: &LoadBalancerSpec,
+    security_group_id: &str,
+    tag_set: &Tags,
+) -> BackendResult<CreatedLoadBalancer> {
+    const OP: &str = "CreateLoadBalancer";
+    check_name(OP, "load balancer", &spec.name)?;
+    if spec.name.starts_with("internal-") {
+        return Err(invalid(
+            OP,
+            format!(
+                "load balancer name {:?} may not start with internal-",
+                spec.name
+            ),
+        ));
+    }
+    let out = elb
+        .create_load_balancer()
+        .name(&spec.name)
+        .r#type(LoadBalancerTypeEnum::Application)
+        .scheme(LoadBalancerSchemeEnum::from(spec.scheme.as_str()))
+        .set_subnets(Some(spec.subnets.clone()))
+        .security_groups(security_group_id)
+        .set_tags(Some(tags(tag_set)))
+        .send()
+        .await
+        .map_err(|e| from_sdk(OP, e))?;
+    let lb = out
+        .load_balancers()
+        .first()
+        .ok_or_else(|| missing(OP, "load balancer"))?;
+    Ok(CreatedLoadBalancer {
+        arn: lb
+            .load_balancer_arn()
+            .ok_or_else(|| missing(OP, "load balancer ARN"))?
+            .to_string(),
+        address: LoadBalancerAddress {
+            dns_name: lb
+                .dns_name()
+                .ok_or_else(|| missing(OP, "DNS name"))?
+                .to_string(),
+            hosted_zone_id: lb
+                .canonical_hosted_zone_id()
+                .ok_or_else(|| missing(OP, "canonical hosted zone id"))?
+                .to_string(),
+        },
+    })
+}
+
+pub(crate) async fn delete_load_balancer(elb: &Client, arn: &str) -> BackendResult<()> {
+    elb.delete_load_balancer()
+        .load_balancer_arn(arn)
+        .send()
+        .await
+        .map_err(|e| from_sdk("DeleteLoadBalancer", e))?;
+    Ok(())
+}
+
+pub(crate) async fn create_listener(
+    elb: &Client,
+    load_balancer_arn: &str,
+    spec: &ListenerSpec,
+    certificate_arn: Option<&str>,
+    tag_set: &Tags,
+) -> BackendResult<String> {
+    const OP: &str = "CreateListener";
+    check_listener_certificate(OP, spec, certificate_arn)?;
+    let out = elb
+        .create_listener()
+        .load_balancer_arn(load_balancer_arn)
+        .port(i32::from(spec.port))
+        .protocol(protocol(spec.protocol))
+        .default_actions(default_action(OP, &spec.default_action)?)
+        .set_certificates(
+            certificate_arn.map(|arn| vec![Certificate::builder().certificate_arn(arn).build()]),
+        )
+        .set_tags(Some(tags(tag_set)))
+        .send()
+        .await
+        .map_err(|e| from_sdk(OP, e))?;
+    out.listeners()
+        .first()
+        .and_then(|l| l.listener_arn())
+        .map(str::to_string)
+        .ok_or_else(|| missing(OP, "listener ARN"))
+}
+
+fn check_listener_certificate(
+    operation: &str,
+    spec: &ListenerSpec,
+    certificate_arn: Option<&str>,
+) -> BackendResult<()> {
+    match (spec.protocol, certificate_arn) {
+        (Protocol::Https, None) => Err(invalid(
+            operation,
+            "an HTTPS listener needs a default certificate",
+        )),
+        (Protocol::Http, Some(_)) => Err(invalid(
+            operation,
+            "an HTTP listener cannot have a certificate",
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) async fn modify_listener(
+    elb: &Client,
+    arn: &str,
+    spec: &ListenerSpec,
+    certificate_arn: Option<&str>,
+) -> BackendResult<()> {
+    const OP: &str = "ModifyListener";
+    check_listener_certificate(OP, spec, certificate_arn)?;
+    elb.modify_listener()
+        .listener_arn(arn)
+        .port(i32::from(spec.port))
+        .protocol(protocol(spec.protocol))
+        .default_actions(default_action(OP, &spec.default_action)?)
+        .set_certificates(
+            certificate_arn.map(|arn| vec![Certificate::builder().certificate_arn(arn).build()]),
+        )
+        .send()
+        .await
+        .map_err(|e| from_sdk(OP, e))?;
+    Ok(())
+}
+
+pub(crate) async fn delete_listener(elb: &Client, arn: &str) -> BackendResult<()> {
+    elb.delete_listener()
+        .listener_arn(arn)
+        .send()
+        .await
+        .map_err(|e| from_sdk("DeleteListener", e))?;
+    Ok(())
+}
+
+pub(crate) async fn add_listener_certificate(
+    elb: &Client,
+    listener_arn: &str,
+    certificate_arn: &str,
+) -> BackendResult<()> {
+    // AddListenerCertificates is idempotent on AWS: attaching twice succeeds.
+    elb.add_listener_certificates()
+        .listener_arn(listener_arn)
+        .certificates(
+            Certificate::builder()
+                .certificate_arn(certificate_arn)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| from_sdk("AddListenerCertificates", e))?;
+    Ok(())
+}
+
+pub(crate) async fn remove_listener_certificate(
+    elb: &Client,
+    listener_arn: &str,
+    certificate_arn: &str,
+) -> BackendResult<()> {
+    elb.remove_listener_certificates()
+        .listener_arn(listener_arn)
+        .certificates(
+            Certificate::builder()
+                .certificate_arn(certificate_arn)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| from_sdk("RemoveListenerCertificates", e))?;
+    Ok(())
+}
+
+pub(crate) async fn create_target_group(
+    elb: &Client,
+    spec: &TargetGroupSpec,
+    tag_set: &Tags,
+) -> BackendResult<String> {
+    const OP: &str = "CreateTargetGroup";
+    check_name(OP, "target group", &spec.name)?;
+    let out = elb
+        .create_target_group()
+        .name(&spec.name)
+        .protocol(protocol(spec.protocol))
+        .port(i32::from(spec.port))
+        .vpc_id(&spec.vpc_id)
+        .health_check_path(&spec.health.path)
+        .health_check_interval_seconds(seconds(OP, spec.health.interval)?)
+        .health_check_timeout_seconds(seconds(OP, spec.health.timeout)?)
+        .set_tags(Some(tags(tag_set)))
+        .send()
+        .await
+        .map_err(|e| from_sdk(OP, e))?;
+    out.target_groups()
+        .first()
+        .and_then(|t| t.target_group_arn())
+        .map(str::to_string)
+        .ok_or_else(|| missing(OP, "target group ARN"))
+}
+
+fn seconds(operation: &str, s: u32) -> BackendResult<i32> {
+    i32::try_from(s).map_err(|_| invalid(operation, format!("{s} seconds is out of range")))
+}
+
+pub(crate) async fn modify_target_group(
+    elb: &Client,
+    arn: &str,
+    spec: &TargetGroupSpec,
+) -> BackendResult<()> {
+    const OP: &str = "ModifyTargetGroup";
+    elb.modify_target_group()
+        .target_group_arn(arn)
+        .health_check_path(&spec.health.path)
+        .health_check_interval_seconds(seconds(OP, spec.health.interval)?)
+        .health_check_timeout_seconds(seconds(OP, spec.health.timeout)?)
+        .send()
+        .await
+        .map_err(|e| from_sdk(OP, e))?;
+    Ok(())
+}
+
+pub(crate) async fn delete_target_group(elb: &Client, arn: &str) -> BackendResult<()> {
+    elb.delete_target_group()
+        .target_group_arn(arn)
+        .send()
+        .await
+        .map_err(|e| from_sdk("DeleteTargetGroup", e))?;
+    Ok(())
+}
+
+pub(crate) async fn create_rule(
+    elb: &Client,
+    listener_arn: &str,
+    spec: &ListenerRuleSpec,
+    target_group_arn: &str,
+    tag_set: &Tags,
+) -> BackendResult<String> {
+    const OP: &str = "CreateRule";
+    let priority = spec
+        .priority
+        .ok_or_else(|| invalid(OP, "a rule needs a priority before it is created"))?;
+    let out = elb
+        .create_rule()
+        .listener_arn(listener_arn)
+        .priority(check_priority(OP, priority)?)
+        .conditions(host_condition(OP, &spec.hosts)?)
+        .actions(forward(target_group_arn))
+        .set_tags(Some(tags(tag_set)))
+        .send()
+        .await
+        .map_err(|e| from_sdk(OP, e))?;
+    out.rules()
+        .first()
+        .and_then(|r| r.rule_arn())
+        .map(str::to_string)
+        .ok_or_else(|| missing(OP, "rule ARN"))
+}
+
+pub(crate) async fn modify_rule(
+    elb: &Client,
+    arn: &str,
+    spec: &ListenerRuleSpec,
+    target_group_arn: &str,
+) -> BackendResult<()> {
+    const OP: &str = "ModifyRule";
+    elb.modify_rule()
+        .rule_arn(arn)
+        .conditions(host_condition(OP, &spec.hosts)?)
+        .actions(forward(target_group_arn))
+        .send()
+        .await
+        .map_err(|e| from_sdk(OP, e))?;
+    Ok(())
+}
+
+pub(crate) async fn set_rule_priority(elb: &Client, arn: &str, priority: u32) -> BackendResult<()> {
+    const OP: &str = "SetRulePriorities";
+    elb.set_rule_priorities()
+        .rule_priorities(
+            RulePriorityPair::builder()
+                .rule_arn(arn)
+                .priority(check_priority(OP, priority)?)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| from_sdk(OP, e))?;
+    Ok(())
+}
+
+pub(crate) async fn delete_rule(elb: &Client, arn: &str) -> BackendResult<()> {
+    elb.delete_rule()
+        .rule_arn(arn)
+        .send()
+        .await
+        .map_err(|e| from_sdk("DeleteRule", e))?;
+    Ok(())
+}

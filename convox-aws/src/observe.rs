@@ -1,0 +1,592 @@
+//! Observe: what exists and is owned by a rack, read back from AWS by tags.
+//!
+//! Nothing is found by name: every resource is listed, its tags are read (20 ARNs
+//! per ELBv2 `DescribeTags`, 10 zones per Route53 `ListTagsForResources`), and
+//! only those tagged for the rack with a key are kept. Records cannot be tagged;
+//! an alias record is ours when a TXT record of the same name says so.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_elasticloadbalancingv2::Client as Elb;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, Listener, LoadBalancer, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
+    ProtocolEnum, RedirectActionStatusCodeEnum, Rule, Tag, TargetGroup,
+};
+use convox_model::backend::BackendResult;
+use convox_model::name::Name;
+use convox_model::resource::{
+    CertificateSpec, DefaultAction, HealthCheck, HostedZoneSpec, LbScheme, ListenerCertificateSpec,
+    ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol,
+    RecordSpec, Resource, ResourceKey, Scope, SecurityGroupSpec, Spec, TAG_APP, TAG_KEY, TAG_RACK,
+    TAG_ROLE, TAG_SERVICE, Tags, TargetGroupSpec, owned_by,
+};
+
+use crate::AwsBackend;
+use crate::acm::{self, TAG_ISSUER};
+use crate::ec2;
+use crate::error::from_sdk;
+use crate::route53;
+
+/// ELBv2's DescribeTags takes at most this many ARNs.
+const TAGS_PER_CALL: usize = 20;
+
+/// DescribeRules' largest page.
+const RULES_PER_PAGE: i32 = 400;
+
+/// The role tag of a listener certificate attachment, which AWS cannot tag: its
+/// tags are its certificate's.
+pub const ROLE_LISTENER_CERTIFICATE: &str = "listener-certificate";
+
+/// The role tag given to records, which AWS cannot tag.
+pub const ROLE_RECORD: &str = "record";
+
+/// A reference to something the rack does not own: a key no desired resource has,
+/// so the planner sees the difference.
+fn foreign(id: &str) -> ResourceKey {
+    ResourceKey::from_raw(format!("foreign:{id}"))
+}
+
+/// Only the ownership tags: settings and other tags are not the planner's concern.
+fn ownership_only(tags: &Tags) -> Tags {
+    tags.iter()
+        .filter(|(k, _)| [TAG_RACK, TAG_APP, TAG_SERVICE, TAG_ROLE, TAG_KEY].contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn elb_tags(tags: &[Tag]) -> Tags {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// A load balancer's address in the form alias records carry it.
+fn alias_dns(dns: &str) -> String {
+    let d = route53::normal_name(dns);
+    d.strip_prefix("dualstack.")
+        .map(str::to_string)
+        .unwrap_or(d)
+}
+
+/// Tags of ELBv2 resources, 20 ARNs per call.
+async fn describe_tags(elb: &Elb, arns: &[String]) -> BackendResult<BTreeMap<String, Tags>> {
+    let mut out = BTreeMap::new();
+    for chunk in arns.chunks(TAGS_PER_CALL) {
+        let t = elb
+            .describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeTags", e))?;
+        for d in t.tag_descriptions() {
+            if let Some(arn) = d.resource_arn() {
+                out.insert(arn.to_string(), elb_tags(d.tags()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Keeps the items whose tags say the rack owns them, with their keys and tags.
+async fn owned<T>(
+    elb: &Elb,
+    rack: &Name,
+    items: Vec<T>,
+    arn: impl Fn(&T) -> Option<&str>,
+) -> BackendResult<Vec<Owned<T>>> {
+    let arns: Vec<String> = items
+        .iter()
+        .filter_map(|i| arn(i).map(str::to_string))
+        .collect();
+    let mut tags = describe_tags(elb, &arns).await?;
+    Ok(items
+        .into_iter()
+        .filter_map(|item| {
+            let id = arn(&item)?.to_string();
+            let t = tags.remove(&id)?;
+            let key = owned_by(&t, rack)?;
+            Some(Owned {
+                id,
+                key,
+                tags: t,
+                item,
+            })
+        })
+        .collect())
+}
+
+struct Owned<T> {
+    id: String,
+    key: ResourceKey,
+    tags: Tags,
+    item: T,
+}
+
+#[derive(Default)]
+struct ElbState {
+    lbs: Vec<Owned<LoadBalancer>>,
+    listeners: Vec<Owned<Listener>>,
+    /// Each rule with its listener's ARN.
+    rules: Vec<Owned<(String, Rule)>>,
+    target_groups: Vec<Owned<TargetGroup>>,
+    /// (listener ARN, certificate ARN) for certificates attached besides the default.
+    sni: Vec<(String, String)>,
+}
+
+async fn elb_state(elb: &Elb, rack: &Name, apps: bool) -> BackendResult<ElbState> {
+    let mut pages = elb.describe_load_balancers().into_paginator().send();
+    let mut lbs = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| from_sdk("DescribeLoadBalancers", e))?;
+        lbs.extend(
+            page.load_balancers()
+                .iter()
+                .filter(|lb| lb.r#type() == Some(&LoadBalancerTypeEnum::Application))
+                .cloned(),
+        );
+    }
+    let lbs = owned(elb, rack, lbs, |lb| lb.load_balancer_arn()).await?;
+
+    let mut listeners = Vec::new();
+    for lb in &lbs {
+        let mut pages = elb
+            .describe_listeners()
+            .load_balancer_arn(&lb.id)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| from_sdk("DescribeListeners", e))?;
+            listeners.extend(page.listeners().iter().cloned());
+        }
+    }
+    let listeners = owned(elb, rack, listeners, |l| l.listener_arn()).await?;
+
+    let mut state = ElbState {
+        lbs,
+        ..ElbState::default()
+    };
+    if apps {
+        let mut rules = Vec::new();
+        for l in &listeners {
+            let mut pages = elb
+                .describe_rules()
+                .listener_arn(&l.id)
+                .page_size(RULES_PER_PAGE)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| from_sdk("DescribeRules", e))?;
+                rules.extend(
+                    page.rules()
+                        .iter()
+                        .filter(|r| r.is_default() != Some(true))
+                        .map(|r| (l.id.clone(), r.clone())),
+                );
+            }
+            let mut pages = elb
+                .describe_listener_certificates()
+                .listener_arn(&l.id)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| from_sdk("DescribeListenerCertificates", e))?;
+                for c in page.certificates() {
+                    if c.is_default() != Some(true)
+                        && let Some(arn) = c.certificate_arn()
+                    {
+                        state.sni.push((l.id.clone(), arn.to_string()));
+                    }
+                }
+            }
+        }
+        state.rules = owned(elb, rack, rules, |(_, r)| r.rule_arn()).await?;
+
+        let mut pages = elb.describe_target_groups().into_paginator().send();
+        let mut tgs = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| from_sdk("DescribeTargetGroups", e))?;
+            tgs.extend(page.target_groups().iter().cloned());
+        }
+        state.target_groups = owned(elb, rack, tgs, |t| t.target_group_arn()).await?;
+    }
+    state.listeners = listeners;
+    Ok(state)
+}
+
+fn protocol(p: Option<&ProtocolEnum>) -> Protocol {
+    match p {
+        Some(ProtocolEnum::Https) => Protocol::Https,
+        _ => Protocol::Http,
+    }
+}
+
+/// A listener's default action as the model knows them; any other action becomes
+/// one that no desired listener has.
+fn default_action(actions: &[Action]) -> DefaultAction {
+    let first = actions.iter().min_by_key(|a| a.order().unwrap_or(0));
+    match first {
+        Some(a) if a.r#type() == Some(&ActionTypeEnum::Redirect) => {
+            let r = a.redirect_config();
+            DefaultAction::Redirect {
+                port: r
+                    .and_then(|r| r.port())
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(0),
+                status_code: match r.and_then(|r| r.status_code()) {
+                    Some(RedirectActionStatusCodeEnum::Http301) => 301,
+                    Some(RedirectActionStatusCodeEnum::Http302) => 302,
+                    _ => 0,
+                },
+            }
+        }
+        Some(a) if a.r#type() == Some(&ActionTypeEnum::FixedResponse) => {
+            let f = a.fixed_response_config();
+            DefaultAction::FixedResponse {
+                status_code: f
+                    .and_then(|f| f.status_code())
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0),
+                content_type: f
+                    .and_then(|f| f.content_type())
+                    .unwrap_or_default()
+                    .to_string(),
+                body: f
+                    .and_then(|f| f.message_body())
+                    .unwrap_or_default()
+                    .to_string(),
+            }
+        }
+        other => DefaultAction::FixedResponse {
+            status_code: 0,
+            content_type: format!(
+                "unmodelled:{}",
+                other
+                    .and_then(|a| a.r#type())
+                    .map(|t| t.as_str())
+                    .unwrap_or("none")
+            ),
+            body: String::new(),
+        },
+    }
+}
+
+fn forward_target(actions: &[Action]) -> Option<&str> {
+    actions
+        .iter()
+        .filter(|a| a.r#type() == Some(&ActionTypeEnum::Forward))
+        .find_map(|a| {
+            a.target_group_arn().or_else(|| {
+                a.forward_config()
+                    .and_then(|f| f.target_groups().first())
+                    .and_then(|t| t.target_group_arn())
+            })
+        })
+}
+
+fn rule_hosts(rule: &Rule) -> Vec<String> {
+    let mut hosts: Vec<String> = rule
+        .conditions()
+        .iter()
+        .filter(|c| c.field() == Some("host-header"))
+        .flat_map(|c| match c.host_header_config() {
+            Some(h) if !h.values().is_empty() => h.values().to_vec(),
+            _ => c.values().to_vec(),
+        })
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
+fn key_or_foreign(keys: &BTreeMap<String, ResourceKey>, id: &str) -> ResourceKey {
+    keys.get(id).cloned().unwrap_or_else(|| foreign(id))
+}
+
+fn observed(key: ResourceKey, tags: &Tags, spec: Spec, id: String) -> Observed {
+    Observed {
+        resource: Resource {
+            key,
+            tags: ownership_only(tags),
+            spec,
+        },
+        id,
+        address: None,
+    }
+}
+
+/// See [`convox_model::backend::Backend::observe`].
+pub(crate) async fn observe(
+    b: &AwsBackend,
+    rack: &Name,
+    scope: &Scope,
+) -> BackendResult<Vec<Observed>> {
+    // A rack-scoped observe needs no app resources; an app's needs the rack's
+    // routers and zone too, to resolve its references.
+    let apps = !matches!(scope, Scope::Rack);
+    let is_ours = |t: &Tags| owned_by(t, rack).is_some();
+    let (groups, elb, certs, zones) = futures::try_join!(
+        ec2::rack_security_groups(&b.ec2, rack.as_str()),
+        elb_state(&b.elb, rack, apps),
+        acm::certificates(&b.acm, is_ours),
+        route53::zones(&b.route53, is_ours),
+    )?;
+
+    let mut out = Vec::new();
+
+    let mut sg_keys = BTreeMap::new();
+    for g in &groups {
+        let tags = ec2::tag_map(g.tags());
+        let (Some(key), Some(id)) = (owned_by(&tags, rack), g.group_id()) else {
+            continue;
+        };
+        sg_keys.insert(id.to_string(), key.clone());
+        let mut ingress = ec2::ingress(g);
+        ingress.sort();
+        let spec = SecurityGroupSpec {
+            name: g.group_name().unwrap_or_default().to_string(),
+            description: g.description().unwrap_or_default().to_string(),
+            vpc_id: g.vpc_id().unwrap_or_default().to_string(),
+            ingress,
+        };
+        out.push(observed(
+            key,
+            &tags,
+            Spec::SecurityGroup(spec),
+            id.to_string(),
+        ));
+    }
+
+    let mut cert_keys = BTreeMap::new();
+    let mut cert_tags = BTreeMap::new();
+    for c in &certs {
+        let Some(key) = owned_by(&c.tags, rack) else {
+            continue;
+        };
+        cert_keys.insert(c.arn.clone(), key.clone());
+        cert_tags.insert(c.arn.clone(), c.tags.clone());
+        let spec = CertificateSpec {
+            domain: c.domain.clone().unwrap_or_default(),
+            issuer: c.tags.get(TAG_ISSUER).cloned().unwrap_or_default(),
+        };
+        out.push(observed(
+            key,
+            &c.tags,
+            Spec::Certificate(spec),
+            c.arn.clone(),
+        ));
+    }
+
+    let mut lb_keys = BTreeMap::new();
+    let mut lb_by_dns: BTreeMap<String, ResourceKey> = BTreeMap::new();
+    for lb in &elb.lbs {
+        lb_keys.insert(lb.id.clone(), lb.key.clone());
+        let l = &lb.item;
+        let mut subnets: Vec<String> = l
+            .availability_zones()
+            .iter()
+            .filter_map(|z| z.subnet_id().map(str::to_string))
+            .collect();
+        subnets.sort();
+        let spec = LoadBalancerSpec {
+            name: l.load_balancer_name().unwrap_or_default().to_string(),
+            scheme: match l.scheme() {
+                Some(LoadBalancerSchemeEnum::Internal) => LbScheme::Internal,
+                _ => LbScheme::InternetFacing,
+            },
+            subnets,
+            security_group: l
+                .security_groups()
+                .first()
+                .map(|id| key_or_foreign(&sg_keys, id))
+                .unwrap_or_else(|| foreign("none")),
+        };
+        let address = match (l.dns_name(), l.canonical_hosted_zone_id()) {
+            (Some(dns), Some(zone)) => {
+                lb_by_dns.insert(alias_dns(dns), lb.key.clone());
+                Some(LoadBalancerAddress {
+                    dns_name: dns.to_string(),
+                    hosted_zone_id: zone.to_string(),
+                })
+            }
+            _ => None,
+        };
+        let mut o = observed(
+            lb.key.clone(),
+            &lb.tags,
+            Spec::LoadBalancer(spec),
+            lb.id.clone(),
+        );
+        o.address = address;
+        out.push(o);
+    }
+
+    let mut listener_keys = BTreeMap::new();
+    for l in &elb.listeners {
+        listener_keys.insert(l.id.clone(), l.key.clone());
+        let li = &l.item;
+        let spec = ListenerSpec {
+            load_balancer: key_or_foreign(&lb_keys, li.load_balancer_arn().unwrap_or_default()),
+            port: li.port().and_then(|p| u16::try_from(p).ok()).unwrap_or(0),
+            protocol: protocol(li.protocol()),
+            default_action: default_action(li.default_actions()),
+            certificate: li
+                .certificates()
+                .iter()
+                .find_map(|c| c.certificate_arn())
+                .map(|arn| key_or_foreign(&cert_keys, arn)),
+        };
+        out.push(observed(
+            l.key.clone(),
+            &l.tags,
+            Spec::Listener(spec),
+            l.id.clone(),
+        ));
+    }
+
+    for (listener, cert) in &elb.sni {
+        // Only our certificates on our listeners are our attachments.
+        let (Some(cert_key), Some(listener_key)) =
+            (cert_keys.get(cert), listener_keys.get(listener))
+        else {
+            continue;
+        };
+        let key = ResourceKey::from_raw(format!("{cert_key}/attachment"));
+        let mut tags = cert_tags.get(cert).cloned().unwrap_or_default();
+        tags.insert(TAG_KEY.to_string(), key.to_string());
+        tags.insert(TAG_ROLE.to_string(), ROLE_LISTENER_CERTIFICATE.to_string());
+        let spec = ListenerCertificateSpec {
+            listener: listener_key.clone(),
+            certificate: cert_key.clone(),
+        };
+        out.push(observed(
+            key,
+            &tags,
+            Spec::ListenerCertificate(spec),
+            format!("{listener}|{cert}"),
+        ));
+    }
+
+    let mut tg_keys = BTreeMap::new();
+    for t in &elb.target_groups {
+        tg_keys.insert(t.id.clone(), t.key.clone());
+        let g = &t.item;
+        let spec = TargetGroupSpec {
+            name: g.target_group_name().unwrap_or_default().to_string(),
+            protocol: protocol(g.protocol()),
+            port: g.port().and_then(|p| u16::try_from(p).ok()).unwrap_or(0),
+            vpc_id: g.vpc_id().unwrap_or_default().to_string(),
+            health: HealthCheck {
+                path: g.health_check_path().unwrap_or("/").to_string(),
+                interval: g
+                    .health_check_interval_seconds()
+                    .and_then(|s| u32::try_from(s).ok())
+                    .unwrap_or(0),
+                timeout: g
+                    .health_check_timeout_seconds()
+                    .and_then(|s| u32::try_from(s).ok())
+                    .unwrap_or(0),
+            },
+        };
+        out.push(observed(
+            t.key.clone(),
+            &t.tags,
+            Spec::TargetGroup(spec),
+            t.id.clone(),
+        ));
+    }
+
+    for r in &elb.rules {
+        let (listener_arn, rule) = &r.item;
+        let spec = ListenerRuleSpec {
+            listener: key_or_foreign(&listener_keys, listener_arn),
+            priority: rule.priority().and_then(|p| p.parse().ok()),
+            hosts: rule_hosts(rule),
+            target_group: forward_target(rule.actions())
+                .map(|arn| key_or_foreign(&tg_keys, arn))
+                .unwrap_or_else(|| foreign("none")),
+        };
+        out.push(observed(
+            r.key.clone(),
+            &r.tags,
+            Spec::ListenerRule(spec),
+            r.id.clone(),
+        ));
+    }
+
+    for z in &zones {
+        let Some(zone_key) = owned_by(&z.tags, rack) else {
+            continue;
+        };
+        let (vpc_id, region) = route53::zone_vpc(&b.route53, &z.id).await?;
+        let spec = HostedZoneSpec {
+            name: z.name.clone(),
+            vpc_id,
+            region,
+        };
+        out.push(observed(
+            zone_key.clone(),
+            &z.tags,
+            Spec::HostedZone(spec),
+            z.id.clone(),
+        ));
+        if !apps {
+            continue;
+        }
+        for rec in route53::owned_records(&b.route53, &z.id, rack).await? {
+            let key = ResourceKey::from_raw(rec.key);
+            let mut tags = Tags::from([
+                (TAG_RACK.to_string(), rack.to_string()),
+                (TAG_KEY.to_string(), key.to_string()),
+                (TAG_ROLE.to_string(), ROLE_RECORD.to_string()),
+            ]);
+            // app/{app}/{service}/record
+            let parts: Vec<&str> = key.as_str().split('/').collect();
+            if let ["app", app, service, "record"] = parts.as_slice() {
+                tags.insert(TAG_APP.to_string(), (*app).to_string());
+                tags.insert(TAG_SERVICE.to_string(), (*service).to_string());
+            }
+            let load_balancer = rec
+                .alias
+                .as_ref()
+                .map(|a| {
+                    lb_by_dns
+                        .get(&alias_dns(&a.dns_name))
+                        .cloned()
+                        .unwrap_or_else(|| foreign(&a.dns_name))
+                })
+                .unwrap_or_else(|| foreign("none"));
+            let spec = RecordSpec {
+                zone: zone_key.clone(),
+                name: rec.name.clone(),
+                load_balancer,
+            };
+            let mut o = observed(key, &tags, Spec::Record(spec), rec.name);
+            // What the record points at now: a DELETE must name it exactly.
+            o.address = rec.alias;
+            out.push(o);
+        }
+    }
+
+    out.retain(|o| o.resource.key.in_scope(scope));
+    out.sort_by(|a, b| a.resource.key.cmp(&b.resource.key));
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alias_names_match_load_balancer_names() {
+        assert_eq!(
+            alias_dns("dualstack.internal-x-1.us-east-1.elb.amazonaws.com."),
+            "internal-x-1.us-east-1.elb.amazonaws.com"
+        );
+    }
+}

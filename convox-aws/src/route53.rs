@@ -1,0 +1,523 @@
+//! Route53: the rack's private zone, its alias records with their ownership TXT
+//! records, and the rack's settings kept as the zone's tags.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_sdk_route53::Client;
+use aws_sdk_route53::types::{
+    AliasTarget, Change, ChangeAction, ChangeBatch, HostedZoneConfig, ResourceRecord,
+    ResourceRecordSet, RrType, Tag, TagResourceType, Vpc as R53Vpc, VpcRegion,
+};
+use convox_model::backend::{BackendError, BackendResult, ErrorKind};
+use convox_model::name::Name;
+use convox_model::params::RackParams;
+use convox_model::rack::{Rack, Vpc};
+use convox_model::resource::{
+    HostedZoneSpec, LoadBalancerAddress, RecordAction, RecordChange, Tags, parse_record_owner_value,
+};
+
+use crate::error::{from_sdk, invalid, missing};
+
+/// TTL of the ownership TXT records. Route53 deletes a record only when given its
+/// exact TTL and value, so it is fixed.
+pub const OWNER_TXT_TTL: i64 = 300;
+
+/// Route53's limit on records in one change batch (an UPSERT counts twice).
+pub const MAX_RECORDS_PER_BATCH: usize = 1000;
+
+/// Route53 takes at most this many ids per ListTagsForResources call.
+const TAGS_PER_CALL: usize = 10;
+
+/// The rack's settings, as tags on its zone.
+const TAG_REGION: &str = "convox:settings:region";
+const TAG_VPC_ID: &str = "convox:settings:vpc-id";
+const TAG_VPC_CIDR: &str = "convox:settings:vpc-cidr";
+const TAG_SUBNETS: &str = "convox:settings:subnets";
+const TAG_ROUTER_HOST: &str = "convox:settings:router-host";
+const TAG_INTERNAL: &str = "convox:param:Internal";
+const TAG_INTERNAL_ONLY: &str = "convox:param:InternalOnly";
+
+/// Whether a tag is one of the rack settings (and so not an ownership tag).
+pub(crate) fn is_settings_tag(key: &str) -> bool {
+    key.starts_with("convox:settings:") || key.starts_with("convox:param:")
+}
+
+/// A hosted zone as read back.
+#[derive(Debug, Clone)]
+pub(crate) struct Zone {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) tags: Tags,
+}
+
+/// An alias record and its ownership, as read back.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnedRecord {
+    pub(crate) name: String,
+    pub(crate) key: String,
+    pub(crate) alias: Option<LoadBalancerAddress>,
+}
+
+/// `/hostedzone/Z123` → `Z123`: ids are passed around bare.
+pub(crate) fn bare_zone_id(id: &str) -> &str {
+    id.rsplit('/').next().unwrap_or(id)
+}
+
+/// `api.backend.production.convox.` → `api.backend.production.convox`, unescaping
+/// what Route53 escapes (`\052` for `*`).
+pub(crate) fn normal_name(name: &str) -> String {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let mut out = String::with_capacity(name.len());
+    let mut rest = name;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let code = rest.get(i + 1..i + 4);
+        match code.and_then(|c| u8::from_str_radix(c, 8).ok()) {
+            Some(b) => {
+                out.push(char::from(b));
+                rest = &rest[i + 4..];
+            }
+            None => {
+                out.push('\\');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out.to_ascii_lowercase()
+}
+
+fn tag(k: &str, v: &str) -> Tag {
+    Tag::builder().key(k).value(v).build()
+}
+
+pub(crate) async fn create_hosted_zone(
+    r53: &Client,
+    spec: &HostedZoneSpec,
+    tags: &Tags,
+) -> BackendResult<String> {
+    const OP: &str = "CreateHostedZone";
+    // Route53 wants a fresh reference per creation: retrying the same one after a
+    // delete is refused.
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let out = r53
+        .create_hosted_zone()
+        .name(&spec.name)
+        .caller_reference(format!("convox-{}-{nanos}", spec.name))
+        .vpc(
+            R53Vpc::builder()
+                .vpc_id(&spec.vpc_id)
+                .vpc_region(VpcRegion::from(spec.region.as_str()))
+                .build(),
+        )
+        .hosted_zone_config(
+            HostedZoneConfig::builder()
+                .private_zone(true)
+                .comment("convox rack zone")
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| from_sdk(OP, e))?;
+    let id = bare_zone_id(
+        out.hosted_zone()
+            .ok_or_else(|| missing(OP, "hosted zone"))?
+            .id(),
+    )
+    .to_string();
+    // CreateHostedZone takes no tags: tag it at once. If this fails the zone is
+    // untagged and unowned, and the error says so.
+    add_tags(r53, &id, tags).await.map_err(|e| BackendError {
+        message: format!(
+            "{}; hosted zone {id} was created but could not be tagged and will not be observed",
+            e.message
+        ),
+        ..e
+    })?;
+    Ok(id)
+}
+
+async fn add_tags(r53: &Client, zone_id: &str, tags: &Tags) -> BackendResult<()> {
+    r53.change_tags_for_resource()
+        .resource_type(TagResourceType::Hostedzone)
+        .resource_id(zone_id)
+        .set_add_tags(Some(tags.iter().map(|(k, v)| tag(k, v)).collect()))
+        .send()
+        .await
+        .map_err(|e| from_sdk("ChangeTagsForResource", e))?;
+    Ok(())
+}
+
+pub(crate) async fn delete_hosted_zone(r53: &Client, id: &str) -> BackendResult<()> {
+    r53.delete_hosted_zone()
+        .id(id)
+        .send()
+        .await
+        .map_err(|e| from_sdk("DeleteHostedZone", e))?;
+    Ok(())
+}
+
+/// Every hosted zone with its tags, keeping those `keep` accepts.
+pub(crate) async fn zones(r53: &Client, keep: impl Fn(&Tags) -> bool) -> BackendResult<Vec<Zone>> {
+    let mut pages = r53.list_hosted_zones().into_paginator().send();
+    let mut all = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| from_sdk("ListHostedZones", e))?;
+        for z in page.hosted_zones() {
+            // Ours are private; public zones are never the rack's.
+            if z.config().is_some_and(|c| c.private_zone()) {
+                all.push((bare_zone_id(z.id()).to_string(), normal_name(z.name())));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for chunk in all.chunks(TAGS_PER_CALL) {
+        let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
+        let t = r53
+            .list_tags_for_resources()
+            .resource_type(TagResourceType::Hostedzone)
+            .set_resource_ids(Some(ids))
+            .send()
+            .await
+            .map_err(|e| from_sdk("ListTagsForResources", e))?;
+        let mut by_id: BTreeMap<String, Tags> = BTreeMap::new();
+        for set in t.resource_tag_sets() {
+            if let Some(id) = set.resource_id() {
+                by_id.insert(
+                    bare_zone_id(id).to_string(),
+                    set.tags()
+                        .iter()
+                        .filter_map(|t| {
+                            Some((
+                                t.key()?.to_string(),
+                                t.value().unwrap_or_default().to_string(),
+                            ))
+                        })
+                        .collect(),
+                );
+            }
+        }
+        for (id, name) in chunk {
+            let tags = by_id.remove(id).unwrap_or_default();
+            if keep(&tags) {
+                out.push(Zone {
+                    id: id.clone(),
+                    name: name.clone(),
+                    tags,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The VPC a private zone is associated with (the first, if several).
+pub(crate) async fn zone_vpc(r53: &Client, id: &str) -> BackendResult<(String, String)> {
+    let out = r53
+        .get_hosted_zone()
+        .id(id)
+        .send()
+        .await
+        .map_err(|e| from_sdk("GetHostedZone", e))?;
+    let vpc = out.vpcs().first();
+    Ok((
+        vpc.and_then(|v| v.vpc_id()).unwrap_or_default().to_string(),
+        vpc.and_then(|v| v.vpc_region())
+            .map(|r| r.as_str().to_string())
+            .unwrap_or_default(),
+    ))
+}
+
+/// The alias records of a zone whose ownership TXT names `rack`.
+///
+/// ListResourceRecordSets has no paginator in the SDK: it pages by the next record
+/// name and type.
+pub(crate) async fn owned_records(
+    r53: &Client,
+    zone_id: &str,
+    rack: &Name,
+) -> BackendResult<Vec<OwnedRecord>> {
+    const OP: &str = "ListResourceRecordSets";
+    let mut owners: BTreeMap<String, String> = BTreeMap::new();
+    let mut aliases: BTreeMap<String, LoadBalancerAddress> = BTreeMap::new();
+    let mut next: Option<(String, Option<RrType>, Option<String>)> = None;
+    loop {
+        let mut req = r53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .max_items(300);
+        if let Some((name, ty, ident)) = next.take() {
+            req = req
+                .start_record_name(name)
+                .set_start_record_type(ty)
+                .set_start_record_identifier(ident);
+        }
+        let page = req.send().await.map_err(|e| from_sdk(OP, e))?;
+        for set in page.resource_record_sets() {
+            let name = normal_name(set.name());
+            match set.r#type() {
+                RrType::Txt => {
+                    for r in set.resource_records() {
+                        if let Some((r_rack, key)) = parse_record_owner_value(r.value())
+                            && r_rack == rack.as_str()
+                        {
+                            owners.insert(name.clone(), key.to_string());
+                        }
+                    }
+                }
+                RrType::A => {
+                    if let Some(a) = set.alias_target() {
+                        aliases.insert(
+                            name.clone(),
+                            LoadBalancerAddress {
+                                dns_name: normal_name(a.dns_name()),
+                                hosted_zone_id: a.hosted_zone_id().to_string(),
+                            },
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        match (page.is_truncated(), page.next_record_name()) {
+            (true, Some(name)) => {
+                next = Some((
+                    name.to_string(),
+                    page.next_record_type().cloned(),
+                    page.next_record_identifier().map(str::to_string),
+                ));
+            }
+            _ => break,
+        }
+    }
+    Ok(owners
+        .into_iter()
+        .map(|(name, key)| OwnedRecord {
+            alias: aliases.remove(&name),
+            name,
+            key,
+        })
+        .collect())
+}
+
+fn txt_value(owner: &str) -> String {
+    // TXT values are quoted strings on the wire.
+    format!("\"{}\"", owner.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn record_sets(
+    change: &RecordChange,
+) -> Result<[ResourceRecordSet; 2], aws_smithy_types::error::operation::BuildError> {
+    let alias = ResourceRecordSet::builder()
+        .name(&change.name)
+        .r#type(RrType::A)
+        .alias_target(
+            AliasTarget::builder()
+                .hosted_zone_id(&change.target.hosted_zone_id)
+                .dns_name(&change.target.dns_name)
+                .evaluate_target_health(false)
+                .build()?,
+        )
+        .build()?;
+    let owner = ResourceRecordSet::builder()
+        .name(&change.name)
+        .r#type(RrType::Txt)
+        .ttl(OWNER_TXT_TTL)
+        .resource_records(
+            ResourceRecord::builder()
+                .value(txt_value(&change.owner))
+                .build()?,
+        )
+        .build()?;
+    Ok([alias, owner])
+}
+
+/// How many records a batch of changes counts as against Route53's limit.
+pub fn batch_weight(changes: &[RecordChange]) -> usize {
+    changes
+        .iter()
+        .map(|c| match c.action {
+            RecordAction::Upsert => 4,
+            RecordAction::Create | RecordAction::Delete => 2,
+        })
+        .sum()
+}
+
+pub(crate) async fn change_records(
+    r53: &Client,
+    zone_id: &str,
+    changes: &[RecordChange],
+) -> BackendResult<()> {
+    const OP: &str = "ChangeResourceRecordSets";
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let weight = batch_weight(changes);
+    if weight > MAX_RECORDS_PER_BATCH {
+        return Err(invalid(
+            OP,
+            format!(
+                "the batch counts {weight} records; Route53 takes at most {MAX_RECORDS_PER_BATCH} (an UPSERT counts twice)"
+            ),
+        ));
+    }
+    let mut out = Vec::with_capacity(changes.len() * 2);
+    for c in changes {
+        let action = match c.action {
+            RecordAction::Create => ChangeAction::Create,
+            RecordAction::Upsert => ChangeAction::Upsert,
+            RecordAction::Delete => ChangeAction::Delete,
+        };
+        let sets = record_sets(c).map_err(|e| invalid(OP, format!("record {}: {e}", c.name)))?;
+        for set in sets {
+            out.push(
+                Change::builder()
+                    .action(action.clone())
+                    .resource_record_set(set)
+                    .build()
+                    .map_err(|e| invalid(OP, format!("record {}: {e}", c.name)))?,
+            );
+        }
+    }
+    let batch = ChangeBatch::builder()
+        .set_changes(Some(out))
+        .build()
+        .map_err(|e| invalid(OP, e.to_string()))?;
+    r53.change_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .change_batch(batch)
+        .send()
+        .await
+        .map_err(|e| from_sdk(OP, e))?;
+    Ok(())
+}
+
+/// The rack's settings as zone tags.
+fn settings_tags(rack: &Rack) -> BackendResult<Tags> {
+    let yn = |b: bool| if b { "Yes" } else { "No" }.to_string();
+    // Tag values allow letters, digits, spaces and `_.:/=+-@`: subnets are joined
+    // by spaces.
+    let subnets = rack.subnets.join(" ");
+    let tags = Tags::from([
+        (TAG_REGION.to_string(), rack.region.clone()),
+        (TAG_VPC_ID.to_string(), rack.vpc.id.clone()),
+        (TAG_VPC_CIDR.to_string(), rack.vpc.cidr.clone()),
+        (TAG_SUBNETS.to_string(), subnets),
+        (TAG_ROUTER_HOST.to_string(), rack.router_host.clone()),
+        (TAG_INTERNAL.to_string(), yn(rack.params.internal())),
+        (
+            TAG_INTERNAL_ONLY.to_string(),
+            yn(rack.params.internal_only()),
+        ),
+    ]);
+    if let Some((k, v)) = tags.iter().find(|(_, v)| v.len() > 256) {
+        return Err(invalid(
+            "ChangeTagsForResource",
+            format!(
+                "rack setting {k} is {} characters; a tag value holds at most 256",
+                v.len()
+            ),
+        ));
+    }
+    Ok(tags)
+}
+
+pub(crate) async fn save_rack(r53: &Client, zone_id: &str, rack: &Rack) -> BackendResult<()> {
+    add_tags(r53, zone_id, &settings_tags(rack)?).await
+}
+
+/// The rack's settings read back from its zone's tags; `None` if never saved.
+pub(crate) fn rack_from_tags(name: &Name, tags: &Tags) -> BackendResult<Option<Rack>> {
+    const OP: &str = "ListTagsForResources";
+    if !tags.keys().any(|k| is_settings_tag(k)) {
+        return Ok(None);
+    }
+    let get = |k: &str| {
+        tags.get(k).cloned().ok_or_else(|| {
+            BackendError::new(
+                ErrorKind::Unexpected,
+                OP,
+                format!("the rack's zone has settings but no {k} tag"),
+            )
+        })
+    };
+    let yes = |k: &str| -> BackendResult<bool> {
+        match get(k)?.as_str() {
+            "Yes" => Ok(true),
+            "No" => Ok(false),
+            other => Err(BackendError::new(
+                ErrorKind::Unexpected,
+                OP,
+                format!("tag {k} is {other:?}, not Yes or No"),
+            )),
+        }
+    };
+    let params = RackParams::new(yes(TAG_INTERNAL)?, yes(TAG_INTERNAL_ONLY)?)
+        .map_err(|e| BackendError::new(ErrorKind::Unexpected, OP, e.to_string()))?;
+    Ok(Some(Rack {
+        name: name.clone(),
+        region: get(TAG_REGION)?,
+        vpc: Vpc {
+            id: get(TAG_VPC_ID)?,
+            cidr: get(TAG_VPC_CIDR)?,
+        },
+        subnets: get(TAG_SUBNETS)?
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+        router_host: get(TAG_ROUTER_HOST)?,
+        params,
+    }))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use convox_model::rack::Rack;
+
+    #[test]
+    fn names_are_normalised() {
+        assert_eq!(
+            normal_name("Api.Backend.production.convox."),
+            "api.backend.production.convox"
+        );
+        assert_eq!(
+            normal_name("\\052.backend.production.convox."),
+            "*.backend.production.convox"
+        );
+        assert_eq!(bare_zone_id("/hostedzone/Z123"), "Z123");
+        assert_eq!(bare_zone_id("Z123"), "Z123");
+    }
+
+    #[test]
+    fn settings_round_trip_through_tags() {
+        let name = Name::new("production").unwrap();
+        let mut rack = Rack::offline(name.clone(), RackParams::new(true, true).unwrap(), None);
+        rack.subnets = vec!["subnet-1".into(), "subnet-2".into()];
+        let tags = settings_tags(&rack).unwrap();
+        assert_eq!(rack_from_tags(&name, &tags).unwrap(), Some(rack));
+        assert_eq!(rack_from_tags(&name, &Tags::new()).unwrap(), None);
+    }
+
+    #[test]
+    fn upserts_count_twice() {
+        let change = |action| RecordChange {
+            action,
+            name: "a.b.c.convox".into(),
+            target: LoadBalancerAddress {
+                dns_name: "x".into(),
+                hosted_zone_id: "Z".into(),
+            },
+            owner: "o".into(),
+        };
+        assert_eq!(
+            batch_weight(&[change(RecordAction::Upsert), change(RecordAction::Delete)]),
+            6
+        );
+    }
+}
