@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The project's test command: the whole workspace's tests, the AWS backend's
+# included, against a moto server on loopback that this script installs, starts
+# and stops.
+#
+#   scripts/test.sh                 # cargo test --workspace
+#   scripts/test.sh -p convox-aws   # arguments replace --workspace: cargo test -p convox-aws
+#
+# Needs python3 with venv (Debian: apt-get install python3-venv). moto lives in a
+# virtualenv under the cargo target directory, installed once.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+MOTO_VERSION=5.2.5
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+venv="$target_dir/moto-venv"
+moto_server="$venv/bin/moto_server"
+
+if [ "$(cat "$venv/.convox-moto-version" 2>/dev/null)" != "$MOTO_VERSION" ] || [ ! -x "$moto_server" ]; then
+    echo "installing moto $MOTO_VERSION into $venv" >&2
+    mkdir -p "$target_dir"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+    echo "$MOTO_VERSION" > "$venv/.convox-moto-version"
+fi
+
+# A free loopback port: bind port 0 and let the kernel choose.
+port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+log="$target_dir/moto-$port.log"
+
+"$moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+moto_pid=$!
+stop_moto() {
+    kill "$moto_pid" 2>/dev/null || true
+    wait "$moto_pid" 2>/dev/null || true
+    rm -f "$log"
+}
+trap stop_moto EXIT
+
+endpoint="http://127.0.0.1:$port"
+ready=""
+for _ in $(seq 1 150); do
+    if ! kill -0 "$moto_pid" 2>/dev/null; then
+        echo "moto_server exited before it answered:" >&2
+        cat "$log" >&2
+        exit 1
+    fi
+    if "$venv/bin/python" -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1] + '/moto-api/', timeout=1)" "$endpoint" 2>/dev/null; then
+        ready=1
+        break
+    fi
+    sleep 0.2
+done
+if [ -z "$ready" ]; then
+    echo "moto_server did not answer on $endpoint within 30 s:" >&2
+    cat "$log" >&2
+    exit 1
+fi
+echo "moto $MOTO_VERSION listening on $endpoint (pid $moto_pid)" >&2
+
+export CONVOX_MOTO_ENDPOINT="$endpoint"
+# Fake credentials and a fixed region: nothing may reach for a real account, a
+# profile or instance metadata.
+export AWS_ACCESS_KEY_ID=testing
+export AWS_SECRET_ACCESS_KEY=testing
+export AWS_SESSION_TOKEN=testing
+export AWS_REGION=us-east-1
+export AWS_DEFAULT_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE
+
+if [ "$#" -eq 0 ]; then
+    set -- --workspace
+fi
+cargo test "$@"
