@@ -209,6 +209,14 @@ where
         (None, Some(s)) => format!("{what} (HTTP {s})"),
         (None, None) => what.to_string(),
     };
+    tracing::debug!(
+        operation,
+        code = code.as_deref().unwrap_or("-"),
+        status = status.unwrap_or(0),
+        %kind,
+        retryable,
+        "AWS call failed"
+    );
     BackendError::new(kind, operation, message)
         .retryable(retryable)
         .with_source(err)

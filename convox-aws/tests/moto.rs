@@ -787,3 +787,37 @@ async fn local_checks_refuse_before_sending() {
     assert_eq!(err.kind, ErrorKind::InvalidInput, "{err}");
     assert_eq!(b.calls().total(), 0, "refused before sending");
 }
+
+#[tokio::test]
+async fn tags_are_read_twenty_arns_per_call() {
+    let Some(env) = MotoEnv::new("tags_per_call").await else {
+        return;
+    };
+    let b = &env.backend;
+    let app = name("backend");
+    for i in 0..21 {
+        let service = name(&format!("s{i}"));
+        let key = ResourceKey::target_group(&app, &service, Router::Internal);
+        let mut spec = tg_spec(&env, "/");
+        spec.name = format!("test-backend-s{i}");
+        b.create_target_group(
+            &spec,
+            &app_tags(
+                &env,
+                "backend",
+                Some(service.as_str()),
+                "target-group",
+                &key,
+            ),
+        )
+        .await
+        .unwrap();
+    }
+    b.reset_calls();
+    let seen = b.observe(&env.rack, &Scope::App(app)).await.unwrap();
+    assert_eq!(seen.len(), 21);
+    let calls = b.calls();
+    // No load balancers, so no listeners or rules: only the target groups' tags.
+    assert_eq!(calls.get("DescribeTags"), 2, "{calls:?}");
+    assert_eq!(calls.mutating(), 0, "{calls:?}");
+}
