@@ -821,3 +821,121 @@ async fn tags_are_read_twenty_arns_per_call() {
     assert_eq!(calls.get("DescribeTags"), 2, "{calls:?}");
     assert_eq!(calls.mutating(), 0, "{calls:?}");
 }
+
+/// What moto does where AWS refuses: the gaps the conformance suite is told of.
+/// Should moto close one, this test says so and the flag can go.
+#[tokio::test]
+async fn moto_gaps_are_as_documented() {
+    let Some(env) = MotoEnv::new("moto_gaps").await else {
+        return;
+    };
+    let b = &env.backend;
+    let ids = make_internal_router(&env).await;
+
+    // A second load balancer of the same name, other scheme: AWS says
+    // DuplicateLoadBalancerName.
+    let dup_lb = b
+        .create_load_balancer(
+            &LoadBalancerSpec {
+                name: "test-internal".into(),
+                scheme: LbScheme::InternetFacing,
+                subnets: env.subnets.clone(),
+                security_group: ResourceKey::router_security_group(Router::Internal),
+            },
+            &ids.sg,
+            &Tags::new(),
+        )
+        .await;
+    // A second listener on port 80: AWS says DuplicateListener.
+    let dup_listener = b
+        .create_listener(
+            &ids.lb,
+            &ListenerSpec {
+                load_balancer: ResourceKey::router_load_balancer(Router::Internal),
+                port: 80,
+                protocol: Protocol::Http,
+                default_action: redirect(),
+                certificate: None,
+            },
+            None,
+            &Tags::new(),
+        )
+        .await;
+    // CREATE of an existing record: AWS says InvalidChangeBatch.
+    let zone = b
+        .create_hosted_zone(
+            &HostedZoneSpec {
+                name: "test.convox".into(),
+                vpc_id: env.vpc.id.clone(),
+                region: env.region.clone(),
+            },
+            &Tags::new(),
+        )
+        .await
+        .unwrap();
+    let create = RecordChange {
+        action: RecordAction::Create,
+        name: "a.test.convox".into(),
+        target: ids.address.clone(),
+        owner: "x".into(),
+    };
+    b.change_records(&zone, std::slice::from_ref(&create))
+        .await
+        .unwrap();
+    let dup_record = b.change_records(&zone, std::slice::from_ref(&create)).await;
+    // DELETE of a missing record: AWS says InvalidChangeBatch.
+    let missing_record = b
+        .change_records(
+            &zone,
+            &[RecordChange {
+                action: RecordAction::Delete,
+                name: "b.test.convox".into(),
+                ..create
+            }],
+        )
+        .await;
+    // DELETE of a missing rule: AWS says RuleNotFound.
+    let missing_rule = b
+        .delete_rule(&format!(
+            "{}/0123456789abcdef",
+            ids.http.replace(":listener/", ":listener-rule/")
+        ))
+        .await;
+
+    let report = format!(
+        "duplicate LB name: {:?}\nduplicate listener: {:?}\nCREATE existing record: {:?}\n\
+         DELETE missing record: {:?}\nDELETE missing rule: {:?}",
+        dup_lb.as_ref().map(|_| ()).map_err(|e| e.kind),
+        dup_listener.as_ref().map(|_| ()).map_err(|e| e.kind),
+        dup_record.as_ref().map_err(|e| e.kind),
+        missing_record.as_ref().map_err(|e| e.kind),
+        missing_rule.as_ref().map_err(|e| e.kind),
+    );
+    eprintln!("{report}");
+    // Gaps: moto accepts what AWS refuses.
+    assert!(
+        dup_lb.is_ok(),
+        "moto now refuses duplicate LB names:\n{report}"
+    );
+    assert!(
+        dup_listener.is_ok(),
+        "moto now refuses duplicate listeners:\n{report}"
+    );
+    assert!(
+        missing_rule.is_ok(),
+        "moto now refuses to delete a missing rule:\n{report}"
+    );
+    // moto refuses, but with InvalidInput ("found none in Change with
+    // [Action=DELETE…"), where AWS sends InvalidChangeBatch, a conflict.
+    assert_eq!(
+        missing_record.unwrap_err().kind,
+        ErrorKind::InvalidInput,
+        "moto now answers a DELETE of a missing record differently:\n{report}"
+    );
+    // Not a gap: moto refuses as AWS does, and the table maps it.
+    assert_eq!(
+        dup_record.unwrap_err().kind,
+        ErrorKind::Conflict,
+        "{report}"
+    );
+}

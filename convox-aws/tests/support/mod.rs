@@ -139,3 +139,29 @@ pub fn certificate(name: &str) -> CertificatePem {
         chain: read("ca.pem".to_string()),
     }
 }
+
+/// Where moto 5.2.5 answers differently from AWS, as `moto_gaps_are_as_documented`
+/// checks: what the conformance suite's gap flags should say on moto.
+#[derive(Debug, Clone, Copy)]
+pub struct MotoGaps {
+    /// A second load balancer or target group of a taken name is created.
+    pub accepts_duplicate_names: bool,
+    /// A second listener on a taken port is created.
+    pub accepts_duplicate_listener_ports: bool,
+    /// No rules-per-load-balancer or certificates-per-listener quota.
+    pub no_quotas: bool,
+    /// Deleting a missing rule succeeds.
+    pub deletes_missing_rules: bool,
+    /// A DELETE of a missing record is InvalidInput, not a conflict.
+    pub missing_record_delete_is_invalid_input: bool,
+}
+
+/// moto 5.2.5's gaps. (It does refuse a Route53 CREATE of an existing record, as
+/// AWS does.)
+pub const MOTO_GAPS: MotoGaps = MotoGaps {
+    accepts_duplicate_names: true,
+    accepts_duplicate_listener_ports: true,
+    no_quotas: true,
+    deletes_missing_rules: true,
+    missing_record_delete_is_invalid_input: true,
+};
