@@ -42,6 +42,9 @@ enum Retry {
     Standard,
     /// Standard retry with this many attempts (1 = no retry).
     Attempts(u32),
+    /// The SDK's adaptive mode: standard retry plus a client-side rate limiter
+    /// that slows every later request once AWS has throttled one.
+    Adaptive(u32),
 }
 
 /// Builds an [`AwsBackend`].
@@ -137,6 +140,14 @@ impl AwsBackendBuilder {
         self
     }
 
+    /// Paces requests client-side once AWS throttles (the SDK's adaptive retry
+    /// mode), with at most `attempts` attempts per request: for large applies,
+    /// where ELBv2's 3-per-second mutation rate is the limit.
+    pub fn with_adaptive_retry(mut self, attempts: u32) -> Self {
+        self.retry = Retry::Adaptive(attempts);
+        self
+    }
+
     /// Adds a header to every request (for an emulator: moto's
     /// `x-moto-account-id` picks the account a request acts in).
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -166,12 +177,13 @@ impl AwsBackendBuilder {
                 return Err(BuildError::InvalidHeader(name.clone()));
             }
         }
-        if self.retry == Retry::Attempts(0) {
+        if matches!(self.retry, Retry::Attempts(0) | Retry::Adaptive(0)) {
             return Err(BuildError::ZeroAttempts);
         }
         let retry = match self.retry {
             Retry::Standard => RetryConfig::standard(),
             Retry::Attempts(n) => RetryConfig::standard().with_max_attempts(n),
+            Retry::Adaptive(n) => RetryConfig::adaptive().with_max_attempts(n),
         };
         let credentials = self.credentials.as_ref().map(|(id, secret)| {
             SharedCredentialsProvider::new(Credentials::new(
@@ -326,5 +338,18 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(b.region(), "eu-west-1");
+        assert_eq!(
+            ok().with_region("us-east-1")
+                .with_adaptive_retry(0)
+                .build()
+                .await
+                .unwrap_err(),
+            BuildError::ZeroAttempts
+        );
+        ok().with_region("us-east-1")
+            .with_adaptive_retry(5)
+            .build()
+            .await
+            .unwrap();
     }
 }
