@@ -337,15 +337,15 @@ impl Control {
 /// assert_eq!(backend.faults().injected, 1);
 /// # });
 /// ```
-pub struct Faulty<B> {
-    inner: B,
+pub struct Faulty<B: ?Sized> {
+    inner: Arc<B>,
     control: Mutex<Control>,
     latency: Duration,
     sleep: Option<SleepFn>,
     clock: VirtualClock,
 }
 
-impl<B: fmt::Debug> fmt::Debug for Faulty<B> {
+impl<B: fmt::Debug + ?Sized> fmt::Debug for Faulty<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = lock(&self.control);
         f.debug_struct("Faulty")
@@ -361,6 +361,14 @@ impl<B: fmt::Debug> fmt::Debug for Faulty<B> {
 impl<B: Backend> Faulty<B> {
     /// Wraps `inner` with no faults yet; `seed` drives every random choice.
     pub fn new(inner: B, seed: u64) -> Self {
+        Self::from_arc(Arc::new(inner), seed)
+    }
+}
+
+impl<B: Backend + ?Sized> Faulty<B> {
+    /// Wraps a shared backend, such as the `Arc<dyn Backend>` an embedding tool
+    /// holds, or an `Arc<MockBackend>` whose state the test keeps looking at.
+    pub fn from_arc(inner: Arc<B>, seed: u64) -> Self {
         Faulty {
             inner,
             control: Mutex::new(Control {
@@ -469,7 +477,7 @@ impl<B: Backend> Faulty<B> {
     }
 
     /// Unwraps the backend.
-    pub fn into_inner(self) -> B {
+    pub fn into_inner(self) -> Arc<B> {
         self.inner
     }
 
@@ -513,7 +521,7 @@ impl<B: Backend> Faulty<B> {
 }
 
 #[async_trait]
-impl<B: Backend> Backend for Faulty<B> {
+impl<B: Backend + ?Sized> Backend for Faulty<B> {
     async fn observe(&self, rack: &Name, scope: &Scope) -> BackendResult<Vec<Observed>> {
         self.call(ops::OBSERVE, || self.inner.observe(rack, scope))
             .await
