@@ -12,6 +12,8 @@
 //! [`exposure`] → desired state → plan → apply → report.
 
 pub mod backend;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod diag;
 pub mod exposure;
 pub mod manifest;

@@ -88,7 +88,15 @@ impl ResourceKey {
 
     /// The attachment of an app's certificate to the internal 443 listener.
     pub fn app_listener_certificate(app: &Name) -> Self {
-        ResourceKey(format!("app/{app}/cert/attachment"))
+        Self::listener_certificate(&Self::app_certificate(app))
+    }
+
+    /// The attachment of `certificate` (a certificate's key) to a listener.
+    ///
+    /// Attachments carry no tags of their own on AWS, so a backend observing one
+    /// derives its key from the certificate's: `{certificate}/attachment`.
+    pub fn listener_certificate(certificate: &ResourceKey) -> Self {
+        ResourceKey(format!("{certificate}/attachment"))
     }
 
     /// The target group of a service on a router.

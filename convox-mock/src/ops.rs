@@ -1,0 +1,142 @@
+//! The backend's operations: their names, whether they change anything, and which
+//! AWS API family paces them.
+//!
+//! [`crate::MockBackend`] counts calls under these names and [`crate::Faulty`]
+//! picks and paces faults by them, so a test can say "fail the third
+//! `CreateRule`" whichever backend sits underneath.
+
+use serde::{Deserialize, Serialize};
+
+/// An AWS API family with its own request-rate bucket (SPEC defaults in
+/// [`crate::RateLimits::aws_defaults`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiFamily {
+    /// Every ELBv2 call.
+    Elbv2,
+    /// ELBv2's mutating calls, which have a second, smaller bucket.
+    Elbv2Mutating,
+    /// Every Route53 call.
+    Route53,
+    /// ACM `ImportCertificate`.
+    AcmImport,
+    /// EC2 security-group changes.
+    Ec2SecurityGroupChanges,
+}
+
+/// One backend operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Operation {
+    /// Its name, as AWS (mostly) spells the call: `CreateRule`.
+    pub name: &'static str,
+    /// Whether it may change anything.
+    pub mutating: bool,
+    /// The buckets one call takes a token from.
+    pub families: &'static [ApiFamily],
+}
+
+const fn read(name: &'static str, families: &'static [ApiFamily]) -> Operation {
+    Operation {
+        name,
+        mutating: false,
+        families,
+    }
+}
+
+const fn write(name: &'static str, families: &'static [ApiFamily]) -> Operation {
+    Operation {
+        name,
+        mutating: true,
+        families,
+    }
+}
+
+const ELB_W: &[ApiFamily] = &[ApiFamily::Elbv2, ApiFamily::Elbv2Mutating];
+const R53: &[ApiFamily] = &[ApiFamily::Route53];
+const SG: &[ApiFamily] = &[ApiFamily::Ec2SecurityGroupChanges];
+
+/// `observe`: on AWS a handful of describe calls, charged here as one ELBv2 and
+/// one Route53 read.
+pub const OBSERVE: Operation = read("Observe", &[ApiFamily::Elbv2, ApiFamily::Route53]);
+/// `load_rack` (reads the zone's tags).
+pub const LOAD_RACK: Operation = read("LoadRack", R53);
+/// `save_rack` (writes the zone's tags).
+pub const SAVE_RACK: Operation = write("SaveRack", R53);
+/// `create_security_group`.
+pub const CREATE_SECURITY_GROUP: Operation = write("CreateSecurityGroup", SG);
+/// `update_security_group`.
+pub const UPDATE_SECURITY_GROUP: Operation = write("UpdateSecurityGroup", SG);
+/// `delete_security_group`.
+pub const DELETE_SECURITY_GROUP: Operation = write("DeleteSecurityGroup", SG);
+/// `create_load_balancer`.
+pub const CREATE_LOAD_BALANCER: Operation = write("CreateLoadBalancer", ELB_W);
+/// `delete_load_balancer`.
+pub const DELETE_LOAD_BALANCER: Operation = write("DeleteLoadBalancer", ELB_W);
+/// `create_listener`.
+pub const CREATE_LISTENER: Operation = write("CreateListener", ELB_W);
+/// `modify_listener`.
+pub const MODIFY_LISTENER: Operation = write("ModifyListener", ELB_W);
+/// `delete_listener`.
+pub const DELETE_LISTENER: Operation = write("DeleteListener", ELB_W);
+/// `import_certificate`.
+pub const IMPORT_CERTIFICATE: Operation = write("ImportCertificate", &[ApiFamily::AcmImport]);
+/// `delete_certificate`.
+pub const DELETE_CERTIFICATE: Operation = write("DeleteCertificate", &[]);
+/// `add_listener_certificate`.
+pub const ADD_LISTENER_CERTIFICATE: Operation = write("AddListenerCertificates", ELB_W);
+/// `remove_listener_certificate`.
+pub const REMOVE_LISTENER_CERTIFICATE: Operation = write("RemoveListenerCertificates", ELB_W);
+/// `create_target_group`.
+pub const CREATE_TARGET_GROUP: Operation = write("CreateTargetGroup", ELB_W);
+/// `modify_target_group`.
+pub const MODIFY_TARGET_GROUP: Operation = write("ModifyTargetGroup", ELB_W);
+/// `delete_target_group`.
+pub const DELETE_TARGET_GROUP: Operation = write("DeleteTargetGroup", ELB_W);
+/// `create_rule`.
+pub const CREATE_RULE: Operation = write("CreateRule", ELB_W);
+/// `modify_rule`.
+pub const MODIFY_RULE: Operation = write("ModifyRule", ELB_W);
+/// `set_rule_priority`.
+pub const SET_RULE_PRIORITY: Operation = write("SetRulePriorities", ELB_W);
+/// `delete_rule`.
+pub const DELETE_RULE: Operation = write("DeleteRule", ELB_W);
+/// `create_hosted_zone`.
+pub const CREATE_HOSTED_ZONE: Operation = write("CreateHostedZone", R53);
+/// `delete_hosted_zone`.
+pub const DELETE_HOSTED_ZONE: Operation = write("DeleteHostedZone", R53);
+/// `change_records`.
+pub const CHANGE_RECORDS: Operation = write("ChangeResourceRecordSets", R53);
+
+/// Every operation, in trait order.
+pub const ALL: &[Operation] = &[
+    OBSERVE,
+    LOAD_RACK,
+    SAVE_RACK,
+    CREATE_SECURITY_GROUP,
+    UPDATE_SECURITY_GROUP,
+    DELETE_SECURITY_GROUP,
+    CREATE_LOAD_BALANCER,
+    DELETE_LOAD_BALANCER,
+    CREATE_LISTENER,
+    MODIFY_LISTENER,
+    DELETE_LISTENER,
+    IMPORT_CERTIFICATE,
+    DELETE_CERTIFICATE,
+    ADD_LISTENER_CERTIFICATE,
+    REMOVE_LISTENER_CERTIFICATE,
+    CREATE_TARGET_GROUP,
+    MODIFY_TARGET_GROUP,
+    DELETE_TARGET_GROUP,
+    CREATE_RULE,
+    MODIFY_RULE,
+    SET_RULE_PRIORITY,
+    DELETE_RULE,
+    CREATE_HOSTED_ZONE,
+    DELETE_HOSTED_ZONE,
+    CHANGE_RECORDS,
+];
+
+/// The operation called `name`, if there is one.
+pub fn by_name(name: &str) -> Option<Operation> {
+    ALL.iter().copied().find(|o| o.name == name)
+}

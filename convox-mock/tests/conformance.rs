@@ -1,0 +1,83 @@
+//! The shared backend conformance suite, run against [`MockBackend`]: one test per
+//! case, each on a fresh mock.
+
+use convox_mock::MockBackend;
+use convox_model::conformance::{self, CaseResult, ConformanceContext, Outcome, fake_certificate};
+use convox_model::name::Name;
+
+fn context() -> ConformanceContext {
+    ConformanceContext::new(
+        Name::new("conf").expect("valid rack name"),
+        fake_certificate,
+    )
+}
+
+fn assert_passed(name: &str, result: CaseResult) {
+    match result {
+        Ok(Outcome::Passed) => {}
+        // The mock declares no gaps, so it must never skip.
+        Ok(Outcome::Skipped(why)) => panic!("{name} skipped on the mock: {why}"),
+        Err(e) => panic!("{name} failed: {e}"),
+    }
+}
+
+macro_rules! conformance_tests {
+    ($($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let mock = MockBackend::new();
+                let result = conformance::$case(&mock, &context()).await;
+                assert_passed(stringify!($case), result);
+                // Every case cleans up after itself.
+                assert_eq!(mock.inventory(), Default::default(), "{} left resources behind", stringify!($case));
+            }
+        )*
+
+        /// Keeps this list in step with the suite: a new case must be run here.
+        #[test]
+        fn every_case_is_run() {
+            let listed = [$(stringify!($case)),*];
+            let suite: Vec<&str> = conformance::cases().into_iter().map(|(n, _)| n).collect();
+            assert_eq!(listed.to_vec(), suite);
+        }
+    };
+}
+
+conformance_tests!(
+    case_security_group_round_trip,
+    case_security_group_update_replaces_ingress,
+    case_load_balancer_round_trip,
+    case_load_balancer_name_rules,
+    case_listeners_redirect_and_https,
+    case_https_listener_requires_certificate,
+    case_duplicate_listener_port,
+    case_listener_certificates_idempotent,
+    case_target_group_round_trip_and_health_modify,
+    case_rule_round_trip_and_modify,
+    case_rule_priority_conflict,
+    case_rule_quota,
+    case_delete_in_use_conflicts,
+    case_load_balancer_delete_cascades,
+    case_hosted_zone_round_trip_and_not_empty,
+    case_records_create_upsert_delete,
+    case_record_delete_missing_conflicts,
+    case_record_create_existing_conflicts,
+    case_record_outside_zone_invalid,
+    case_record_batch_all_or_nothing,
+    case_record_batch_limit,
+    case_foreign_resources_never_observed,
+    case_observe_scopes,
+    case_rack_round_trip,
+    case_deletes_then_observe_empty,
+);
+
+/// All cases in sequence on one backend: they share it without interfering.
+#[tokio::test]
+async fn run_all_on_one_backend() {
+    let mock = MockBackend::new();
+    for (name, result) in conformance::run_all(&mock, &context()).await {
+        assert_passed(name, result);
+    }
+    assert_eq!(mock.inventory(), Default::default());
+}
