@@ -11,9 +11,12 @@
 //! The data flows one way: text → [`manifest`] → [`validate`] → [`links`] and
 //! [`exposure`] → desired state → plan → apply → report.
 
+pub mod check;
 pub mod diag;
 pub mod exposure;
+pub mod links;
 pub mod manifest;
 pub mod name;
 pub mod params;
 pub mod rack;
+pub mod validate;
