@@ -83,7 +83,11 @@ impl Diagnostic {
             Some(l) => format!("{file}:{}:{}", l.line, l.column),
             None => format!("{file}:-"),
         };
-        let path = if self.path.is_empty() { "-" } else { &self.path };
+        let path = if self.path.is_empty() {
+            "-"
+        } else {
+            &self.path
+        };
         let level = match self.severity {
             Severity::Error => "",
             Severity::Warning => "warning: ",
@@ -131,8 +135,10 @@ impl Diagnostics {
 
     /// Sorts by location (unknown places last), keeping insertion order among equals.
     pub fn sort(&mut self) {
-        self.0
-            .sort_by_key(|d| d.location.map_or((usize::MAX, usize::MAX), |l| (l.line, l.column)));
+        self.0.sort_by_key(|d| {
+            d.location
+                .map_or((usize::MAX, usize::MAX), |l| (l.line, l.column))
+        });
     }
 
     /// Whether there are none.

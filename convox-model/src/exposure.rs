@@ -79,9 +79,9 @@ impl Hostname {
     pub fn is_covered_by(&self, pattern: &str) -> bool {
         let host = self.0.as_str();
         match pattern.strip_prefix("*.") {
-            Some(parent) => host
-                .split_once('.')
-                .is_some_and(|(label, rest)| !label.is_empty() && rest.eq_ignore_ascii_case(parent)),
+            Some(parent) => host.split_once('.').is_some_and(|(label, rest)| {
+                !label.is_empty() && rest.eq_ignore_ascii_case(parent)
+            }),
             None => host.eq_ignore_ascii_case(pattern),
         }
     }

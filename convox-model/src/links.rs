@@ -29,7 +29,13 @@ impl LinkVar {
         let mut s: String = target
             .as_str()
             .chars()
-            .map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() })
+            .map(|c| {
+                if c == '-' {
+                    '_'
+                } else {
+                    c.to_ascii_uppercase()
+                }
+            })
             .collect();
         s.push_str("_URL");
         LinkVar(s)
@@ -181,8 +187,8 @@ pub fn resolve(
             if vars.contains_key(var.as_str()) {
                 // A declared key has its own warning from validation; one that only
                 // `*` brought in is news here.
-                let declared = defaults.contains_key(var.as_str())
-                    || required.contains_key(var.as_str());
+                let declared =
+                    defaults.contains_key(var.as_str()) || required.contains_key(var.as_str());
                 if !declared {
                     let mut d = Diagnostic::warning(
                         format!("services.{}.links", s.name),
@@ -190,7 +196,9 @@ pub fn resolve(
                             "{var} is set in the app environment, which wins over the link's {url}"
                         ),
                     )
-                    .with_hint(format!("unset {var} in the app environment to use the link"));
+                    .with_hint(format!(
+                        "unset {var} in the app environment to use the link"
+                    ));
                     d.location = manifest.source.locate(&d.path);
                     resolved.warnings.push(d);
                 }

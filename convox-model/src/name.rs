@@ -28,7 +28,9 @@ pub enum NameError {
     #[error("{0:?} is {1} characters long; a name is at most 63")]
     TooLong(String, usize),
     /// The string has a character or shape outside the DNS label rule.
-    #[error("{0:?} must contain only lowercase alphanumeric and dashes, start with a letter and not end with a dash")]
+    #[error(
+        "{0:?} must contain only lowercase alphanumeric and dashes, start with a letter and not end with a dash"
+    )]
     Invalid(String),
 }
 
@@ -112,7 +114,16 @@ mod tests {
 
     #[test]
     fn rejects_everything_else() {
-        for bad in ["", "1web", "Web", "web-", "we_b", "-web", "wéb", &"x".repeat(64)] {
+        for bad in [
+            "",
+            "1web",
+            "Web",
+            "web-",
+            "we_b",
+            "-web",
+            "wéb",
+            &"x".repeat(64),
+        ] {
             assert!(Name::new(bad).is_err(), "{bad}");
         }
     }

@@ -152,8 +152,14 @@ mod tests {
     #[test]
     fn rejects_unknown_and_malformed() {
         let p = RackParams::default();
-        assert!(matches!(p.with_assignments(["Foo=Yes"]), Err(ParamError::Unknown(_))));
-        assert!(matches!(p.with_assignments(["Internal"]), Err(ParamError::Malformed(_))));
+        assert!(matches!(
+            p.with_assignments(["Foo=Yes"]),
+            Err(ParamError::Unknown(_))
+        ));
+        assert!(matches!(
+            p.with_assignments(["Internal"]),
+            Err(ParamError::Malformed(_))
+        ));
         assert!(matches!(
             p.with_assignments(["Internal=maybe"]),
             Err(ParamError::NotYesNo { .. })

@@ -58,7 +58,9 @@ pub fn validate(manifest: &Manifest) -> Diagnostics {
                 out.error(
                     format!("services.{}.resources[{i}]", s.name),
                     format!("{} uses resource: {r} which does not exist", s.name),
-                    Some(format!("declare it under resources:, or remove {r} from the list")),
+                    Some(format!(
+                        "declare it under resources:, or remove {r} from the list"
+                    )),
                 );
             }
         }
@@ -289,7 +291,9 @@ pub fn check_rack(manifest: &Manifest, params: &RackParams) -> Diagnostics {
             } else if !s.internal {
                 out.error(
                     at_flag,
-                    format!("service {n} is not internal, but the rack only supports internal services"),
+                    format!(
+                        "service {n} is not internal, but the rack only supports internal services"
+                    ),
                     Some(format!(
                         "mark {n} internal: true, or convox rack params set InternalOnly=No"
                     )),
@@ -328,10 +332,16 @@ pub fn check_hostnames(manifest: &Manifest, rack: &Rack, app: &Name) -> Diagnost
             };
             if let Some(message) = problem {
                 let hint = match router {
-                    Router::External => "shorten the app or service name (the external name is {app}-{service}.{router host})",
+                    Router::External => {
+                        "shorten the app or service name (the external name is {app}-{service}.{router host})"
+                    }
                     Router::Internal => "shorten the service, app or rack name",
                 };
-                out.error(format!("services.{}", s.name), message, Some(hint.to_string()));
+                out.error(
+                    format!("services.{}", s.name),
+                    message,
+                    Some(hint.to_string()),
+                );
             }
         }
     }

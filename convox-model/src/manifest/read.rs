@@ -144,7 +144,9 @@ fn yaml11_bool(s: &str) -> Option<bool> {
 /// the user knows they have no effect here.
 fn v3_hint(key: &str) -> Option<&'static str> {
     match key {
-        "internalRouter" => Some("internalRouter is a Convox v3 key; on this rack write internal: true"),
+        "internalRouter" => {
+            Some("internalRouter is a Convox v3 key; on this rack write internal: true")
+        }
         "ports" => Some("ports is a Convox v3 key; on this rack write port: 3000"),
         "tls" | "whitelist" | "lifecycle" | "gpu" | "timeout" | "labels" | "annotations"
         | "nodeSelectorLabels" | "grpcHealthEnabled" | "certificate" | "accessControl"
@@ -194,7 +196,12 @@ impl Reader<'_> {
 
     /// The entries of a mapping with their keys as text; `None` (and an error) for
     /// anything else but null, which reads as an empty mapping.
-    fn mapping<'v>(&mut self, path: &str, v: &'v Value, what: &str) -> Option<Vec<(String, &'v Value)>> {
+    fn mapping<'v>(
+        &mut self,
+        path: &str,
+        v: &'v Value,
+        what: &str,
+    ) -> Option<Vec<(String, &'v Value)>> {
         match v {
             Value::Null => Some(Vec::new()),
             Value::Mapping(m) => Some(
@@ -269,7 +276,11 @@ impl Reader<'_> {
             other => {
                 self.error(
                     path,
-                    format!("cannot unmarshal {} `{}` into int", yaml_tag(other), show(other)),
+                    format!(
+                        "cannot unmarshal {} `{}` into int",
+                        yaml_tag(other),
+                        show(other)
+                    ),
                     Some("write a whole number, without quotes".to_string()),
                 );
                 None
@@ -316,7 +327,9 @@ impl Reader<'_> {
                         yaml_tag(other),
                         show(other)
                     ),
-                    Some(format!("write {what} as a list: [a, b] or one `- item` per line")),
+                    Some(format!(
+                        "write {what} as a list: [a, b] or one `- item` per line"
+                    )),
                 );
                 Vec::new()
             }
@@ -341,7 +354,9 @@ impl Reader<'_> {
             Err(e) => {
                 let why = match e {
                     NameError::Empty => "it is empty".to_string(),
-                    NameError::TooLong(_, len) => format!("it is {len} characters long, at most 63"),
+                    NameError::TooLong(_, len) => {
+                        format!("it is {len} characters long, at most 63")
+                    }
                     NameError::Invalid(_) => {
                         "it must start with a letter and not end with a dash".to_string()
                     }
@@ -414,7 +429,10 @@ impl Reader<'_> {
                 self.error(
                     path,
                     format!("unknown type for service environment: {}", go_type(other)),
-                    Some("write environment as a list: - KEY=default, - KEY (required) or - \"*\"".to_string()),
+                    Some(
+                        "write environment as a list: - KEY=default, - KEY (required) or - \"*\""
+                            .to_string(),
+                    ),
                 );
                 return Vec::new();
             }
@@ -436,7 +454,10 @@ impl Reader<'_> {
             let Value::String(s) = item else {
                 self.warning(
                     &p,
-                    format!("environment entry {} is not a string (ignored, as v2 does)", show(item)),
+                    format!(
+                        "environment entry {} is not a string (ignored, as v2 does)",
+                        show(item)
+                    ),
                     Some("quote it: - \"KEY=value\"".to_string()),
                 );
                 continue;
@@ -470,7 +491,10 @@ impl Reader<'_> {
 
     fn resources(&mut self, v: &Value) -> Vec<Resource> {
         let mut out = Vec::new();
-        for (key, body) in self.mapping("resources", v, "resources").unwrap_or_default() {
+        for (key, body) in self
+            .mapping("resources", v, "resources")
+            .unwrap_or_default()
+        {
             let path = join_key("resources", &key);
             let name = self.name(&path, &key, "resource");
             let mut kind = String::new();
@@ -848,7 +872,9 @@ impl Reader<'_> {
                 self.error(
                     path,
                     format!("unknown type for service build: {}", go_type(other)),
-                    Some("write build: ./dir, or build: {path: ., manifest: Dockerfile}".to_string()),
+                    Some(
+                        "write build: ./dir, or build: {path: ., manifest: Dockerfile}".to_string(),
+                    ),
                 );
             }
         }
@@ -856,7 +882,8 @@ impl Reader<'_> {
     }
 
     fn command(&mut self, path: &str, v: &Value) -> Option<Vec<String>> {
-        let hint = || Some("write command: a string (run with sh -c) or a list of strings".to_string());
+        let hint =
+            || Some("write command: a string (run with sh -c) or a list of strings".to_string());
         match v {
             Value::Null => None,
             Value::String(s) if s.is_empty() => None,
@@ -937,7 +964,9 @@ impl Reader<'_> {
                 self.error(
                     path,
                     format!("unknown type for service health: {}", go_type(other)),
-                    Some("write health: /check, or health: {path: /check, interval: 5}".to_string()),
+                    Some(
+                        "write health: /check, or health: {path: /check, interval: 5}".to_string(),
+                    ),
                 );
                 None
             }
@@ -950,7 +979,12 @@ impl Reader<'_> {
             Value::Sequence(items) => items
                 .iter()
                 .enumerate()
-                .map(|(i, x)| (join_index(path, i), scalar_text(x).unwrap_or_else(|| show(x))))
+                .map(|(i, x)| {
+                    (
+                        join_index(path, i),
+                        scalar_text(x).unwrap_or_else(|| show(x)),
+                    )
+                })
                 .collect::<Vec<_>>(),
             Value::Null => Vec::new(),
             other => {
@@ -1043,7 +1077,10 @@ impl Reader<'_> {
 
     fn port(&mut self, path: &str, v: &Value) -> Option<Port> {
         let hint = || {
-            Some("write port: 3000, port: https:3000 or port: {port: 3000, scheme: https}".to_string())
+            Some(
+                "write port: 3000, port: https:3000 or port: {port: 3000, scheme: https}"
+                    .to_string(),
+            )
         };
         let (number, scheme) = match v {
             Value::Null => return None,
@@ -1070,9 +1107,11 @@ impl Reader<'_> {
                                     scheme = Some(s);
                                 }
                             }
-                            other => {
-                                self.error(&q, format!("could not parse port: {}", show(other)), hint())
-                            }
+                            other => self.error(
+                                &q,
+                                format!("could not parse port: {}", show(other)),
+                                hint(),
+                            ),
                         },
                         "scheme" => {
                             if let Some(s) = self.string(&q, x) {
@@ -1081,7 +1120,10 @@ impl Reader<'_> {
                                     None => self.error(
                                         &q,
                                         format!("unknown port scheme: {s}"),
-                                        Some("schemes are http, https, grpc and secure-grpc".to_string()),
+                                        Some(
+                                            "schemes are http, https, grpc and secure-grpc"
+                                                .to_string(),
+                                        ),
                                     ),
                                 }
                             }
@@ -1091,7 +1133,11 @@ impl Reader<'_> {
                 }
                 let Some(number) = number else {
                     if !self.has_error_under(&join_key(path, "port")) {
-                        self.error(path, format!("could not parse port: {}", port_map_text(v)), hint());
+                        self.error(
+                            path,
+                            format!("could not parse port: {}", port_map_text(v)),
+                            hint(),
+                        );
                     }
                     return None;
                 };
@@ -1219,7 +1265,9 @@ impl Reader<'_> {
                 self.error(
                     path,
                     format!("unknown type for service scale: {}", go_type(other)),
-                    Some("write scale: 2, scale: 1-3, or scale: {count: 1-3, cpu: 256}".to_string()),
+                    Some(
+                        "write scale: 2, scale: 1-3, or scale: {count: 1-3, cpu: 256}".to_string(),
+                    ),
                 );
                 return None;
             }
@@ -1242,7 +1290,9 @@ impl Reader<'_> {
                     Err(_) => {
                         r.error(
                             path,
-                            format!("invalid scale: {s} (strconv.Atoi: parsing {t:?}: invalid syntax)"),
+                            format!(
+                                "invalid scale: {s} (strconv.Atoi: parsing {t:?}: invalid syntax)"
+                            ),
                             hint(),
                         );
                         None
@@ -1341,7 +1391,9 @@ fn health_defaults(
 ) -> Health {
     let interval = interval.filter(|i| *i > 0).unwrap_or(5);
     Health {
-        path: path.filter(|p| !p.is_empty()).unwrap_or_else(|| "/".to_string()),
+        path: path
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "/".to_string()),
         interval,
         timeout: timeout.filter(|t| *t > 0).unwrap_or(interval - 1),
         grace: grace.filter(|g| *g > 0).unwrap_or(interval),

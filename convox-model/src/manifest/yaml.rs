@@ -219,7 +219,9 @@ fn syntax_error(e: &serde_yaml::Error, text: &str, places: &Places) -> Diagnosti
             return diags;
         }
     }
-    let location = e.location().map(|l| places.locate(l.line(), l.column().saturating_sub(1)));
+    let location = e
+        .location()
+        .map(|l| places.locate(l.line(), l.column().saturating_sub(1)));
     // serde_yaml appends " at line L column C" to its messages; the place is ours to print.
     let text = match message.find(" at line ") {
         Some(cut) => {
@@ -301,8 +303,11 @@ fn merge_into(mapping: &mut Mapping, source: Mapping) {
 }
 
 fn merge_error() -> Diagnostic {
-    Diagnostic::error("", "yaml: a merge key `<<` must name a mapping or a list of mappings")
-        .with_hint("write `<<: *anchor` where `&anchor` marks a mapping")
+    Diagnostic::error(
+        "",
+        "yaml: a merge key `<<` must name a mapping or a list of mappings",
+    )
+    .with_hint("write `<<: *anchor` where `&anchor` marks a mapping")
 }
 
 /// A node of saphyr's event stream, with where it starts.
@@ -480,7 +485,9 @@ impl Walk<'_> {
                     self.node(v, &p);
                 }
                 for merged in merges {
-                    let Node::Map { entries, .. } = merged else { continue };
+                    let Node::Map { entries, .. } = merged else {
+                        continue;
+                    };
                     for (k, v) in entries {
                         let Some(key) = k.key_text() else { continue };
                         if key == "<<" || seen.contains_key(key) {
@@ -590,7 +597,11 @@ pub(crate) fn render(manifest: &Manifest) -> String {
         entry(&mut b, "image", s(&svc.image));
         entry(&mut b, "init", Value::Bool(svc.init));
         entry(&mut b, "internal", Value::Bool(svc.internal));
-        entry(&mut b, "internalAndExternal", Value::Bool(svc.internal_and_external));
+        entry(
+            &mut b,
+            "internalAndExternal",
+            Value::Bool(svc.internal_and_external),
+        );
         let links: Vec<String> = svc.links.iter().map(|l| l.to_string()).collect();
         entry(&mut b, "links", strs(&links));
         let nlb = svc
