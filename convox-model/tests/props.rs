@@ -1,6 +1,9 @@
 //! Properties over generated inputs: nothing panics, valid manifests survive
 //! render → parse, hostnames and link variables follow their rules.
 
+// Tests fail loudly on unexpected input: unwrapping is how they say so.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,5 +1,8 @@
 //! SPEC §3: every key, shorthand form, default and boolean spelling v2 accepts.
 
+// Tests fail loudly on unexpected input: unwrapping is how they say so.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;

@@ -1,6 +1,9 @@
 //! SPEC §4–§6: validation rules, rack rules, hostnames, links and the resolved
 //! environment; error texts pinned by snapshots.
 
+// Tests fail loudly on unexpected input: unwrapping is how they say so.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

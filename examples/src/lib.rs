@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use convox_model::check::{Checked, check};
@@ -174,14 +174,14 @@ pub fn main() -> i32 {
 /// A failure that ends a command with an exit code, its message already printed.
 struct Exit(i32);
 
-fn read_file(file: &PathBuf, io: &mut Io<'_>) -> Result<String, Exit> {
+fn read_file(file: &Path, io: &mut Io<'_>) -> Result<String, Exit> {
     std::fs::read_to_string(file).map_err(|e| {
         let _ = writeln!(io.err, "convox: cannot read {}: {e}", file.display());
         Exit(EXIT_USAGE)
     })
 }
 
-fn print_diagnostics(file: &PathBuf, d: &Diagnostics, io: &mut Io<'_>) {
+fn print_diagnostics(file: &Path, d: &Diagnostics, io: &mut Io<'_>) {
     if !d.is_empty() {
         let _ = writeln!(io.err, "{}", d.render(&file.display().to_string()));
     }
@@ -192,7 +192,7 @@ fn env_map(pairs: &[(String, String)]) -> BTreeMap<String, String> {
 }
 
 /// Reads the file and runs the whole offline check; diagnostics printed.
-fn checked(file: &PathBuf, target: &Target, io: &mut Io<'_>) -> Result<Checked, Exit> {
+fn checked(file: &Path, target: &Target, io: &mut Io<'_>) -> Result<Checked, Exit> {
     let params = RackParams::default()
         .with_assignments(target.params.iter().map(String::as_str))
         .map_err(|e| {

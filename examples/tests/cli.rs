@@ -1,5 +1,8 @@
 //! The `convox` command line, run in-process with captured output.
 
+// Tests fail loudly on unexpected input: unwrapping is how they say so.
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 
 use convox_examples::run;
