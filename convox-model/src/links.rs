@@ -91,12 +91,21 @@ pub fn link_vars(
     app: &Name,
     service: &Service,
 ) -> Vec<(LinkVar, String)> {
+    link_vars_in(|n| manifest.service(n.as_str()), rack, app, service)
+}
+
+fn link_vars_in<'m>(
+    find: impl Fn(&Name) -> Option<&'m Service>,
+    rack: &Rack,
+    app: &Name,
+    service: &Service,
+) -> Vec<(LinkVar, String)> {
     let mut out: Vec<(LinkVar, String)> = Vec::new();
     for target in &service.links {
         if *target == service.name {
             continue;
         }
-        let Some(t) = manifest.service(target.as_str()) else {
+        let Some(t) = find(target) else {
             continue;
         };
         let Some(endpoint) = link_endpoint(rack, app, t) else {
@@ -126,6 +135,8 @@ pub fn resolve(
     let mut resolved = ResolvedEnv::default();
     let mut errors = Diagnostics::default();
     let app_env_len = manifest.environment.len();
+    // Looked up once per link: an index keeps large apps linear.
+    let index: BTreeMap<&Name, &Service> = manifest.services.iter().map(|s| (&s.name, s)).collect();
     for s in &manifest.services {
         let mut vars: BTreeMap<String, String> = BTreeMap::new();
         // Per key: the default a later declaration gives wins over an earlier one,
@@ -183,7 +194,7 @@ pub fn resolve(
             d.location = manifest.source.locate(&d.path);
             errors.push(d);
         }
-        for (var, url) in link_vars(manifest, rack, app, s) {
+        for (var, url) in link_vars_in(|n| index.get(n).copied(), rack, app, s) {
             if vars.contains_key(var.as_str()) {
                 // A declared key has its own warning from validation; one that only
                 // `*` brought in is news here.

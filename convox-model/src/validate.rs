@@ -50,9 +50,12 @@ pub fn validate(manifest: &Manifest) -> Diagnostics {
     };
     duplicates(&mut out);
     let resources: BTreeSet<&Name> = manifest.resources.iter().map(|r| &r.name).collect();
+    // Looked up once per link: an index keeps large apps linear.
+    let services: BTreeMap<&Name, &Service> =
+        manifest.services.iter().map(|s| (&s.name, s)).collect();
     for s in &manifest.services {
         service_ranges(&mut out, s);
-        links(&mut out, s);
+        links(&mut out, s, &services);
         for (i, r) in s.resources.iter().enumerate() {
             if !resources.contains(r) {
                 out.error(
@@ -66,7 +69,7 @@ pub fn validate(manifest: &Manifest) -> Diagnostics {
         }
     }
     for t in &manifest.timers {
-        if manifest.service(t.service.as_str()).is_none() {
+        if !services.contains_key(&t.service) {
             out.error(
                 format!("timers.{}.service", t.name),
                 format!(
@@ -169,7 +172,7 @@ fn service_ranges(out: &mut Out<'_>, s: &Service) {
     }
 }
 
-fn links(out: &mut Out<'_>, s: &Service) {
+fn links(out: &mut Out<'_>, s: &Service, services: &BTreeMap<&Name, &Service>) {
     let m = out.manifest;
     let declared: BTreeSet<&str> = s
         .environment
@@ -205,18 +208,11 @@ fn links(out: &mut Out<'_>, s: &Service) {
             );
             continue;
         }
-        match m.service(target.as_str()) {
+        match services.get(target) {
             None => out.error(
                 path,
                 format!("{} links to service: {target} which does not exist", s.name),
-                Some(format!(
-                    "services here: {}",
-                    m.services
-                        .iter()
-                        .map(|x| x.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
+                Some(services_hint(m)),
             ),
             Some(t) if t.port.is_none() => out.error(
                 path,
@@ -241,6 +237,20 @@ fn links(out: &mut Out<'_>, s: &Service) {
             }
         }
     }
+}
+
+/// `services here: a, b, c` (the first ten).
+fn services_hint(m: &Manifest) -> String {
+    let mut names: Vec<&str> = m
+        .services
+        .iter()
+        .take(10)
+        .map(|x| x.name.as_str())
+        .collect();
+    if m.services.len() > 10 {
+        names.push("…");
+    }
+    format!("services here: {}", names.join(", "))
 }
 
 /// The rack rules, for every service with or without a port:
