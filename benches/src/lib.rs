@@ -1,1 +1,1 @@
-//! Benchmarks for the convox workspace live in `benches/`.
+//! Benchmarks for the convox workspace live in `benches/`: `cargo bench -p convox-benches`.

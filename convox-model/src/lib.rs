@@ -12,12 +12,15 @@
 //! [`exposure`] → desired state → plan → apply → report.
 
 pub mod backend;
+pub mod check;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod diag;
 pub mod exposure;
+pub mod links;
 pub mod manifest;
 pub mod name;
 pub mod params;
 pub mod rack;
 pub mod resource;
+pub mod validate;

@@ -15,7 +15,7 @@ use crate::name::Name;
 pub mod read;
 pub mod yaml;
 
-pub use read::parse;
+pub use read::{Lenient, parse, parse_lenient};
 
 /// The result of reading a manifest that has no errors: the manifest and its warnings.
 #[derive(Clone, Debug)]
@@ -63,6 +63,17 @@ impl Manifest {
     /// The service named `name`.
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name.as_str() == name)
+    }
+
+    /// The timer named `name`.
+    pub fn timer(&self, name: &str) -> Option<&Timer> {
+        self.timers.iter().find(|t| t.name.as_str() == name)
+    }
+
+    /// Renders the manifest as `convox.yml` text in its normalised form (every
+    /// default written out); [`parse`] reads it back to an equal manifest.
+    pub fn to_yaml(&self) -> String {
+        yaml::render(self)
     }
 }
 

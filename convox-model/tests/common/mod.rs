@@ -1,0 +1,73 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use convox_model::diag::Diagnostics;
+use convox_model::manifest::{Manifest, Parsed, Service, parse};
+use convox_model::name::Name;
+use convox_model::params::RackParams;
+use convox_model::rack::Rack;
+
+pub fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+pub fn ok(text: &str) -> Parsed {
+    match parse(text, &BTreeMap::new()) {
+        Ok(p) => p,
+        Err(d) => panic!("expected a valid manifest, got:\n{d}"),
+    }
+}
+
+pub fn manifest(text: &str) -> Manifest {
+    ok(text).manifest
+}
+
+pub fn err(text: &str) -> Diagnostics {
+    match parse(text, &BTreeMap::new()) {
+        Ok(p) => panic!("expected errors, got a manifest: {:?}", p.manifest.services),
+        Err(d) => d,
+    }
+}
+
+/// One service `web` with the given body lines (indented by the helper).
+pub fn web(body: &str) -> String {
+    let mut s = String::from("services:\n  web:\n");
+    for line in body.lines() {
+        s.push_str("    ");
+        s.push_str(line);
+        s.push('\n');
+    }
+    s
+}
+
+pub fn svc<'m>(m: &'m Manifest, name: &str) -> &'m Service {
+    m.service(name).expect("service present")
+}
+
+pub fn name(s: &str) -> Name {
+    Name::new(s).unwrap()
+}
+
+pub fn rack(internal: bool, internal_only: bool) -> Rack {
+    Rack::offline(
+        name("production"),
+        RackParams::new(internal, internal_only).unwrap(),
+        None,
+    )
+}
+
+/// The single error's message, failing when there is not exactly one error.
+pub fn one_error(d: &Diagnostics) -> &convox_model::diag::Diagnostic {
+    let errors: Vec<_> = d.errors().collect();
+    assert_eq!(errors.len(), 1, "expected one error, got:\n{d}");
+    errors[0]
+}
+
+pub fn messages(d: &Diagnostics) -> String {
+    d.render("convox.yml")
+}
