@@ -12,6 +12,7 @@
 //! [`exposure`] → desired state → plan → apply → report.
 
 pub mod backend;
+pub mod desired;
 pub mod diag;
 pub mod exposure;
 pub mod manifest;
