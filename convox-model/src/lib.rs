@@ -11,6 +11,9 @@
 //! The data flows one way: text → [`manifest`] → [`validate`] → [`links`] and
 //! [`exposure`] → desired state → plan → apply → report.
 
+// Tests may unwrap: a panic there is a failed test, not a crash on input.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod backend;
 pub mod desired;
 pub mod diag;
@@ -18,5 +21,6 @@ pub mod exposure;
 pub mod manifest;
 pub mod name;
 pub mod params;
+pub mod plan;
 pub mod rack;
 pub mod resource;
