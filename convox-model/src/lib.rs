@@ -24,3 +24,4 @@ pub mod params;
 pub mod plan;
 pub mod rack;
 pub mod resource;
+pub mod tls;
