@@ -14,6 +14,7 @@
 // Tests may unwrap: a panic there is a failed test, not a crash on input.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod apply;
 pub mod backend;
 pub mod desired;
 pub mod diag;
