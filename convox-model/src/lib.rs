@@ -21,6 +21,7 @@ pub mod diag;
 pub mod exposure;
 pub mod manifest;
 pub mod name;
+pub mod ops;
 pub mod params;
 pub mod plan;
 pub mod rack;
