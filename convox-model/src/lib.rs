@@ -11,16 +11,24 @@
 //! The data flows one way: text → [`manifest`] → [`validate`] → [`links`] and
 //! [`exposure`] → desired state → plan → apply → report.
 
+// Tests may unwrap: a panic there is a failed test, not a crash on input.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod apply;
 pub mod backend;
 pub mod check;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod desired;
 pub mod diag;
 pub mod exposure;
 pub mod links;
 pub mod manifest;
 pub mod name;
+pub mod ops;
 pub mod params;
+pub mod plan;
 pub mod rack;
 pub mod resource;
+pub mod tls;
 pub mod validate;

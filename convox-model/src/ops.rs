@@ -1,0 +1,401 @@
+//! Rack and app operations: what `convox rack params set`, `convox deploy`,
+//! `convox plan` and deleting an app do, over any [`Backend`].
+//!
+//! Each observes, plans (pure) and applies; checks that can refuse run before any
+//! change is made.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::apply::{ApplyContext, ApplyError, Report, apply, observe_all};
+use crate::backend::{Backend, BackendError};
+use crate::desired::{DesiredState, desired_app, desired_rack};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::exposure::{self, Endpoint, Router};
+use crate::manifest::Manifest;
+use crate::name::Name;
+use crate::params::{ParamError, RackParams};
+use crate::plan::{Limits, Op, Plan, PlanError, plan};
+use crate::rack::Rack;
+use crate::resource::{Observed, ResourceKey, Scope, Spec};
+
+/// Why an operation was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    /// The parameter assignments are invalid.
+    #[error(transparent)]
+    Params(#[from] ParamError),
+    /// The parameter change conflicts with what is deployed.
+    #[error("cannot set {assignment}: {reason}: {}; {hint}", .offenders.join(", "))]
+    Transition {
+        /// The refused assignment, such as `Internal=No`.
+        assignment: &'static str,
+        /// Why.
+        reason: &'static str,
+        /// The `app/service` pairs in the way.
+        offenders: Vec<String>,
+        /// What to do.
+        hint: &'static str,
+    },
+    /// The manifest breaks the rack's rules.
+    #[error("convox.yml does not fit the rack:\n{0}")]
+    Manifest(Diagnostics),
+    /// No certificate authority in the context.
+    #[error(
+        "the rack's certificates need a certificate authority; give one with ApplyContext::with_issuer"
+    )]
+    NoIssuer,
+    /// Planning failed.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// Applying failed; see its report.
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    /// Reading or saving the rack failed; nothing was changed by this call.
+    #[error("backend: {0}")]
+    Backend(#[from] BackendError),
+    /// The rack's hosted zone does not exist after reconciling, so its settings
+    /// cannot be saved.
+    #[error("the rack's hosted zone is missing after reconciling; run the command again")]
+    NoZone,
+}
+
+/// What changing rack parameters did.
+#[derive(Clone, Debug, Serialize)]
+pub struct RackChange {
+    /// The rack with its new parameters, as saved.
+    pub rack: Rack,
+    /// The plan applied to the rack's resources.
+    pub plan: Plan,
+    /// What applying it did.
+    pub report: Report,
+}
+
+/// What a deploy did.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeployReport {
+    /// The rack resources created first because the app needs them, if any.
+    pub rack: Option<Report>,
+    /// The app's plan.
+    pub plan: Plan,
+    /// What applying it did (empty when the plan was).
+    pub report: Report,
+    /// The app's endpoints.
+    pub endpoints: Vec<Endpoint>,
+}
+
+fn ca_fingerprint(ctx: &ApplyContext) -> Result<String, OpsError> {
+    ctx.issuer
+        .as_ref()
+        .map(|i| i.fingerprint())
+        .ok_or(OpsError::NoIssuer)
+}
+
+/// `app/service` of every app resource routed on `router`, from the keys of
+/// target groups and rules (`app/{app}/{service}/{router}/...`).
+fn routed_on(observed: &[Observed], router: Router) -> Vec<String> {
+    let set: BTreeSet<String> = observed
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.resource.spec,
+                Spec::TargetGroup(_) | Spec::ListenerRule(_)
+            )
+        })
+        .filter_map(|o| {
+            let mut parts = o.resource.key.as_str().split('/');
+            match (parts.next(), parts.next(), parts.next(), parts.next()) {
+                (Some("app"), Some(app), Some(service), Some(r)) if r == router.as_str() => {
+                    Some(format!("{app}/{service}"))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    set.into_iter().collect()
+}
+
+/// Sets rack parameters (`Internal=Yes`, `InternalOnly=No`, ...) and reconciles
+/// the rack's resources.
+///
+/// `settings` is the rack as the caller knows it (name, network), used when the
+/// backend has no stored rack yet; a stored rack's settings win. Refuses, before
+/// any change, `Internal=No` while an app has an internal service and
+/// `InternalOnly=Yes` while an app has an external one, naming each `app/service`.
+/// Saves the rack with its new parameters once its resources are reconciled.
+pub async fn set_rack_params(
+    backend: &dyn Backend,
+    settings: &Rack,
+    assignments: &[&str],
+    ctx: &ApplyContext,
+) -> Result<RackChange, OpsError> {
+    let base = backend
+        .load_rack(&settings.name)
+        .await?
+        .unwrap_or_else(|| settings.clone());
+    let params = base.params.with_assignments(assignments.iter().copied())?;
+    let rack = Rack { params, ..base };
+    let fp = ca_fingerprint(ctx)?;
+
+    let observed = observe_all(backend, &rack.name).await?;
+    check_transition(&params, &observed)?;
+
+    let p = plan(
+        &Scope::Rack,
+        &desired_rack(&rack, &fp),
+        &observed,
+        &ctx.limits,
+    )?;
+    let report = if p.is_empty() {
+        Report {
+            ids: observed
+                .iter()
+                .map(|o| (o.resource.key.clone(), o.id.clone()))
+                .collect(),
+            ..Report::default()
+        }
+    } else {
+        apply(backend, &p, ctx).await?
+    };
+    let zone = report
+        .ids
+        .get(&ResourceKey::zone())
+        .ok_or(OpsError::NoZone)?;
+    backend.save_rack(zone, &rack).await?;
+    tracing::info!(rack = %rack.name, params = ?rack.params, "rack parameters set");
+    Ok(RackChange {
+        rack,
+        plan: p,
+        report,
+    })
+}
+
+fn check_transition(params: &RackParams, observed: &[Observed]) -> Result<(), OpsError> {
+    if !params.internal() {
+        let offenders = routed_on(observed, Router::Internal);
+        if !offenders.is_empty() {
+            return Err(OpsError::Transition {
+                assignment: "Internal=No",
+                reason: "these services are internal",
+                offenders,
+                hint: "remove internal: true from them (or delete their apps) and deploy first",
+            });
+        }
+    }
+    if params.internal_only() {
+        let offenders = routed_on(observed, Router::External);
+        if !offenders.is_empty() {
+            return Err(OpsError::Transition {
+                assignment: "InternalOnly=Yes",
+                reason: "these services are external",
+                offenders,
+                hint: "mark them internal: true (without internalAndExternal) and deploy first",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The rack rules, checked against the rack's parameters for every service with
+/// or without a port.
+fn check_rack_rules(manifest: &Manifest, params: &RackParams) -> Diagnostics {
+    let mut d = Diagnostics::default();
+    for s in &manifest.services {
+        let path = format!("services.{}", s.name);
+        let at = |p: &str| manifest.source.locate(p);
+        if s.internal && !params.internal() {
+            d.push(
+                Diagnostic::error(
+                    format!("{path}.internal"),
+                    format!(
+                        "service {}: rack does not support internal services",
+                        s.name
+                    ),
+                )
+                .with_hint("convox rack params set Internal=Yes")
+                .at(at(&format!("{path}.internal"))),
+            );
+        }
+        if s.internal_and_external && params.internal_only() {
+            d.push(
+                Diagnostic::error(
+                    format!("{path}.internalAndExternal"),
+                    format!(
+                        "service {}: rack only supports internal services, and internalAndExternal also exposes it externally",
+                        s.name
+                    ),
+                )
+                .with_hint("remove internalAndExternal, or: convox rack params set InternalOnly=No")
+                .at(at(&format!("{path}.internalAndExternal"))),
+            );
+        } else if !s.internal && params.internal_only() {
+            d.push(
+                Diagnostic::error(
+                    path.clone(),
+                    format!("service {}: rack only supports internal services", s.name),
+                )
+                .with_hint(
+                    "set internal: true on the service, or: convox rack params set InternalOnly=No",
+                )
+                .at(at(&path)),
+            );
+        }
+    }
+    d
+}
+
+fn check_manifest(manifest: &Manifest, params: &RackParams) -> Result<(), OpsError> {
+    let d = check_rack_rules(manifest, params);
+    if d.has_errors() {
+        return Err(OpsError::Manifest(d));
+    }
+    Ok(())
+}
+
+/// The plan a deploy of `manifest` would apply to `app` (`convox plan`), from
+/// what exists now. Changes nothing.
+pub async fn plan_app(
+    backend: &dyn Backend,
+    rack: &Rack,
+    app: &Name,
+    manifest: &Manifest,
+    ca_fingerprint: &str,
+    limits: &Limits,
+) -> Result<Plan, OpsError> {
+    check_manifest(manifest, &rack.params)?;
+    let observed = observe_all(backend, &rack.name).await?;
+    let desired = desired_app(rack, app, manifest, ca_fingerprint).map_err(PlanError::from)?;
+    Ok(plan(&Scope::App(app.clone()), &desired, &observed, limits)?)
+}
+
+/// Deploys `manifest` as `app`: checks it against the rack's parameters, creates
+/// any rack resource that is missing (the app's rules need the routers'
+/// listeners), then reconciles the app's resources and only those.
+///
+/// A second deploy of the same input plans nothing and makes no mutating call.
+pub async fn deploy(
+    backend: &dyn Backend,
+    rack: &Rack,
+    app: &Name,
+    manifest: &Manifest,
+    ctx: &ApplyContext,
+) -> Result<DeployReport, OpsError> {
+    check_manifest(manifest, &rack.params)?;
+    let fp = ca_fingerprint(ctx)?;
+    let desired = desired_app(rack, app, manifest, &fp).map_err(PlanError::from)?;
+
+    let observed = observe_all(backend, &rack.name).await?;
+    let rack_plan = plan(
+        &Scope::Rack,
+        &desired_rack(rack, &fp),
+        &observed,
+        &ctx.limits,
+    )?;
+    // A deploy only adds what is missing; changing or removing rack resources is
+    // `set_rack_params`'s job, with its checks against every app.
+    let missing = Plan {
+        actions: rack_plan
+            .actions
+            .into_iter()
+            .filter(|a| a.op == Op::Create)
+            .collect(),
+        ..rack_plan
+    };
+    let (rack_report, observed) = if missing.is_empty() {
+        (None, observed)
+    } else {
+        tracing::info!(rack = %rack.name, creates = missing.actions.len(), "creating missing rack resources");
+        let report = apply(backend, &missing, ctx).await?;
+        if backend.load_rack(&rack.name).await?.is_none()
+            && let Some(zone) = report.ids.get(&ResourceKey::zone())
+        {
+            backend.save_rack(zone, rack).await?;
+        }
+        (Some(report), observe_all(backend, &rack.name).await?)
+    };
+
+    let p = plan(&Scope::App(app.clone()), &desired, &observed, &ctx.limits)?;
+    let report = if p.is_empty() {
+        Report::default()
+    } else {
+        apply(backend, &p, ctx).await?
+    };
+    Ok(DeployReport {
+        rack: rack_report,
+        plan: p,
+        report,
+        endpoints: exposure::endpoints(rack, app, manifest),
+    })
+}
+
+/// Deletes `app`'s resources, and nothing else.
+pub async fn delete_app(
+    backend: &dyn Backend,
+    rack: &Rack,
+    app: &Name,
+    ctx: &ApplyContext,
+) -> Result<(Plan, Report), OpsError> {
+    let observed = observe_all(backend, &rack.name).await?;
+    let scope = Scope::App(app.clone());
+    let p = plan(
+        &scope,
+        &DesiredState::empty(scope.clone()),
+        &observed,
+        &ctx.limits,
+    )?;
+    let report = if p.is_empty() {
+        Report::default()
+    } else {
+        apply(backend, &p, ctx).await?
+    };
+    Ok((p, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Port, Scheme, Service};
+
+    fn svc(name: &str, internal: bool, both: bool, port: bool) -> Service {
+        let mut s = Service::with_defaults(Name::new(name).unwrap());
+        s.internal = internal || both;
+        s.internal_and_external = both;
+        s.port = port.then_some(Port {
+            port: 80,
+            scheme: Scheme::Http,
+        });
+        s
+    }
+
+    #[test]
+    fn rack_rules_apply_to_services_with_or_without_a_port() {
+        let m = Manifest::from_services(vec![svc("worker", true, false, false)]);
+        let d = check_rack_rules(&m, &RackParams::default());
+        assert_eq!(d.len(), 1);
+        assert!(
+            d.0[0]
+                .message
+                .contains("rack does not support internal services")
+        );
+        assert_eq!(
+            d.0[0].hint.as_deref(),
+            Some("convox rack params set Internal=Yes")
+        );
+
+        let only = RackParams::new(true, true).unwrap();
+        let m = Manifest::from_services(vec![
+            svc("web", false, false, true),
+            svc("api", true, true, true),
+            svc("ok", true, false, true),
+        ]);
+        let d = check_rack_rules(&m, &only);
+        assert_eq!(d.len(), 2);
+        assert!(
+            d.0[0]
+                .message
+                .contains("rack only supports internal services")
+        );
+        assert_eq!(d.0[1].path, "services.api.internalAndExternal");
+    }
+}

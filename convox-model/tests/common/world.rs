@@ -1,0 +1,80 @@
+//! Helpers shared by the integration tests: racks, manifests and observations
+//! built in code.
+#![allow(dead_code)]
+
+use convox_model::exposure::Router;
+use convox_model::manifest::{Manifest, Port, Scheme, Service};
+use convox_model::name::Name;
+use convox_model::params::RackParams;
+use convox_model::plan::{Op, Plan};
+use convox_model::rack::Rack;
+use convox_model::resource::{LoadBalancerAddress, Observed, Spec};
+
+pub fn n(s: &str) -> Name {
+    Name::new(s).unwrap()
+}
+
+pub fn rack(internal: bool, internal_only: bool) -> Rack {
+    let mut r = Rack::offline(
+        n("production"),
+        RackParams::new(internal, internal_only).unwrap(),
+        Some("production.example.com".into()),
+    );
+    r.subnets = vec!["subnet-a".into(), "subnet-b".into()];
+    r
+}
+
+pub fn svc(name: &str, port: Option<u16>, internal: bool, both: bool) -> Service {
+    let mut s = Service::with_defaults(n(name));
+    s.port = port.map(|port| Port {
+        port,
+        scheme: Scheme::Http,
+    });
+    s.internal = internal || both;
+    s.internal_and_external = both;
+    s
+}
+
+pub fn manifest(services: Vec<Service>) -> Manifest {
+    Manifest::from_services(services)
+}
+
+pub fn address(router: Router) -> LoadBalancerAddress {
+    LoadBalancerAddress {
+        dns_name: format!("{router}-123.us-east-1.elb.amazonaws.com"),
+        hosted_zone_id: "Z35SXDOTRQ7X7K".into(),
+    }
+}
+
+/// What a backend would observe after applying `plan` on top of `before`: created
+/// and replaced resources as planned (ids derived from keys), deletes gone.
+pub fn observe_after(before: &[Observed], plan: &Plan) -> Vec<Observed> {
+    let mut out: Vec<Observed> = before
+        .iter()
+        .filter(|o| {
+            !plan
+                .actions
+                .iter()
+                .any(|a| a.key == o.resource.key && a.op != Op::Create)
+        })
+        .cloned()
+        .collect();
+    for a in &plan.actions {
+        if let (Some(r), true) = (&a.desired, a.op != Op::Delete) {
+            let address = match &r.spec {
+                Spec::LoadBalancer(_) => Some(address(if r.key.as_str().contains("internal") {
+                    Router::Internal
+                } else {
+                    Router::External
+                })),
+                _ => None,
+            };
+            out.push(Observed {
+                resource: r.clone(),
+                id: format!("id:{}", r.key),
+                address,
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,413 @@
+//! The planner: priorities, quotas, coverage, replacement, fingerprint, rendering.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "common/world.rs"]
+mod common;
+
+use common::*;
+use convox_model::desired::{DesiredState, desired_app, desired_rack};
+use convox_model::exposure::Router;
+use convox_model::plan::{Disruption, Limits, Op, Plan, PlanError, plan};
+use convox_model::resource::{
+    LbScheme, ListenerRuleSpec, Observed, ResourceKey, Scope, Spec, TAG_KEY,
+};
+
+fn rack_and_app_observed(services: Vec<convox_model::manifest::Service>) -> Vec<Observed> {
+    let r = rack(true, false);
+    let p = plan(
+        &Scope::Rack,
+        &desired_rack(&r, "ca"),
+        &[],
+        &Limits::default(),
+    )
+    .unwrap();
+    let obs = observe_after(&[], &p);
+    let d = desired_app(&r, &n("backend"), &manifest(services), "ca").unwrap();
+    let p = plan(&Scope::App(n("backend")), &d, &obs, &Limits::default()).unwrap();
+    observe_after(&obs, &p)
+}
+
+fn rule_priorities(p: &Plan) -> Vec<(String, u32)> {
+    p.actions
+        .iter()
+        .filter_map(|a| match a.desired.as_ref().map(|r| &r.spec) {
+            Some(Spec::ListenerRule(r)) => Some((a.key.to_string(), r.priority.unwrap())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn observed_rule(app: &str, service: &str, priority: u32) -> Observed {
+    let key = ResourceKey::listener_rule(&n(app), &n(service), Router::Internal);
+    let mut tags = convox_model::resource::Tags::new();
+    tags.insert("convox:rack".into(), "production".into());
+    tags.insert("convox:app".into(), app.into());
+    tags.insert(TAG_KEY.into(), key.to_string());
+    Observed {
+        resource: convox_model::resource::Resource {
+            key: key.clone(),
+            tags,
+            spec: Spec::ListenerRule(ListenerRuleSpec {
+                listener: ResourceKey::router_listener(Router::Internal, 443),
+                priority: Some(priority),
+                hosts: vec![format!("{service}.{app}.production.convox")],
+                target_group: ResourceKey::target_group(&n(app), &n(service), Router::Internal),
+            }),
+        },
+        id: format!("arn:rule/{app}/{service}"),
+        address: None,
+    }
+}
+
+#[test]
+fn fresh_rack_plans_every_resource_as_a_create() {
+    let p = plan(
+        &Scope::Rack,
+        &desired_rack(&rack(true, false), "ca"),
+        &[],
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(p.counts().create, 11);
+    assert!(p.actions.iter().all(|a| a.op == Op::Create));
+    assert!(
+        p.to_string()
+            .ends_with("Plan: 11 to create, 0 to update, 0 to replace, 0 to delete.\n")
+    );
+}
+
+#[test]
+fn plan_against_its_own_result_is_empty() {
+    let obs = rack_and_app_observed(vec![
+        svc("api", Some(3000), true, false),
+        svc("web", Some(80), false, true),
+    ]);
+    let r = rack(true, false);
+    let d = desired_app(
+        &r,
+        &n("backend"),
+        &manifest(vec![
+            svc("api", Some(3000), true, false),
+            svc("web", Some(80), false, true),
+        ]),
+        "ca",
+    )
+    .unwrap();
+    let p = plan(&Scope::App(n("backend")), &d, &obs, &Limits::default()).unwrap();
+    assert!(p.is_empty(), "{p}");
+    assert_eq!(p.to_string(), "No changes.\n");
+    let p = plan(
+        &Scope::Rack,
+        &desired_rack(&r, "ca"),
+        &obs,
+        &Limits::default(),
+    )
+    .unwrap();
+    assert!(p.is_empty(), "{p}");
+}
+
+#[test]
+fn new_rules_take_the_lowest_free_priorities_and_existing_ones_keep_theirs() {
+    let r = rack(true, false);
+    let mut obs = rack_and_app_observed(vec![]);
+    // Another app holds 1 and 3; this app already has `api` at 7.
+    obs.push(observed_rule("other", "a", 1));
+    obs.push(observed_rule("other", "b", 3));
+    obs.push(observed_rule("backend", "api", 7));
+    let m = manifest(vec![
+        svc("api", Some(3000), true, false),
+        svc("jobs", Some(3000), true, false),
+        svc("mail", Some(3000), true, false),
+        svc("zed", Some(3000), true, false),
+    ]);
+    let d = desired_app(&r, &n("backend"), &m, "ca").unwrap();
+    let p = plan(&Scope::App(n("backend")), &d, &obs, &Limits::default()).unwrap();
+    let prios = rule_priorities(&p);
+    // `api`'s rule is unchanged, so it is not in the plan at all.
+    assert_eq!(
+        prios,
+        vec![
+            ("app/backend/jobs/internal/rule".to_string(), 2),
+            ("app/backend/mail/internal/rule".to_string(), 4),
+            ("app/backend/zed/internal/rule".to_string(), 5),
+        ]
+    );
+    // The other app's rules are never touched.
+    assert!(p.actions.iter().all(|a| a.key.app() == Some("backend")));
+    // Re-planning the result changes nothing: priorities are stable.
+    let after = observe_after(&obs, &p);
+    let again = plan(&Scope::App(n("backend")), &d, &after, &Limits::default()).unwrap();
+    assert!(again.is_empty(), "{again}");
+}
+
+#[test]
+fn priorities_run_out_with_an_error() {
+    let r = rack(true, false);
+    let mut obs = rack_and_app_observed(vec![]);
+    obs.push(observed_rule("other", "a", 1));
+    obs.push(observed_rule("other", "b", 2));
+    let d = desired_app(
+        &r,
+        &n("backend"),
+        &manifest(vec![svc("api", Some(1), true, false)]),
+        "ca",
+    )
+    .unwrap();
+    let limits = Limits {
+        max_rule_priority: 2,
+        ..Limits::default()
+    };
+    let err = plan(&Scope::App(n("backend")), &d, &obs, &limits).unwrap_err();
+    assert!(
+        matches!(err, PlanError::PrioritiesExhausted { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn too_many_rules_is_a_quota_error_that_says_what_to_do() {
+    let r = rack(true, false);
+    let obs = rack_and_app_observed(vec![]);
+    let m = manifest(
+        (0..3)
+            .map(|i| svc(&format!("s{i}"), Some(80), true, false))
+            .collect(),
+    );
+    let d = desired_app(&r, &n("backend"), &m, "ca").unwrap();
+    let limits = Limits {
+        rules_per_load_balancer: 2,
+        ..Limits::default()
+    };
+    let err = plan(&Scope::App(n("backend")), &d, &obs, &limits).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(
+            err,
+            PlanError::Quota {
+                count: 3,
+                limit: 2,
+                ..
+            }
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("router/internal/alb") && text.contains("quota"),
+        "{text}"
+    );
+
+    let limits = Limits {
+        target_groups_per_load_balancer: 1,
+        ..Limits::default()
+    };
+    let err = plan(&Scope::App(n("backend")), &d, &obs, &limits).unwrap_err();
+    assert!(err.to_string().contains("target groups"), "{err}");
+}
+
+#[test]
+fn a_missing_certificate_is_caught_at_plan_time() {
+    let r = rack(true, false);
+    let obs = rack_and_app_observed(vec![]);
+    let mut d = desired_app(
+        &r,
+        &n("backend"),
+        &manifest(vec![svc("api", Some(80), true, false)]),
+        "ca",
+    )
+    .unwrap();
+    d.resources
+        .remove(&ResourceKey::app_listener_certificate(&n("backend")));
+    let err = plan(&Scope::App(n("backend")), &d, &obs, &Limits::default()).unwrap_err();
+    assert!(
+        matches!(&err, PlanError::NotCovered { host, .. } if host == "api.backend.production.convox"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("*.backend.production.convox"));
+}
+
+#[test]
+fn an_app_rule_without_the_internal_router_names_the_fix() {
+    let r = rack(true, false);
+    let d = desired_app(
+        &r,
+        &n("backend"),
+        &manifest(vec![svc("api", Some(80), true, false)]),
+        "ca",
+    )
+    .unwrap();
+    let err = plan(&Scope::App(n("backend")), &d, &[], &Limits::default()).unwrap_err();
+    assert!(err.to_string().contains("Internal=Yes"), "{err}");
+}
+
+#[test]
+fn a_scheme_change_replaces_the_load_balancer_and_what_hangs_off_it() {
+    let r = rack(true, false);
+    let mut obs = rack_and_app_observed(vec![]);
+    for o in &mut obs {
+        if let Spec::LoadBalancer(lb) = &mut o.resource.spec
+            && o.resource.key == ResourceKey::router_load_balancer(Router::Internal)
+        {
+            lb.scheme = LbScheme::InternetFacing;
+        }
+    }
+    let p = plan(
+        &Scope::Rack,
+        &desired_rack(&r, "ca"),
+        &obs,
+        &Limits::default(),
+    )
+    .unwrap();
+    let ops: Vec<(String, Op)> = p
+        .actions
+        .iter()
+        .map(|a| (a.key.to_string(), a.op))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            ("router/internal/alb".to_string(), Op::Replace),
+            ("router/internal/listener/443".to_string(), Op::Replace),
+            ("router/internal/listener/80".to_string(), Op::Replace),
+        ]
+    );
+    let lb = &p.actions[0];
+    assert_eq!(lb.disruption, Disruption::NewEndpoint);
+    assert_eq!(lb.changes[0].field, "scheme");
+    assert!(lb.changes[0].forces_replacement);
+    assert_eq!(
+        p.actions[1].reason.as_deref(),
+        Some("router/internal/alb is replaced")
+    );
+}
+
+#[test]
+fn a_health_change_is_an_update_in_place() {
+    let obs = rack_and_app_observed(vec![svc("api", Some(3000), true, false)]);
+    let r = rack(true, false);
+    let mut s = svc("api", Some(3000), true, false);
+    s.health.path = "/health".into();
+    let d = desired_app(&r, &n("backend"), &manifest(vec![s]), "ca").unwrap();
+    let p = plan(&Scope::App(n("backend")), &d, &obs, &Limits::default()).unwrap();
+    assert_eq!(p.actions.len(), 1);
+    assert_eq!(p.actions[0].op, Op::Update);
+    assert_eq!(p.actions[0].changes[0].field, "health");
+    assert_eq!(p.actions[0].disruption, Disruption::None);
+}
+
+#[test]
+fn a_port_change_replaces_the_target_group_and_its_rule() {
+    let obs = rack_and_app_observed(vec![svc("api", Some(3000), true, false)]);
+    let r = rack(true, false);
+    let d = desired_app(
+        &r,
+        &n("backend"),
+        &manifest(vec![svc("api", Some(4000), true, false)]),
+        "ca",
+    )
+    .unwrap();
+    let p = plan(&Scope::App(n("backend")), &d, &obs, &Limits::default()).unwrap();
+    let ops: Vec<(String, Op)> = p
+        .actions
+        .iter()
+        .map(|a| (a.key.to_string(), a.op))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            ("app/backend/api/internal/rule".to_string(), Op::Replace),
+            ("app/backend/api/internal/tg".to_string(), Op::Replace),
+        ]
+    );
+}
+
+#[test]
+fn deleting_an_app_touches_nothing_outside_it() {
+    let mut obs = rack_and_app_observed(vec![svc("api", Some(3000), true, false)]);
+    obs.push(observed_rule("other", "a", 40));
+    let p = plan(
+        &Scope::App(n("backend")),
+        &DesiredState::empty(Scope::App(n("backend"))),
+        &obs,
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(p.counts().delete, 5);
+    assert!(
+        p.actions
+            .iter()
+            .all(|a| a.op == Op::Delete && a.key.app() == Some("backend"))
+    );
+}
+
+#[test]
+fn fingerprint_follows_the_observation_not_its_order() {
+    let obs = rack_and_app_observed(vec![svc("api", Some(3000), true, false)]);
+    let fp = convox_model::plan::fingerprint(&obs);
+    let mut reversed = obs.clone();
+    reversed.reverse();
+    assert_eq!(fp, convox_model::plan::fingerprint(&reversed));
+    let mut changed = obs.clone();
+    changed[0].id.push('x');
+    assert_ne!(fp, convox_model::plan::fingerprint(&changed));
+    assert_eq!(fp.len(), 64);
+}
+
+#[test]
+fn plans_round_trip_through_json() {
+    let obs = rack_and_app_observed(vec![svc("api", Some(3000), true, false)]);
+    let r = rack(true, false);
+    let d = desired_app(
+        &r,
+        &n("backend"),
+        &manifest(vec![
+            svc("api", Some(4000), true, false),
+            svc("web", Some(80), false, false),
+        ]),
+        "ca",
+    )
+    .unwrap();
+    let p = plan(&Scope::App(n("backend")), &d, &obs, &Limits::default()).unwrap();
+    let json = p.to_json();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v["actions"].is_array());
+    assert_eq!(v["fingerprint"], p.fingerprint.as_str());
+    assert_eq!(v["actions"][0]["op"], "replace");
+    assert_eq!(Plan::from_json(&json).unwrap(), p);
+}
+
+#[test]
+fn rendering_reads_like_a_careful_terraform_plan() {
+    let r = rack(true, false);
+    let obs = rack_and_app_observed(vec![svc("web", Some(80), false, false)]);
+    let mut api = svc("api", Some(3000), true, false);
+    api.health.path = "/health".into();
+    let d = desired_app(&r, &n("backend"), &manifest(vec![api]), "ca").unwrap();
+    let p = plan(&Scope::App(n("backend")), &d, &obs, &Limits::default()).unwrap();
+    let expected = "\
+app backend
+  + certificate app/backend/cert
+      *.backend.production.convox
+  + listener certificate app/backend/cert/attachment
+      app/backend/cert on router/internal/listener/443
+app backend, service api
+  + listener rule app/backend/api/internal/rule
+      host api.backend.production.convox -> app/backend/api/internal/tg (priority 1)
+      (new endpoint: a new address or hostname starts answering)
+  + target group app/backend/api/internal/tg
+      cx-backend-api-i-49859a6d (HTTP:3000, health /health every 5s)
+  + record app/backend/api/record
+      api.backend.production.convox ALIAS router/internal/alb
+      (DNS change: the name's answer changes)
+app backend, service web
+  - listener rule app/backend/web/external/rule
+      host backend-web.production.example.com -> app/backend/web/external/tg (priority 1) (id:app/backend/web/external/rule)
+      (drain: requests stop being routed here; those in flight finish)
+  - target group app/backend/web/external/tg
+      cx-backend-web-e-4e766509 (HTTP:80, health / every 5s) (id:app/backend/web/external/tg)
+      (drain: requests stop being routed here; those in flight finish)
+
+Plan: 5 to create, 0 to update, 0 to replace, 2 to delete.
+";
+    assert_eq!(p.to_string(), expected);
+}
