@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::apply::{ApplyContext, ApplyError, Report, apply, observe_all};
 use crate::backend::{Backend, BackendError};
 use crate::desired::{DesiredState, desired_app, desired_rack};
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::Diagnostics;
 use crate::exposure::{self, Endpoint, Router};
 use crate::manifest::Manifest;
 use crate::name::Name;
@@ -197,56 +197,12 @@ fn check_transition(params: &RackParams, observed: &[Observed]) -> Result<(), Op
     Ok(())
 }
 
-/// The rack rules, checked against the rack's parameters for every service with
-/// or without a port.
-fn check_rack_rules(manifest: &Manifest, params: &RackParams) -> Diagnostics {
-    let mut d = Diagnostics::default();
-    for s in &manifest.services {
-        let path = format!("services.{}", s.name);
-        let at = |p: &str| manifest.source.locate(p);
-        if s.internal && !params.internal() {
-            d.push(
-                Diagnostic::error(
-                    format!("{path}.internal"),
-                    format!(
-                        "service {}: rack does not support internal services",
-                        s.name
-                    ),
-                )
-                .with_hint("convox rack params set Internal=Yes")
-                .at(at(&format!("{path}.internal"))),
-            );
-        }
-        if s.internal_and_external && params.internal_only() {
-            d.push(
-                Diagnostic::error(
-                    format!("{path}.internalAndExternal"),
-                    format!(
-                        "service {}: rack only supports internal services, and internalAndExternal also exposes it externally",
-                        s.name
-                    ),
-                )
-                .with_hint("remove internalAndExternal, or: convox rack params set InternalOnly=No")
-                .at(at(&format!("{path}.internalAndExternal"))),
-            );
-        } else if !s.internal && params.internal_only() {
-            d.push(
-                Diagnostic::error(
-                    path.clone(),
-                    format!("service {}: rack only supports internal services", s.name),
-                )
-                .with_hint(
-                    "set internal: true on the service, or: convox rack params set InternalOnly=No",
-                )
-                .at(at(&path)),
-            );
-        }
-    }
-    d
-}
-
-fn check_manifest(manifest: &Manifest, params: &RackParams) -> Result<(), OpsError> {
-    let d = check_rack_rules(manifest, params);
+/// The rack rules (and, once the rack is known, hostname lengths): a deploy or plan
+/// refuses what `convox check` would refuse.
+fn check_manifest(manifest: &Manifest, rack: &Rack, app: &Name) -> Result<(), OpsError> {
+    let mut d = crate::validate::check_rack(manifest, &rack.params);
+    d.extend(crate::validate::check_hostnames(manifest, rack, app));
+    d.sort();
     if d.has_errors() {
         return Err(OpsError::Manifest(d));
     }
@@ -263,7 +219,7 @@ pub async fn plan_app(
     ca_fingerprint: &str,
     limits: &Limits,
 ) -> Result<Plan, OpsError> {
-    check_manifest(manifest, &rack.params)?;
+    check_manifest(manifest, rack, app)?;
     let observed = observe_all(backend, &rack.name).await?;
     let desired = desired_app(rack, app, manifest, ca_fingerprint).map_err(PlanError::from)?;
     Ok(plan(&Scope::App(app.clone()), &desired, &observed, limits)?)
@@ -281,7 +237,7 @@ pub async fn deploy(
     manifest: &Manifest,
     ctx: &ApplyContext,
 ) -> Result<DeployReport, OpsError> {
-    check_manifest(manifest, &rack.params)?;
+    check_manifest(manifest, rack, app)?;
     let fp = ca_fingerprint(ctx)?;
     let desired = desired_app(rack, app, manifest, &fp).map_err(PlanError::from)?;
 
@@ -350,52 +306,4 @@ pub async fn delete_app(
         apply(backend, &p, ctx).await?
     };
     Ok((p, report))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::manifest::{Port, Scheme, Service};
-
-    fn svc(name: &str, internal: bool, both: bool, port: bool) -> Service {
-        let mut s = Service::with_defaults(Name::new(name).unwrap());
-        s.internal = internal || both;
-        s.internal_and_external = both;
-        s.port = port.then_some(Port {
-            port: 80,
-            scheme: Scheme::Http,
-        });
-        s
-    }
-
-    #[test]
-    fn rack_rules_apply_to_services_with_or_without_a_port() {
-        let m = Manifest::from_services(vec![svc("worker", true, false, false)]);
-        let d = check_rack_rules(&m, &RackParams::default());
-        assert_eq!(d.len(), 1);
-        assert!(
-            d.0[0]
-                .message
-                .contains("rack does not support internal services")
-        );
-        assert_eq!(
-            d.0[0].hint.as_deref(),
-            Some("convox rack params set Internal=Yes")
-        );
-
-        let only = RackParams::new(true, true).unwrap();
-        let m = Manifest::from_services(vec![
-            svc("web", false, false, true),
-            svc("api", true, true, true),
-            svc("ok", true, false, true),
-        ]);
-        let d = check_rack_rules(&m, &only);
-        assert_eq!(d.len(), 2);
-        assert!(
-            d.0[0]
-                .message
-                .contains("rack only supports internal services")
-        );
-        assert_eq!(d.0[1].path, "services.api.internalAndExternal");
-    }
 }
