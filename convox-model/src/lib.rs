@@ -9,7 +9,8 @@
 //! supplies time and sleeping.
 //!
 //! The data flows one way: text → [`manifest`] → [`validate`] → [`links`] and
-//! [`exposure`] → desired state → plan → apply → report.
+//! [`exposure`] → [`desired`] state → [`plan`] → [`apply`] → report; [`ops`] runs
+//! that line for `convox rack params set`, `convox deploy` and `convox plan`.
 
 // Tests may unwrap: a panic there is a failed test, not a crash on input.
 #![cfg_attr(test, allow(clippy::unwrap_used))]

@@ -8,6 +8,20 @@
 //!
 //! A plan carries the [`fingerprint`] of the observation it was computed from; the
 //! apply engine refuses it when the world has changed since.
+//!
+//! ```
+//! use convox_model::desired::desired_rack;
+//! use convox_model::name::Name;
+//! use convox_model::params::RackParams;
+//! use convox_model::plan::{plan, Limits};
+//! use convox_model::rack::Rack;
+//! use convox_model::resource::Scope;
+//!
+//! let rack = Rack::offline(Name::new("production")?, RackParams::new(true, false)?, None);
+//! let p = plan(&Scope::Rack, &desired_rack(&rack, "ca"), &[], &Limits::default())?;
+//! assert!(p.to_string().ends_with("Plan: 11 to create, 0 to update, 0 to replace, 0 to delete.\n"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
