@@ -6,8 +6,9 @@
 #   scripts/test.sh                 # cargo test --workspace
 #   scripts/test.sh -p convox-aws   # arguments replace --workspace: cargo test -p convox-aws
 #
-# Needs python3 with venv (Debian: apt-get install python3-venv). moto lives in a
-# virtualenv under the cargo target directory, installed once.
+# moto lives in a virtualenv under the cargo target directory, installed once.
+# That needs python3 with venv: when it is missing, the script installs it with
+# apt-get if it runs as root, and otherwise says what to install.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -17,7 +18,28 @@ target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 venv="$target_dir/moto-venv"
 moto_server="$venv/bin/moto_server"
 
+# `python3 -m venv` needs the venv module and ensurepip; Debian and Ubuntu ship
+# both in python3-venv, apart from python3 itself.
+has_venv() {
+    command -v python3 >/dev/null 2>&1 && python3 -c 'import venv, ensurepip' 2>/dev/null
+}
+
+ensure_venv() {
+    has_venv && return 0
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "python3 venv is missing: installing python3-venv with apt-get" >&2
+        apt-get update >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y python3 python3-venv >&2
+    fi
+    if ! has_venv; then
+        echo "scripts/test.sh needs python3 with venv to install moto." >&2
+        echo "Install it (Debian/Ubuntu: sudo apt-get install python3-venv) or run this script as root." >&2
+        exit 1
+    fi
+}
+
 if [ "$(cat "$venv/.convox-moto-version" 2>/dev/null)" != "$MOTO_VERSION" ] || [ ! -x "$moto_server" ]; then
+    ensure_venv
     echo "installing moto $MOTO_VERSION into $venv" >&2
     mkdir -p "$target_dir"
     python3 -m venv "$venv"

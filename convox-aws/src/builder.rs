@@ -10,7 +10,8 @@ use aws_types::SdkConfig;
 use aws_types::region::Region;
 
 use crate::AwsBackend;
-use crate::calls::{Counter, RequestHook};
+use crate::calls::{Counter, PacedIdentityCache, RequestHook};
+use crate::pacing::{Pacer, Pacing, Service};
 
 /// Why [`AwsBackendBuilder::build`] refused its settings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +34,10 @@ pub enum BuildError {
     /// Zero attempts would never send a request.
     #[error("max attempts must be at least 1")]
     ZeroAttempts,
+    /// A pacing rate with no burst, or a rate that is not a positive number of
+    /// calls a second.
+    #[error("pacing for {0} must allow a burst of at least 1 and a positive, finite rate")]
+    InvalidPacing(&'static str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +75,8 @@ pub struct AwsBackendBuilder {
     credentials: Option<(String, String)>,
     retry: Retry,
     headers: Vec<(String, String)>,
+    /// `None`: no client-side pacing.
+    pacing: Option<Pacing>,
     #[cfg(test)]
     http_client: Option<aws_smithy_runtime_api::client::http::SharedHttpClient>,
 }
@@ -91,6 +98,7 @@ impl AwsBackendBuilder {
             credentials: None,
             retry: Retry::Standard,
             headers: Vec::new(),
+            pacing: Some(Pacing::aws_defaults()),
             #[cfg(test)]
             http_client: None,
         }
@@ -148,6 +156,21 @@ impl AwsBackendBuilder {
         self
     }
 
+    /// Paces requests client-side at these rates, one token bucket per API family
+    /// shared by every clone of the backend. On by default at AWS's documented
+    /// rates ([`Pacing::aws_defaults`]).
+    pub fn with_pacing(mut self, pacing: Pacing) -> Self {
+        self.pacing = Some(pacing);
+        self
+    }
+
+    /// Sends requests as fast as the caller makes them: for emulators, or when
+    /// something outside paces the calls.
+    pub fn with_pacing_disabled(mut self) -> Self {
+        self.pacing = None;
+        self
+    }
+
     /// Adds a header to every request (for an emulator: moto's
     /// `x-moto-account-id` picks the account a request acts in).
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -180,6 +203,10 @@ impl AwsBackendBuilder {
         if matches!(self.retry, Retry::Attempts(0) | Retry::Adaptive(0)) {
             return Err(BuildError::ZeroAttempts);
         }
+        let pacer = match &self.pacing {
+            Some(p) => Some(Arc::new(Pacer::new(p).map_err(BuildError::InvalidPacing)?)),
+            None => None,
+        };
         let retry = match self.retry {
             Retry::Standard => RetryConfig::standard(),
             Retry::Attempts(n) => RetryConfig::standard().with_max_attempts(n),
@@ -241,10 +268,21 @@ impl AwsBackendBuilder {
             headers: self.headers.clone(),
         };
 
+        // Wrapped, not replaced: credentials are still cached as the chain set up.
+        let identity_cache = sdk
+            .identity_cache()
+            .unwrap_or_else(|| aws_config::identity::IdentityCache::lazy().build());
+
         macro_rules! client {
-            ($krate:ident) => {{
-                #[allow(unused_mut)]
+            ($krate:ident, $service:expr) => {{
                 let mut conf = $krate::config::Builder::from(&sdk).interceptor(hook.clone());
+                if let Some(pacer) = &pacer {
+                    conf = conf.identity_cache(PacedIdentityCache {
+                        inner: identity_cache.clone(),
+                        pacer: pacer.clone(),
+                        service: $service,
+                    });
+                }
                 #[cfg(test)]
                 if let Some(http) = &self.http_client {
                     conf = conf.http_client(http.clone());
@@ -254,10 +292,10 @@ impl AwsBackendBuilder {
         }
 
         Ok(AwsBackend {
-            elb: client!(aws_sdk_elasticloadbalancingv2),
-            route53: client!(aws_sdk_route53),
-            acm: client!(aws_sdk_acm),
-            ec2: client!(aws_sdk_ec2),
+            elb: client!(aws_sdk_elasticloadbalancingv2, Service::Elb),
+            route53: client!(aws_sdk_route53, Service::Route53),
+            acm: client!(aws_sdk_acm, Service::Acm),
+            ec2: client!(aws_sdk_ec2, Service::Ec2),
             region,
             counter,
         })
@@ -348,6 +386,21 @@ mod tests {
         );
         ok().with_region("us-east-1")
             .with_adaptive_retry(5)
+            .build()
+            .await
+            .unwrap();
+        let mut pacing = Pacing::aws_defaults();
+        pacing.route53 = crate::Rate::new(10, 0.0);
+        assert_eq!(
+            ok().with_region("us-east-1")
+                .with_pacing(pacing)
+                .build()
+                .await
+                .unwrap_err(),
+            BuildError::InvalidPacing("route53")
+        );
+        ok().with_region("us-east-1")
+            .with_pacing_disabled()
             .build()
             .await
             .unwrap();

@@ -1,12 +1,18 @@
-//! Counting the requests sent to AWS, and adding fixed headers to them.
+//! What happens to every request on its way to AWS: it waits for its API
+//! family's bucket ([`PacedIdentityCache`]), is counted and gets the fixed headers
+//! ([`RequestHook`]).
 //!
-//! Both are SDK interceptors shared by the four clients. Every attempt is counted,
-//! retries included: AWS paces and bills attempts, not operations.
+//! All are hooks into the SDK shared by the four clients. Every attempt is paced
+//! and counted, retries and further pages included: AWS paces and bills attempts,
+//! not operations.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::identity::{
+    IdentityFuture, ResolveCachedIdentity, SharedIdentityCache, SharedIdentityResolver,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeTransmitInterceptorContextMut, BeforeTransmitInterceptorContextRef,
@@ -14,6 +20,8 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+
+use crate::pacing::{Pacer, Service};
 
 /// How many requests went to AWS, by operation (`CreateRule`, `DescribeTags`, …).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -125,6 +133,55 @@ impl Intercept for RequestHook {
             .map(|m| m.name().to_string())
             .unwrap_or_else(|| "unknown".to_string());
         self.counter.record(&operation);
+        Ok(())
+    }
+}
+
+/// Waits for the pacer before each attempt, then resolves credentials through the
+/// SDK's own cache.
+///
+/// Why here: interceptors cannot wait (they are synchronous), and the HTTP client
+/// runs after signing, where a long wait could outlive the signature. Resolving
+/// the identity is the one asynchronous step of every attempt that comes before
+/// signing and sees the operation (in the config bag).
+///
+/// The inner cache's own configuration checks sit behind a sealed SDK trait and
+/// cannot be forwarded, so this one repeats the check the SDK's lazy cache makes
+/// (it panics without a time source and a sleep).
+#[derive(Debug, Clone)]
+pub(crate) struct PacedIdentityCache {
+    pub(crate) inner: SharedIdentityCache,
+    pub(crate) pacer: Arc<Pacer>,
+    pub(crate) service: Service,
+}
+
+impl ResolveCachedIdentity for PacedIdentityCache {
+    fn resolve_cached_identity<'a>(
+        &'a self,
+        resolver: SharedIdentityResolver,
+        runtime_components: &'a RuntimeComponents,
+        config_bag: &'a ConfigBag,
+    ) -> IdentityFuture<'a> {
+        IdentityFuture::new(async move {
+            let operation = config_bag
+                .load::<Metadata>()
+                .map(Metadata::name)
+                .unwrap_or("unknown");
+            self.pacer.acquire(self.service, operation).await;
+            self.inner
+                .resolve_cached_identity(resolver, runtime_components, config_bag)
+                .await
+        })
+    }
+
+    fn validate_final_config(
+        &self,
+        runtime_components: &RuntimeComponents,
+        _cfg: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        if runtime_components.time_source().is_none() || runtime_components.sleep_impl().is_none() {
+            return Err("the identity cache needs a time source and an async sleep".into());
+        }
         Ok(())
     }
 }

@@ -5,6 +5,13 @@
 //! Canned wire responses rather than mocked operation outputs: they also prove
 //! that the SDK's parsing of each service's error format (query XML, REST XML,
 //! JSON) yields the codes the table expects.
+//!
+//! They stand in for `aws-smithy-mocks`, which SPEC §9 names: its newest release
+//! that fits our smithy crates (0.2.6; 0.3 needs aws-smithy-runtime-api 1.13)
+//! turns on `test-util` in aws-smithy-types and aws-smithy-runtime-api, at the
+//! root of the SDK's crates, so every SDK crate builds a second time for tests
+//! (a comparable feature change took 12 minutes on a 2-core machine), and it adds
+//! 32 crates to the lock file, a second hyper among them.
 
 #![allow(clippy::unwrap_used)]
 
@@ -25,7 +32,7 @@ use convox_model::resource::{
     Protocol, RecordAction, RecordChange, ResourceKey, Tags,
 };
 
-use crate::{AwsBackend, AwsBackendBuilder};
+use crate::{AwsBackend, AwsBackendBuilder, Pacing, Rate};
 
 /// One canned answer: status, content type, body.
 type Answer = (u16, &'static str, String);
@@ -72,11 +79,20 @@ impl HttpClient for Canned {
 }
 
 async fn backend(answers: Vec<Answer>, attempts: u32) -> (AwsBackend, Canned) {
+    paced_backend(answers, attempts, Pacing::aws_defaults()).await
+}
+
+async fn paced_backend(
+    answers: Vec<Answer>,
+    attempts: u32,
+    pacing: Pacing,
+) -> (AwsBackend, Canned) {
     let canned = Canned {
         answers: Arc::new(Mutex::new(answers.into())),
         ..Canned::default()
     };
     let b = AwsBackendBuilder::new()
+        .with_pacing(pacing)
         .with_region("us-east-1")
         .with_credentials("testing", "testing")
         // Never used: the canned client answers first. Loopback all the same.
@@ -374,4 +390,62 @@ async fn the_sdk_retries_throttling_when_allowed_and_every_attempt_counts() {
     .await;
     b.delete_rule("arn:rule").await.unwrap();
     assert_eq!(b.calls().get("DeleteRule"), 2);
+}
+
+fn delete_rule_ok() -> Answer {
+    (
+        200,
+        "text/xml",
+        r#"<DeleteRuleResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"><DeleteRuleResult/><ResponseMetadata><RequestId>r-2</RequestId></ResponseMetadata></DeleteRuleResponse>"#.to_string(),
+    )
+}
+
+/// The pacer sits in the real SDK's path: a burst beyond the bucket waits, on
+/// tokio's (here paused) clock, and a retry waits for a token like any attempt.
+#[tokio::test(start_paused = true)]
+async fn a_burst_beyond_the_bucket_waits_for_tokens() {
+    let mut pacing = Pacing::aws_defaults();
+    pacing.elb_mutating = Rate::new(2, 2.0);
+    let (b, _) = paced_backend(vec![delete_rule_ok(); 6], 1, pacing.clone()).await;
+    let start = tokio::time::Instant::now();
+    for _ in 0..6 {
+        b.delete_rule("arn:rule").await.unwrap();
+    }
+    // Two from the full bucket, then four more at 500 ms each.
+    assert_eq!(start.elapsed(), std::time::Duration::from_secs(2));
+    assert_eq!(b.calls().get("DeleteRule"), 6);
+
+    // A request refused before sending takes no token and never waits.
+    let (b, _) = paced_backend(vec![], 1, Pacing::uniform(Rate::new(1, 1.0))).await;
+    let start = tokio::time::Instant::now();
+    let changes = vec![change(RecordAction::Upsert); 251];
+    b.change_records("Z1", &changes).await.unwrap_err();
+    assert_eq!(start.elapsed(), std::time::Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_are_paced_like_first_attempts() {
+    let mut pacing = Pacing::aws_defaults();
+    pacing.elb_mutating = Rate::new(1, 0.1);
+    let (b, _) = paced_backend(
+        vec![query_error("Throttling", "Rate exceeded"), delete_rule_ok()],
+        2,
+        pacing,
+    )
+    .await;
+    let start = tokio::time::Instant::now();
+    b.delete_rule("arn:rule").await.unwrap();
+    assert_eq!(b.calls().get("DeleteRule"), 2);
+    // The second attempt waited for the bucket's next token, 10 s on; the SDK's
+    // own backoff (under a second here) overlaps with that wait.
+    assert!(
+        start.elapsed() >= std::time::Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(12),
+        "{:?}",
+        start.elapsed()
+    );
 }

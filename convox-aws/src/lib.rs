@@ -23,6 +23,40 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Pacing
+//!
+//! AWS meters every account and region with token buckets per API family, and
+//! answers a caller who overdraws with throttling errors. The backend paces itself
+//! below those buckets instead: before every attempt (retries and further pages
+//! included) it takes a token from its family's bucket and, when the bucket is
+//! empty, waits on tokio's clock for the next one. The defaults are AWS's
+//! documented ones ([`Pacing::aws_defaults`]):
+//!
+//! | family | burst | then |
+//! | --- | --- | --- |
+//! | ELBv2, every call | 40 | 10/s |
+//! | ELBv2 mutations, also | 20 | 3/s |
+//! | Route53 | 50 | 10/s |
+//! | ACM `ImportCertificate` | 1 | 1/s |
+//! | ACM, other calls | 5 | 5/s |
+//! | EC2 security-group changes | 50 | 5/s |
+//! | EC2 reads | 100 | 20/s |
+//!
+//! The buckets belong to one backend and its clones; AWS's are shared by the whole
+//! account, so other tools in it may still spend them.
+//! [`AwsBackendBuilder::with_pacing`] sets other rates (lower ones for a busy
+//! account, say) and [`AwsBackendBuilder::with_pacing_disabled`] turns pacing off
+//! (for an emulator). Adaptive retry
+//! ([`AwsBackendBuilder::with_adaptive_retry`]) still helps once AWS throttles
+//! regardless, because of those other tools.
+//!
+//! ```
+//! use convox_aws::{AwsBackendBuilder, Pacing, Rate};
+//! let mut pacing = Pacing::aws_defaults();
+//! pacing.route53 = Rate::new(10, 2.0);
+//! let builder = AwsBackendBuilder::from_env().with_pacing(pacing);
+//! ```
+//!
 //! # Testing against moto
 //!
 //! `scripts/test.sh` installs and starts moto on loopback and sets
@@ -38,6 +72,7 @@ mod ec2;
 mod elb;
 pub mod error;
 mod observe;
+mod pacing;
 mod route53;
 
 use std::sync::Arc;
@@ -55,6 +90,7 @@ pub use acm::TAG_ISSUER;
 pub use builder::{AwsBackendBuilder, BuildError};
 pub use calls::{CallCounts, is_mutating};
 pub use observe::{ROLE_LISTENER_CERTIFICATE, ROLE_RECORD};
+pub use pacing::{Pacing, Rate};
 pub use route53::{MAX_RECORDS_PER_BATCH, OWNER_TXT_TTL, batch_weight};
 
 /// The AWS backend. Cheap to clone: clones share clients and call counts.

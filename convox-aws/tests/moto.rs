@@ -6,7 +6,7 @@
 
 mod support;
 
-use convox_aws::AwsBackend;
+use convox_aws::{AwsBackend, Pacing, Rate};
 use convox_model::backend::{Backend, ErrorKind};
 use convox_model::exposure::Router;
 use convox_model::name::Name;
@@ -820,6 +820,31 @@ async fn tags_are_read_twenty_arns_per_call() {
     // No load balancers, so no listeners or rules: only the target groups' tags.
     assert_eq!(calls.get("DescribeTags"), 2, "{calls:?}");
     assert_eq!(calls.mutating(), 0, "{calls:?}");
+}
+
+/// Pacing over a real HTTP round trip: a burst beyond a small bucket takes at
+/// least the time the bucket's rate allows, on the wall clock.
+#[tokio::test]
+async fn a_burst_beyond_the_bucket_is_spread_out() {
+    let Some(env) = MotoEnv::new("pacing").await else {
+        return;
+    };
+    let b = MotoEnv::builder_for(&env.endpoint, &env.account, &env.region)
+        .with_pacing(Pacing::uniform(Rate::new(2, 20.0)))
+        .build()
+        .await
+        .unwrap();
+    let start = std::time::Instant::now();
+    for _ in 0..12 {
+        assert_eq!(b.default_vpc().await.unwrap(), Some(env.vpc.id.clone()));
+    }
+    let took = start.elapsed();
+    // Two from the full bucket, then ten at 50 ms each.
+    assert!(
+        took >= std::time::Duration::from_millis(500),
+        "12 calls took {took:?}"
+    );
+    assert_eq!(b.calls().get("DescribeVpcs"), 12);
 }
 
 /// What moto does where AWS refuses: the gaps the conformance suite is told of.

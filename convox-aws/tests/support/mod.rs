@@ -97,7 +97,8 @@ impl MotoEnv {
         })
     }
 
-    /// A builder aimed at moto in `account`: fake credentials, no retries.
+    /// A builder aimed at moto in `account`: fake credentials, no retries, no
+    /// pacing (moto does not throttle, and the tests make each call count anyway).
     pub fn builder_for(endpoint: &str, account: &str, region: &str) -> AwsBackendBuilder {
         AwsBackendBuilder::new()
             .with_region(region)
@@ -105,6 +106,7 @@ impl MotoEnv {
             .with_credentials("testing", "testing")
             .with_header("x-moto-account-id", account)
             .with_retry_disabled()
+            .with_pacing_disabled()
     }
 
     /// Another backend in the same account (a second process, say).
