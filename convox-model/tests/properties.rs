@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/world.rs"]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
