@@ -8,6 +8,41 @@
 //! It contains no networking code and reads no clock: backends do I/O, the caller
 //! supplies time and sleeping.
 //!
+//! ```
+//! use std::collections::BTreeMap;
+//!
+//! use convox_model::check::check;
+//! use convox_model::name::Name;
+//! use convox_model::params::RackParams;
+//! use convox_model::rack::Rack;
+//!
+//! let yml = "
+//! services:
+//!   web:
+//!     build: .
+//!     port: 3000
+//!     links: [api]
+//!   api:
+//!     build: ./api
+//!     port: 4000
+//!     internal: true
+//! ";
+//! let params = RackParams::default().with_assignments(["Internal=Yes"])?;
+//! let rack = Rack::offline(Name::new("production")?, params, None);
+//! let app = Name::new("backend")?;
+//!
+//! let checked = check(yml, &rack, &app, &BTreeMap::new()).map_err(|d| d.to_string())?;
+//! let web = checked.env.service("web").ok_or("no web")?;
+//! assert_eq!(web["API_URL"], "https://api.backend.production.convox");
+//!
+//! // Without Internal=Yes the rack refuses the internal service, naming the fix.
+//! let plain = Rack::offline(Name::new("production")?, RackParams::default(), None);
+//! let refused = check(yml, &plain, &app, &BTreeMap::new()).err().ok_or("accepted")?;
+//! assert!(refused.to_string().contains("rack does not support internal services"));
+//! assert!(refused.to_string().contains("convox rack params set Internal=Yes"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! The data flows one way: text → [`manifest`] → [`validate`] → [`links`] and
 //! [`exposure`] → [`desired`] state → [`plan`] → [`apply`] → report; [`ops`] runs
 //! that line for `convox rack params set`, `convox deploy` and `convox plan`.
