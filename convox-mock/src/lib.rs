@@ -13,6 +13,48 @@
 //! injects faults, throttling, latency and AWS's rate limits from a seed, so that
 //! convergence under failure can be tested and repeated.
 //!
+//! ```
+//! use std::collections::BTreeMap;
+//! use std::sync::Arc;
+//!
+//! use convox_mock::{MockBackend, sleep_fn};
+//! use convox_model::apply::ApplyContext;
+//! use convox_model::manifest::parse;
+//! use convox_model::name::Name;
+//! use convox_model::params::RackParams;
+//! use convox_model::rack::Rack;
+//! use convox_model::tls::CertificateAuthority;
+//! use convox_model::{exposure::Router, ops};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
+//! let backend = MockBackend::new();
+//! let now = 1_800_000_000; // the model reads no clock: the caller says when it is
+//! let rack = Rack::offline(Name::new("production")?, RackParams::default(), None);
+//! let ca = CertificateAuthority::generate(&rack.name, now)?;
+//! let ctx = ApplyContext::new(rack.name.clone(), now, sleep_fn(tokio::time::sleep))
+//!     .with_issuer(Arc::new(ca));
+//!
+//! // convox rack params set Internal=Yes
+//! let rack = ops::set_rack_params(&backend, &rack, &["Internal=Yes"], &ctx).await?.rack;
+//!
+//! // convox deploy: web links to an internal api
+//! let yml = "services:\n  web:\n    port: 3000\n    links: [api]\n  api:\n    port: 4000\n    internal: true\n";
+//! let manifest = parse(yml, &BTreeMap::new()).map_err(|d| d.to_string())?.manifest;
+//! let app = Name::new("backend")?;
+//! let deployed = ops::deploy(&backend, &rack, &app, &manifest, &ctx).await?;
+//! let api = deployed.endpoints.iter().find(|e| e.router == Router::Internal).ok_or("none")?;
+//! assert_eq!(api.url(), "https://api.backend.production.convox");
+//!
+//! // A second deploy of the same input makes no mutating call.
+//! backend.reset_calls();
+//! let again = ops::deploy(&backend, &rack, &app, &manifest, &ctx).await?;
+//! assert!(again.plan.actions.is_empty());
+//! assert_eq!(backend.calls().mutations, 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Its own tests are mostly the shared conformance suite
 //! (`convox_model::conformance`), which every backend passes.
 
