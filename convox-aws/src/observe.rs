@@ -18,7 +18,7 @@ use convox_model::resource::{
     CertificateSpec, DefaultAction, HealthCheck, HostedZoneSpec, LbScheme, ListenerCertificateSpec,
     ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol,
     RecordSpec, Resource, ResourceKey, Scope, SecurityGroupSpec, Spec, TAG_APP, TAG_KEY, TAG_RACK,
-    TAG_ROLE, TAG_SERVICE, Tags, TargetGroupSpec, owned_by,
+    TAG_ROLE, TAG_SERVICE, Tags, TargetGroupSpec, listener_certificate_id, normal_hosts, owned_by,
 };
 
 use crate::AwsBackend;
@@ -204,6 +204,10 @@ async fn elb_state(elb: &Elb, rack: &Name, apps: bool) -> BackendResult<ElbState
                 }
             }
         }
+        // AWS lists an attachment once however often it was added; moto repeats
+        // it. One attachment, one observed resource.
+        state.sni.sort();
+        state.sni.dedup();
         state.rules = owned(elb, rack, rules, |(_, r)| r.rule_arn()).await?;
 
         let mut pages = elb.describe_target_groups().into_paginator().send();
@@ -289,7 +293,7 @@ fn forward_target(actions: &[Action]) -> Option<&str> {
 }
 
 fn rule_hosts(rule: &Rule) -> Vec<String> {
-    let mut hosts: Vec<String> = rule
+    let hosts: Vec<String> = rule
         .conditions()
         .iter()
         .filter(|c| c.field() == Some("host-header"))
@@ -298,9 +302,7 @@ fn rule_hosts(rule: &Rule) -> Vec<String> {
             _ => c.values().to_vec(),
         })
         .collect();
-    hosts.sort();
-    hosts.dedup();
-    hosts
+    normal_hosts(&hosts)
 }
 
 fn key_or_foreign(keys: &BTreeMap<String, ResourceKey>, id: &str) -> ResourceKey {
@@ -455,7 +457,7 @@ pub(crate) async fn observe(
         else {
             continue;
         };
-        let key = ResourceKey::from_raw(format!("{cert_key}/attachment"));
+        let key = ResourceKey::listener_certificate(cert_key);
         let mut tags = cert_tags.get(cert).cloned().unwrap_or_default();
         tags.insert(TAG_KEY.to_string(), key.to_string());
         tags.insert(TAG_ROLE.to_string(), ROLE_LISTENER_CERTIFICATE.to_string());
@@ -467,7 +469,7 @@ pub(crate) async fn observe(
             key,
             &tags,
             Spec::ListenerCertificate(spec),
-            format!("{listener}|{cert}"),
+            listener_certificate_id(listener, cert),
         ));
     }
 

@@ -16,7 +16,8 @@ use convox_model::resource::{
     CertificateSpec, DefaultAction, HostedZoneSpec, IngressRule, LbScheme, ListenerCertificateSpec,
     ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol,
     RecordAction, RecordChange, RecordSpec, Resource, ResourceKey, Scope, SecurityGroupSpec, Spec,
-    Tags, TargetGroupSpec, owned_by, parse_record_owner_value,
+    Tags, TargetGroupSpec, listener_certificate_id, normal_hosts, owned_by,
+    parse_record_owner_value,
 };
 use serde::{Deserialize, Serialize};
 
@@ -1298,7 +1299,7 @@ impl State {
                     att_key,
                     &tags,
                     Spec::ListenerCertificate(spec),
-                    &format!("{arn}#{cert_arn}"),
+                    &listener_certificate_id(arn, cert_arn),
                     None,
                 );
             }
@@ -1313,7 +1314,7 @@ impl State {
                 let spec = ListenerRuleSpec {
                     listener: resolve(&listener_keys, &r.listener_arn),
                     priority: Some(r.priority),
-                    hosts: r.hosts.clone(),
+                    hosts: normal_hosts(&r.hosts),
                     target_group: resolve(&tg_keys, &r.target_group_arn),
                 };
                 push(key, &r.tags, Spec::ListenerRule(spec), arn, None);
@@ -1352,7 +1353,8 @@ impl State {
                     tags.insert(convox_model::resource::TAG_APP.into(), app.to_string());
                 }
                 tags.insert(convox_model::resource::TAG_KEY.into(), key.to_string());
-                push(key, &tags, Spec::Record(spec), name, None);
+                // Like AWS, the alias target as stored: what a DELETE must name.
+                push(key, &tags, Spec::Record(spec), name, Some(alias.clone()));
             }
         }
         out.sort_by(|a, b| a.resource.key.cmp(&b.resource.key));

@@ -442,10 +442,20 @@ pub struct ListenerRuleSpec {
     pub listener: ResourceKey,
     /// Priority, 1..=50,000; `None` in desired state until the planner allocates one.
     pub priority: Option<u32>,
-    /// Host-header values (at most 5).
+    /// Host-header values (at most 5). Their order means nothing to AWS (any one
+    /// matches); observed rules carry them as [`normal_hosts`] gives them.
     pub hosts: Vec<String>,
     /// Where it forwards.
     pub target_group: ResourceKey,
+}
+
+/// A rule's host-header values as backends report them: sorted, without
+/// duplicates, so that observed rules compare equal whatever order AWS keeps.
+pub fn normal_hosts(hosts: &[String]) -> Vec<String> {
+    let mut v = hosts.to_vec();
+    v.sort();
+    v.dedup();
+    v
 }
 
 /// A private hosted zone associated with a VPC.
@@ -484,11 +494,26 @@ pub struct LoadBalancerAddress {
 pub struct Observed {
     /// What it is, as read back (references resolved back to keys).
     pub resource: Resource,
-    /// The provider's id: an ARN, a security group id, a zone id, or for a record
-    /// its name.
+    /// The provider's id: an ARN, a security group id, a zone id, for a listener
+    /// certificate attachment [`listener_certificate_id`], or for a record its name.
     pub id: String,
-    /// For a load balancer, where it answers.
+    /// For a load balancer, where it answers; for a record, the alias target read
+    /// back (what a DELETE of it must name exactly).
     pub address: Option<LoadBalancerAddress>,
+}
+
+/// The observed id of a certificate attached to a listener: attachments have no
+/// id of their own on AWS, so it is `{listener_arn}#{certificate_arn}` (an ARN
+/// never holds `#`).
+pub fn listener_certificate_id(listener_arn: &str, certificate_arn: &str) -> String {
+    format!("{listener_arn}#{certificate_arn}")
+}
+
+/// Splits a [`listener_certificate_id`] back into the listener's and the
+/// certificate's ARNs.
+pub fn parse_listener_certificate_id(id: &str) -> Option<(&str, &str)> {
+    id.split_once('#')
+        .filter(|(l, c)| !l.is_empty() && !c.is_empty())
 }
 
 /// How an alias record change is applied.
@@ -554,6 +579,22 @@ mod tests {
         assert!(!rule.in_scope(&Scope::Rack));
         assert!(ResourceKey::zone().in_scope(&Scope::Rack));
         assert!(ResourceKey::router_listener(Router::External, 443).in_scope(&Scope::Rack));
+    }
+
+    #[test]
+    fn listener_certificate_ids_round_trip() {
+        let l = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/x/1/2";
+        let c = "arn:aws:acm:us-east-1:1:certificate/abc";
+        let id = listener_certificate_id(l, c);
+        assert_eq!(id, format!("{l}#{c}"));
+        assert_eq!(parse_listener_certificate_id(&id), Some((l, c)));
+        assert_eq!(parse_listener_certificate_id(l), None);
+    }
+
+    #[test]
+    fn hosts_are_sorted_and_deduplicated() {
+        let h = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(normal_hosts(&h(&["b", "a", "b"])), h(&["a", "b"]));
     }
 
     #[test]
