@@ -8,9 +8,10 @@ mod support;
 
 use std::sync::OnceLock;
 
-use convox_model::backend::CertificatePem;
+use convox_model::backend::{Backend, CertificatePem};
 use convox_model::conformance::{self, CaseResult, ConformanceContext, Gaps, Outcome};
 use convox_model::name::Name;
+use convox_model::resource::Scope;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
@@ -100,6 +101,17 @@ fn report(name: &str, result: CaseResult) {
     }
 }
 
+async fn assert_left_nothing(env: &MotoEnv, rack: &Name) {
+    for scope in [Scope::Rack, Scope::Apps] {
+        let left = env.backend.observe(rack, &scope).await.expect("observe");
+        let keys: Vec<&str> = left.iter().map(|o| o.resource.key.as_str()).collect();
+        assert!(
+            keys.is_empty(),
+            "{rack} left {scope:?} resources behind: {keys:?}"
+        );
+    }
+}
+
 macro_rules! conformance_tests {
     ($($case:ident),* $(,)?) => {
         $(
@@ -110,8 +122,10 @@ macro_rules! conformance_tests {
                 };
                 let ctx = context(&env);
                 let result = conformance::$case(&env.backend, &ctx).await;
-                // A case cleans up after itself and fails if it cannot.
                 report(stringify!($case), result);
+                // Every case cleans up after itself.
+                let rack = conformance::case_rack(&ctx, stringify!($case)).expect("a case's rack");
+                assert_left_nothing(&env, &rack).await;
             }
         )*
 
@@ -121,6 +135,10 @@ macro_rules! conformance_tests {
             let listed = [$(stringify!($case)),*];
             let suite: Vec<&str> = conformance::cases().into_iter().map(|(n, _)| n).collect();
             assert_eq!(listed.to_vec(), suite);
+            let ctx = ConformanceContext::new(Name::new("conf").expect("valid rack name"), certificate);
+            for case in listed {
+                assert!(conformance::case_rack(&ctx, case).is_some(), "{case} has no rack");
+            }
         }
     };
 }
@@ -152,3 +170,17 @@ conformance_tests!(
     case_rack_round_trip,
     case_deletes_then_observe_empty,
 );
+
+/// All cases in sequence in one account: they share it without interfering.
+#[tokio::test]
+async fn run_all_in_one_account() {
+    let Some(env) = MotoEnv::new("run_all_in_one_account").await else {
+        return;
+    };
+    let ctx = context(&env);
+    for (name, result) in conformance::run_all(&env.backend, &ctx).await {
+        report(name, result);
+        let rack = conformance::case_rack(&ctx, name).expect("a case's rack");
+        assert_left_nothing(&env, &rack).await;
+    }
+}

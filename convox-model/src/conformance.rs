@@ -651,6 +651,17 @@ macro_rules! cases {
         pub fn cases() -> Vec<(&'static str, Case)> {
             vec![$( (stringify!($name), (|b, c| Box::pin($name(b, c))) as Case), )*]
         }
+
+        /// The rack a case works under (the context's rack with the case's
+        /// suffix), or `None` for a name that is not a case: where to look for
+        /// anything the case left behind.
+        pub fn case_rack(ctx: &ConformanceContext, case: &str) -> Option<Name> {
+            let tag = match case {
+                $( stringify!($name) => $tag, )*
+                _ => return None,
+            };
+            Name::new(format!("{}-{tag}", ctx.rack)).ok()
+        }
     };
 }
 
