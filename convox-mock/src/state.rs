@@ -16,8 +16,8 @@ use convox_model::resource::{
     CertificateSpec, DefaultAction, HostedZoneSpec, IngressRule, LbScheme, ListenerCertificateSpec,
     ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol,
     RecordAction, RecordChange, RecordSpec, Resource, ResourceKey, Scope, SecurityGroupSpec, Spec,
-    Tags, TargetGroupSpec, listener_certificate_id, normal_hosts, owned_by,
-    parse_record_owner_value,
+    Tags, TargetGroupSpec, listener_certificate_id, listener_certificate_tags, normal_hosts,
+    owned_by, parse_record_owner_value, record_tags,
 };
 use serde::{Deserialize, Serialize};
 
@@ -1286,11 +1286,7 @@ impl State {
                     continue;
                 };
                 let att_key = ResourceKey::listener_certificate(cert_key);
-                let mut tags = cert.tags.clone();
-                tags.insert(
-                    convox_model::resource::TAG_KEY.to_string(),
-                    att_key.to_string(),
-                );
+                let tags = listener_certificate_tags(&cert.tags, &att_key);
                 let spec = ListenerCertificateSpec {
                     listener: key.clone(),
                     certificate: cert_key.clone(),
@@ -1347,12 +1343,7 @@ impl State {
                     load_balancer: lb_key,
                 };
                 // Records carry no tags: these are the ones the TXT value implies.
-                let mut tags = Tags::new();
-                tags.insert(convox_model::resource::TAG_RACK.into(), owner);
-                if let Some(app) = key.app() {
-                    tags.insert(convox_model::resource::TAG_APP.into(), app.to_string());
-                }
-                tags.insert(convox_model::resource::TAG_KEY.into(), key.to_string());
+                let tags = record_tags(&owner, &key);
                 // Like AWS, the alias target as stored: what a DELETE must name.
                 push(key, &tags, Spec::Record(spec), name, Some(alias.clone()));
             }

@@ -29,6 +29,8 @@
 //!   keys (the load balancer by its alias DNS name), and its address is the alias
 //!   target read back;
 //! - a rule's hosts are observed as [`normal_hosts`] gives them;
+//! - attachments and records, which AWS cannot tag, are observed with
+//!   [`listener_certificate_tags`] and [`record_tags`];
 //! - observed tags include every tag given at creation (a backend may add its own).
 
 use std::fmt;
@@ -45,8 +47,8 @@ use crate::resource::{
     CertificateSpec, DefaultAction, HealthCheck, HostedZoneSpec, IngressRule, LbScheme,
     ListenerCertificateSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec,
     Observed, Protocol, RecordAction, RecordChange, RecordSpec, ResourceKey, Scope,
-    SecurityGroupSpec, Spec, Tags, TargetGroupSpec, listener_certificate_id, normal_hosts,
-    ownership_tags, record_owner_value,
+    SecurityGroupSpec, Spec, Tags, TargetGroupSpec, listener_certificate_id,
+    listener_certificate_tags, normal_hosts, ownership_tags, record_owner_value, record_tags,
 };
 
 /// Behaviours a backend (in practice an emulator) is known to lack; cases that
@@ -968,6 +970,11 @@ async fn listener_certificates(fx: &Fx<'_>) -> R<Outcome> {
     ensure(o.id == want_id, || {
         format!("{att}: observed id {:?}, want {want_id:?}", o.id)
     })?;
+    for (k, v) in listener_certificate_tags(&fx.tags(&cert_key, "certificate"), &att) {
+        ensure(o.resource.tags.get(&k) == Some(&v), || {
+            format!("{att}: tag {k}={v} missing from {:?}", o.resource.tags)
+        })?;
+    }
     ensure(
         obs.iter().filter(|o| o.resource.key == att).count() == 1,
         || format!("{att} observed more than once after attaching twice"),
@@ -1292,9 +1299,7 @@ async fn records_lifecycle(fx: &Fx<'_>) -> R<Outcome> {
             load_balancer: lb.key.clone(),
         })
     };
-    let mut owner_tags = Tags::new();
-    owner_tags.insert(crate::resource::TAG_RACK.into(), fx.rack.to_string());
-    owner_tags.insert(crate::resource::TAG_KEY.into(), rkey.to_string());
+    let owner_tags = record_tags(fx.rack.as_str(), &rkey);
     let obs = fx.observe(&scope).await?;
     check_observed(&obs, &rkey, &create.name, &want(&int), &owner_tags)?;
     check_record_address(&obs, &rkey, &int.address)?;

@@ -159,6 +159,39 @@ pub fn ownership_tags(
     t
 }
 
+/// The role tag of an observed listener-certificate attachment: AWS cannot tag
+/// one, so a backend reports [`listener_certificate_tags`].
+pub const ROLE_LISTENER_CERTIFICATE: &str = "listener-certificate";
+
+/// The role tag of an observed record: AWS cannot tag one, so a backend reports
+/// [`record_tags`].
+pub const ROLE_RECORD: &str = "record";
+
+/// The tags a backend reports for an attachment with key `key`: its
+/// certificate's, with the attachment's key and role.
+pub fn listener_certificate_tags(certificate_tags: &Tags, key: &ResourceKey) -> Tags {
+    let mut t = certificate_tags.clone();
+    t.insert(TAG_KEY.into(), key.to_string());
+    t.insert(TAG_ROLE.into(), ROLE_LISTENER_CERTIFICATE.into());
+    t
+}
+
+/// The tags a backend reports for a record, which carries none: what its
+/// ownership TXT implies (the rack and the key, the role, and the app and
+/// service a key `app/{app}/{service}/record` names).
+pub fn record_tags(rack: &str, key: &ResourceKey) -> Tags {
+    let mut t = Tags::new();
+    t.insert(TAG_RACK.into(), rack.into());
+    t.insert(TAG_KEY.into(), key.to_string());
+    t.insert(TAG_ROLE.into(), ROLE_RECORD.into());
+    let parts: Vec<&str> = key.as_str().split('/').collect();
+    if let ["app", app, service, "record"] = parts.as_slice() {
+        t.insert(TAG_APP.into(), (*app).into());
+        t.insert(TAG_SERVICE.into(), (*service).into());
+    }
+    t
+}
+
 /// Whether `tags` say the resource is owned by `rack` (and carry a key).
 pub fn owned_by(tags: &Tags, rack: &Name) -> Option<ResourceKey> {
     (tags.get(TAG_RACK).map(String::as_str) == Some(rack.as_str()))
@@ -589,6 +622,16 @@ mod tests {
         assert_eq!(id, format!("{l}#{c}"));
         assert_eq!(parse_listener_certificate_id(&id), Some((l, c)));
         assert_eq!(parse_listener_certificate_id(l), None);
+    }
+
+    #[test]
+    fn records_carry_the_tags_their_key_implies() {
+        let key = ResourceKey::record(&Name::new("web").unwrap(), &Name::new("api").unwrap());
+        let t = record_tags("production", &key);
+        assert_eq!(t.get(TAG_APP).map(String::as_str), Some("web"));
+        assert_eq!(t.get(TAG_SERVICE).map(String::as_str), Some("api"));
+        assert_eq!(t.get(TAG_ROLE).map(String::as_str), Some(ROLE_RECORD));
+        assert_eq!(owned_by(&t, &Name::new("production").unwrap()), Some(key));
     }
 
     #[test]
