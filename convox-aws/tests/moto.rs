@@ -846,7 +846,8 @@ async fn moto_gaps_are_as_documented() {
             &Tags::new(),
         )
         .await;
-    // A second listener on port 80: AWS says DuplicateListener.
+    // A second listener on port 80 with another default action: AWS says
+    // DuplicateListener. (With the same settings AWS returns the existing one.)
     let dup_listener = b
         .create_listener(
             &ids.lb,
@@ -854,7 +855,7 @@ async fn moto_gaps_are_as_documented() {
                 load_balancer: ResourceKey::router_load_balancer(Router::Internal),
                 port: 80,
                 protocol: Protocol::Http,
-                default_action: redirect(),
+                default_action: not_found("other"),
                 certificate: None,
             },
             None,

@@ -411,11 +411,29 @@ impl State {
         if !self.security_groups.contains_key(security_group_id) {
             return Err(not_found(op, "security group", security_group_id));
         }
-        if self.load_balancers.values().any(|lb| lb.name == spec.name) {
+        if let Some((arn, lb)) = self
+            .load_balancers
+            .iter()
+            .find(|(_, lb)| lb.name == spec.name)
+        {
+            // CreateLoadBalancer is idempotent on AWS: the same settings again
+            // answer with the existing load balancer.
+            if lb.scheme == spec.scheme
+                && lb.subnets == spec.subnets
+                && lb.security_group_id == security_group_id
+            {
+                return Ok(CreatedLoadBalancer {
+                    arn: arn.clone(),
+                    address: lb.address.clone(),
+                });
+            }
             return Err(err(
                 ErrorKind::AlreadyExists,
                 op,
-                format!("a load balancer named {:?} already exists", spec.name),
+                format!(
+                    "a load balancer named {:?} already exists with other settings",
+                    spec.name
+                ),
             ));
         }
         let n = self.draw();
@@ -534,6 +552,17 @@ impl State {
             .ok_or_else(|| not_found(op, "load balancer", load_balancer_arn))?;
         let lb_path = lb_path(load_balancer_arn, &lb.name);
         self.check_listener_certificate(op, spec.protocol, certificate_arn)?;
+        // CreateListener is idempotent on AWS: the same settings on the same port
+        // answer with the existing listener.
+        if let Some((arn, _)) = self.listeners.iter().find(|(_, l)| {
+            l.load_balancer_arn == load_balancer_arn
+                && l.port == spec.port
+                && l.protocol == spec.protocol
+                && l.default_action == spec.default_action
+                && l.default_certificate.as_deref() == certificate_arn
+        }) {
+            return Ok(arn.clone());
+        }
         self.check_port_free(op, load_balancer_arn, spec.port, None)?;
         let n = self.draw();
         let arn = self.elb_arn(&format!("listener/app/{lb_path}/{}", ids::hex(n, 16)));

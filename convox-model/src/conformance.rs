@@ -675,13 +675,15 @@ cases! {
     /// Load balancers of both schemes read back with their security group's key
     /// and the address the create call returned.
     case_load_balancer_round_trip => load_balancer_round_trip("lb");
-    /// Load balancer names: at most 32 characters, not `internal-…`, unique.
+    /// Load balancer names: at most 32 characters, not `internal-…`, unique (an
+    /// identical create returns the existing one).
     case_load_balancer_name_rules => load_balancer_name_rules("lbn");
     /// The router's listeners: 80 redirecting to 443, 443 HTTPS with a certificate.
     case_listeners_redirect_and_https => listeners_redirect_and_https("lis");
     /// An HTTPS listener without a certificate is refused as invalid input.
     case_https_listener_requires_certificate => https_needs_certificate("lhc");
-    /// A second listener on a taken port is refused as already existing.
+    /// A second listener on a taken port is refused as already existing (an
+    /// identical create returns the existing one).
     case_duplicate_listener_port => duplicate_listener_port("ldp");
     /// Attaching and detaching an SNI certificate is idempotent and observed.
     case_listener_certificates_idempotent => listener_certificates("lc");
@@ -841,18 +843,31 @@ async fn load_balancer_name_rules(fx: &Fx<'_>) -> R<Outcome> {
         "a load balancer name starting with internal-",
     )?;
     let name = fx.lb_name(Router::External);
-    fx.b.create_load_balancer(&spec(name.clone()), &sg_id, &tags)
-        .await
-        .ctx("create_load_balancer")?;
+    let first =
+        fx.b.create_load_balancer(&spec(name.clone()), &sg_id, &tags)
+            .await
+            .ctx("create_load_balancer")?;
     if fx.ctx.gaps.no_duplicate_load_balancer_error {
         return skip("backend does not refuse duplicate load balancer names");
     }
+    let internal = LoadBalancerSpec {
+        scheme: LbScheme::Internal,
+        ..spec(name.clone())
+    };
     expect_kind(
-        fx.b.create_load_balancer(&spec(name), &sg_id, &Tags::new())
+        fx.b.create_load_balancer(&internal, &sg_id, &Tags::new())
             .await,
         ErrorKind::AlreadyExists,
-        "a second load balancer with the same name",
+        "a second load balancer with the same name and another scheme",
     )?;
+    // AWS's create is idempotent: the same settings again are the same one.
+    let again =
+        fx.b.create_load_balancer(&spec(name), &sg_id, &tags)
+            .await
+            .ctx("create_load_balancer again with the same settings")?;
+    ensure(again == first, || {
+        format!("an identical create made {again:?}, not the existing {first:?}")
+    })?;
     Ok(Outcome::Passed)
 }
 
@@ -934,13 +949,37 @@ async fn duplicate_listener_port(fx: &Fx<'_>) -> R<Outcome> {
     }
     let lb = fx.lb(Router::Internal).await?;
     let spec = fx.redirect_spec(&lb);
-    fx.listener(&lb, Router::Internal, &spec, None).await?;
+    let (_, arn) = fx.listener(&lb, Router::Internal, &spec, None).await?;
+    let other = ListenerSpec {
+        default_action: DefaultAction::FixedResponse {
+            status_code: 404,
+            content_type: "text/plain".into(),
+            body: "other".into(),
+        },
+        ..spec.clone()
+    };
     expect_kind(
-        fx.b.create_listener(&lb.arn, &spec, None, &Tags::new())
+        fx.b.create_listener(&lb.arn, &other, None, &Tags::new())
             .await,
         ErrorKind::AlreadyExists,
-        "a second listener on port 80",
+        "a second listener on port 80 with another default action",
     )?;
+    // AWS's create is idempotent: the same settings again are the same one.
+    let again =
+        fx.b.create_listener(
+            &lb.arn,
+            &spec,
+            None,
+            &fx.tags(
+                &ResourceKey::router_listener(Router::Internal, 80),
+                "listener",
+            ),
+        )
+        .await
+        .ctx("create_listener again with the same settings")?;
+    ensure(again == arn, || {
+        format!("an identical create made listener {again}, not the existing {arn}")
+    })?;
     Ok(Outcome::Passed)
 }
 
