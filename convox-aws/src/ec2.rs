@@ -80,21 +80,23 @@ pub(crate) async fn create_security_group(
     tags: &Tags,
 ) -> BackendResult<String> {
     const OP: &str = "CreateSecurityGroup";
-    let ec2_tags = tags
+    let ec2_tags: Vec<Tag> = tags
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
+    // EC2 refuses a tag specification without tags (InvalidParameterValue).
+    let tag_spec = (!ec2_tags.is_empty()).then(|| {
+        TagSpecification::builder()
+            .resource_type(ResourceType::SecurityGroup)
+            .set_tags(Some(ec2_tags))
+            .build()
+    });
     let out = ec2
         .create_security_group()
         .group_name(&spec.name)
         .description(&spec.description)
         .vpc_id(&spec.vpc_id)
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::SecurityGroup)
-                .set_tags(Some(ec2_tags))
-                .build(),
-        )
+        .set_tag_specifications(tag_spec.map(|t| vec![t]))
         .send()
         .await
         .map_err(|e| from_sdk(OP, e))?;

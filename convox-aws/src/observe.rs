@@ -18,7 +18,8 @@ use convox_model::resource::{
     CertificateSpec, DefaultAction, HealthCheck, HostedZoneSpec, LbScheme, ListenerCertificateSpec,
     ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol,
     RecordSpec, Resource, ResourceKey, Scope, SecurityGroupSpec, Spec, TAG_APP, TAG_KEY, TAG_RACK,
-    TAG_ROLE, TAG_SERVICE, Tags, TargetGroupSpec, owned_by,
+    TAG_ROLE, TAG_SERVICE, Tags, TargetGroupSpec, listener_certificate_id,
+    listener_certificate_tags, normal_hosts, owned_by, record_tags,
 };
 
 use crate::AwsBackend;
@@ -33,12 +34,7 @@ const TAGS_PER_CALL: usize = 20;
 /// DescribeRules' largest page.
 const RULES_PER_PAGE: i32 = 400;
 
-/// The role tag of a listener certificate attachment, which AWS cannot tag: its
-/// tags are its certificate's.
-pub const ROLE_LISTENER_CERTIFICATE: &str = "listener-certificate";
-
-/// The role tag given to records, which AWS cannot tag.
-pub const ROLE_RECORD: &str = "record";
+pub use convox_model::resource::{ROLE_LISTENER_CERTIFICATE, ROLE_RECORD};
 
 /// A reference to something the rack does not own: a key no desired resource has,
 /// so the planner sees the difference.
@@ -204,6 +200,10 @@ async fn elb_state(elb: &Elb, rack: &Name, apps: bool) -> BackendResult<ElbState
                 }
             }
         }
+        // AWS lists an attachment once however often it was added; moto repeats
+        // it. One attachment, one observed resource.
+        state.sni.sort();
+        state.sni.dedup();
         state.rules = owned(elb, rack, rules, |(_, r)| r.rule_arn()).await?;
 
         let mut pages = elb.describe_target_groups().into_paginator().send();
@@ -289,7 +289,7 @@ fn forward_target(actions: &[Action]) -> Option<&str> {
 }
 
 fn rule_hosts(rule: &Rule) -> Vec<String> {
-    let mut hosts: Vec<String> = rule
+    let hosts: Vec<String> = rule
         .conditions()
         .iter()
         .filter(|c| c.field() == Some("host-header"))
@@ -298,9 +298,7 @@ fn rule_hosts(rule: &Rule) -> Vec<String> {
             _ => c.values().to_vec(),
         })
         .collect();
-    hosts.sort();
-    hosts.dedup();
-    hosts
+    normal_hosts(&hosts)
 }
 
 fn key_or_foreign(keys: &BTreeMap<String, ResourceKey>, id: &str) -> ResourceKey {
@@ -455,10 +453,9 @@ pub(crate) async fn observe(
         else {
             continue;
         };
-        let key = ResourceKey::from_raw(format!("{cert_key}/attachment"));
-        let mut tags = cert_tags.get(cert).cloned().unwrap_or_default();
-        tags.insert(TAG_KEY.to_string(), key.to_string());
-        tags.insert(TAG_ROLE.to_string(), ROLE_LISTENER_CERTIFICATE.to_string());
+        let key = ResourceKey::listener_certificate(cert_key);
+        let tags =
+            listener_certificate_tags(&cert_tags.get(cert).cloned().unwrap_or_default(), &key);
         let spec = ListenerCertificateSpec {
             listener: listener_key.clone(),
             certificate: cert_key.clone(),
@@ -467,7 +464,7 @@ pub(crate) async fn observe(
             key,
             &tags,
             Spec::ListenerCertificate(spec),
-            format!("{listener}|{cert}"),
+            listener_certificate_id(listener, cert),
         ));
     }
 
@@ -539,17 +536,7 @@ pub(crate) async fn observe(
         }
         for rec in route53::owned_records(&b.route53, &z.id, rack).await? {
             let key = ResourceKey::from_raw(rec.key);
-            let mut tags = Tags::from([
-                (TAG_RACK.to_string(), rack.to_string()),
-                (TAG_KEY.to_string(), key.to_string()),
-                (TAG_ROLE.to_string(), ROLE_RECORD.to_string()),
-            ]);
-            // app/{app}/{service}/record
-            let parts: Vec<&str> = key.as_str().split('/').collect();
-            if let ["app", app, service, "record"] = parts.as_slice() {
-                tags.insert(TAG_APP.to_string(), (*app).to_string());
-                tags.insert(TAG_SERVICE.to_string(), (*service).to_string());
-            }
+            let tags = record_tags(rack.as_str(), &key);
             let load_balancer = rec
                 .alias
                 .as_ref()

@@ -871,7 +871,8 @@ async fn moto_gaps_are_as_documented() {
             &Tags::new(),
         )
         .await;
-    // A second listener on port 80: AWS says DuplicateListener.
+    // A second listener on port 80 with another default action: AWS says
+    // DuplicateListener. (With the same settings AWS returns the existing one.)
     let dup_listener = b
         .create_listener(
             &ids.lb,
@@ -879,7 +880,7 @@ async fn moto_gaps_are_as_documented() {
                 load_balancer: ResourceKey::router_load_balancer(Router::Internal),
                 port: 80,
                 protocol: Protocol::Http,
-                default_action: redirect(),
+                default_action: not_found("other"),
                 certificate: None,
             },
             None,
@@ -927,14 +928,35 @@ async fn moto_gaps_are_as_documented() {
         ))
         .await;
 
+    // Deleting a certificate a listener uses: AWS says ResourceInUseException.
+    let sni = b
+        .import_certificate(
+            &CertificateSpec {
+                domain: "*.backend.test.convox".into(),
+                issuer: "ca-fingerprint-1".into(),
+            },
+            &certificate("app"),
+            &Tags::new(),
+        )
+        .await
+        .unwrap();
+    b.add_listener_certificate(&ids.https, &sni).await.unwrap();
+    let cert_in_use = b.delete_certificate(&sni).await;
+    // Deleting a security group a load balancer uses: AWS says
+    // DependencyViolation.
+    let sg_in_use = b.delete_security_group(&ids.sg).await;
+
     let report = format!(
         "duplicate LB name: {:?}\nduplicate listener: {:?}\nCREATE existing record: {:?}\n\
-         DELETE missing record: {:?}\nDELETE missing rule: {:?}",
+         DELETE missing record: {:?}\nDELETE missing rule: {:?}\n\
+         DELETE certificate in use: {:?}\nDELETE security group in use: {:?}",
         dup_lb.as_ref().map(|_| ()).map_err(|e| e.kind),
         dup_listener.as_ref().map(|_| ()).map_err(|e| e.kind),
         dup_record.as_ref().map_err(|e| e.kind),
         missing_record.as_ref().map_err(|e| e.kind),
         missing_rule.as_ref().map_err(|e| e.kind),
+        cert_in_use.as_ref().map_err(|e| e.kind),
+        sg_in_use.as_ref().map_err(|e| e.kind),
     );
     eprintln!("{report}");
     // Gaps: moto accepts what AWS refuses.
@@ -949,6 +971,14 @@ async fn moto_gaps_are_as_documented() {
     assert!(
         missing_rule.is_ok(),
         "moto now refuses to delete a missing rule:\n{report}"
+    );
+    assert!(
+        cert_in_use.is_ok(),
+        "moto now refuses to delete a certificate in use:\n{report}"
+    );
+    assert!(
+        sg_in_use.is_ok(),
+        "moto now refuses to delete a security group in use:\n{report}"
     );
     // moto refuses, but with InvalidInput ("found none in Change with
     // [Action=DELETE…"), where AWS sends InvalidChangeBatch, a conflict.

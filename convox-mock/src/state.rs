@@ -16,7 +16,8 @@ use convox_model::resource::{
     CertificateSpec, DefaultAction, HostedZoneSpec, IngressRule, LbScheme, ListenerCertificateSpec,
     ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol,
     RecordAction, RecordChange, RecordSpec, Resource, ResourceKey, Scope, SecurityGroupSpec, Spec,
-    Tags, TargetGroupSpec, owned_by, parse_record_owner_value,
+    Tags, TargetGroupSpec, listener_certificate_id, listener_certificate_tags, normal_hosts,
+    owned_by, parse_record_owner_value, record_tags,
 };
 use serde::{Deserialize, Serialize};
 
@@ -410,11 +411,29 @@ impl State {
         if !self.security_groups.contains_key(security_group_id) {
             return Err(not_found(op, "security group", security_group_id));
         }
-        if self.load_balancers.values().any(|lb| lb.name == spec.name) {
+        if let Some((arn, lb)) = self
+            .load_balancers
+            .iter()
+            .find(|(_, lb)| lb.name == spec.name)
+        {
+            // CreateLoadBalancer is idempotent on AWS: the same settings again
+            // answer with the existing load balancer.
+            if lb.scheme == spec.scheme
+                && lb.subnets == spec.subnets
+                && lb.security_group_id == security_group_id
+            {
+                return Ok(CreatedLoadBalancer {
+                    arn: arn.clone(),
+                    address: lb.address.clone(),
+                });
+            }
             return Err(err(
                 ErrorKind::AlreadyExists,
                 op,
-                format!("a load balancer named {:?} already exists", spec.name),
+                format!(
+                    "a load balancer named {:?} already exists with other settings",
+                    spec.name
+                ),
             ));
         }
         let n = self.draw();
@@ -533,6 +552,17 @@ impl State {
             .ok_or_else(|| not_found(op, "load balancer", load_balancer_arn))?;
         let lb_path = lb_path(load_balancer_arn, &lb.name);
         self.check_listener_certificate(op, spec.protocol, certificate_arn)?;
+        // CreateListener is idempotent on AWS: the same settings on the same port
+        // answer with the existing listener.
+        if let Some((arn, _)) = self.listeners.iter().find(|(_, l)| {
+            l.load_balancer_arn == load_balancer_arn
+                && l.port == spec.port
+                && l.protocol == spec.protocol
+                && l.default_action == spec.default_action
+                && l.default_certificate.as_deref() == certificate_arn
+        }) {
+            return Ok(arn.clone());
+        }
         self.check_port_free(op, load_balancer_arn, spec.port, None)?;
         let n = self.draw();
         let arn = self.elb_arn(&format!("listener/app/{lb_path}/{}", ids::hex(n, 16)));
@@ -1285,11 +1315,7 @@ impl State {
                     continue;
                 };
                 let att_key = ResourceKey::listener_certificate(cert_key);
-                let mut tags = cert.tags.clone();
-                tags.insert(
-                    convox_model::resource::TAG_KEY.to_string(),
-                    att_key.to_string(),
-                );
+                let tags = listener_certificate_tags(&cert.tags, &att_key);
                 let spec = ListenerCertificateSpec {
                     listener: key.clone(),
                     certificate: cert_key.clone(),
@@ -1298,7 +1324,7 @@ impl State {
                     att_key,
                     &tags,
                     Spec::ListenerCertificate(spec),
-                    &format!("{arn}#{cert_arn}"),
+                    &listener_certificate_id(arn, cert_arn),
                     None,
                 );
             }
@@ -1313,7 +1339,7 @@ impl State {
                 let spec = ListenerRuleSpec {
                     listener: resolve(&listener_keys, &r.listener_arn),
                     priority: Some(r.priority),
-                    hosts: r.hosts.clone(),
+                    hosts: normal_hosts(&r.hosts),
                     target_group: resolve(&tg_keys, &r.target_group_arn),
                 };
                 push(key, &r.tags, Spec::ListenerRule(spec), arn, None);
@@ -1346,13 +1372,9 @@ impl State {
                     load_balancer: lb_key,
                 };
                 // Records carry no tags: these are the ones the TXT value implies.
-                let mut tags = Tags::new();
-                tags.insert(convox_model::resource::TAG_RACK.into(), owner);
-                if let Some(app) = key.app() {
-                    tags.insert(convox_model::resource::TAG_APP.into(), app.to_string());
-                }
-                tags.insert(convox_model::resource::TAG_KEY.into(), key.to_string());
-                push(key, &tags, Spec::Record(spec), name, None);
+                let tags = record_tags(&owner, &key);
+                // Like AWS, the alias target as stored: what a DELETE must name.
+                push(key, &tags, Spec::Record(spec), name, Some(alias.clone()));
             }
         }
         out.sort_by(|a, b| a.resource.key.cmp(&b.resource.key));

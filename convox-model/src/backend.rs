@@ -186,8 +186,11 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// Creates an application load balancer in `security_group_id`.
     ///
     /// # Behavior
-    /// - `AlreadyExists` if the name is taken; `InvalidInput` if it is longer than 32
-    ///   characters or starts with `internal-`.
+    /// - `AlreadyExists` if the name is taken by a load balancer with other
+    ///   settings; `InvalidInput` if it is longer than 32 characters or starts with
+    ///   `internal-`.
+    /// - Idempotent, as AWS is: the same name, scheme, subnets and security group
+    ///   again return the existing load balancer.
     async fn create_load_balancer(
         &self,
         spec: &LoadBalancerSpec,
@@ -202,7 +205,9 @@ pub trait Backend: Send + Sync + fmt::Debug {
     ///
     /// # Behavior
     /// - `InvalidInput` for HTTPS without `certificate_arn`; `AlreadyExists` if the
-    ///   port is taken on that load balancer.
+    ///   port is taken on that load balancer by a listener with other settings.
+    /// - Idempotent, as AWS is: the same port, protocol, default action and
+    ///   certificate again return the existing listener.
     async fn create_listener(
         &self,
         load_balancer_arn: &str,

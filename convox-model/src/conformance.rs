@@ -23,10 +23,14 @@
 //! Conventions a backend must follow, which the cases pin:
 //! - a listener-certificate attachment is observed when both its listener and its
 //!   certificate are owned, with key [`ResourceKey::listener_certificate`] of the
-//!   certificate's key;
+//!   certificate's key and id [`listener_certificate_id`];
 //! - a record is observed when its ownership TXT names the rack; its key comes
 //!   from the TXT, its id is its name, its zone and load balancer are resolved to
-//!   keys (the load balancer by its alias DNS name);
+//!   keys (the load balancer by its alias DNS name), and its address is the alias
+//!   target read back;
+//! - a rule's hosts are observed as [`normal_hosts`] gives them;
+//! - attachments and records, which AWS cannot tag, are observed with
+//!   [`listener_certificate_tags`] and [`record_tags`];
 //! - observed tags include every tag given at creation (a backend may add its own).
 
 use std::fmt;
@@ -43,7 +47,8 @@ use crate::resource::{
     CertificateSpec, DefaultAction, HealthCheck, HostedZoneSpec, IngressRule, LbScheme,
     ListenerCertificateSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec,
     Observed, Protocol, RecordAction, RecordChange, RecordSpec, ResourceKey, Scope,
-    SecurityGroupSpec, Spec, Tags, TargetGroupSpec, ownership_tags, record_owner_value,
+    SecurityGroupSpec, Spec, Tags, TargetGroupSpec, listener_certificate_id,
+    listener_certificate_tags, normal_hosts, ownership_tags, record_owner_value, record_tags,
 };
 
 /// Behaviours a backend (in practice an emulator) is known to lack; cases that
@@ -56,23 +61,35 @@ pub struct Gaps {
     pub no_duplicate_listener_error: bool,
     /// A Route53 CREATE of an existing record succeeds.
     pub no_duplicate_record_error: bool,
+    /// A Route53 DELETE of a record that does not exist is refused, but not as a
+    /// conflict (AWS says `InvalidChangeBatch` "… but it was not found").
+    pub missing_record_delete_not_conflict: bool,
     /// Rules per load balancer are not limited.
     pub no_rule_quota: bool,
-    /// Deleting a target group, certificate or security group in use succeeds.
-    pub no_in_use_errors: bool,
+    /// Deleting a target group a rule forwards to succeeds.
+    pub no_target_group_in_use_error: bool,
+    /// Deleting a certificate attached to a listener succeeds.
+    pub no_certificate_in_use_error: bool,
+    /// Deleting a security group a load balancer uses succeeds.
+    pub no_security_group_in_use_error: bool,
     /// A Route53 batch with a failing change keeps the changes before it.
     pub non_atomic_record_batches: bool,
 }
 
 impl Gaps {
-    /// The moto server's known gaps: no duplicate errors for load balancer names,
-    /// listener ports and Route53 CREATE, and no rule quota.
+    /// The moto server's (5.2) known gaps: no duplicate errors for load balancer
+    /// names and listener ports, no rule quota, no in-use errors for certificates
+    /// and security groups, and a DELETE of a missing record refused as
+    /// `InvalidInput`. (It refuses a Route53 CREATE of an existing record, and a
+    /// target group in use, as AWS does.)
     pub fn moto() -> Self {
         Gaps {
             no_duplicate_load_balancer_error: true,
             no_duplicate_listener_error: true,
-            no_duplicate_record_error: true,
+            missing_record_delete_not_conflict: true,
             no_rule_quota: true,
+            no_certificate_in_use_error: true,
+            no_security_group_in_use_error: true,
             ..Gaps::default()
         }
     }
@@ -566,8 +583,10 @@ pub async fn delete_owned(backend: &dyn Backend, rack: &Name) -> Result<(), Stri
     };
     for o in &all {
         if let Spec::Record(r) = &o.resource.spec {
-            let (Some(zone_id), Some(target)) = (id_of(&r.zone), address_of(&r.load_balancer))
-            else {
+            // A DELETE names the alias target as it is, which the record's
+            // observed address says even when its load balancer is gone.
+            let target = o.address.clone().or_else(|| address_of(&r.load_balancer));
+            let (Some(zone_id), Some(target)) = (id_of(&r.zone), target) else {
                 continue;
             };
             let change = RecordChange {
@@ -634,6 +653,17 @@ macro_rules! cases {
         pub fn cases() -> Vec<(&'static str, Case)> {
             vec![$( (stringify!($name), (|b, c| Box::pin($name(b, c))) as Case), )*]
         }
+
+        /// The rack a case works under (the context's rack with the case's
+        /// suffix), or `None` for a name that is not a case: where to look for
+        /// anything the case left behind.
+        pub fn case_rack(ctx: &ConformanceContext, case: &str) -> Option<Name> {
+            let tag = match case {
+                $( stringify!($name) => $tag, )*
+                _ => return None,
+            };
+            Name::new(format!("{}-{tag}", ctx.rack)).ok()
+        }
     };
 }
 
@@ -645,13 +675,15 @@ cases! {
     /// Load balancers of both schemes read back with their security group's key
     /// and the address the create call returned.
     case_load_balancer_round_trip => load_balancer_round_trip("lb");
-    /// Load balancer names: at most 32 characters, not `internal-…`, unique.
+    /// Load balancer names: at most 32 characters, not `internal-…`, unique (an
+    /// identical create returns the existing one).
     case_load_balancer_name_rules => load_balancer_name_rules("lbn");
     /// The router's listeners: 80 redirecting to 443, 443 HTTPS with a certificate.
     case_listeners_redirect_and_https => listeners_redirect_and_https("lis");
     /// An HTTPS listener without a certificate is refused as invalid input.
     case_https_listener_requires_certificate => https_needs_certificate("lhc");
-    /// A second listener on a taken port is refused as already existing.
+    /// A second listener on a taken port is refused as already existing (an
+    /// identical create returns the existing one).
     case_duplicate_listener_port => duplicate_listener_port("ldp");
     /// Attaching and detaching an SNI certificate is idempotent and observed.
     case_listener_certificates_idempotent => listener_certificates("lc");
@@ -811,18 +843,31 @@ async fn load_balancer_name_rules(fx: &Fx<'_>) -> R<Outcome> {
         "a load balancer name starting with internal-",
     )?;
     let name = fx.lb_name(Router::External);
-    fx.b.create_load_balancer(&spec(name.clone()), &sg_id, &tags)
-        .await
-        .ctx("create_load_balancer")?;
+    let first =
+        fx.b.create_load_balancer(&spec(name.clone()), &sg_id, &tags)
+            .await
+            .ctx("create_load_balancer")?;
     if fx.ctx.gaps.no_duplicate_load_balancer_error {
         return skip("backend does not refuse duplicate load balancer names");
     }
+    let internal = LoadBalancerSpec {
+        scheme: LbScheme::Internal,
+        ..spec(name.clone())
+    };
     expect_kind(
-        fx.b.create_load_balancer(&spec(name), &sg_id, &Tags::new())
+        fx.b.create_load_balancer(&internal, &sg_id, &Tags::new())
             .await,
         ErrorKind::AlreadyExists,
-        "a second load balancer with the same name",
+        "a second load balancer with the same name and another scheme",
     )?;
+    // AWS's create is idempotent: the same settings again are the same one.
+    let again =
+        fx.b.create_load_balancer(&spec(name), &sg_id, &tags)
+            .await
+            .ctx("create_load_balancer again with the same settings")?;
+    ensure(again == first, || {
+        format!("an identical create made {again:?}, not the existing {first:?}")
+    })?;
     Ok(Outcome::Passed)
 }
 
@@ -904,13 +949,37 @@ async fn duplicate_listener_port(fx: &Fx<'_>) -> R<Outcome> {
     }
     let lb = fx.lb(Router::Internal).await?;
     let spec = fx.redirect_spec(&lb);
-    fx.listener(&lb, Router::Internal, &spec, None).await?;
+    let (_, arn) = fx.listener(&lb, Router::Internal, &spec, None).await?;
+    let other = ListenerSpec {
+        default_action: DefaultAction::FixedResponse {
+            status_code: 404,
+            content_type: "text/plain".into(),
+            body: "other".into(),
+        },
+        ..spec.clone()
+    };
     expect_kind(
-        fx.b.create_listener(&lb.arn, &spec, None, &Tags::new())
+        fx.b.create_listener(&lb.arn, &other, None, &Tags::new())
             .await,
         ErrorKind::AlreadyExists,
-        "a second listener on port 80",
+        "a second listener on port 80 with another default action",
     )?;
+    // AWS's create is idempotent: the same settings again are the same one.
+    let again =
+        fx.b.create_listener(
+            &lb.arn,
+            &spec,
+            None,
+            &fx.tags(
+                &ResourceKey::router_listener(Router::Internal, 80),
+                "listener",
+            ),
+        )
+        .await
+        .ctx("create_listener again with the same settings")?;
+    ensure(again == arn, || {
+        format!("an identical create made listener {again}, not the existing {arn}")
+    })?;
     Ok(Outcome::Passed)
 }
 
@@ -936,6 +1005,15 @@ async fn listener_certificates(fx: &Fx<'_>) -> R<Outcome> {
     ensure(o.resource.spec == want, || {
         format!("{att}: read {:?}, want {want:?}", o.resource.spec)
     })?;
+    let want_id = listener_certificate_id(&larn, &cert_arn);
+    ensure(o.id == want_id, || {
+        format!("{att}: observed id {:?}, want {want_id:?}", o.id)
+    })?;
+    for (k, v) in listener_certificate_tags(&fx.tags(&cert_key, "certificate"), &att) {
+        ensure(o.resource.tags.get(&k) == Some(&v), || {
+            format!("{att}: tag {k}={v} missing from {:?}", o.resource.tags)
+        })?;
+    }
     ensure(
         obs.iter().filter(|o| o.resource.key == att).count() == 1,
         || format!("{att} observed more than once after attaching twice"),
@@ -995,6 +1073,7 @@ async fn rule_round_trip(fx: &Fx<'_>) -> R<Outcome> {
         &Spec::ListenerRule(spec.clone()),
         &fx.tags(&rkey, "rule"),
     )?;
+    // Out of order: observed as `normal_hosts` gives them.
     spec.hosts = vec![
         format!("{s}.{a}.{}", fx.zone_name()),
         format!("alias.{a}.{}", fx.zone_name()),
@@ -1003,6 +1082,7 @@ async fn rule_round_trip(fx: &Fx<'_>) -> R<Outcome> {
     fx.b.modify_rule(&rarn, &spec, &t2arn)
         .await
         .ctx("modify_rule")?;
+    spec.hosts = normal_hosts(&spec.hosts);
     check_observed(
         &fx.observe(&scope).await?,
         &rkey,
@@ -1117,9 +1197,16 @@ async fn rule_quota(fx: &Fx<'_>) -> R<Outcome> {
 }
 
 async fn delete_in_use(fx: &Fx<'_>) -> R<Outcome> {
-    if fx.ctx.gaps.no_in_use_errors {
+    let gaps = fx.ctx.gaps;
+    if gaps.no_target_group_in_use_error
+        && gaps.no_certificate_in_use_error
+        && gaps.no_security_group_in_use_error
+    {
         return skip("backend does not refuse deleting resources in use");
     }
+    // A gap skips that check alone: the delete would succeed and take the
+    // resource with it.
+    let mut unchecked = Vec::new();
     let (lb, lkey, larn) = fx.https_router(Router::Internal).await?;
     let (a, s) = (app("web"), app("api"));
     let (tkey, tarn, _) = fx.tg(&a, &s, Router::Internal).await?;
@@ -1132,26 +1219,45 @@ async fn delete_in_use(fx: &Fx<'_>) -> R<Outcome> {
     fx.b.add_listener_certificate(&larn, &cert_arn)
         .await
         .ctx("add_listener_certificate")?;
-    expect_kind(
-        fx.b.delete_target_group(&tarn).await,
-        ErrorKind::Conflict,
-        "deleting a target group a rule forwards to",
-    )?;
-    expect_kind(
-        fx.b.delete_certificate(&cert_arn).await,
-        ErrorKind::Conflict,
-        "deleting a certificate attached to a listener",
-    )?;
-    expect_kind(
-        fx.b.delete_security_group(&lb.sg_id).await,
-        ErrorKind::Conflict,
-        "deleting a security group a load balancer uses",
-    )?;
+    if gaps.no_target_group_in_use_error {
+        unchecked.push("target groups");
+    } else {
+        expect_kind(
+            fx.b.delete_target_group(&tarn).await,
+            ErrorKind::Conflict,
+            "deleting a target group a rule forwards to",
+        )?;
+    }
+    if gaps.no_certificate_in_use_error {
+        unchecked.push("certificates");
+    } else {
+        expect_kind(
+            fx.b.delete_certificate(&cert_arn).await,
+            ErrorKind::Conflict,
+            "deleting a certificate attached to a listener",
+        )?;
+    }
+    if gaps.no_security_group_in_use_error {
+        unchecked.push("security groups");
+    } else {
+        expect_kind(
+            fx.b.delete_security_group(&lb.sg_id).await,
+            ErrorKind::Conflict,
+            "deleting a security group a load balancer uses",
+        )?;
+    }
     let obs = fx.observe_all().await?;
     for key in [&tkey, &cert_key, &lb.sg_key] {
         find(&obs, key)?;
     }
-    Ok(Outcome::Passed)
+    if unchecked.is_empty() {
+        Ok(Outcome::Passed)
+    } else {
+        skip(&format!(
+            "backend does not refuse deleting {} in use (the rest was checked)",
+            unchecked.join(" or ")
+        ))
+    }
 }
 
 async fn lb_delete_cascades(fx: &Fx<'_>) -> R<Outcome> {
@@ -1232,27 +1338,17 @@ async fn records_lifecycle(fx: &Fx<'_>) -> R<Outcome> {
             load_balancer: lb.key.clone(),
         })
     };
-    let mut owner_tags = Tags::new();
-    owner_tags.insert(crate::resource::TAG_RACK.into(), fx.rack.to_string());
-    owner_tags.insert(crate::resource::TAG_KEY.into(), rkey.to_string());
-    check_observed(
-        &fx.observe(&scope).await?,
-        &rkey,
-        &create.name,
-        &want(&int),
-        &owner_tags,
-    )?;
+    let owner_tags = record_tags(fx.rack.as_str(), &rkey);
+    let obs = fx.observe(&scope).await?;
+    check_observed(&obs, &rkey, &create.name, &want(&int), &owner_tags)?;
+    check_record_address(&obs, &rkey, &int.address)?;
     let (_, upsert) = fx.record_change(RecordAction::Upsert, &a, &s, &ext.address);
     fx.b.change_records(&zid, std::slice::from_ref(&upsert))
         .await
         .ctx("change_records UPSERT")?;
-    check_observed(
-        &fx.observe(&scope).await?,
-        &rkey,
-        &create.name,
-        &want(&ext),
-        &owner_tags,
-    )?;
+    let obs = fx.observe(&scope).await?;
+    check_observed(&obs, &rkey, &create.name, &want(&ext), &owner_tags)?;
+    check_record_address(&obs, &rkey, &ext.address)?;
     // A record is an app resource: the rack scope does not show it.
     absent(&fx.observe(&Scope::Rack).await?, &rkey)?;
     let delete = RecordChange {
@@ -1266,7 +1362,30 @@ async fn records_lifecycle(fx: &Fx<'_>) -> R<Outcome> {
     Ok(Outcome::Passed)
 }
 
+/// Checks that a record's observed address is the alias target it was given, as
+/// DNS compares names (case aside, a trailing dot aside).
+fn check_record_address(
+    observed: &[Observed],
+    key: &ResourceKey,
+    target: &LoadBalancerAddress,
+) -> R<()> {
+    let o = find(observed, key)?;
+    let norm = |d: &str| d.trim_end_matches('.').to_ascii_lowercase();
+    let same = o.address.as_ref().is_some_and(|a| {
+        norm(&a.dns_name) == norm(&target.dns_name) && a.hosted_zone_id == target.hosted_zone_id
+    });
+    ensure(same, || {
+        format!(
+            "{key}: observed address {:?}, alias target {target:?}",
+            o.address
+        )
+    })
+}
+
 async fn record_delete_missing(fx: &Fx<'_>) -> R<Outcome> {
+    if fx.ctx.gaps.missing_record_delete_not_conflict {
+        return skip("backend refuses a DELETE of a missing record, but not as a conflict");
+    }
     let (_, zid) = fx.zone().await?;
     let lb = fx.lb(Router::Internal).await?;
     let (_, delete) = fx.record_change(RecordAction::Delete, &app("web"), &app("api"), &lb.address);
@@ -1314,17 +1433,26 @@ async fn record_batch_atomic(fx: &Fx<'_>) -> R<Outcome> {
     if fx.ctx.gaps.non_atomic_record_batches {
         return skip("backend applies Route53 batches change by change");
     }
+    if fx.ctx.gaps.no_duplicate_record_error {
+        return skip("backend does not refuse CREATE of an existing record");
+    }
     let (_, zid) = fx.zone().await?;
     let lb = fx.lb(Router::Internal).await?;
     let a = app("web");
+    let (taken_key, taken) = fx.record_change(RecordAction::Create, &a, &app("db"), &lb.address);
+    fx.b.change_records(&zid, std::slice::from_ref(&taken))
+        .await
+        .ctx("change_records CREATE")?;
+    // A new record, then a CREATE of the existing one, which fails the batch.
     let (ok_key, ok) = fx.record_change(RecordAction::Create, &a, &app("api"), &lb.address);
-    let (_, missing) = fx.record_change(RecordAction::Delete, &a, &app("gone"), &lb.address);
     expect_kind(
-        fx.b.change_records(&zid, &[ok, missing]).await,
+        fx.b.change_records(&zid, &[ok, taken]).await,
         ErrorKind::Conflict,
         "a batch whose second change fails",
     )?;
-    absent(&fx.observe(&Scope::App(a)).await?, &ok_key)?;
+    let obs = fx.observe(&Scope::App(a)).await?;
+    absent(&obs, &ok_key)?;
+    find(&obs, &taken_key)?;
     Ok(Outcome::Passed)
 }
 

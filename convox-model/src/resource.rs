@@ -159,6 +159,39 @@ pub fn ownership_tags(
     t
 }
 
+/// The role tag of an observed listener-certificate attachment: AWS cannot tag
+/// one, so a backend reports [`listener_certificate_tags`].
+pub const ROLE_LISTENER_CERTIFICATE: &str = "listener-certificate";
+
+/// The role tag of an observed record: AWS cannot tag one, so a backend reports
+/// [`record_tags`].
+pub const ROLE_RECORD: &str = "record";
+
+/// The tags a backend reports for an attachment with key `key`: its
+/// certificate's, with the attachment's key and role.
+pub fn listener_certificate_tags(certificate_tags: &Tags, key: &ResourceKey) -> Tags {
+    let mut t = certificate_tags.clone();
+    t.insert(TAG_KEY.into(), key.to_string());
+    t.insert(TAG_ROLE.into(), ROLE_LISTENER_CERTIFICATE.into());
+    t
+}
+
+/// The tags a backend reports for a record, which carries none: what its
+/// ownership TXT implies (the rack and the key, the role, and the app and
+/// service a key `app/{app}/{service}/record` names).
+pub fn record_tags(rack: &str, key: &ResourceKey) -> Tags {
+    let mut t = Tags::new();
+    t.insert(TAG_RACK.into(), rack.into());
+    t.insert(TAG_KEY.into(), key.to_string());
+    t.insert(TAG_ROLE.into(), ROLE_RECORD.into());
+    let parts: Vec<&str> = key.as_str().split('/').collect();
+    if let ["app", app, service, "record"] = parts.as_slice() {
+        t.insert(TAG_APP.into(), (*app).into());
+        t.insert(TAG_SERVICE.into(), (*service).into());
+    }
+    t
+}
+
 /// Whether `tags` say the resource is owned by `rack` (and carry a key).
 pub fn owned_by(tags: &Tags, rack: &Name) -> Option<ResourceKey> {
     (tags.get(TAG_RACK).map(String::as_str) == Some(rack.as_str()))
@@ -442,10 +475,20 @@ pub struct ListenerRuleSpec {
     pub listener: ResourceKey,
     /// Priority, 1..=50,000; `None` in desired state until the planner allocates one.
     pub priority: Option<u32>,
-    /// Host-header values (at most 5).
+    /// Host-header values (at most 5). Their order means nothing to AWS (any one
+    /// matches); observed rules carry them as [`normal_hosts`] gives them.
     pub hosts: Vec<String>,
     /// Where it forwards.
     pub target_group: ResourceKey,
+}
+
+/// A rule's host-header values as backends report them: sorted, without
+/// duplicates, so that observed rules compare equal whatever order AWS keeps.
+pub fn normal_hosts(hosts: &[String]) -> Vec<String> {
+    let mut v = hosts.to_vec();
+    v.sort();
+    v.dedup();
+    v
 }
 
 /// A private hosted zone associated with a VPC.
@@ -484,11 +527,26 @@ pub struct LoadBalancerAddress {
 pub struct Observed {
     /// What it is, as read back (references resolved back to keys).
     pub resource: Resource,
-    /// The provider's id: an ARN, a security group id, a zone id, or for a record
-    /// its name.
+    /// The provider's id: an ARN, a security group id, a zone id, for a listener
+    /// certificate attachment [`listener_certificate_id`], or for a record its name.
     pub id: String,
-    /// For a load balancer, where it answers.
+    /// For a load balancer, where it answers; for a record, the alias target read
+    /// back (what a DELETE of it must name exactly).
     pub address: Option<LoadBalancerAddress>,
+}
+
+/// The observed id of a certificate attached to a listener: attachments have no
+/// id of their own on AWS, so it is `{listener_arn}#{certificate_arn}` (an ARN
+/// never holds `#`).
+pub fn listener_certificate_id(listener_arn: &str, certificate_arn: &str) -> String {
+    format!("{listener_arn}#{certificate_arn}")
+}
+
+/// Splits a [`listener_certificate_id`] back into the listener's and the
+/// certificate's ARNs.
+pub fn parse_listener_certificate_id(id: &str) -> Option<(&str, &str)> {
+    id.split_once('#')
+        .filter(|(l, c)| !l.is_empty() && !c.is_empty())
 }
 
 /// How an alias record change is applied.
@@ -554,6 +612,32 @@ mod tests {
         assert!(!rule.in_scope(&Scope::Rack));
         assert!(ResourceKey::zone().in_scope(&Scope::Rack));
         assert!(ResourceKey::router_listener(Router::External, 443).in_scope(&Scope::Rack));
+    }
+
+    #[test]
+    fn listener_certificate_ids_round_trip() {
+        let l = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/x/1/2";
+        let c = "arn:aws:acm:us-east-1:1:certificate/abc";
+        let id = listener_certificate_id(l, c);
+        assert_eq!(id, format!("{l}#{c}"));
+        assert_eq!(parse_listener_certificate_id(&id), Some((l, c)));
+        assert_eq!(parse_listener_certificate_id(l), None);
+    }
+
+    #[test]
+    fn records_carry_the_tags_their_key_implies() {
+        let key = ResourceKey::record(&Name::new("web").unwrap(), &Name::new("api").unwrap());
+        let t = record_tags("production", &key);
+        assert_eq!(t.get(TAG_APP).map(String::as_str), Some("web"));
+        assert_eq!(t.get(TAG_SERVICE).map(String::as_str), Some("api"));
+        assert_eq!(t.get(TAG_ROLE).map(String::as_str), Some(ROLE_RECORD));
+        assert_eq!(owned_by(&t, &Name::new("production").unwrap()), Some(key));
+    }
+
+    #[test]
+    fn hosts_are_sorted_and_deduplicated() {
+        let h = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(normal_hosts(&h(&["b", "a", "b"])), h(&["a", "b"]));
     }
 
     #[test]

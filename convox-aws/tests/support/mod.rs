@@ -157,14 +157,21 @@ pub struct MotoGaps {
     pub deletes_missing_rules: bool,
     /// A DELETE of a missing record is InvalidInput, not a conflict.
     pub missing_record_delete_is_invalid_input: bool,
+    /// ACM deletes a certificate a listener uses (AWS: ResourceInUseException).
+    pub deletes_certificates_in_use: bool,
+    /// EC2 deletes a security group a load balancer uses (AWS:
+    /// DependencyViolation).
+    pub deletes_security_groups_in_use: bool,
 }
 
-/// moto 5.2.5's gaps. (It does refuse a Route53 CREATE of an existing record, as
-/// AWS does.)
+/// moto 5.2.5's gaps. (It does refuse a Route53 CREATE of an existing record, and
+/// deleting a target group a rule forwards to, as AWS does.)
 pub const MOTO_GAPS: MotoGaps = MotoGaps {
     accepts_duplicate_names: true,
     accepts_duplicate_listener_ports: true,
     no_quotas: true,
     deletes_missing_rules: true,
     missing_record_delete_is_invalid_input: true,
+    deletes_certificates_in_use: true,
+    deletes_security_groups_in_use: true,
 };
