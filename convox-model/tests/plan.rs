@@ -411,3 +411,50 @@ Plan: 5 to create, 0 to update, 0 to replace, 2 to delete.
 ";
     assert_eq!(p.to_string(), expected);
 }
+
+#[test]
+fn an_external_hostname_another_app_routes_is_refused_naming_both_rules() {
+    // v2's external form `{app}-{service}.{router host}` is ambiguous: app `a-b`
+    // with service `c` and app `a` with service `b-c` are both `a-b-c`.
+    let r = rack(false, false);
+    let rack_plan = plan(
+        &Scope::Rack,
+        &desired_rack(&r, "ca"),
+        &[],
+        &Limits::default(),
+    )
+    .unwrap();
+    let obs = observe_after(&[], &rack_plan);
+    let first = desired_app(
+        &r,
+        &n("a-b"),
+        &manifest(vec![svc("c", Some(80), false, false)]),
+        "ca",
+    )
+    .unwrap();
+    let p = plan(&Scope::App(n("a-b")), &first, &obs, &Limits::default()).unwrap();
+    let obs = observe_after(&obs, &p);
+
+    let second = desired_app(
+        &r,
+        &n("a"),
+        &manifest(vec![svc("b-c", Some(80), false, false)]),
+        "ca",
+    )
+    .unwrap();
+    let err = plan(&Scope::App(n("a")), &second, &obs, &Limits::default()).unwrap_err();
+    match &err {
+        PlanError::HostTaken {
+            host,
+            key,
+            taken_by,
+            ..
+        } => {
+            assert_eq!(host, "a-b-c.production.example.com");
+            assert_eq!(key.as_str(), "app/a/b-c/external/rule");
+            assert_eq!(taken_by.as_str(), "app/a-b/c/external/rule");
+        }
+        other => panic!("expected HostTaken, got {other:?}"),
+    }
+    assert!(err.to_string().contains("Rename the app or the service"));
+}
