@@ -412,7 +412,7 @@ pub fn main() -> i32 {
 }
 
 /// A failure that ends a command with an exit code, its message already printed.
-pub struct Exit(i32);
+pub(crate) struct Exit(i32);
 
 fn read_file(file: &Path, io: &mut Io<'_>) -> Result<String, Exit> {
     std::fs::read_to_string(file).map_err(|e| {
