@@ -1,0 +1,514 @@
+//! What the commands that touch a backend share: the backend (chosen once per
+//! process), the rack's settings, its certificate authority, progress output and
+//! error reporting.
+
+use std::error::Error;
+use std::future::Future;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use convox_aws::{AwsBackend, AwsBackendBuilder};
+use convox_mock::MockBackend;
+use convox_model::apply::{ApplyContext, ApplyEvent, SleepFn};
+use convox_model::backend::Backend;
+use convox_model::name::Name;
+use convox_model::params::RackParams;
+use convox_model::plan::Op;
+use convox_model::rack::{Rack, Vpc};
+use convox_model::tls::CertificateAuthority;
+
+use crate::{BackendKind, EXIT_INVALID, EXIT_USAGE, Exit, Io, NetworkArgs};
+
+/// Where the mock keeps its state unless `--state` says otherwise.
+pub const DEFAULT_STATE: &str = ".convox/state.json";
+/// The certificate authority's file name, beside the state file.
+pub const CA_FILE: &str = "ca.pem";
+
+/// Prints `error: …` and then each cause in the source chain, and returns exit 1.
+///
+/// A cause whose text the message above already contains is skipped: errors that
+/// embed their source in their own message would otherwise say it twice.
+pub fn report_error(io: &mut Io<'_>, e: &(dyn Error + 'static)) -> Exit {
+    let mut said = e.to_string();
+    let _ = writeln!(io.err, "error: {said}");
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !said.contains(&text) {
+            let _ = writeln!(io.err, "  caused by: {text}");
+            said.push('\n');
+            said.push_str(&text);
+        }
+        cause = c.source();
+    }
+    Exit(EXIT_INVALID)
+}
+
+/// Prints `error: {message}` and returns exit 1.
+pub fn fail(io: &mut Io<'_>, message: impl std::fmt::Display) -> Exit {
+    let _ = writeln!(io.err, "error: {message}");
+    Exit(EXIT_INVALID)
+}
+
+/// Prints `convox: {message}` and returns the usage exit code.
+pub fn usage(io: &mut Io<'_>, message: impl std::fmt::Display) -> Exit {
+    let _ = writeln!(io.err, "convox: {message}");
+    Exit(EXIT_USAGE)
+}
+
+/// The concrete backend behind the `Arc<dyn Backend>`, for what only it can do.
+enum Store {
+    /// The mock and the file its state lives in.
+    Mock {
+        mock: Arc<MockBackend>,
+        path: PathBuf,
+    },
+    /// AWS: it alone can look a VPC up.
+    Aws(AwsBackend),
+}
+
+/// The backend, chosen once.
+pub struct Chosen {
+    /// What every operation goes through.
+    pub backend: Arc<dyn Backend>,
+    store: Store,
+}
+
+/// The global options and the lazily chosen backend.
+pub struct Session {
+    /// Runs the async operations; current-thread, since a command does one thing
+    /// at a time and the apply engine's concurrency is within one future.
+    pub rt: tokio::runtime::Runtime,
+    kind: BackendKind,
+    state: Option<PathBuf>,
+    ca: Option<PathBuf>,
+    endpoint_url: Option<String>,
+    region: Option<String>,
+    show_calls: bool,
+    chosen: Option<Chosen>,
+}
+
+/// The global options a [`Session`] is made from.
+pub struct Globals {
+    /// `--backend`.
+    pub kind: BackendKind,
+    /// `--state`.
+    pub state: Option<PathBuf>,
+    /// `--ca`.
+    pub ca: Option<PathBuf>,
+    /// `--endpoint-url`.
+    pub endpoint_url: Option<String>,
+    /// `--region` of the command, if it has one.
+    pub region: Option<String>,
+    /// `--show-calls`.
+    pub show_calls: bool,
+}
+
+impl Session {
+    /// A session; nothing is opened or connected until a command needs it.
+    pub fn new(g: Globals) -> std::io::Result<Self> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(Session {
+            rt,
+            kind: g.kind,
+            state: g.state,
+            ca: g.ca,
+            endpoint_url: g.endpoint_url,
+            region: g.region,
+            show_calls: g.show_calls,
+            chosen: None,
+        })
+    }
+
+    /// Whether commands read the backend rather than work offline: `--state`
+    /// given, or `--backend aws`.
+    pub fn explicit_backend(&self) -> bool {
+        self.state.is_some() || self.kind == BackendKind::Aws
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.state
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE))
+    }
+
+    fn ca_path(&self) -> PathBuf {
+        if let Some(p) = &self.ca {
+            return p.clone();
+        }
+        // Beside the state, so that a session's files stay together.
+        let dir = match &self.state {
+            Some(s) => s.parent().map(Path::to_path_buf).unwrap_or_default(),
+            None => PathBuf::from(".convox"),
+        };
+        dir.join(CA_FILE)
+    }
+
+    /// The backend, opened (mock) or configured (AWS) on first use.
+    pub fn backend(&mut self, io: &mut Io<'_>) -> Result<&Chosen, Exit> {
+        if self.chosen.is_none() {
+            let chosen = match self.kind {
+                BackendKind::Mock => {
+                    if self.endpoint_url.is_some() {
+                        return Err(usage(io, "--endpoint-url is for --backend aws"));
+                    }
+                    let path = self.state_path();
+                    let mock =
+                        Arc::new(MockBackend::open(&path).map_err(|e| report_error(io, &e))?);
+                    Chosen {
+                        backend: mock.clone(),
+                        store: Store::Mock { mock, path },
+                    }
+                }
+                BackendKind::Aws => {
+                    let mut b = AwsBackendBuilder::from_env();
+                    if let Some(r) = &self.region {
+                        b = b.with_region(r.clone());
+                    }
+                    if let Some(u) = &self.endpoint_url {
+                        b = b.with_endpoint_url(u.clone());
+                    }
+                    let aws = self
+                        .rt
+                        .block_on(b.build())
+                        .map_err(|e| report_error(io, &e))?;
+                    Chosen {
+                        backend: Arc::new(aws.clone()),
+                        store: Store::Aws(aws),
+                    }
+                }
+            };
+            self.chosen = Some(chosen);
+        }
+        match &self.chosen {
+            Some(c) => Ok(c),
+            None => Err(fail(io, "no backend")),
+        }
+    }
+
+    /// Saves the mock's state if anything may have changed (any mutating call,
+    /// failed ones included, since a failed apply may have done part of its work).
+    /// Called on success and on failure alike, so that the next run converges.
+    pub fn persist(&self, io: &mut Io<'_>) -> Result<(), Exit> {
+        let Some(Chosen {
+            store: Store::Mock { mock, path },
+            ..
+        }) = &self.chosen
+        else {
+            return Ok(());
+        };
+        if mock.calls().mutations == 0 {
+            return Ok(());
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                fail(
+                    io,
+                    format!("cannot create the state directory {}: {e}", dir.display()),
+                )
+            })?;
+        }
+        mock.save(path).map_err(|e| report_error(io, &e))
+    }
+
+    /// With `--show-calls`, prints how many backend calls this command made.
+    pub fn print_calls(&self, io: &mut Io<'_>) {
+        if !self.show_calls {
+            return;
+        }
+        let (reads, mutating) = match &self.chosen {
+            Some(Chosen {
+                store: Store::Mock { mock, .. },
+                ..
+            }) => {
+                let c = mock.calls();
+                (c.reads, c.mutations)
+            }
+            Some(Chosen {
+                store: Store::Aws(aws),
+                ..
+            }) => {
+                let c = aws.calls();
+                (c.total().saturating_sub(c.mutating()), c.mutating())
+            }
+            None => (0, 0),
+        };
+        let _ = writeln!(io.err, "backend calls: {reads} reads, {mutating} mutating");
+    }
+
+    /// The rack as stored by the backend, or `None` for a rack never set up.
+    pub fn stored_rack(&mut self, name: &Name, io: &mut Io<'_>) -> Result<Option<Rack>, Exit> {
+        let backend = self.backend(io)?.backend.clone();
+        self.rt
+            .block_on(backend.load_rack(name))
+            .map_err(|e| report_error(io, &e))
+    }
+
+    /// The rack's settings for a command that may create it: the stored ones if
+    /// the rack exists (the network options must then agree with them), otherwise
+    /// built from the options: on AWS from `--vpc` through EC2, on the mock a
+    /// placeholder network.
+    pub fn rack(&mut self, name: &Name, net: &NetworkArgs, io: &mut Io<'_>) -> Result<Rack, Exit> {
+        if let Some(rack) = self.stored_rack(name, io)? {
+            check_same_network(&rack, net, io)?;
+            return Ok(rack);
+        }
+        let router_host = net
+            .router_host
+            .clone()
+            .unwrap_or_else(|| format!("{name}.example.com"));
+        let rack = match &self.backend(io)?.store {
+            Store::Mock { .. } => Rack {
+                name: name.clone(),
+                region: net
+                    .region
+                    .clone()
+                    .unwrap_or_else(|| convox_mock::DEFAULT_REGION.to_string()),
+                vpc: Vpc {
+                    id: net.vpc.clone().unwrap_or_else(|| "vpc-mock".to_string()),
+                    cidr: "10.0.0.0/16".to_string(),
+                },
+                subnets: net
+                    .subnets
+                    .clone()
+                    .unwrap_or_else(|| vec!["subnet-mock-a".into(), "subnet-mock-b".into()]),
+                router_host,
+                params: RackParams::default(),
+            },
+            Store::Aws(aws) => {
+                let Some(vpc_id) = &net.vpc else {
+                    return Err(fail(
+                        io,
+                        format!(
+                            "rack {name} has not been set up on AWS yet; give its VPC: --vpc VPC_ID (and --subnets a,b to choose its subnets)"
+                        ),
+                    ));
+                };
+                let aws = aws.clone();
+                let (vpc, found) = self
+                    .rt
+                    .block_on(aws.vpc_network(vpc_id))
+                    .map_err(|e| report_error(io, &e))?;
+                Rack {
+                    name: name.clone(),
+                    region: aws.region().to_string(),
+                    vpc,
+                    subnets: net.subnets.clone().unwrap_or(found),
+                    router_host,
+                    params: RackParams::default(),
+                }
+            }
+        };
+        Ok(rack)
+    }
+
+    /// The rack's certificate authority: read from `--ca` (default `ca.pem` beside
+    /// the state), or generated and written there on first use.
+    pub fn authority(
+        &self,
+        rack: &Name,
+        now: i64,
+        io: &mut Io<'_>,
+    ) -> Result<CertificateAuthority, Exit> {
+        let path = self.ca_path();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let (Some(cert), Some(key)) = (
+                    pem_block(&text, |l| l == "CERTIFICATE"),
+                    pem_block(&text, |l| l.ends_with("PRIVATE KEY")),
+                ) else {
+                    return Err(fail(
+                        io,
+                        format!(
+                            "{} must hold the certificate authority's certificate and private key (PEM)",
+                            path.display()
+                        ),
+                    ));
+                };
+                CertificateAuthority::from_pem(&cert, &key).map_err(|e| report_error(io, &e))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let ca =
+                    CertificateAuthority::generate(rack, now).map_err(|e| report_error(io, &e))?;
+                write_secret(&path, &format!("{}{}", ca.cert_pem(), ca.key_pem()))
+                    .map_err(|e| fail(io, format!("cannot write {}: {e}", path.display())))?;
+                let _ = writeln!(
+                    io.err,
+                    "Generated the rack's certificate authority in {}: keep it. Clients inside the VPC trust its certificate; later commands read it back (--ca FILE).",
+                    path.display()
+                );
+                Ok(ca)
+            }
+            Err(e) => Err(fail(io, format!("cannot read {}: {e}", path.display()))),
+        }
+    }
+}
+
+/// Refuses network options that contradict a stored rack: moving a rack to
+/// another VPC or host is not something these commands do.
+fn check_same_network(rack: &Rack, net: &NetworkArgs, io: &mut Io<'_>) -> Result<(), Exit> {
+    let mut differ = Vec::new();
+    if let Some(v) = net.vpc.as_ref().filter(|v| **v != rack.vpc.id) {
+        differ.push(format!("--vpc {v} (it is in {})", rack.vpc.id));
+    }
+    if let Some(s) = net.subnets.as_ref().filter(|s| **s != rack.subnets) {
+        differ.push(format!(
+            "--subnets {} (it uses {})",
+            s.join(","),
+            rack.subnets.join(",")
+        ));
+    }
+    if let Some(h) = net.router_host.as_ref().filter(|h| **h != rack.router_host) {
+        differ.push(format!("--router-host {h} (it uses {})", rack.router_host));
+    }
+    if let Some(r) = net.region.as_ref().filter(|r| **r != rack.region) {
+        differ.push(format!("--region {r} (it is in {})", rack.region));
+    }
+    if differ.is_empty() {
+        return Ok(());
+    }
+    Err(fail(
+        io,
+        format!(
+            "rack {} already exists and its network is fixed: {}; leave these options out to use the rack as it is",
+            rack.name,
+            differ.join(", ")
+        ),
+    ))
+}
+
+/// The first PEM block whose label passes `label`, with its armour.
+fn pem_block(text: &str, label: impl Fn(&str) -> bool) -> Option<String> {
+    let mut out = String::new();
+    let mut inside: Option<String> = None;
+    for line in text.lines() {
+        let line = line.trim();
+        match &inside {
+            None => {
+                if let Some(l) = line
+                    .strip_prefix("-----BEGIN ")
+                    .and_then(|r| r.strip_suffix("-----"))
+                    .filter(|l| label(l))
+                {
+                    inside = Some(l.to_string());
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+            Some(l) => {
+                out.push_str(line);
+                out.push('\n');
+                if line == format!("-----END {l}-----") {
+                    return Some(out);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Writes a file only its owner can read: it holds a private key.
+fn write_secret(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(text.as_bytes())
+}
+
+/// Unix seconds now: the model reads no clock, so the tool supplies it.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// An apply context for `rack` that sleeps on tokio.
+pub fn context(rack: &Name, now: i64) -> ApplyContext {
+    let sleep: SleepFn = Arc::new(|d: Duration| Box::pin(tokio::time::sleep(d)));
+    ApplyContext::new(rack.clone(), now, sleep)
+}
+
+/// One progress line for an event, or `None` for events not worth a line.
+fn progress_line(e: &ApplyEvent) -> Option<String> {
+    match e {
+        ApplyEvent::Started { .. } => None,
+        ApplyEvent::Finished { action } => {
+            let done = match action.op {
+                Op::Create => "created",
+                Op::Update => "updated",
+                Op::Replace => "replaced",
+                Op::Delete => "deleted",
+            };
+            Some(format!("  {done} {} {}", action.kind, action.key))
+        }
+        ApplyEvent::Retrying {
+            action,
+            attempt,
+            delay,
+            error,
+        } => Some(format!(
+            "  retrying {action} in {} ms (attempt {attempt} failed: {error})",
+            delay.as_millis()
+        )),
+        ApplyEvent::Failed { action, error } => Some(format!("  failed {action}: {error}")),
+    }
+}
+
+/// Runs `work` with a context that reports progress, printing one line on stderr
+/// per finished action as it happens.
+///
+/// The events arrive through a channel drained alongside the work: the callback
+/// must be `'static`, the writer is not. `work` owns the context, so the channel
+/// closes when the work is done and the drain ends with it.
+pub async fn with_progress<F, Fut, T>(err: &mut dyn Write, ctx: ApplyContext, work: F) -> T
+where
+    F: FnOnce(ApplyContext) -> Fut,
+    Fut: Future<Output = T>,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ApplyEvent>();
+    let ctx = ctx.with_events(Arc::new(move |e: &ApplyEvent| {
+        let _ = tx.send(e.clone());
+    }));
+    let drain = async {
+        while let Some(e) = rx.recv().await {
+            if let Some(line) = progress_line(&e) {
+                let _ = writeln!(err, "{line}");
+            }
+        }
+    };
+    let (out, ()) = tokio::join!(work(ctx), drain);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn pem_blocks_are_found_by_label() {
+        let text = "-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nREVG\n-----END PRIVATE KEY-----\n";
+        assert_eq!(
+            pem_block(text, |l| l == "CERTIFICATE").unwrap(),
+            "-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n"
+        );
+        assert!(
+            pem_block(text, |l| l.ends_with("PRIVATE KEY"))
+                .unwrap()
+                .contains("REVG")
+        );
+        assert!(pem_block("nothing", |_| true).is_none());
+    }
+}

@@ -1,0 +1,174 @@
+//! `convox --backend aws` against the moto server: the seed's story through the
+//! command line, with the rack's VPC given once and read back afterwards.
+//!
+//! Run by `scripts/test.sh`, which starts moto, sets `CONVOX_MOTO_ENDPOINT` and
+//! fake AWS credentials. Without it the test skips with a message, except under
+//! `CI`, where a missing emulator is a failure.
+//!
+//! The command line cannot add moto's per-account header, so the test works in
+//! moto's default account under a rack name of its own. It passes the endpoint as
+//! `--endpoint-url` rather than setting `AWS_ENDPOINT_URL`: changing the
+//! environment of a multi-threaded test process is not safe.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use convox_aws::AwsBackendBuilder;
+use convox_examples::run;
+
+const ENDPOINT_VAR: &str = "CONVOX_MOTO_ENDPOINT";
+
+fn endpoint() -> Option<String> {
+    match std::env::var(ENDPOINT_VAR) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{ENDPOINT_VAR} is not set under CI: the AWS tests must run; use scripts/test.sh"
+            );
+            eprintln!("AWS CLI test skipped: {ENDPOINT_VAR} not set; run scripts/test.sh");
+            None
+        }
+    }
+}
+
+/// moto's default VPC in its default account, found the way a user would.
+fn default_vpc(endpoint: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let aws = AwsBackendBuilder::from_env()
+            .with_endpoint_url(endpoint)
+            .build()
+            .await
+            .unwrap();
+        aws.default_vpc()
+            .await
+            .unwrap()
+            .expect("moto has a default VPC")
+    })
+}
+
+#[test]
+fn seed_story_with_the_aws_backend_on_moto() {
+    let Some(endpoint) = endpoint() else {
+        return;
+    };
+    let vpc = default_vpc(&endpoint);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let rack = format!("clitest{}x{}", std::process::id(), nanos % 100_000);
+    let dir: PathBuf = std::env::temp_dir().join(format!("convox-cli-aws-{rack}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem").display().to_string();
+    let yml = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("backend/convox.yml")
+        .display()
+        .to_string();
+
+    let convox = |args: &[&str]| -> (i32, String, String) {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let argv = [
+            "convox",
+            "--backend",
+            "aws",
+            "--endpoint-url",
+            endpoint.as_str(),
+            "--ca",
+            ca.as_str(),
+            "--show-calls",
+        ]
+        .into_iter()
+        .chain(args.iter().copied());
+        let code = run(argv, &mut out, &mut err);
+        let (out, err) = (
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        );
+        assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
+        (code, out, err)
+    };
+
+    // A rack not set up yet needs its VPC.
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let code = run(
+        [
+            "convox",
+            "--backend",
+            "aws",
+            "--endpoint-url",
+            endpoint.as_str(),
+            "--ca",
+            ca.as_str(),
+            "deploy",
+            yml.as_str(),
+            "--rack",
+            rack.as_str(),
+            "--app",
+            "backend",
+        ],
+        &mut out,
+        &mut err,
+    );
+    assert_eq!(code, 1);
+    assert!(String::from_utf8(err).unwrap().contains("--vpc VPC_ID"));
+
+    let (_, out, _) = convox(&[
+        "rack",
+        "params",
+        "set",
+        "Internal=Yes",
+        "--rack",
+        &rack,
+        "--vpc",
+        &vpc,
+    ]);
+    assert!(out.contains("Internal      Yes"), "{out}");
+
+    // The VPC is read back from AWS: deploy does not repeat it.
+    let (_, out, err) = convox(&["deploy", &yml, "--rack", &rack, "--app", "backend"]);
+    let host = format!("api.backend.{rack}.convox");
+    assert!(
+        out.contains(&format!("api  internal  https://{host}")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("web: API_URL=https://{host}")),
+        "{out}"
+    );
+    assert!(
+        err.contains("created listener rule app/backend/api/internal/rule"),
+        "{err}"
+    );
+
+    let (_, out, err) = convox(&["deploy", &yml, "--rack", &rack, "--app", "backend"]);
+    assert!(
+        out.starts_with("No changes. backend is up to date."),
+        "{out}"
+    );
+    assert!(err.contains(", 0 mutating"), "{err}");
+
+    let (_, out, _) = convox(&["endpoints", &yml, "--rack", &rack, "--app", "backend"]);
+    assert!(
+        out.contains(&format!("api internal https://{host} deployed")),
+        "{out}"
+    );
+
+    let (_, out, _) = convox(&["apps", "delete", "backend", "--rack", &rack]);
+    assert!(out.contains("Deleted app backend"), "{out}");
+    let (_, out, _) = convox(&["endpoints", &yml, "--rack", &rack, "--app", "backend"]);
+    assert!(out.contains("not deployed"), "{out}");
+    let (_, out, _) = convox(&["rack", "params", "--rack", &rack]);
+    assert_eq!(out, "Internal      Yes\nInternalOnly  No\n");
+
+    let _ = std::fs::remove_dir_all(&dir);
+}
