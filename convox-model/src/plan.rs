@@ -342,9 +342,12 @@ pub enum PlanError {
 pub fn fingerprint(observed: &[Observed]) -> String {
     let mut sorted: Vec<&Observed> = observed.iter().collect();
     sorted.sort_by(|a, b| (&a.resource.key, &a.id).cmp(&(&b.resource.key, &b.id)));
-    // Plain data with string map keys: serialising cannot fail.
-    let json = serde_json::to_vec(&sorted).unwrap_or_default();
-    Sha256::digest(&json)
+    // Streamed into the hash: no buffer the size of the rack's JSON. Plain data
+    // with string map keys into an in-memory hasher: serialising cannot fail.
+    let mut hasher = Sha256::new();
+    let _ = serde_json::to_writer(&mut hasher, &sorted);
+    hasher
+        .finalize()
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
