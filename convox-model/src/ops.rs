@@ -16,7 +16,7 @@ use crate::exposure::{self, Endpoint, Router};
 use crate::manifest::Manifest;
 use crate::name::Name;
 use crate::params::{ParamError, RackParams};
-use crate::plan::{Limits, Op, Plan, PlanError, plan};
+use crate::plan::{Limits, Op, Plan, PlanError, fingerprint, plan};
 use crate::rack::Rack;
 use crate::resource::{Observed, ResourceKey, Scope, Spec};
 
@@ -209,8 +209,11 @@ fn check_manifest(manifest: &Manifest, rack: &Rack, app: &Name) -> Result<(), Op
     Ok(())
 }
 
-/// The plan a deploy of `manifest` would apply to `app` (`convox plan`), from
-/// what exists now. Changes nothing.
+/// The plan a deploy of `manifest` would apply to `app` (`convox plan`), as one
+/// plan: the rack resources the deploy would create first (the app's rules need
+/// the routers' listeners), then the app's actions, planned as if those existed.
+/// Its fingerprint is that of what exists now, so [`deploy_planned`] can refuse
+/// to apply it to a changed rack. Changes nothing.
 pub async fn plan_app(
     backend: &dyn Backend,
     rack: &Rack,
@@ -221,8 +224,50 @@ pub async fn plan_app(
 ) -> Result<Plan, OpsError> {
     check_manifest(manifest, rack, app)?;
     let observed = observe_all(backend, &rack.name).await?;
+    let creates = missing_rack_resources(rack, &observed, ca_fingerprint, limits)?.actions;
+    let mut assumed = observed.clone();
+    assumed.extend(
+        creates
+            .iter()
+            .filter_map(|a| a.desired.clone())
+            .map(|resource| Observed {
+                resource,
+                id: "(known after apply)".to_string(),
+                address: None,
+            }),
+    );
     let desired = desired_app(rack, app, manifest, ca_fingerprint).map_err(PlanError::from)?;
-    Ok(plan(&Scope::App(app.clone()), &desired, &observed, limits)?)
+    let app_plan = plan(&Scope::App(app.clone()), &desired, &assumed, limits)?;
+    Ok(Plan {
+        scope: app_plan.scope,
+        actions: creates.into_iter().chain(app_plan.actions).collect(),
+        fingerprint: fingerprint(&observed),
+    })
+}
+
+/// The rack resources that are missing: a deploy only adds those; changing or
+/// removing rack resources is [`set_rack_params`]'s job, with its checks against
+/// every app.
+fn missing_rack_resources(
+    rack: &Rack,
+    observed: &[Observed],
+    ca_fingerprint: &str,
+    limits: &Limits,
+) -> Result<Plan, OpsError> {
+    let rack_plan = plan(
+        &Scope::Rack,
+        &desired_rack(rack, ca_fingerprint),
+        observed,
+        limits,
+    )?;
+    Ok(Plan {
+        actions: rack_plan
+            .actions
+            .into_iter()
+            .filter(|a| a.op == Op::Create)
+            .collect(),
+        ..rack_plan
+    })
 }
 
 /// Deploys `manifest` as `app`: checks it against the rack's parameters, creates
@@ -237,27 +282,55 @@ pub async fn deploy(
     manifest: &Manifest,
     ctx: &ApplyContext,
 ) -> Result<DeployReport, OpsError> {
+    deploy_inner(backend, rack, app, manifest, ctx, None).await
+}
+
+/// [`deploy`], but only if the rack is still as it was when `planned` (from
+/// [`plan_app`]) was made, so that what is applied is what was shown: otherwise
+/// [`ApplyError::Stale`], with nothing changed.
+pub async fn deploy_planned(
+    backend: &dyn Backend,
+    rack: &Rack,
+    app: &Name,
+    manifest: &Manifest,
+    ctx: &ApplyContext,
+    planned: &Plan,
+) -> Result<DeployReport, OpsError> {
+    deploy_inner(
+        backend,
+        rack,
+        app,
+        manifest,
+        ctx,
+        Some(&planned.fingerprint),
+    )
+    .await
+}
+
+async fn deploy_inner(
+    backend: &dyn Backend,
+    rack: &Rack,
+    app: &Name,
+    manifest: &Manifest,
+    ctx: &ApplyContext,
+    expected: Option<&str>,
+) -> Result<DeployReport, OpsError> {
     check_manifest(manifest, rack, app)?;
     let fp = ca_fingerprint(ctx)?;
     let desired = desired_app(rack, app, manifest, &fp).map_err(PlanError::from)?;
 
     let observed = observe_all(backend, &rack.name).await?;
-    let rack_plan = plan(
-        &Scope::Rack,
-        &desired_rack(rack, &fp),
-        &observed,
-        &ctx.limits,
-    )?;
-    // A deploy only adds what is missing; changing or removing rack resources is
-    // `set_rack_params`'s job, with its checks against every app.
-    let missing = Plan {
-        actions: rack_plan
-            .actions
-            .into_iter()
-            .filter(|a| a.op == Op::Create)
-            .collect(),
-        ..rack_plan
-    };
+    if let Some(planned) = expected {
+        let now = fingerprint(&observed);
+        if now != planned {
+            return Err(ApplyError::Stale {
+                planned: planned.to_string(),
+                observed: now,
+            }
+            .into());
+        }
+    }
+    let missing = missing_rack_resources(rack, &observed, &fp, &ctx.limits)?;
     let (rack_report, observed) = if missing.is_empty() {
         (None, observed)
     } else {

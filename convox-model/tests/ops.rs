@@ -19,7 +19,7 @@ use convox_model::backend::{
 };
 use convox_model::exposure::Router;
 use convox_model::name::Name;
-use convox_model::ops::{OpsError, delete_app, deploy, plan_app, set_rack_params};
+use convox_model::ops::{OpsError, delete_app, deploy, deploy_planned, plan_app, set_rack_params};
 use convox_model::params::ParamError;
 use convox_model::rack::Rack;
 use convox_model::resource::{
@@ -434,4 +434,72 @@ async fn deleting_an_app_leaves_other_apps_alone() {
         })
         .collect();
     assert_eq!(prios, vec![2]);
+}
+
+#[tokio::test]
+async fn a_shown_plan_is_applied_only_to_the_rack_it_was_made_from() {
+    let fake = Fake::default();
+    let c = ctx();
+    let fp = c.issuer.as_ref().unwrap().fingerprint();
+    let r = set_rack_params(&fake, &rack(false, false), &["Internal=Yes"], &c)
+        .await
+        .unwrap()
+        .rack;
+    let api = manifest(vec![svc("api", Some(3000), true, false)]);
+    let shown = plan_app(&fake, &r, &n("backend"), &api, &fp, &c.limits)
+        .await
+        .unwrap();
+    assert_eq!(shown.counts().create, 5, "{shown}");
+
+    // Another app lands between `convox plan` and `convox deploy`.
+    let web = manifest(vec![svc("web", Some(80), false, false)]);
+    deploy(&fake, &r, &n("other"), &web, &c).await.unwrap();
+
+    let before = fake.calls();
+    let err = deploy_planned(&fake, &r, &n("backend"), &api, &c, &shown)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            OpsError::Apply(convox_model::apply::ApplyError::Stale { .. })
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("plan again"), "{err}");
+    assert_eq!(fake.calls(), before, "a stale plan changes nothing");
+
+    // Planned afresh, it goes through and does what it showed.
+    let shown = plan_app(&fake, &r, &n("backend"), &api, &fp, &c.limits)
+        .await
+        .unwrap();
+    let done = deploy_planned(&fake, &r, &n("backend"), &api, &c, &shown)
+        .await
+        .unwrap();
+    assert_eq!(done.plan.actions.len(), shown.actions.len());
+}
+
+#[tokio::test]
+async fn plan_app_on_a_fresh_rack_shows_the_rack_resources_a_deploy_creates_first() {
+    let fake = Fake::default();
+    let c = ctx();
+    let fp = c.issuer.as_ref().unwrap().fingerprint();
+    let r = rack(true, false);
+    let m = manifest(vec![svc("api", Some(3000), true, false)]);
+    let shown = plan_app(&fake, &r, &n("backend"), &m, &fp, &c.limits)
+        .await
+        .unwrap();
+    assert!(
+        shown
+            .actions
+            .iter()
+            .any(|a| a.key.as_str() == "router/internal/alb")
+    );
+    assert!(
+        shown
+            .actions
+            .iter()
+            .any(|a| a.key.as_str() == "app/backend/api/internal/rule")
+    );
+    assert_eq!(fake.calls(), 0, "planning changes nothing");
 }

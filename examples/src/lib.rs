@@ -23,18 +23,16 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use convox_model::apply::observe_all;
-use convox_model::backend::Backend;
 use convox_model::check::{Checked, check};
-use convox_model::desired::{desired_app, desired_rack};
 use convox_model::diag::Diagnostics;
 use convox_model::links::link_vars;
-use convox_model::manifest::{Manifest, parse};
+use convox_model::manifest::parse;
 use convox_model::name::Name;
-use convox_model::ops::{self, OpsError};
+use convox_model::ops;
 use convox_model::params::RackParams;
-use convox_model::plan::{Limits, Op, Plan, PlanError, fingerprint, plan};
+use convox_model::plan::Limits;
 use convox_model::rack::Rack;
-use convox_model::resource::{Observed, ResourceKey, Scope};
+use convox_model::resource::ResourceKey;
 
 use session::{Globals, Session, context, fail, now, report_error, usage, with_progress};
 
@@ -663,51 +661,6 @@ fn cmd_rack_params_set(a: &SetParamsArgs, s: &mut Session, io: &mut Io<'_>) -> i
     finish(run())
 }
 
-/// What a deploy of `manifest` as `app` would do, as one plan: the rack resources
-/// it would create first (a deploy creates what the app's rules need), then the
-/// app's actions, planned as if those existed. The fingerprint is that of what
-/// exists now.
-async fn preview(
-    backend: &dyn Backend,
-    rack: &Rack,
-    app: &Name,
-    manifest: &Manifest,
-    ca_fingerprint: &str,
-    limits: &Limits,
-) -> Result<Plan, OpsError> {
-    let observed = observe_all(backend, &rack.name).await?;
-    let rack_plan = plan(
-        &Scope::Rack,
-        &desired_rack(rack, ca_fingerprint),
-        &observed,
-        limits,
-    )?;
-    // Only creates, as in ops::deploy: changing the rack is `rack params set`'s job.
-    let creates: Vec<_> = rack_plan
-        .actions
-        .into_iter()
-        .filter(|a| a.op == Op::Create)
-        .collect();
-    let mut assumed = observed.clone();
-    assumed.extend(
-        creates
-            .iter()
-            .filter_map(|a| a.desired.clone())
-            .map(|resource| Observed {
-                resource,
-                id: "(known after apply)".to_string(),
-                address: None,
-            }),
-    );
-    let desired = desired_app(rack, app, manifest, ca_fingerprint).map_err(PlanError::from)?;
-    let app_plan = plan(&Scope::App(app.clone()), &desired, &assumed, limits)?;
-    Ok(Plan {
-        scope: app_plan.scope,
-        actions: creates.into_iter().chain(app_plan.actions).collect(),
-        fingerprint: fingerprint(&observed),
-    })
-}
-
 fn cmd_plan(a: &PlanArgs, s: &mut Session, io: &mut Io<'_>) -> i32 {
     let mut run = || -> Result<(), Exit> {
         let t = &a.target;
@@ -716,7 +669,7 @@ fn cmd_plan(a: &PlanArgs, s: &mut Session, io: &mut Io<'_>) -> i32 {
         let ca = s.authority(&rack.name, now(), io)?;
         let backend = s.backend(io)?.backend.clone();
         let p =
-            s.rt.block_on(preview(
+            s.rt.block_on(ops::plan_app(
                 backend.as_ref(),
                 &rack,
                 &t.app,
@@ -747,7 +700,7 @@ fn cmd_deploy(a: &DeployArgs, s: &mut Session, io: &mut Io<'_>) -> i32 {
         let backend = s.backend(io)?.backend.clone();
         let ctx = context(&rack.name, now);
         let p =
-            s.rt.block_on(preview(
+            s.rt.block_on(ops::plan_app(
                 backend.as_ref(),
                 &rack,
                 &t.app,
@@ -767,7 +720,8 @@ fn cmd_deploy(a: &DeployArgs, s: &mut Session, io: &mut Io<'_>) -> i32 {
             let (rack, manifest) = (&rack, &c.manifest);
             let result =
                 s.rt.block_on(with_progress(&mut *io.err, ctx, |ctx| async move {
-                    ops::deploy(backend.as_ref(), rack, &t.app, manifest, &ctx).await
+                    // Apply what was shown, or nothing if the rack changed since.
+                    ops::deploy_planned(backend.as_ref(), rack, &t.app, manifest, &ctx, &p).await
                 }));
             let persisted = s.persist(io);
             let report = result.map_err(|e| report_error(io, &e))?;
