@@ -89,12 +89,16 @@ pub(crate) async fn create_security_group(
         .group_name(&spec.name)
         .description(&spec.description)
         .vpc_id(&spec.vpc_id)
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::SecurityGroup)
-                .set_tags(Some(ec2_tags))
-                .build(),
-        )
+        // EC2 refuses a tag specification without tags ("must have at least
+        // one tag"): an untagged group gets none.
+        .set_tag_specifications((!tags.is_empty()).then(|| {
+            vec![
+                TagSpecification::builder()
+                    .resource_type(ResourceType::SecurityGroup)
+                    .set_tags(Some(ec2_tags))
+                    .build(),
+            ]
+        }))
         .send()
         .await
         .map_err(|e| from_sdk(OP, e))?;

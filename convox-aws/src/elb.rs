@@ -23,10 +23,14 @@ const MAX_PRIORITY: u32 = 50_000;
 /// At most this many condition values per rule.
 const MAX_HOSTS_PER_RULE: usize = 5;
 
-pub(crate) fn tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+/// The tags of a create call, or none at all: ELBv2 refuses an empty `Tags` list
+/// (at least one member), and a resource created for someone else has no tags.
+pub(crate) fn tags(tags: &Tags) -> Option<Vec<Tag>> {
+    (!tags.is_empty()).then(|| {
+        tags.iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect()
+    })
 }
 
 fn protocol(p: Protocol) -> ProtocolEnum {
@@ -149,7 +153,7 @@ pub(crate) async fn create_load_balancer(
         .scheme(LoadBalancerSchemeEnum::from(spec.scheme.as_str()))
         .set_subnets(Some(spec.subnets.clone()))
         .security_groups(security_group_id)
-        .set_tags(Some(tags(tag_set)))
+        .set_tags(tags(tag_set))
         .send()
         .await
         .map_err(|e| from_sdk(OP, e))?;
@@ -202,7 +206,7 @@ pub(crate) async fn create_listener(
         .set_certificates(
             certificate_arn.map(|arn| vec![Certificate::builder().certificate_arn(arn).build()]),
         )
-        .set_tags(Some(tags(tag_set)))
+        .set_tags(tags(tag_set))
         .send()
         .await
         .map_err(|e| from_sdk(OP, e))?;
@@ -315,7 +319,7 @@ pub(crate) async fn create_target_group(
         .health_check_path(&spec.health.path)
         .health_check_interval_seconds(seconds(OP, spec.health.interval)?)
         .health_check_timeout_seconds(seconds(OP, spec.health.timeout)?)
-        .set_tags(Some(tags(tag_set)))
+        .set_tags(tags(tag_set))
         .send()
         .await
         .map_err(|e| from_sdk(OP, e))?;
@@ -373,7 +377,7 @@ pub(crate) async fn create_rule(
         .priority(check_priority(OP, priority)?)
         .conditions(host_condition(OP, &spec.hosts)?)
         .actions(forward(target_group_arn))
-        .set_tags(Some(tags(tag_set)))
+        .set_tags(tags(tag_set))
         .send()
         .await
         .map_err(|e| from_sdk(OP, e))?;

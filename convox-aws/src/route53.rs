@@ -142,6 +142,10 @@ pub(crate) async fn create_hosted_zone(
 }
 
 async fn add_tags(r53: &Client, zone_id: &str, tags: &Tags) -> BackendResult<()> {
+    // ChangeTagsForResource needs at least one tag to add; none is nothing to do.
+    if tags.is_empty() {
+        return Ok(());
+    }
     r53.change_tags_for_resource()
         .resource_type(TagResourceType::Hostedzone)
         .resource_id(zone_id)
