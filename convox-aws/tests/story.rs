@@ -203,8 +203,12 @@ struct Recorder {
 
 impl Recorder {
     /// Starts moto's recorder. It is server-wide; [`Recorder::requests`] keeps one
-    /// account's requests, so tests in other accounts do not disturb the count.
+    /// account's requests, so tests in other accounts do not disturb the count;
+    /// as the reset erases the whole recording, one test per run may use it.
     fn start(endpoint: &str) -> Recorder {
+        // Resetting creates the recording file: until a request is recorded,
+        // downloading the recording otherwise fails for want of it.
+        moto_api(endpoint, "POST", "/moto-api/recorder/reset-recording");
         moto_api(endpoint, "POST", "/moto-api/recorder/start-recording");
         Recorder {
             endpoint: endpoint.to_string(),
