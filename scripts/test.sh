@@ -50,13 +50,16 @@ fi
 # A free loopback port: bind port 0 and let the kernel choose.
 port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 log="$target_dir/moto-$port.log"
+# moto's request recorder (off until a test starts it) writes here rather than
+# into the working directory: the story test counts moto's view of the requests.
+recording="$target_dir/moto-$port.recording"
 
-"$moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+MOTO_RECORDER_FILEPATH="$recording" "$moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 moto_pid=$!
 stop_moto() {
     kill "$moto_pid" 2>/dev/null || true
     wait "$moto_pid" 2>/dev/null || true
-    rm -f "$log"
+    rm -f "$log" "$recording"
 }
 trap stop_moto EXIT
 
@@ -82,6 +85,9 @@ fi
 echo "moto $MOTO_VERSION listening on $endpoint (pid $moto_pid)" >&2
 
 export CONVOX_MOTO_ENDPOINT="$endpoint"
+# The virtualenv's python has boto3 (a dependency of moto): the story test runs
+# scripts/aws_inspect.py with it, an AWS client independent of ours.
+export CONVOX_MOTO_PYTHON="$venv/bin/python"
 # Fake credentials and a fixed region: nothing may reach for a real account, a
 # profile or instance metadata.
 export AWS_ACCESS_KEY_ID=testing

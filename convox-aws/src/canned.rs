@@ -292,6 +292,44 @@ async fn certificate_in_use_is_a_conflict() {
     assert_eq!(err.operation, "DeleteCertificate");
 }
 
+/// A resource created without tags (someone else's, in a test) sends no empty tag
+/// list: EC2 refuses a tag specification without tags and ELBv2 an empty `Tags`.
+#[tokio::test]
+async fn creates_without_tags_send_no_empty_tag_lists() {
+    let (b, canned) = backend(
+        vec![
+            query_error("Refused", "canned"),
+            query_error("Refused", "canned"),
+        ],
+        1,
+    )
+    .await;
+    let none = Tags::new();
+    let sg = convox_model::resource::SecurityGroupSpec {
+        name: "theirs".into(),
+        description: "theirs".into(),
+        vpc_id: "vpc-1".into(),
+        ingress: Vec::new(),
+    };
+    b.create_security_group(&sg, &none).await.unwrap_err();
+    b.create_load_balancer(&lb_spec(), "sg-1", &none)
+        .await
+        .unwrap_err();
+    let requests = canned.requests.lock().unwrap();
+    assert!(
+        requests[0].contains("Action=CreateSecurityGroup"),
+        "{}",
+        requests[0]
+    );
+    assert!(!requests[0].contains("TagSpecification"), "{}", requests[0]);
+    assert!(
+        requests[1].contains("Action=CreateLoadBalancer"),
+        "{}",
+        requests[1]
+    );
+    assert!(!requests[1].contains("Tags"), "{}", requests[1]);
+}
+
 #[tokio::test]
 async fn security_group_in_use_is_a_conflict() {
     let (b, _) = backend(
