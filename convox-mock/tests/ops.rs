@@ -1,9 +1,9 @@
 //! Rack and app operations on the mock, end to end: the story of the internal
-//! Services page.
+//! Services page, and regressions found by the reconcile state machine test.
 
 use std::sync::Arc;
 
-use convox_mock::{MockBackend, VirtualClock};
+use convox_mock::{Fault, Faulty, MockBackend, VirtualClock};
 use convox_model::apply::{ApplyContext, observe_all};
 use convox_model::backend::Backend;
 use convox_model::exposure::Router;
@@ -219,4 +219,30 @@ async fn internal_services_story() {
     assert_eq!(keys(&after, None), keys(&before, None));
     assert_eq!(keys(&after, Some("shop")), keys(&before, Some("shop")));
     assert_eq!(mock.inventory().certificates, 2, "the routers' own");
+}
+
+/// Regression: the first deploy on a fresh rack creates the rack's resources
+/// and then saves the rack on its zone, but only when it created something. A
+/// first deploy that failed between the two (here: saving) left every later
+/// deploy with nothing missing, so the rack was never saved. Found by the
+/// reconcile state machine test.
+#[tokio::test]
+async fn a_deploy_after_one_that_failed_to_save_the_rack_saves_it() {
+    let mock = Arc::new(MockBackend::new());
+    let clock = VirtualClock::new();
+    let ctx = ctx(&clock);
+    let rack = settings();
+    let m = Manifest::from_services(vec![service("web", false, false, &[])]);
+    let faulty =
+        Faulty::from_arc(mock.clone(), 1).fail_nth_call_of("SaveRack", 1, Fault::transient());
+    let err = ops::deploy(&faulty, &rack, &name("shop"), &m, &ctx)
+        .await
+        .expect_err("saving fails");
+    assert!(matches!(err, OpsError::Backend(_)), "{err}");
+    assert_eq!(mock.load_rack(&rack.name).await.expect("load"), None);
+
+    ops::deploy(&*mock, &rack, &name("shop"), &m, &ctx)
+        .await
+        .expect("deploy again");
+    assert_eq!(stored(&*mock).await, rack);
 }
