@@ -246,3 +246,46 @@ async fn a_deploy_after_one_that_failed_to_save_the_rack_saves_it() {
         .expect("deploy again");
     assert_eq!(stored(&*mock).await, rack);
 }
+
+/// Regression: ImportCertificate is not idempotent, and the apply engine retried
+/// it after a lost answer, importing a second certificate under the same key.
+/// The listener took one; the planner kept whichever sorted first and planned to
+/// delete the other, which deploy never does for rack resources (a leak), and
+/// which fails for ever when it is the one in use. Found by the reconcile state
+/// machine test's fault variant (invariants 7 and 8).
+#[tokio::test]
+async fn a_lost_certificate_import_answer_does_not_import_it_twice() {
+    let mock = Arc::new(MockBackend::new());
+    let clock = VirtualClock::new();
+    let ctx = ctx(&clock);
+    let lose_nth_import = |n| {
+        Faulty::from_arc(mock.clone(), 1).fail_nth_call_of(
+            "ImportCertificate",
+            n,
+            Fault::lost_response(),
+        )
+    };
+    // The routers' certificates: the second import's answer is lost.
+    let rack = ops::set_rack_params(&lose_nth_import(2), &settings(), &["Internal=Yes"], &ctx)
+        .await
+        .expect("the retry finds the certificate the lost call made")
+        .rack;
+    assert_eq!(mock.inventory().certificates, 2, "one per router");
+    // The app's certificate.
+    let m = Manifest::from_services(vec![service("api", true, false, &[])]);
+    ops::deploy(&lose_nth_import(1), &rack, &name("backend"), &m, &ctx)
+        .await
+        .expect("the retry finds the certificate the lost call made");
+    assert_eq!(mock.inventory().certificates, 3, "and one for the app");
+
+    let observed = observe_all(&*mock, &rack.name).await.expect("observe");
+    let keys: Vec<&ResourceKey> = observed.iter().map(|o| &o.resource.key).collect();
+    let unique: std::collections::BTreeSet<_> = keys.iter().collect();
+    assert_eq!(keys.len(), unique.len(), "no key twice: {keys:?}");
+    mock.reset_calls();
+    let again = ops::deploy(&*mock, &rack, &name("backend"), &m, &ctx)
+        .await
+        .expect("redeploy");
+    assert!(again.plan.is_empty(), "{}", again.plan);
+    assert_eq!(mock.calls().mutations, 0);
+}
