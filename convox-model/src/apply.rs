@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -594,6 +594,26 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// The provider id of the resource with `key`, other than `except`, if it
+    /// exists now: for a create that may have been made by an attempt whose answer
+    /// was lost.
+    async fn find_created(
+        &self,
+        key: &ResourceKey,
+        except: Option<&str>,
+    ) -> BackendResult<Option<String>> {
+        let scope = if key.app().is_some() {
+            Scope::Apps
+        } else {
+            Scope::Rack
+        };
+        let observed = self.backend.observe(&self.ctx.rack, &scope).await?;
+        Ok(observed
+            .into_iter()
+            .find(|o| o.resource.key == *key && Some(o.id.as_str()) != except)
+            .map(|o| o.id))
+    }
+
     async fn run_stage(&self, stage: &[(Half, &Action)], known: &Known) -> Vec<Outcome> {
         let mut units: Vec<BoxFuture<'_, Vec<Outcome>>> = Vec::new();
         let (records, others): (Vec<Unit<'_>>, Vec<Unit<'_>>) =
@@ -774,9 +794,24 @@ impl<'a> Engine<'a> {
                 let issuer = self.ctx.issuer.as_ref().ok_or(StepError::NoIssuer)?;
                 // Issued here, not at plan time: a plan holds no secrets.
                 let pem = issuer.issue(&c.domain, self.ctx.now)?;
+                // ImportCertificate is not idempotent: retried after an answer was
+                // lost, it imports a second certificate under the same key, and the
+                // listener gets one of the two while the planner may keep the other
+                // and then fail to delete the one in use, forever. So every retry
+                // first looks for the certificate the attempt before may have made.
+                // A replacement's old certificate has the same key; it is not the one.
+                let old = action.current.as_ref().map(|o| o.id.as_str());
+                let attempted = AtomicBool::new(false);
                 created(
-                    self.with_retry(Some(&r), true, || b.import_certificate(c, &pem, tags))
-                        .await?,
+                    self.with_retry(Some(&r), true, || async {
+                        if attempted.swap(true, Ordering::Relaxed)
+                            && let Some(id) = self.find_created(key, old).await?
+                        {
+                            return Ok(id);
+                        }
+                        b.import_certificate(c, &pem, tags).await
+                    })
+                    .await?,
                 )
             }
             Spec::ListenerCertificate(lc) => {

@@ -336,13 +336,18 @@ async fn deploy_inner(
     } else {
         tracing::info!(rack = %rack.name, creates = missing.actions.len(), "creating missing rack resources");
         let report = apply(backend, &missing, ctx).await?;
-        if backend.load_rack(&rack.name).await?.is_none()
-            && let Some(zone) = report.ids.get(&ResourceKey::zone())
-        {
-            backend.save_rack(zone, rack).await?;
-        }
         (Some(report), observe_all(backend, &rack.name).await?)
     };
+    // Checked on every deploy, not only on the one that created the zone: that one
+    // may have failed after creating it and before saving, and nothing would be
+    // missing the next time.
+    if backend.load_rack(&rack.name).await?.is_none()
+        && let Some(zone) = observed
+            .iter()
+            .find(|o| o.resource.key == ResourceKey::zone())
+    {
+        backend.save_rack(&zone.id, rack).await?;
+    }
 
     let p = plan(&Scope::App(app.clone()), &desired, &observed, &ctx.limits)?;
     let report = if p.is_empty() {

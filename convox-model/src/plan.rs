@@ -335,6 +335,20 @@ pub enum PlanError {
         /// The hostname without its first label.
         parent: String,
     },
+    /// Two rules would serve the same hostname for different services. External
+    /// hostnames are `{app}-{service}.{router host}`, so app `shop` with service
+    /// `api-web` and app `shop-api` with service `web` meet at `shop-api-web`.
+    #[error(
+        "hostname {host} of {key} is already served by {other}; rename the app or the service so that their hostnames differ"
+    )]
+    HostnameTaken {
+        /// The hostname.
+        host: String,
+        /// The rule in the plan's scope that wants it.
+        key: ResourceKey,
+        /// The rule that has it (or also wants it).
+        other: ResourceKey,
+    },
 }
 
 /// SHA-256 (hex) of an observation: the canonical JSON of the observed resources
@@ -554,6 +568,7 @@ pub fn plan(
     check_quotas(&after, &desired_resources, limits)?;
     check_hosts(scope, &after)?;
     check_coverage(scope, &after)?;
+    check_hostnames_unique(scope, &after)?;
 
     Ok(Plan {
         scope: scope.clone(),
@@ -899,6 +914,43 @@ fn check_coverage(
                         .map_or(host.as_str(), |(_, p)| p)
                         .to_string(),
                 });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// No hostname is served by two rules: a host-header rule answers for exactly one
+/// (app, service, router), or the rule with the lower priority would silently take
+/// the other service's traffic. Only conflicts involving a rule in scope are
+/// reported, so that an app is never blocked by a conflict between two others.
+fn check_hostnames_unique(
+    scope: &Scope,
+    after: &BTreeMap<&ResourceKey, &Resource>,
+) -> Result<(), PlanError> {
+    let mut by_host: BTreeMap<&str, &ResourceKey> = BTreeMap::new();
+    // In scope first, so that the error names the rule being planned.
+    let rules = after
+        .iter()
+        .filter(|(k, _)| k.in_scope(scope))
+        .chain(after.iter().filter(|(k, _)| !k.in_scope(scope)));
+    for (key, r) in rules {
+        let Spec::ListenerRule(rule) = &r.spec else {
+            continue;
+        };
+        for host in &rule.hosts {
+            match by_host.get(host.as_str()) {
+                Some(first) if first.in_scope(scope) || key.in_scope(scope) => {
+                    return Err(PlanError::HostnameTaken {
+                        host: host.clone(),
+                        key: (*first).clone(),
+                        other: (*key).clone(),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    by_host.insert(host, key);
+                }
             }
         }
     }

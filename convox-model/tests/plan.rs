@@ -60,6 +60,60 @@ fn observed_rule(app: &str, service: &str, priority: u32) -> Observed {
     }
 }
 
+/// Regression: external hostnames are `{app}-{service}.{router host}`, so app
+/// `shop` with service `api-web` and app `shop-api` with service `web` were both
+/// given a rule for `shop-api-web.{router host}` on the external listener, and the
+/// rule with the lower priority took the other's traffic. Found by the reconcile
+/// state machine test (convox-mock/tests/reconcile.rs), invariant 4.
+#[test]
+fn a_hostname_already_served_by_another_app_is_refused() {
+    let r = rack(false, false);
+    let p = plan(
+        &Scope::Rack,
+        &desired_rack(&r, "ca"),
+        &[],
+        &Limits::default(),
+    )
+    .unwrap();
+    let obs = observe_after(&[], &p);
+    let shop = desired_app(
+        &r,
+        &n("shop"),
+        &manifest(vec![svc("api-web", Some(3000), false, false)]),
+        "ca",
+    )
+    .unwrap();
+    let p = plan(&Scope::App(n("shop")), &shop, &obs, &Limits::default()).unwrap();
+    let obs = observe_after(&obs, &p);
+    let shop_api = desired_app(
+        &r,
+        &n("shop-api"),
+        &manifest(vec![svc("web", Some(3000), false, false)]),
+        "ca",
+    )
+    .unwrap();
+    let err = plan(
+        &Scope::App(n("shop-api")),
+        &shop_api,
+        &obs,
+        &Limits::default(),
+    )
+    .unwrap_err();
+    let PlanError::HostnameTaken { host, key, other } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(host, "shop-api-web.production.example.com");
+    assert_eq!(key.as_str(), "app/shop-api/web/external/rule");
+    assert_eq!(other.as_str(), "app/shop/api-web/external/rule");
+    assert!(
+        err.to_string().contains("rename the app or the service"),
+        "{err}"
+    );
+    // The app that has the name keeps planning as before.
+    let p = plan(&Scope::App(n("shop")), &shop, &obs, &Limits::default()).unwrap();
+    assert!(p.is_empty(), "{p}");
+}
+
 #[test]
 fn fresh_rack_plans_every_resource_as_a_create() {
     let p = plan(
