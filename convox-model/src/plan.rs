@@ -307,22 +307,6 @@ pub enum PlanError {
         /// What to do.
         hint: String,
     },
-    /// Two rules would route the same hostname on one listener: the second would
-    /// never be reached. External hostnames `{app}-{service}.{router host}` can
-    /// collide across apps (`a-b`/`c` and `a`/`b-c`).
-    #[error(
-        "hostname {host} is already routed on {listener} by {taken_by}; {key} cannot route it too. Rename the app or the service so that their hostnames differ"
-    )]
-    HostTaken {
-        /// The hostname.
-        host: String,
-        /// The listener.
-        listener: ResourceKey,
-        /// The rule that would route it too.
-        key: ResourceKey,
-        /// The rule that routes it already.
-        taken_by: ResourceKey,
-    },
     /// A hostname served on an HTTPS listener has no certificate that covers it.
     #[error(
         "hostname {host} is served on {listener} but no certificate attached to it covers the name; attach a certificate for {host} or *.{parent} to the listener"
@@ -566,7 +550,6 @@ pub fn plan(
     let after = final_state(scope, &desired_resources, &current);
     check_references(&desired_resources, &after)?;
     check_quotas(&after, &desired_resources, limits)?;
-    check_hosts(scope, &after)?;
     check_coverage(scope, &after)?;
     check_hostnames_unique(scope, &after)?;
 
@@ -813,44 +796,6 @@ fn check_quotas(
                 limit: limits.certificates_per_listener,
                 hint: "each app with internal services attaches one certificate; raise the 'Certificates per Application Load Balancer' quota with AWS and Limits::certificates_per_listener, or move apps to another rack".to_string(),
             });
-        }
-    }
-    Ok(())
-}
-
-/// Each hostname is routed by at most one rule per listener (hostnames are
-/// injective over app, service and router). Rules outside the scope were
-/// there first, so the rule in scope is the one refused.
-fn check_hosts(scope: &Scope, after: &BTreeMap<&ResourceKey, &Resource>) -> Result<(), PlanError> {
-    let mut routed: BTreeMap<(&ResourceKey, String), &ResourceKey> = BTreeMap::new();
-    // Out-of-scope rules first, so that a clash names the rule being planned.
-    let rules = after
-        .iter()
-        .filter_map(|(k, r)| match &r.spec {
-            Spec::ListenerRule(rule) => Some((*k, rule)),
-            _ => None,
-        })
-        .filter(|(k, _)| !k.in_scope(scope))
-        .chain(
-            after
-                .iter()
-                .filter_map(|(k, r)| match &r.spec {
-                    Spec::ListenerRule(rule) => Some((*k, rule)),
-                    _ => None,
-                })
-                .filter(|(k, _)| k.in_scope(scope)),
-        );
-    for (key, rule) in rules {
-        for host in &rule.hosts {
-            let slot = (&rule.listener, host.to_ascii_lowercase());
-            if let Some(taken_by) = routed.insert(slot, key) {
-                return Err(PlanError::HostTaken {
-                    host: host.clone(),
-                    listener: rule.listener.clone(),
-                    key: key.clone(),
-                    taken_by: taken_by.clone(),
-                });
-            }
         }
     }
     Ok(())
