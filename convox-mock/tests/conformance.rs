@@ -44,33 +44,8 @@ macro_rules! conformance_tests {
     };
 }
 
-conformance_tests!(
-    case_security_group_round_trip,
-    case_security_group_update_replaces_ingress,
-    case_load_balancer_round_trip,
-    case_load_balancer_name_rules,
-    case_listeners_redirect_and_https,
-    case_https_listener_requires_certificate,
-    case_duplicate_listener_port,
-    case_listener_certificates_idempotent,
-    case_target_group_round_trip_and_health_modify,
-    case_rule_round_trip_and_modify,
-    case_rule_priority_conflict,
-    case_rule_quota,
-    case_delete_in_use_conflicts,
-    case_load_balancer_delete_cascades,
-    case_hosted_zone_round_trip_and_not_empty,
-    case_records_create_upsert_delete,
-    case_record_delete_missing_conflicts,
-    case_record_create_existing_conflicts,
-    case_record_outside_zone_invalid,
-    case_record_batch_all_or_nothing,
-    case_record_batch_limit,
-    case_foreign_resources_never_observed,
-    case_observe_scopes,
-    case_rack_round_trip,
-    case_deletes_then_observe_empty,
-);
+// One test per case of the suite, named after it.
+convox_model::conformance_cases!(conformance_tests);
 
 /// All cases in sequence on one backend: they share it without interfering.
 #[tokio::test]

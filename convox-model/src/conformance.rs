@@ -638,6 +638,48 @@ pub async fn delete_owned(backend: &dyn Backend, rack: &Name) -> Result<(), Stri
     }
 }
 
+/// Calls the macro `$m` with the name of every case, in suite order, so that a
+/// backend's tests can generate one test per case without a list of their own:
+///
+/// ```
+/// // In a backend's tests, `conformance_tests` would expand to one test per case.
+/// macro_rules! count { ($($case:ident),* $(,)?) => { [$(stringify!($case)),*].len() } }
+/// let n = convox_model::conformance_cases!(count);
+/// assert_eq!(n, convox_model::conformance::cases().len());
+/// ```
+#[macro_export]
+macro_rules! conformance_cases {
+    ($m:ident) => {
+        $m! {
+            case_security_group_round_trip,
+            case_security_group_update_replaces_ingress,
+            case_load_balancer_round_trip,
+            case_load_balancer_name_rules,
+            case_listeners_redirect_and_https,
+            case_https_listener_requires_certificate,
+            case_duplicate_listener_port,
+            case_listener_certificates_idempotent,
+            case_target_group_round_trip_and_health_modify,
+            case_rule_round_trip_and_modify,
+            case_rule_priority_conflict,
+            case_rule_quota,
+            case_delete_in_use_conflicts,
+            case_load_balancer_delete_cascades,
+            case_hosted_zone_round_trip_and_not_empty,
+            case_records_create_upsert_delete,
+            case_record_delete_missing_conflicts,
+            case_record_create_existing_conflicts,
+            case_record_outside_zone_invalid,
+            case_record_batch_all_or_nothing,
+            case_record_batch_limit,
+            case_foreign_resources_never_observed,
+            case_observe_scopes,
+            case_rack_round_trip,
+            case_deletes_then_observe_empty,
+        }
+    };
+}
+
 macro_rules! cases {
     ($( $(#[$doc:meta])* $name:ident => $body:ident ($tag:literal); )*) => {
         $(
