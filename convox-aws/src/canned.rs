@@ -487,3 +487,28 @@ async fn retries_are_paced_like_first_attempts() {
         start.elapsed()
     );
 }
+
+/// Route53 adds at most 10 tags per ChangeTagsForResource: more go in batches.
+#[tokio::test]
+async fn zone_tags_go_to_route53_ten_at_a_time() {
+    let ok = || {
+        (
+            200,
+            "text/xml",
+            r#"<?xml version="1.0"?><ChangeTagsForResourceResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"/>"#.to_string(),
+        )
+    };
+    let (b, canned) = backend(vec![ok(), ok()], 1).await;
+    let tags: Tags = (0..12)
+        .map(|i| (format!("k{i:02}"), "v".to_string()))
+        .collect();
+    crate::route53::add_tags(&b.route53, "Z123", &tags)
+        .await
+        .unwrap();
+    let requests = canned.requests.lock().unwrap();
+    let counts: Vec<usize> = requests
+        .iter()
+        .map(|r| r.matches("<Tag>").count())
+        .collect();
+    assert_eq!(counts, vec![10, 2]);
+}

@@ -141,20 +141,28 @@ pub(crate) async fn create_hosted_zone(
     Ok(id)
 }
 
-async fn add_tags(r53: &Client, zone_id: &str, tags: &Tags) -> BackendResult<()> {
+pub(crate) async fn add_tags(r53: &Client, zone_id: &str, tags: &Tags) -> BackendResult<()> {
     // AddTags takes at least one tag: with none there is nothing to send.
     if tags.is_empty() {
         return Ok(());
     }
-    r53.change_tags_for_resource()
-        .resource_type(TagResourceType::Hostedzone)
-        .resource_id(zone_id)
-        .set_add_tags(Some(tags.iter().map(|(k, v)| tag(k, v)).collect()))
-        .send()
-        .await
-        .map_err(|e| from_sdk("ChangeTagsForResource", e))?;
+    let all: Vec<_> = tags.iter().map(|(k, v)| tag(k, v)).collect();
+    // Route53 takes at most 10 tags per ChangeTagsForResource; the rack's
+    // settings and ownership tags are more than that.
+    for batch in all.chunks(MAX_TAGS_PER_CHANGE) {
+        r53.change_tags_for_resource()
+            .resource_type(TagResourceType::Hostedzone)
+            .resource_id(zone_id)
+            .set_add_tags(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(|e| from_sdk("ChangeTagsForResource", e))?;
+    }
     Ok(())
 }
+
+/// Route53's limit on tags added by one ChangeTagsForResource request.
+pub(crate) const MAX_TAGS_PER_CHANGE: usize = 10;
 
 pub(crate) async fn delete_hosted_zone(r53: &Client, id: &str) -> BackendResult<()> {
     r53.delete_hosted_zone()
