@@ -85,6 +85,8 @@ fi
 echo "moto $MOTO_VERSION listening on $endpoint (pid $moto_pid)" >&2
 
 export CONVOX_MOTO_ENDPOINT="$endpoint"
+# Constant, unlike the port: the build scripts key on it (see convox-aws/build.rs).
+export CONVOX_MOTO=1
 # The virtualenv's python has boto3 (a dependency of moto): the story test runs
 # scripts/aws_inspect.py with it, an AWS client independent of ours.
 export CONVOX_MOTO_PYTHON="$venv/bin/python"

@@ -91,6 +91,7 @@ macro_rules! conformance_tests {
     ($($case:ident),* $(,)?) => {
         $(
             #[tokio::test]
+            #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
             async fn $case() {
                 let Some(env) = MotoEnv::new(stringify!($case)).await else {
                     return;
@@ -123,6 +124,7 @@ convox_model::conformance_cases!(conformance_tests);
 
 /// All cases in sequence in one account: they share it without interfering.
 #[tokio::test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn run_all_in_one_account() {
     let Some(env) = MotoEnv::new("run_all_in_one_account").await else {
         return;

@@ -188,6 +188,7 @@ fn rule_spec(priority: u32, hosts: &[&str]) -> ListenerRuleSpec {
 }
 
 #[tokio::test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn vpc_network_reads_the_default_vpc_and_its_subnets() {
     let Some(env) = MotoEnv::new("vpc_network").await else {
         return;
@@ -203,6 +204,7 @@ async fn vpc_network_reads_the_default_vpc_and_its_subnets() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn security_group_round_trip() {
     let Some(env) = MotoEnv::new("security_group").await else {
         return;
@@ -249,6 +251,7 @@ async fn security_group_round_trip() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn router_round_trip_resolves_references_to_keys() {
     let Some(env) = MotoEnv::new("router").await else {
         return;
@@ -360,6 +363,7 @@ async fn router_round_trip_resolves_references_to_keys() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn app_resources_round_trip() {
     let Some(env) = MotoEnv::new("app").await else {
         return;
@@ -478,6 +482,7 @@ async fn app_resources_round_trip() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn rule_priority_taken_is_a_conflict() {
     let Some(env) = MotoEnv::new("priority").await else {
         return;
@@ -521,6 +526,7 @@ async fn rule_priority_taken_is_a_conflict() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn zone_records_and_rack_settings_round_trip() {
     let Some(env) = MotoEnv::new("zone").await else {
         return;
@@ -642,6 +648,7 @@ async fn zone_records_and_rack_settings_round_trip() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn foreign_resources_are_never_observed_or_touched() {
     let Some(env) = MotoEnv::new("foreign").await else {
         return;
@@ -755,6 +762,7 @@ async fn foreign_resources_are_never_observed_or_touched() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn local_checks_refuse_before_sending() {
     let Some(env) = MotoEnv::new("local_checks").await else {
         return;
@@ -789,6 +797,7 @@ async fn local_checks_refuse_before_sending() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn tags_are_read_twenty_arns_per_call() {
     let Some(env) = MotoEnv::new("tags_per_call").await else {
         return;
@@ -825,6 +834,7 @@ async fn tags_are_read_twenty_arns_per_call() {
 /// Pacing over a real HTTP round trip: a burst beyond a small bucket takes at
 /// least the time the bucket's rate allows, on the wall clock.
 #[tokio::test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn a_burst_beyond_the_bucket_is_spread_out() {
     let Some(env) = MotoEnv::new("pacing").await else {
         return;
@@ -850,6 +860,7 @@ async fn a_burst_beyond_the_bucket_is_spread_out() {
 /// What moto does where AWS refuses: the gaps the conformance suite is told of.
 /// Should moto close one, this test says so and the flag can go.
 #[tokio::test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn moto_gaps_are_as_documented() {
     let Some(env) = MotoEnv::new("moto_gaps").await else {
         return;
@@ -993,4 +1004,16 @@ async fn moto_gaps_are_as_documented() {
         ErrorKind::Conflict,
         "{report}"
     );
+}
+
+/// Under CI the emulator must be there: otherwise every test above would be
+/// ignored and CI would pass without the AWS backend having answered a request.
+#[test]
+fn the_aws_tests_run_under_ci() {
+    if std::env::var_os("CI").is_some() {
+        assert!(
+            cfg!(moto),
+            "CI is set but CONVOX_MOTO is not: run the tests with scripts/test.sh"
+        );
+    }
 }

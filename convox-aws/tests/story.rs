@@ -639,6 +639,7 @@ fn foreign_snapshot(seen: &Value, f: &Foreign) -> Value {
 // ---------------------------------------------------------------------------
 
 #[tokio::test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn the_seed_story_as_aws_sees_it() {
     let Some(env) = MotoEnv::new("story").await else {
         return;
@@ -899,6 +900,7 @@ async fn the_seed_story_as_aws_sees_it() {
 /// On an `InternalOnly` rack a service without `internal: true` is refused before
 /// anything is created, and the rack never gets an internet-facing router.
 #[tokio::test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn an_internal_only_rack_refuses_external_services() {
     let Some(env) = MotoEnv::new("story_internal_only").await else {
         return;

@@ -54,6 +54,7 @@ fn default_vpc(endpoint: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 fn seed_story_with_the_aws_backend_on_moto() {
     let Some(endpoint) = endpoint() else {
         return;
