@@ -1,0 +1,276 @@
+//! Rack and app operations (`convox_model::ops`) against the mock: repeat
+//! deploys change nothing, missing rack resources come first, rack rules and
+//! parameter transitions are refused before any change, apps are deleted alone,
+//! and a shown plan is applied only to the rack it was made from.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use convox_mock::MockBackend;
+use convox_model::apply::{ApplyContext, SleepFn};
+use convox_model::backend::Backend;
+use convox_model::manifest::{Manifest, Port, Scheme, Service};
+use convox_model::name::Name;
+use convox_model::ops::{OpsError, delete_app, deploy, deploy_planned, plan_app, set_rack_params};
+use convox_model::params::{ParamError, RackParams};
+use convox_model::rack::Rack;
+use convox_model::resource::{Scope, Spec};
+use convox_model::tls::CertificateAuthority;
+
+fn n(s: &str) -> Name {
+    Name::new(s).unwrap()
+}
+
+fn rack(internal: bool, internal_only: bool) -> Rack {
+    let mut r = Rack::offline(
+        n("production"),
+        RackParams::new(internal, internal_only).unwrap(),
+        Some("production.example.com".into()),
+    );
+    r.subnets = vec!["subnet-a".into(), "subnet-b".into()];
+    r
+}
+
+fn svc(name: &str, port: Option<u16>, internal: bool, both: bool) -> Service {
+    let mut s = Service::with_defaults(n(name));
+    s.port = port.map(|port| Port {
+        port,
+        scheme: Scheme::Http,
+    });
+    s.internal = internal || both;
+    s.internal_and_external = both;
+    s
+}
+
+fn manifest(services: Vec<Service>) -> Manifest {
+    Manifest::from_services(services)
+}
+
+fn ctx() -> ApplyContext {
+    let sleep: SleepFn = Arc::new(|_| Box::pin(async {}));
+    let ca = CertificateAuthority::generate(&n("production"), 1_750_000_000).unwrap();
+    ApplyContext::new(n("production"), 1_750_000_000, sleep).with_issuer(Arc::new(ca))
+}
+
+#[tokio::test]
+async fn a_second_deploy_plans_nothing_and_changes_nothing() {
+    let fake = MockBackend::new();
+    let c = ctx();
+    let r = set_rack_params(&fake, &rack(false, false), &["Internal=Yes"], &c)
+        .await
+        .unwrap()
+        .rack;
+    assert!(r.params.internal());
+    assert_eq!(fake.load_rack(&r.name).await.unwrap(), Some(r.clone()));
+    let m = manifest(vec![
+        svc("api", Some(3000), true, false),
+        svc("web", Some(80), false, true),
+    ]);
+    let first = deploy(&fake, &r, &n("backend"), &m, &c).await.unwrap();
+    assert!(first.rack.is_none());
+    assert_eq!(first.plan.counts().create, 10);
+    assert_eq!(first.endpoints.len(), 3);
+    let before = fake.calls().mutations;
+    let second = deploy(&fake, &r, &n("backend"), &m, &c).await.unwrap();
+    assert!(second.plan.is_empty(), "{}", second.plan);
+    assert_eq!(fake.calls().mutations, before);
+    let fp = c.issuer.as_ref().unwrap().fingerprint();
+    assert!(
+        plan_app(&fake, &r, &n("backend"), &m, &fp, &c.limits)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn deploy_creates_missing_rack_resources_first() {
+    let fake = MockBackend::new();
+    let c = ctx();
+    let r = rack(true, false);
+    let m = manifest(vec![svc("api", Some(3000), true, false)]);
+    let report = deploy(&fake, &r, &n("backend"), &m, &c).await.unwrap();
+    assert_eq!(report.rack.unwrap().applied.len(), 11);
+    assert_eq!(report.report.applied.len(), 5);
+    assert!(fake.load_rack(&r.name).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn deploy_refuses_an_internal_service_on_a_rack_without_internal_before_any_call() {
+    let fake = MockBackend::new();
+    let m = manifest(vec![svc("api", None, true, false)]);
+    let err = deploy(&fake, &rack(false, false), &n("backend"), &m, &ctx())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("rack does not support internal services"),
+        "{text}"
+    );
+    assert!(
+        text.contains("convox rack params set Internal=Yes"),
+        "{text}"
+    );
+    assert_eq!(fake.calls().mutations, 0);
+}
+
+#[tokio::test]
+async fn parameter_changes_are_checked_against_what_is_deployed() {
+    let fake = MockBackend::new();
+    let c = ctx();
+    let r = set_rack_params(&fake, &rack(false, false), &["Internal=Yes"], &c)
+        .await
+        .unwrap()
+        .rack;
+    let m = manifest(vec![
+        svc("api", Some(3000), true, false),
+        svc("web", Some(80), false, false),
+    ]);
+    deploy(&fake, &r, &n("backend"), &m, &c).await.unwrap();
+    let before = fake.calls().mutations;
+
+    let err = set_rack_params(&fake, &r, &["Internal=No"], &c)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, OpsError::Transition { offenders, .. } if offenders == &vec!["backend/api".to_string()]),
+        "{err}"
+    );
+    let err = set_rack_params(&fake, &r, &["InternalOnly=Yes"], &c)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("backend/web"), "{err}");
+    let err = set_rack_params(
+        &fake,
+        &rack(false, false),
+        &["Internal=No", "InternalOnly=Yes"],
+        &c,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        OpsError::Params(ParamError::InternalOnlyWithoutInternal)
+    ));
+    assert_eq!(fake.calls().mutations, before);
+
+    // Once the app is gone, the internal router can go too.
+    let (p, _) = delete_app(&fake, &r, &n("backend"), &c).await.unwrap();
+    assert_eq!(p.counts().delete, 7);
+    let change = set_rack_params(&fake, &r, &["Internal=No"], &c)
+        .await
+        .unwrap();
+    assert_eq!(change.plan.counts().delete, 5);
+    assert!(
+        !fake
+            .load_rack(&r.name)
+            .await
+            .unwrap()
+            .unwrap()
+            .params
+            .internal()
+    );
+    assert!(
+        fake.observe(&r.name, &Scope::Rack)
+            .await
+            .unwrap()
+            .iter()
+            .all(|o| !o.resource.key.as_str().starts_with("router/internal"))
+    );
+}
+
+#[tokio::test]
+async fn deleting_an_app_leaves_other_apps_alone() {
+    let fake = MockBackend::new();
+    let c = ctx();
+    let r = rack(true, false);
+    let m = manifest(vec![svc("api", Some(3000), true, false)]);
+    deploy(&fake, &r, &n("one"), &m, &c).await.unwrap();
+    deploy(&fake, &r, &n("two"), &m, &c).await.unwrap();
+    delete_app(&fake, &r, &n("one"), &c).await.unwrap();
+    let left = fake.observe(&r.name, &Scope::Apps).await.unwrap();
+    assert_eq!(left.len(), 5);
+    assert!(left.iter().all(|o| o.resource.key.app() == Some("two")));
+    // The second app's rule kept its priority (2), the first's (1) is free again.
+    let prios: Vec<u32> = left
+        .iter()
+        .filter_map(|o| match &o.resource.spec {
+            Spec::ListenerRule(r) => r.priority,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(prios, vec![2]);
+}
+
+#[tokio::test]
+async fn a_shown_plan_is_applied_only_to_the_rack_it_was_made_from() {
+    let fake = MockBackend::new();
+    let c = ctx();
+    let fp = c.issuer.as_ref().unwrap().fingerprint();
+    let r = set_rack_params(&fake, &rack(false, false), &["Internal=Yes"], &c)
+        .await
+        .unwrap()
+        .rack;
+    let api = manifest(vec![svc("api", Some(3000), true, false)]);
+    let shown = plan_app(&fake, &r, &n("backend"), &api, &fp, &c.limits)
+        .await
+        .unwrap();
+    assert_eq!(shown.counts().create, 5, "{shown}");
+
+    // Another app lands between `convox plan` and `convox deploy`.
+    let web = manifest(vec![svc("web", Some(80), false, false)]);
+    deploy(&fake, &r, &n("other"), &web, &c).await.unwrap();
+
+    let before = fake.calls().mutations;
+    let err = deploy_planned(&fake, &r, &n("backend"), &api, &c, &shown)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            OpsError::Apply(convox_model::apply::ApplyError::Stale { .. })
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("plan again"), "{err}");
+    assert_eq!(
+        fake.calls().mutations,
+        before,
+        "a stale plan changes nothing"
+    );
+
+    // Planned afresh, it goes through and does what it showed.
+    let shown = plan_app(&fake, &r, &n("backend"), &api, &fp, &c.limits)
+        .await
+        .unwrap();
+    let done = deploy_planned(&fake, &r, &n("backend"), &api, &c, &shown)
+        .await
+        .unwrap();
+    assert_eq!(done.plan.actions.len(), shown.actions.len());
+}
+
+#[tokio::test]
+async fn plan_app_on_a_fresh_rack_shows_the_rack_resources_a_deploy_creates_first() {
+    let fake = MockBackend::new();
+    let c = ctx();
+    let fp = c.issuer.as_ref().unwrap().fingerprint();
+    let r = rack(true, false);
+    let m = manifest(vec![svc("api", Some(3000), true, false)]);
+    let shown = plan_app(&fake, &r, &n("backend"), &m, &fp, &c.limits)
+        .await
+        .unwrap();
+    assert!(
+        shown
+            .actions
+            .iter()
+            .any(|a| a.key.as_str() == "router/internal/alb")
+    );
+    assert!(
+        shown
+            .actions
+            .iter()
+            .any(|a| a.key.as_str() == "app/backend/api/internal/rule")
+    );
+    assert_eq!(fake.calls().mutations, 0, "planning changes nothing");
+}
