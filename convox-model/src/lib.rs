@@ -51,6 +51,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod apply;
+pub mod aws;
 pub mod backend;
 pub mod check;
 #[cfg(feature = "conformance")]
@@ -61,6 +62,7 @@ pub mod exposure;
 pub mod links;
 pub mod manifest;
 pub mod name;
+pub mod observe;
 pub mod ops;
 pub mod params;
 pub mod plan;
