@@ -1,4 +1,5 @@
-//! The apply engine: carries out a [`Plan`] through a [`Backend`].
+//! The apply engine: carries out a [`Plan`](crate::plan::Plan) through a
+//! [`Backend`](crate::backend::Backend).
 //!
 //! It decides nothing the planner has not: it re-observes, refuses a stale plan,
 //! then runs the actions in dependency order, each once (retrying only errors the

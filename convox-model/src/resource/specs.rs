@@ -252,7 +252,7 @@ pub struct RecordChange {
     pub name: String,
     /// The alias target.
     pub target: LoadBalancerAddress,
-    /// The ownership TXT value (see [`record_owner_value`]); records are untaggable,
+    /// The ownership TXT value (see [`record_owner_value`](super::record_owner_value)); records are untaggable,
     /// so ownership lives in a TXT record of the same name.
     pub owner: String,
 }
