@@ -13,14 +13,16 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use convox_mock::{MockBackend, Quotas, sleep_fn};
-use convox_model::apply::{ApplyContext, observe_all};
+use convox_mock::{MockBackend, Quotas as MockQuotas, sleep_fn};
+use convox_model::apply::ApplyContext;
+use convox_model::aws::Quotas;
 use convox_model::desired::desired_app;
 use convox_model::manifest::{Manifest, Port, Scheme, Service};
 use convox_model::name::Name;
+use convox_model::observe::observe_all;
 use convox_model::ops::{deploy, set_rack_params};
 use convox_model::params::RackParams;
-use convox_model::plan::{Limits, fingerprint, plan};
+use convox_model::plan::{fingerprint, plan};
 use convox_model::rack::Rack;
 use convox_model::resource::{Observed, Scope};
 use convox_model::tls::CertificateAuthority;
@@ -62,20 +64,22 @@ fn app_manifest(n: usize) -> Manifest {
 /// AWS allows 100 rules and 100 target groups per load balancer, so an app of
 /// more than about 100 routed services is refused by the planner and the mock
 /// alike (a real rack would need a quota increase). The benchmark measures the
-/// planner's cost at scale, not the quota, so both are raised out of the way.
-fn limits() -> Limits {
-    Limits {
-        rules_per_load_balancer: 50_000,
-        target_groups_per_load_balancer: 50_000,
-        ..Limits::default()
-    }
-}
-
-fn quotas() -> Quotas {
+/// planner's cost at scale, not the quota, so both are raised out of the way: in
+/// the mock, which reports them to the operations it serves, and for the direct
+/// calls to `plan`.
+fn limits() -> Quotas {
     Quotas {
         rules_per_load_balancer: 50_000,
         target_groups_per_load_balancer: 50_000,
         ..Quotas::default()
+    }
+}
+
+fn quotas() -> MockQuotas {
+    MockQuotas {
+        rules_per_load_balancer: 50_000,
+        target_groups_per_load_balancer: 50_000,
+        ..MockQuotas::default()
     }
 }
 
@@ -94,7 +98,7 @@ struct World {
 
 impl World {
     fn new() -> Self {
-        let rack = Rack::offline(
+        let rack = Rack::new(
             name("production"),
             RackParams::new(true, false).unwrap(),
             None,
@@ -111,7 +115,6 @@ impl World {
         ApplyContext::new(self.rack.name.clone(), NOW, sleep_fn(tokio::time::sleep))
             .with_issuer(self.ca.clone())
             .with_concurrency(concurrency)
-            .with_limits(limits())
     }
 
     /// A mock holding the rack's own resources, reconciled.

@@ -17,8 +17,8 @@ use convox_model::name::Name;
 use convox_model::resource::{
     CertificateSpec, DefaultAction, HealthCheck, HostedZoneSpec, LbScheme, ListenerCertificateSpec,
     ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol,
-    RecordSpec, Resource, ResourceKey, Scope, SecurityGroupSpec, Spec, TAG_APP, TAG_KEY, TAG_RACK,
-    TAG_ROLE, TAG_SERVICE, Tags, TargetGroupSpec, listener_certificate_id,
+    RecordSpec, Resource, ResourceKey, ResourceSpec as Spec, Scope, SecurityGroupSpec, TAG_APP,
+    TAG_KEY, TAG_RACK, TAG_ROLE, TAG_SERVICE, Tags, TargetGroupSpec, listener_certificate_id,
     listener_certificate_tags, normal_hosts, owned_by, record_tags,
 };
 

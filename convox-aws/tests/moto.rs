@@ -14,8 +14,8 @@ use convox_model::params::RackParams;
 use convox_model::resource::{
     CertificateSpec, DefaultAction, HealthCheck, HostedZoneSpec, IngressRule, LbScheme,
     ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol,
-    RecordAction, RecordChange, ResourceKey, Scope, SecurityGroupSpec, Spec, TAG_KEY, TAG_RACK,
-    Tags, TargetGroupSpec, ownership_tags, record_owner_value,
+    RecordAction, RecordChange, ResourceKey, ResourceSpec as Spec, Scope, SecurityGroupSpec,
+    TAG_KEY, TAG_RACK, Tags, TargetGroupSpec, ownership_tags, record_owner_value,
 };
 use support::{MotoEnv, certificate};
 

@@ -522,6 +522,10 @@ impl<B: Backend + ?Sized> Faulty<B> {
 
 #[async_trait]
 impl<B: Backend + ?Sized> Backend for Faulty<B> {
+    fn quotas(&self) -> convox_model::aws::Quotas {
+        self.inner.quotas()
+    }
+
     async fn observe(&self, rack: &Name, scope: &Scope) -> BackendResult<Vec<Observed>> {
         self.call(ops::OBSERVE, || self.inner.observe(rack, scope))
             .await

@@ -15,9 +15,9 @@ use convox_model::rack::Rack;
 use convox_model::resource::{
     CertificateSpec, DefaultAction, HostedZoneSpec, IngressRule, LbScheme, ListenerCertificateSpec,
     ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol,
-    RecordAction, RecordChange, RecordSpec, Resource, ResourceKey, Scope, SecurityGroupSpec, Spec,
-    Tags, TargetGroupSpec, listener_certificate_id, listener_certificate_tags, normal_hosts,
-    owned_by, parse_record_owner_value, record_tags,
+    RecordAction, RecordChange, RecordSpec, Resource, ResourceKey, ResourceSpec as Spec, Scope,
+    SecurityGroupSpec, Tags, TargetGroupSpec, listener_certificate_id, listener_certificate_tags,
+    normal_hosts, owned_by, parse_record_owner_value, record_tags,
 };
 use serde::{Deserialize, Serialize};
 

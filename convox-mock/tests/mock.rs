@@ -383,7 +383,7 @@ async fn references_to_unowned_resources_stay_provider_ids() {
         .unwrap();
     let obs = mock.observe(&rack(), &Scope::Rack).await.unwrap();
     assert_eq!(obs.len(), 1);
-    let convox_model::resource::Spec::LoadBalancer(lb) = &obs[0].resource.spec else {
+    let convox_model::resource::ResourceSpec::LoadBalancer(lb) = &obs[0].resource.spec else {
         panic!("not a load balancer: {obs:?}");
     };
     assert_eq!(lb.security_group.as_str(), sg);

@@ -15,7 +15,7 @@ use convox_model::name::Name;
 use convox_model::ops::{OpsError, delete_app, deploy, deploy_planned, plan_app, set_rack_params};
 use convox_model::params::{ParamError, RackParams};
 use convox_model::rack::Rack;
-use convox_model::resource::{Scope, Spec};
+use convox_model::resource::{ResourceSpec as Spec, Scope};
 use convox_model::tls::CertificateAuthority;
 
 fn n(s: &str) -> Name {
@@ -77,7 +77,7 @@ async fn a_second_deploy_plans_nothing_and_changes_nothing() {
     assert_eq!(fake.calls().mutations, before);
     let fp = c.issuer.as_ref().unwrap().fingerprint();
     assert!(
-        plan_app(&fake, &r, &n("backend"), &m, &fp, &c.limits)
+        plan_app(&fake, &r, &n("backend"), &m, &fp)
             .await
             .unwrap()
             .is_empty()
@@ -213,9 +213,7 @@ async fn a_shown_plan_is_applied_only_to_the_rack_it_was_made_from() {
         .unwrap()
         .rack;
     let api = manifest(vec![svc("api", Some(3000), true, false)]);
-    let shown = plan_app(&fake, &r, &n("backend"), &api, &fp, &c.limits)
-        .await
-        .unwrap();
+    let shown = plan_app(&fake, &r, &n("backend"), &api, &fp).await.unwrap();
     assert_eq!(shown.counts().create, 5, "{shown}");
 
     // Another app lands between `convox plan` and `convox deploy`.
@@ -241,9 +239,7 @@ async fn a_shown_plan_is_applied_only_to_the_rack_it_was_made_from() {
     );
 
     // Planned afresh, it goes through and does what it showed.
-    let shown = plan_app(&fake, &r, &n("backend"), &api, &fp, &c.limits)
-        .await
-        .unwrap();
+    let shown = plan_app(&fake, &r, &n("backend"), &api, &fp).await.unwrap();
     let done = deploy_planned(&fake, &r, &n("backend"), &api, &c, &shown)
         .await
         .unwrap();
@@ -257,9 +253,7 @@ async fn plan_app_on_a_fresh_rack_shows_the_rack_resources_a_deploy_creates_firs
     let fp = c.issuer.as_ref().unwrap().fingerprint();
     let r = rack(true, false);
     let m = manifest(vec![svc("api", Some(3000), true, false)]);
-    let shown = plan_app(&fake, &r, &n("backend"), &m, &fp, &c.limits)
-        .await
-        .unwrap();
+    let shown = plan_app(&fake, &r, &n("backend"), &m, &fp).await.unwrap();
     assert!(
         shown
             .actions

@@ -4,16 +4,17 @@
 use std::sync::Arc;
 
 use convox_mock::{Fault, Faulty, MockBackend, VirtualClock};
-use convox_model::apply::{ApplyContext, observe_all};
+use convox_model::apply::ApplyContext;
 use convox_model::backend::Backend;
 use convox_model::exposure::Router;
 use convox_model::links::link_vars;
 use convox_model::manifest::{Manifest, Port, Scheme, Service};
 use convox_model::name::Name;
+use convox_model::observe::observe_all;
 use convox_model::ops::{self, OpsError};
 use convox_model::params::RackParams;
 use convox_model::rack::{Rack, Vpc};
-use convox_model::resource::{LbScheme, Observed, ResourceKey, Spec};
+use convox_model::resource::{LbScheme, Observed, ResourceKey, ResourceSpec as Spec};
 use convox_model::tls::CertificateAuthority;
 
 const NOW: i64 = 1_700_000_000;

@@ -27,7 +27,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use convox_mock::{Fault, Faulty, MockBackend, RateLimits, Target, Trigger, VirtualClock};
-use convox_model::apply::{ApplyContext, observe_all};
+use convox_model::apply::ApplyContext;
+use convox_model::aws::Quotas as Limits;
 use convox_model::backend::{Backend, CertificatePem, ErrorKind};
 use convox_model::conformance::fake_certificate;
 use convox_model::desired::{desired_app, desired_rack};
@@ -35,14 +36,15 @@ use convox_model::exposure::{self, Hostname, Router};
 use convox_model::links::link_vars;
 use convox_model::manifest::{Manifest, Port, Scheme, Service};
 use convox_model::name::Name;
+use convox_model::observe::observe_all;
 use convox_model::ops::{self, OpsError};
 use convox_model::params::RackParams;
-use convox_model::plan::{Limits, PlanError, plan};
+use convox_model::plan::{PlanError, plan};
 use convox_model::rack::{Rack, Vpc};
 use convox_model::resource::{
     CertificateSpec, DefaultAction, HealthCheck, LbScheme, ListenerRuleSpec, ListenerSpec,
-    LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol, ResourceKey, Scope,
-    SecurityGroupSpec, Spec, Tags, TargetGroupSpec, parse_record_owner_value, record_owner_value,
+    LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol, ResourceKey, ResourceSpec as Spec,
+    Scope, SecurityGroupSpec, Tags, TargetGroupSpec, parse_record_owner_value, record_owner_value,
 };
 use convox_model::tls::{CertificateIssuer, TlsError};
 use proptest::prelude::*;

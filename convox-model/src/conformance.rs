@@ -38,6 +38,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
+use crate::aws::DELETE_ORDER;
 use crate::backend::{Backend, BackendResult, CertificatePem, CreatedLoadBalancer, ErrorKind};
 use crate::exposure::Router;
 use crate::name::Name;
@@ -46,9 +47,9 @@ use crate::rack::{Rack, Vpc};
 use crate::resource::{
     CertificateSpec, DefaultAction, HealthCheck, HostedZoneSpec, IngressRule, LbScheme,
     ListenerCertificateSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec,
-    Observed, Protocol, RecordAction, RecordChange, RecordSpec, ResourceKey, Scope,
-    SecurityGroupSpec, Spec, Tags, TargetGroupSpec, listener_certificate_id,
-    listener_certificate_tags, normal_hosts, ownership_tags, record_owner_value, record_tags,
+    Observed, Protocol, RecordAction, RecordChange, RecordSpec, ResourceKey, ResourceSpec, Scope,
+    SecurityGroupSpec, Tags, TargetGroupSpec, listener_certificate_id, listener_certificate_tags,
+    normal_hosts, ownership_tags, record_owner_value, record_tags,
 };
 
 /// Behaviours a backend (in practice an emulator) is known to lack; cases that
@@ -242,7 +243,7 @@ fn check_observed(
     observed: &[Observed],
     key: &ResourceKey,
     id: &str,
-    spec: &Spec,
+    spec: &ResourceSpec,
     tags: &Tags,
 ) -> R<()> {
     let o = find(observed, key)?;
@@ -549,9 +550,8 @@ impl<'a> Fx<'a> {
     }
 }
 
-/// Deletes every resource `rack` owns on `backend`, in reverse dependency order:
-/// records, rules, attachments, listeners, target groups, load balancers,
-/// certificates, security groups, zones. For emptying a rack after tests.
+/// Deletes every resource `rack` owns on `backend`, in the order the apply engine
+/// deletes ([`crate::aws::DELETE_ORDER`]). For emptying a rack after tests.
 pub async fn delete_owned(backend: &dyn Backend, rack: &Name) -> Result<(), String> {
     let mut all = backend.observe(rack, &Scope::Rack).await.ctx("observe")?;
     all.extend(backend.observe(rack, &Scope::Apps).await.ctx("observe")?);
@@ -565,13 +565,6 @@ pub async fn delete_owned(backend: &dyn Backend, rack: &Name) -> Result<(), Stri
             .find(|o| o.resource.key == *key)
             .and_then(|o| o.address.clone())
     };
-    let zone_ids: Vec<(String, &HostedZoneSpec)> = all
-        .iter()
-        .filter_map(|o| match &o.resource.spec {
-            Spec::HostedZone(z) => Some((o.id.clone(), z)),
-            _ => None,
-        })
-        .collect();
     let mut errors = Vec::new();
     let mut note = |r: BackendResult<()>| {
         // Already gone counts as deleted: a cascade may have taken it.
@@ -581,55 +574,40 @@ pub async fn delete_owned(backend: &dyn Backend, rack: &Name) -> Result<(), Stri
             errors.push(e.to_string());
         }
     };
-    for o in &all {
-        if let Spec::Record(r) = &o.resource.spec {
-            // A DELETE names the alias target as it is, which the record's
-            // observed address says even when its load balancer is gone.
-            let target = o.address.clone().or_else(|| address_of(&r.load_balancer));
-            let (Some(zone_id), Some(target)) = (id_of(&r.zone), target) else {
-                continue;
-            };
-            let change = RecordChange {
-                action: RecordAction::Delete,
-                name: r.name.clone(),
-                target,
-                owner: record_owner_value(rack, &o.resource.key),
-            };
-            note(backend.change_records(&zone_id, &[change]).await);
-        }
-    }
-    for o in &all {
-        if let Spec::ListenerRule(_) = o.resource.spec {
-            note(backend.delete_rule(&o.id).await);
-        }
-    }
-    for o in &all {
-        if let Spec::ListenerCertificate(lc) = &o.resource.spec
-            && let (Some(l), Some(c)) = (id_of(&lc.listener), id_of(&lc.certificate))
-        {
-            note(backend.remove_listener_certificate(&l, &c).await);
-        }
-    }
-    for kind in [
-        crate::resource::Kind::Listener,
-        crate::resource::Kind::TargetGroup,
-        crate::resource::Kind::LoadBalancer,
-        crate::resource::Kind::Certificate,
-        crate::resource::Kind::SecurityGroup,
-    ] {
+    for kind in DELETE_ORDER {
         for o in all.iter().filter(|o| o.resource.spec.kind() == kind) {
-            let r = match kind {
-                crate::resource::Kind::Listener => backend.delete_listener(&o.id).await,
-                crate::resource::Kind::TargetGroup => backend.delete_target_group(&o.id).await,
-                crate::resource::Kind::LoadBalancer => backend.delete_load_balancer(&o.id).await,
-                crate::resource::Kind::Certificate => backend.delete_certificate(&o.id).await,
-                _ => backend.delete_security_group(&o.id).await,
+            let r = match &o.resource.spec {
+                ResourceSpec::Record(r) => {
+                    // A DELETE names the alias target as it is, which the record's
+                    // observed address says even when its load balancer is gone.
+                    let target = o.address.clone().or_else(|| address_of(&r.load_balancer));
+                    let (Some(zone_id), Some(target)) = (id_of(&r.zone), target) else {
+                        continue;
+                    };
+                    let change = RecordChange {
+                        action: RecordAction::Delete,
+                        name: r.name.clone(),
+                        target,
+                        owner: record_owner_value(rack, &o.resource.key),
+                    };
+                    backend.change_records(&zone_id, &[change]).await
+                }
+                ResourceSpec::ListenerCertificate(lc) => {
+                    let (Some(l), Some(c)) = (id_of(&lc.listener), id_of(&lc.certificate)) else {
+                        continue;
+                    };
+                    backend.remove_listener_certificate(&l, &c).await
+                }
+                ResourceSpec::ListenerRule(_) => backend.delete_rule(&o.id).await,
+                ResourceSpec::Listener(_) => backend.delete_listener(&o.id).await,
+                ResourceSpec::TargetGroup(_) => backend.delete_target_group(&o.id).await,
+                ResourceSpec::LoadBalancer(_) => backend.delete_load_balancer(&o.id).await,
+                ResourceSpec::Certificate(_) => backend.delete_certificate(&o.id).await,
+                ResourceSpec::SecurityGroup(_) => backend.delete_security_group(&o.id).await,
+                ResourceSpec::HostedZone(_) => backend.delete_hosted_zone(&o.id).await,
             };
             note(r);
         }
-    }
-    for (id, _) in zone_ids {
-        note(backend.delete_hosted_zone(&id).await);
     }
     if errors.is_empty() {
         Ok(())
@@ -790,7 +768,7 @@ async fn security_group_round_trip(fx: &Fx<'_>) -> R<Outcome> {
         &obs,
         &key,
         &id,
-        &Spec::SecurityGroup(spec),
+        &ResourceSpec::SecurityGroup(spec),
         &fx.tags(&key, "router-sg"),
     )?;
     Ok(Outcome::Passed)
@@ -820,7 +798,7 @@ async fn security_group_update(fx: &Fx<'_>) -> R<Outcome> {
         &obs,
         &key,
         &id,
-        &Spec::SecurityGroup(spec.clone()),
+        &ResourceSpec::SecurityGroup(spec.clone()),
         &Tags::new(),
     )?;
     // Updating to the same rules again changes nothing and succeeds.
@@ -847,7 +825,7 @@ async fn load_balancer_round_trip(fx: &Fx<'_>) -> R<Outcome> {
             &obs,
             &lb.key,
             &lb.arn,
-            &Spec::LoadBalancer(lb.spec.clone()),
+            &ResourceSpec::LoadBalancer(lb.spec.clone()),
             &fx.tags(&lb.key, "router-alb"),
         )?;
         let o = find(&obs, &lb.key)?;
@@ -928,21 +906,21 @@ async fn listeners_redirect_and_https(fx: &Fx<'_>) -> R<Outcome> {
         &obs,
         &k80,
         &a80,
-        &Spec::Listener(http),
+        &ResourceSpec::Listener(http),
         &fx.tags(&k80, "listener"),
     )?;
     check_observed(
         &obs,
         &k443,
         &a443,
-        &Spec::Listener(https.clone()),
+        &ResourceSpec::Listener(https.clone()),
         &fx.tags(&k443, "listener"),
     )?;
     check_observed(
         &obs,
         &cert_key,
         &cert_arn,
-        &Spec::Certificate(cert_spec),
+        &ResourceSpec::Certificate(cert_spec),
         &fx.tags(&cert_key, "certificate"),
     )?;
     // The default action and certificate can change in place.
@@ -963,7 +941,13 @@ async fn listeners_redirect_and_https(fx: &Fx<'_>) -> R<Outcome> {
         .await
         .ctx("modify_listener")?;
     let obs = fx.observe(&Scope::Rack).await?;
-    check_observed(&obs, &k443, &a443, &Spec::Listener(https2), &Tags::new())?;
+    check_observed(
+        &obs,
+        &k443,
+        &a443,
+        &ResourceSpec::Listener(https2),
+        &Tags::new(),
+    )?;
     Ok(Outcome::Passed)
 }
 
@@ -1040,7 +1024,7 @@ async fn listener_certificates(fx: &Fx<'_>) -> R<Outcome> {
     }
     let obs = fx.observe(&Scope::App(a.clone())).await?;
     let o = find(&obs, &att)?;
-    let want = Spec::ListenerCertificate(ListenerCertificateSpec {
+    let want = ResourceSpec::ListenerCertificate(ListenerCertificateSpec {
         listener: lkey.clone(),
         certificate: cert_key.clone(),
     });
@@ -1083,7 +1067,7 @@ async fn target_group_round_trip(fx: &Fx<'_>) -> R<Outcome> {
         &obs,
         &key,
         &arn,
-        &Spec::TargetGroup(spec.clone()),
+        &ResourceSpec::TargetGroup(spec.clone()),
         &fx.tags(&key, "target-group"),
     )?;
     spec.health = HealthCheck {
@@ -1095,7 +1079,13 @@ async fn target_group_round_trip(fx: &Fx<'_>) -> R<Outcome> {
         .await
         .ctx("modify_target_group")?;
     let obs = fx.observe(&Scope::App(a)).await?;
-    check_observed(&obs, &key, &arn, &Spec::TargetGroup(spec), &Tags::new())?;
+    check_observed(
+        &obs,
+        &key,
+        &arn,
+        &ResourceSpec::TargetGroup(spec),
+        &Tags::new(),
+    )?;
     Ok(Outcome::Passed)
 }
 
@@ -1112,7 +1102,7 @@ async fn rule_round_trip(fx: &Fx<'_>) -> R<Outcome> {
         &fx.observe(&scope).await?,
         &rkey,
         &rarn,
-        &Spec::ListenerRule(spec.clone()),
+        &ResourceSpec::ListenerRule(spec.clone()),
         &fx.tags(&rkey, "rule"),
     )?;
     // Out of order: observed as `normal_hosts` gives them.
@@ -1129,7 +1119,7 @@ async fn rule_round_trip(fx: &Fx<'_>) -> R<Outcome> {
         &fx.observe(&scope).await?,
         &rkey,
         &rarn,
-        &Spec::ListenerRule(spec.clone()),
+        &ResourceSpec::ListenerRule(spec.clone()),
         &Tags::new(),
     )?;
     fx.b.set_rule_priority(&rarn, 20)
@@ -1140,7 +1130,7 @@ async fn rule_round_trip(fx: &Fx<'_>) -> R<Outcome> {
         &fx.observe(&scope).await?,
         &rkey,
         &rarn,
-        &Spec::ListenerRule(spec),
+        &ResourceSpec::ListenerRule(spec),
         &Tags::new(),
     )?;
     Ok(Outcome::Passed)
@@ -1192,7 +1182,7 @@ async fn rule_priority_conflict(fx: &Fx<'_>) -> R<Outcome> {
     let obs = fx.observe(&Scope::App(a)).await?;
     let o = find(&obs, &r2key)?;
     ensure(
-        matches!(&o.resource.spec, Spec::ListenerRule(r) if r.priority == Some(11)),
+        matches!(&o.resource.spec, ResourceSpec::ListenerRule(r) if r.priority == Some(11)),
         || {
             format!(
                 "{r2key}: priority changed by a refused call: {:?}",
@@ -1202,7 +1192,7 @@ async fn rule_priority_conflict(fx: &Fx<'_>) -> R<Outcome> {
     )?;
     ensure(
         obs.iter()
-            .filter(|o| o.resource.spec.kind() == crate::resource::Kind::ListenerRule)
+            .filter(|o| o.resource.spec.kind() == crate::resource::ResourceKind::ListenerRule)
             .count()
             == 2,
         || "a refused rule was created".to_string(),
@@ -1336,7 +1326,7 @@ async fn hosted_zone_round_trip(fx: &Fx<'_>) -> R<Outcome> {
         &obs,
         &zkey,
         &zid,
-        &Spec::HostedZone(fx.zone_spec()),
+        &ResourceSpec::HostedZone(fx.zone_spec()),
         &fx.tags(&zkey, "zone"),
     )?;
     let lb = fx.lb(Router::Internal).await?;
@@ -1374,7 +1364,7 @@ async fn records_lifecycle(fx: &Fx<'_>) -> R<Outcome> {
         .await
         .ctx("change_records CREATE")?;
     let want = |lb: &Lb| {
-        Spec::Record(RecordSpec {
+        ResourceSpec::Record(RecordSpec {
             zone: zkey.clone(),
             name: create.name.clone(),
             load_balancer: lb.key.clone(),

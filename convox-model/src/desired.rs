@@ -17,36 +17,9 @@ use crate::rack::Rack;
 use crate::resource::{
     CertificateSpec, DefaultAction, HealthCheck, HostedZoneSpec, IngressRule, LbScheme,
     ListenerCertificateSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerSpec, Protocol,
-    RecordSpec, Resource, ResourceKey, Scope, SecurityGroupSpec, Spec, TargetGroupSpec,
-    ownership_tags,
+    RecordSpec, Resource, ResourceKey, ResourceSpec, Scope, SecurityGroupSpec, TargetGroupSpec,
+    ownership_tags, role,
 };
-
-/// Longest name AWS accepts for a load balancer or a target group.
-pub const MAX_AWS_NAME_LEN: usize = 32;
-
-/// Role tag values, one per kind of resource we create.
-pub mod role {
-    /// The rack's private hosted zone.
-    pub const ZONE: &str = "zone";
-    /// A router's security group.
-    pub const ROUTER_SECURITY_GROUP: &str = "router-sg";
-    /// A router's load balancer.
-    pub const ROUTER_LOAD_BALANCER: &str = "router-alb";
-    /// A router's listener.
-    pub const ROUTER_LISTENER: &str = "router-listener";
-    /// A router's default certificate.
-    pub const ROUTER_CERTIFICATE: &str = "router-cert";
-    /// An app's wildcard certificate.
-    pub const APP_CERTIFICATE: &str = "app-cert";
-    /// An app's certificate attached to the internal listener.
-    pub const APP_LISTENER_CERTIFICATE: &str = "app-cert-attachment";
-    /// A service's target group.
-    pub const TARGET_GROUP: &str = "target-group";
-    /// A service's host-header rule.
-    pub const LISTENER_RULE: &str = "listener-rule";
-    /// A service's alias record.
-    pub const RECORD: &str = "record";
-}
 
 /// The resources one scope of a rack should have, by key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,16 +78,6 @@ pub enum DesiredError {
         hostname: String,
         /// Its length.
         len: usize,
-    },
-    /// A service is routed on a router the rack does not have.
-    #[error("service {service} is routed on the {router} router, but {reason}")]
-    NoRouter {
-        /// The service.
-        service: String,
-        /// The router.
-        router: Router,
-        /// Why the rack lacks it, and the fix.
-        reason: String,
     },
 }
 
@@ -208,7 +171,7 @@ pub fn desired_rack(rack: &Rack, ca_fingerprint: &str) -> DesiredState {
     d.insert(Resource {
         tags: tags(role::ZONE, &zone),
         key: zone,
-        spec: Spec::HostedZone(HostedZoneSpec {
+        spec: ResourceSpec::HostedZone(HostedZoneSpec {
             name: rack.zone_name(),
             vpc_id: rack.vpc.id.clone(),
             region: rack.region.clone(),
@@ -228,7 +191,7 @@ pub fn desired_rack(rack: &Rack, ca_fingerprint: &str) -> DesiredState {
         d.insert(Resource {
             tags: tags(role::ROUTER_SECURITY_GROUP, &sg),
             key: sg.clone(),
-            spec: Spec::SecurityGroup(SecurityGroupSpec {
+            spec: ResourceSpec::SecurityGroup(SecurityGroupSpec {
                 name: format!("convox-{}-{router}-router", rack.name),
                 description: format!(
                     "Convox rack {} {router} router: HTTP and HTTPS from {source}",
@@ -250,7 +213,7 @@ pub fn desired_rack(rack: &Rack, ca_fingerprint: &str) -> DesiredState {
         d.insert(Resource {
             tags: tags(role::ROUTER_LOAD_BALANCER, &lb),
             key: lb.clone(),
-            spec: Spec::LoadBalancer(LoadBalancerSpec {
+            spec: ResourceSpec::LoadBalancer(LoadBalancerSpec {
                 name: load_balancer_name(&rack.name, router),
                 scheme,
                 subnets: rack.subnets.clone(),
@@ -262,7 +225,7 @@ pub fn desired_rack(rack: &Rack, ca_fingerprint: &str) -> DesiredState {
         d.insert(Resource {
             tags: tags(role::ROUTER_CERTIFICATE, &cert),
             key: cert.clone(),
-            spec: Spec::Certificate(CertificateSpec {
+            spec: ResourceSpec::Certificate(CertificateSpec {
                 domain: router_certificate_domain(rack, router),
                 issuer: ca_fingerprint.to_string(),
             }),
@@ -272,7 +235,7 @@ pub fn desired_rack(rack: &Rack, ca_fingerprint: &str) -> DesiredState {
         d.insert(Resource {
             tags: tags(role::ROUTER_LISTENER, &http),
             key: http,
-            spec: Spec::Listener(ListenerSpec {
+            spec: ResourceSpec::Listener(ListenerSpec {
                 load_balancer: lb.clone(),
                 port: 80,
                 protocol: Protocol::Http,
@@ -288,7 +251,7 @@ pub fn desired_rack(rack: &Rack, ca_fingerprint: &str) -> DesiredState {
         d.insert(Resource {
             tags: tags(role::ROUTER_LISTENER, &https),
             key: https,
-            spec: Spec::Listener(ListenerSpec {
+            spec: ResourceSpec::Listener(ListenerSpec {
                 load_balancer: lb,
                 port: 443,
                 protocol: Protocol::Https,
@@ -310,6 +273,12 @@ pub fn desired_rack(rack: &Rack, ca_fingerprint: &str) -> DesiredState {
 /// endpoints, its wildcard certificate attached to the internal 443 listener.
 ///
 /// Rule priorities are left to the planner, which knows the rules that exist.
+///
+/// The manifest must fit the rack: the rack rules (an internal service needs
+/// `Internal=Yes`, ...) are [`crate::validate`]'s, checked once at the entry
+/// ([`crate::ops`] checks them before planning). A service routed on a router the
+/// rack lacks still gets its resources here, and the planner then refuses them as
+/// needing a router that does not exist, naming the fix.
 pub fn desired_app(
     rack: &Rack,
     app: &Name,
@@ -328,9 +297,6 @@ pub fn desired_app(
             let router = endpoint.router;
             let host = &endpoint.hostname;
             check_hostname(&service.name, host)?;
-            if !router_present(rack, router) {
-                return Err(no_router(&service.name, router));
-            }
             let protocol = match port.scheme {
                 Scheme::Http | Scheme::Grpc => Protocol::Http,
                 Scheme::Https | Scheme::SecureGrpc => Protocol::Https,
@@ -339,7 +305,7 @@ pub fn desired_app(
             d.insert(Resource {
                 tags: tags(role::TARGET_GROUP, &tg),
                 key: tg.clone(),
-                spec: Spec::TargetGroup(TargetGroupSpec {
+                spec: ResourceSpec::TargetGroup(TargetGroupSpec {
                     name: target_group_name(
                         &rack.name,
                         app,
@@ -363,7 +329,7 @@ pub fn desired_app(
             d.insert(Resource {
                 tags: tags(role::LISTENER_RULE, &rule),
                 key: rule,
-                spec: Spec::ListenerRule(ListenerRuleSpec {
+                spec: ResourceSpec::ListenerRule(ListenerRuleSpec {
                     listener: ResourceKey::router_listener(router, 443),
                     priority: None,
                     hosts: vec![host.to_string()],
@@ -377,7 +343,7 @@ pub fn desired_app(
                 d.insert(Resource {
                     tags: tags(role::RECORD, &record),
                     key: record,
-                    spec: Spec::Record(RecordSpec {
+                    spec: ResourceSpec::Record(RecordSpec {
                         zone: ResourceKey::zone(),
                         name: host.to_string(),
                         load_balancer: ResourceKey::router_load_balancer(Router::Internal),
@@ -394,16 +360,16 @@ pub fn desired_app(
         d.insert(Resource {
             tags: tags(role::APP_CERTIFICATE, &cert),
             key: cert.clone(),
-            spec: Spec::Certificate(CertificateSpec {
+            spec: ResourceSpec::Certificate(CertificateSpec {
                 domain: app_certificate_domain(rack, app),
                 issuer: ca_fingerprint.to_string(),
             }),
         });
         let attachment = ResourceKey::app_listener_certificate(app);
         d.insert(Resource {
-            tags: tags(role::APP_LISTENER_CERTIFICATE, &attachment),
+            tags: tags(role::LISTENER_CERTIFICATE, &attachment),
             key: attachment,
-            spec: Spec::ListenerCertificate(ListenerCertificateSpec {
+            spec: ResourceSpec::ListenerCertificate(ListenerCertificateSpec {
                 listener: ResourceKey::router_listener(Router::Internal, 443),
                 certificate: cert,
             }),
@@ -424,25 +390,10 @@ fn check_hostname(service: &Name, host: &Hostname) -> Result<(), DesiredError> {
     Ok(())
 }
 
-fn no_router(service: &Name, router: Router) -> DesiredError {
-    let reason = match router {
-        Router::Internal => {
-            "rack does not support internal services; enable it with: convox rack params set Internal=Yes"
-        }
-        Router::External => {
-            "rack only supports internal services; mark the service internal: true, or allow external services with: convox rack params set InternalOnly=No"
-        }
-    };
-    DesiredError::NoRouter {
-        service: service.to_string(),
-        router,
-        reason: reason.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::{ElbName, MAX_ELB_NAME_LEN, check_elb_name};
     use crate::manifest::{Port, Service};
     use crate::params::RackParams;
     use crate::resource::{TAG_KEY, TAG_RACK, TAG_ROLE};
@@ -453,7 +404,7 @@ mod tests {
     }
 
     fn rack(internal: bool, internal_only: bool) -> Rack {
-        let mut r = Rack::offline(
+        let mut r = Rack::new(
             n("production"),
             RackParams::new(internal, internal_only).unwrap(),
             Some("production.example.com".into()),
@@ -477,7 +428,7 @@ mod tests {
     fn internal_router_admits_only_the_vpc_cidr_on_80_and_443() {
         let d = desired_rack(&rack(true, false), "ca");
         let Some(Resource {
-            spec: Spec::SecurityGroup(sg),
+            spec: ResourceSpec::SecurityGroup(sg),
             ..
         }) = d.get(&ResourceKey::router_security_group(Router::Internal))
         else {
@@ -498,7 +449,7 @@ mod tests {
         // zone + 2 × (sg, alb, cert, listener 80, listener 443)
         assert_eq!(d.len(), 11);
         let Some(Resource {
-            spec: Spec::Listener(l),
+            spec: ResourceSpec::Listener(l),
             ..
         }) = d.get(&ResourceKey::router_listener(Router::External, 443))
         else {
@@ -515,7 +466,7 @@ mod tests {
                 if body == "unknown host" && content_type == "text/plain"
         ));
         let Some(Resource {
-            spec: Spec::Certificate(c),
+            spec: ResourceSpec::Certificate(c),
             ..
         }) = d.get(&ResourceKey::router_certificate(Router::Internal))
         else {
@@ -529,7 +480,7 @@ mod tests {
         let d = desired_rack(&rack(true, true), "ca");
         assert!(d.iter().all(|r| !matches!(
             &r.spec,
-            Spec::LoadBalancer(lb) if lb.scheme == LbScheme::InternetFacing
+            ResourceSpec::LoadBalancer(lb) if lb.scheme == LbScheme::InternetFacing
         )));
         assert!(
             d.iter()
@@ -564,7 +515,7 @@ mod tests {
         let hosts: BTreeSet<_> = d
             .iter()
             .filter_map(|r| match &r.spec {
-                Spec::ListenerRule(rule) => Some(rule.hosts[0].clone()),
+                ResourceSpec::ListenerRule(rule) => Some(rule.hosts[0].clone()),
                 _ => None,
             })
             .collect();
@@ -587,16 +538,10 @@ mod tests {
         assert_eq!(d.len(), 2);
         assert!(d.iter().all(|r| !matches!(
             r.spec,
-            Spec::Record(_) | Spec::Certificate(_) | Spec::ListenerCertificate(_)
+            ResourceSpec::Record(_)
+                | ResourceSpec::Certificate(_)
+                | ResourceSpec::ListenerCertificate(_)
         )));
-    }
-
-    #[test]
-    fn internal_service_on_rack_without_internal_router_is_refused() {
-        let r = rack(false, false);
-        let m = Manifest::from_services(vec![svc("api", Some(80), true, false)]);
-        let err = desired_app(&r, &n("shop"), &m, "ca").unwrap_err();
-        assert!(err.to_string().contains("Internal=Yes"), "{err}");
     }
 
     #[test]
@@ -608,7 +553,8 @@ mod tests {
             r.name = n(rack_name);
             for router in Router::ALL {
                 let lb = load_balancer_name(&r.name, router);
-                assert!(lb.len() <= MAX_AWS_NAME_LEN, "{lb}");
+                assert!(lb.len() <= MAX_ELB_NAME_LEN, "{lb}");
+                assert_eq!(check_elb_name(ElbName::LoadBalancer, &lb), Ok(()));
                 assert!(!lb.starts_with("internal-"), "{lb}");
                 assert!(!lb.ends_with('-'));
                 assert!(names.insert(lb));
@@ -618,7 +564,8 @@ mod tests {
                     for router in Router::ALL {
                         let tg =
                             target_group_name(&r.name, &n(app), &n(s), router, Protocol::Http, 80);
-                        assert!(tg.len() <= MAX_AWS_NAME_LEN, "{tg}");
+                        assert!(tg.len() <= MAX_ELB_NAME_LEN, "{tg}");
+                        assert_eq!(check_elb_name(ElbName::TargetGroup, &tg), Ok(()));
                         assert!(!tg.ends_with('-'));
                         assert!(names.insert(tg));
                     }

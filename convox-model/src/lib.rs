@@ -44,13 +44,19 @@
 //! ```
 //!
 //! The data flows one way: text → [`manifest`] → [`validate`] → [`links`] and
-//! [`exposure`] → [`desired`] state → [`plan`] → [`apply`] → report; [`ops`] runs
-//! that line for `convox rack params set`, `convox deploy` and `convox plan`.
+//! [`exposure`] → [`desired`] state → [`plan`] (against what [`observe`] reads
+//! through a [`backend::Backend`]) → [`apply`] → report; [`ops`] runs that line
+//! for `convox rack params set`, `convox deploy` and `convox plan`, checking the
+//! rack rules once at its entry. AWS's facts (quotas, name rules, batch sizes,
+//! API rates, delete order) live in [`aws`], read by the planner, the engine and
+//! the backends alike; the cloud resources themselves, and their keys, in
+//! [`resource`].
 
 // Tests may unwrap: a panic there is a failed test, not a crash on input.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod apply;
+pub mod aws;
 pub mod backend;
 pub mod check;
 #[cfg(feature = "conformance")]
@@ -61,6 +67,7 @@ pub mod exposure;
 pub mod links;
 pub mod manifest;
 pub mod name;
+pub mod observe;
 pub mod ops;
 pub mod params;
 pub mod plan;

@@ -8,17 +8,19 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::apply::{ApplyContext, ApplyError, Report, apply, observe_all};
+use crate::apply::{ApplyContext, ApplyError, Report, apply};
+use crate::aws::Quotas;
 use crate::backend::{Backend, BackendError};
-use crate::desired::{DesiredState, desired_app, desired_rack};
+use crate::desired::{DesiredError, DesiredState, desired_app, desired_rack};
 use crate::diag::Diagnostics;
 use crate::exposure::{self, Endpoint, Router};
 use crate::manifest::Manifest;
 use crate::name::Name;
+use crate::observe::observe_all;
 use crate::params::{ParamError, RackParams};
-use crate::plan::{Limits, Op, Plan, PlanError, fingerprint, plan};
+use crate::plan::{Op, Plan, PlanError, fingerprint, plan};
 use crate::rack::Rack;
-use crate::resource::{Observed, ResourceKey, Scope, Spec};
+use crate::resource::{KeySubject, Observed, ResourceKey, Scope};
 
 /// Why an operation was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +48,9 @@ pub enum OpsError {
         "the rack's certificates need a certificate authority; give one with ApplyContext::with_issuer"
     )]
     NoIssuer,
+    /// The desired state could not be computed.
+    #[error(transparent)]
+    Desired(#[from] DesiredError),
     /// Planning failed.
     #[error(transparent)]
     Plan(#[from] PlanError),
@@ -92,25 +97,19 @@ fn ca_fingerprint(ctx: &ApplyContext) -> Result<String, OpsError> {
         .ok_or(OpsError::NoIssuer)
 }
 
-/// `app/service` of every app resource routed on `router`, from the keys of
-/// target groups and rules (`app/{app}/{service}/{router}/...`).
+/// `app/service` of every service routed on `router`: what its target groups'
+/// and rules name.
 fn routed_on(observed: &[Observed], router: Router) -> Vec<String> {
     let set: BTreeSet<String> = observed
         .iter()
-        .filter(|o| {
-            matches!(
-                o.resource.spec,
-                Spec::TargetGroup(_) | Spec::ListenerRule(_)
-            )
-        })
-        .filter_map(|o| {
-            let mut parts = o.resource.key.as_str().split('/');
-            match (parts.next(), parts.next(), parts.next(), parts.next()) {
-                (Some("app"), Some(app), Some(service), Some(r)) if r == router.as_str() => {
-                    Some(format!("{app}/{service}"))
-                }
-                _ => None,
+        .filter_map(|o| match o.resource.key.subject() {
+            KeySubject::TargetGroup(app, service, r)
+            | KeySubject::ListenerRule(app, service, r)
+                if *r == router =>
+            {
+                Some(format!("{app}/{service}"))
             }
+            _ => None,
         })
         .collect();
     set.into_iter().collect()
@@ -145,7 +144,7 @@ pub async fn set_rack_params(
         &Scope::Rack,
         &desired_rack(&rack, &fp),
         &observed,
-        &ctx.limits,
+        &backend.quotas(),
     )?;
     let report = if p.is_empty() {
         Report {
@@ -198,8 +197,10 @@ fn check_transition(params: &RackParams, observed: &[Observed]) -> Result<(), Op
 }
 
 /// The rack rules (and, once the rack is known, hostname lengths): a deploy or plan
-/// refuses what `convox check` would refuse.
+/// refuses what `convox check` would refuse. This is the one place the engine
+/// checks them; desired state and the planner rely on it.
 fn check_manifest(manifest: &Manifest, rack: &Rack, app: &Name) -> Result<(), OpsError> {
+    // rack rule: see validate
     let mut d = crate::validate::check_rack(manifest, &rack.params);
     d.extend(crate::validate::check_hostnames(manifest, rack, app));
     d.sort();
@@ -213,18 +214,19 @@ fn check_manifest(manifest: &Manifest, rack: &Rack, app: &Name) -> Result<(), Op
 /// plan: the rack resources the deploy would create first (the app's rules need
 /// the routers' listeners), then the app's actions, planned as if those existed.
 /// Its fingerprint is that of what exists now, so [`deploy_planned`] can refuse
-/// to apply it to a changed rack. Changes nothing.
+/// to apply it to a changed rack. Changes nothing. Quotas are the backend's
+/// ([`Backend::quotas`]).
 pub async fn plan_app(
     backend: &dyn Backend,
     rack: &Rack,
     app: &Name,
     manifest: &Manifest,
     ca_fingerprint: &str,
-    limits: &Limits,
 ) -> Result<Plan, OpsError> {
     check_manifest(manifest, rack, app)?;
+    let quotas = backend.quotas();
     let observed = observe_all(backend, &rack.name).await?;
-    let creates = missing_rack_resources(rack, &observed, ca_fingerprint, limits)?.actions;
+    let creates = missing_rack_resources(rack, &observed, ca_fingerprint, &quotas)?.actions;
     let mut assumed = observed.clone();
     assumed.extend(
         creates
@@ -236,8 +238,8 @@ pub async fn plan_app(
                 address: None,
             }),
     );
-    let desired = desired_app(rack, app, manifest, ca_fingerprint).map_err(PlanError::from)?;
-    let app_plan = plan(&Scope::App(app.clone()), &desired, &assumed, limits)?;
+    let desired = desired_app(rack, app, manifest, ca_fingerprint)?;
+    let app_plan = plan(&Scope::App(app.clone()), &desired, &assumed, &quotas)?;
     Ok(Plan {
         scope: app_plan.scope,
         actions: creates.into_iter().chain(app_plan.actions).collect(),
@@ -252,13 +254,13 @@ fn missing_rack_resources(
     rack: &Rack,
     observed: &[Observed],
     ca_fingerprint: &str,
-    limits: &Limits,
+    quotas: &Quotas,
 ) -> Result<Plan, OpsError> {
     let rack_plan = plan(
         &Scope::Rack,
         &desired_rack(rack, ca_fingerprint),
         observed,
-        limits,
+        quotas,
     )?;
     Ok(Plan {
         actions: rack_plan
@@ -317,7 +319,8 @@ async fn deploy_inner(
 ) -> Result<DeployReport, OpsError> {
     check_manifest(manifest, rack, app)?;
     let fp = ca_fingerprint(ctx)?;
-    let desired = desired_app(rack, app, manifest, &fp).map_err(PlanError::from)?;
+    let desired = desired_app(rack, app, manifest, &fp)?;
+    let quotas = backend.quotas();
 
     let observed = observe_all(backend, &rack.name).await?;
     if let Some(planned) = expected {
@@ -330,7 +333,7 @@ async fn deploy_inner(
             .into());
         }
     }
-    let missing = missing_rack_resources(rack, &observed, &fp, &ctx.limits)?;
+    let missing = missing_rack_resources(rack, &observed, &fp, &quotas)?;
     let (rack_report, observed) = if missing.is_empty() {
         (None, observed)
     } else {
@@ -349,7 +352,7 @@ async fn deploy_inner(
         backend.save_rack(&zone.id, rack).await?;
     }
 
-    let p = plan(&Scope::App(app.clone()), &desired, &observed, &ctx.limits)?;
+    let p = plan(&Scope::App(app.clone()), &desired, &observed, &quotas)?;
     let report = if p.is_empty() {
         Report::default()
     } else {
@@ -376,7 +379,7 @@ pub async fn delete_app(
         &scope,
         &DesiredState::empty(scope.clone()),
         &observed,
-        &ctx.limits,
+        &backend.quotas(),
     )?;
     let report = if p.is_empty() {
         Report::default()

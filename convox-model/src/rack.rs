@@ -38,9 +38,12 @@ impl Rack {
         format!("{}.convox", self.name)
     }
 
-    /// A rack for offline use (validation, endpoints, env): a placeholder network,
-    /// `router_host` defaulting to `{rack}.example.com`.
-    pub fn offline(name: Name, params: RackParams, router_host: Option<String>) -> Self {
+    /// A rack as a tool first knows it: its name and parameters, and
+    /// `router_host` (default `{rack}.example.com`). The network is a placeholder
+    /// (`us-east-1`, `vpc-offline` with `10.0.0.0/16`, no subnets) until the tool
+    /// sets [`Rack::region`], [`Rack::vpc`] and [`Rack::subnets`] to the real one;
+    /// a stored rack ([`crate::backend::Backend::load_rack`]) carries its own.
+    pub fn new(name: Name, params: RackParams, router_host: Option<String>) -> Self {
         let router_host = router_host.unwrap_or_else(|| format!("{name}.example.com"));
         Rack {
             name,
@@ -53,5 +56,11 @@ impl Rack {
             router_host,
             params,
         }
+    }
+
+    /// The rack the offline check ([`crate::check`]) validates against: no
+    /// cloud is involved, so the network is [`Rack::new`]'s placeholder.
+    pub fn offline(name: Name, params: RackParams, router_host: Option<String>) -> Self {
+        Rack::new(name, params, router_host)
     }
 }

@@ -13,6 +13,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SanType,
@@ -20,7 +22,6 @@ use rcgen::{
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::backend::CertificatePem;
 use crate::name::Name;
 
 /// How long the authority is valid: ten years, since replacing it means every
@@ -30,6 +31,27 @@ const CA_VALIDITY_SECS: i64 = 10 * 365 * 24 * 3600;
 const LEAF_VALIDITY_SECS: i64 = 397 * 24 * 3600;
 /// Backdating absorbs clock skew between the issuer and the clients.
 const BACKDATE_SECS: i64 = 3600;
+
+/// A certificate and its key, PEM-encoded, to import.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificatePem {
+    /// The certificate.
+    pub certificate: String,
+    /// Its private key.
+    pub private_key: String,
+    /// The chain up to (and including) the issuing CA.
+    pub chain: String,
+}
+
+impl fmt::Debug for CertificatePem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertificatePem")
+            .field("certificate", &self.certificate)
+            .field("private_key", &"<redacted>")
+            .field("chain", &self.chain)
+            .finish()
+    }
+}
 
 /// Why a certificate could not be made or read.
 #[derive(Debug, thiserror::Error)]

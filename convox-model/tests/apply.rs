@@ -14,12 +14,13 @@ use common::*;
 use convox_model::apply::{
     ApplyContext, ApplyError, ApplyEvent, RetryPolicy, SleepFn, StepError, apply,
 };
+use convox_model::aws::Quotas;
 use convox_model::backend::{
     Backend, BackendError, BackendResult, CertificatePem, CreatedLoadBalancer, ErrorKind,
 };
 use convox_model::desired::{DesiredState, desired_app, desired_rack};
 use convox_model::name::Name;
-use convox_model::plan::{Limits, Plan, plan};
+use convox_model::plan::{Plan, plan};
 use convox_model::rack::Rack;
 use convox_model::resource::{
     CertificateSpec, HostedZoneSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerSpec, Observed,
@@ -267,7 +268,7 @@ fn rack_observed() -> Vec<Observed> {
         &Scope::Rack,
         &desired_rack(&r, "ca"),
         &[],
-        &Limits::default(),
+        &Quotas::default(),
     )
     .unwrap();
     observe_after(&[], &p)
@@ -285,7 +286,7 @@ fn expect_observe(mock: &mut MockCalls, rack_obs: Vec<Observed>, app_obs: Vec<Ob
 fn app_plan(
     services: Vec<convox_model::manifest::Service>,
     obs: &[Observed],
-    limits: &Limits,
+    limits: &Quotas,
 ) -> Plan {
     let d = desired_app(&rack(true, false), &n("backend"), &manifest(services), "ca").unwrap();
     plan(&Scope::App(n("backend")), &d, obs, limits).unwrap()
@@ -297,7 +298,7 @@ async fn creates_run_in_dependency_order() {
     let p = app_plan(
         vec![svc("api", Some(3000), true, false)],
         &rack_obs,
-        &Limits::default(),
+        &Quotas::default(),
     );
     let mut mock = MockCalls::new();
     expect_observe(&mut mock, rack_obs, vec![]);
@@ -379,7 +380,7 @@ async fn a_fresh_rack_is_built_in_dependency_order() {
         &Scope::Rack,
         &desired_rack(&rack(true, true), "ca"),
         &[],
-        &Limits::default(),
+        &Quotas::default(),
     )
     .unwrap();
     let mut mock = MockCalls::new();
@@ -433,7 +434,7 @@ async fn throttling_is_retried_with_backoff_then_succeeds() {
     let p = app_plan(
         vec![svc("web", Some(80), false, false)],
         &rack_obs,
-        &Limits::default(),
+        &Quotas::default(),
     );
     let mut mock = MockCalls::new();
     expect_observe(&mut mock, rack_obs, vec![]);
@@ -522,7 +523,7 @@ async fn invalid_input_is_not_retried_and_stops_with_a_partial_report() {
     let p = app_plan(
         vec![svc("api", Some(3000), true, false)],
         &rack_obs,
-        &Limits::default(),
+        &Quotas::default(),
     );
     let mut mock = MockCalls::new();
     expect_observe(&mut mock, rack_obs, vec![]);
@@ -569,7 +570,7 @@ async fn retries_stop_at_the_configured_attempts() {
     let p = app_plan(
         vec![svc("web", Some(80), false, false)],
         &rack_obs,
-        &Limits::default(),
+        &Quotas::default(),
     );
     let mut mock = MockCalls::new();
     expect_observe(&mut mock, rack_obs, vec![]);
@@ -597,10 +598,10 @@ async fn retries_stop_at_the_configured_attempts() {
 #[tokio::test]
 async fn route53_changes_are_batched_within_the_limit() {
     let rack_obs = rack_observed();
-    let limits = Limits {
+    let limits = Quotas {
         rules_per_load_balancer: 1000,
         target_groups_per_load_balancer: 1000,
-        ..Limits::default()
+        ..Quotas::default()
     };
     let services = (0..600)
         .map(|i| svc(&format!("s{i}"), Some(80), true, false))
@@ -643,7 +644,7 @@ async fn a_stale_plan_is_refused_without_a_single_change() {
     let p = app_plan(
         vec![svc("api", Some(3000), true, false)],
         &rack_obs,
-        &Limits::default(),
+        &Quotas::default(),
     );
     let mut mock = MockCalls::new();
     // Someone else changed the rack since: one resource fewer.
@@ -662,7 +663,7 @@ async fn deletes_run_in_reverse_dependency_order() {
     let created = app_plan(
         vec![svc("api", Some(3000), true, false)],
         &rack_obs,
-        &Limits::default(),
+        &Quotas::default(),
     );
     let all = observe_after(&rack_obs, &created);
     let app_obs: Vec<Observed> = all
@@ -674,7 +675,7 @@ async fn deletes_run_in_reverse_dependency_order() {
         &Scope::App(n("backend")),
         &DesiredState::empty(Scope::App(n("backend"))),
         &all,
-        &Limits::default(),
+        &Quotas::default(),
     )
     .unwrap();
     let mut mock = MockCalls::new();
@@ -727,7 +728,7 @@ async fn an_empty_plan_makes_no_mutating_call() {
         &Scope::Rack,
         &desired_rack(&rack(true, false), "ca"),
         &rack_obs,
-        &Limits::default(),
+        &Quotas::default(),
     )
     .unwrap();
     assert!(p.is_empty());

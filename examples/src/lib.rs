@@ -22,15 +22,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use convox_model::apply::observe_all;
 use convox_model::check::{Checked, check};
 use convox_model::diag::Diagnostics;
 use convox_model::links::link_vars;
 use convox_model::manifest::parse;
 use convox_model::name::Name;
+use convox_model::observe::observe_all;
 use convox_model::ops;
 use convox_model::params::RackParams;
-use convox_model::plan::Limits;
 use convox_model::rack::Rack;
 use convox_model::resource::ResourceKey;
 
@@ -675,7 +674,6 @@ fn cmd_plan(a: &PlanArgs, s: &mut Session, io: &mut Io<'_>) -> i32 {
                 &t.app,
                 &c.manifest,
                 ca.fingerprint(),
-                &Limits::default(),
             ))
             .map_err(|e| report_error(io, &e))?;
         if a.json {
@@ -706,7 +704,6 @@ fn cmd_deploy(a: &DeployArgs, s: &mut Session, io: &mut Io<'_>) -> i32 {
                 &t.app,
                 &c.manifest,
                 ca.fingerprint(),
-                &ctx.limits,
             ))
             .map_err(|e| report_error(io, &e))?;
         if p.is_empty() {

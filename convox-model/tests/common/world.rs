@@ -8,14 +8,14 @@ use convox_model::name::Name;
 use convox_model::params::RackParams;
 use convox_model::plan::{Op, Plan};
 use convox_model::rack::Rack;
-use convox_model::resource::{LoadBalancerAddress, Observed, Spec};
+use convox_model::resource::{LoadBalancerAddress, Observed, ResourceSpec};
 
 pub fn n(s: &str) -> Name {
     Name::new(s).unwrap()
 }
 
 pub fn rack(internal: bool, internal_only: bool) -> Rack {
-    let mut r = Rack::offline(
+    let mut r = Rack::new(
         n("production"),
         RackParams::new(internal, internal_only).unwrap(),
         Some("production.example.com".into()),
@@ -62,11 +62,13 @@ pub fn observe_after(before: &[Observed], plan: &Plan) -> Vec<Observed> {
     for a in &plan.actions {
         if let (Some(r), true) = (&a.desired, a.op != Op::Delete) {
             let address = match &r.spec {
-                Spec::LoadBalancer(_) => Some(address(if r.key.as_str().contains("internal") {
-                    Router::Internal
-                } else {
-                    Router::External
-                })),
+                ResourceSpec::LoadBalancer(_) => {
+                    Some(address(if r.key.as_str().contains("internal") {
+                        Router::Internal
+                    } else {
+                        Router::External
+                    }))
+                }
                 _ => None,
             };
             out.push(Observed {

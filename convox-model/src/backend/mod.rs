@@ -19,12 +19,15 @@ use std::fmt;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::aws::Quotas;
 use crate::name::Name;
 use crate::rack::Rack;
 use crate::resource::{
     CertificateSpec, HostedZoneSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerAddress,
     LoadBalancerSpec, Observed, RecordChange, Scope, SecurityGroupSpec, Tags, TargetGroupSpec,
 };
+/// Re-exported from [`crate::tls`], where the certificate and its key are made.
+pub use crate::tls::CertificatePem;
 
 /// What kind of failure a backend call met.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -124,30 +127,12 @@ pub struct CreatedLoadBalancer {
     pub address: LoadBalancerAddress,
 }
 
-/// A certificate and its key, PEM-encoded, to import.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CertificatePem {
-    /// The certificate.
-    pub certificate: String,
-    /// Its private key.
-    pub private_key: String,
-    /// The chain up to (and including) the issuing CA.
-    pub chain: String,
-}
-
-impl fmt::Debug for CertificatePem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CertificatePem")
-            .field("certificate", &self.certificate)
-            .field("private_key", &"<redacted>")
-            .field("chain", &self.chain)
-            .finish()
-    }
-}
+mod forward;
 
 /// Where the resources live and do their work: AWS, or a model of it.
 ///
-/// Held as `Arc<dyn Backend>` by embedding tools. Every method may be called
+/// Held as `Arc<dyn Backend>` by embedding tools: `&B`, `Arc<B>` and `Box<B>` are
+/// backends whenever `B` is (`B` may be `dyn Backend`), forwarding every verb. Every method may be called
 /// concurrently with others (on different resources).
 #[async_trait]
 pub trait Backend: Send + Sync + fmt::Debug {
@@ -159,6 +144,14 @@ pub trait Backend: Send + Sync + fmt::Debug {
     ///   tags (or, for a record, the ownership TXT record).
     /// - Returns an empty list, not an error, when the rack has nothing yet.
     async fn observe(&self, rack: &Name, scope: &Scope) -> BackendResult<Vec<Observed>>;
+
+    /// The provider's quotas where this backend's resources live: what it
+    /// enforces and what the planner checks before changing anything
+    /// ([`crate::ops`] plans with them). AWS's defaults unless the backend knows
+    /// better (an account with raised quotas, a mock with lowered ones).
+    fn quotas(&self) -> Quotas {
+        Quotas::default()
+    }
 
     /// The rack's stored settings and parameters, or `None` if it was never saved.
     async fn load_rack(&self, rack: &Name) -> BackendResult<Option<Rack>>;

@@ -1,0 +1,141 @@
+//! The apply engine: carries out a [`Plan`](crate::plan::Plan) through a
+//! [`Backend`](crate::backend::Backend).
+//!
+//! It decides nothing the planner has not: it re-observes, refuses a stale plan,
+//! then runs the actions in dependency order, each once (retrying only errors the
+//! backend calls retryable), and stops at the first dependency level that fails.
+//! What it did is in the [`Report`]; running the next plan from a fresh observation
+//! picks up where it stopped.
+//!
+//! Order, by kind ([`crate::aws::CREATE_ORDER`]): security group, load balancer, certificate, listener (a 443
+//! listener needs its certificate), listener certificate, target group, rule,
+//! hosted zone, record. Deletes run first, in the reverse order; certificates being
+//! replaced are created before and deleted after everything else, so that no
+//! listener is ever left without one.
+//!
+//! No runtime: the caller supplies sleeping ([`ApplyContext::sleep`]); jitter comes
+//! from a seeded generator, so a test with a fixed seed sees fixed delays.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::name::Name;
+use crate::tls::CertificateIssuer;
+
+mod engine;
+mod records;
+mod report;
+mod schedule;
+mod steps;
+
+pub use crate::aws::SleepFn;
+pub use report::{ActionRef, ApplyError, ApplyEvent, Failure, Report, StepError};
+pub use schedule::apply;
+
+/// Where progress goes.
+pub type EventFn = Arc<dyn Fn(&ApplyEvent) + Send + Sync>;
+
+/// How retryable errors are retried: exponential backoff with full jitter.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryPolicy {
+    /// Attempts per call, the first included (at least 1).
+    pub max_attempts: u32,
+    /// The backoff cap for the first retry; it doubles with each.
+    pub base_delay: Duration,
+    /// The largest backoff cap.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Everything the engine needs besides the backend and the plan.
+#[derive(Clone)]
+pub struct ApplyContext {
+    /// The rack.
+    pub rack: Name,
+    /// The time, in Unix seconds, for certificates issued while applying.
+    pub now: i64,
+    /// Issues the certificates the plan creates (the rack's certificate authority).
+    pub issuer: Option<Arc<dyn CertificateIssuer>>,
+    /// Actions run at once within a dependency level (at least 1).
+    pub concurrency: usize,
+    /// Retries of retryable errors.
+    pub retry: RetryPolicy,
+    /// Sleeps between retries.
+    pub sleep: SleepFn,
+    /// Seeds the jitter.
+    pub seed: u64,
+    /// Receives progress.
+    pub on_event: Option<EventFn>,
+}
+
+impl fmt::Debug for ApplyContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApplyContext")
+            .field("rack", &self.rack)
+            .field("now", &self.now)
+            .field("issuer", &self.issuer)
+            .field("concurrency", &self.concurrency)
+            .field("retry", &self.retry)
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApplyContext {
+    /// A context for `rack` at `now` that sleeps with `sleep`: four actions at once,
+    /// the default retry policy, no issuer, no progress.
+    pub fn new(rack: Name, now: i64, sleep: SleepFn) -> Self {
+        ApplyContext {
+            rack,
+            now,
+            issuer: None,
+            concurrency: 4,
+            retry: RetryPolicy::default(),
+            sleep,
+            seed: 0x5eed,
+            on_event: None,
+        }
+    }
+
+    /// Sets the certificate issuer.
+    pub fn with_issuer(mut self, issuer: Arc<dyn CertificateIssuer>) -> Self {
+        self.issuer = Some(issuer);
+        self
+    }
+
+    /// Sets how many actions run at once.
+    pub fn with_concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Sets the retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the jitter seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets the progress callback.
+    pub fn with_events(mut self, on_event: EventFn) -> Self {
+        self.on_event = Some(on_event);
+        self
+    }
+}

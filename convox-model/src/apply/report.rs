@@ -1,0 +1,159 @@
+//! What an apply tells its caller: progress events, the report, and why it stopped.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::BackendError;
+use crate::plan::{Action, Op};
+use crate::resource::{ResourceKey, ResourceKind};
+
+/// Which action an event or failure is about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRef {
+    /// The resource.
+    pub key: ResourceKey,
+    /// Its kind.
+    pub kind: ResourceKind,
+    /// What is done to it.
+    pub op: Op,
+}
+
+impl fmt::Display for ActionRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.op, self.kind, self.key)
+    }
+}
+
+impl From<&Action> for ActionRef {
+    fn from(a: &Action) -> Self {
+        ActionRef {
+            key: a.key.clone(),
+            kind: a.kind,
+            op: a.op,
+        }
+    }
+}
+
+/// Progress, for the embedding tool.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ApplyEvent {
+    /// An action started.
+    Started {
+        /// The action.
+        action: ActionRef,
+    },
+    /// A call failed with a retryable error and will be tried again after `delay`.
+    Retrying {
+        /// The action.
+        action: ActionRef,
+        /// The attempt that failed (1-based).
+        attempt: u32,
+        /// How long until the next.
+        delay: Duration,
+        /// The error.
+        error: String,
+    },
+    /// An action finished.
+    Finished {
+        /// The action.
+        action: ActionRef,
+    },
+    /// An action failed.
+    Failed {
+        /// The action.
+        action: ActionRef,
+        /// The error.
+        error: String,
+    },
+}
+
+/// What an apply did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// The actions carried out, in the order they finished.
+    pub applied: Vec<ActionRef>,
+    /// Mutating backend calls made, retries included.
+    pub calls: usize,
+    /// Retries made.
+    pub retries: usize,
+    /// Every resource's provider id as the apply left them (observed, minus
+    /// deleted, plus created).
+    pub ids: BTreeMap<ResourceKey, String>,
+}
+
+/// Why one action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// The backend refused.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// A resource it refers to has no provider id (a plan that does not match what
+    /// exists; plan again).
+    #[error("{0} has no provider id: it neither exists nor was created; plan again")]
+    Unresolved(ResourceKey),
+    /// A certificate is to be created but the context has no issuer.
+    #[error(
+        "a certificate must be issued but no certificate authority was given (ApplyContext::with_issuer)"
+    )]
+    NoIssuer,
+    /// The issuer failed.
+    #[error(transparent)]
+    Issue(#[from] crate::tls::TlsError),
+    /// The plan asks for something no backend verb does.
+    #[error("cannot {op} a {kind} in place; plan again")]
+    Unsupported {
+        /// The op.
+        op: Op,
+        /// The kind.
+        kind: ResourceKind,
+    },
+}
+
+/// One failed action.
+#[derive(Debug)]
+pub struct Failure {
+    /// The action.
+    pub action: ActionRef,
+    /// Why.
+    pub error: StepError,
+}
+
+/// Why an apply stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The world changed since the plan was made; nothing was changed.
+    #[error(
+        "the plan is stale: it was computed from state {planned} but the rack is now in state {observed}; nothing was changed, plan again"
+    )]
+    Stale {
+        /// The plan's fingerprint.
+        planned: String,
+        /// The fingerprint of what exists now.
+        observed: String,
+    },
+    /// Observing the rack failed; nothing was changed.
+    #[error("could not observe the rack; nothing was changed")]
+    Observe(#[source] BackendError),
+    /// Actions failed; those before them were applied (see the report).
+    #[error("{} failed: {}{}; {} action(s) were applied before it stopped; running again continues from what now exists", .failures[0].action, .failures[0].error, if .failures.len() > 1 { format!(" (and {} more failures)", .failures.len() - 1) } else { String::new() }, .report.applied.len())]
+    Failed {
+        /// The failures (at least one).
+        failures: Vec<Failure>,
+        /// What was done.
+        report: Box<Report>,
+    },
+}
+
+impl ApplyError {
+    /// The partial report of a failed apply.
+    pub fn report(&self) -> Option<&Report> {
+        match self {
+            ApplyError::Failed { report, .. } => Some(report),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The schedule: refuse a stale plan, then run the actions in dependency stages,
+//! stopping at the first stage that fails.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use super::engine::Engine;
+use super::report::{ActionRef, StepError};
+use super::{ApplyContext, ApplyError, Failure, Report};
+use crate::aws::{CREATE_ORDER, create_level};
+use crate::backend::Backend;
+use crate::observe::observe_all;
+use crate::plan::{Action, Op, Plan, fingerprint};
+use crate::resource::{LoadBalancerAddress, Observed, ResourceKey};
+
+/// How many dependency levels there are.
+const LEVELS: usize = CREATE_ORDER.len();
+
+/// A unit of work: one half of an action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Half {
+    /// Delete the current resource.
+    Delete,
+    /// Create, update, or create the new half of a replacement.
+    Put,
+}
+
+/// One half of one action.
+pub(super) type Unit<'p> = (Half, &'p Action);
+
+pub(super) struct Outcome {
+    pub(super) action: ActionRef,
+    pub(super) result: Result<Effect, StepError>,
+}
+
+pub(super) enum Effect {
+    Created {
+        key: ResourceKey,
+        id: String,
+        address: Option<LoadBalancerAddress>,
+    },
+    Deleted(ResourceKey),
+    Updated,
+}
+
+/// Ids and load balancer addresses known so far.
+#[derive(Default)]
+pub(super) struct Known {
+    pub(super) ids: BTreeMap<ResourceKey, String>,
+    pub(super) addresses: BTreeMap<ResourceKey, LoadBalancerAddress>,
+}
+
+impl Known {
+    pub(super) fn id(&self, key: &ResourceKey) -> Result<&str, StepError> {
+        self.ids
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| StepError::Unresolved(key.clone()))
+    }
+
+    pub(super) fn address(&self, key: &ResourceKey) -> Result<&LoadBalancerAddress, StepError> {
+        self.addresses
+            .get(key)
+            .ok_or_else(|| StepError::Unresolved(key.clone()))
+    }
+}
+
+/// Applies `plan` through `backend`.
+///
+/// Refuses a stale plan ([`ApplyError::Stale`]) without changing anything. On
+/// failure, returns the failures and the partial report; the world is then in a
+/// state from which the next plan converges.
+pub async fn apply(
+    backend: &dyn Backend,
+    plan: &Plan,
+    ctx: &ApplyContext,
+) -> Result<Report, ApplyError> {
+    let engine = Engine {
+        backend,
+        ctx,
+        rng: AtomicU64::new(ctx.seed),
+        calls: AtomicUsize::new(0),
+        retries: AtomicUsize::new(0),
+    };
+    let observed = engine
+        .with_retry(None, false, || observe_all(backend, &ctx.rack))
+        .await
+        .map_err(ApplyError::Observe)?;
+    let now = fingerprint(&observed);
+    if now != plan.fingerprint {
+        return Err(ApplyError::Stale {
+            planned: plan.fingerprint.clone(),
+            observed: now,
+        });
+    }
+
+    let mut known = Known::default();
+    let mut sorted: Vec<&Observed> = observed.iter().collect();
+    sorted.sort_by(|a, b| (&a.resource.key, &a.id).cmp(&(&b.resource.key, &b.id)));
+    for o in sorted {
+        // The first of duplicates is the one the planner kept.
+        if !known.ids.contains_key(&o.resource.key) {
+            known.ids.insert(o.resource.key.clone(), o.id.clone());
+            if let Some(a) = &o.address {
+                known.addresses.insert(o.resource.key.clone(), a.clone());
+            }
+        }
+    }
+
+    let mut report = Report::default();
+    let mut stages: Vec<Vec<(Half, &Action)>> = Vec::new();
+    // Deletes, and the delete half of replacements that delete first: reverse order.
+    for level in (0..LEVELS).rev() {
+        stages.push(
+            plan.actions
+                .iter()
+                .filter(|a| create_level(a.kind) == level)
+                .filter(|a| {
+                    a.op == Op::Delete || (a.op == Op::Replace && !a.creates_before_deleting())
+                })
+                .map(|a| (Half::Delete, a))
+                .collect(),
+        );
+    }
+    for level in 0..LEVELS {
+        stages.push(
+            plan.actions
+                .iter()
+                .filter(|a| create_level(a.kind) == level && a.op != Op::Delete)
+                .map(|a| (Half::Put, a))
+                .collect(),
+        );
+    }
+    // Old certificates go last, once nothing uses them.
+    stages.push(
+        plan.actions
+            .iter()
+            .filter(|a| a.creates_before_deleting())
+            .map(|a| (Half::Delete, a))
+            .collect(),
+    );
+
+    for stage in stages {
+        if stage.is_empty() {
+            continue;
+        }
+        let outcomes = engine.run_stage(&stage, &known).await;
+        let mut failures = Vec::new();
+        for o in outcomes {
+            match o.result {
+                Ok(effect) => {
+                    match effect {
+                        Effect::Created { key, id, address } => {
+                            known.ids.insert(key.clone(), id);
+                            if let Some(a) = address {
+                                known.addresses.insert(key, a);
+                            }
+                        }
+                        Effect::Deleted(key) => {
+                            // The old id of a certificate replaced create-first is
+                            // gone, but the key now names the new one: keep it.
+                            let replaced_first = stage
+                                .iter()
+                                .any(|(_, a)| a.key == key && a.creates_before_deleting());
+                            if !replaced_first {
+                                known.ids.remove(&key);
+                            }
+                        }
+                        Effect::Updated => {}
+                    }
+                    report.applied.push(o.action);
+                }
+                Err(error) => failures.push(Failure {
+                    action: o.action,
+                    error,
+                }),
+            }
+        }
+        if !failures.is_empty() {
+            report.calls = engine.calls.load(Ordering::Relaxed);
+            report.retries = engine.retries.load(Ordering::Relaxed);
+            report.ids = known.ids;
+            return Err(ApplyError::Failed {
+                failures,
+                report: Box::new(report),
+            });
+        }
+    }
+    report.calls = engine.calls.load(Ordering::Relaxed);
+    report.retries = engine.retries.load(Ordering::Relaxed);
+    report.ids = known.ids;
+    Ok(report)
+}

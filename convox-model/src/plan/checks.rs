@@ -1,0 +1,233 @@
+//! The checks a plan must pass before anything is changed: references, AWS's
+//! quotas, certificate coverage and hostname uniqueness.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::PlanError;
+use crate::aws::Quotas;
+use crate::exposure::{Hostname, Router};
+use crate::resource::{Observed, Protocol, Resource, ResourceKey, ResourceSpec, Scope};
+
+/// Every resource as it will be after the plan: desired ones in scope, observed
+/// ones elsewhere.
+pub(super) fn final_state<'a>(
+    scope: &Scope,
+    desired: &'a BTreeMap<ResourceKey, Resource>,
+    current: &BTreeMap<&ResourceKey, &'a Observed>,
+) -> BTreeMap<&'a ResourceKey, &'a Resource> {
+    let mut after: BTreeMap<&ResourceKey, &Resource> = current
+        .values()
+        .filter(|o| !o.resource.key.in_scope(scope))
+        .map(|o| (&o.resource.key, &o.resource))
+        .collect();
+    after.extend(desired.iter());
+    after
+}
+
+pub(super) fn check_references(
+    desired: &BTreeMap<ResourceKey, Resource>,
+    after: &BTreeMap<&ResourceKey, &Resource>,
+) -> Result<(), PlanError> {
+    for (key, res) in desired {
+        for reference in res.spec.references() {
+            if !after.contains_key(reference) {
+                // Not the rack rule (that is validate's, checked at the entry):
+                // the diagnosis of a router resource that does not exist.
+                let router = reference
+                    .subject()
+                    .router()
+                    .filter(|_| reference.app().is_none());
+                let hint = if router == Some(Router::Internal) {
+                    "the rack has no internal router: convox rack params set Internal=Yes"
+                } else if router == Some(Router::External) {
+                    "the rack has no external router: convox rack params set InternalOnly=No"
+                } else if reference.app().is_none() {
+                    "the rack's own resources are missing: reconcile the rack first (convox rack params set, or deploy)"
+                } else {
+                    "this is a bug in the desired state"
+                };
+                return Err(PlanError::MissingDependency {
+                    key: key.clone(),
+                    reference: reference.clone(),
+                    hint: hint.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn check_quotas(
+    after: &BTreeMap<&ResourceKey, &Resource>,
+    desired: &BTreeMap<ResourceKey, Resource>,
+    quotas: &Quotas,
+) -> Result<(), PlanError> {
+    for (key, res) in desired {
+        if let ResourceSpec::ListenerRule(rule) = &res.spec
+            && rule.hosts.len() > quotas.condition_values_per_rule
+        {
+            return Err(PlanError::Quota {
+                what: format!("host names in rule {key}"),
+                count: rule.hosts.len(),
+                limit: quotas.condition_values_per_rule,
+                hint: "AWS allows 5 condition values per rule; split the hosts over more rules"
+                    .to_string(),
+            });
+        }
+    }
+
+    let listener_lb: BTreeMap<&ResourceKey, &ResourceKey> = after
+        .iter()
+        .filter_map(|(k, r)| match &r.spec {
+            ResourceSpec::Listener(l) => Some((*k, &l.load_balancer)),
+            _ => None,
+        })
+        .collect();
+    let mut rules: BTreeMap<&ResourceKey, usize> = BTreeMap::new();
+    let mut groups: BTreeMap<&ResourceKey, BTreeSet<&ResourceKey>> = BTreeMap::new();
+    let mut certs: BTreeMap<&ResourceKey, usize> = BTreeMap::new();
+    for r in after.values() {
+        match &r.spec {
+            ResourceSpec::ListenerRule(rule) => {
+                if let Some(lb) = listener_lb.get(&rule.listener) {
+                    *rules.entry(lb).or_default() += 1;
+                    groups.entry(lb).or_default().insert(&rule.target_group);
+                }
+            }
+            ResourceSpec::ListenerCertificate(lc) => *certs.entry(&lc.listener).or_default() += 1,
+            _ => {}
+        }
+    }
+    for (lb, count) in rules {
+        if count > quotas.rules_per_load_balancer {
+            return Err(PlanError::Quota {
+                what: format!("the number of listener rules on {lb}"),
+                count,
+                limit: quotas.rules_per_load_balancer,
+                hint: "each routed service takes one rule per router; remove a port: from services that need no routing, or raise the 'Rules per Application Load Balancer' quota with AWS and aws::Quotas::rules_per_load_balancer".to_string(),
+            });
+        }
+    }
+    for (lb, tgs) in groups {
+        if tgs.len() > quotas.target_groups_per_load_balancer {
+            return Err(PlanError::Quota {
+                what: format!("the number of target groups on {lb}"),
+                count: tgs.len(),
+                limit: quotas.target_groups_per_load_balancer,
+                hint: "each routed service takes one target group per router; AWS cannot raise this quota: remove a port: from services that need no routing, or move apps to another rack".to_string(),
+            });
+        }
+    }
+    for (listener, count) in certs {
+        if count > quotas.certificates_per_load_balancer {
+            return Err(PlanError::Quota {
+                what: format!("the number of certificates on {listener}"),
+                count,
+                limit: quotas.certificates_per_load_balancer,
+                hint: "each app with internal services attaches one certificate; raise the 'Certificates per Application Load Balancer' quota with AWS and aws::Quotas::certificates_per_load_balancer, or move apps to another rack".to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Every hostname a rule in scope serves on an HTTPS listener must be covered by
+/// the listener's default certificate or one attached to it. A rack plan checks
+/// every app's rules, since it changes what they all rely on.
+pub(super) fn check_coverage(
+    scope: &Scope,
+    after: &BTreeMap<&ResourceKey, &Resource>,
+) -> Result<(), PlanError> {
+    let domain = |cert: &ResourceKey| -> Option<&str> {
+        match &after.get(cert)?.spec {
+            ResourceSpec::Certificate(c) => Some(c.domain.as_str()),
+            _ => None,
+        }
+    };
+    let mut covering: BTreeMap<&ResourceKey, Vec<&str>> = BTreeMap::new();
+    for (key, r) in after {
+        match &r.spec {
+            ResourceSpec::Listener(l) if l.protocol == Protocol::Https => {
+                let entry = covering.entry(*key).or_default();
+                entry.extend(l.certificate.as_ref().and_then(domain));
+            }
+            ResourceSpec::ListenerCertificate(lc) => {
+                covering
+                    .entry(&lc.listener)
+                    .or_default()
+                    .extend(domain(&lc.certificate));
+            }
+            _ => {}
+        }
+    }
+    for (key, r) in after {
+        let ResourceSpec::ListenerRule(rule) = &r.spec else {
+            continue;
+        };
+        if !(key.in_scope(scope) || *scope == Scope::Rack) {
+            continue;
+        }
+        // A rule on a plain-HTTP listener needs no certificate.
+        let Some(domains) = covering.get(&rule.listener) else {
+            continue;
+        };
+        let is_https = matches!(
+            after.get(&rule.listener).map(|l| &l.spec),
+            Some(ResourceSpec::Listener(l)) if l.protocol == Protocol::Https
+        );
+        if !is_https {
+            continue;
+        }
+        for host in &rule.hosts {
+            let h = Hostname::from_raw(host.clone());
+            if !domains.iter().any(|d| h.is_covered_by(d)) {
+                return Err(PlanError::NotCovered {
+                    host: host.clone(),
+                    listener: rule.listener.clone(),
+                    parent: host
+                        .split_once('.')
+                        .map_or(host.as_str(), |(_, p)| p)
+                        .to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// No hostname is served by two rules: a host-header rule answers for exactly one
+/// (app, service, router), or the rule with the lower priority would silently take
+/// the other service's traffic. Only conflicts involving a rule in scope are
+/// reported, so that an app is never blocked by a conflict between two others.
+pub(super) fn check_hostnames_unique(
+    scope: &Scope,
+    after: &BTreeMap<&ResourceKey, &Resource>,
+) -> Result<(), PlanError> {
+    let mut by_host: BTreeMap<&str, &ResourceKey> = BTreeMap::new();
+    // In scope first, so that the error names the rule being planned.
+    let rules = after
+        .iter()
+        .filter(|(k, _)| k.in_scope(scope))
+        .chain(after.iter().filter(|(k, _)| !k.in_scope(scope)));
+    for (key, r) in rules {
+        let ResourceSpec::ListenerRule(rule) = &r.spec else {
+            continue;
+        };
+        for host in &rule.hosts {
+            match by_host.get(host.as_str()) {
+                Some(first) if first.in_scope(scope) || key.in_scope(scope) => {
+                    return Err(PlanError::HostnameTaken {
+                        host: host.clone(),
+                        key: (*first).clone(),
+                        other: (*key).clone(),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    by_host.insert(host, key);
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,246 @@
+//! The plan: what must change for what exists to become what should exist.
+//!
+//! [`plan`] is pure and deterministic: the same desired state and observation give
+//! the same plan, byte for byte. It leaves nothing to execution time: listener rule
+//! priorities are allocated here, quotas and certificate coverage are checked here,
+//! and each [`Action`] carries the full resource it creates, so that the apply
+//! engine only has to turn keys into provider ids.
+//!
+//! A plan carries the [`fingerprint`] of the observation it was computed from; the
+//! apply engine refuses it when the world has changed since.
+//!
+//! ```
+//! use convox_model::desired::desired_rack;
+//! use convox_model::name::Name;
+//! use convox_model::params::RackParams;
+//! use convox_model::aws::Quotas;
+//! use convox_model::plan::plan;
+//! use convox_model::rack::Rack;
+//! use convox_model::resource::Scope;
+//!
+//! let rack = Rack::new(Name::new("production")?, RackParams::new(true, false)?, None);
+//! let p = plan(&Scope::Rack, &desired_rack(&rack, "ca"), &[], &Quotas::default())?;
+//! assert!(p.to_string().ends_with("Plan: 11 to create, 0 to update, 0 to replace, 0 to delete.\n"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::resource::{Observed, Resource, ResourceKey, ResourceKind, Scope, TAG_APP, TAG_SERVICE};
+
+mod checks;
+mod diff;
+mod error;
+mod planner;
+mod priorities;
+mod render;
+
+pub use error::PlanError;
+pub use planner::{fingerprint, plan};
+
+/// Deprecated name of [`crate::aws::Quotas`], the one table of AWS's quotas.
+#[deprecated(note = "use convox_model::aws::Quotas")]
+pub type Limits = crate::aws::Quotas;
+
+/// What an action does to a resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// Create a resource that does not exist.
+    Create,
+    /// Change a resource in place.
+    Update,
+    /// Delete a resource and create it anew (an immutable field changed).
+    Replace,
+    /// Delete a resource that should no longer exist.
+    Delete,
+}
+
+impl Op {
+    /// The marker used when rendering: `+`, `~`, `-/+`, `-`.
+    pub fn marker(&self) -> &'static str {
+        match self {
+            Op::Create => "+",
+            Op::Update => "~",
+            Op::Replace => "-/+",
+            Op::Delete => "-",
+        }
+    }
+
+    /// `create`, `update`, `replace`, `delete`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Op::Create => "create",
+            Op::Update => "update",
+            Op::Replace => "replace",
+            Op::Delete => "delete",
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How an action affects traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disruption {
+    /// No effect on traffic.
+    None,
+    /// Requests stop being routed here; those in flight are drained.
+    Drain,
+    /// A DNS answer changes.
+    DnsChange,
+    /// A new address or hostname appears; clients resolve it afresh.
+    NewEndpoint,
+}
+
+impl Disruption {
+    /// A short note for people, or `None` for no disruption.
+    pub fn note(&self) -> Option<&'static str> {
+        match self {
+            Disruption::None => None,
+            Disruption::Drain => {
+                Some("drain: requests stop being routed here; those in flight finish")
+            }
+            Disruption::DnsChange => Some("DNS change: the name's answer changes"),
+            Disruption::NewEndpoint => {
+                Some("new endpoint: a new address or hostname starts answering")
+            }
+        }
+    }
+}
+
+/// One field that differs, from its observed value to its desired one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// The field, such as `health` or `scheme`.
+    pub field: String,
+    /// The observed value, as JSON (strings bare).
+    pub from: String,
+    /// The desired value, as JSON (strings bare).
+    pub to: String,
+    /// Whether this field cannot change in place and forces a replacement.
+    pub forces_replacement: bool,
+}
+
+/// One step of a plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Action {
+    /// What it does.
+    pub op: Op,
+    /// The resource's key.
+    pub key: ResourceKey,
+    /// The resource's kind.
+    pub kind: ResourceKind,
+    /// The fields that change (update and replace).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+    /// How it affects traffic.
+    pub disruption: Disruption,
+    /// Why, when the reason is not a field of the resource itself (such as a
+    /// replacement forced by the resource it depends on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The resource as it should be (create, update, replace), listener rule
+    /// priorities allocated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired: Option<Resource>,
+    /// The resource as it is (update, replace, delete), with its provider id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<Observed>,
+}
+
+impl Action {
+    /// Whether a replacement creates the new resource before deleting the old one.
+    ///
+    /// Certificates do: a listener must never be left without its certificate, and
+    /// a new certificate gets a new ARN. Everything else is deleted first, because
+    /// its AWS name, port or priority is unique and the new one needs it.
+    pub fn creates_before_deleting(&self) -> bool {
+        self.op == Op::Replace && self.kind == ResourceKind::Certificate
+    }
+
+    fn tags(&self) -> Option<&crate::resource::Tags> {
+        self.desired
+            .as_ref()
+            .map(|r| &r.tags)
+            .or(self.current.as_ref().map(|o| &o.resource.tags))
+    }
+
+    /// The app the resource belongs to, if any.
+    pub fn app(&self) -> Option<&str> {
+        self.tags()
+            .and_then(|t| t.get(TAG_APP))
+            .map(String::as_str)
+            .or(self.key.app())
+    }
+
+    /// The service the resource serves, if any.
+    pub fn service(&self) -> Option<&str> {
+        self.tags()
+            .and_then(|t| t.get(TAG_SERVICE))
+            .map(String::as_str)
+    }
+}
+
+/// A plan: the actions that make one scope of a rack what it should be.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The scope it changes.
+    pub scope: Scope,
+    /// The actions, in key order (the apply engine orders them by dependency).
+    pub actions: Vec<Action>,
+    /// SHA-256 (hex) of the observation it was computed from; see [`fingerprint`].
+    pub fingerprint: String,
+}
+
+/// How many actions of each kind a plan has.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Creates.
+    pub create: usize,
+    /// Updates in place.
+    pub update: usize,
+    /// Replacements.
+    pub replace: usize,
+    /// Deletes.
+    pub delete: usize,
+}
+
+impl Plan {
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+
+    /// How many actions of each op.
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for a in &self.actions {
+            match a.op {
+                Op::Create => c.create += 1,
+                Op::Update => c.update += 1,
+                Op::Replace => c.replace += 1,
+                Op::Delete => c.delete += 1,
+            }
+        }
+        c
+    }
+
+    /// The plan as pretty JSON, for machines.
+    pub fn to_json(&self) -> String {
+        // Serialising plain data with string map keys cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The plan read back from [`Plan::to_json`].
+    pub fn from_json(s: &str) -> Result<Plan, serde_json::Error> {
+        serde_json::from_str(s)
+    }
+}

@@ -1,0 +1,169 @@
+//! [`plan`]: observed and desired state in, actions out.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use super::checks::{
+    check_coverage, check_hostnames_unique, check_quotas, check_references, final_state,
+};
+use super::diff::{Draft, cascade, diff, disruption};
+use super::priorities::allocate_priorities;
+use super::{Action, Op, Plan, PlanError};
+use crate::aws::Quotas;
+use crate::desired::DesiredState;
+use crate::resource::{Observed, ResourceKey, ResourceKind, Scope};
+
+/// SHA-256 (hex) of an observation: the canonical JSON of the observed resources
+/// sorted by key (then id), so that the order a backend lists them in is irrelevant.
+pub fn fingerprint(observed: &[Observed]) -> String {
+    let mut sorted: Vec<&Observed> = observed.iter().collect();
+    sorted.sort_by(|a, b| (&a.resource.key, &a.id).cmp(&(&b.resource.key, &b.id)));
+    // Streamed into the hash: no buffer the size of the rack's JSON. Plain data
+    // with string map keys into an in-memory hasher: serialising cannot fail.
+    let mut hasher = Sha256::new();
+    let _ = serde_json::to_writer(&mut hasher, &sorted);
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Plans `scope`: the actions that turn `observed` into `desired`.
+///
+/// `observed` should hold everything the rack owns (its own resources and every
+/// app's): rule priorities are shared by all apps on a listener, and quotas count
+/// every app. Only resources in `scope` are ever created, changed or deleted.
+pub fn plan(
+    scope: &Scope,
+    desired: &DesiredState,
+    observed: &[Observed],
+    quotas: &Quotas,
+) -> Result<Plan, PlanError> {
+    for key in desired.resources.keys() {
+        if !key.in_scope(scope) {
+            return Err(PlanError::OutOfScope {
+                key: key.clone(),
+                scope: scope.clone(),
+            });
+        }
+    }
+
+    // One observed resource per key; any further ones with the same key (left by a
+    // create that failed after AWS made it) are deleted so that nothing leaks.
+    let mut sorted: Vec<&Observed> = observed.iter().collect();
+    sorted.sort_by(|a, b| (&a.resource.key, &a.id).cmp(&(&b.resource.key, &b.id)));
+    let mut current: BTreeMap<&ResourceKey, &Observed> = BTreeMap::new();
+    let mut duplicates: Vec<&Observed> = Vec::new();
+    for o in sorted {
+        if current.contains_key(&o.resource.key) {
+            duplicates.push(o);
+        } else {
+            current.insert(&o.resource.key, o);
+        }
+    }
+
+    let desired_resources = allocate_priorities(desired, &current, quotas)?;
+
+    // What each key needs, before cascading replacements.
+    let mut drafts: BTreeMap<ResourceKey, Draft> = BTreeMap::new();
+    for (key, want) in &desired_resources {
+        match current.get(key) {
+            None => {
+                drafts.insert(
+                    key.clone(),
+                    Draft {
+                        op: Op::Create,
+                        changes: Vec::new(),
+                        reason: None,
+                    },
+                );
+            }
+            Some(have) => {
+                let changes = diff(want.spec.kind(), &have.resource.spec, &want.spec);
+                if changes.is_empty() {
+                    continue;
+                }
+                let op = if changes.iter().any(|c| c.forces_replacement) {
+                    Op::Replace
+                } else {
+                    Op::Update
+                };
+                drafts.insert(
+                    key.clone(),
+                    Draft {
+                        op,
+                        changes,
+                        reason: None,
+                    },
+                );
+            }
+        }
+    }
+
+    cascade(&desired_resources, &current, &mut drafts);
+
+    let mut actions = Vec::new();
+    for (key, draft) in drafts {
+        let want = desired_resources.get(&key).cloned();
+        let kind = want
+            .as_ref()
+            .map_or(ResourceKind::HostedZone, |r| r.spec.kind());
+        actions.push(Action {
+            op: draft.op,
+            kind,
+            disruption: disruption(draft.op, kind, &draft.changes),
+            changes: draft.changes,
+            reason: draft.reason,
+            current: (draft.op != Op::Create)
+                .then(|| current.get(&key).map(|o| (*o).clone()))
+                .flatten(),
+            desired: want,
+            key,
+        });
+    }
+    let deletes = current
+        .values()
+        .copied()
+        .filter(|o| {
+            o.resource.key.in_scope(scope) && !desired_resources.contains_key(&o.resource.key)
+        })
+        .chain(
+            duplicates
+                .into_iter()
+                .filter(|o| o.resource.key.in_scope(scope)),
+        );
+    for o in deletes {
+        let kind = o.resource.spec.kind();
+        actions.push(Action {
+            op: Op::Delete,
+            key: o.resource.key.clone(),
+            kind,
+            changes: Vec::new(),
+            disruption: disruption(Op::Delete, kind, &[]),
+            reason: None,
+            desired: None,
+            current: Some(o.clone()),
+        });
+    }
+    actions.sort_by(|a, b| {
+        (&a.key, a.op, a.current.as_ref().map(|o| &o.id)).cmp(&(
+            &b.key,
+            b.op,
+            b.current.as_ref().map(|o| &o.id),
+        ))
+    });
+
+    let after = final_state(scope, &desired_resources, &current);
+    check_references(&desired_resources, &after)?;
+    check_quotas(&after, &desired_resources, quotas)?;
+    check_coverage(scope, &after)?;
+    check_hostnames_unique(scope, &after)?;
+
+    Ok(Plan {
+        scope: scope.clone(),
+        actions,
+        fingerprint: fingerprint(observed),
+    })
+}

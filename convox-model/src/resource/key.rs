@@ -1,0 +1,449 @@
+//! Resource keys: the stable identity of a resource within its rack, and the one
+//! place a key's text is parsed.
+//!
+//! A key is written as a path, such as `router/internal/alb` or
+//! `app/backend/api/internal/rule`: that text is what the `convox:key` tag, the
+//! serialized plan and every message carry. [`ResourceKey`] holds the text and
+//! what it names ([`KeySubject`]), parsed once when the key is made, so that no
+//! caller slices the text again.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::exposure::Router;
+use crate::name::Name;
+
+/// Which part of a rack a resource belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "scope", content = "app")]
+pub enum Scope {
+    /// The rack's own resources: routers, their listeners and certificates, the zone.
+    Rack,
+    /// One app's resources: its certificate, target groups, rules and records.
+    App(Name),
+    /// Every app's resources (for checks that span apps, such as parameter changes).
+    Apps,
+}
+
+/// What a [`ResourceKey`] names. Its text form is the key's
+/// ([`fmt::Display`]); [`ResourceKey::subject`] gives it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KeySubject {
+    /// `zone`: the rack's private hosted zone `{rack}.convox`.
+    Zone,
+    /// `router/{router}/sg`: a router's security group.
+    RouterSecurityGroup(Router),
+    /// `router/{router}/alb`: a router's load balancer.
+    RouterLoadBalancer(Router),
+    /// `router/{router}/listener/{port}`: a router's listener on 80 or 443.
+    RouterListener(Router, u16),
+    /// `router/{router}/cert`: a router's default certificate.
+    RouterCertificate(Router),
+    /// `app/{app}/cert`: an app's wildcard certificate.
+    AppCertificate(Name),
+    /// `{certificate}/attachment`: a certificate attached to a listener.
+    Attachment(ResourceKey),
+    /// `app/{app}/{service}/{router}/tg`: a service's target group on a router.
+    TargetGroup(Name, Name, Router),
+    /// `app/{app}/{service}/{router}/rule`: a service's host-header rule.
+    ListenerRule(Name, Name, Router),
+    /// `app/{app}/{service}/record`: a service's internal alias record.
+    Record(Name, Name),
+    /// A key this version does not know (read back from a tag another version
+    /// wrote, or made up by a test), with the app its `app/{app}/` prefix names.
+    Other {
+        /// The app, when the key starts with `app/`.
+        app: Option<String>,
+    },
+}
+
+impl KeySubject {
+    /// The app, for an app resource.
+    pub fn app(&self) -> Option<&str> {
+        match self {
+            KeySubject::AppCertificate(app)
+            | KeySubject::TargetGroup(app, _, _)
+            | KeySubject::ListenerRule(app, _, _)
+            | KeySubject::Record(app, _) => Some(app.as_str()),
+            KeySubject::Attachment(cert) => cert.app(),
+            KeySubject::Other { app } => app.as_deref(),
+            KeySubject::Zone
+            | KeySubject::RouterSecurityGroup(_)
+            | KeySubject::RouterLoadBalancer(_)
+            | KeySubject::RouterListener(..)
+            | KeySubject::RouterCertificate(_) => None,
+        }
+    }
+
+    /// The service, for a service's resource.
+    pub fn service(&self) -> Option<&Name> {
+        match self {
+            KeySubject::TargetGroup(_, service, _)
+            | KeySubject::ListenerRule(_, service, _)
+            | KeySubject::Record(_, service) => Some(service),
+            _ => None,
+        }
+    }
+
+    /// The router a resource belongs to or is routed on.
+    pub fn router(&self) -> Option<Router> {
+        match self {
+            KeySubject::RouterSecurityGroup(r)
+            | KeySubject::RouterLoadBalancer(r)
+            | KeySubject::RouterListener(r, _)
+            | KeySubject::RouterCertificate(r)
+            | KeySubject::TargetGroup(_, _, r)
+            | KeySubject::ListenerRule(_, _, r) => Some(*r),
+            KeySubject::Attachment(cert) => cert.subject().router(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for KeySubject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeySubject::Zone => f.write_str("zone"),
+            KeySubject::RouterSecurityGroup(r) => write!(f, "router/{r}/sg"),
+            KeySubject::RouterLoadBalancer(r) => write!(f, "router/{r}/alb"),
+            KeySubject::RouterListener(r, port) => write!(f, "router/{r}/listener/{port}"),
+            KeySubject::RouterCertificate(r) => write!(f, "router/{r}/cert"),
+            KeySubject::AppCertificate(app) => write!(f, "app/{app}/cert"),
+            KeySubject::Attachment(cert) => write!(f, "{cert}/attachment"),
+            KeySubject::TargetGroup(app, service, r) => write!(f, "app/{app}/{service}/{r}/tg"),
+            KeySubject::ListenerRule(app, service, r) => {
+                write!(f, "app/{app}/{service}/{r}/rule")
+            }
+            KeySubject::Record(app, service) => write!(f, "app/{app}/{service}/record"),
+            // Never rendered: an unknown key keeps the text it was read from.
+            KeySubject::Other { .. } => f.write_str("(unknown)"),
+        }
+    }
+}
+
+fn router(s: &str) -> Option<Router> {
+    Router::ALL.into_iter().find(|r| r.as_str() == s)
+}
+
+fn name(s: &str) -> Option<Name> {
+    Name::new(s).ok()
+}
+
+/// What `text` names, if it is a key this version writes.
+fn parse(text: &str) -> Option<KeySubject> {
+    if text == "zone" {
+        return Some(KeySubject::Zone);
+    }
+    if let Some(cert) = text.strip_suffix("/attachment") {
+        let cert = ResourceKey::from_raw(cert);
+        return matches!(
+            cert.subject(),
+            KeySubject::RouterCertificate(_) | KeySubject::AppCertificate(_)
+        )
+        .then_some(KeySubject::Attachment(cert));
+    }
+    let parts: Vec<&str> = text.split('/').collect();
+    Some(match parts.as_slice() {
+        ["router", r, "sg"] => KeySubject::RouterSecurityGroup(router(r)?),
+        ["router", r, "alb"] => KeySubject::RouterLoadBalancer(router(r)?),
+        ["router", r, "cert"] => KeySubject::RouterCertificate(router(r)?),
+        ["router", r, "listener", port] => {
+            let p: u16 = port.parse().ok()?;
+            // Only the canonical spelling: `080` would not render back to itself.
+            (p.to_string() == *port).then_some(())?;
+            KeySubject::RouterListener(router(r)?, p)
+        }
+        ["app", app, "cert"] => KeySubject::AppCertificate(name(app)?),
+        ["app", app, service, "record"] => KeySubject::Record(name(app)?, name(service)?),
+        ["app", app, service, r, "tg"] => {
+            KeySubject::TargetGroup(name(app)?, name(service)?, router(r)?)
+        }
+        ["app", app, service, r, "rule"] => {
+            KeySubject::ListenerRule(name(app)?, name(service)?, router(r)?)
+        }
+        _ => return None,
+    })
+}
+
+#[derive(PartialEq, Eq, Hash)]
+struct Inner {
+    text: String,
+    subject: KeySubject,
+}
+
+/// The stable identity of a resource within its rack, such as
+/// `router/internal/alb` or `app/backend/api/internal/rule`.
+///
+/// Rack resources start with `router/` or are `zone`; app resources start with
+/// `app/{app}/`. Keys compare, sort and serialize as their text; cloning one is
+/// cheap (the text and its parse are shared).
+///
+/// Constructors take the names in the key's path order: outermost first (the
+/// app, then the service), then the router and what is on it.
+///
+/// ```
+/// use convox_model::exposure::Router;
+/// use convox_model::name::Name;
+/// use convox_model::resource::{KeySubject, ResourceKey};
+///
+/// let (app, api) = (Name::new("backend")?, Name::new("api")?);
+/// let tg = ResourceKey::target_group(&app, &api, Router::Internal);
+/// assert_eq!(tg.to_string(), "app/backend/api/internal/tg");
+/// let read: ResourceKey = "app/backend/api/internal/tg".parse()?;
+/// assert_eq!(read, tg);
+/// assert_eq!(read.subject(), &KeySubject::TargetGroup(app, api, Router::Internal));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ResourceKey(Arc<Inner>);
+
+impl ResourceKey {
+    fn of(subject: KeySubject) -> Self {
+        ResourceKey(Arc::new(Inner {
+            text: subject.to_string(),
+            subject,
+        }))
+    }
+
+    /// A key read back from a tag (or any text): parsed once, here. Text that is
+    /// no key this version writes is kept as it is, as [`KeySubject::Other`].
+    pub fn from_raw(s: impl Into<String>) -> Self {
+        let text = s.into();
+        let subject = parse(&text).unwrap_or_else(|| KeySubject::Other {
+            app: text
+                .strip_prefix("app/")
+                .and_then(|rest| rest.split('/').next())
+                .map(str::to_string),
+        });
+        ResourceKey(Arc::new(Inner { text, subject }))
+    }
+
+    /// The key as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0.text
+    }
+
+    /// What the key names.
+    pub fn subject(&self) -> &KeySubject {
+        &self.0.subject
+    }
+
+    /// The rack's private hosted zone `{rack}.convox`.
+    pub fn zone() -> Self {
+        Self::of(KeySubject::Zone)
+    }
+
+    /// A router's security group.
+    pub fn router_security_group(router: Router) -> Self {
+        Self::of(KeySubject::RouterSecurityGroup(router))
+    }
+
+    /// A router's load balancer.
+    pub fn router_load_balancer(router: Router) -> Self {
+        Self::of(KeySubject::RouterLoadBalancer(router))
+    }
+
+    /// A router's listener on `port` (80 or 443).
+    pub fn router_listener(router: Router, port: u16) -> Self {
+        Self::of(KeySubject::RouterListener(router, port))
+    }
+
+    /// A router's default certificate, attached to its 443 listener.
+    pub fn router_certificate(router: Router) -> Self {
+        Self::of(KeySubject::RouterCertificate(router))
+    }
+
+    /// An app's wildcard certificate `*.{app}.{rack}.convox`.
+    pub fn app_certificate(app: &Name) -> Self {
+        Self::of(KeySubject::AppCertificate(app.clone()))
+    }
+
+    /// The attachment of an app's certificate to the internal 443 listener.
+    pub fn app_listener_certificate(app: &Name) -> Self {
+        Self::listener_certificate(&Self::app_certificate(app))
+    }
+
+    /// The attachment of `certificate` (a certificate's key) to a listener.
+    ///
+    /// Attachments carry no tags of their own on AWS, so a backend observing one
+    /// derives its key from the certificate's: `{certificate}/attachment`.
+    pub fn listener_certificate(certificate: &ResourceKey) -> Self {
+        match certificate.subject() {
+            KeySubject::RouterCertificate(_) | KeySubject::AppCertificate(_) => {
+                Self::of(KeySubject::Attachment(certificate.clone()))
+            }
+            _ => Self::from_raw(format!("{certificate}/attachment")),
+        }
+    }
+
+    /// The target group of `service` of `app` on `router`.
+    pub fn target_group(app: &Name, service: &Name, router: Router) -> Self {
+        Self::of(KeySubject::TargetGroup(
+            app.clone(),
+            service.clone(),
+            router,
+        ))
+    }
+
+    /// The host-header rule of `service` of `app` on `router`'s 443 listener.
+    pub fn listener_rule(app: &Name, service: &Name, router: Router) -> Self {
+        Self::of(KeySubject::ListenerRule(
+            app.clone(),
+            service.clone(),
+            router,
+        ))
+    }
+
+    /// The alias record of `service` of `app`'s internal hostname.
+    pub fn record(app: &Name, service: &Name) -> Self {
+        Self::of(KeySubject::Record(app.clone(), service.clone()))
+    }
+
+    /// The app this key belongs to, if it is an app resource.
+    pub fn app(&self) -> Option<&str> {
+        self.subject().app()
+    }
+
+    /// Whether the key belongs to `scope`.
+    pub fn in_scope(&self, scope: &Scope) -> bool {
+        match scope {
+            Scope::Rack => self.app().is_none(),
+            Scope::App(a) => self.app() == Some(a.as_str()),
+            Scope::Apps => self.app().is_some(),
+        }
+    }
+}
+
+impl PartialOrd for ResourceKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ResourceKey {
+    /// By text: plans list actions in key order, and that order is part of
+    /// their rendering and fingerprint.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl fmt::Display for ResourceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for ResourceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ResourceKey").field(&self.as_str()).finish()
+    }
+}
+
+impl FromStr for ResourceKey {
+    type Err = Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(ResourceKey::from_raw(s))
+    }
+}
+
+impl Serialize for ResourceKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ResourceKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(ResourceKey::from_raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> Name {
+        Name::new(s).unwrap()
+    }
+
+    #[test]
+    fn keys_know_their_scope() {
+        let app = Name::new("backend").unwrap();
+        let api = Name::new("api").unwrap();
+        let rule = ResourceKey::listener_rule(&app, &api, Router::Internal);
+        assert_eq!(rule.as_str(), "app/backend/api/internal/rule");
+        assert!(rule.in_scope(&Scope::App(app.clone())));
+        assert!(rule.in_scope(&Scope::Apps));
+        assert!(!rule.in_scope(&Scope::Rack));
+        assert!(ResourceKey::zone().in_scope(&Scope::Rack));
+        assert!(ResourceKey::router_listener(Router::External, 443).in_scope(&Scope::Rack));
+    }
+
+    #[test]
+    fn every_key_reads_back_as_what_it_names() {
+        let (app, api) = (n("backend"), n("api"));
+        let mut keys = vec![ResourceKey::zone()];
+        for r in Router::ALL {
+            keys.extend([
+                ResourceKey::router_security_group(r),
+                ResourceKey::router_load_balancer(r),
+                ResourceKey::router_listener(r, 80),
+                ResourceKey::router_listener(r, 443),
+                ResourceKey::router_certificate(r),
+                ResourceKey::listener_certificate(&ResourceKey::router_certificate(r)),
+                ResourceKey::target_group(&app, &api, r),
+                ResourceKey::listener_rule(&app, &api, r),
+            ]);
+        }
+        keys.extend([
+            ResourceKey::app_certificate(&app),
+            ResourceKey::app_listener_certificate(&app),
+            ResourceKey::record(&app, &api),
+        ]);
+        for k in keys {
+            let back = ResourceKey::from_raw(k.as_str());
+            assert_eq!(back.subject(), k.subject(), "{k}");
+            assert!(!matches!(back.subject(), KeySubject::Other { .. }), "{k}");
+            assert_eq!(back.subject().to_string(), k.as_str());
+        }
+        assert_eq!(
+            ResourceKey::app_listener_certificate(&app).as_str(),
+            "app/backend/cert/attachment"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_keep_their_text_and_app() {
+        for (text, app) in [
+            ("x", None),
+            ("app/web/s1/internal/tg2", Some("web")),
+            ("router/internal/listener/080", None),
+            ("app/", Some("")),
+        ] {
+            let k = ResourceKey::from_raw(text);
+            assert_eq!(k.as_str(), text);
+            assert_eq!(k.app(), app);
+            assert!(matches!(k.subject(), KeySubject::Other { .. }));
+        }
+    }
+
+    #[test]
+    fn keys_sort_and_serialize_as_their_text() {
+        let a = ResourceKey::router_listener(Router::Internal, 443);
+        let b = ResourceKey::router_listener(Router::Internal, 80);
+        assert!(a < b, "\"443\" sorts before \"80\"");
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(json, "\"router/internal/listener/443\"");
+        assert_eq!(serde_json::from_str::<ResourceKey>(&json).unwrap(), a);
+        assert_eq!(
+            format!("{a:?}"),
+            "ResourceKey(\"router/internal/listener/443\")"
+        );
+    }
+}
