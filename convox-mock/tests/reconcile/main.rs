@@ -109,7 +109,7 @@ prop_state_machine! {
         cases: 256,
         // A failing sequence is kept in `main.proptest-regressions` and tried
         // first on every later run.
-        failure_persistence: Some(Box::new(FileFailurePersistence::SourceParallel("proptest-regressions"))),
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
         .. Config::default()
     })]
 
