@@ -5,17 +5,19 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use convox_mock::MockBackend;
 use convox_model::apply::{ApplyContext, SleepFn};
 use convox_model::backend::Backend;
+use convox_model::exposure::Router;
 use convox_model::manifest::{Manifest, Port, Scheme, Service};
 use convox_model::name::Name;
 use convox_model::ops::{OpsError, delete_app, deploy, deploy_planned, plan_app, set_rack_params};
 use convox_model::params::{ParamError, RackParams};
 use convox_model::rack::Rack;
-use convox_model::resource::{ResourceSpec as Spec, Scope};
+use convox_model::resource::{ResourceKey, ResourceSpec as Spec, Scope};
 use convox_model::tls::CertificateAuthority;
 
 fn n(s: &str) -> Name {
@@ -171,12 +173,26 @@ async fn parameter_changes_are_checked_against_what_is_deployed() {
             .params
             .internal()
     );
-    assert!(
-        fake.observe(&r.name, &Scope::Rack)
-            .await
-            .unwrap()
-            .iter()
-            .all(|o| !o.resource.key.as_str().starts_with("router/internal"))
+    // Exactly the zone and the external router are left: nothing internal, and
+    // not vacuously (an empty rack would pass a check over "every resource").
+    let left: BTreeSet<ResourceKey> = fake
+        .observe(&r.name, &Scope::Rack)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.resource.key)
+        .collect();
+    let e = Router::External;
+    assert_eq!(
+        left,
+        BTreeSet::from([
+            ResourceKey::zone(),
+            ResourceKey::router_security_group(e),
+            ResourceKey::router_load_balancer(e),
+            ResourceKey::router_certificate(e),
+            ResourceKey::router_listener(e, 80),
+            ResourceKey::router_listener(e, 443),
+        ])
     );
 }
 

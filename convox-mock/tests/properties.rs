@@ -1,6 +1,10 @@
 //! Properties over random sequences of calls: a refused call changes nothing
 //! (the trait's contract), nothing panics, observe only returns owned resources,
 //! and the JSON state round-trips at every step.
+//!
+//! And properties of the planner that need something applied: deploys through
+//! [`MockBackend`] leave nothing to plan, touch nothing outside their app, and
+//! keep hostnames injective across apps whose names meet.
 
 mod common;
 
@@ -13,6 +17,10 @@ use convox_model::resource::{
     RecordAction, RecordChange, ResourceKey, Scope, Tags, record_owner_value,
 };
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
+
+#[path = "properties/applied.rs"]
+mod applied;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -243,7 +251,11 @@ async fn apply(mock: &MockBackend, ids: &mut Ids, op: &Op) -> BackendResult<()> 
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn refused_calls_change_nothing(ops in proptest::collection::vec(op(), 1..60)) {

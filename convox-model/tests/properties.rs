@@ -16,6 +16,7 @@ use convox_model::plan::{Op, plan};
 use convox_model::rack::Rack;
 use convox_model::resource::{LbScheme, Observed, ResourceKey, ResourceSpec, Scope};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 fn arb_scheme() -> impl Strategy<Value = Scheme> {
     prop_oneof![
@@ -26,25 +27,57 @@ fn arb_scheme() -> impl Strategy<Value = Scheme> {
     ]
 }
 
-fn arb_service(i: usize) -> impl Strategy<Value = Service> {
+/// Service names with dashes, so that names built from them can meet.
+const SERVICES: [&str; 8] = ["api", "web", "api-web", "worker", "s0", "s1", "a-b", "b"];
+
+/// How a generated service is exposed: (internal, internalAndExternal).
+const EXTERNAL: (bool, bool) = (false, false);
+const INTERNAL: (bool, bool) = (true, false);
+const BOTH: (bool, bool) = (true, true);
+
+fn arb_service(i: usize, exposures: Vec<(bool, bool)>) -> impl Strategy<Value = Service> {
     (
         proptest::option::of((1u16..=65535, arb_scheme())),
-        any::<bool>(),
-        any::<bool>(),
+        proptest::sample::select(exposures),
         "/[a-z]{0,8}",
     )
-        .prop_map(move |(port, internal, both, path)| {
-            let mut s = svc(&format!("s{i}"), None, internal, both);
+        .prop_map(move |(port, (internal, both), path)| {
+            let mut s = svc(SERVICES[i], None, internal, both);
             s.port = port.map(|(port, scheme)| Port { port, scheme });
             s.health.path = path;
             s
         })
 }
 
-fn arb_manifest() -> impl Strategy<Value = Manifest> {
-    (0usize..8)
-        .prop_flat_map(|n| (0..n).map(arb_service).collect::<Vec<_>>())
+fn manifest_of(exposures: Vec<(bool, bool)>) -> impl Strategy<Value = Manifest> {
+    (0usize..=SERVICES.len())
+        .prop_flat_map(move |n| {
+            (0..n)
+                .map(|i| arb_service(i, exposures.clone()))
+                .collect::<Vec<_>>()
+        })
         .prop_map(manifest)
+}
+
+/// Any manifest, fitting a given rack or not.
+fn arb_manifest() -> impl Strategy<Value = Manifest> {
+    manifest_of(vec![EXTERNAL, INTERNAL, BOTH])
+}
+
+/// A manifest `r` accepts, built to fit rather than filtered: only the
+/// exposures the rack's routers serve are drawn.
+fn fitting_manifest(r: &Rack) -> impl Strategy<Value = Manifest> {
+    let mut exposures = vec![];
+    if r.params.has_external_router() {
+        exposures.push(EXTERNAL);
+    }
+    if r.params.internal() {
+        exposures.push(INTERNAL);
+    }
+    if r.params.internal() && r.params.has_external_router() {
+        exposures.push(BOTH);
+    }
+    manifest_of(exposures)
 }
 
 fn arb_rack() -> impl Strategy<Value = Rack> {
@@ -84,41 +117,26 @@ fn generous() -> Quotas {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn planning_never_panics_and_is_deterministic(r in arb_rack(), m in arb_manifest()) {
         let obs = rack_observed(&r);
-        match desired_app(&r, &n("app"), &m, "ca") {
-            Err(_) => prop_assert!(!fits(&r, &m)),
-            Ok(d) => {
-                let a = plan(&Scope::App(n("app")), &d, &obs, &generous());
-                let b = plan(&Scope::App(n("app")), &d, &obs, &generous());
-                prop_assert_eq!(&a, &b);
-                if let Ok(p) = a {
-                    prop_assert_eq!(p.to_json(), b.unwrap().to_json());
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn applying_a_plan_leaves_nothing_to_do(r in arb_rack(), m in arb_manifest(), m2 in arb_manifest()) {
-        prop_assume!(fits(&r, &m) && fits(&r, &m2));
-        let obs = rack_observed(&r);
+        // The generated names are short, so desired state always exists; the rack
+        // rule is the entry's, and past it the planner refuses a rule on a router
+        // the rack does not have: a plan exists exactly when the manifest fits.
         let d = desired_app(&r, &n("app"), &m, "ca").unwrap();
-        let p = plan(&Scope::App(n("app")), &d, &obs, &generous()).unwrap();
-        let after = observe_after(&obs, &p);
-        let again = plan(&Scope::App(n("app")), &d, &after, &generous()).unwrap();
-        prop_assert!(again.is_empty(), "{}", again);
-        // And from there to another manifest, and back to nothing to do.
-        let d2 = desired_app(&r, &n("app"), &m2, "ca").unwrap();
-        let p2 = plan(&Scope::App(n("app")), &d2, &after, &generous()).unwrap();
-        let after2 = observe_after(&after, &p2);
-        let again2 = plan(&Scope::App(n("app")), &d2, &after2, &generous()).unwrap();
-        prop_assert!(again2.is_empty(), "{}", again2);
-        // Nothing outside the app was touched.
-        prop_assert!(p2.actions.iter().all(|a| a.key.app() == Some("app")));
+        let a = plan(&Scope::App(n("app")), &d, &obs, &generous());
+        let b = plan(&Scope::App(n("app")), &d, &obs, &generous());
+        prop_assert_eq!(a.is_ok(), fits(&r, &m), "{:?}", a.as_ref().err());
+        prop_assert_eq!(&a, &b);
+        if let (Ok(a), Ok(b)) = (a, b) {
+            prop_assert_eq!(a.to_json(), b.to_json());
+        }
     }
 
     #[test]
@@ -165,41 +183,42 @@ proptest! {
     }
 
     #[test]
-    fn hostnames_are_injective_over_app_service_router(m in arb_manifest(), m2 in arb_manifest()) {
-        let r = rack(true, false);
-        let mut hosts: BTreeMap<String, (String, ResourceKey)> = BTreeMap::new();
-        for (app, m) in [("one", &m), ("two", &m2), ("one-two", &m2)] {
-            let d = desired_app(&r, &n(app), m, "ca").unwrap();
-            for res in d.iter() {
-                if let ResourceSpec::ListenerRule(rule) = &res.spec {
-                    for h in &rule.hosts {
-                        let prev = hosts.insert(h.clone(), (app.to_string(), res.key.clone()));
-                        prop_assert!(prev.is_none(), "{} served twice: {:?} and {}", h, prev, res.key);
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn internal_only_racks_never_face_the_internet(m in arb_manifest()) {
+    fn internal_only_racks_never_face_the_internet(m in fitting_manifest(&rack(true, true))) {
         let r = rack(true, true);
         let rack_d = desired_rack(&r, "ca");
-        prop_assert!(rack_d.iter().all(|x| !matches!(&x.spec, ResourceSpec::LoadBalancer(lb) if lb.scheme == LbScheme::InternetFacing)));
-        // The rack rule is checked once, at the entry; what gets past desired
-        // state must still get past the planner, which refuses a rule on a router
-        // the rack does not have.
-        let rack_plan = plan(&Scope::Rack, &rack_d, &[], &generous()).unwrap();
-        let rack_obs = observe_after(&[], &rack_plan);
-        if let Ok(d) = desired_app(&r, &n("app"), &m, "ca")
-            && plan(&Scope::App(n("app")), &d, &rack_obs, &generous()).is_ok()
-        {
-            for res in d.iter() {
-                if let ResourceSpec::ListenerRule(rule) = &res.spec {
-                    prop_assert_eq!(&rule.listener, &ResourceKey::router_listener(Router::Internal, 443));
-                }
+        let schemes: Vec<LbScheme> = rack_d
+            .iter()
+            .filter_map(|x| match &x.spec {
+                ResourceSpec::LoadBalancer(lb) => Some(lb.scheme),
+                _ => None,
+            })
+            .collect();
+        prop_assert_eq!(schemes, vec![LbScheme::Internal]);
+        // A manifest built to fit always has a desired state; every rule is on a
+        // listener of a load balancer whose scheme is internal.
+        let d = desired_app(&r, &n("app"), &m, "ca").unwrap();
+        let mut rules = 0;
+        for res in d.iter() {
+            if let ResourceSpec::ListenerRule(rule) = &res.spec {
+                rules += 1;
+                let Some(ResourceSpec::Listener(l)) = rack_d.get(&rule.listener).map(|x| &x.spec) else {
+                    panic!("rule {} is on {}, not a listener of the rack", res.key, rule.listener);
+                };
+                let Some(ResourceSpec::LoadBalancer(lb)) = rack_d.get(&l.load_balancer).map(|x| &x.spec) else {
+                    panic!("listener {} is on no load balancer of the rack", rule.listener);
+                };
+                prop_assert_eq!(lb.scheme, LbScheme::Internal);
             }
         }
+        prop_assert_eq!(rules, m.services.iter().filter(|s| s.port.is_some()).count());
+        // And one external service more is refused.
+        let mut services = m.services.clone();
+        services.push(svc("outside", Some(80), false, false));
+        // The rack rule is checked once, at the entry; past desired state the
+        // planner still refuses a rule on a router the rack does not have.
+        let rack_obs = observe_after(&[], &plan(&Scope::Rack, &rack_d, &[], &generous()).unwrap());
+        let more = desired_app(&r, &n("app"), &manifest(services), "ca").unwrap();
+        prop_assert!(plan(&Scope::App(n("app")), &more, &rack_obs, &generous()).is_err());
     }
 
     #[test]
@@ -216,8 +235,16 @@ proptest! {
                 prop_assert_eq!(has, should);
             }
         }
-        // Every plan of a fitting manifest passes the coverage check (plan succeeds).
+        // Every plan of a fitting manifest passes the coverage check (plan succeeds)
+        // and creates, on a fresh app, exactly: per routed service and router a
+        // target group and a rule, per internal one a record, and with any
+        // internal one the app's certificate and its attachment.
         let p = plan(&Scope::App(n("app")), &d, &rack_observed(&r), &generous()).unwrap();
-        prop_assert!(p.actions.iter().all(|a| a.op == Op::Create));
+        let routed: Vec<&Service> = m.services.iter().filter(|s| s.port.is_some()).collect();
+        let internal = routed.iter().filter(|s| s.internal).count();
+        let external = routed.iter().filter(|s| !s.internal || s.internal_and_external).count();
+        let expected = 3 * internal + 2 * external + if internal > 0 { 2 } else { 0 };
+        prop_assert_eq!(p.actions.len(), expected, "{}", p);
+        prop_assert_eq!(p.actions.iter().filter(|a| a.op == Op::Create).count(), expected);
     }
 }

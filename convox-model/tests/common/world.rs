@@ -48,6 +48,11 @@ pub fn address(router: Router) -> LoadBalancerAddress {
 
 /// What a backend would observe after applying `plan` on top of `before`: created
 /// and replaced resources as planned (ids derived from keys), deletes gone.
+///
+/// A fixture builder, not an apply: it copies the plan's desired resources, so
+/// a property "applying leaves nothing to do" checked with it would only check
+/// plan(d, d) = ∅. Such properties apply through `MockBackend` instead
+/// (convox-mock/tests/properties.rs).
 pub fn observe_after(before: &[Observed], plan: &Plan) -> Vec<Observed> {
     let mut out: Vec<Observed> = before
         .iter()

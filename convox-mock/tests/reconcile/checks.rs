@@ -1,0 +1,408 @@
+//! The invariants, checked after every step by comparing the mock's raw JSON
+//! state with what the reference says must exist ([`Model::expected`]).
+//!
+//! Reading the raw state, not only `observe`, keeps a bug in observing from
+//! hiding a bug in reconciling; which names a certificate covers is read from
+//! the certificate itself (its SANs), not from what the library asked for.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use convox_model::backend::Backend;
+use convox_model::links::link_vars;
+use convox_model::resource::{Observed, ResourceKey};
+use serde_json::{Value, json};
+use x509_parser::extensions::GeneralName;
+
+use crate::input::{APPS, RACK, VPC_CIDR, manifest, name};
+use crate::reference::{Model, Route, Side};
+use crate::sut::{Sut, foreign, normalised, obj, observe, owned, record_key, state_json, tag};
+
+/// Whether a certificate for `pattern` (an exact name, or `*.` standing for
+/// exactly one non-empty label) covers `host`.
+pub fn covers(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(parent) => match host.split_once('.') {
+            Some((label, rest)) => {
+                !label.is_empty() && !label.contains('*') && rest.eq_ignore_ascii_case(parent)
+            }
+            None => false,
+        },
+        None => pattern.eq_ignore_ascii_case(host),
+    }
+}
+
+/// The DNS names in a PEM certificate's subject alternative names.
+fn sans(pem: &str) -> Vec<String> {
+    let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
+        .unwrap_or_else(|e| panic!("(5) a certificate is not PEM: {e}"));
+    let x = p
+        .parse_x509()
+        .unwrap_or_else(|e| panic!("(5) a certificate is not X.509: {e}"));
+    let san = x.subject_alternative_name().expect("one SAN extension");
+    san.map(|e| {
+        e.value
+            .general_names
+            .iter()
+            .filter_map(|g| match g {
+                GeneralName::DNSName(d) => Some(d.to_string()),
+                _ => None,
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// One router as found in the raw state.
+struct Found<'a> {
+    lb: &'a Value,
+    /// Its owned listeners by port.
+    listeners: BTreeMap<u64, (&'a String, &'a Value)>,
+}
+
+fn side_of(scheme: &Value) -> Side {
+    match scheme.as_str() {
+        Some("internal") => Side::Internal,
+        Some("internet-facing") => Side::External,
+        other => panic!("a load balancer with scheme {other:?}"),
+    }
+}
+
+/// The routers the rack owns, by side, each checked to be whole: one load
+/// balancer per side, listeners on 80 (HTTP, redirecting to 443) and 443 (HTTPS).
+fn routers<'a>(state: &'a Value, model: &Model) -> BTreeMap<Side, Found<'a>> {
+    let mut found: BTreeMap<Side, Found<'a>> = BTreeMap::new();
+    for (arn, lb) in obj(&state["load_balancers"]).filter(|(_, v)| owned(v)) {
+        let side = side_of(&lb["scheme"]);
+        let listeners = obj(&state["listeners"])
+            .filter(|(_, l)| owned(l) && l["load_balancer_arn"] == json!(arn))
+            .map(|(a, l)| (l["port"].as_u64().expect("port"), (a, l)))
+            .collect();
+        let prev = found.insert(side, Found { lb, listeners });
+        assert!(prev.is_none(), "two {} load balancers", side.scheme());
+    }
+    let sides: BTreeSet<Side> = found.keys().copied().collect();
+    assert_eq!(
+        sides,
+        model.expected().routers,
+        "the rack's routers (params {:?})",
+        model.params
+    );
+    for (side, r) in &found {
+        let ports: Vec<(u64, &Value)> = r
+            .listeners
+            .iter()
+            .map(|(p, (_, l))| (*p, &l["protocol"]))
+            .collect();
+        assert_eq!(
+            ports,
+            vec![(80, &json!("HTTP")), (443, &json!("HTTPS"))],
+            "the {side:?} router's listeners"
+        );
+        assert_eq!(
+            r.listeners[&80].1["default_action"],
+            json!({"type": "redirect", "port": 443, "status_code": 301}),
+            "the {side:?} router's port 80 redirects to 443"
+        );
+    }
+    found
+}
+
+/// What one owned rule serves, as read from the raw state.
+fn served(state: &Value, arn: &str, rule: &Value, routers: &BTreeMap<Side, Found<'_>>) -> Route {
+    let listener_arn = rule["listener_arn"].as_str().expect("listener");
+    let (side, port) = routers
+        .iter()
+        .find_map(|(side, r)| {
+            r.listeners
+                .iter()
+                .find(|(_, (a, _))| a.as_str() == listener_arn)
+                .map(|(p, _)| (*side, *p))
+        })
+        .unwrap_or_else(|| panic!("rule {arn} is on {listener_arn}, no listener of the rack's"));
+    assert_eq!(
+        port, 443,
+        "rule {arn} is on the {side:?} router's port {port} listener"
+    );
+    let hosts = rule["hosts"].as_array().expect("hosts");
+    assert_eq!(hosts.len(), 1, "(2) rule {arn} has hosts {hosts:?}");
+    let tg = &state["target_groups"][rule["target_group_arn"].as_str().expect("tg")];
+    let (app, service) = (
+        tag(tg, "convox:app").expect("app tag"),
+        tag(tg, "convox:service").expect("service tag"),
+    );
+    assert_eq!(
+        (tag(rule, "convox:app"), tag(rule, "convox:service")),
+        (Some(app), Some(service)),
+        "(2) rule {arn} forwards to another service's target group"
+    );
+    assert_eq!(
+        tag(tg, "convox:key"),
+        Some(ResourceKey::target_group(&name(app), &name(service), side.router()).as_str()),
+        "(2) rule {arn} forwards to a target group of the other router"
+    );
+    Route {
+        host: hosts[0].as_str().expect("host").to_string(),
+        side,
+        app: app.to_string(),
+        service: service.to_string(),
+        port: u16::try_from(tg["spec"]["port"].as_u64().expect("port")).expect("a port"),
+        protocol: match tg["spec"]["protocol"].as_str() {
+            Some("HTTPS") => "HTTPS",
+            _ => "HTTP",
+        },
+        certificate: String::new(),
+    }
+}
+
+/// The names covered by the certificates on a listener (default and SNI).
+fn listener_names(state: &Value, listener: &Value) -> Vec<String> {
+    l_certs(listener)
+        .flat_map(|c| {
+            let pem = state["certificates"][c]["certificate_pem"]
+                .as_str()
+                .unwrap_or_else(|| panic!("(5) certificate {c} on a listener does not exist"));
+            sans(pem)
+        })
+        .collect()
+}
+
+fn l_certs(listener: &Value) -> impl Iterator<Item = &str> {
+    listener["default_certificate"].as_str().into_iter().chain(
+        listener["certificates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str),
+    )
+}
+
+pub fn check(sut: &Sut, model: &Model) {
+    let state = state_json(&sut.mock);
+    let expected = model.expected();
+
+    // The parameters persist where a later process finds them.
+    if model.rack_exists {
+        let stored = sut
+            .block_on(sut.mock.load_rack(&name(RACK)))
+            .expect("load")
+            .expect("the rack is stored");
+        assert_eq!(stored.params, model.params, "stored parameters");
+    }
+
+    // (1) An InternalOnly rack has no internet-facing load balancer.
+    if model.params.internal_only() {
+        for (arn, lb) in obj(&state["load_balancers"]).filter(|(_, v)| owned(v)) {
+            assert_ne!(
+                lb["scheme"], "internet-facing",
+                "(1) InternalOnly rack has {arn}"
+            );
+        }
+    }
+    let routers = routers(&state, model);
+
+    // (2) Every hostname on the router, listener and target it must be, and no
+    // other rule: compared as whole sets.
+    let mut rules: BTreeMap<String, Vec<Route>> = BTreeMap::new();
+    for (arn, rule) in obj(&state["rules"]).filter(|(_, v)| owned(v)) {
+        if model.params.internal_only() {
+            assert_eq!(
+                side_of(
+                    &state["load_balancers"][state["listeners"]
+                        [rule["listener_arn"].as_str().expect("listener")]["load_balancer_arn"]
+                        .as_str()
+                        .expect("lb")]["scheme"]
+                ),
+                Side::Internal,
+                "(1) rule {arn} on an internet-facing ALB"
+            );
+        }
+        let r = served(&state, arn, rule, &routers);
+        rules.entry(r.host.clone()).or_default().push(r);
+    }
+    // (4) Injective: one rule per hostname.
+    for (host, owners) in &rules {
+        assert_eq!(owners.len(), 1, "(4) {host} is served by {owners:?}");
+    }
+    let want: BTreeMap<&str, &Route> = expected
+        .routes
+        .iter()
+        .map(|r| (r.host.as_str(), r))
+        .collect();
+    assert_eq!(
+        want.len(),
+        expected.routes.len(),
+        "the reference itself serves a hostname twice"
+    );
+    for (host, r) in &want {
+        let Some(got) = rules.get(*host).and_then(|v| v.first()) else {
+            panic!(
+                "(2) {host} ({}/{} on the {:?} router) has no rule",
+                r.app, r.service, r.side
+            );
+        };
+        assert_eq!(
+            (got.side, &got.app, &got.service),
+            (r.side, &r.app, &r.service),
+            "(2) {host} is routed on the wrong router or to the wrong service"
+        );
+        assert_eq!(
+            (got.port, got.protocol),
+            (r.port, r.protocol),
+            "(2) {host} forwards to the wrong port or protocol"
+        );
+    }
+    for (host, got) in &rules {
+        assert!(
+            want.contains_key(host.as_str()),
+            "(8) a rule serves {host} ({:?}), which the reference does not want",
+            got[0]
+        );
+    }
+
+    // Records: exactly one per internal hostname, aliasing the internal router.
+    let internal_lb = routers.get(&Side::Internal).map(|r| &r.lb["address"]);
+    let mut records: BTreeMap<&String, (&Value, ResourceKey)> = BTreeMap::new();
+    for (_, z) in obj(&state["zones"]).filter(|(_, z)| owned(z)) {
+        assert_eq!(
+            z["spec"]["name"],
+            format!("{RACK}.convox"),
+            "the rack's zone"
+        );
+        for (record, set) in obj(&z["records"]) {
+            if let Some(key) = record_key(set) {
+                records.insert(record, (&set["alias"], key));
+            }
+        }
+    }
+    let want_records: BTreeMap<&str, &Route> = want
+        .iter()
+        .filter(|(_, r)| r.side == Side::Internal)
+        .map(|(h, r)| (*h, *r))
+        .collect();
+    for (host, r) in &want_records {
+        let Some((alias, key)) = records.get(&host.to_string()) else {
+            panic!("(2) no record for {host}");
+        };
+        assert_eq!(
+            key,
+            &ResourceKey::record(&name(&r.app), &name(&r.service)),
+            "(2) record {host} names another owner"
+        );
+        assert_eq!(
+            Some(*alias),
+            internal_lb,
+            "(2) record {host} does not alias the internal load balancer"
+        );
+    }
+    for record in records.keys() {
+        assert!(
+            want_records.contains_key(record.as_str()),
+            "(8) record {record}, which the reference does not want"
+        );
+    }
+
+    // (5) Every hostname is covered by a certificate attached to its listener,
+    // read from the certificates' SANs, and the certificate the rack issues for
+    // that router (and app) is among them.
+    let mut names: BTreeMap<Side, Vec<String>> = BTreeMap::new();
+    for (side, r) in &routers {
+        names.insert(*side, listener_names(&state, r.listeners[&443].1));
+    }
+    for r in want.values() {
+        let on = &names[&r.side];
+        assert!(
+            on.iter().any(|n| covers(n, &r.host)),
+            "(5) {} on the {:?} router is covered by none of {on:?}",
+            r.host,
+            r.side
+        );
+        assert!(
+            on.contains(&r.certificate),
+            "(5) no certificate for {} on the {:?} router (it has {on:?})",
+            r.certificate,
+            r.side
+        );
+    }
+
+    // Links resolve to the hostname the reference serves for the target.
+    let rack = model.rack();
+    for (app, svcs) in &model.apps {
+        let m = manifest(svcs);
+        let a = name(APPS[*app]);
+        for s in &m.services {
+            let got: Vec<(String, String)> = link_vars(&m, &rack, &a, s)
+                .into_iter()
+                .map(|(var, url)| (var.to_string(), url))
+                .collect();
+            let key = (a.to_string(), s.name.to_string());
+            assert_eq!(
+                Some(&got),
+                expected.links.get(&key),
+                "links of {a}/{}",
+                s.name
+            );
+            for (_, url) in &got {
+                let host = url.trim_start_matches("https://");
+                assert!(
+                    rules.contains_key(host),
+                    "{a}/{}: {url} is not served",
+                    s.name
+                );
+            }
+        }
+    }
+
+    // (3) The internal router admits TCP 80 and 443 from the VPC only.
+    for (arn, lb) in obj(&state["load_balancers"]).filter(|(_, v)| owned(v)) {
+        if lb["scheme"] != "internal" {
+            continue;
+        }
+        let sg = &state["security_groups"][lb["security_group_id"].as_str().expect("sg")];
+        assert_eq!(
+            sg["spec"]["ingress"],
+            json!([
+                {"protocol": "tcp", "port": 80, "cidr": VPC_CIDR},
+                {"protocol": "tcp", "port": 443, "cidr": VPC_CIDR},
+            ]),
+            "(3) security group of {arn}"
+        );
+    }
+
+    // (6) Nothing unowned changed, and nothing untagged appeared.
+    assert_eq!(
+        foreign(&state),
+        sut.foreign,
+        "(6) unowned resources changed"
+    );
+
+    // (8) Exactly the resources the reference wants, each once: nothing leaked.
+    let observed = observe(sut, &sut.mock);
+    check_keys(&observed, model);
+    if let Some(twin) = &sut.twin {
+        assert_eq!(
+            normalised(observed),
+            normalised(observe(sut, twin)),
+            "(8) the state after faults differs from the fault-free twin"
+        );
+        assert_eq!(
+            sut.mock.inventory(),
+            twin.inventory(),
+            "(8) inventories differ"
+        );
+    }
+}
+
+fn check_keys(observed: &[Observed], model: &Model) {
+    let keys: Vec<&ResourceKey> = observed.iter().map(|o| &o.resource.key).collect();
+    let unique: BTreeSet<ResourceKey> = keys.iter().map(|k| (*k).clone()).collect();
+    assert_eq!(
+        keys.len(),
+        unique.len(),
+        "(8) duplicated resources: {keys:?}"
+    );
+    assert_eq!(
+        unique,
+        model.expected_keys(),
+        "(8) owned resources differ from the reference"
+    );
+}

@@ -1,0 +1,364 @@
+//! The reference: a model of what was asked of the rack (its parameters, which
+//! apps are deployed with which manifests), the state machine that drives it, and
+//! what must therefore exist — computed here from the generated input alone, in
+//! this file's own small code, never with the library's exposure, desired-state,
+//! link or coverage functions, so that a bug shared by the planner and those
+//! helpers cannot pass.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use convox_model::exposure::Router;
+use convox_model::params::RackParams;
+use convox_model::rack::Rack;
+use convox_model::resource::ResourceKey;
+use proptest::prelude::*;
+use proptest_state_machine::ReferenceStateMachine;
+
+use crate::adversary::{Faults, faults};
+use crate::input::{
+    APPS, Exposure, PARAMS, RACK, SERVICES, Svc, name, rack_with, router_host, services,
+};
+
+#[derive(Clone, Debug)]
+pub enum Transition {
+    Params {
+        assignments: Vec<&'static str>,
+        faults: Option<Faults>,
+    },
+    Deploy {
+        app: usize,
+        services: Vec<Svc>,
+        faults: Option<Faults>,
+    },
+    Delete {
+        app: usize,
+        faults: Option<Faults>,
+    },
+}
+
+impl Transition {
+    pub fn faults(&self) -> Option<&Faults> {
+        match self {
+            Transition::Params { faults, .. }
+            | Transition::Deploy { faults, .. }
+            | Transition::Delete { faults, .. } => faults.as_ref(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Start,
+    Accepted,
+    Refused,
+}
+
+/// One of the rack's two routers, as the reference sees them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Side {
+    Internal,
+    External,
+}
+
+impl Side {
+    /// The load balancer's scheme, as AWS spells it.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Side::Internal => "internal",
+            Side::External => "internet-facing",
+        }
+    }
+
+    /// The same router in the library's terms, to spell resource keys.
+    pub fn router(self) -> Router {
+        match self {
+            Side::Internal => Router::Internal,
+            Side::External => Router::External,
+        }
+    }
+}
+
+/// The sides a service is served on: none without a port.
+fn sides(s: &Svc) -> Vec<Side> {
+    if s.port.is_none() {
+        return vec![];
+    }
+    match s.exposure {
+        Exposure::Internal => vec![Side::Internal],
+        Exposure::External => vec![Side::External],
+        Exposure::Both => vec![Side::Internal, Side::External],
+    }
+}
+
+/// `{service}.{app}.{rack}.convox` or `{app}-{service}.{router host}`.
+fn host(app: &str, service: &str, side: Side) -> String {
+    match side {
+        Side::Internal => format!("{service}.{app}.{RACK}.convox"),
+        Side::External => format!("{app}-{service}.{}", router_host(RACK)),
+    }
+}
+
+/// The certificate name that must cover a host on `side` for `app`.
+fn certificate_name(app: &str, side: Side) -> String {
+    match side {
+        Side::Internal => format!("*.{app}.{RACK}.convox"),
+        Side::External => format!("*.{}", router_host(RACK)),
+    }
+}
+
+/// One hostname that must be served, and everything about how.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Route {
+    pub host: String,
+    pub side: Side,
+    pub app: String,
+    pub service: String,
+    /// The target group's port and protocol (`HTTP`/`HTTPS`).
+    pub port: u16,
+    pub protocol: &'static str,
+    /// A name in the SANs of a certificate attached to the router's 443 listener.
+    pub certificate: String,
+}
+
+fn routes(app: usize, svcs: &[Svc]) -> Vec<Route> {
+    let a = APPS[app];
+    let mut out = vec![];
+    for s in svcs {
+        let Some((port, _)) = s.port else { continue };
+        for side in sides(s) {
+            out.push(Route {
+                host: host(a, SERVICES[s.name], side),
+                side,
+                app: a.to_string(),
+                service: SERVICES[s.name].to_string(),
+                port,
+                protocol: if s.https_target() == Some(true) {
+                    "HTTPS"
+                } else {
+                    "HTTP"
+                },
+                certificate: certificate_name(a, side),
+            });
+        }
+    }
+    out
+}
+
+/// What must exist on the rack.
+#[derive(Debug, Default)]
+pub struct Expected {
+    /// The routers present.
+    pub routers: BTreeSet<Side>,
+    /// Every hostname served, on which router.
+    pub routes: Vec<Route>,
+    /// Per app and service, the link variables it must see: (var, url).
+    pub links: BTreeMap<(String, String), Vec<(String, String)>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub params: RackParams,
+    /// Whether the rack's resources exist (after the first accepted change).
+    pub rack_exists: bool,
+    /// Deployed apps (index into [`APPS`]) and their manifests.
+    pub apps: BTreeMap<usize, Vec<Svc>>,
+    /// What the model expects of the transition just applied.
+    pub last: Outcome,
+}
+
+impl Model {
+    pub fn rack(&self) -> Rack {
+        rack_with(self.params)
+    }
+
+    fn has(&self, side: Side) -> bool {
+        match side {
+            Side::Internal => self.params.internal(),
+            Side::External => !self.params.internal_only(),
+        }
+    }
+
+    /// Whether a deploy of `services` fits the rack's rules.
+    fn fits(&self, services: &[Svc]) -> bool {
+        services.iter().all(|s| match s.exposure {
+            Exposure::External => self.has(Side::External),
+            Exposure::Internal => self.has(Side::Internal),
+            Exposure::Both => self.has(Side::Internal) && self.has(Side::External),
+        })
+    }
+
+    /// Whether no other app serves a hostname that `services` of `app` would
+    /// (external names `{app}-{service}` can meet across apps).
+    fn hostnames_free(&self, app: usize, services: &[Svc]) -> bool {
+        let mine: BTreeSet<String> = routes(app, services).into_iter().map(|r| r.host).collect();
+        self.apps
+            .iter()
+            .filter(|(a, _)| **a != app)
+            .flat_map(|(a, s)| routes(*a, s))
+            .all(|r| !mine.contains(&r.host))
+    }
+
+    /// Whether a parameter change is accepted: it parses, and no deployed
+    /// service is routed on a router it removes. (The rack keeps no manifests:
+    /// a service without a port leaves no resource behind, so it cannot stand
+    /// in the way.)
+    fn params_after(&self, assignments: &[&str]) -> Option<RackParams> {
+        let new = self
+            .params
+            .with_assignments(assignments.iter().copied())
+            .ok()?;
+        let routed = |side: Side| {
+            self.apps
+                .values()
+                .flatten()
+                .any(|s| sides(s).contains(&side))
+        };
+        if !new.internal() && routed(Side::Internal) {
+            return None;
+        }
+        if new.internal_only() && routed(Side::External) {
+            return None;
+        }
+        Some(new)
+    }
+
+    /// What must exist, from the parameters and manifests alone.
+    pub fn expected(&self) -> Expected {
+        let mut e = Expected::default();
+        if !self.rack_exists {
+            return e;
+        }
+        e.routers = [Side::Internal, Side::External]
+            .into_iter()
+            .filter(|s| self.has(*s))
+            .collect();
+        for (app, svcs) in &self.apps {
+            e.routes.extend(routes(*app, svcs));
+            for s in svcs {
+                let vars = s
+                    .kept_links(svcs)
+                    .into_iter()
+                    .map(|i| {
+                        let target = &svcs.iter().find(|t| t.name == i).expect("kept");
+                        // The internal endpoint when there is one.
+                        let side = sides(target)[0];
+                        let var = format!("{}_URL", SERVICES[i].to_uppercase().replace('-', "_"));
+                        (
+                            var,
+                            format!("https://{}", host(APPS[*app], SERVICES[i], side)),
+                        )
+                    })
+                    .collect();
+                e.links
+                    .insert((APPS[*app].to_string(), SERVICES[s.name].to_string()), vars);
+            }
+        }
+        e
+    }
+
+    /// Every resource key the rack and its apps should have, spelled with the
+    /// library's key constructors but decided here.
+    pub fn expected_keys(&self) -> BTreeSet<ResourceKey> {
+        let e = self.expected();
+        if !self.rack_exists {
+            return BTreeSet::new();
+        }
+        let mut keys = BTreeSet::from([ResourceKey::zone()]);
+        for side in &e.routers {
+            let r = side.router();
+            keys.extend([
+                ResourceKey::router_security_group(r),
+                ResourceKey::router_load_balancer(r),
+                ResourceKey::router_certificate(r),
+                ResourceKey::router_listener(r, 80),
+                ResourceKey::router_listener(r, 443),
+            ]);
+        }
+        for route in &e.routes {
+            let (app, service) = (name(&route.app), name(&route.service));
+            let r = route.side.router();
+            keys.insert(ResourceKey::target_group(&app, &service, r));
+            keys.insert(ResourceKey::listener_rule(&app, &service, r));
+            if route.side == Side::Internal {
+                keys.insert(ResourceKey::record(&app, &service));
+                keys.insert(ResourceKey::app_certificate(&app));
+                keys.insert(ResourceKey::app_listener_certificate(&app));
+            }
+        }
+        keys
+    }
+}
+
+/// The reference state machine; `FAULTS` adds fault schedules to transitions.
+pub struct Reference<const FAULTS: bool>;
+
+impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
+    type State = Model;
+    type Transition = Transition;
+
+    /// A fresh rack (created by the first change), or one already set to
+    /// `Internal` or `InternalOnly`, so that internal services are deployed
+    /// often.
+    fn init_state() -> BoxedStrategy<Model> {
+        prop_oneof![
+            Just(None),
+            Just(Some((true, false))),
+            Just(Some((true, true)))
+        ]
+        .prop_map(|params| Model {
+            params: params
+                .map(|(i, o)| RackParams::new(i, o).expect("valid"))
+                .unwrap_or_default(),
+            rack_exists: params.is_some(),
+            apps: BTreeMap::new(),
+            last: Outcome::Start,
+        })
+        .boxed()
+    }
+
+    fn transitions(state: &Model) -> BoxedStrategy<Transition> {
+        let faults = move || {
+            if FAULTS {
+                proptest::option::weighted(0.8, faults()).boxed()
+            } else {
+                Just(None).boxed()
+            }
+        };
+        prop_oneof![
+            2 => (0..PARAMS.len(), faults()).prop_map(|(i, faults)| Transition::Params {
+                assignments: PARAMS[i].to_vec(),
+                faults,
+            }),
+            6 => (0..APPS.len(), services(state.params), faults()).prop_map(
+                |(app, services, faults)| Transition::Deploy { app, services, faults }
+            ),
+            1 => (0..APPS.len(), faults()).prop_map(|(app, faults)| Transition::Delete { app, faults }),
+        ]
+        .boxed()
+    }
+
+    fn apply(mut state: Model, t: &Transition) -> Model {
+        state.last = Outcome::Refused;
+        match t {
+            Transition::Params { assignments, .. } => {
+                if let Some(p) = state.params_after(assignments) {
+                    state.params = p;
+                    state.rack_exists = true;
+                    state.last = Outcome::Accepted;
+                }
+            }
+            Transition::Deploy { app, services, .. } => {
+                if state.fits(services) && state.hostnames_free(*app, services) {
+                    state.apps.insert(*app, services.clone());
+                    state.rack_exists = true;
+                    state.last = Outcome::Accepted;
+                }
+            }
+            Transition::Delete { app, .. } => {
+                state.apps.remove(app);
+                state.last = Outcome::Accepted;
+            }
+        }
+        state
+    }
+}

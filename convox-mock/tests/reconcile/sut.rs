@@ -1,0 +1,485 @@
+//! The system under test: the mock (and, in the fault variant, a twin that never
+//! sees a fault), seeded with what the rack does not own, driven through the
+//! library's operations as a tool would.
+
+use std::sync::{Arc, OnceLock};
+
+use convox_mock::{MockBackend, VirtualClock};
+use convox_model::apply::ApplyContext;
+use convox_model::aws::Quotas as Limits;
+use convox_model::backend::Backend;
+use convox_model::conformance::fake_certificate;
+use convox_model::desired::{desired_app, desired_rack};
+use convox_model::manifest::Scheme;
+use convox_model::observe::observe_all;
+use convox_model::ops::{self, OpsError};
+use convox_model::plan::{PlanError, plan};
+use convox_model::resource::{
+    CertificateSpec, DefaultAction, HealthCheck, LbScheme, ListenerRuleSpec, ListenerSpec,
+    LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol, ResourceKey, ResourceSpec as Spec,
+    Scope, SecurityGroupSpec, Tags, TargetGroupSpec, parse_record_owner_value, record_owner_value,
+};
+use convox_model::tls::CertificateAuthority;
+use serde_json::Value;
+
+use crate::adversary::faulty;
+use crate::input::{APPS, Exposure, NOW, RACK, Svc, manifest, name, settings};
+use crate::reference::{Model, Outcome, Transition};
+
+/// One real authority for the whole run: the certificates in the mock are real
+/// X.509, so that the checks read the names they cover from their SANs.
+/// (Generating one per case would cost a key per case for nothing.)
+pub fn authority() -> Arc<CertificateAuthority> {
+    static CA: OnceLock<Arc<CertificateAuthority>> = OnceLock::new();
+    CA.get_or_init(|| {
+        Arc::new(CertificateAuthority::generate(&name(RACK), NOW).expect("authority"))
+    })
+    .clone()
+}
+
+fn fingerprint() -> String {
+    authority().fingerprint().to_string()
+}
+
+/// A deterministic context: fixed time and seed; sleeping only moves a virtual
+/// clock (which also refills a fault layer's rate-limit buckets).
+pub fn ctx(rack: &str, clock: &VirtualClock) -> ApplyContext {
+    ApplyContext::new(name(rack), NOW, clock.sleep_fn())
+        .with_issuer(authority())
+        .with_seed(7)
+}
+
+pub struct Sut {
+    pub rt: tokio::runtime::Runtime,
+    pub mock: Arc<MockBackend>,
+    /// Gets the same accepted transitions without faults (fault variant only).
+    pub twin: Option<Arc<MockBackend>>,
+    /// Everything the rack does not own, as JSON, when last allowed to change.
+    pub foreign: Value,
+    /// Whether the foreign records are in the rack's zone yet (it is created by
+    /// the first accepted change).
+    pub records_seeded: bool,
+    pub clock: VirtualClock,
+    /// The transition last accepted, for the checks after it.
+    pub last: Option<Transition>,
+}
+
+/// Another tool's resources in the same account and VPC: an untagged
+/// internet-facing load balancer with an HTTPS listener, a target group and a
+/// rule, and an untagged certificate.
+async fn seed_untagged(b: &MockBackend) -> LoadBalancerAddress {
+    let none = Tags::new();
+    let sg = b
+        .create_security_group(
+            &SecurityGroupSpec {
+                name: "legacy".into(),
+                description: "someone else's".into(),
+                vpc_id: "vpc-1".into(),
+                ingress: vec![],
+            },
+            &none,
+        )
+        .await
+        .expect("sg");
+    let lb = b
+        .create_load_balancer(
+            &LoadBalancerSpec {
+                name: "legacy".into(),
+                scheme: LbScheme::InternetFacing,
+                subnets: vec!["subnet-a".into()],
+                security_group: ResourceKey::from_raw("x"),
+            },
+            &sg,
+            &none,
+        )
+        .await
+        .expect("lb");
+    let cert = b
+        .import_certificate(
+            &CertificateSpec {
+                domain: "*.legacy.example.com".into(),
+                issuer: "someone".into(),
+            },
+            &fake_certificate("*.legacy.example.com"),
+            &none,
+        )
+        .await
+        .expect("cert");
+    let listener = b
+        .create_listener(
+            &lb.arn,
+            &ListenerSpec {
+                load_balancer: ResourceKey::from_raw("x"),
+                port: 443,
+                protocol: Protocol::Https,
+                default_action: DefaultAction::FixedResponse {
+                    status_code: 404,
+                    content_type: "text/plain".into(),
+                    body: "no".into(),
+                },
+                certificate: None,
+            },
+            Some(&cert),
+            &none,
+        )
+        .await
+        .expect("listener");
+    let tg = b
+        .create_target_group(
+            &TargetGroupSpec {
+                name: "legacy".into(),
+                protocol: Protocol::Http,
+                port: 80,
+                vpc_id: "vpc-1".into(),
+                health: HealthCheck {
+                    path: "/".into(),
+                    interval: 5,
+                    timeout: 4,
+                },
+            },
+            &none,
+        )
+        .await
+        .expect("tg");
+    b.create_rule(
+        &listener,
+        &ListenerRuleSpec {
+            listener: ResourceKey::from_raw("x"),
+            priority: Some(1),
+            hosts: vec!["app.legacy.example.com".into()],
+            target_group: ResourceKey::from_raw("x"),
+        },
+        &tg,
+        &none,
+    )
+    .await
+    .expect("rule");
+    // A certificate nobody attached.
+    b.import_certificate(
+        &CertificateSpec {
+            domain: "*.prod.example.com".into(),
+            issuer: "someone".into(),
+        },
+        &fake_certificate("*.prod.example.com"),
+        &none,
+    )
+    .await
+    .expect("cert");
+    lb.address
+}
+
+/// Another rack, `staging`, in the same account and VPC, with an app.
+async fn seed_other_rack(b: &MockBackend) {
+    let clock = VirtualClock::new();
+    let ctx = ctx("staging", &clock);
+    let staging = settings("staging");
+    let change = ops::set_rack_params(b, &staging, &["Internal=Yes"], &ctx)
+        .await
+        .expect("staging rack");
+    let m = manifest(&[
+        Svc {
+            name: 0,
+            port: Some((3000, Scheme::Http)),
+            exposure: Exposure::Internal,
+            links: 0,
+            health: "/",
+        },
+        Svc {
+            name: 1,
+            port: Some((3000, Scheme::Http)),
+            exposure: Exposure::Both,
+            links: 1,
+            health: "/",
+        },
+    ]);
+    ops::deploy(b, &change.rack, &name("backend"), &m, &ctx)
+        .await
+        .expect("staging app");
+}
+
+/// A mock seeded with another tool's resources and another rack.
+pub fn seeded(rt: &tokio::runtime::Runtime) -> Arc<MockBackend> {
+    let b = Arc::new(MockBackend::new());
+    rt.block_on(async {
+        seed_untagged(&b).await;
+        seed_other_rack(&b).await;
+    });
+    b
+}
+
+/// The rack's hosted zone id, from the raw state.
+pub fn zone_id(state: &Value) -> Option<String> {
+    obj(&state["zones"])
+        .find(|(_, z)| owned(z) && z["spec"]["name"] == format!("{RACK}.convox"))
+        .map(|(id, _)| id.clone())
+}
+
+pub fn obj(v: &Value) -> impl Iterator<Item = (&String, &Value)> {
+    v.as_object().into_iter().flatten()
+}
+
+pub fn tag<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v["tags"][key].as_str()
+}
+
+pub fn owned(v: &Value) -> bool {
+    tag(v, "convox:rack") == Some(RACK)
+}
+
+/// The key an owned record's TXT names, if the record is the rack's.
+pub fn record_key(set: &Value) -> Option<ResourceKey> {
+    set["txt"]
+        .as_str()
+        .and_then(parse_record_owner_value)
+        .filter(|(rack, _)| rack == RACK)
+        .map(|(_, key)| key)
+}
+
+pub fn state_json(b: &MockBackend) -> Value {
+    serde_json::from_str(&b.to_json().expect("state serialises")).expect("state is JSON")
+}
+
+/// Everything in the state the rack does not own: whole resources by id, and
+/// in the rack's own zone the records it does not own.
+pub fn foreign(state: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for kind in [
+        "security_groups",
+        "load_balancers",
+        "listeners",
+        "rules",
+        "target_groups",
+        "certificates",
+    ] {
+        let items: serde_json::Map<String, Value> = obj(&state[kind])
+            .filter(|(_, v)| !owned(v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        out.insert(kind.into(), Value::Object(items));
+    }
+    let mut zones = serde_json::Map::new();
+    for (id, z) in obj(&state["zones"]) {
+        if owned(z) {
+            let records: serde_json::Map<String, Value> = obj(&z["records"])
+                .filter(|(_, r)| record_key(r).is_none())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            zones.insert(id.clone(), Value::Object(records));
+        } else {
+            zones.insert(id.clone(), z.clone());
+        }
+    }
+    out.insert("zones".into(), Value::Object(zones));
+    Value::Object(out)
+}
+
+/// Observed resources without what the provider chose (ids, addresses) and
+/// without rule priorities, for comparing two backends.
+///
+/// Priorities depend on history by design: a new rule takes the lowest priority
+/// free when it is planned, and a failed deploy that deleted an old rule before
+/// stopping frees its priority for the retry. With hostnames injective (one rule
+/// per host, checked), a rule's priority does not change what it routes.
+pub fn normalised(observed: Vec<Observed>) -> Vec<(ResourceKey, String)> {
+    let mut v: Vec<(ResourceKey, String)> = observed
+        .into_iter()
+        .map(|mut o| {
+            if let Spec::ListenerRule(r) = &mut o.resource.spec {
+                r.priority = None;
+            }
+            let json = serde_json::to_string(&o.resource).expect("resources serialise");
+            (o.resource.key, json)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Everything the rack owns, as `observe_all` reads it.
+pub fn observe(sut: &Sut, b: &MockBackend) -> Vec<Observed> {
+    sut.block_on(observe_all(b, &name(RACK))).expect("observe")
+}
+
+/// Runs one transition on `backend`, loading the rack as a tool would.
+async fn run(b: &dyn Backend, t: &Transition, ctx: &ApplyContext) -> Result<(), OpsError> {
+    let rack = b
+        .load_rack(&name(RACK))
+        .await?
+        .unwrap_or_else(|| settings(RACK));
+    match t {
+        Transition::Params { assignments, .. } => {
+            ops::set_rack_params(b, &settings(RACK), assignments, ctx).await?;
+        }
+        Transition::Deploy { app, services, .. } => {
+            ops::deploy(b, &rack, &name(APPS[*app]), &manifest(services), ctx).await?;
+        }
+        Transition::Delete { app, .. } => {
+            ops::delete_app(b, &rack, &name(APPS[*app]), ctx).await?;
+        }
+    }
+    Ok(())
+}
+
+fn is_refusal(e: &OpsError) -> bool {
+    matches!(
+        e,
+        OpsError::Params(_)
+            | OpsError::Transition { .. }
+            | OpsError::Manifest(_)
+            | OpsError::Plan(PlanError::HostnameTaken { .. })
+    )
+}
+
+impl Sut {
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    fn ctx(&self) -> ApplyContext {
+        ctx(RACK, &self.clock)
+    }
+
+    /// Invariant 7 after a successful deploy on `b`: the planner (the system
+    /// under test here) finds nothing left to do, and deploying the same again
+    /// makes no mutating call.
+    pub fn check_settled(&self, model: &Model) {
+        let Some(Transition::Deploy { app, services, .. }) = &self.last else {
+            return;
+        };
+        let b = &*self.mock;
+        let rack = model.rack();
+        let app = name(APPS[*app]);
+        let m = manifest(services);
+        let observed = observe(self, b);
+        let desired = desired_app(&rack, &app, &m, &fingerprint()).expect("desired");
+        let p = plan(
+            &Scope::App(app.clone()),
+            &desired,
+            &observed,
+            &Limits::default(),
+        )
+        .expect("plan");
+        assert!(p.is_empty(), "app plan after a deploy is not empty:\n{p}");
+        let p = plan(
+            &Scope::Rack,
+            &desired_rack(&rack, &fingerprint()),
+            &observed,
+            &Limits::default(),
+        )
+        .expect("plan");
+        assert!(p.is_empty(), "rack plan after a deploy is not empty:\n{p}");
+        let before = b.calls().mutations;
+        let report = self
+            .block_on(ops::deploy(b, &rack, &app, &m, &self.ctx()))
+            .expect("identical redeploy");
+        assert!(report.plan.is_empty());
+        assert_eq!(
+            b.calls().mutations - before,
+            0,
+            "an identical redeploy made mutating calls"
+        );
+    }
+
+    pub fn step(&mut self, model: &Model, t: &Transition) {
+        self.last = None;
+        let before = self.mock.to_json().expect("state serialises");
+        let first = match t.faults() {
+            Some(f) => {
+                let b = faulty(&self.mock, f, &self.clock);
+                let r = self.block_on(run(&b, t, &self.ctx()));
+                if model.last == Outcome::Refused {
+                    assert_eq!(
+                        before,
+                        self.mock.to_json().expect("state serialises"),
+                        "a refused {t:?} changed the state ({r:?})"
+                    );
+                }
+                r.is_ok()
+            }
+            None => false,
+        };
+        let result = if first {
+            Ok(())
+        } else {
+            // Fault-free: the first try of the fault-free variant, or the retries
+            // after faults, which must converge within a few runs.
+            let mut result = self.block_on(run(&*self.mock, t, &self.ctx()));
+            for _ in 0..2 {
+                match &result {
+                    Err(e) if t.faults().is_some() && !is_refusal(e) => {
+                        result = self.block_on(run(&*self.mock, t, &self.ctx()));
+                    }
+                    _ => break,
+                }
+            }
+            result
+        };
+        match model.last {
+            Outcome::Accepted => {
+                if let Err(e) = &result {
+                    panic!("{t:?} failed: {e}");
+                }
+                self.last = Some(t.clone());
+            }
+            Outcome::Refused => {
+                let e = result.expect_err("the model refuses this transition");
+                assert!(is_refusal(&e), "{t:?} failed for another reason: {e}");
+                assert_eq!(
+                    before,
+                    self.mock.to_json().expect("state serialises"),
+                    "a refused {t:?} changed the state"
+                );
+            }
+            Outcome::Start => unreachable!("the model names every step's outcome"),
+        }
+        if let Some(twin) = &self.twin
+            && model.last == Outcome::Accepted
+        {
+            let r = self.block_on(run(&**twin, t, &self.ctx()));
+            assert!(r.is_ok(), "the twin refused {t:?}: {r:?}");
+        }
+        if !self.records_seeded && zone_id(&state_json(&self.mock)).is_some() {
+            self.seed_records();
+        }
+    }
+
+    /// Records another tool (and another rack) put in the rack's zone.
+    fn seed_records(&mut self) {
+        let legacy = LoadBalancerAddress {
+            dns_name: "legacy-1.us-east-1.elb.amazonaws.com".into(),
+            hosted_zone_id: "Z35SXDOTRQ7X7K".into(),
+        };
+        let theirs = record_owner_value(
+            &name("staging"),
+            &ResourceKey::record(&name("backend"), &name("api")),
+        );
+        for b in std::iter::once(&self.mock).chain(self.twin.as_ref()) {
+            // Each backend's own zone: ids differ once faults made extra calls.
+            let zone = zone_id(&state_json(b)).expect("the zone exists on both");
+            let zone = zone.as_str();
+            b.insert_foreign_record(
+                zone,
+                &format!("legacy.{RACK}.convox"),
+                Some(legacy.clone()),
+                None,
+            )
+            .expect("record");
+            b.insert_foreign_record(
+                zone,
+                &format!("old.{RACK}.convox"),
+                Some(legacy.clone()),
+                Some(theirs.clone()),
+            )
+            .expect("record");
+            b.insert_foreign_record(
+                zone,
+                &format!("note.{RACK}.convox"),
+                None,
+                Some("\"v=spf1 -all\"".into()),
+            )
+            .expect("record");
+        }
+        self.foreign = foreign(&state_json(&self.mock));
+        self.records_seeded = true;
+    }
+}
