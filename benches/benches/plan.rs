@@ -16,7 +16,7 @@ use std::time::Duration;
 use convox_mock::{MockBackend, Quotas, sleep_fn};
 use convox_model::apply::{ApplyContext, observe_all};
 use convox_model::desired::desired_app;
-use convox_model::manifest::{Manifest, Port, Scheme, Service};
+use convox_model::manifest::{Exposure, Manifest, Port, Scheme, Service};
 use convox_model::name::Name;
 use convox_model::ops::{deploy, set_rack_params};
 use convox_model::params::RackParams;
@@ -46,11 +46,10 @@ fn app_manifest(n: usize) -> Manifest {
                 scheme: Scheme::Http,
             });
             match i % 3 {
-                0 => s.internal = true,
+                0 => s.exposure = Exposure::Internal,
                 1 => {}
                 _ => {
-                    s.internal = true;
-                    s.internal_and_external = true;
+                    s.exposure = Exposure::InternalAndExternal;
                 }
             }
             s

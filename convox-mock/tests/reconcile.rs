@@ -31,8 +31,8 @@ use convox_model::apply::{ApplyContext, observe_all};
 use convox_model::backend::{Backend, CertificatePem, ErrorKind};
 use convox_model::conformance::fake_certificate;
 use convox_model::desired::{desired_app, desired_rack};
+use convox_model::env::link_vars;
 use convox_model::exposure::{self, Hostname, Router};
-use convox_model::links::link_vars;
 use convox_model::manifest::{Manifest, Port, Scheme, Service};
 use convox_model::name::Name;
 use convox_model::ops::{self, OpsError};
@@ -138,8 +138,10 @@ fn manifest(services: &[Svc]) -> Manifest {
             .map(|g| {
                 let mut s = Service::with_defaults(name(SERVICES[g.name]));
                 s.port = g.port.map(|(port, scheme)| Port { port, scheme });
-                s.internal = g.exposure != Exposure::External;
-                s.internal_and_external = g.exposure == Exposure::Both;
+                s.exposure = convox_model::manifest::Exposure::from_flags(
+                    g.exposure != Exposure::External,
+                    g.exposure == Exposure::Both,
+                );
                 s.links = (0..SERVICES.len())
                     .filter(|i| g.links & (1 << i) != 0 && *i != g.name && has_port(*i))
                     .map(|i| name(SERVICES[i]))

@@ -443,7 +443,7 @@ fn no_router(service: &Name, router: Router) -> DesiredError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{Port, Service};
+    use crate::manifest::{Exposure, Port, Service};
     use crate::params::RackParams;
     use crate::resource::{TAG_KEY, TAG_RACK, TAG_ROLE};
     use std::collections::BTreeSet;
@@ -468,8 +468,7 @@ mod tests {
             port,
             scheme: Scheme::Http,
         });
-        s.internal = internal || both;
-        s.internal_and_external = both;
+        s.exposure = Exposure::from_flags(internal, both);
         s
     }
 

@@ -43,9 +43,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The data flows one way: text → [`manifest`] → [`validate`] → [`links`] and
-//! [`exposure`] → [`desired`] state → [`plan`] → [`apply`] → report; [`ops`] runs
-//! that line for `convox rack params set`, `convox deploy` and `convox plan`.
+//! The data flows one way: text → [`manifest`] (read, shapes only) → [`rules`]
+//! (one file per rule of convox.yml) → [`exposure`] and [`env`] (hostnames, the
+//! resolved environment) → [`desired`] state → [`plan`] → [`apply`] → report;
+//! [`check`] runs the first part for `convox check`, [`ops`] the whole line for
+//! `convox rack params set`, `convox deploy` and `convox plan`.
 
 // Tests may unwrap: a panic there is a failed test, not a crash on input.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -57,8 +59,8 @@ pub mod check;
 pub mod conformance;
 pub mod desired;
 pub mod diag;
+pub mod env;
 pub mod exposure;
-pub mod links;
 pub mod manifest;
 pub mod name;
 pub mod ops;
@@ -66,5 +68,5 @@ pub mod params;
 pub mod plan;
 pub mod rack;
 pub mod resource;
+pub mod rules;
 pub mod tls;
-pub mod validate;

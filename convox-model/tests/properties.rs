@@ -202,8 +202,8 @@ proptest! {
             for router in Router::ALL {
                 let has = d.get(&ResourceKey::listener_rule(&n("app"), &s.name, router)).is_some();
                 let should = match router {
-                    Router::Internal => s.port.is_some() && s.internal,
-                    Router::External => s.port.is_some() && (!s.internal || s.internal_and_external),
+                    Router::Internal => s.port.is_some() && s.exposure.is_internal(),
+                    Router::External => s.port.is_some() && (!s.exposure.is_internal() || s.exposure.is_internal_and_external()),
                 };
                 prop_assert_eq!(has, should);
             }
