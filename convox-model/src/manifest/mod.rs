@@ -9,6 +9,7 @@
 //! [`crate::rules`]; [`crate::check::parse`] reads and applies them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
@@ -87,10 +88,41 @@ impl Manifest {
 /// Maps YAML paths (`services.web.links[0]`) to where their node starts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SourceMap {
-    positions: HashMap<String, Location>,
+    positions: HashMap<String, Location, BuildHasherDefault<Fnv>>,
+}
+
+/// FNV-1a: the map holds one short path per node of the document, and SipHash's
+/// resistance to chosen keys buys nothing against a file bounded in size.
+#[derive(Clone, Copy, Debug)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 impl SourceMap {
+    /// An empty map with room for `n` paths.
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        SourceMap {
+            positions: HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+        }
+    }
+
     /// Records where `path` starts.
     pub fn insert(&mut self, path: impl Into<String>, location: Location) {
         self.positions.insert(path.into(), location);

@@ -6,7 +6,7 @@
 //! message is "did not match any variant". Walking by hand keeps every problem,
 //! each at its YAML path, in Convox's words.
 //!
-//! The seams: [`scalars`](self) (how a scalar, list or mapping is read, and Go's
+//! The seams: `scalars` (how a scalar, list or mapping is read, and Go's
 //! words for what it was), the document's sections here (`environment`,
 //! `resources`, `timers`), `service` (one service's keys), `port` (`port:` and
 //! `nlb:`) and `scale` (`scale:`). Defaults come from [`super::defaults`].
@@ -159,7 +159,7 @@ impl Reader<'_> {
         const KNOWN: &[&str] = &["environment", "params", "resources", "services", "timers"];
         let mut services = None;
         for (key, v) in entries {
-            match key.as_str() {
+            match key.as_ref() {
                 "environment" => m.environment = self.environment("environment", v),
                 "params" => m.params = self.string_map("params", v, "params"),
                 "resources" => m.resources = self.resources(v),
@@ -230,7 +230,7 @@ impl Reader<'_> {
                 EnvDecl::Required { key: s.clone() }
             };
             let key = match &decl {
-                EnvDecl::Default { key, .. } | EnvDecl::Required { key } => key.as_str(),
+                EnvDecl::Default { key, .. } | EnvDecl::Required { key } => key.as_ref(),
                 EnvDecl::All => "*",
             };
             if key.is_empty() || key.chars().any(char::is_whitespace) {
@@ -258,7 +258,7 @@ impl Reader<'_> {
             let mut options = BTreeMap::new();
             for (k, v) in self.mapping(&path, body, "a resource").unwrap_or_default() {
                 let p = join_key(&path, &k);
-                match k.as_str() {
+                match k.as_ref() {
                     "type" => kind = self.string(&p, v).unwrap_or_default(),
                     "options" => options = self.string_map(&p, v, "options"),
                     _ => self.unknown_key(&path, &k, &["type", "options"]),
@@ -290,7 +290,7 @@ impl Reader<'_> {
             let (mut command, mut schedule, mut service) = (None, None, None);
             for (k, v) in self.mapping(&path, body, "a timer").unwrap_or_default() {
                 let p = join_key(&path, &k);
-                match k.as_str() {
+                match k.as_ref() {
                     "command" => command = self.string(&p, v),
                     "schedule" => schedule = self.string(&p, v),
                     "service" => {

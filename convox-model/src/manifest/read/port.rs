@@ -32,7 +32,7 @@ impl Reader<'_> {
                 _ => {
                     for (k, x) in self.mapping(&p, item, "an nlb port").unwrap_or_default() {
                         let q = join_key(&p, &k);
-                        match k.as_str() {
+                        match k.as_ref() {
                             "port" => port = self.number(&q, x, false),
                             "containerPort" => container_port = self.number(&q, x, false),
                             "protocol" => protocol = self.string(&q, x).unwrap_or(protocol),
@@ -91,7 +91,7 @@ impl Reader<'_> {
                 let mut written_scheme = None;
                 for (k, x) in self.mapping(path, v, "port").unwrap_or_default() {
                     let q = join_key(path, &k);
-                    match k.as_str() {
+                    match k.as_ref() {
                         "port" => match x {
                             Value::Number(n) => number = n.as_i64(),
                             Value::String(s) => {

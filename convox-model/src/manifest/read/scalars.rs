@@ -1,6 +1,7 @@
 //! Scalars, lists and mappings as Convox v2 read them, and Go's words for what a
 //! value was when it was not what v2 expected.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_yaml::Value;
@@ -80,12 +81,19 @@ impl Reader<'_> {
         path: &str,
         v: &'v Value,
         what: &str,
-    ) -> Option<Vec<(String, &'v Value)>> {
+    ) -> Option<Vec<(Cow<'v, str>, &'v Value)>> {
         match v {
             Value::Null => Some(Vec::new()),
             Value::Mapping(m) => Some(
                 m.iter()
-                    .map(|(k, v)| (scalar_text(k).unwrap_or_else(|| show(k)), v))
+                    .map(|(k, v)| {
+                        let key = match k {
+                            // Most keys: borrowed, not copied.
+                            Value::String(s) => Cow::Borrowed(s.as_str()),
+                            other => Cow::Owned(scalar_text(other).unwrap_or_else(|| show(other))),
+                        };
+                        (key, v)
+                    })
                     .collect(),
             ),
             other => {
@@ -226,7 +234,7 @@ impl Reader<'_> {
         for (k, v) in self.mapping(path, v, what).unwrap_or_default() {
             let p = join_key(path, &k);
             if let Some(s) = self.string(&p, v) {
-                out.insert(k, s);
+                out.insert(k.into_owned(), s);
             }
         }
         out

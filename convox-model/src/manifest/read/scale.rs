@@ -15,7 +15,7 @@ impl Reader<'_> {
             Value::Mapping(_) => {
                 for (k, x) in self.mapping(path, v, "scale").unwrap_or_default() {
                     let q = join_key(path, &k);
-                    match k.as_str() {
+                    match k.as_ref() {
                         "count" => {
                             if let Some(c) = self.count(&q, x) {
                                 scale.count = c;
@@ -35,7 +35,7 @@ impl Reader<'_> {
                             Value::Mapping(_) => {
                                 for (k2, y) in self.mapping(&q, x, "cooldown").unwrap_or_default() {
                                     let r = join_key(&q, &k2);
-                                    match k2.as_str() {
+                                    match k2.as_ref() {
                                         "down" => {
                                             if let Some(n) = self.number(&r, y, true) {
                                                 scale.cooldown.down = n;
@@ -122,7 +122,7 @@ impl Reader<'_> {
                 let (mut min, mut max) = (None, None);
                 for (k, x) in self.mapping(path, v, "count").unwrap_or_default() {
                     let q = join_key(path, &k);
-                    match k.as_str() {
+                    match k.as_ref() {
                         "min" => min = self.number(&q, x, false),
                         "max" => max = self.number(&q, x, false),
                         _ => self.unknown_key(path, &k, &["min", "max"]),
@@ -151,7 +151,7 @@ impl Reader<'_> {
         let mut t = Targets::default();
         for (k, x) in self.mapping(path, v, "targets").unwrap_or_default() {
             let q = join_key(path, &k);
-            match k.as_str() {
+            match k.as_ref() {
                 "cpu" => t.cpu = self.number(&q, x, true).unwrap_or(0),
                 "memory" => t.memory = self.number(&q, x, true).unwrap_or(0),
                 "requests" => t.requests = self.number(&q, x, true).unwrap_or(0),

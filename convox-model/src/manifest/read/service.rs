@@ -87,14 +87,14 @@ impl Reader<'_> {
 
         for (key, v) in entries {
             let p = join_key(path, &key);
-            match key.as_str() {
+            match key.as_ref() {
                 "agent" => agent = self.agent(&p, v),
                 "build" => build = self.build(&p, v),
                 "command" => command = self.command(&p, v),
                 "deployment" => {
                     for (k, x) in self.mapping(&p, v, "deployment").unwrap_or_default() {
                         let q = join_key(&p, &k);
-                        match k.as_str() {
+                        match k.as_ref() {
                             "minimum" => dep_min = self.number(&q, x, false),
                             "maximum" => dep_max = self.number(&q, x, false),
                             _ => self.unknown_key(&p, &k, &["minimum", "maximum"]),
@@ -130,7 +130,7 @@ impl Reader<'_> {
                 "termination" => {
                     for (k, x) in self.mapping(&p, v, "termination").unwrap_or_default() {
                         let q = join_key(&p, &k);
-                        match k.as_str() {
+                        match k.as_ref() {
                             "grace" => {
                                 if let Some(g) = self.number(&q, x, false) {
                                     termination.grace = g;
@@ -197,7 +197,7 @@ impl Reader<'_> {
                 let mut agent = enabled(true);
                 for (k, x) in self.mapping(path, v, "agent").unwrap_or_default() {
                     let q = join_key(path, &k);
-                    match k.as_str() {
+                    match k.as_ref() {
                         "enabled" => agent.enabled = self.boolean(&q, x).unwrap_or(true),
                         "ports" => {
                             let items = match x {
@@ -264,7 +264,7 @@ impl Reader<'_> {
             Value::Mapping(_) => {
                 for (k, x) in self.mapping(path, v, "build").unwrap_or_default() {
                     let q = join_key(path, &k);
-                    match k.as_str() {
+                    match k.as_ref() {
                         "path" => {
                             if let Some(s) = self.string(&q, x).filter(|s| !s.is_empty()) {
                                 b.path = s;
@@ -362,7 +362,7 @@ impl Reader<'_> {
                 let (mut p, mut interval, mut timeout, mut grace) = (None, None, None, None);
                 for (k, x) in self.mapping(path, v, "health").unwrap_or_default() {
                     let q = join_key(path, &k);
-                    match k.as_str() {
+                    match k.as_ref() {
                         "path" => p = self.string(&q, x),
                         "interval" => interval = self.number(&q, x, true),
                         "timeout" => timeout = self.number(&q, x, true),

@@ -81,11 +81,11 @@ fn line_starts(text: &str) -> Vec<usize> {
 
 impl Places {
     pub(super) fn new(original: &str, interpolated: &str, reps: Vec<Replacement>) -> Self {
-        let old_lines = line_starts(original);
-        let new_lines = if reps.is_empty() {
-            Vec::new()
+        // Without replacements places need no mapping, nor these tables.
+        let (old_lines, new_lines) = if reps.is_empty() {
+            (Vec::new(), Vec::new())
         } else {
-            line_starts(interpolated)
+            (line_starts(original), line_starts(interpolated))
         };
         Places {
             new_lines,

@@ -176,15 +176,10 @@ pub(crate) fn load(text: &str, env: &BTreeMap<String, String>) -> Result<Documen
         )]));
     }
     let places = Places::new(text, &interpolated, reps);
-    let root =
+    let tree =
         tree::build(&interpolated, &places).map_err(|e| e.into_diagnostics(&interpolated))?;
-    let mut walk = walk::Walk::default();
-    let value = match root {
-        None => Value::Null,
-        Some(root) => walk
-            .node(root, "", 0, false)
-            .map_err(|e| e.into_diagnostics(&interpolated))?,
-    };
+    let mut walk = walk::Walk::new(tree);
+    let value = walk.root().map_err(|e| e.into_diagnostics(&interpolated))?;
     if walk.diags.has_errors() {
         return Err(walk.diags);
     }
@@ -210,7 +205,12 @@ pub(crate) fn join_key(parent: &str, key: &str) -> String {
 
 /// `parent[index]`.
 pub(crate) fn join_index(parent: &str, index: usize) -> String {
-    format!("{parent}[{index}]")
+    use std::fmt::Write;
+    let mut s = String::with_capacity(parent.len() + 6);
+    s.push_str(parent);
+    // Writing to a String cannot fail.
+    let _ = write!(s, "[{index}]");
+    s
 }
 
 #[cfg(test)]
@@ -268,6 +268,19 @@ mod tests {
             doc.source.get("services.web.port"),
             Some(Location { line: 2, column: 3 })
         );
+    }
+
+    #[test]
+    fn an_anchor_reads_the_same_wherever_it_is_used() {
+        let text = "x: &a {image: base, tags: [\"q\"]}\nservices:\n  web: *a\n  api: *a\n";
+        let doc = load(text, &BTreeMap::new()).unwrap();
+        for s in ["web", "api"] {
+            let svc = &doc.value["services"][s];
+            assert_eq!(svc["image"].as_str(), Some("base"), "{s}");
+            assert_eq!(svc["tags"][0].as_str(), Some("q"), "{s}");
+            assert!(doc.quoted.contains(&format!("services.{s}.tags[0]")), "{s}");
+        }
+        assert_eq!(doc.value["x"]["image"].as_str(), Some("base"));
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! saphyr-parser's event stream → a tree of nodes, each with where it starts.
 //!
-//! Aliases share their anchor's node (an [`Rc`]), so building is linear in the
-//! text; expanding them is the walk's business, under a budget. Collections are
-//! opened and closed on an explicit stack, never by recursion, and the stack is
-//! refused past [`MAX_DEPTH`].
+//! The nodes live in one arena ([`Tree`]), indexed by [`Id`]. Aliases point at
+//! their anchor's node, so building is linear in the text; expanding them is the
+//! walk's business, under a budget. Collections are opened and closed on an
+//! explicit stack, never by recursion, and the stack is refused past
+//! [`MAX_DEPTH`].
 
 use std::collections::HashMap;
-use std::rc::Rc;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
 
@@ -15,11 +15,24 @@ use super::scalar::CoreTag;
 use super::{Limit, LoadError, MAX_DEPTH};
 use crate::diag::Location;
 
+/// A node's index in its [`Tree`].
+pub(super) type Id = usize;
+
+/// Every node of a document; the root is the last one closed.
+#[derive(Debug, Default)]
+pub(super) struct Tree {
+    pub nodes: Vec<Node>,
+    pub root: Option<Id>,
+}
+
 /// A node of the document.
 #[derive(Debug)]
 pub(super) struct Node {
     /// Where the node starts, in the text as written.
     pub at: Location,
+    /// Whether an alias may reach it (it or an enclosing collection is anchored):
+    /// the walk copies a shared node's contents and may move anyone else's.
+    pub shared: bool,
     pub kind: Kind,
 }
 
@@ -34,7 +47,7 @@ pub(super) enum Tagging {
     Local(String),
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) enum Kind {
     Scalar {
         text: String,
@@ -42,23 +55,36 @@ pub(super) enum Kind {
         tag: Tagging,
     },
     Seq {
-        items: Vec<Rc<Node>>,
+        items: Vec<Id>,
         tag: Tagging,
     },
     Map {
-        entries: Vec<(Rc<Node>, Rc<Node>)>,
+        entries: Vec<(Id, Id)>,
         tag: Tagging,
     },
-    /// `*name`: the anchored node, shared.
-    Alias(Rc<Node>),
+    /// `*name`: the anchored node.
+    Alias(Id),
+    /// Moved out by the walk, which never comes back for it.
+    Taken,
 }
 
-impl Node {
+impl Tree {
+    /// The node behind any aliases.
+    pub(super) fn target(&self, mut id: Id) -> Id {
+        while let Some(Node {
+            kind: Kind::Alias(t),
+            ..
+        }) = self.nodes.get(id)
+        {
+            id = *t;
+        }
+        id
+    }
+
     /// The text of a scalar key, as written.
-    pub(super) fn key_text(&self) -> Option<&str> {
-        match &self.kind {
-            Kind::Scalar { text, .. } => Some(text),
-            Kind::Alias(target) => target.key_text(),
+    pub(super) fn key_text(&self, id: Id) -> Option<&str> {
+        match self.nodes.get(self.target(id)).map(|n| &n.kind) {
+            Some(Kind::Scalar { text, .. }) => Some(text),
             _ => None,
         }
     }
@@ -74,21 +100,22 @@ fn tagging(tag: Option<&Tag>) -> Tagging {
     }
 }
 
-/// An open collection: where it starts, its anchor, its tag and what it holds so
-/// far (a mapping's keys and values alternate).
+/// An open collection: its node, its anchor, whether it is a mapping, and what
+/// it holds so far (a mapping's keys and values alternate).
 struct Open {
-    at: Location,
+    id: Id,
     anchor: usize,
-    tag: Tagging,
     map: bool,
-    items: Vec<Rc<Node>>,
+    items: Vec<Id>,
 }
 
-/// Builds the document's node tree; `Ok(None)` for an empty stream.
-pub(super) fn build(text: &str, places: &Places) -> Result<Option<Rc<Node>>, LoadError> {
-    let mut anchors: HashMap<usize, Rc<Node>> = HashMap::new();
+/// Builds the document's node tree; no root for an empty stream.
+pub(super) fn build(text: &str, places: &Places) -> Result<Tree, LoadError> {
+    let mut anchors: HashMap<usize, Id> = HashMap::new();
     let mut stack: Vec<Open> = Vec::new();
-    let mut root: Option<Rc<Node>> = None;
+    let mut tree = Tree::default();
+    // Open collections that carry an anchor: what they hold is shared.
+    let mut anchored = 0usize;
     let mut documents = 0usize;
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| {
@@ -106,101 +133,105 @@ pub(super) fn build(text: &str, places: &Places) -> Result<Option<Rc<Node>>, Loa
             }
         })?;
         let at = places.locate(span.start.line(), span.start.col());
-        let done: Rc<Node> = match event {
+        let syntax = |message: &str| LoadError::Syntax {
+            message: message.to_string(),
+            at,
+            line: span.start.line(),
+            col: span.start.col(),
+        };
+        let is_map = matches!(event, Event::MappingStart(..));
+        let done: Id = match event {
             Event::StreamStart | Event::Nothing | Event::DocumentEnd => continue,
             Event::StreamEnd => break,
             Event::DocumentStart(_) => {
                 documents += 1;
                 if documents > 1 {
-                    return Err(LoadError::Syntax {
-                        message: "convox.yml holds more than one document".to_string(),
-                        at,
-                        line: span.start.line(),
-                        col: span.start.col(),
-                    });
+                    return Err(syntax("convox.yml holds more than one document"));
                 }
                 continue;
             }
-            Event::Alias(id) => match anchors.get(&id) {
-                Some(n) => Rc::new(Node {
-                    at: n.at,
-                    kind: Kind::Alias(Rc::clone(n)),
-                }),
-                None => {
-                    return Err(LoadError::Syntax {
-                        message: "unknown anchor".to_string(),
-                        at,
-                        line: span.start.line(),
-                        col: span.start.col(),
-                    });
-                }
-            },
+            Event::Alias(id) => {
+                let Some(target) = anchors.get(&id).copied() else {
+                    return Err(syntax("unknown anchor"));
+                };
+                tree.nodes.push(Node {
+                    at: tree.nodes[target].at,
+                    shared: anchored > 0,
+                    kind: Kind::Alias(target),
+                });
+                tree.nodes.len() - 1
+            }
             Event::Scalar(text, style, anchor, tag) => {
-                let node = Rc::new(Node {
+                tree.nodes.push(Node {
                     at,
+                    shared: anchored > 0 || anchor > 0,
                     kind: Kind::Scalar {
                         text: text.into_owned(),
                         plain: style == ScalarStyle::Plain,
                         tag: tagging(tag.as_deref()),
                     },
                 });
+                let id = tree.nodes.len() - 1;
                 if anchor > 0 {
-                    anchors.insert(anchor, Rc::clone(&node));
+                    anchors.insert(anchor, id);
                 }
-                node
+                id
             }
             Event::SequenceStart(..) | Event::MappingStart(..) if stack.len() >= MAX_DEPTH => {
                 return Err(LoadError::Limit(Limit::Depth, at));
             }
-            Event::SequenceStart(anchor, tag) => {
-                stack.push(Open {
+            Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag) => {
+                let tag = tagging(tag.as_deref());
+                if anchor > 0 {
+                    anchored += 1;
+                }
+                tree.nodes.push(Node {
                     at,
-                    anchor,
-                    tag: tagging(tag.as_deref()),
-                    map: false,
-                    items: Vec::new(),
+                    shared: anchored > 0,
+                    kind: Kind::Seq {
+                        items: Vec::new(),
+                        tag,
+                    },
                 });
-                continue;
-            }
-            Event::MappingStart(anchor, tag) => {
                 stack.push(Open {
-                    at,
+                    id: tree.nodes.len() - 1,
                     anchor,
-                    tag: tagging(tag.as_deref()),
-                    map: true,
+                    map: is_map,
                     items: Vec::new(),
                 });
                 continue;
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let Some(open) = stack.pop() else { break };
-                let kind = if open.map {
+                let node = &mut tree.nodes[open.id];
+                let tag = match std::mem::replace(&mut node.kind, Kind::Taken) {
+                    Kind::Seq { tag, .. } => tag,
+                    _ => Tagging::None,
+                };
+                node.kind = if open.map {
                     let mut entries = Vec::with_capacity(open.items.len() / 2);
                     let mut it = open.items.into_iter();
                     while let (Some(k), Some(v)) = (it.next(), it.next()) {
                         entries.push((k, v));
                     }
-                    Kind::Map {
-                        entries,
-                        tag: open.tag,
-                    }
+                    Kind::Map { entries, tag }
                 } else {
                     Kind::Seq {
                         items: open.items,
-                        tag: open.tag,
+                        tag,
                     }
                 };
-                let node = Rc::new(Node { at: open.at, kind });
                 if open.anchor > 0 {
-                    anchors.insert(open.anchor, Rc::clone(&node));
+                    anchored -= 1;
+                    anchors.insert(open.anchor, open.id);
                 }
-                node
+                open.id
             }
         };
         match stack.last_mut() {
             Some(open) => open.items.push(done),
-            None => root = Some(done),
+            None => tree.root = Some(done),
         }
     }
-    Ok(root)
+    Ok(tree)
 }

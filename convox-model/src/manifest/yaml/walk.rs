@@ -7,78 +7,26 @@
 //! never deeper than [`MAX_DEPTH`] levels.
 
 use std::collections::HashSet;
-use std::rc::Rc;
 
+use serde_yaml::mapping::Entry;
 use serde_yaml::value::{Tag, TaggedValue};
 use serde_yaml::{Mapping, Value};
 
 use super::scalar;
-use super::tree::{Kind, Node, Tagging};
+use super::tree::{Id, Kind, Tagging, Tree};
 use super::{Limit, LoadError, MAX_ALIAS_NODES, MAX_DEPTH, join_index, join_key};
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::manifest::SourceMap;
 
 /// What the walk gathers besides the value.
-#[derive(Default)]
 pub(super) struct Walk {
+    tree: Tree,
     pub source: SourceMap,
     pub quoted: HashSet<String>,
     /// Duplicate keys and bad merges: every one is reported, then reading stops.
     pub diags: Diagnostics,
     /// Nodes reached through an alias so far.
     expanded: usize,
-}
-
-/// A node's parts, moved out when the node is not shared, copied when it is.
-enum Parts {
-    Scalar {
-        text: String,
-        plain: bool,
-        tag: Tagging,
-    },
-    Seq(Vec<Rc<Node>>, Tagging),
-    Map(Vec<(Rc<Node>, Rc<Node>)>, Tagging),
-    Alias(Rc<Node>),
-}
-
-fn parts(node: Rc<Node>) -> (Location, Parts) {
-    match Rc::try_unwrap(node) {
-        Ok(n) => {
-            let parts = match n.kind {
-                Kind::Scalar { text, plain, tag } => Parts::Scalar { text, plain, tag },
-                Kind::Seq { items, tag } => Parts::Seq(items, tag),
-                Kind::Map { entries, tag } => Parts::Map(entries, tag),
-                Kind::Alias(target) => Parts::Alias(target),
-            };
-            (n.at, parts)
-        }
-        Err(shared) => {
-            let parts = match &shared.kind {
-                Kind::Scalar { text, plain, tag } => Parts::Scalar {
-                    text: text.clone(),
-                    plain: *plain,
-                    tag: tag.clone(),
-                },
-                Kind::Seq { items, tag } => Parts::Seq(items.clone(), tag.clone()),
-                Kind::Map { entries, tag } => Parts::Map(entries.clone(), tag.clone()),
-                Kind::Alias(target) => Parts::Alias(Rc::clone(target)),
-            };
-            (shared.at, parts)
-        }
-    }
-}
-
-/// The node behind any aliases.
-fn target(node: &Rc<Node>) -> &Rc<Node> {
-    let mut n = node;
-    while let Kind::Alias(t) = &n.kind {
-        n = t;
-    }
-    n
-}
-
-fn is_merge_key(node: &Node) -> bool {
-    node.key_text() == Some("<<")
 }
 
 fn tag_value(tag: Tagging, value: Value) -> Value {
@@ -111,131 +59,131 @@ fn merge_error(at: Location) -> Diagnostic {
 }
 
 impl Walk {
-    /// The value of `node` at YAML path `path`, `depth` collections down;
+    pub(super) fn new(tree: Tree) -> Self {
+        // About one path per node: sized once, never rehashed.
+        let source = SourceMap::with_capacity(tree.nodes.len());
+        Walk {
+            tree,
+            source,
+            quoted: HashSet::new(),
+            diags: Diagnostics::default(),
+            expanded: 0,
+        }
+    }
+
+    /// The document's value: `Null` when it is empty.
+    pub(super) fn root(&mut self) -> Result<Value, LoadError> {
+        match self.tree.root {
+            None => Ok(Value::Null),
+            Some(root) => self.node(root, "", 0, false),
+        }
+    }
+
+    /// Node `id`'s place and contents: moved out when no alias can reach it (the
+    /// walk visits it once), copied when one can.
+    fn take(&mut self, id: Id) -> (Location, Kind) {
+        match self.tree.nodes.get_mut(id) {
+            Some(n) if n.shared => (n.at, n.kind.clone()),
+            Some(n) => (n.at, std::mem::replace(&mut n.kind, Kind::Taken)),
+            None => (Location { line: 1, column: 1 }, Kind::Taken),
+        }
+    }
+
+    /// The value of node `id` at YAML path `path`, `depth` collections down;
     /// `aliased` when it was reached through an alias.
-    pub(super) fn node(
+    fn node(
         &mut self,
-        node: Rc<Node>,
+        id: Id,
         path: &str,
         depth: usize,
         aliased: bool,
     ) -> Result<Value, LoadError> {
+        let (at, kind) = self.take(id);
         if aliased {
             self.expanded += 1;
             if self.expanded > MAX_ALIAS_NODES {
-                return Err(LoadError::Limit(Limit::Aliases, node.at));
+                return Err(LoadError::Limit(Limit::Aliases, at));
             }
         }
         if depth > MAX_DEPTH {
-            return Err(LoadError::Limit(Limit::Depth, node.at));
+            return Err(LoadError::Limit(Limit::Depth, at));
         }
-        let (at, parts) = parts(node);
-        match parts {
-            Parts::Alias(target) => self.node(target, path, depth, true),
-            Parts::Scalar { text, plain, tag } => {
+        match kind {
+            Kind::Taken => Ok(Value::Null),
+            Kind::Alias(target) => self.node(target, path, depth, true),
+            Kind::Scalar { text, plain, tag } => {
                 if !plain {
                     self.quoted.insert(path.to_string());
                 }
-                self.scalar(text, plain, tag, at)
+                scalar_value(text, plain, tag, at)
             }
-            Parts::Seq(items, tag) => {
+            Kind::Seq { items, tag } => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.into_iter().enumerate() {
                     let p = join_index(path, i);
-                    self.source.insert(p.clone(), item.at);
+                    let item_at = self.at(item);
                     out.push(self.node(item, &p, depth + 1, aliased)?);
+                    self.source.insert(p, item_at);
                 }
                 Ok(tag_value(tag, Value::Sequence(out)))
             }
-            Parts::Map(entries, tag) => {
+            Kind::Map { entries, tag } => {
                 let map = self.mapping(entries, path, depth, aliased)?;
                 Ok(tag_value(tag, Value::Mapping(map)))
             }
         }
     }
 
-    fn scalar(
-        &mut self,
-        text: String,
-        plain: bool,
-        tag: Tagging,
-        at: Location,
-    ) -> Result<Value, LoadError> {
-        match tag {
-            Tagging::None if plain => Ok(scalar::plain(&text)),
-            Tagging::None => Ok(Value::String(text)),
-            Tagging::Core(t) => {
-                scalar::tagged(&text, t).map_err(|message| LoadError::Value { message, at })
-            }
-            Tagging::Local(t) => {
-                let value = if plain {
-                    scalar::plain(&text)
-                } else {
-                    Value::String(text)
-                };
-                Ok(tag_value(Tagging::Local(t), value))
-            }
-        }
+    fn at(&self, id: Id) -> Location {
+        self.tree
+            .nodes
+            .get(id)
+            .map_or(Location { line: 1, column: 1 }, |n| n.at)
+    }
+
+    fn is_merge_key(&self, id: Id) -> bool {
+        self.tree.key_text(id) == Some("<<")
     }
 
     /// A key's value: scalars resolve on their own; a collection as a key (which
     /// convox.yml never needs) is walked under a path no key can have.
-    fn key(&mut self, key: Rc<Node>, path: &str, depth: usize) -> Result<Value, LoadError> {
-        let key = Rc::clone(target(&key));
-        let (at, parts) = parts(key);
-        match parts {
-            Parts::Scalar { text, plain, tag } => self.scalar(text, plain, tag, at),
-            Parts::Seq(items, tag) => self.node(
-                Rc::new(Node {
-                    at,
-                    kind: Kind::Seq { items, tag },
-                }),
-                &join_key(path, "?"),
-                depth + 1,
-                false,
-            ),
-            Parts::Map(entries, tag) => self.node(
-                Rc::new(Node {
-                    at,
-                    kind: Kind::Map { entries, tag },
-                }),
-                &join_key(path, "?"),
-                depth + 1,
-                false,
-            ),
-            Parts::Alias(_) => Ok(Value::Null),
+    fn key(&mut self, key: Id, path: &str, depth: usize) -> Result<Value, LoadError> {
+        let key = self.tree.target(key);
+        if let Some(Kind::Scalar { .. }) = self.kind(key)
+            && let (at, Kind::Scalar { text, plain, tag }) = self.take(key)
+        {
+            return scalar_value(text, plain, tag, at);
         }
+        self.node(key, &join_key(path, "?"), depth + 1, false)
     }
 
     /// A mapping's own keys in file order, then each merged mapping's keys that it
     /// does not have, in order: YAML 1.1's `<<`, order-preserving.
     fn mapping(
         &mut self,
-        entries: Vec<(Rc<Node>, Rc<Node>)>,
+        entries: Vec<(Id, Id)>,
         path: &str,
         depth: usize,
         aliased: bool,
     ) -> Result<Mapping, LoadError> {
         let mut map = Mapping::with_capacity(entries.len());
-        let mut merges: Vec<(Rc<Node>, bool)> = Vec::new();
+        let mut merges: Vec<(Id, bool)> = Vec::new();
         for (k, v) in entries {
-            if is_merge_key(&k) {
-                let via_alias = aliased || matches!(v.kind, Kind::Alias(_));
-                match &target(&v).kind {
-                    Kind::Seq { items, .. } => {
-                        merges.extend(items.iter().map(|i| (Rc::clone(i), via_alias)))
+            if self.is_merge_key(k) {
+                let via_alias = aliased || matches!(self.kind(v), Some(Kind::Alias(_)));
+                let target = self.tree.target(v);
+                match self.kind(target) {
+                    Some(Kind::Seq { items, .. }) => {
+                        merges.extend(items.iter().map(|i| (*i, via_alias)));
                     }
                     _ => merges.push((v, aliased)),
                 }
                 continue;
             }
-            let key_at = k.at;
-            let p = match k.key_text() {
-                Some(text) => join_key(path, text),
-                None => join_key(path, "?"),
-            };
+            let key_at = self.at(k);
+            let p = join_key(path, self.tree.key_text(k).unwrap_or("?"));
             let key = self.key(k, path, depth)?;
-            if map.contains_key(&key) {
+            let Entry::Vacant(slot) = map.entry(key) else {
                 let name = if path.is_empty() {
                     &p[..]
                 } else {
@@ -250,32 +198,54 @@ impl Walk {
                         .with_hint(format!("rename or remove one of the two {what}s")),
                 );
                 continue;
-            }
-            self.source.insert(p.clone(), key_at);
-            let value = self.node(v, &p, depth + 1, aliased)?;
-            map.insert(key, value);
+            };
+            slot.insert(self.node(v, &p, depth + 1, aliased)?);
+            self.source.insert(p, key_at);
         }
         for (source, via_alias) in merges {
-            let source_at = source.at;
-            let via_alias = via_alias || matches!(source.kind, Kind::Alias(_));
-            let Kind::Map { entries, .. } = &target(&source).kind else {
+            let source_at = self.at(source);
+            let via_alias = via_alias || matches!(self.kind(source), Some(Kind::Alias(_)));
+            let target = self.tree.target(source);
+            let Some(Kind::Map { entries, .. }) = self.kind(target) else {
                 self.diags.push(merge_error(source_at));
                 continue;
             };
-            for (k, v) in entries {
-                if is_merge_key(k) {
+            for (k, v) in entries.clone() {
+                if self.is_merge_key(k) {
                     continue;
                 }
-                let key = self.key(Rc::clone(k), path, depth)?;
+                let p = join_key(path, self.tree.key_text(k).unwrap_or("?"));
+                let key = self.key(k, path, depth)?;
                 if map.contains_key(&key) {
                     continue;
                 }
-                let p = join_key(path, k.key_text().unwrap_or("?"));
-                self.source.insert(p.clone(), k.at);
-                let value = self.node(Rc::clone(v), &p, depth + 1, via_alias)?;
+                let value = self.node(v, &p, depth + 1, via_alias)?;
                 map.insert(key, value);
+                self.source.insert(p, self.at(k));
             }
         }
         Ok(map)
+    }
+
+    fn kind(&self, id: Id) -> Option<&Kind> {
+        self.tree.nodes.get(id).map(|n| &n.kind)
+    }
+}
+
+fn scalar_value(text: String, plain: bool, tag: Tagging, at: Location) -> Result<Value, LoadError> {
+    match tag {
+        Tagging::None if plain => Ok(scalar::plain(&text)),
+        Tagging::None => Ok(Value::String(text)),
+        Tagging::Core(t) => {
+            scalar::tagged(&text, t).map_err(|message| LoadError::Value { message, at })
+        }
+        Tagging::Local(t) => {
+            let value = if plain {
+                scalar::plain(&text)
+            } else {
+                Value::String(text)
+            };
+            Ok(tag_value(Tagging::Local(t), value))
+        }
     }
 }
