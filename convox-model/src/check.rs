@@ -1,7 +1,7 @@
 //! The entries that run the line from text to a checked app, every diagnostic
 //! of every phase in one report:
 //!
-//! - [`parse`]: read ([`crate::manifest::read`]) and the rules a manifest follows
+//! - [`parse`]: read ([`crate::manifest::read()`]) and the rules a manifest follows
 //!   on its own ([`crate::rules::validate`]);
 //! - [`check`]: that, then the rack rules ([`crate::rules::rack`]), hostnames
 //!   ([`crate::rules::hostnames`]) and the resolved environment ([`crate::env`]).

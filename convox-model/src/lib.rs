@@ -44,7 +44,7 @@
 //! ```
 //!
 //! The data flows one way: text → [`manifest`] (read, shapes only) → [`rules`]
-//! (one file per rule of convox.yml) → [`exposure`] and [`env`] (hostnames, the
+//! (one file per rule of convox.yml) → [`exposure`] and [`env`](mod@env) (hostnames, the
 //! resolved environment) → [`desired`] state → [`plan`] → [`apply`] → report;
 //! [`check`] runs the first part for `convox check`, [`ops`] the whole line for
 //! `convox rack params set`, `convox deploy` and `convox plan`.

@@ -1,7 +1,7 @@
 //! `convox.yml`: the manifest's types and how text becomes one.
 //!
 //! Reading goes text → `${VAR}` interpolation → YAML (behind [`yaml`], the one
-//! module that knows the YAML parser) → every shorthand form accepted ([`read`])
+//! module that knows the YAML parser) → every shorthand form accepted ([`read()`])
 //! → the [`Manifest`] below, with v2's defaults ([`defaults`]) applied. Every
 //! problem of shape is collected; nothing stops at the first.
 //!

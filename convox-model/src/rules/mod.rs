@@ -3,7 +3,7 @@
 //!
 //! | rule | file |
 //! |---|---|
-//! | names are DNS labels | [`crate::name::Name`], read by [`crate::manifest::read`] |
+//! | names are DNS labels | [`crate::name::Name`], read by [`crate::manifest::read()`] |
 //! | duplicate service, timer and resource names | [`names`] |
 //! | port, scale, deployment and health ranges | [`ranges`] |
 //! | links: target exists, has a port, is not the service itself, one variable once, declared variable wins | [`links`] |
