@@ -416,6 +416,21 @@ fn internal_and_external_implies_internal() {
     assert!(s.exposure.is_internal() && s.exposure.is_internal_and_external());
 }
 
+#[test]
+fn exposure_serialises_as_the_two_booleans_of_v2() {
+    for (body, internal, both) in [
+        ("image: x", false, false),
+        ("image: x\ninternal: true", true, false),
+        ("image: x\ninternalAndExternal: true", true, true),
+    ] {
+        let m = manifest(&web(body));
+        let json = serde_json::to_value(svc(&m, "web")).unwrap();
+        assert_eq!(json["internal"], internal, "{body}");
+        assert_eq!(json["internal_and_external"], both, "{body}");
+        assert!(json.get("exposure").is_none());
+    }
+}
+
 // ---- booleans ----
 
 #[test]
