@@ -9,8 +9,7 @@
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
-use convox_model::check::check;
-use convox_model::manifest::parse;
+use convox_model::check::{check, parse};
 use convox_model::name::Name;
 use convox_model::params::RackParams;
 use convox_model::rack::Rack;

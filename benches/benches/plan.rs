@@ -17,7 +17,7 @@ use convox_mock::{MockBackend, Quotas as MockQuotas, sleep_fn};
 use convox_model::apply::ApplyContext;
 use convox_model::aws::Quotas;
 use convox_model::desired::desired_app;
-use convox_model::manifest::{Manifest, Port, Scheme, Service};
+use convox_model::manifest::{Exposure, Manifest, Port, Scheme, Service};
 use convox_model::name::Name;
 use convox_model::observe::observe_all;
 use convox_model::ops::{deploy, set_rack_params};
@@ -48,11 +48,10 @@ fn app_manifest(n: usize) -> Manifest {
                 scheme: Scheme::Http,
             });
             match i % 3 {
-                0 => s.internal = true,
+                0 => s.exposure = Exposure::Internal,
                 1 => {}
                 _ => {
-                    s.internal = true;
-                    s.internal_and_external = true;
+                    s.exposure = Exposure::InternalAndExternal;
                 }
             }
             s

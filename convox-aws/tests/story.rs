@@ -26,9 +26,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use convox_aws::is_mutating;
 use convox_model::apply::{ApplyContext, SleepFn};
 use convox_model::backend::Backend;
+use convox_model::check::parse;
+use convox_model::env;
 use convox_model::exposure::Router;
-use convox_model::links;
-use convox_model::manifest::{Manifest, parse};
+use convox_model::manifest::Manifest;
 use convox_model::name::Name;
 use convox_model::ops::{OpsError, delete_app, deploy, set_rack_params};
 use convox_model::params::RackParams;
@@ -715,7 +716,7 @@ async fn the_seed_story_as_aws_sees_it() {
             ),
         ]
     );
-    let resolved = links::resolve(&seed, &rack, &backend_app, &BTreeMap::new()).unwrap();
+    let resolved = env::resolve(&seed, &rack, &backend_app, &BTreeMap::new()).unwrap();
     assert_eq!(
         resolved
             .service("web")

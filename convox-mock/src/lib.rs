@@ -19,7 +19,7 @@
 //!
 //! use convox_mock::{MockBackend, sleep_fn};
 //! use convox_model::apply::ApplyContext;
-//! use convox_model::manifest::parse;
+//! use convox_model::check::parse;
 //! use convox_model::name::Name;
 //! use convox_model::params::RackParams;
 //! use convox_model::rack::Rack;

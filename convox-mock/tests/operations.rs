@@ -40,8 +40,7 @@ fn svc(name: &str, port: Option<u16>, internal: bool, both: bool) -> Service {
         port,
         scheme: Scheme::Http,
     });
-    s.internal = internal || both;
-    s.internal_and_external = both;
+    s.exposure = convox_model::manifest::Exposure::from_flags(internal, both);
     s
 }
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use convox_mock::{Fault, Faulty, MockBackend, VirtualClock};
 use convox_model::apply::ApplyContext;
 use convox_model::backend::Backend;
+use convox_model::env::link_vars;
 use convox_model::exposure::Router;
-use convox_model::links::link_vars;
 use convox_model::manifest::{Manifest, Port, Scheme, Service};
 use convox_model::name::Name;
 use convox_model::observe::observe_all;
@@ -48,8 +48,7 @@ fn service(n: &str, internal: bool, both: bool, links: &[&str]) -> Service {
         port: 3000,
         scheme: Scheme::Http,
     });
-    s.internal = internal || both;
-    s.internal_and_external = both;
+    s.exposure = convox_model::manifest::Exposure::from_flags(internal, both);
     s.links = links.iter().map(|l| name(l)).collect();
     s
 }
@@ -127,7 +126,7 @@ async fn internal_services_story() {
     assert_eq!(
         link_vars(&backend, &rack, &name("backend"), web),
         [(
-            convox_model::links::LinkVar::for_link(&name("api")),
+            convox_model::env::LinkVar::for_link(&name("api")),
             "https://api.backend.production.convox".to_string()
         )]
     );

@@ -1,18 +1,52 @@
-//! The whole offline check of an app's `convox.yml` against a rack: parse and
-//! validate, the rack rules, hostnames, and the resolved environment, with every
-//! diagnostic of every phase in one report.
+//! The entries that run the line from text to a checked app, every diagnostic
+//! of every phase in one report:
+//!
+//! - [`parse`]: read ([`crate::manifest::read()`]) and the rules a manifest follows
+//!   on its own ([`crate::rules::validate`]);
+//! - [`check`]: that, then the rack rules ([`crate::rules::rack`]), hostnames
+//!   ([`crate::rules::hostnames`]) and the resolved environment ([`crate::env`]).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::diag::Diagnostics;
+use crate::env::{ResolvedEnv, resolve};
 use crate::exposure::{Endpoint, endpoints};
-use crate::links::{ResolvedEnv, resolve};
-use crate::manifest::{Manifest, parse_lenient};
+use crate::manifest::{Lenient, Manifest, Parsed, read};
 use crate::name::Name;
 use crate::rack::Rack;
-use crate::validate::{check_hostnames, check_rack};
+use crate::rules::{hostnames, rack as rack_rules, validate};
+
+/// Reads `text` as `convox.yml`, interpolating `${VAR}` from `env` first, and
+/// applies the rules a manifest follows on its own ([`validate`]).
+///
+/// Returns the validated manifest and its warnings, or every diagnostic (errors and
+/// warnings, in source order) when there is at least one error.
+pub fn parse(text: &str, env: &BTreeMap<String, String>) -> Result<Parsed, Diagnostics> {
+    let Lenient {
+        manifest,
+        mut diagnostics,
+    } = parse_lenient(text, env);
+    diagnostics.sort();
+    match manifest {
+        Some(manifest) if !diagnostics.has_errors() => Ok(Parsed {
+            manifest,
+            warnings: diagnostics,
+        }),
+        _ => Err(diagnostics),
+    }
+}
+
+/// Like [`parse`], but returns the manifest even when it has errors, so that later
+/// phases (the rack rules, links) can add their diagnostics to the same report.
+pub fn parse_lenient(text: &str, env: &BTreeMap<String, String>) -> Lenient {
+    let mut read = read(text, env);
+    if let Some(m) = &read.manifest {
+        read.diagnostics.extend(validate(m));
+    }
+    read
+}
 
 /// An app's manifest that passed every check.
 #[derive(Clone, Debug, Serialize)]
@@ -59,8 +93,8 @@ pub fn check(
         diags.sort();
         return Err(diags);
     };
-    diags.extend(check_rack(&manifest, &rack.params));
-    diags.extend(check_hostnames(&manifest, rack, app));
+    diags.extend(rack_rules::check(&manifest, &rack.params));
+    diags.extend(hostnames::check(&manifest, rack, app));
     let resolved = match resolve(&manifest, rack, app, env) {
         Ok(r) => Some(r),
         Err(errors) => {

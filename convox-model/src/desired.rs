@@ -394,7 +394,7 @@ fn check_hostname(service: &Name, host: &Hostname) -> Result<(), DesiredError> {
 mod tests {
     use super::*;
     use crate::aws::{ElbName, MAX_ELB_NAME_LEN, check_elb_name};
-    use crate::manifest::{Port, Service};
+    use crate::manifest::{Exposure, Port, Service};
     use crate::params::RackParams;
     use crate::resource::{TAG_KEY, TAG_RACK, TAG_ROLE};
     use std::collections::BTreeSet;
@@ -419,8 +419,7 @@ mod tests {
             port,
             scheme: Scheme::Http,
         });
-        s.internal = internal || both;
-        s.internal_and_external = both;
+        s.exposure = Exposure::from_flags(internal, both);
         s
     }
 

@@ -43,13 +43,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The data flows one way: text → [`manifest`] → [`validate`] → [`links`] and
-//! [`exposure`] → [`desired`] state → [`plan`] (against what [`observe`] reads
-//! through a [`backend::Backend`]) → [`apply`] → report; [`ops`] runs that line
-//! for `convox rack params set`, `convox deploy` and `convox plan`, checking the
-//! rack rules once at its entry. AWS's facts (quotas, name rules, batch sizes,
-//! API rates, delete order) live in [`aws`], read by the planner, the engine and
-//! the backends alike; the cloud resources themselves, and their keys, in
+//! The data flows one way: text → [`manifest`] (read, shapes only) → [`rules`]
+//! (one file per rule of convox.yml) → [`exposure`] and [`env`](mod@env) (hostnames,
+//! the resolved environment) → [`desired`] state → [`plan`] (against what
+//! [`observe`] reads through a [`backend::Backend`]) → [`apply`] → report;
+//! [`check`] runs the first part for `convox check`, [`ops`] the whole line for
+//! `convox rack params set`, `convox deploy` and `convox plan`, checking the rack
+//! rules once at its entry. AWS's facts (quotas, name rules, batch sizes, API
+//! rates, delete order) live in [`aws`], read by the planner, the engine and the
+//! backends alike; the cloud resources themselves, and their keys, in
 //! [`resource`].
 
 // Tests may unwrap: a panic there is a failed test, not a crash on input.
@@ -63,8 +65,8 @@ pub mod check;
 pub mod conformance;
 pub mod desired;
 pub mod diag;
+pub mod env;
 pub mod exposure;
-pub mod links;
 pub mod manifest;
 pub mod name;
 pub mod observe;
@@ -73,5 +75,5 @@ pub mod params;
 pub mod plan;
 pub mod rack;
 pub mod resource;
+pub mod rules;
 pub mod tls;
-pub mod validate;

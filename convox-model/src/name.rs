@@ -101,9 +101,51 @@ impl std::str::FromStr for Name {
     }
 }
 
+/// The variable a link sets: the link name upper-cased, `-` turned into `_`, plus
+/// `_URL` (`api-v2` → `API_V2_URL`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct LinkVar(String);
+
+impl LinkVar {
+    /// The variable a link to `target` sets.
+    pub fn for_link(target: &Name) -> Self {
+        let mut s: String = target
+            .as_str()
+            .chars()
+            .map(|c| {
+                if c == '-' {
+                    '_'
+                } else {
+                    c.to_ascii_uppercase()
+                }
+            })
+            .collect();
+        s.push_str("_URL");
+        LinkVar(s)
+    }
+
+    /// The variable's name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for LinkVar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_var_upper_cases_and_turns_dashes_into_underscores() {
+        let n = Name::new("api-v2").unwrap();
+        assert_eq!(LinkVar::for_link(&n).as_str(), "API_V2_URL");
+    }
 
     #[test]
     fn accepts_dns_labels() {

@@ -200,9 +200,8 @@ fn check_transition(params: &RackParams, observed: &[Observed]) -> Result<(), Op
 /// refuses what `convox check` would refuse. This is the one place the engine
 /// checks them; desired state and the planner rely on it.
 fn check_manifest(manifest: &Manifest, rack: &Rack, app: &Name) -> Result<(), OpsError> {
-    // rack rule: see validate
-    let mut d = crate::validate::check_rack(manifest, &rack.params);
-    d.extend(crate::validate::check_hostnames(manifest, rack, app));
+    let mut d = crate::rules::rack::check(manifest, &rack.params);
+    d.extend(crate::rules::hostnames::check(manifest, rack, app));
     d.sort();
     if d.has_errors() {
         return Err(OpsError::Manifest(d));

@@ -229,8 +229,8 @@ proptest! {
             for router in Router::ALL {
                 let has = d.get(&ResourceKey::listener_rule(&n("app"), &s.name, router)).is_some();
                 let should = match router {
-                    Router::Internal => s.port.is_some() && s.internal,
-                    Router::External => s.port.is_some() && (!s.internal || s.internal_and_external),
+                    Router::Internal => s.port.is_some() && s.exposure.is_internal(),
+                    Router::External => s.port.is_some() && (!s.exposure.is_internal() || s.exposure.is_internal_and_external()),
                 };
                 prop_assert_eq!(has, should);
             }
@@ -241,8 +241,8 @@ proptest! {
         // internal one the app's certificate and its attachment.
         let p = plan(&Scope::App(n("app")), &d, &rack_observed(&r), &generous()).unwrap();
         let routed: Vec<&Service> = m.services.iter().filter(|s| s.port.is_some()).collect();
-        let internal = routed.iter().filter(|s| s.internal).count();
-        let external = routed.iter().filter(|s| !s.internal || s.internal_and_external).count();
+        let internal = routed.iter().filter(|s| s.exposure.is_internal()).count();
+        let external = routed.iter().filter(|s| s.exposure.is_external()).count();
         let expected = 3 * internal + 2 * external + if internal > 0 { 2 } else { 0 };
         prop_assert_eq!(p.actions.len(), expected, "{}", p);
         prop_assert_eq!(p.actions.iter().filter(|a| a.op == Op::Create).count(), expected);

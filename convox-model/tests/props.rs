@@ -10,9 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
 use convox_model::check::check;
+use convox_model::check::parse;
+use convox_model::env::LinkVar;
 use convox_model::exposure::{Hostname, Router, hostname};
-use convox_model::links::LinkVar;
-use convox_model::manifest::{SourceMap, parse};
+use convox_model::manifest::SourceMap;
 use proptest::prelude::*;
 use serde_yaml::{Mapping, Value};
 
@@ -408,4 +409,99 @@ fn external_names_of_two_apps_can_collide() {
     let one = hostname(&r, &name("a-b"), &name("c"), Router::External);
     let two = hostname(&r, &name("a"), &name("b-c"), Router::External);
     assert_eq!(one, two);
+}
+
+// ---- hostile input: refused quickly, with the limit named ----
+
+/// Nine levels of ten aliases each: 10^9 nodes if expanded.
+fn alias_bomb() -> String {
+    let mut t = String::from("x-a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..9 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        t.push_str(&format!("x-a{i}: &a{i} [{refs}]\n"));
+    }
+    t
+}
+
+fn refused_quickly(text: &str, limit: &str) {
+    let start = std::time::Instant::now();
+    let d = parse(text, &BTreeMap::new()).unwrap_err();
+    // An unoptimised test build on a busy machine, still well under a second.
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(1),
+        "took {:?}",
+        start.elapsed()
+    );
+    let c = check(text, &rack(true, false), &name("app"), &BTreeMap::new()).unwrap_err();
+    for d in [d, c] {
+        let e = one_error(&d);
+        assert!(e.message.contains(limit), "{}", e.message);
+        assert!(e.hint.is_some());
+    }
+}
+
+#[test]
+fn an_alias_bomb_under_an_unknown_key_is_refused() {
+    let text = format!("{}services:\n  web:\n    image: x\n", alias_bomb());
+    refused_quickly(
+        &text,
+        "aliases expand to more than the limit of 100000 nodes",
+    );
+}
+
+#[test]
+fn an_alias_bomb_with_a_duplicate_key_is_refused() {
+    let text = format!(
+        "{}services:\n  web:\n    image: x\n  web:\n    image: y\n    x: *a8\n",
+        alias_bomb()
+    );
+    refused_quickly(&text, "aliases expand to more than the limit");
+}
+
+#[test]
+fn deep_nesting_is_refused() {
+    let text = format!("x: {}\n", "[".repeat(100_000));
+    refused_quickly(&text, "nest deeper than the limit of 128 levels");
+    let text = format!("x: {}\n", "{a: ".repeat(100_000));
+    refused_quickly(&text, "nest deeper than the limit of 128 levels");
+}
+
+#[test]
+fn nesting_through_aliases_is_bounded_too() {
+    // Each anchor nests the previous one 100 levels down: no level of the text is
+    // deeper than 101, the expansion is.
+    let mut t = format!("x-a0: &a0 {}x{}\n", "[".repeat(100), "]".repeat(100));
+    for i in 1..4 {
+        t.push_str(&format!(
+            "x-a{i}: &a{i} {}*a{}{}\n",
+            "[".repeat(100),
+            i - 1,
+            "]".repeat(100)
+        ));
+    }
+    refused_quickly(&t, "nest deeper than the limit of 128 levels");
+}
+
+#[test]
+fn nesting_below_the_limit_reads() {
+    let text = format!(
+        "x-deep: {}1{}\nservices:\n  web:\n    image: x\n",
+        "[".repeat(120),
+        "]".repeat(120)
+    );
+    assert!(parse(&text, &BTreeMap::new()).is_ok());
+}
+
+#[test]
+fn input_past_4_mib_is_refused() {
+    let text = format!("services: {{}}\n#{}\n", "x".repeat(4 * 1024 * 1024));
+    refused_quickly(&text, "more than the limit of 4194304 bytes");
+}
+
+#[test]
+fn the_tab_hint_appears_only_for_tabs() {
+    let tab = parse("services:\n\tweb:\n", &BTreeMap::new()).unwrap_err();
+    assert!(one_error(&tab).hint.as_deref().unwrap().contains("tabs"));
+    let other = parse("services:\n  web: [\n", &BTreeMap::new()).unwrap_err();
+    assert!(!one_error(&other).hint.as_deref().unwrap().contains("tabs"));
 }

@@ -6,8 +6,9 @@
 mod common;
 
 use common::*;
+use convox_model::check::parse;
 use convox_model::diag::Location;
-use convox_model::manifest::{EnvDecl, Port, Scheme, parse};
+use convox_model::manifest::{EnvDecl, Port, Scheme};
 
 // ---- port ----
 
@@ -382,7 +383,12 @@ fn scalar_defaults() {
     assert_eq!((s.scale.cpu, s.scale.memory), (256, 512));
     assert_eq!((s.scale.cooldown.down, s.scale.cooldown.up), (60, 60));
     assert_eq!((s.scale.count.min, s.scale.count.max), (1, 1));
-    assert!(!s.internal && !s.internal_and_external && !s.init && !s.privileged);
+    assert!(
+        !s.exposure.is_internal()
+            && !s.exposure.is_internal_and_external()
+            && !s.init
+            && !s.privileged
+    );
 }
 
 #[test]
@@ -402,12 +408,27 @@ fn written_scalars() {
 #[test]
 fn internal_and_external_implies_internal() {
     let m = manifest(&web("image: x\nport: 3000\ninternalAndExternal: true"));
-    assert!(svc(&m, "web").internal);
+    assert!(svc(&m, "web").exposure.is_internal());
     let m = manifest(&web(
         "image: x\nport: 3000\ninternal: false\ninternalAndExternal: true",
     ));
     let s = svc(&m, "web");
-    assert!(s.internal && s.internal_and_external);
+    assert!(s.exposure.is_internal() && s.exposure.is_internal_and_external());
+}
+
+#[test]
+fn exposure_serialises_as_the_two_booleans_of_v2() {
+    for (body, internal, both) in [
+        ("image: x", false, false),
+        ("image: x\ninternal: true", true, false),
+        ("image: x\ninternalAndExternal: true", true, true),
+    ] {
+        let m = manifest(&web(body));
+        let json = serde_json::to_value(svc(&m, "web")).unwrap();
+        assert_eq!(json["internal"], internal, "{body}");
+        assert_eq!(json["internal_and_external"], both, "{body}");
+        assert!(json.get("exposure").is_none());
+    }
 }
 
 // ---- booleans ----
@@ -418,13 +439,13 @@ fn yaml_1_1_booleans_in_every_case_style() {
         "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE",
     ] {
         let m = manifest(&web(&format!("image: x\ninternal: {t}")));
-        assert!(svc(&m, "web").internal, "{t}");
+        assert!(svc(&m, "web").exposure.is_internal(), "{t}");
     }
     for f in [
         "n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE",
     ] {
         let m = manifest(&web(&format!("image: x\ninternal: {f}")));
-        assert!(!svc(&m, "web").internal, "{f}");
+        assert!(!svc(&m, "web").exposure.is_internal(), "{f}");
     }
 }
 
@@ -450,7 +471,7 @@ fn quoted_or_numeric_booleans_are_refused_as_v2() {
 #[test]
 fn null_boolean_is_false() {
     let m = manifest(&web("image: x\ninternal:"));
-    assert!(!svc(&m, "web").internal);
+    assert!(!svc(&m, "web").exposure.is_internal());
 }
 
 // ---- environment ----
@@ -626,12 +647,16 @@ fn interpolation_happens_before_yaml() {
         ("no", false),
     ] {
         let m = parse(&text, &env(&[("INTERNAL", value)])).unwrap().manifest;
-        assert_eq!(svc(&m, "web").internal, want, "{value:?}");
+        assert_eq!(svc(&m, "web").exposure.is_internal(), want, "{value:?}");
     }
     for bad in ["1", "junk"] {
         assert!(parse(&text, &env(&[("INTERNAL", bad)])).is_err(), "{bad}");
     }
-    assert!(!svc(&parse(&text, &env(&[])).unwrap().manifest, "web").internal);
+    assert!(
+        !svc(&parse(&text, &env(&[])).unwrap().manifest, "web")
+            .exposure
+            .is_internal()
+    );
 }
 
 #[test]
@@ -677,7 +702,7 @@ fn fixture_with_every_shorthand_reads() {
             scheme: Scheme::SecureGrpc
         })
     );
-    assert!(api.internal);
+    assert!(api.exposure.is_internal());
     assert_eq!(api.image, "registry.example.com/base:latest");
     assert_eq!(
         (api.scale.count.min, api.scale.count.max, api.scale.cpu),

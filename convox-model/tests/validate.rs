@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 
 use common::*;
 use convox_model::check::check;
+use convox_model::check::parse;
 use convox_model::diag::Location;
-use convox_model::links::{LinkVar, resolve};
-use convox_model::manifest::parse;
+use convox_model::env::{LinkVar, resolve};
 use convox_model::params::RackParams;
 use convox_model::rack::Rack;
-use convox_model::validate::{check_hostnames, check_rack, validate};
+use convox_model::rules::{hostnames, rack as rack_rules, validate};
 
 // ---- names ----
 
@@ -170,7 +170,7 @@ fn services_must_name_existing_resources() {
 
 fn rack_errors(text: &str, internal: bool, internal_only: bool) -> convox_model::diag::Diagnostics {
     let m = manifest(text);
-    check_rack(&m, &RackParams::new(internal, internal_only).unwrap())
+    rack_rules::check(&m, &RackParams::new(internal, internal_only).unwrap())
 }
 
 #[test]
@@ -253,13 +253,13 @@ fn rack_rules_fixture_on_each_rack() {
     let m = manifest(text);
     // No Internal: api and both fail.
     assert_eq!(
-        check_rack(&m, &RackParams::new(false, false).unwrap()).len(),
+        rack_rules::check(&m, &RackParams::new(false, false).unwrap()).len(),
         2
     );
-    assert!(check_rack(&m, &RackParams::new(true, false).unwrap()).is_empty());
+    assert!(rack_rules::check(&m, &RackParams::new(true, false).unwrap()).is_empty());
     // InternalOnly: web, worker (not internal) and both (internalAndExternal).
     assert_eq!(
-        check_rack(&m, &RackParams::new(true, true).unwrap()).len(),
+        rack_rules::check(&m, &RackParams::new(true, true).unwrap()).len(),
         3
     );
 }
@@ -273,14 +273,14 @@ fn external_hostname_labels_fit_in_63() {
         "services:\n  {long}:\n    image: x\n    port: 3000\n"
     ));
     let app = name(&"a".repeat(30));
-    let d = check_hostnames(&m, &rack(false, false), &app);
+    let d = hostnames::check(&m, &rack(false, false), &app);
     assert!(one_error(&d).message.contains("DNS allows 63"));
-    assert!(check_hostnames(&m, &rack(false, false), &name("app")).is_empty());
+    assert!(hostnames::check(&m, &rack(false, false), &name("app")).is_empty());
     // Internal names put each name in its own label.
     let m = manifest(&format!(
         "services:\n  {long}:\n    image: x\n    port: 3000\n    internal: true\n"
     ));
-    assert!(check_hostnames(&m, &rack(true, false), &app).is_empty());
+    assert!(hostnames::check(&m, &rack(true, false), &app).is_empty());
 }
 
 #[test]
@@ -288,7 +288,7 @@ fn hostnames_fit_in_253() {
     let m = manifest("services:\n  web:\n    image: x\n    port: 3000\n");
     let host = format!("{}.example.com", vec!["h".repeat(60); 4].join("."));
     let r = Rack::offline(name("production"), RackParams::default(), Some(host));
-    let d = check_hostnames(&m, &r, &name("app"));
+    let d = hostnames::check(&m, &r, &name("app"));
     assert!(one_error(&d).message.contains("DNS allows 253"));
 }
 

@@ -22,10 +22,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use convox_model::check::parse;
 use convox_model::check::{Checked, check};
 use convox_model::diag::Diagnostics;
-use convox_model::links::link_vars;
-use convox_model::manifest::parse;
+use convox_model::env::link_vars;
 use convox_model::name::Name;
 use convox_model::observe::observe_all;
 use convox_model::ops;

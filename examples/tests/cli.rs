@@ -224,7 +224,7 @@ fn manifest_without_json_prints_yaml_that_reads_back() {
     let f = backend();
     let (code, out, _) = convox(&["manifest", &f]);
     assert_eq!(code, 0);
-    let again = convox_model::manifest::parse(&out, &Default::default()).unwrap();
+    let again = convox_model::check::parse(&out, &Default::default()).unwrap();
     assert_eq!(again.manifest.services.len(), 2);
 }
 

@@ -91,8 +91,7 @@ fn fitting(exposures: Vec<Exposure>) -> impl Strategy<Value = Manifest> {
                     let (port, (internal, both)) = slot?;
                     let mut s = Service::with_defaults(name(SERVICES[i]));
                     s.port = port.map(|(port, scheme)| Port { port, scheme });
-                    s.internal = internal;
-                    s.internal_and_external = both;
+                    s.exposure = convox_model::manifest::Exposure::from_flags(internal, both);
                     Some(s)
                 })
                 .collect(),
@@ -104,7 +103,7 @@ fn fitting(exposures: Vec<Exposure>) -> impl Strategy<Value = Manifest> {
 fn external_hosts(app: &str, m: &Manifest) -> Vec<String> {
     m.services
         .iter()
-        .filter(|s| s.port.is_some() && (!s.internal || s.internal_and_external))
+        .filter(|s| s.port.is_some() && s.exposure.is_external())
         .map(|s| format!("{app}-{}.prod.example.com", s.name))
         .collect()
 }

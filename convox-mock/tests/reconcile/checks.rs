@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use convox_model::backend::Backend;
-use convox_model::links::link_vars;
+use convox_model::env::link_vars;
 use convox_model::resource::{Observed, ResourceKey};
 use serde_json::{Value, json};
 use x509_parser::extensions::GeneralName;

@@ -90,8 +90,10 @@ pub fn manifest(services: &[Svc]) -> Manifest {
             .map(|g| {
                 let mut s = Service::with_defaults(name(SERVICES[g.name]));
                 s.port = g.port.map(|(port, scheme)| Port { port, scheme });
-                s.internal = g.exposure != Exposure::External;
-                s.internal_and_external = g.exposure == Exposure::Both;
+                s.exposure = convox_model::manifest::Exposure::from_flags(
+                    g.exposure != Exposure::External,
+                    g.exposure == Exposure::Both,
+                );
                 s.links = g
                     .kept_links(services)
                     .into_iter()

@@ -1,23 +1,30 @@
-//! `convox.yml`: the validated manifest and how it is read.
+//! `convox.yml`: the manifest's types and how text becomes one.
 //!
 //! Reading goes text → `${VAR}` interpolation → YAML (behind [`yaml`], the one
-//! module that knows the YAML parser) → raw shapes with every shorthand form
-//! accepted ([`read`]) → the validated [`Manifest`] below, with v2's defaults
-//! applied. Every problem is collected; nothing stops at the first.
+//! module that knows the YAML parser) → every shorthand form accepted ([`read()`])
+//! → the [`Manifest`] below, with v2's defaults ([`defaults`]) applied. Every
+//! problem of shape is collected; nothing stops at the first.
+//!
+//! This module only reads. The rules a manifest must follow live in
+//! [`crate::rules`]; [`crate::check::parse`] reads and applies them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::Serialize;
+use serde::ser::{SerializeStruct, Serializer};
 
 use crate::diag::{Diagnostics, Location};
 use crate::name::Name;
 
+pub mod defaults;
 pub mod read;
+mod render;
 pub mod yaml;
 
-pub use read::{Lenient, parse, parse_lenient};
+pub use read::{Lenient, read};
 
-/// The result of reading a manifest that has no errors: the manifest and its warnings.
+/// The result of reading and validating a manifest that has no errors: the manifest and its warnings.
 #[derive(Clone, Debug)]
 pub struct Parsed {
     /// The validated manifest.
@@ -37,7 +44,7 @@ pub struct Manifest {
     /// App parameters (`params:`), as strings.
     pub params: BTreeMap<String, String>,
     /// Resources (databases and the like), in file order.
-    pub resources: Vec<Resource>,
+    pub resources: Vec<AppResource>,
     /// Services, in file order.
     pub services: Vec<Service>,
     /// Timers, in file order.
@@ -71,19 +78,51 @@ impl Manifest {
     }
 
     /// Renders the manifest as `convox.yml` text in its normalised form (every
-    /// default written out); [`parse`] reads it back to an equal manifest.
+    /// default written out); [`crate::check::parse`] reads it back to an equal
+    /// manifest.
     pub fn to_yaml(&self) -> String {
-        yaml::render(self)
+        render::render(self)
     }
 }
 
 /// Maps YAML paths (`services.web.links[0]`) to where their node starts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SourceMap {
-    positions: BTreeMap<String, Location>,
+    positions: HashMap<String, Location, BuildHasherDefault<Fnv>>,
+}
+
+/// FNV-1a: the map holds one short path per node of the document, and SipHash's
+/// resistance to chosen keys buys nothing against a file bounded in size.
+#[derive(Clone, Copy, Debug)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 impl SourceMap {
+    /// An empty map with room for `n` paths.
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        SourceMap {
+            positions: HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+        }
+    }
+
     /// Records where `path` starts.
     pub fn insert(&mut self, path: impl Into<String>, location: Location) {
         self.positions.insert(path.into(), location);
@@ -137,9 +176,10 @@ impl From<EnvDecl> for String {
     }
 }
 
-/// A resource (`resources:`).
+/// A resource of the app (`resources:` in convox.yml), such as a database; not to
+/// be confused with [`crate::resource::Resource`], a cloud resource.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Resource {
+pub struct AppResource {
     /// Its name.
     pub name: Name,
     /// Its type, such as `postgres`.
@@ -238,10 +278,11 @@ pub struct Service {
     pub image: String,
     /// `init:`.
     pub init: bool,
-    /// `internal:` (true also when `internal_and_external` is).
-    pub internal: bool,
-    /// `internalAndExternal:`.
-    pub internal_and_external: bool,
+    /// `internal:` and `internalAndExternal:`: which routers serve the service.
+    /// Serialises as the two booleans `internal` (true also for
+    /// internal-and-external) and `internal_and_external`.
+    #[serde(flatten)]
+    pub exposure: Exposure,
     /// `links:`, in file order.
     pub links: Vec<Name>,
     /// `nlb:` ports.
@@ -277,46 +318,27 @@ impl Service {
         Service {
             name,
             agent: Agent::default(),
-            build: Build {
-                path: ".".to_string(),
-                manifest: "Dockerfile".to_string(),
-                args: Vec::new(),
-            },
+            build: defaults::build(true),
             command: None,
-            deployment: Deployment {
-                minimum: 50,
-                maximum: 200,
-            },
+            deployment: defaults::deployment(false),
             domains: Vec::new(),
-            drain: 30,
+            drain: defaults::DRAIN,
             environment: Vec::new(),
-            health: Health {
-                path: "/".to_string(),
-                interval: 5,
-                timeout: 4,
-                grace: 5,
-            },
+            health: defaults::health(None, None, None, None),
             image: String::new(),
             init: false,
-            internal: false,
-            internal_and_external: false,
+            exposure: Exposure::External,
             links: Vec::new(),
             nlb: Vec::new(),
             policies: Vec::new(),
             port: None,
             privileged: false,
             resources: Vec::new(),
-            scale: Scale {
-                count: ScaleCount { min: 1, max: 1 },
-                cpu: 256,
-                memory: 512,
-                cooldown: Cooldown { down: 60, up: 60 },
-                targets: Targets::default(),
-            },
+            scale: defaults::scale(),
             singleton: false,
-            sticky: true,
+            sticky: defaults::STICKY,
             tags: BTreeMap::new(),
-            termination: Termination { grace: 30 },
+            termination: defaults::termination(),
             test: String::new(),
             volumes: Vec::new(),
         }
@@ -324,12 +346,70 @@ impl Service {
 
     /// Whether the service is routed on the internal router.
     pub fn routed_internally(&self) -> bool {
-        self.port.is_some() && (self.internal || self.internal_and_external)
+        self.port.is_some() && self.exposure.is_internal()
     }
 
     /// Whether the service is routed on the external router.
     pub fn routed_externally(&self) -> bool {
-        self.port.is_some() && (!self.internal || self.internal_and_external)
+        self.port.is_some() && self.exposure.is_external()
+    }
+}
+
+/// Which routers serve a service: `internal:` and `internalAndExternal:` said once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Exposure {
+    /// Neither key: the external router only (the default).
+    #[default]
+    External,
+    /// `internal: true`: the internal router only.
+    Internal,
+    /// `internalAndExternal: true` (whatever `internal:` says): both routers.
+    InternalAndExternal,
+}
+
+impl Exposure {
+    /// The exposure the two keys of convox.yml ask for: `internalAndExternal` wins.
+    pub fn from_flags(internal: bool, internal_and_external: bool) -> Exposure {
+        match (internal, internal_and_external) {
+            (_, true) => Exposure::InternalAndExternal,
+            (true, false) => Exposure::Internal,
+            (false, false) => Exposure::External,
+        }
+    }
+
+    /// Whether the internal router serves it (`internal` or `internalAndExternal`).
+    pub fn is_internal(self) -> bool {
+        matches!(self, Exposure::Internal | Exposure::InternalAndExternal)
+    }
+
+    /// Whether the external router serves it (the default, or `internalAndExternal`).
+    pub fn is_external(self) -> bool {
+        matches!(self, Exposure::External | Exposure::InternalAndExternal)
+    }
+
+    /// Whether it is `internalAndExternal`.
+    pub fn is_internal_and_external(self) -> bool {
+        self == Exposure::InternalAndExternal
+    }
+
+    /// The key of convox.yml that asks for it: `internal`, `internalAndExternal`,
+    /// or `None` for the default.
+    pub fn key(self) -> Option<&'static str> {
+        match self {
+            Exposure::External => None,
+            Exposure::Internal => Some("internal"),
+            Exposure::InternalAndExternal => Some("internalAndExternal"),
+        }
+    }
+}
+
+/// As the two booleans of `convox manifest --json`, flattened into the service.
+impl Serialize for Exposure {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Exposure", 2)?;
+        s.serialize_field("internal", &self.is_internal())?;
+        s.serialize_field("internal_and_external", &self.is_internal_and_external())?;
+        s.end()
     }
 }
 

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use convox_model::check::parse;
 use convox_model::diag::Diagnostics;
-use convox_model::manifest::{Manifest, Parsed, Service, parse};
+use convox_model::manifest::{Manifest, Parsed, Service};
 use convox_model::name::Name;
 use convox_model::params::RackParams;
 use convox_model::rack::Rack;

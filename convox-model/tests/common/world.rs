@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use convox_model::exposure::Router;
-use convox_model::manifest::{Manifest, Port, Scheme, Service};
+use convox_model::manifest::{Exposure, Manifest, Port, Scheme, Service};
 use convox_model::name::Name;
 use convox_model::params::RackParams;
 use convox_model::plan::{Op, Plan};
@@ -30,8 +30,7 @@ pub fn svc(name: &str, port: Option<u16>, internal: bool, both: bool) -> Service
         port,
         scheme: Scheme::Http,
     });
-    s.internal = internal || both;
-    s.internal_and_external = both;
+    s.exposure = Exposure::from_flags(internal, both);
     s
 }
 

@@ -1,4 +1,5 @@
-//! Links and environment: what each service (and timer) sees in its environment.
+//! The environment: what each service (and timer) sees, its app environment and
+//! its links resolved.
 //!
 //! `links: [api]` on `web` gives `web` the variable `API_URL` (a [`LinkVar`]) set to
 //! the target's endpoint: `https://api.backend.production.convox` for an internal
@@ -7,51 +8,16 @@
 //! link variables; a declared variable wins over a link of the same name.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::Serialize;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::exposure::link_endpoint;
 use crate::manifest::{EnvDecl, Manifest, Service};
+pub use crate::name::LinkVar;
 use crate::name::Name;
 use crate::rack::Rack;
-
-/// The variable a link sets: the link name upper-cased, `-` turned into `_`, plus
-/// `_URL` (`api-v2` → `API_V2_URL`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct LinkVar(String);
-
-impl LinkVar {
-    /// The variable a link to `target` sets.
-    pub fn for_link(target: &Name) -> Self {
-        let mut s: String = target
-            .as_str()
-            .chars()
-            .map(|c| {
-                if c == '-' {
-                    '_'
-                } else {
-                    c.to_ascii_uppercase()
-                }
-            })
-            .collect();
-        s.push_str("_URL");
-        LinkVar(s)
-    }
-
-    /// The variable's name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for LinkVar {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+use crate::rules::links::{Link, classify};
 
 /// The resolved environment of every service and timer of an app, keys sorted.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -83,8 +49,8 @@ impl ResolvedEnv {
     }
 }
 
-/// The link variables of `service`: each link to an existing target with a port,
-/// with its URL, in link order. Links that [`crate::validate`] refuses are skipped.
+/// The link variables of `service`: each valid link ([`Link::Valid`]) with its
+/// URL, in link order. Links that [`crate::rules::links`] refuses are left out.
 pub fn link_vars(
     manifest: &Manifest,
     rack: &Rack,
@@ -100,23 +66,13 @@ fn link_vars_in<'m>(
     app: &Name,
     service: &Service,
 ) -> Vec<(LinkVar, String)> {
-    let mut out: Vec<(LinkVar, String)> = Vec::new();
-    for target in &service.links {
-        if *target == service.name {
-            continue;
-        }
-        let Some(t) = find(target) else {
-            continue;
-        };
-        let Some(endpoint) = link_endpoint(rack, app, t) else {
-            continue;
-        };
-        let var = LinkVar::for_link(target);
-        if out.iter().all(|(v, _)| *v != var) {
-            out.push((var, endpoint.url()));
-        }
-    }
-    out
+    classify(service, find)
+        .into_iter()
+        .filter_map(|link| match link {
+            Link::Valid { target, var } => link_endpoint(rack, app, target).map(|e| (var, e.url())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Resolves every service's environment from the app environment `env`: first the
@@ -228,16 +184,5 @@ pub fn resolve(
         Ok(resolved)
     } else {
         Err(errors)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn link_var_upper_cases_and_turns_dashes_into_underscores() {
-        let n = Name::new("api-v2").unwrap();
-        assert_eq!(LinkVar::for_link(&n).as_str(), "API_V2_URL");
     }
 }
