@@ -196,6 +196,27 @@ impl CertificateAuthority {
             message: e.to_string(),
         })?;
         let der = pem_der(cert_pem)?;
+        // A key that is not the certificate's would sign leaves that no client
+        // trusting the certificate accepts: refuse the pair.
+        let (_, cert) =
+            x509_parser::parse_x509_certificate(&der).map_err(|e| TlsError::BadPem {
+                what: "certificate",
+                message: e.to_string(),
+            })?;
+        if cert
+            .tbs_certificate
+            .subject_pki
+            .subject_public_key
+            .data
+            .as_ref()
+            != key.public_key_raw()
+        {
+            return Err(TlsError::BadPem {
+                what: "private key",
+                message: "the key is not the certificate's: it belongs to another authority"
+                    .to_string(),
+            });
+        }
         let issuer = Issuer::from_ca_cert_pem(cert_pem, key).map_err(|e| TlsError::BadPem {
             what: "certificate",
             message: e.to_string(),

@@ -115,7 +115,6 @@ fn a_second_valid_authority_is_a_different_identity() {
 }
 
 #[test]
-#[ignore = "library bug: CertificateAuthority::from_pem accepts a key that is not the certificate's; un-ignore with the fix"]
 fn an_authority_whose_key_is_not_its_certificates_is_refused() {
     let one = authority("production");
     let two = authority("production");
