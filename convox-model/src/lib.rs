@@ -58,6 +58,7 @@ pub mod conformance;
 pub mod desired;
 pub mod diag;
 pub mod exposure;
+pub mod inventory;
 pub mod links;
 pub mod manifest;
 pub mod name;
