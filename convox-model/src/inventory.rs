@@ -8,7 +8,6 @@
 //! [`crate::backend::Backend`]) and reads files; these functions only look.
 //!
 //! ```
-//! use convox_model::exposure::Router;
 //! use convox_model::inventory::{apps, deployed_endpoints};
 //! use convox_model::name::Name;
 //! use convox_model::params::RackParams;
@@ -18,7 +17,6 @@
 //! // Nothing observed: no app, no endpoint.
 //! assert!(apps(&[]).is_empty());
 //! assert!(deployed_endpoints(&[], &rack, &Name::new("backend")?).is_empty());
-//! # let _ = Router::Internal;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
