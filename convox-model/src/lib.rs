@@ -67,6 +67,7 @@ pub mod desired;
 pub mod diag;
 pub mod env;
 pub mod exposure;
+pub mod inventory;
 pub mod manifest;
 pub mod name;
 pub mod observe;

@@ -1,62 +1,27 @@
 //! What the commands that touch a backend share: the backend (chosen once per
-//! process), the rack's settings, its certificate authority, progress output and
-//! error reporting.
+//! process), the rack's settings and its certificate authority.
 
-use std::error::Error;
-use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use convox_aws::{AwsBackend, AwsBackendBuilder};
 use convox_mock::MockBackend;
-use convox_model::apply::{ApplyContext, ApplyEvent, SleepFn};
 use convox_model::backend::Backend;
+use convox_model::inventory::{ca_bundle, network_conflicts};
 use convox_model::name::Name;
 use convox_model::params::RackParams;
-use convox_model::plan::Op;
 use convox_model::rack::{Rack, Vpc};
 use convox_model::tls::CertificateAuthority;
 
-use crate::{BackendKind, EXIT_INVALID, EXIT_USAGE, Exit, Io, NetworkArgs};
+use crate::Io;
+use crate::cli::{BackendKind, NetworkArgs};
+use crate::exit::{Exit, fail, report_error, usage};
 
 /// Where the mock keeps its state unless `--state` says otherwise.
 pub const DEFAULT_STATE: &str = ".convox/state.json";
 /// The certificate authority's file name, beside the state file.
 pub const CA_FILE: &str = "ca.pem";
-
-/// Prints `error: …` and then each cause in the source chain, and returns exit 1.
-///
-/// A cause whose text the message above already contains is skipped: errors that
-/// embed their source in their own message would otherwise say it twice.
-pub fn report_error(io: &mut Io<'_>, e: &(dyn Error + 'static)) -> Exit {
-    let mut said = e.to_string();
-    let _ = writeln!(io.err, "error: {said}");
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !said.contains(&text) {
-            let _ = writeln!(io.err, "  caused by: {text}");
-            said.push('\n');
-            said.push_str(&text);
-        }
-        cause = c.source();
-    }
-    Exit(EXIT_INVALID)
-}
-
-/// Prints `error: {message}` and returns exit 1.
-pub fn fail(io: &mut Io<'_>, message: impl std::fmt::Display) -> Exit {
-    let _ = writeln!(io.err, "error: {message}");
-    Exit(EXIT_INVALID)
-}
-
-/// Prints `convox: {message}` and returns the usage exit code.
-pub fn usage(io: &mut Io<'_>, message: impl std::fmt::Display) -> Exit {
-    let _ = writeln!(io.err, "convox: {message}");
-    Exit(EXIT_USAGE)
-}
 
 /// The concrete backend behind the `Arc<dyn Backend>`, for what only it can do.
 enum Store {
@@ -84,6 +49,7 @@ pub struct Session {
     kind: BackendKind,
     state: Option<PathBuf>,
     ca: Option<PathBuf>,
+    cwd: PathBuf,
     endpoint_url: Option<String>,
     region: Option<String>,
     show_calls: bool,
@@ -94,10 +60,12 @@ pub struct Session {
 pub struct Globals {
     /// `--backend`.
     pub kind: BackendKind,
-    /// `--state`.
+    /// `--state`, from the working directory.
     pub state: Option<PathBuf>,
-    /// `--ca`.
+    /// `--ca`, from the working directory.
     pub ca: Option<PathBuf>,
+    /// The working directory, where the default state lives.
+    pub cwd: PathBuf,
     /// `--endpoint-url`.
     pub endpoint_url: Option<String>,
     /// `--region` of the command, if it has one.
@@ -117,6 +85,7 @@ impl Session {
             kind: g.kind,
             state: g.state,
             ca: g.ca,
+            cwd: g.cwd,
             endpoint_url: g.endpoint_url,
             region: g.region,
             show_calls: g.show_calls,
@@ -124,8 +93,8 @@ impl Session {
         })
     }
 
-    /// Whether commands read the backend rather than work offline: `--state`
-    /// given, or `--backend aws`.
+    /// Whether the backend was named (`--state`, or `--backend aws`): an offline
+    /// `--param` then contradicts the command line.
     pub fn explicit_backend(&self) -> bool {
         self.state.is_some() || self.kind == BackendKind::Aws
     }
@@ -133,7 +102,7 @@ impl Session {
     fn state_path(&self) -> PathBuf {
         self.state
             .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE))
+            .unwrap_or_else(|| self.cwd.join(DEFAULT_STATE))
     }
 
     fn ca_path(&self) -> PathBuf {
@@ -143,7 +112,7 @@ impl Session {
         // Beside the state, so that a session's files stay together.
         let dir = match &self.state {
             Some(s) => s.parent().map(Path::to_path_buf).unwrap_or_default(),
-            None => PathBuf::from(".convox"),
+            None => self.cwd.join(".convox"),
         };
         dir.join(CA_FILE)
     }
@@ -251,11 +220,28 @@ impl Session {
     /// The rack's settings for a command that may create it: the stored ones if
     /// the rack exists (the network options must then agree with them), otherwise
     /// built from the options: on AWS from `--vpc` through EC2, on the mock a
-    /// placeholder network.
-    pub fn rack(&mut self, name: &Name, net: &NetworkArgs, io: &mut Io<'_>) -> Result<Rack, Exit> {
+    /// placeholder network. The flag says whether the rack was stored.
+    pub fn rack(
+        &mut self,
+        name: &Name,
+        net: &NetworkArgs,
+        io: &mut Io<'_>,
+    ) -> Result<(Rack, bool), Exit> {
         if let Some(rack) = self.stored_rack(name, io)? {
-            check_same_network(&rack, net, io)?;
-            return Ok(rack);
+            // A rack's network is fixed once it exists.
+            let differ = network_conflicts(&rack, &net.request());
+            if !differ.is_empty() {
+                let differ: Vec<String> = differ.iter().map(ToString::to_string).collect();
+                return Err(fail(
+                    io,
+                    format!(
+                        "rack {} already exists and its network is fixed: {}; leave these options out to use the rack as it is",
+                        rack.name,
+                        differ.join(", ")
+                    ),
+                ));
+            }
+            return Ok((rack, true));
         }
         let router_host = net
             .router_host
@@ -303,7 +289,7 @@ impl Session {
                 }
             }
         };
-        Ok(rack)
+        Ok((rack, false))
     }
 
     /// The rack's certificate authority: read from `--ca` (default `ca.pem` beside
@@ -317,10 +303,7 @@ impl Session {
         let path = self.ca_path();
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let (Some(cert), Some(key)) = (
-                    pem_block(&text, |l| l == "CERTIFICATE"),
-                    pem_block(&text, |l| l.ends_with("PRIVATE KEY")),
-                ) else {
+                let Some((cert, key)) = ca_bundle(&text) else {
                     return Err(fail(
                         io,
                         format!(
@@ -348,69 +331,6 @@ impl Session {
     }
 }
 
-/// Refuses network options that contradict a stored rack: moving a rack to
-/// another VPC or host is not something these commands do.
-fn check_same_network(rack: &Rack, net: &NetworkArgs, io: &mut Io<'_>) -> Result<(), Exit> {
-    let mut differ = Vec::new();
-    if let Some(v) = net.vpc.as_ref().filter(|v| **v != rack.vpc.id) {
-        differ.push(format!("--vpc {v} (it is in {})", rack.vpc.id));
-    }
-    if let Some(s) = net.subnets.as_ref().filter(|s| **s != rack.subnets) {
-        differ.push(format!(
-            "--subnets {} (it uses {})",
-            s.join(","),
-            rack.subnets.join(",")
-        ));
-    }
-    if let Some(h) = net.router_host.as_ref().filter(|h| **h != rack.router_host) {
-        differ.push(format!("--router-host {h} (it uses {})", rack.router_host));
-    }
-    if let Some(r) = net.region.as_ref().filter(|r| **r != rack.region) {
-        differ.push(format!("--region {r} (it is in {})", rack.region));
-    }
-    if differ.is_empty() {
-        return Ok(());
-    }
-    Err(fail(
-        io,
-        format!(
-            "rack {} already exists and its network is fixed: {}; leave these options out to use the rack as it is",
-            rack.name,
-            differ.join(", ")
-        ),
-    ))
-}
-
-/// The first PEM block whose label passes `label`, with its armour.
-fn pem_block(text: &str, label: impl Fn(&str) -> bool) -> Option<String> {
-    let mut out = String::new();
-    let mut inside: Option<String> = None;
-    for line in text.lines() {
-        let line = line.trim();
-        match &inside {
-            None => {
-                if let Some(l) = line
-                    .strip_prefix("-----BEGIN ")
-                    .and_then(|r| r.strip_suffix("-----"))
-                    .filter(|l| label(l))
-                {
-                    inside = Some(l.to_string());
-                    out.push_str(line);
-                    out.push('\n');
-                }
-            }
-            Some(l) => {
-                out.push_str(line);
-                out.push('\n');
-                if line == format!("-----END {l}-----") {
-                    return Some(out);
-                }
-            }
-        }
-    }
-    None
-}
-
 /// Writes a file only its owner can read: it holds a private key.
 fn write_secret(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -424,91 +344,4 @@ fn write_secret(path: &Path, text: &str) -> std::io::Result<()> {
         options.mode(0o600);
     }
     options.open(path)?.write_all(text.as_bytes())
-}
-
-/// Unix seconds now: the model reads no clock, so the tool supplies it.
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// An apply context for `rack` that sleeps on tokio.
-pub fn context(rack: &Name, now: i64) -> ApplyContext {
-    let sleep: SleepFn = Arc::new(|d: Duration| Box::pin(tokio::time::sleep(d)));
-    ApplyContext::new(rack.clone(), now, sleep)
-}
-
-/// One progress line for an event, or `None` for events not worth a line.
-fn progress_line(e: &ApplyEvent) -> Option<String> {
-    match e {
-        ApplyEvent::Started { .. } => None,
-        ApplyEvent::Finished { action } => {
-            let done = match action.op {
-                Op::Create => "created",
-                Op::Update => "updated",
-                Op::Replace => "replaced",
-                Op::Delete => "deleted",
-            };
-            Some(format!("  {done} {} {}", action.kind, action.key))
-        }
-        ApplyEvent::Retrying {
-            action,
-            attempt,
-            delay,
-            error,
-        } => Some(format!(
-            "  retrying {action} in {} ms (attempt {attempt} failed: {error})",
-            delay.as_millis()
-        )),
-        ApplyEvent::Failed { action, error } => Some(format!("  failed {action}: {error}")),
-    }
-}
-
-/// Runs `work` with a context that reports progress, printing one line on stderr
-/// per finished action as it happens.
-///
-/// The events arrive through a channel drained alongside the work: the callback
-/// must be `'static`, the writer is not. `work` owns the context, so the channel
-/// closes when the work is done and the drain ends with it.
-pub async fn with_progress<F, Fut, T>(err: &mut dyn Write, ctx: ApplyContext, work: F) -> T
-where
-    F: FnOnce(ApplyContext) -> Fut,
-    Fut: Future<Output = T>,
-{
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ApplyEvent>();
-    let ctx = ctx.with_events(Arc::new(move |e: &ApplyEvent| {
-        let _ = tx.send(e.clone());
-    }));
-    let drain = async {
-        while let Some(e) = rx.recv().await {
-            if let Some(line) = progress_line(&e) {
-                let _ = writeln!(err, "{line}");
-            }
-        }
-    };
-    let (out, ()) = tokio::join!(work(ctx), drain);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn pem_blocks_are_found_by_label() {
-        let text = "-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nREVG\n-----END PRIVATE KEY-----\n";
-        assert_eq!(
-            pem_block(text, |l| l == "CERTIFICATE").unwrap(),
-            "-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n"
-        );
-        assert!(
-            pem_block(text, |l| l.ends_with("PRIVATE KEY"))
-                .unwrap()
-                .contains("REVG")
-        );
-        assert!(pem_block("nothing", |_| true).is_none());
-    }
 }

@@ -1,11 +1,15 @@
-//! The `convox` command line, run in-process with captured output.
+//! The `convox` command line, run in-process with captured output. Each run
+//! happens in a fresh directory of its own (the working directory the tool
+//! resolves `convox.yml` and `.convox/state.json` from), with no `CONVOX_*`
+//! variables unless a test sets them.
 
 // Tests fail loudly on unexpected input: unwrapping is how they say so.
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use convox_examples::run;
+use convox_examples::{Environment, run_in};
 
 fn backend() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -14,12 +18,22 @@ fn backend() -> String {
         .to_string()
 }
 
-/// Runs `convox ARGS…` and returns (exit code, stdout, stderr).
-fn convox(args: &[&str]) -> (i32, String, String) {
+/// A fresh, empty directory under the system's temporary one.
+fn fresh_dir(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("convox-cli-{}-{name}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `convox ARGS…` in `env`; returns (exit code, stdout, stderr).
+fn convox_in(env: &Environment, args: &[&str]) -> (i32, String, String) {
     let mut out = Vec::new();
     let mut err = Vec::new();
     let argv = std::iter::once("convox").chain(args.iter().copied());
-    let code = run(argv, &mut out, &mut err);
+    let code = run_in(env, argv, &mut out, &mut err);
     (
         code,
         String::from_utf8(out).unwrap(),
@@ -27,10 +41,16 @@ fn convox(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Runs `convox ARGS…` in a fresh directory; returns (exit code, stdout, stderr).
+fn convox(args: &[&str]) -> (i32, String, String) {
+    let dir = fresh_dir("run");
+    let result = convox_in(&Environment::in_dir(&dir), args);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
 fn temp_file(name: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("convox-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("convox.yml");
+    let path = fresh_dir(name).join("convox.yml");
     std::fs::write(&path, text).unwrap();
     path.display().to_string()
 }
@@ -270,4 +290,459 @@ fn help_goes_to_stdout_and_exits_0() {
     let (code, out, _) = convox(&["--help"]);
     assert_eq!(code, 0);
     assert!(out.contains("check"));
+}
+
+/// A directory holding the seed's convox.yml, removed at the end.
+struct Project {
+    dir: PathBuf,
+}
+
+impl Project {
+    fn new(name: &str) -> Self {
+        let dir = fresh_dir(name);
+        std::fs::copy(backend(), dir.join("convox.yml")).unwrap();
+        Project { dir }
+    }
+
+    fn env(&self) -> Environment {
+        Environment::in_dir(&self.dir)
+    }
+
+    /// Runs a command that must succeed in the directory; returns (stdout, stderr).
+    fn ok(&self, env: &Environment, args: &[&str]) -> (String, String) {
+        let (code, out, err) = convox_in(env, args);
+        assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
+        (out, err)
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn convox_habits_in_a_directory_holding_convox_yml() {
+    let p = Project::new("habits");
+    let e = p.env();
+    p.ok(
+        &e,
+        &["rack", "params", "set", "Internal=Yes", "-r", "production"],
+    );
+    assert!(
+        p.dir.join(".convox/state.json").exists(),
+        "state in the directory"
+    );
+    let (out, _) = p.ok(&e, &["deploy", "-a", "backend", "-r", "production"]);
+    assert!(out.contains("Deployed backend to rack production"), "{out}");
+
+    // CONVOX_RACK and CONVOX_APP stand for -r and -a.
+    let env = e
+        .clone()
+        .with_var("CONVOX_RACK", "production")
+        .with_var("CONVOX_APP", "backend");
+    let (out, _) = p.ok(&env, &["deploy"]);
+    assert!(
+        out.starts_with("No changes. backend is up to date."),
+        "{out}"
+    );
+
+    // endpoints and env read the rack as stored, and say so.
+    let (out, err) = p.ok(&e, &["endpoints", "-a", "backend", "-r", "production"]);
+    assert!(
+        out.contains("api internal https://api.backend.production.convox deployed\n"),
+        "{out}"
+    );
+    assert!(!err.contains("error"), "{err}");
+    assert!(!err.contains("does not support"), "{err}");
+    assert!(
+        err.contains("rack production as stored (Internal=Yes"),
+        "{err}"
+    );
+    let (out, _) = p.ok(&e, &["env", "web", "-a", "backend", "-r", "production"]);
+    assert_eq!(out, "API_URL=https://api.backend.production.convox\n");
+
+    let (out, _) = p.ok(&e, &["apps", "-r", "production"]);
+    assert_eq!(out, "backend\n");
+    let (out, _) = p.ok(&e, &["services", "-a", "backend", "-r", "production"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].starts_with("SERVICE  ROUTER"), "{out}");
+    assert!(
+        lines[1].starts_with("api      internal  https://api.backend.production.convox"),
+        "{out}"
+    );
+    assert!(lines[1].contains("  4000  "), "{out}");
+    assert!(
+        lines[2].starts_with("web      external  https://backend-web.production.example.com"),
+        "{out}"
+    );
+    assert!(lines[2].contains("  3000  "), "{out}");
+
+    // The same with the environment and no arguments.
+    let (out, _) = p.ok(&env, &["endpoints"]);
+    assert!(out.contains("api internal https://api.backend.production.convox deployed"));
+    let (out, _) = p.ok(&env, &["env", "web"]);
+    assert_eq!(out, "API_URL=https://api.backend.production.convox\n");
+    let (out, _) = p.ok(&env, &["apps"]);
+    assert_eq!(out, "backend\n");
+    let (out, _) = p.ok(&env, &["services", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let list = v.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{out}");
+    assert_eq!(list[0]["service"], "api");
+    assert_eq!(list[0]["router"], "internal");
+    assert_eq!(list[0]["url"], "https://api.backend.production.convox");
+    assert_eq!(list[0]["deployed"], true);
+    assert_eq!(list[0]["target_group"]["port"], 4000);
+    assert!(!list[0]["target_group"]["arn"].as_str().unwrap().is_empty());
+    assert_eq!(list[1]["service"], "web");
+    assert_eq!(list[1]["target_group"]["port"], 3000);
+    // A flag wins over the environment.
+    let (out, err) = p.ok(&env, &["apps", "-r", "staging"]);
+    assert_eq!(out, "", "{out}");
+    assert!(err.contains("rack staging has no apps"), "{err}");
+}
+
+#[test]
+fn the_manifest_is_file_or_dash_m_or_convox_yml_here() {
+    let p = Project::new("manifest");
+    let e = p.env();
+    p.ok(
+        &e,
+        &["rack", "params", "set", "Internal=Yes", "-r", "production"],
+    );
+    for args in [
+        vec!["plan", "-a", "backend", "-r", "production"],
+        vec!["plan", "convox.yml", "-a", "backend", "-r", "production"],
+        vec![
+            "plan",
+            "-m",
+            "convox.yml",
+            "-a",
+            "backend",
+            "-r",
+            "production",
+        ],
+        vec![
+            "plan",
+            "--manifest",
+            &backend(),
+            "-a",
+            "backend",
+            "-r",
+            "production",
+        ],
+    ] {
+        let (out, _) = p.ok(&e, &args);
+        assert!(
+            out.contains("+ listener rule app/backend/api/internal/rule"),
+            "{args:?}: {out}"
+        );
+    }
+    let (code, _, _) = convox_in(
+        &e,
+        &[
+            "plan",
+            "convox.yml",
+            "-m",
+            "convox.yml",
+            "-a",
+            "x",
+            "-r",
+            "y",
+        ],
+    );
+    assert_eq!(code, 2);
+    let (out, _) = p.ok(
+        &e,
+        &[
+            "env",
+            "-m",
+            "convox.yml",
+            "web",
+            "-a",
+            "backend",
+            "-r",
+            "production",
+        ],
+    );
+    assert_eq!(out, "API_URL=https://api.backend.production.convox\n");
+    let (out, _) = p.ok(
+        &e,
+        &[
+            "env",
+            "convox.yml",
+            "web",
+            "-a",
+            "backend",
+            "-r",
+            "production",
+        ],
+    );
+    assert_eq!(out, "API_URL=https://api.backend.production.convox\n");
+    let (code, _, err) = convox_in(
+        &e,
+        &[
+            "env",
+            "convox.yml",
+            "web",
+            "-m",
+            "convox.yml",
+            "-a",
+            "a",
+            "-r",
+            "r",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    // Diagnostics name the file as given.
+    let (code, _, err) = convox_in(&e, &["check", "-a", "backend", "-r", "production"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("convox.yml:16:5: services.api.internal"),
+        "{err}"
+    );
+    // No convox.yml here: a usage error that names it.
+    let (code, _, err) = convox(&["check", "-a", "backend", "-r", "production"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read convox.yml"), "{err}");
+}
+
+#[test]
+fn rack_and_app_come_from_flags_or_the_environment() {
+    let f = backend();
+    let dir = fresh_dir("names");
+    let e = Environment::in_dir(&dir);
+    let (code, _, err) = convox_in(&e, &["check", &f, "-a", "backend"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("the rack is required") && err.contains("CONVOX_RACK"),
+        "{err}"
+    );
+    let (code, _, err) = convox_in(&e, &["check", &f, "-r", "production"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("CONVOX_APP"), "{err}");
+    let bad = e.clone().with_var("CONVOX_RACK", "Bad_Name");
+    let (code, _, err) = convox_in(&bad, &["check", &f, "-a", "backend"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("CONVOX_RACK"), "{err}");
+    let env = e
+        .clone()
+        .with_var("CONVOX_RACK", "production")
+        .with_var("CONVOX_APP", "backend");
+    let (code, out, err) = convox_in(&env, &["check", &f, "--param", "Internal=Yes"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("valid: 2 services"), "{out}");
+    // -r and -a go before or after the subcommand.
+    let (code, _, err) = convox_in(
+        &e,
+        &[
+            "-r",
+            "production",
+            "check",
+            &f,
+            "--app",
+            "backend",
+            "--param",
+            "Internal=Yes",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn endpoints_and_env_say_when_no_rack_is_stored() {
+    let f = backend();
+    let (code, out, err) = convox(&["endpoints", &f, "-r", "production", "-a", "backend"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        err.contains("rack production has not been set up yet; checked offline"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rack does not support internal services"),
+        "{err}"
+    );
+    let web = temp_file(
+        "notstored",
+        "services:\n  web:\n    image: x\n    port: 3000\n",
+    );
+    let (code, out, err) = convox(&["endpoints", &web, "-r", "production", "-a", "site"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "web external https://site-web.production.example.com not deployed\n"
+    );
+    let (code, out, err) = convox(&["env", &web, "web", "-r", "production", "-a", "site"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "");
+    assert!(err.contains("has not been set up yet"), "{err}");
+}
+
+#[test]
+fn check_format_json_lists_every_diagnostic() {
+    let f = backend();
+    let (code, out, err) = convox(&[
+        "check",
+        &f,
+        "-r",
+        "production",
+        "-a",
+        "backend",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.is_empty(), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let list = v.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{out}");
+    let d = &list[0];
+    assert_eq!(d["file"], f.as_str());
+    assert_eq!(d["path"], "services.api.internal");
+    assert_eq!(d["line"], 16);
+    assert_eq!(d["column"], 5);
+    assert_eq!(d["severity"], "error");
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("rack does not support internal services")
+    );
+    assert!(
+        d["hint"]
+            .as_str()
+            .unwrap()
+            .contains("convox rack params set Internal=Yes")
+    );
+
+    // Valid with a warning: exit 0, the warning in the list, no summary line.
+    let w = temp_file(
+        "jsonwarn",
+        "services:\n  web:\n    image: x\n    internalRouter: true\n",
+    );
+    let (code, out, _) = convox(&["check", &w, "-r", "r", "-a", "a", "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["severity"], "warning");
+    assert_eq!(v[0]["path"], "services.web.internalRouter");
+    assert_eq!(v[0]["line"], 4);
+    assert!(v[0]["hint"].is_null() || v[0]["hint"].is_string());
+    // Valid and clean: an empty list.
+    let (code, out, _) = convox(&[
+        "check",
+        &f,
+        "-r",
+        "production",
+        "-a",
+        "backend",
+        "--param",
+        "Internal=Yes",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap(),
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn check_format_github_prints_workflow_commands() {
+    let f = backend();
+    let (code, out, _) = convox(&[
+        "check",
+        &f,
+        "-r",
+        "production",
+        "-a",
+        "backend",
+        "--format",
+        "github",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        out.starts_with(&format!(
+            "::error file={f},line=16,col=5::services.api.internal: service api is internal"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("%0Ahint: enable the internal router"), "{out}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let w = temp_file(
+        "ghwarn",
+        "services:\n  web:\n    image: x\n    internalRouter: true\n",
+    );
+    let (code, out, _) = convox(&["check", &w, "-r", "r", "-a", "a", "--format", "github"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with(&format!("::warning file={w},line=4,col=5::services.web.internalRouter: unknown key internalRouter")),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_invalid_input() {
+    let dir = fresh_dir("latin1");
+    let f = dir.join("convox.yml");
+    std::fs::write(&f, b"services:\n  caf\xe9:\n    image: x\n").unwrap();
+    let f = f.display().to_string();
+    let (code, out, err) = convox(&["check", &f, "-r", "r", "-a", "a"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.starts_with(&format!("{f}:2:6: -: the file is not UTF-8 text")),
+        "{err}"
+    );
+    assert!(err.contains("byte 0xe9"), "{err}");
+    let (code, out, _) = convox(&["check", &f, "-r", "r", "-a", "a", "--format", "json"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["line"], 2);
+    assert_eq!(v[0]["severity"], "error");
+    for args in [
+        vec!["manifest", f.as_str()],
+        vec![
+            "env",
+            f.as_str(),
+            "web",
+            "-r",
+            "r",
+            "-a",
+            "a",
+            "--param",
+            "Internal=Yes",
+        ],
+    ] {
+        let (code, _, err) = convox(&args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(err.contains("not UTF-8"), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(Path::new(&dir));
+}
+
+#[test]
+fn apps_delete_takes_the_app_from_dash_a() {
+    let p = Project::new("delete");
+    let e = p.env();
+    p.ok(
+        &e,
+        &["rack", "params", "set", "Internal=Yes", "-r", "production"],
+    );
+    p.ok(&e, &["deploy", "-a", "backend", "-r", "production"]);
+    let (out, _) = p.ok(&e, &["apps", "delete", "-a", "backend", "-r", "production"]);
+    assert!(
+        out.contains("Deleted app backend from rack production"),
+        "{out}"
+    );
+    let (out, err) = p.ok(&e, &["apps", "-r", "production"]);
+    assert_eq!(out, "");
+    assert!(err.contains("no apps"), "{err}");
+    let (out, err) = p.ok(&e, &["services", "-a", "backend", "-r", "production"]);
+    assert_eq!(out, "");
+    assert!(err.contains("no services"), "{err}");
 }

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use convox_examples::run;
+use convox_examples::{Environment, run, run_in};
 use convox_mock::MockBackend;
 
 fn backend_yml() -> String {
@@ -41,7 +41,8 @@ impl Session {
         self.dir.join(".convox/state.json")
     }
 
-    /// Runs `convox --state … ARGS…`; returns (exit code, stdout, stderr).
+    /// Runs `convox --state … ARGS…` in the session's directory, with no
+    /// `CONVOX_*` variables; returns (exit code, stdout, stderr).
     fn convox(&self, args: &[&str]) -> (i32, String, String) {
         let state = self.state().display().to_string();
         let mut out = Vec::new();
@@ -49,7 +50,7 @@ impl Session {
         let argv = ["convox", "--state", state.as_str()]
             .into_iter()
             .chain(args.iter().copied());
-        let code = run(argv, &mut out, &mut err);
+        let code = run_in(&Environment::in_dir(&self.dir), argv, &mut out, &mut err);
         (
             code,
             String::from_utf8(out).unwrap(),

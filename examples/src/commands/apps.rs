@@ -1,0 +1,106 @@
+//! `apps`, `apps delete` and `services`: what the rack holds, per app.
+
+use convox_model::inventory::{apps, deployed_endpoints};
+use convox_model::ops;
+use convox_model::params::RackParams;
+use convox_model::rack::Rack;
+use convox_model::resource::Scope;
+
+use super::note;
+use crate::Io;
+use crate::cli::{DeleteAppArgs, ServicesArgs};
+use crate::exit::{Exit, fail, report_error};
+use crate::input::Given;
+use crate::output::print_services;
+use crate::progress::{context, now, with_progress};
+use crate::session::Session;
+
+/// `convox apps -r R`: the apps that own resources on the rack, one a line.
+pub fn list(given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exit> {
+    let rack = given.rack(io)?;
+    let backend = s.backend(io)?.backend.clone();
+    let observed =
+        s.rt.block_on(backend.observe(&rack, &Scope::Apps))
+            .map_err(|e| report_error(io, &e))?;
+    let names = apps(&observed);
+    if names.is_empty() {
+        note(io, format!("rack {rack} has no apps deployed"));
+    }
+    for a in names {
+        let _ = writeln!(io.out, "{a}");
+    }
+    Ok(())
+}
+
+/// `convox services -a A -r R [--json]`: the app's deployed endpoints, with
+/// their target groups and ports.
+pub fn services(
+    a: &ServicesArgs,
+    given: &Given,
+    s: &mut Session,
+    io: &mut Io<'_>,
+) -> Result<(), Exit> {
+    let name = given.rack(io)?;
+    let app = given.app(io)?;
+    // The stored rack names hostnames a rule does not record; a rack never set
+    // up holds no app anyway.
+    let rack = s
+        .stored_rack(&name, io)?
+        .unwrap_or_else(|| Rack::new(name.clone(), RackParams::default(), None));
+    let backend = s.backend(io)?.backend.clone();
+    let observed =
+        s.rt.block_on(backend.observe(&name, &Scope::App(app.clone())))
+            .map_err(|e| report_error(io, &e))?;
+    let list = deployed_endpoints(&observed, &rack, &app);
+    if list.is_empty() && !a.json {
+        note(
+            io,
+            format!("app {app} has no services with endpoints on rack {name}"),
+        );
+        return Ok(());
+    }
+    print_services(&list, a.json, io);
+    Ok(())
+}
+
+/// `convox apps delete [A] -r R`.
+pub fn delete(
+    a: &DeleteAppArgs,
+    given: &Given,
+    s: &mut Session,
+    io: &mut Io<'_>,
+) -> Result<(), Exit> {
+    let name = given.rack(io)?;
+    let app = match &a.name {
+        Some(app) => app.clone(),
+        None => given.app(io)?,
+    };
+    // Deleting needs only the rack's name: an app's leftovers can go even if
+    // the rack's settings were never saved.
+    let rack = s
+        .stored_rack(&name, io)?
+        .unwrap_or_else(|| Rack::new(name.clone(), RackParams::default(), None));
+    let backend = s.backend(io)?.backend.clone();
+    let ctx = context(&rack.name, now());
+    // The work owns its context (so progress ends with it) and borrows the rest.
+    let (rack, target) = (&rack, &app);
+    let result =
+        s.rt.block_on(with_progress(&mut *io.err, ctx, |ctx| async move {
+            ops::delete_app(backend.as_ref(), rack, target, &ctx).await
+        }));
+    let persisted = s.persist(io);
+    let (p, report) = result.map_err(|e| report_error(io, &e))?;
+    persisted?;
+    if p.is_empty() {
+        return Err(fail(
+            io,
+            format!("rack {name} has no app {app}: nothing to delete"),
+        ));
+    }
+    let _ = writeln!(
+        io.out,
+        "Deleted app {app} from rack {name}: {} resources removed; the rack and other apps are untouched.",
+        report.applied.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! `plan` and `deploy`: an app's convox.yml against the rack as stored (or the
+//! rack a first deploy creates).
+
+use std::sync::Arc;
+
+use convox_model::name::Name;
+use convox_model::ops;
+use convox_model::rack::Rack;
+
+use super::{note, params_line};
+use crate::Io;
+use crate::cli::{DeployArgs, Format, ManifestFile, NetworkArgs, PlanArgs};
+use crate::exit::{Exit, report_error};
+use crate::input::{Given, ManifestPath, checked_on};
+use crate::output::print_endpoints_and_links;
+use crate::progress::{context, now, with_progress};
+use crate::session::Session;
+
+/// The rack, app and manifest a plan or deploy works on; notes a rack that a
+/// deploy would create.
+fn target(
+    file: &ManifestFile,
+    net: &NetworkArgs,
+    given: &Given,
+    s: &mut Session,
+    io: &mut Io<'_>,
+) -> Result<(Rack, Name, ManifestPath), Exit> {
+    let name = given.rack(io)?;
+    let app = given.app(io)?;
+    let m = given.manifest(file.named());
+    let (rack, stored) = s.rack(&name, net, io)?;
+    if !stored {
+        note(
+            io,
+            format!(
+                "rack {name} has not been set up yet; a deploy creates it with {} (convox rack params set K=V -r {name} first to choose others)",
+                params_line(&rack.params)
+            ),
+        );
+    }
+    Ok((rack, app, m))
+}
+
+/// `convox plan`.
+pub fn plan(a: &PlanArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exit> {
+    let (rack, app, m) = target(&a.file, &a.net, given, s, io)?;
+    let c = checked_on(&m, &rack, &app, &a.env, Format::Text, io)?;
+    let ca = s.authority(&rack.name, now(), io)?;
+    let backend = s.backend(io)?.backend.clone();
+    let p =
+        s.rt.block_on(ops::plan_app(
+            backend.as_ref(),
+            &rack,
+            &app,
+            &c.manifest,
+            ca.fingerprint(),
+        ))
+        .map_err(|e| report_error(io, &e))?;
+    if a.json {
+        let _ = writeln!(io.out, "{}", p.to_json());
+    } else if p.is_empty() {
+        let _ = writeln!(io.out, "No changes. {app} is up to date.");
+    } else {
+        let _ = write!(io.out, "{p}");
+    }
+    Ok(())
+}
+
+/// `convox deploy`: the plan, applied with progress, then endpoints and links.
+pub fn deploy(a: &DeployArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exit> {
+    let (rack, app, m) = target(&a.file, &a.net, given, s, io)?;
+    let c = checked_on(&m, &rack, &app, &a.env, Format::Text, io)?;
+    let now = now();
+    let ca = s.authority(&rack.name, now, io)?;
+    let backend = s.backend(io)?.backend.clone();
+    let ctx = context(&rack.name, now);
+    let p =
+        s.rt.block_on(ops::plan_app(
+            backend.as_ref(),
+            &rack,
+            &app,
+            &c.manifest,
+            ca.fingerprint(),
+        ))
+        .map_err(|e| report_error(io, &e))?;
+    if p.is_empty() {
+        // Nothing to do: no apply at all, so not one mutating call.
+        let _ = writeln!(io.out, "No changes. {app} is up to date.");
+    } else {
+        let _ = writeln!(io.out, "{p}");
+        let _ = writeln!(io.err, "Deploying {app} to rack {}", rack.name);
+        let ctx = ctx.with_issuer(Arc::new(ca));
+        // The work owns its context (so progress ends with it) and borrows the rest.
+        let (rack, app, manifest) = (&rack, &app, &c.manifest);
+        let result =
+            s.rt.block_on(with_progress(&mut *io.err, ctx, |ctx| async move {
+                // Apply what was shown, or nothing if the rack changed since.
+                ops::deploy_planned(backend.as_ref(), rack, app, manifest, &ctx, &p).await
+            }));
+        let persisted = s.persist(io);
+        let report = result.map_err(|e| report_error(io, &e))?;
+        persisted?;
+        let applied =
+            report.rack.as_ref().map_or(0, |r| r.applied.len()) + report.report.applied.len();
+        let _ = writeln!(
+            io.out,
+            "Deployed {app} to rack {}: {applied} changes applied.",
+            rack.name
+        );
+    }
+    print_endpoints_and_links(&c, &rack, &app, io);
+    Ok(())
+}
