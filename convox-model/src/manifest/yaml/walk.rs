@@ -281,14 +281,14 @@ fn push_index(path: &mut String, index: usize) {
 
 fn scalar_value(text: String, plain: bool, tag: Tagging, at: Location) -> Result<Value, LoadError> {
     match tag {
-        Tagging::None if plain => Ok(scalar::plain(&text)),
+        Tagging::None if plain => Ok(scalar::plain(text)),
         Tagging::None => Ok(Value::String(text)),
         Tagging::Core(t) => {
             scalar::tagged(&text, t).map_err(|message| LoadError::Value { message, at })
         }
         Tagging::Local(t) => {
             let value = if plain {
-                scalar::plain(&text)
+                scalar::plain(text)
             } else {
                 Value::String(text)
             };
