@@ -63,6 +63,8 @@ impl Builder {
         let mut b = Builder::default();
         b.map.nodes.reserve(n);
         b.map.edges.reserve(n);
+        // Keys are short: about half the nodes are keys of a few bytes.
+        b.map.keys.reserve(n * 4);
         b.pending.reserve(64);
         b
     }

@@ -116,7 +116,11 @@ pub(super) fn build(text: &str, places: &Places) -> Result<Tree, LoadError> {
     let mut anchors: HashMap<usize, Id> = HashMap::new();
     let mut stack: Vec<Open> = Vec::new();
     let mut items: Vec<Id> = Vec::with_capacity(256);
-    let mut tree = Tree::default();
+    // About one node per ten bytes of a typical convox.yml: grown once or never.
+    let mut tree = Tree {
+        nodes: Vec::with_capacity(text.len() / 10 + 16),
+        root: None,
+    };
     // Open collections that carry an anchor: what they hold is shared.
     let mut anchored = 0usize;
     let mut documents = 0usize;
