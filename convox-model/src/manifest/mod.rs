@@ -8,21 +8,22 @@
 //! This module only reads. The rules a manifest must follow live in
 //! [`crate::rules`]; [`crate::check::parse`] reads and applies them.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
 
-use crate::diag::{Diagnostics, Location};
+use crate::diag::Diagnostics;
 use crate::name::Name;
 
 pub mod defaults;
 pub mod read;
 mod render;
+mod source;
 pub mod yaml;
 
 pub use read::{Lenient, read};
+pub use source::SourceMap;
 
 /// The result of reading and validating a manifest that has no errors: the manifest and its warnings.
 #[derive(Clone, Debug)]
@@ -82,67 +83,6 @@ impl Manifest {
     /// manifest.
     pub fn to_yaml(&self) -> String {
         render::render(self)
-    }
-}
-
-/// Maps YAML paths (`services.web.links[0]`) to where their node starts.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SourceMap {
-    positions: HashMap<String, Location, BuildHasherDefault<Fnv>>,
-}
-
-/// FNV-1a: the map holds one short path per node of the document, and SipHash's
-/// resistance to chosen keys buys nothing against a file bounded in size.
-#[derive(Clone, Copy, Debug)]
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
-
-impl SourceMap {
-    /// An empty map with room for `n` paths.
-    pub(crate) fn with_capacity(n: usize) -> Self {
-        SourceMap {
-            positions: HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default()),
-        }
-    }
-
-    /// Records where `path` starts.
-    pub fn insert(&mut self, path: impl Into<String>, location: Location) {
-        self.positions.insert(path.into(), location);
-    }
-
-    /// Where `path` starts; failing that, its nearest recorded ancestor.
-    pub fn locate(&self, path: &str) -> Option<Location> {
-        let mut p = path;
-        loop {
-            if let Some(l) = self.positions.get(p) {
-                return Some(*l);
-            }
-            let cut = p.rfind(['.', '['])?;
-            p = &p[..cut];
-        }
-    }
-
-    /// Where `path` itself starts, without falling back to an ancestor.
-    pub fn get(&self, path: &str) -> Option<Location> {
-        self.positions.get(path).copied()
     }
 }
 

@@ -122,7 +122,8 @@ impl Reader<'_> {
     }
 
     fn quoted(&self, path: &str) -> bool {
-        self.doc.quoted.contains(path)
+        // Most documents quote few scalars: skip hashing the path when none.
+        !self.doc.quoted.is_empty() && self.doc.quoted.contains(path)
     }
 
     fn has_error_under(&self, path: &str) -> bool {

@@ -13,8 +13,10 @@ use crate::name::Name;
 
 impl Reader<'_> {
     pub(super) fn services(&mut self, v: &Value, app_env: &[EnvDecl]) -> Vec<Service> {
-        let mut out = Vec::new();
-        for (key, body) in self.mapping("services", v, "services").unwrap_or_default() {
+        let entries = self.mapping("services", v, "services").unwrap_or_default();
+        // A Service is large: sized once rather than moved on every doubling.
+        let mut out = Vec::with_capacity(entries.len());
+        for (key, body) in entries {
             let path = join_key("services", &key);
             let name = self.name(&path, &key, "service");
             // Read the body even when the name is bad, so its problems are reported too.

@@ -179,13 +179,13 @@ pub(crate) fn load(text: &str, env: &BTreeMap<String, String>) -> Result<Documen
     let tree =
         tree::build(&interpolated, &places).map_err(|e| e.into_diagnostics(&interpolated))?;
     let mut walk = walk::Walk::new(tree);
-    let value = walk.root().map_err(|e| e.into_diagnostics(&interpolated))?;
+    let (value, source) = walk.root().map_err(|e| e.into_diagnostics(&interpolated))?;
     if walk.diags.has_errors() {
         return Err(walk.diags);
     }
     Ok(Document {
         value,
-        source: walk.source,
+        source,
         quoted: walk.quoted,
     })
 }

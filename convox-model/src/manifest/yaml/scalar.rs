@@ -47,22 +47,27 @@ impl CoreTag {
 }
 
 /// The value of a plain, untagged scalar.
-pub(super) fn plain(s: &str) -> Value {
+/// An owned text is moved into the value rather than copied.
+pub(super) fn plain<S: AsRef<str> + Into<String>>(text: S) -> Value {
+    let s = text.as_ref();
     if s.is_empty() || is_null(s) {
         return Value::Null;
     }
     if let Some(b) = parse_bool(s) {
         return Value::Bool(b);
     }
-    if let Some(n) = parse_int(s) {
-        return Value::Number(n);
+    // Only text that starts like a number can be one.
+    if s.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | '.')) {
+        if let Some(n) = parse_int(s) {
+            return Value::Number(n);
+        }
+        if !digits_but_not_number(s)
+            && let Some(f) = parse_f64(s)
+        {
+            return Value::Number(Number::from(f));
+        }
     }
-    if !digits_but_not_number(s)
-        && let Some(f) = parse_f64(s)
-    {
-        return Value::Number(Number::from(f));
-    }
-    Value::String(s.to_string())
+    Value::String(text.into())
 }
 
 /// The value of a scalar with a core tag, or what it should have been.

@@ -100,20 +100,27 @@ fn tagging(tag: Option<&Tag>) -> Tagging {
     }
 }
 
-/// An open collection: its node, its anchor, whether it is a mapping, and what
-/// it holds so far (a mapping's keys and values alternate).
+/// An open collection: its node, its anchor, whether it is a mapping, and where
+/// what it holds so far starts on the items stack (a mapping's keys and values
+/// alternate); each collection's items are copied out once, when it closes.
 struct Open {
     id: Id,
     anchor: usize,
     map: bool,
-    items: Vec<Id>,
+    /// Where its items start on the shared stack of items.
+    mark: usize,
 }
 
 /// Builds the document's node tree; no root for an empty stream.
 pub(super) fn build(text: &str, places: &Places) -> Result<Tree, LoadError> {
     let mut anchors: HashMap<usize, Id> = HashMap::new();
     let mut stack: Vec<Open> = Vec::new();
-    let mut tree = Tree::default();
+    let mut items: Vec<Id> = Vec::with_capacity(256);
+    // About one node per ten bytes of a typical convox.yml: grown once or never.
+    let mut tree = Tree {
+        nodes: Vec::with_capacity(text.len() / 10 + 16),
+        root: None,
+    };
     // Open collections that carry an anchor: what they hold is shared.
     let mut anchored = 0usize;
     let mut documents = 0usize;
@@ -197,7 +204,7 @@ pub(super) fn build(text: &str, places: &Places) -> Result<Tree, LoadError> {
                     id: tree.nodes.len() - 1,
                     anchor,
                     map: is_map,
-                    items: Vec::new(),
+                    mark: items.len(),
                 });
                 continue;
             }
@@ -208,19 +215,17 @@ pub(super) fn build(text: &str, places: &Places) -> Result<Tree, LoadError> {
                     Kind::Seq { tag, .. } => tag,
                     _ => Tagging::None,
                 };
+                let held = items.get(open.mark..).unwrap_or(&[]);
                 node.kind = if open.map {
-                    let mut entries = Vec::with_capacity(open.items.len() / 2);
-                    let mut it = open.items.into_iter();
-                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                        entries.push((k, v));
-                    }
+                    let entries = held.chunks_exact(2).map(|kv| (kv[0], kv[1])).collect();
                     Kind::Map { entries, tag }
                 } else {
                     Kind::Seq {
-                        items: open.items,
+                        items: held.to_vec(),
                         tag,
                     }
                 };
+                items.truncate(open.mark.min(items.len()));
                 if open.anchor > 0 {
                     anchored -= 1;
                     anchors.insert(open.anchor, open.id);
@@ -229,7 +234,7 @@ pub(super) fn build(text: &str, places: &Places) -> Result<Tree, LoadError> {
             }
         };
         match stack.last_mut() {
-            Some(open) => open.items.push(done),
+            Some(_) => items.push(done),
             None => tree.root = Some(done),
         }
     }

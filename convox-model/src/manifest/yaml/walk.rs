@@ -14,14 +14,17 @@ use serde_yaml::{Mapping, Value};
 
 use super::scalar;
 use super::tree::{Id, Kind, Tagging, Tree};
-use super::{Limit, LoadError, MAX_ALIAS_NODES, MAX_DEPTH, join_index, join_key};
+use super::{Limit, LoadError, MAX_ALIAS_NODES, MAX_DEPTH, join_key};
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::manifest::SourceMap;
+use crate::manifest::source::{Builder, KeySpan};
 
 /// What the walk gathers besides the value.
 pub(super) struct Walk {
     tree: Tree,
-    pub source: SourceMap,
+    source: Builder,
+    /// The YAML path of the node being walked.
+    path: String,
     pub quoted: HashSet<String>,
     /// Duplicate keys and bad merges: every one is reported, then reading stops.
     pub diags: Diagnostics,
@@ -60,23 +63,29 @@ fn merge_error(at: Location) -> Diagnostic {
 
 impl Walk {
     pub(super) fn new(tree: Tree) -> Self {
-        // About one path per node: sized once, never rehashed.
-        let source = SourceMap::with_capacity(tree.nodes.len());
+        // About one place per node: sized once.
+        let source = Builder::with_capacity(tree.nodes.len());
         Walk {
             tree,
             source,
+            path: String::with_capacity(128),
             quoted: HashSet::new(),
             diags: Diagnostics::default(),
             expanded: 0,
         }
     }
 
-    /// The document's value: `Null` when it is empty.
-    pub(super) fn root(&mut self) -> Result<Value, LoadError> {
-        match self.tree.root {
-            None => Ok(Value::Null),
-            Some(root) => self.node(root, "", 0, false),
-        }
+    /// The document's value (`Null` when it is empty) and where its paths start.
+    pub(super) fn root(&mut self) -> Result<(Value, SourceMap), LoadError> {
+        let (value, root) = match self.tree.root {
+            None => (Value::Null, None),
+            Some(root) => {
+                let (value, id) = self.node(root, 0, false)?;
+                (value, Some(id))
+            }
+        };
+        let source = std::mem::take(&mut self.source).finish(root);
+        Ok((value, source))
     }
 
     /// Node `id`'s place and contents: moved out when no alias can reach it (the
@@ -89,15 +98,10 @@ impl Walk {
         }
     }
 
-    /// The value of node `id` at YAML path `path`, `depth` collections down;
-    /// `aliased` when it was reached through an alias.
-    fn node(
-        &mut self,
-        id: Id,
-        path: &str,
-        depth: usize,
-        aliased: bool,
-    ) -> Result<Value, LoadError> {
+    /// The value of node `id` at the YAML path `self.path`, `depth` collections
+    /// down, and its node in the source map; `aliased` when it was reached through
+    /// an alias.
+    fn node(&mut self, id: Id, depth: usize, aliased: bool) -> Result<(Value, u32), LoadError> {
         let (at, kind) = self.take(id);
         if aliased {
             self.expanded += 1;
@@ -109,27 +113,35 @@ impl Walk {
             return Err(LoadError::Limit(Limit::Depth, at));
         }
         match kind {
-            Kind::Taken => Ok(Value::Null),
-            Kind::Alias(target) => self.node(target, path, depth, true),
+            Kind::Taken => Ok((Value::Null, self.source.leaf())),
+            Kind::Alias(target) => self.node(target, depth, true),
             Kind::Scalar { text, plain, tag } => {
                 if !plain {
-                    self.quoted.insert(path.to_string());
+                    self.quoted.insert(self.path.clone());
                 }
-                scalar_value(text, plain, tag, at)
+                Ok((scalar_value(text, plain, tag, at)?, self.source.leaf()))
             }
             Kind::Seq { items, tag } => {
+                let mark = self.source.mark();
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.into_iter().enumerate() {
-                    let p = join_index(path, i);
+                    let len = self.path.len();
+                    push_index(&mut self.path, i);
                     let item_at = self.at(item);
-                    out.push(self.node(item, &p, depth + 1, aliased)?);
-                    self.source.insert(p, item_at);
+                    let r = self.node(item, depth + 1, aliased);
+                    self.path.truncate(len);
+                    let (value, child) = r?;
+                    out.push(value);
+                    self.source.item(child, item_at);
                 }
-                Ok(tag_value(tag, Value::Sequence(out)))
+                let id = self.source.close(mark, false);
+                Ok((tag_value(tag, Value::Sequence(out)), id))
             }
             Kind::Map { entries, tag } => {
-                let map = self.mapping(entries, path, depth, aliased)?;
-                Ok(tag_value(tag, Value::Mapping(map)))
+                let mark = self.source.mark();
+                let map = self.mapping(entries, depth, aliased, mark)?;
+                let id = self.source.close(mark, true);
+                Ok((tag_value(tag, Value::Mapping(map)), id))
             }
         }
     }
@@ -146,25 +158,33 @@ impl Walk {
     }
 
     /// A key's value: scalars resolve on their own; a collection as a key (which
-    /// convox.yml never needs) is walked under a path no key can have.
-    fn key(&mut self, key: Id, path: &str, depth: usize) -> Result<Value, LoadError> {
+    /// convox.yml never needs) is walked under a path no key can have, and is no
+    /// path's place.
+    fn key(&mut self, key: Id, depth: usize) -> Result<Value, LoadError> {
         let key = self.tree.target(key);
         if let Some(Kind::Scalar { .. }) = self.kind(key)
             && let (at, Kind::Scalar { text, plain, tag }) = self.take(key)
         {
             return scalar_value(text, plain, tag, at);
         }
-        self.node(key, &join_key(path, "?"), depth + 1, false)
+        let len = self.path.len();
+        push_key(&mut self.path, "?");
+        let mark = self.source.mark();
+        let r = self.node(key, depth + 1, false);
+        self.source.discard(mark);
+        self.path.truncate(len);
+        r.map(|(v, _)| v)
     }
 
     /// A mapping's own keys in file order, then each merged mapping's keys that it
-    /// does not have, in order: YAML 1.1's `<<`, order-preserving.
+    /// does not have, in order: YAML 1.1's `<<`, order-preserving. Its entries'
+    /// places go to the source map after `mark`.
     fn mapping(
         &mut self,
         entries: Vec<(Id, Id)>,
-        path: &str,
         depth: usize,
         aliased: bool,
+        mark: usize,
     ) -> Result<Mapping, LoadError> {
         let mut map = Mapping::with_capacity(entries.len());
         let mut merges: Vec<(Id, bool)> = Vec::new();
@@ -181,26 +201,19 @@ impl Walk {
                 continue;
             }
             let key_at = self.at(k);
-            let p = join_key(path, self.tree.key_text(k).unwrap_or("?"));
-            let key = self.key(k, path, depth)?;
+            let span = self.source.key_text(self.tree.key_text(k).unwrap_or("?"));
+            let key = self.key(k, depth)?;
             let Entry::Vacant(slot) = map.entry(key) else {
-                let name = if path.is_empty() {
-                    &p[..]
-                } else {
-                    &p[path.len() + 1..]
-                };
-                let first = self.source.get(&p).map_or(0, |l| l.line);
-                let what = dup_kind(&p);
-                let message = format!("duplicate {what} {name}: first defined at line {first}");
-                self.diags.push(
-                    Diagnostic::error(p.clone(), message)
-                        .at(Some(key_at))
-                        .with_hint(format!("rename or remove one of the two {what}s")),
-                );
+                self.duplicate(span, key_at, mark);
                 continue;
             };
-            slot.insert(self.node(v, &p, depth + 1, aliased)?);
-            self.source.insert(p, key_at);
+            let len = self.path.len();
+            push_key(&mut self.path, self.source.key(span));
+            let r = self.node(v, depth + 1, aliased);
+            self.path.truncate(len);
+            let (value, child) = r?;
+            slot.insert(value);
+            self.source.entry(span, child, key_at);
         }
         for (source, via_alias) in merges {
             let source_at = self.at(source);
@@ -214,17 +227,36 @@ impl Walk {
                 if self.is_merge_key(k) {
                     continue;
                 }
-                let p = join_key(path, self.tree.key_text(k).unwrap_or("?"));
-                let key = self.key(k, path, depth)?;
+                let span = self.source.key_text(self.tree.key_text(k).unwrap_or("?"));
+                let key = self.key(k, depth)?;
                 if map.contains_key(&key) {
                     continue;
                 }
-                let value = self.node(v, &p, depth + 1, via_alias)?;
+                let len = self.path.len();
+                push_key(&mut self.path, self.source.key(span));
+                let r = self.node(v, depth + 1, via_alias);
+                self.path.truncate(len);
+                let (value, child) = r?;
                 map.insert(key, value);
-                self.source.insert(p, self.at(k));
+                self.source.entry(span, child, self.at(k));
             }
         }
         Ok(map)
+    }
+
+    /// Reports key `k`, at `key_at`, as a duplicate in the mapping at `self.path`
+    /// whose entries started at `mark`.
+    fn duplicate(&mut self, span: KeySpan, key_at: Location, mark: usize) {
+        let name = self.source.key(span);
+        let p = join_key(&self.path, name);
+        let first = self.source.entry_at(mark, name).map_or(0, |l| l.line);
+        let what = dup_kind(&p);
+        let message = format!("duplicate {what} {name}: first defined at line {first}");
+        self.diags.push(
+            Diagnostic::error(p, message)
+                .at(Some(key_at))
+                .with_hint(format!("rename or remove one of the two {what}s")),
+        );
     }
 
     fn kind(&self, id: Id) -> Option<&Kind> {
@@ -232,16 +264,31 @@ impl Walk {
     }
 }
 
+/// `path` becomes `path.key`, or `key` at the top.
+fn push_key(path: &mut String, key: &str) {
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(key);
+}
+
+/// `path` becomes `path[index]`.
+fn push_index(path: &mut String, index: usize) {
+    use std::fmt::Write;
+    // Writing to a String cannot fail.
+    let _ = write!(path, "[{index}]");
+}
+
 fn scalar_value(text: String, plain: bool, tag: Tagging, at: Location) -> Result<Value, LoadError> {
     match tag {
-        Tagging::None if plain => Ok(scalar::plain(&text)),
+        Tagging::None if plain => Ok(scalar::plain(text)),
         Tagging::None => Ok(Value::String(text)),
         Tagging::Core(t) => {
             scalar::tagged(&text, t).map_err(|message| LoadError::Value { message, at })
         }
         Tagging::Local(t) => {
             let value = if plain {
-                scalar::plain(&text)
+                scalar::plain(text)
             } else {
                 Value::String(text)
             };
