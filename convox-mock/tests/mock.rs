@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use common::*;
 use convox_mock::{MockBackend, Quotas, VirtualClock, alb_canonical_zone_id};
-use convox_model::backend::{Backend, BackendResult, ErrorKind};
+use convox_model::backend::{Backend, BackendError, BackendResult, ErrorKind};
 use convox_model::conformance::fake_certificate;
 use convox_model::resource::{
     CertificateSpec, LbScheme, LoadBalancerAddress, RecordAction, RecordChange, ResourceKey, Scope,
-    Tags, record_owner_value,
+    Tags, TargetGroupSpec, record_owner_value,
 };
 
 /// A target group named `name`, untagged.
@@ -19,6 +19,13 @@ async fn target_group(mock: &MockBackend, name: &str) -> String {
     mock.create_target_group(&tg_spec(name), &Tags::new())
         .await
         .unwrap()
+}
+
+/// The error creating an untagged target group from `spec` meets.
+async fn refused_target_group(mock: &MockBackend, spec: &TargetGroupSpec) -> BackendError {
+    mock.create_target_group(spec, &Tags::new())
+        .await
+        .unwrap_err()
 }
 
 /// Creates an untagged rule at `priority` for `hosts` on `listener`.
@@ -190,10 +197,7 @@ async fn target_group_create_is_idempotent_for_identical_settings() {
     assert_eq!(a, b);
     let mut other = tg_spec("t1");
     other.port = 4000;
-    let err = mock
-        .create_target_group(&other, &Tags::new())
-        .await
-        .unwrap_err();
+    let err = refused_target_group(&mock, &other).await;
     assert_eq!(err.kind, ErrorKind::AlreadyExists);
 }
 
@@ -201,18 +205,12 @@ async fn target_group_create_is_idempotent_for_identical_settings() {
 async fn invalid_names_and_health_checks_are_refused() {
     let mock = MockBackend::new();
     for bad in ["-x", "x-", "a_b", ""] {
-        let err = mock
-            .create_target_group(&tg_spec(bad), &Tags::new())
-            .await
-            .unwrap_err();
+        let err = refused_target_group(&mock, &tg_spec(bad)).await;
         assert_eq!(err.kind, ErrorKind::InvalidInput, "{bad:?}");
     }
     let mut spec = tg_spec("t");
     spec.health.timeout = 5;
-    let err = mock
-        .create_target_group(&spec, &Tags::new())
-        .await
-        .unwrap_err();
+    let err = refused_target_group(&mock, &spec).await;
     assert_eq!(err.kind, ErrorKind::InvalidInput);
 }
 

@@ -10,7 +10,8 @@ use convox_model::resource::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    State, already_exists, delete_unused, find, find_mut, invalid, not_found, quota_exceeded,
+    State, already_exists, delete_unused, find, find_mut, held_by_another, invalid, not_found,
+    quota_exceeded,
 };
 use crate::ids;
 
@@ -195,9 +196,8 @@ impl State {
         if port == 0 {
             return Err(invalid(op, "port 0 is not a valid port"));
         }
-        if self.listeners.iter().any(|(a, l)| {
-            l.load_balancer_arn == load_balancer_arn && l.port == port && Some(a.as_str()) != except
-        }) {
+        let same = |l: &Listener| l.load_balancer_arn == load_balancer_arn && l.port == port;
+        if held_by_another(&self.listeners, except, same) {
             return Err(already_exists(
                 op,
                 format!("a listener already exists on port {port} of {load_balancer_arn}"),

@@ -141,6 +141,18 @@ pub(super) fn find_mut<'a, T>(
     items.get_mut(id).ok_or_else(|| not_found(op, what, id))
 }
 
+/// Whether an item of `items` other than `except` (the one being changed) is
+/// `same`: a port or a priority already taken.
+pub(super) fn held_by_another<T>(
+    items: &BTreeMap<String, T>,
+    except: Option<&str>,
+    same: impl Fn(&T) -> bool,
+) -> bool {
+    items
+        .iter()
+        .any(|(id, t)| Some(id.as_str()) != except && same(t))
+}
+
 /// Deletes the `what` with id `id` from `items`: not found if it is not there,
 /// a conflict (AWS's `ResourceInUse`, `DependencyViolation`) if `in_use` says
 /// what still uses it.

@@ -7,7 +7,10 @@ use convox_model::backend::BackendResult;
 use convox_model::resource::{ListenerRuleSpec, Tags};
 use serde::{Deserialize, Serialize};
 
-use super::{State, conflict, delete_unused, find, find_mut, invalid, not_found, quota_exceeded};
+use super::{
+    State, conflict, delete_unused, find, find_mut, held_by_another, invalid, not_found,
+    quota_exceeded,
+};
 use crate::ids;
 
 /// Highest listener rule priority.
@@ -123,9 +126,8 @@ impl State {
         except: Option<&str>,
     ) -> BackendResult<()> {
         check_priority(op, priority)?;
-        if self.rules.iter().any(|(a, r)| {
-            r.listener_arn == listener_arn && r.priority == priority && Some(a.as_str()) != except
-        }) {
+        let same = |r: &Rule| r.listener_arn == listener_arn && r.priority == priority;
+        if held_by_another(&self.rules, except, same) {
             return Err(conflict(
                 op,
                 format!("priority {priority} is currently in use on listener {listener_arn}"),
