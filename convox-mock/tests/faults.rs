@@ -53,7 +53,7 @@ async fn first_create_fails(fault: Fault) -> (Faulty<MockBackend>, ResourceKey, 
     let err = b
         .create_security_group(&sg_spec("sg"), &tags(&key))
         .await
-        .unwrap_err();
+        .expect_err("the first create fails");
     (b, key, err)
 }
 

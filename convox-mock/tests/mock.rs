@@ -18,14 +18,14 @@ use convox_model::resource::{
 async fn target_group(mock: &MockBackend, name: &str) -> String {
     mock.create_target_group(&tg_spec(name), &Tags::new())
         .await
-        .unwrap()
+        .expect("target group created")
 }
 
 /// The error creating an untagged target group from `spec` meets.
 async fn refused_target_group(mock: &MockBackend, spec: &TargetGroupSpec) -> BackendError {
     mock.create_target_group(spec, &Tags::new())
         .await
-        .unwrap_err()
+        .expect_err("target group refused")
 }
 
 /// Creates an untagged rule at `priority` for `hosts` on `listener`.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::lock;
 use crate::mock::SleepFn;
 
-/// A clock that moves only when told: by a [`Faulty`]'s latency, by
+/// A clock that moves only when told: by a [`Faulty`](super::Faulty)'s latency, by
 /// [`VirtualClock::advance`], or by sleeping through [`VirtualClock::sleep_fn`].
 ///
 /// Clones share the same time.

@@ -57,7 +57,7 @@ pub struct Quotas {
     pub condition_values_per_rule: usize,
     /// Tags per resource.
     pub tags_per_resource: usize,
-    /// Route53 records per change batch; each [`RecordChange`] is two records
+    /// Route53 records per change batch; each [`RecordChange`](convox_model::resource::RecordChange) is two records
     /// (the alias A and its TXT), and an UPSERT counts twice.
     pub records_per_change_batch: usize,
 }
