@@ -6,7 +6,8 @@ use aws_sdk_acm::types::{Filters, KeyAlgorithm, Tag};
 use convox_model::backend::{BackendResult, CertificatePem};
 use convox_model::resource::{CertificateSpec, Tags};
 
-use crate::error::{from_sdk, invalid, missing};
+use crate::error::{from_sdk, invalid, missing, send};
+use crate::observe::tag_map;
 
 /// Tag holding a certificate's issuer fingerprint: ACM reports the issuer's name,
 /// not the fingerprint the spec compares, so the import records it.
@@ -47,19 +48,15 @@ pub(crate) async fn import_certificate(
     if !pem.chain.trim().is_empty() {
         req = req.certificate_chain(Blob::new(pem.chain.as_bytes()));
     }
-    let out = req.send().await.map_err(|e| from_sdk(OP, e))?;
+    let out = send(OP, req.send()).await?;
     out.certificate_arn()
         .map(str::to_string)
         .ok_or_else(|| missing(OP, "certificate ARN"))
 }
 
 pub(crate) async fn delete_certificate(acm: &Client, arn: &str) -> BackendResult<()> {
-    acm.delete_certificate()
-        .certificate_arn(arn)
-        .send()
-        .await
-        .map_err(|e| from_sdk("DeleteCertificate", e))?;
-    Ok(())
+    let request = acm.delete_certificate().certificate_arn(arn);
+    send("DeleteCertificate", request.send()).await.map(drop)
 }
 
 /// Every certificate in the region with its tags, keeping those `keep` accepts.
@@ -69,7 +66,6 @@ pub(crate) async fn certificates(
     acm: &Client,
     keep: impl Fn(&Tags) -> bool,
 ) -> BackendResult<Vec<Cert>> {
-    const OP: &str = "ListCertificates";
     // Without key types, ListCertificates shows only RSA certificates; ours may be
     // ECDSA.
     let every_key = Filters::builder()
@@ -83,20 +79,15 @@ pub(crate) async fn certificates(
             KeyAlgorithm::EcSecp521r1,
         ]))
         .build();
-    let mut pages = acm
-        .list_certificates()
-        .includes(every_key)
-        .into_paginator()
-        .send();
-    let mut summaries = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| from_sdk(OP, e))?;
-        for s in page.certificate_summary_list() {
-            if let Some(arn) = s.certificate_arn() {
-                summaries.push((arn.to_string(), s.domain_name().map(str::to_string)));
-            }
-        }
-    }
+    let pages = acm.list_certificates().includes(every_key).into_paginator();
+    let pages = send("ListCertificates", pages.send().try_collect()).await?;
+    let summaries = pages
+        .iter()
+        .flat_map(|p| p.certificate_summary_list())
+        .filter_map(|s| {
+            let arn = s.certificate_arn()?.to_string();
+            Some((arn, s.domain_name().map(str::to_string)))
+        });
     let mut out = Vec::new();
     for (arn, domain) in summaries {
         let t = acm
@@ -115,28 +106,15 @@ pub(crate) async fn certificates(
             }
             Err(e) => return Err(from_sdk("ListTagsForCertificate", e)),
         };
-        let tags: Tags = t
-            .tags()
-            .iter()
-            .map(|t| {
-                (
-                    t.key().to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
+        let tags = tag_map(t.tags().iter().map(|t| (Some(t.key()), t.value())));
         if keep(&tags) {
             out.push(Cert { arn, domain, tags });
         }
     }
     for c in out.iter_mut().filter(|c| c.domain.is_none()) {
         // The summary normally has the domain; ask only when it does not.
-        let d = acm
-            .describe_certificate()
-            .certificate_arn(&c.arn)
-            .send()
-            .await
-            .map_err(|e| from_sdk("DescribeCertificate", e))?;
+        let request = acm.describe_certificate().certificate_arn(&c.arn);
+        let d = send("DescribeCertificate", request.send()).await?;
         c.domain = d
             .certificate()
             .and_then(|c| c.domain_name())

@@ -329,42 +329,33 @@ fn valid_header(name: &str, value: &str) -> bool {
 mod tests {
     use super::*;
 
+    async fn refused(builder: AwsBackendBuilder) -> BuildError {
+        builder.build().await.unwrap_err()
+    }
+
     #[tokio::test]
     async fn build_refuses_what_cannot_work() {
         let ok = || AwsBackendBuilder::new().with_credentials("a", "b");
+        let us = || ok().with_region("us-east-1");
         assert_eq!(
-            ok().build().await.unwrap_err(),
+            refused(ok()).await,
             BuildError::MissingRegion,
             "region is required"
         );
         assert_eq!(
-            AwsBackendBuilder::new()
-                .with_region("us-east-1")
-                .build()
-                .await
-                .unwrap_err(),
+            refused(AwsBackendBuilder::new().with_region("us-east-1")).await,
             BuildError::MissingCredentials
         );
         assert!(matches!(
-            ok().with_region("us-east-1")
-                .with_endpoint_url("127.0.0.1:5000")
-                .build()
-                .await,
-            Err(BuildError::InvalidEndpoint(_))
+            refused(us().with_endpoint_url("127.0.0.1:5000")).await,
+            BuildError::InvalidEndpoint(_)
         ));
         assert!(matches!(
-            ok().with_region("us-east-1")
-                .with_header("bad header", "x")
-                .build()
-                .await,
-            Err(BuildError::InvalidHeader(_))
+            refused(us().with_header("bad header", "x")).await,
+            BuildError::InvalidHeader(_)
         ));
         assert_eq!(
-            ok().with_region("us-east-1")
-                .with_max_attempts(0)
-                .build()
-                .await
-                .unwrap_err(),
+            refused(us().with_max_attempts(0)).await,
             BuildError::ZeroAttempts
         );
         let b = ok()
@@ -377,32 +368,16 @@ mod tests {
             .unwrap();
         assert_eq!(b.region(), "eu-west-1");
         assert_eq!(
-            ok().with_region("us-east-1")
-                .with_adaptive_retry(0)
-                .build()
-                .await
-                .unwrap_err(),
+            refused(us().with_adaptive_retry(0)).await,
             BuildError::ZeroAttempts
         );
-        ok().with_region("us-east-1")
-            .with_adaptive_retry(5)
-            .build()
-            .await
-            .unwrap();
+        us().with_adaptive_retry(5).build().await.unwrap();
         let mut pacing = Pacing::aws_defaults();
         pacing.route53 = crate::Rate::new(10, 0.0);
         assert_eq!(
-            ok().with_region("us-east-1")
-                .with_pacing(pacing)
-                .build()
-                .await
-                .unwrap_err(),
+            refused(us().with_pacing(pacing)).await,
             BuildError::InvalidPacing("route53")
         );
-        ok().with_region("us-east-1")
-            .with_pacing_disabled()
-            .build()
-            .await
-            .unwrap();
+        us().with_pacing_disabled().build().await.unwrap();
     }
 }

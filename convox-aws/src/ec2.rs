@@ -10,17 +10,10 @@ use convox_model::backend::BackendResult;
 use convox_model::rack::Vpc;
 use convox_model::resource::{IngressRule, SecurityGroupSpec, TAG_RACK, Tags};
 
-use crate::error::{from_sdk, invalid, missing};
+use crate::error::{invalid, missing, send};
 
-pub(crate) fn tag_map(tags: &[Tag]) -> Tags {
-    tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect()
+fn filter(name: &str, value: &str) -> Filter {
+    Filter::builder().name(name).values(value).build()
 }
 
 fn permission(operation: &str, rule: &IngressRule) -> BackendResult<IpPermission> {
@@ -91,15 +84,13 @@ pub(crate) async fn create_security_group(
             .set_tags(Some(ec2_tags))
             .build()
     });
-    let out = ec2
+    let request = ec2
         .create_security_group()
         .group_name(&spec.name)
         .description(&spec.description)
         .vpc_id(&spec.vpc_id)
-        .set_tag_specifications(tag_spec.map(|t| vec![t]))
-        .send()
-        .await
-        .map_err(|e| from_sdk(OP, e))?;
+        .set_tag_specifications(tag_spec.map(|t| vec![t]));
+    let out = send(OP, request.send()).await?;
     let id = out
         .group_id()
         .ok_or_else(|| missing(OP, "group id"))?
@@ -119,13 +110,11 @@ async fn authorize(ec2: &Client, id: &str, rules: &[IngressRule]) -> BackendResu
         .iter()
         .map(|r| permission(OP, r))
         .collect::<BackendResult<Vec<_>>>()?;
-    ec2.authorize_security_group_ingress()
+    let request = ec2
+        .authorize_security_group_ingress()
         .group_id(id)
-        .set_ip_permissions(Some(perms))
-        .send()
-        .await
-        .map_err(|e| from_sdk(OP, e))?;
-    Ok(())
+        .set_ip_permissions(Some(perms));
+    send(OP, request.send()).await.map(drop)
 }
 
 pub(crate) async fn update_security_group(
@@ -134,12 +123,8 @@ pub(crate) async fn update_security_group(
     spec: &SecurityGroupSpec,
 ) -> BackendResult<()> {
     const OP: &str = "RevokeSecurityGroupIngress";
-    let out = ec2
-        .describe_security_groups()
-        .group_ids(id)
-        .send()
-        .await
-        .map_err(|e| from_sdk("DescribeSecurityGroups", e))?;
+    let request = ec2.describe_security_groups().group_ids(id);
+    let out = send("DescribeSecurityGroups", request.send()).await?;
     let group = out
         .security_groups()
         .first()
@@ -166,23 +151,18 @@ pub(crate) async fn update_security_group(
         }
     }
     if !revoke.is_empty() {
-        ec2.revoke_security_group_ingress()
+        let request = ec2
+            .revoke_security_group_ingress()
             .group_id(id)
-            .set_ip_permissions(Some(revoke))
-            .send()
-            .await
-            .map_err(|e| from_sdk(OP, e))?;
+            .set_ip_permissions(Some(revoke));
+        send(OP, request.send()).await?;
     }
     authorize(ec2, id, &add).await
 }
 
 pub(crate) async fn delete_security_group(ec2: &Client, id: &str) -> BackendResult<()> {
-    ec2.delete_security_group()
-        .group_id(id)
-        .send()
-        .await
-        .map_err(|e| from_sdk("DeleteSecurityGroup", e))?;
-    Ok(())
+    let request = ec2.delete_security_group().group_id(id);
+    send("DeleteSecurityGroup", request.send()).await.map(drop)
 }
 
 /// Every security group tagged for `rack`, paginated.
@@ -190,34 +170,21 @@ pub(crate) async fn rack_security_groups(
     ec2: &Client,
     rack: &str,
 ) -> BackendResult<Vec<SecurityGroup>> {
-    const OP: &str = "DescribeSecurityGroups";
-    let mut pages = ec2
+    let pages = ec2
         .describe_security_groups()
-        .filters(
-            Filter::builder()
-                .name(format!("tag:{TAG_RACK}"))
-                .values(rack)
-                .build(),
-        )
-        .into_paginator()
-        .send();
-    let mut groups = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| from_sdk(OP, e))?;
-        groups.extend(page.security_groups().iter().cloned());
-    }
-    Ok(groups)
+        .filters(filter(&format!("tag:{TAG_RACK}"), rack))
+        .into_paginator();
+    let pages = send("DescribeSecurityGroups", pages.send().try_collect()).await?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.security_groups().iter().cloned())
+        .collect())
 }
 
 /// A VPC's CIDR and one subnet per availability zone (an ALB takes at most one
 /// per zone), sorted by id.
 pub(crate) async fn vpc_network(ec2: &Client, vpc_id: &str) -> BackendResult<(Vpc, Vec<String>)> {
-    let vpcs = ec2
-        .describe_vpcs()
-        .vpc_ids(vpc_id)
-        .send()
-        .await
-        .map_err(|e| from_sdk("DescribeVpcs", e))?;
+    let vpcs = send("DescribeVpcs", ec2.describe_vpcs().vpc_ids(vpc_id).send()).await?;
     let vpc = vpcs
         .vpcs()
         .first()
@@ -227,17 +194,15 @@ pub(crate) async fn vpc_network(ec2: &Client, vpc_id: &str) -> BackendResult<(Vp
         .ok_or_else(|| missing("DescribeVpcs", "CIDR block"))?
         .to_string();
 
-    const OP: &str = "DescribeSubnets";
-    let mut pages = ec2
+    let pages = ec2
         .describe_subnets()
-        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
-        .into_paginator()
-        .send();
+        .filters(filter("vpc-id", vpc_id))
+        .into_paginator();
+    let pages = send("DescribeSubnets", pages.send().try_collect()).await?;
     // Per zone, prefer the zone's default subnet, then the lowest id: stable
     // across calls.
     let mut by_zone: BTreeMap<String, (bool, String)> = BTreeMap::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| from_sdk(OP, e))?;
+    for page in &pages {
         for s in page.subnets() {
             let (Some(id), Some(zone)) = (s.subnet_id(), s.availability_zone()) else {
                 continue;
@@ -267,12 +232,8 @@ pub(crate) async fn vpc_network(ec2: &Client, vpc_id: &str) -> BackendResult<(Vp
 
 /// The region's default VPC, if it has one.
 pub(crate) async fn default_vpc(ec2: &Client) -> BackendResult<Option<String>> {
-    let out = ec2
-        .describe_vpcs()
-        .filters(Filter::builder().name("is-default").values("true").build())
-        .send()
-        .await
-        .map_err(|e| from_sdk("DescribeVpcs", e))?;
+    let request = ec2.describe_vpcs().filters(filter("is-default", "true"));
+    let out = send("DescribeVpcs", request.send()).await?;
     Ok(out
         .vpcs()
         .first()

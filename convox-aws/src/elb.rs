@@ -12,7 +12,7 @@ use convox_model::resource::{
     Tags, TargetGroupSpec,
 };
 
-use crate::error::{from_sdk, invalid, missing};
+use crate::error::{invalid, missing, send};
 
 /// Longest ALB and target group name.
 const MAX_NAME_LEN: usize = 32;
@@ -90,6 +90,24 @@ fn default_action(operation: &str, action: &DefaultAction) -> BackendResult<Acti
     })
 }
 
+/// The ARN of the first item a create call answers with.
+fn first_arn<T>(
+    operation: &str,
+    what: &str,
+    items: &[T],
+    arn: impl Fn(&T) -> Option<&str>,
+) -> BackendResult<String> {
+    items
+        .first()
+        .and_then(arn)
+        .map(str::to_string)
+        .ok_or_else(|| missing(operation, what))
+}
+
+fn certificate(arn: &str) -> Certificate {
+    Certificate::builder().certificate_arn(arn).build()
+}
+
 fn forward(target_group_arn: &str) -> Action {
     Action::builder()
         .r#type(ActionTypeEnum::Forward)
@@ -145,17 +163,15 @@ pub(crate) async fn create_load_balancer(
             ),
         ));
     }
-    let out = elb
+    let request = elb
         .create_load_balancer()
         .name(&spec.name)
         .r#type(LoadBalancerTypeEnum::Application)
         .scheme(LoadBalancerSchemeEnum::from(spec.scheme.as_str()))
         .set_subnets(Some(spec.subnets.clone()))
         .security_groups(security_group_id)
-        .set_tags(tags(tag_set))
-        .send()
-        .await
-        .map_err(|e| from_sdk(OP, e))?;
+        .set_tags(tags(tag_set));
+    let out = send(OP, request.send()).await?;
     let lb = out
         .load_balancers()
         .first()
@@ -179,12 +195,8 @@ pub(crate) async fn create_load_balancer(
 }
 
 pub(crate) async fn delete_load_balancer(elb: &Client, arn: &str) -> BackendResult<()> {
-    elb.delete_load_balancer()
-        .load_balancer_arn(arn)
-        .send()
-        .await
-        .map_err(|e| from_sdk("DeleteLoadBalancer", e))?;
-    Ok(())
+    let request = elb.delete_load_balancer().load_balancer_arn(arn);
+    send("DeleteLoadBalancer", request.send()).await.map(drop)
 }
 
 pub(crate) async fn create_listener(
@@ -196,24 +208,16 @@ pub(crate) async fn create_listener(
 ) -> BackendResult<String> {
     const OP: &str = "CreateListener";
     check_listener_certificate(OP, spec, certificate_arn)?;
-    let out = elb
+    let request = elb
         .create_listener()
         .load_balancer_arn(load_balancer_arn)
         .port(i32::from(spec.port))
         .protocol(protocol(spec.protocol))
         .default_actions(default_action(OP, &spec.default_action)?)
-        .set_certificates(
-            certificate_arn.map(|arn| vec![Certificate::builder().certificate_arn(arn).build()]),
-        )
-        .set_tags(tags(tag_set))
-        .send()
-        .await
-        .map_err(|e| from_sdk(OP, e))?;
-    out.listeners()
-        .first()
-        .and_then(|l| l.listener_arn())
-        .map(str::to_string)
-        .ok_or_else(|| missing(OP, "listener ARN"))
+        .set_certificates(certificate_arn.map(|arn| vec![certificate(arn)]))
+        .set_tags(tags(tag_set));
+    let out = send(OP, request.send()).await?;
+    first_arn(OP, "listener ARN", out.listeners(), |l| l.listener_arn())
 }
 
 fn check_listener_certificate(
@@ -242,27 +246,19 @@ pub(crate) async fn modify_listener(
 ) -> BackendResult<()> {
     const OP: &str = "ModifyListener";
     check_listener_certificate(OP, spec, certificate_arn)?;
-    elb.modify_listener()
+    let request = elb
+        .modify_listener()
         .listener_arn(arn)
         .port(i32::from(spec.port))
         .protocol(protocol(spec.protocol))
         .default_actions(default_action(OP, &spec.default_action)?)
-        .set_certificates(
-            certificate_arn.map(|arn| vec![Certificate::builder().certificate_arn(arn).build()]),
-        )
-        .send()
-        .await
-        .map_err(|e| from_sdk(OP, e))?;
-    Ok(())
+        .set_certificates(certificate_arn.map(|arn| vec![certificate(arn)]));
+    send(OP, request.send()).await.map(drop)
 }
 
 pub(crate) async fn delete_listener(elb: &Client, arn: &str) -> BackendResult<()> {
-    elb.delete_listener()
-        .listener_arn(arn)
-        .send()
-        .await
-        .map_err(|e| from_sdk("DeleteListener", e))?;
-    Ok(())
+    let request = elb.delete_listener().listener_arn(arn);
+    send("DeleteListener", request.send()).await.map(drop)
 }
 
 pub(crate) async fn add_listener_certificate(
@@ -271,17 +267,13 @@ pub(crate) async fn add_listener_certificate(
     certificate_arn: &str,
 ) -> BackendResult<()> {
     // AddListenerCertificates is idempotent on AWS: attaching twice succeeds.
-    elb.add_listener_certificates()
+    let request = elb
+        .add_listener_certificates()
         .listener_arn(listener_arn)
-        .certificates(
-            Certificate::builder()
-                .certificate_arn(certificate_arn)
-                .build(),
-        )
-        .send()
+        .certificates(certificate(certificate_arn));
+    send("AddListenerCertificates", request.send())
         .await
-        .map_err(|e| from_sdk("AddListenerCertificates", e))?;
-    Ok(())
+        .map(drop)
 }
 
 pub(crate) async fn remove_listener_certificate(
@@ -289,17 +281,13 @@ pub(crate) async fn remove_listener_certificate(
     listener_arn: &str,
     certificate_arn: &str,
 ) -> BackendResult<()> {
-    elb.remove_listener_certificates()
+    let request = elb
+        .remove_listener_certificates()
         .listener_arn(listener_arn)
-        .certificates(
-            Certificate::builder()
-                .certificate_arn(certificate_arn)
-                .build(),
-        )
-        .send()
+        .certificates(certificate(certificate_arn));
+    send("RemoveListenerCertificates", request.send())
         .await
-        .map_err(|e| from_sdk("RemoveListenerCertificates", e))?;
-    Ok(())
+        .map(drop)
 }
 
 pub(crate) async fn create_target_group(
@@ -309,7 +297,7 @@ pub(crate) async fn create_target_group(
 ) -> BackendResult<String> {
     const OP: &str = "CreateTargetGroup";
     check_name(OP, "target group", &spec.name)?;
-    let out = elb
+    let request = elb
         .create_target_group()
         .name(&spec.name)
         .protocol(protocol(spec.protocol))
@@ -318,15 +306,11 @@ pub(crate) async fn create_target_group(
         .health_check_path(&spec.health.path)
         .health_check_interval_seconds(seconds(OP, spec.health.interval)?)
         .health_check_timeout_seconds(seconds(OP, spec.health.timeout)?)
-        .set_tags(tags(tag_set))
-        .send()
-        .await
-        .map_err(|e| from_sdk(OP, e))?;
-    out.target_groups()
-        .first()
-        .and_then(|t| t.target_group_arn())
-        .map(str::to_string)
-        .ok_or_else(|| missing(OP, "target group ARN"))
+        .set_tags(tags(tag_set));
+    let out = send(OP, request.send()).await?;
+    first_arn(OP, "target group ARN", out.target_groups(), |t| {
+        t.target_group_arn()
+    })
 }
 
 fn seconds(operation: &str, s: u32) -> BackendResult<i32> {
@@ -339,24 +323,18 @@ pub(crate) async fn modify_target_group(
     spec: &TargetGroupSpec,
 ) -> BackendResult<()> {
     const OP: &str = "ModifyTargetGroup";
-    elb.modify_target_group()
+    let request = elb
+        .modify_target_group()
         .target_group_arn(arn)
         .health_check_path(&spec.health.path)
         .health_check_interval_seconds(seconds(OP, spec.health.interval)?)
-        .health_check_timeout_seconds(seconds(OP, spec.health.timeout)?)
-        .send()
-        .await
-        .map_err(|e| from_sdk(OP, e))?;
-    Ok(())
+        .health_check_timeout_seconds(seconds(OP, spec.health.timeout)?);
+    send(OP, request.send()).await.map(drop)
 }
 
 pub(crate) async fn delete_target_group(elb: &Client, arn: &str) -> BackendResult<()> {
-    elb.delete_target_group()
-        .target_group_arn(arn)
-        .send()
-        .await
-        .map_err(|e| from_sdk("DeleteTargetGroup", e))?;
-    Ok(())
+    let request = elb.delete_target_group().target_group_arn(arn);
+    send("DeleteTargetGroup", request.send()).await.map(drop)
 }
 
 pub(crate) async fn create_rule(
@@ -370,21 +348,15 @@ pub(crate) async fn create_rule(
     let priority = spec
         .priority
         .ok_or_else(|| invalid(OP, "a rule needs a priority before it is created"))?;
-    let out = elb
+    let request = elb
         .create_rule()
         .listener_arn(listener_arn)
         .priority(check_priority(OP, priority)?)
         .conditions(host_condition(OP, &spec.hosts)?)
         .actions(forward(target_group_arn))
-        .set_tags(tags(tag_set))
-        .send()
-        .await
-        .map_err(|e| from_sdk(OP, e))?;
-    out.rules()
-        .first()
-        .and_then(|r| r.rule_arn())
-        .map(str::to_string)
-        .ok_or_else(|| missing(OP, "rule ARN"))
+        .set_tags(tags(tag_set));
+    let out = send(OP, request.send()).await?;
+    first_arn(OP, "rule ARN", out.rules(), |r| r.rule_arn())
 }
 
 pub(crate) async fn modify_rule(
@@ -394,36 +366,25 @@ pub(crate) async fn modify_rule(
     target_group_arn: &str,
 ) -> BackendResult<()> {
     const OP: &str = "ModifyRule";
-    elb.modify_rule()
+    let request = elb
+        .modify_rule()
         .rule_arn(arn)
         .conditions(host_condition(OP, &spec.hosts)?)
-        .actions(forward(target_group_arn))
-        .send()
-        .await
-        .map_err(|e| from_sdk(OP, e))?;
-    Ok(())
+        .actions(forward(target_group_arn));
+    send(OP, request.send()).await.map(drop)
 }
 
 pub(crate) async fn set_rule_priority(elb: &Client, arn: &str, priority: u32) -> BackendResult<()> {
     const OP: &str = "SetRulePriorities";
-    elb.set_rule_priorities()
-        .rule_priorities(
-            RulePriorityPair::builder()
-                .rule_arn(arn)
-                .priority(check_priority(OP, priority)?)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| from_sdk(OP, e))?;
-    Ok(())
+    let pair = RulePriorityPair::builder()
+        .rule_arn(arn)
+        .priority(check_priority(OP, priority)?)
+        .build();
+    let request = elb.set_rule_priorities().rule_priorities(pair);
+    send(OP, request.send()).await.map(drop)
 }
 
 pub(crate) async fn delete_rule(elb: &Client, arn: &str) -> BackendResult<()> {
-    elb.delete_rule()
-        .rule_arn(arn)
-        .send()
-        .await
-        .map_err(|e| from_sdk("DeleteRule", e))?;
-    Ok(())
+    let request = elb.delete_rule().rule_arn(arn);
+    send("DeleteRule", request.send()).await.map(drop)
 }

@@ -6,6 +6,8 @@
 //! whether a retry may help. The SDK error itself stays behind
 //! [`std::error::Error::source`]; its type never reaches our API.
 
+use std::future::Future;
+
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -220,6 +222,19 @@ where
     BackendError::new(kind, operation, message)
         .retryable(retryable)
         .with_source(err)
+}
+
+/// Awaits a request (`client.op().send()`, or a paginator's
+/// `send().try_collect()`) and maps its failure through [`classify`]: the one way
+/// every call reaches AWS.
+pub(crate) async fn send<T, E>(
+    operation: &str,
+    request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+) -> Result<T, BackendError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    request.await.map_err(|e| from_sdk(operation, e))
 }
 
 /// A request we refuse to send: our input breaks a rule AWS would also enforce.

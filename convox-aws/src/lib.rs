@@ -157,160 +157,60 @@ impl AwsBackend {
     }
 }
 
-#[async_trait]
-impl Backend for AwsBackend {
-    async fn observe(&self, rack: &Name, scope: &Scope) -> BackendResult<Vec<Observed>> {
-        observe::observe(self, rack, scope).await
-    }
+/// The trait impl: `observe` and `load_rack` by hand, every other method handed
+/// to the function of the same name in the module of its service, with that
+/// service's client (the module and the client field share the name).
+macro_rules! impl_backend {
+    (
+        { $($own:tt)* }
+        $($method:ident($($arg:ident: $ty:ty),*) -> $ret:ty => $service:ident;)*
+    ) => {
+        #[async_trait]
+        impl Backend for AwsBackend {
+            $($own)*
+            $(
+                async fn $method(&self, $($arg: $ty),*) -> BackendResult<$ret> {
+                    $service::$method(&self.$service, $($arg),*).await
+                }
+            )*
+        }
+    };
+}
 
-    async fn load_rack(&self, rack: &Name) -> BackendResult<Option<Rack>> {
-        match self.rack_zone(rack).await? {
-            Some(z) => route53::rack_from_tags(rack, &z.tags),
-            None => Ok(None),
+impl_backend! {
+    {
+        async fn observe(&self, rack: &Name, scope: &Scope) -> BackendResult<Vec<Observed>> {
+            observe::observe(self, rack, scope).await
+        }
+
+        async fn load_rack(&self, rack: &Name) -> BackendResult<Option<Rack>> {
+            match self.rack_zone(rack).await? {
+                Some(z) => route53::rack_from_tags(rack, &z.tags),
+                None => Ok(None),
+            }
         }
     }
-
-    async fn save_rack(&self, zone_id: &str, rack: &Rack) -> BackendResult<()> {
-        route53::save_rack(&self.route53, zone_id, rack).await
-    }
-
-    async fn create_security_group(
-        &self,
-        spec: &SecurityGroupSpec,
-        tags: &Tags,
-    ) -> BackendResult<String> {
-        ec2::create_security_group(&self.ec2, spec, tags).await
-    }
-
-    async fn update_security_group(&self, id: &str, spec: &SecurityGroupSpec) -> BackendResult<()> {
-        ec2::update_security_group(&self.ec2, id, spec).await
-    }
-
-    async fn delete_security_group(&self, id: &str) -> BackendResult<()> {
-        ec2::delete_security_group(&self.ec2, id).await
-    }
-
-    async fn create_load_balancer(
-        &self,
-        spec: &LoadBalancerSpec,
-        security_group_id: &str,
-        tags: &Tags,
-    ) -> BackendResult<CreatedLoadBalancer> {
-        elb::create_load_balancer(&self.elb, spec, security_group_id, tags).await
-    }
-
-    async fn delete_load_balancer(&self, arn: &str) -> BackendResult<()> {
-        elb::delete_load_balancer(&self.elb, arn).await
-    }
-
-    async fn create_listener(
-        &self,
-        load_balancer_arn: &str,
-        spec: &ListenerSpec,
-        certificate_arn: Option<&str>,
-        tags: &Tags,
-    ) -> BackendResult<String> {
-        elb::create_listener(&self.elb, load_balancer_arn, spec, certificate_arn, tags).await
-    }
-
-    async fn modify_listener(
-        &self,
-        arn: &str,
-        spec: &ListenerSpec,
-        certificate_arn: Option<&str>,
-    ) -> BackendResult<()> {
-        elb::modify_listener(&self.elb, arn, spec, certificate_arn).await
-    }
-
-    async fn delete_listener(&self, arn: &str) -> BackendResult<()> {
-        elb::delete_listener(&self.elb, arn).await
-    }
-
-    async fn import_certificate(
-        &self,
-        spec: &CertificateSpec,
-        pem: &CertificatePem,
-        tags: &Tags,
-    ) -> BackendResult<String> {
-        acm::import_certificate(&self.acm, spec, pem, tags).await
-    }
-
-    async fn delete_certificate(&self, arn: &str) -> BackendResult<()> {
-        acm::delete_certificate(&self.acm, arn).await
-    }
-
-    async fn add_listener_certificate(
-        &self,
-        listener_arn: &str,
-        certificate_arn: &str,
-    ) -> BackendResult<()> {
-        elb::add_listener_certificate(&self.elb, listener_arn, certificate_arn).await
-    }
-
-    async fn remove_listener_certificate(
-        &self,
-        listener_arn: &str,
-        certificate_arn: &str,
-    ) -> BackendResult<()> {
-        elb::remove_listener_certificate(&self.elb, listener_arn, certificate_arn).await
-    }
-
-    async fn create_target_group(
-        &self,
-        spec: &TargetGroupSpec,
-        tags: &Tags,
-    ) -> BackendResult<String> {
-        elb::create_target_group(&self.elb, spec, tags).await
-    }
-
-    async fn modify_target_group(&self, arn: &str, spec: &TargetGroupSpec) -> BackendResult<()> {
-        elb::modify_target_group(&self.elb, arn, spec).await
-    }
-
-    async fn delete_target_group(&self, arn: &str) -> BackendResult<()> {
-        elb::delete_target_group(&self.elb, arn).await
-    }
-
-    async fn create_rule(
-        &self,
-        listener_arn: &str,
-        spec: &ListenerRuleSpec,
-        target_group_arn: &str,
-        tags: &Tags,
-    ) -> BackendResult<String> {
-        elb::create_rule(&self.elb, listener_arn, spec, target_group_arn, tags).await
-    }
-
-    async fn modify_rule(
-        &self,
-        arn: &str,
-        spec: &ListenerRuleSpec,
-        target_group_arn: &str,
-    ) -> BackendResult<()> {
-        elb::modify_rule(&self.elb, arn, spec, target_group_arn).await
-    }
-
-    async fn set_rule_priority(&self, arn: &str, priority: u32) -> BackendResult<()> {
-        elb::set_rule_priority(&self.elb, arn, priority).await
-    }
-
-    async fn delete_rule(&self, arn: &str) -> BackendResult<()> {
-        elb::delete_rule(&self.elb, arn).await
-    }
-
-    async fn create_hosted_zone(
-        &self,
-        spec: &HostedZoneSpec,
-        tags: &Tags,
-    ) -> BackendResult<String> {
-        route53::create_hosted_zone(&self.route53, spec, tags).await
-    }
-
-    async fn delete_hosted_zone(&self, id: &str) -> BackendResult<()> {
-        route53::delete_hosted_zone(&self.route53, id).await
-    }
-
-    async fn change_records(&self, zone_id: &str, changes: &[RecordChange]) -> BackendResult<()> {
-        route53::change_records(&self.route53, zone_id, changes).await
-    }
+    save_rack(zone_id: &str, rack: &Rack) -> () => route53;
+    create_security_group(spec: &SecurityGroupSpec, tags: &Tags) -> String => ec2;
+    update_security_group(id: &str, spec: &SecurityGroupSpec) -> () => ec2;
+    delete_security_group(id: &str) -> () => ec2;
+    create_load_balancer(spec: &LoadBalancerSpec, security_group_id: &str, tags: &Tags) -> CreatedLoadBalancer => elb;
+    delete_load_balancer(arn: &str) -> () => elb;
+    create_listener(load_balancer_arn: &str, spec: &ListenerSpec, certificate_arn: Option<&str>, tags: &Tags) -> String => elb;
+    modify_listener(arn: &str, spec: &ListenerSpec, certificate_arn: Option<&str>) -> () => elb;
+    delete_listener(arn: &str) -> () => elb;
+    import_certificate(spec: &CertificateSpec, pem: &CertificatePem, tags: &Tags) -> String => acm;
+    delete_certificate(arn: &str) -> () => acm;
+    add_listener_certificate(listener_arn: &str, certificate_arn: &str) -> () => elb;
+    remove_listener_certificate(listener_arn: &str, certificate_arn: &str) -> () => elb;
+    create_target_group(spec: &TargetGroupSpec, tags: &Tags) -> String => elb;
+    modify_target_group(arn: &str, spec: &TargetGroupSpec) -> () => elb;
+    delete_target_group(arn: &str) -> () => elb;
+    create_rule(listener_arn: &str, spec: &ListenerRuleSpec, target_group_arn: &str, tags: &Tags) -> String => elb;
+    modify_rule(arn: &str, spec: &ListenerRuleSpec, target_group_arn: &str) -> () => elb;
+    set_rule_priority(arn: &str, priority: u32) -> () => elb;
+    delete_rule(arn: &str) -> () => elb;
+    create_hosted_zone(spec: &HostedZoneSpec, tags: &Tags) -> String => route53;
+    delete_hosted_zone(id: &str) -> () => route53;
+    change_records(zone_id: &str, changes: &[RecordChange]) -> () => route53;
 }

@@ -25,7 +25,7 @@ use convox_model::resource::{
 use crate::AwsBackend;
 use crate::acm::{self, TAG_ISSUER};
 use crate::ec2;
-use crate::error::from_sdk;
+use crate::error::send;
 use crate::route53;
 
 /// ELBv2's DescribeTags takes at most this many ARNs.
@@ -50,15 +50,19 @@ fn ownership_only(tags: &Tags) -> Tags {
         .collect()
 }
 
-fn elb_tags(tags: &[Tag]) -> Tags {
-    tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
+/// Tags read back from any service, as `(key, value)` pairs; a tag without a key
+/// is none, one without a value has an empty one.
+pub(crate) fn tag_map<'a>(
+    pairs: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> Tags {
+    pairs
+        .into_iter()
+        .filter_map(|(k, v)| Some((k?.to_string(), v.unwrap_or_default().to_string())))
         .collect()
+}
+
+fn elb_tags(tags: &[Tag]) -> Tags {
+    tag_map(tags.iter().map(|t| (t.key(), t.value())))
 }
 
 /// A load balancer's address in the form alias records carry it.
@@ -73,12 +77,8 @@ fn alias_dns(dns: &str) -> String {
 async fn describe_tags(elb: &Elb, arns: &[String]) -> BackendResult<BTreeMap<String, Tags>> {
     let mut out = BTreeMap::new();
     for chunk in arns.chunks(TAGS_PER_CALL) {
-        let t = elb
-            .describe_tags()
-            .set_resource_arns(Some(chunk.to_vec()))
-            .send()
-            .await
-            .map_err(|e| from_sdk("DescribeTags", e))?;
+        let request = elb.describe_tags().set_resource_arns(Some(chunk.to_vec()));
+        let t = send("DescribeTags", request.send()).await?;
         for d in t.tag_descriptions() {
             if let Some(arn) = d.resource_arn() {
                 out.insert(arn.to_string(), elb_tags(d.tags()));
@@ -116,11 +116,26 @@ async fn owned<T>(
         .collect())
 }
 
+/// An ELBv2 resource the rack owns: its ARN, key, tags and what AWS said of it.
 struct Owned<T> {
     id: String,
     key: ResourceKey,
     tags: Tags,
     item: T,
+}
+
+impl<T> Owned<T> {
+    fn observed(&self, spec: Spec) -> Observed {
+        observed(self.key.clone(), &self.tags, spec, self.id.clone())
+    }
+}
+
+/// The keys of owned resources by ARN, to resolve references.
+fn keys<T>(owned: &[Owned<T>]) -> BTreeMap<String, ResourceKey> {
+    owned
+        .iter()
+        .map(|o| (o.id.clone(), o.key.clone()))
+        .collect()
 }
 
 #[derive(Default)]
@@ -135,28 +150,21 @@ struct ElbState {
 }
 
 async fn elb_state(elb: &Elb, rack: &Name, apps: bool) -> BackendResult<ElbState> {
-    let mut pages = elb.describe_load_balancers().into_paginator().send();
-    let mut lbs = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| from_sdk("DescribeLoadBalancers", e))?;
-        lbs.extend(
-            page.load_balancers()
-                .iter()
-                .filter(|lb| lb.r#type() == Some(&LoadBalancerTypeEnum::Application))
-                .cloned(),
-        );
-    }
+    let pages = elb.describe_load_balancers().into_paginator().send();
+    let lbs = send("DescribeLoadBalancers", pages.try_collect())
+        .await?
+        .iter()
+        .flat_map(|p| p.load_balancers())
+        .filter(|lb| lb.r#type() == Some(&LoadBalancerTypeEnum::Application))
+        .cloned()
+        .collect();
     let lbs = owned(elb, rack, lbs, |lb| lb.load_balancer_arn()).await?;
 
     let mut listeners = Vec::new();
     for lb in &lbs {
-        let mut pages = elb
-            .describe_listeners()
-            .load_balancer_arn(&lb.id)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| from_sdk("DescribeListeners", e))?;
+        let pages = elb.describe_listeners().load_balancer_arn(&lb.id);
+        let pages = pages.into_paginator().send();
+        for page in send("DescribeListeners", pages.try_collect()).await? {
             listeners.extend(page.listeners().iter().cloned());
         }
     }
@@ -169,14 +177,9 @@ async fn elb_state(elb: &Elb, rack: &Name, apps: bool) -> BackendResult<ElbState
     if apps {
         let mut rules = Vec::new();
         for l in &listeners {
-            let mut pages = elb
-                .describe_rules()
-                .listener_arn(&l.id)
-                .page_size(RULES_PER_PAGE)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| from_sdk("DescribeRules", e))?;
+            let pages = elb.describe_rules().listener_arn(&l.id);
+            let pages = pages.page_size(RULES_PER_PAGE).into_paginator().send();
+            for page in send("DescribeRules", pages.try_collect()).await? {
                 rules.extend(
                     page.rules()
                         .iter()
@@ -184,13 +187,9 @@ async fn elb_state(elb: &Elb, rack: &Name, apps: bool) -> BackendResult<ElbState
                         .map(|r| (l.id.clone(), r.clone())),
                 );
             }
-            let mut pages = elb
-                .describe_listener_certificates()
-                .listener_arn(&l.id)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| from_sdk("DescribeListenerCertificates", e))?;
+            let pages = elb.describe_listener_certificates().listener_arn(&l.id);
+            let pages = pages.into_paginator().send();
+            for page in send("DescribeListenerCertificates", pages.try_collect()).await? {
                 for c in page.certificates() {
                     if c.is_default() != Some(true)
                         && let Some(arn) = c.certificate_arn()
@@ -206,16 +205,32 @@ async fn elb_state(elb: &Elb, rack: &Name, apps: bool) -> BackendResult<ElbState
         state.sni.dedup();
         state.rules = owned(elb, rack, rules, |(_, r)| r.rule_arn()).await?;
 
-        let mut pages = elb.describe_target_groups().into_paginator().send();
-        let mut tgs = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| from_sdk("DescribeTargetGroups", e))?;
-            tgs.extend(page.target_groups().iter().cloned());
-        }
+        let pages = elb.describe_target_groups().into_paginator().send();
+        let tgs = send("DescribeTargetGroups", pages.try_collect())
+            .await?
+            .iter()
+            .flat_map(|p| p.target_groups().iter().cloned())
+            .collect();
         state.target_groups = owned(elb, rack, tgs, |t| t.target_group_arn()).await?;
     }
     state.listeners = listeners;
     Ok(state)
+}
+
+/// A number AWS sends as text; 0 (nothing this library writes) when it is absent
+/// or not a number.
+fn number<T: std::str::FromStr + Default>(s: Option<&str>) -> T {
+    s.and_then(|s| s.parse().ok()).unwrap_or_default()
+}
+
+/// A port or a number of seconds; 0 when absent or out of range.
+fn int<T: TryFrom<i32> + Default>(n: Option<i32>) -> T {
+    n.and_then(|n| T::try_from(n).ok()).unwrap_or_default()
+}
+
+/// A text field, empty when absent.
+fn text(s: Option<&str>) -> String {
+    s.unwrap_or_default().to_string()
 }
 
 fn protocol(p: Option<&ProtocolEnum>) -> Protocol {
@@ -233,10 +248,7 @@ fn default_action(actions: &[Action]) -> DefaultAction {
         Some(a) if a.r#type() == Some(&ActionTypeEnum::Redirect) => {
             let r = a.redirect_config();
             DefaultAction::Redirect {
-                port: r
-                    .and_then(|r| r.port())
-                    .and_then(|p| p.parse().ok())
-                    .unwrap_or(0),
+                port: number(r.and_then(|r| r.port())),
                 status_code: match r.and_then(|r| r.status_code()) {
                     Some(RedirectActionStatusCodeEnum::Http301) => 301,
                     Some(RedirectActionStatusCodeEnum::Http302) => 302,
@@ -247,18 +259,9 @@ fn default_action(actions: &[Action]) -> DefaultAction {
         Some(a) if a.r#type() == Some(&ActionTypeEnum::FixedResponse) => {
             let f = a.fixed_response_config();
             DefaultAction::FixedResponse {
-                status_code: f
-                    .and_then(|f| f.status_code())
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0),
-                content_type: f
-                    .and_then(|f| f.content_type())
-                    .unwrap_or_default()
-                    .to_string(),
-                body: f
-                    .and_then(|f| f.message_body())
-                    .unwrap_or_default()
-                    .to_string(),
+                status_code: number(f.and_then(|f| f.status_code())),
+                content_type: text(f.and_then(|f| f.content_type())),
+                body: text(f.and_then(|f| f.message_body())),
             }
         }
         other => DefaultAction::FixedResponse {
@@ -338,7 +341,7 @@ pub(crate) async fn observe(
 
     let mut sg_keys = BTreeMap::new();
     for g in &groups {
-        let tags = ec2::tag_map(g.tags());
+        let tags = tag_map(g.tags().iter().map(|t| (t.key(), t.value())));
         let (Some(key), Some(id)) = (owned_by(&tags, rack), g.group_id()) else {
             continue;
         };
@@ -346,9 +349,9 @@ pub(crate) async fn observe(
         let mut ingress = ec2::ingress(g);
         ingress.sort();
         let spec = SecurityGroupSpec {
-            name: g.group_name().unwrap_or_default().to_string(),
-            description: g.description().unwrap_or_default().to_string(),
-            vpc_id: g.vpc_id().unwrap_or_default().to_string(),
+            name: text(g.group_name()),
+            description: text(g.description()),
+            vpc_id: text(g.vpc_id()),
             ingress,
         };
         out.push(observed(
@@ -379,10 +382,11 @@ pub(crate) async fn observe(
         ));
     }
 
-    let mut lb_keys = BTreeMap::new();
+    let lb_keys = keys(&elb.lbs);
+    let listener_keys = keys(&elb.listeners);
+    let tg_keys = keys(&elb.target_groups);
     let mut lb_by_dns: BTreeMap<String, ResourceKey> = BTreeMap::new();
     for lb in &elb.lbs {
-        lb_keys.insert(lb.id.clone(), lb.key.clone());
         let l = &lb.item;
         let mut subnets: Vec<String> = l
             .availability_zones()
@@ -391,7 +395,7 @@ pub(crate) async fn observe(
             .collect();
         subnets.sort();
         let spec = LoadBalancerSpec {
-            name: l.load_balancer_name().unwrap_or_default().to_string(),
+            name: text(l.load_balancer_name()),
             scheme: match l.scheme() {
                 Some(LoadBalancerSchemeEnum::Internal) => LbScheme::Internal,
                 _ => LbScheme::InternetFacing,
@@ -413,23 +417,16 @@ pub(crate) async fn observe(
             }
             _ => None,
         };
-        let mut o = observed(
-            lb.key.clone(),
-            &lb.tags,
-            Spec::LoadBalancer(spec),
-            lb.id.clone(),
-        );
+        let mut o = lb.observed(Spec::LoadBalancer(spec));
         o.address = address;
         out.push(o);
     }
 
-    let mut listener_keys = BTreeMap::new();
     for l in &elb.listeners {
-        listener_keys.insert(l.id.clone(), l.key.clone());
         let li = &l.item;
         let spec = ListenerSpec {
             load_balancer: key_or_foreign(&lb_keys, li.load_balancer_arn().unwrap_or_default()),
-            port: li.port().and_then(|p| u16::try_from(p).ok()).unwrap_or(0),
+            port: int(li.port()),
             protocol: protocol(li.protocol()),
             default_action: default_action(li.default_actions()),
             certificate: li
@@ -438,12 +435,7 @@ pub(crate) async fn observe(
                 .find_map(|c| c.certificate_arn())
                 .map(|arn| key_or_foreign(&cert_keys, arn)),
         };
-        out.push(observed(
-            l.key.clone(),
-            &l.tags,
-            Spec::Listener(spec),
-            l.id.clone(),
-        ));
+        out.push(l.observed(Spec::Listener(spec)));
     }
 
     for (listener, cert) in &elb.sni {
@@ -468,33 +460,20 @@ pub(crate) async fn observe(
         ));
     }
 
-    let mut tg_keys = BTreeMap::new();
     for t in &elb.target_groups {
-        tg_keys.insert(t.id.clone(), t.key.clone());
         let g = &t.item;
         let spec = TargetGroupSpec {
-            name: g.target_group_name().unwrap_or_default().to_string(),
+            name: text(g.target_group_name()),
             protocol: protocol(g.protocol()),
-            port: g.port().and_then(|p| u16::try_from(p).ok()).unwrap_or(0),
-            vpc_id: g.vpc_id().unwrap_or_default().to_string(),
+            port: int(g.port()),
+            vpc_id: text(g.vpc_id()),
             health: HealthCheck {
                 path: g.health_check_path().unwrap_or("/").to_string(),
-                interval: g
-                    .health_check_interval_seconds()
-                    .and_then(|s| u32::try_from(s).ok())
-                    .unwrap_or(0),
-                timeout: g
-                    .health_check_timeout_seconds()
-                    .and_then(|s| u32::try_from(s).ok())
-                    .unwrap_or(0),
+                interval: int(g.health_check_interval_seconds()),
+                timeout: int(g.health_check_timeout_seconds()),
             },
         };
-        out.push(observed(
-            t.key.clone(),
-            &t.tags,
-            Spec::TargetGroup(spec),
-            t.id.clone(),
-        ));
+        out.push(t.observed(Spec::TargetGroup(spec)));
     }
 
     for r in &elb.rules {
@@ -507,12 +486,7 @@ pub(crate) async fn observe(
                 .map(|arn| key_or_foreign(&tg_keys, arn))
                 .unwrap_or_else(|| foreign("none")),
         };
-        out.push(observed(
-            r.key.clone(),
-            &r.tags,
-            Spec::ListenerRule(spec),
-            r.id.clone(),
-        ));
+        out.push(r.observed(Spec::ListenerRule(spec)));
     }
 
     for z in &zones {

@@ -282,24 +282,28 @@ mod tests {
         assert_eq!(Pacer::new(&p).unwrap_err(), "acm");
     }
 
+    /// `n` calls of `operation` at time zero, none of which waits.
+    fn spend(pacer: &Pacer, service: Service, operation: &str, n: usize) {
+        for i in 0..n {
+            let wait = pacer.reserve(service, operation, Duration::ZERO);
+            assert_eq!(wait, ms(0), "{operation} call {i}");
+        }
+    }
+
     #[test]
     fn each_operation_spends_from_its_family() {
         let pacer = Pacer::new(&Pacing::aws_defaults()).unwrap();
         let t = Duration::ZERO;
         // ELBv2 mutations: 20 at once, the 21st waits a third of a second, and
         // reads still go (the 40-call bucket has room).
-        for _ in 0..20 {
-            assert_eq!(pacer.reserve(Service::Elb, "CreateRule", t), ms(0));
-        }
+        spend(&pacer, Service::Elb, "CreateRule", 20);
         assert_eq!(
             pacer.reserve(Service::Elb, "ModifyRule", t),
             Duration::from_secs_f64(1.0 / 3.0)
         );
         assert_eq!(pacer.reserve(Service::Elb, "DescribeRules", t), ms(0));
         // The reads and the mutations share the 40-call bucket: 22 spent.
-        for _ in 0..18 {
-            assert_eq!(pacer.reserve(Service::Elb, "DescribeTags", t), ms(0));
-        }
+        spend(&pacer, Service::Elb, "DescribeTags", 18);
         assert_eq!(pacer.reserve(Service::Elb, "DescribeTags", t), ms(100));
         // ImportCertificate: one a second; other ACM calls are not held up by it.
         assert_eq!(pacer.reserve(Service::Acm, "ImportCertificate", t), ms(0));
@@ -309,24 +313,14 @@ mod tests {
         );
         assert_eq!(pacer.reserve(Service::Acm, "DeleteCertificate", t), ms(0));
         // Security-group changes: 50 at once, then 5 a second.
-        for _ in 0..50 {
-            assert_eq!(
-                pacer.reserve(Service::Ec2, "AuthorizeSecurityGroupIngress", t),
-                ms(0)
-            );
-        }
+        spend(&pacer, Service::Ec2, "AuthorizeSecurityGroupIngress", 50);
         assert_eq!(
             pacer.reserve(Service::Ec2, "DeleteSecurityGroup", t),
             ms(200)
         );
         assert_eq!(pacer.reserve(Service::Ec2, "DescribeVpcs", t), ms(0));
         // Route53: 50, then 10 a second.
-        for _ in 0..50 {
-            assert_eq!(
-                pacer.reserve(Service::Route53, "ChangeResourceRecordSets", t),
-                ms(0)
-            );
-        }
+        spend(&pacer, Service::Route53, "ChangeResourceRecordSets", 50);
         assert_eq!(
             pacer.reserve(Service::Route53, "ListHostedZones", t),
             ms(100)

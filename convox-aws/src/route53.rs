@@ -17,7 +17,8 @@ use convox_model::resource::{
     HostedZoneSpec, LoadBalancerAddress, RecordAction, RecordChange, Tags, parse_record_owner_value,
 };
 
-use crate::error::{from_sdk, invalid, missing};
+use crate::error::{invalid, missing, send};
+use crate::observe::tag_map;
 
 /// TTL of the ownership TXT records. Route53 deletes a record only when given its
 /// exact TTL and value, so it is fixed.
@@ -104,7 +105,7 @@ pub(crate) async fn create_hosted_zone(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
-    let out = r53
+    let request = r53
         .create_hosted_zone()
         .name(&spec.name)
         .caller_reference(format!("convox-{}-{nanos}", spec.name))
@@ -119,10 +120,8 @@ pub(crate) async fn create_hosted_zone(
                 .private_zone(true)
                 .comment("convox rack zone")
                 .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| from_sdk(OP, e))?;
+        );
+    let out = send(OP, request.send()).await?;
     let id = bare_zone_id(
         out.hosted_zone()
             .ok_or_else(|| missing(OP, "hosted zone"))?
@@ -150,13 +149,12 @@ pub(crate) async fn add_tags(r53: &Client, zone_id: &str, tags: &Tags) -> Backen
     // Route53 takes at most 10 tags per ChangeTagsForResource; the rack's
     // settings and ownership tags are more than that.
     for batch in all.chunks(MAX_TAGS_PER_CHANGE) {
-        r53.change_tags_for_resource()
+        let request = r53
+            .change_tags_for_resource()
             .resource_type(TagResourceType::Hostedzone)
             .resource_id(zone_id)
-            .set_add_tags(Some(batch.to_vec()))
-            .send()
-            .await
-            .map_err(|e| from_sdk("ChangeTagsForResource", e))?;
+            .set_add_tags(Some(batch.to_vec()));
+        send("ChangeTagsForResource", request.send()).await?;
     }
     Ok(())
 }
@@ -165,52 +163,35 @@ pub(crate) async fn add_tags(r53: &Client, zone_id: &str, tags: &Tags) -> Backen
 pub(crate) const MAX_TAGS_PER_CHANGE: usize = 10;
 
 pub(crate) async fn delete_hosted_zone(r53: &Client, id: &str) -> BackendResult<()> {
-    r53.delete_hosted_zone()
-        .id(id)
-        .send()
+    send("DeleteHostedZone", r53.delete_hosted_zone().id(id).send())
         .await
-        .map_err(|e| from_sdk("DeleteHostedZone", e))?;
-    Ok(())
+        .map(drop)
 }
 
 /// Every hosted zone with its tags, keeping those `keep` accepts.
 pub(crate) async fn zones(r53: &Client, keep: impl Fn(&Tags) -> bool) -> BackendResult<Vec<Zone>> {
-    let mut pages = r53.list_hosted_zones().into_paginator().send();
-    let mut all = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| from_sdk("ListHostedZones", e))?;
-        for z in page.hosted_zones() {
-            // Ours are private; public zones are never the rack's.
-            if z.config().is_some_and(|c| c.private_zone()) {
-                all.push((bare_zone_id(z.id()).to_string(), normal_name(z.name())));
-            }
-        }
-    }
+    let pages = r53.list_hosted_zones().into_paginator().send();
+    let pages = send("ListHostedZones", pages.try_collect()).await?;
+    let all: Vec<(String, String)> = pages
+        .iter()
+        .flat_map(|p| p.hosted_zones())
+        // Ours are private; public zones are never the rack's.
+        .filter(|z| z.config().is_some_and(|c| c.private_zone()))
+        .map(|z| (bare_zone_id(z.id()).to_string(), normal_name(z.name())))
+        .collect();
     let mut out = Vec::new();
     for chunk in all.chunks(TAGS_PER_CALL) {
         let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
-        let t = r53
+        let request = r53
             .list_tags_for_resources()
             .resource_type(TagResourceType::Hostedzone)
-            .set_resource_ids(Some(ids))
-            .send()
-            .await
-            .map_err(|e| from_sdk("ListTagsForResources", e))?;
+            .set_resource_ids(Some(ids));
+        let t = send("ListTagsForResources", request.send()).await?;
         let mut by_id: BTreeMap<String, Tags> = BTreeMap::new();
         for set in t.resource_tag_sets() {
             if let Some(id) = set.resource_id() {
-                by_id.insert(
-                    bare_zone_id(id).to_string(),
-                    set.tags()
-                        .iter()
-                        .filter_map(|t| {
-                            Some((
-                                t.key()?.to_string(),
-                                t.value().unwrap_or_default().to_string(),
-                            ))
-                        })
-                        .collect(),
-                );
+                let tags = tag_map(set.tags().iter().map(|t| (t.key(), t.value())));
+                by_id.insert(bare_zone_id(id).to_string(), tags);
             }
         }
         for (id, name) in chunk {
@@ -229,12 +210,7 @@ pub(crate) async fn zones(r53: &Client, keep: impl Fn(&Tags) -> bool) -> Backend
 
 /// The VPC a private zone is associated with (the first, if several).
 pub(crate) async fn zone_vpc(r53: &Client, id: &str) -> BackendResult<(String, String)> {
-    let out = r53
-        .get_hosted_zone()
-        .id(id)
-        .send()
-        .await
-        .map_err(|e| from_sdk("GetHostedZone", e))?;
+    let out = send("GetHostedZone", r53.get_hosted_zone().id(id).send()).await?;
     let vpc = out.vpcs().first();
     Ok((
         vpc.and_then(|v| v.vpc_id()).unwrap_or_default().to_string(),
@@ -268,7 +244,7 @@ pub(crate) async fn owned_records(
                 .set_start_record_type(ty)
                 .set_start_record_identifier(ident);
         }
-        let page = req.send().await.map_err(|e| from_sdk(OP, e))?;
+        let page = send(OP, req.send()).await?;
         for set in page.resource_record_sets() {
             let name = normal_name(set.name());
             match set.r#type() {
@@ -399,13 +375,11 @@ pub(crate) async fn change_records(
         .set_changes(Some(out))
         .build()
         .map_err(|e| invalid(OP, e.to_string()))?;
-    r53.change_resource_record_sets()
+    let request = r53
+        .change_resource_record_sets()
         .hosted_zone_id(zone_id)
-        .change_batch(batch)
-        .send()
-        .await
-        .map_err(|e| from_sdk(OP, e))?;
-    Ok(())
+        .change_batch(batch);
+    send(OP, request.send()).await.map(drop)
 }
 
 /// The rack's settings as zone tags.

@@ -62,6 +62,7 @@ pub mod faults;
 mod ids;
 mod mock;
 pub mod ops;
+mod persist;
 mod state;
 
 pub use faults::{
@@ -70,6 +71,7 @@ pub use faults::{
 pub use ids::alb_canonical_zone_id;
 pub use mock::{
     CallCounts, DEFAULT_ACCOUNT, DEFAULT_REGION, Inventory, MockBackend, SleepFn, SleepFuture,
-    StateError, sleep_fn,
+    sleep_fn,
 };
+pub use persist::StateError;
 pub use state::{MAX_ELB_NAME_LEN, MAX_RULE_PRIORITY, Quotas, change_batch_weight};

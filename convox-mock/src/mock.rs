@@ -1,22 +1,16 @@
-//! [`MockBackend`]: the [`Backend`] over [`crate::state::State`], with call counts,
-//! optional latency and JSON persistence.
+//! [`MockBackend`]: the [`Backend`] over [`crate::state::State`], with call counts
+//! and optional latency (JSON persistence is in [`crate::persist`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
-use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use convox_model::backend::{Backend, BackendResult, CertificatePem, CreatedLoadBalancer};
-use convox_model::name::Name;
-use convox_model::rack::Rack;
-use convox_model::resource::{
-    CertificateSpec, HostedZoneSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerAddress,
-    LoadBalancerSpec, Observed, RecordChange, Scope, SecurityGroupSpec, Tags, TargetGroupSpec,
-};
+use convox_model::backend::{Backend, BackendResult};
+use convox_model::resource::LoadBalancerAddress;
 use serde::{Deserialize, Serialize};
 
 use crate::ops::{self, Operation};
@@ -73,23 +67,6 @@ impl CallCounts {
     pub fn total(&self) -> u64 {
         self.reads + self.mutations
     }
-}
-
-/// Why the mock's state could not be saved or loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum StateError {
-    /// Reading or writing the file failed.
-    #[error("cannot access mock state file {path}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The JSON is not mock state.
-    #[error("mock state is not valid JSON of the expected shape")]
-    Json(#[source] serde_json::Error),
 }
 
 struct Inner {
@@ -159,7 +136,7 @@ impl MockBackend {
         ))
     }
 
-    fn from_state(state: State) -> Self {
+    pub(crate) fn from_state(state: State) -> Self {
         MockBackend {
             inner: Mutex::new(Inner {
                 state,
@@ -210,56 +187,6 @@ impl MockBackend {
         self.lock().calls = CallCounts::default();
     }
 
-    /// The whole state as JSON (not the call counts or latency: they belong to
-    /// one process).
-    pub fn to_json(&self) -> Result<String, StateError> {
-        serde_json::to_string_pretty(&self.lock().state).map_err(StateError::Json)
-    }
-
-    /// A backend holding the state in `json` (from [`MockBackend::to_json`]).
-    pub fn from_json(json: &str) -> Result<Self, StateError> {
-        serde_json::from_str(json)
-            .map(Self::from_state)
-            .map_err(StateError::Json)
-    }
-
-    /// Replaces this backend's state with the one in `json`.
-    pub fn load_json(&self, json: &str) -> Result<(), StateError> {
-        let state: State = serde_json::from_str(json).map_err(StateError::Json)?;
-        self.lock().state = state;
-        Ok(())
-    }
-
-    /// A backend holding the state saved at `path`, or an empty one if there is
-    /// no file there yet: the start of a command-line session.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self, StateError> {
-        let path = path.as_ref();
-        match std::fs::read_to_string(path) {
-            Ok(json) => Self::from_json(&json),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::new()),
-            Err(source) => Err(StateError::Io {
-                path: path.to_path_buf(),
-                source,
-            }),
-        }
-    }
-
-    /// Saves the state at `path`, replacing the file whole (written beside it,
-    /// then renamed) so that an interrupted save never leaves half a file.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), StateError> {
-        let path = path.as_ref();
-        let json = self.to_json()?;
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        let io = |source| StateError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        std::fs::write(&tmp, json).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
-    }
-
     /// Adds a record that no rack owns (no ownership TXT, or `txt` naming
     /// someone else), as another tool would have made it. Not counted as a call.
     ///
@@ -291,6 +218,11 @@ impl MockBackend {
             hosted_zones: s.zones.len(),
             records: s.zones.values().map(|z| z.records.len()).sum(),
         }
+    }
+
+    /// Runs `f` on the state, uncounted.
+    pub(crate) fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut self.lock().state)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -337,235 +269,30 @@ pub struct Inventory {
     pub records: usize,
 }
 
-#[async_trait]
-impl Backend for MockBackend {
-    fn quotas(&self) -> convox_model::aws::Quotas {
-        let q = MockBackend::quotas(self);
-        convox_model::aws::Quotas {
-            rules_per_load_balancer: q.rules_per_load_balancer,
-            target_groups_per_load_balancer: q.target_groups_per_load_balancer,
-            certificates_per_load_balancer: q.certificates_per_load_balancer,
-            condition_values_per_rule: q.condition_values_per_rule,
-            tags_per_resource: q.tags_per_resource,
-            records_per_change_batch: q.records_per_change_batch,
-            ..convox_model::aws::Quotas::default()
+macro_rules! impl_backend {
+    ($($method:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $op:ident;)*) => {
+        #[async_trait]
+        impl Backend for MockBackend {
+            // The planner checks what this mock enforces, raised quotas included.
+            fn quotas(&self) -> convox_model::aws::Quotas {
+                let q = MockBackend::quotas(self);
+                convox_model::aws::Quotas {
+                    rules_per_load_balancer: q.rules_per_load_balancer,
+                    target_groups_per_load_balancer: q.target_groups_per_load_balancer,
+                    certificates_per_load_balancer: q.certificates_per_load_balancer,
+                    condition_values_per_rule: q.condition_values_per_rule,
+                    tags_per_resource: q.tags_per_resource,
+                    records_per_change_batch: q.records_per_change_batch,
+                    ..convox_model::aws::Quotas::default()
+                }
+            }
+
+            $(
+                async fn $method(&self, $($arg: $ty),*) -> BackendResult<$ret> {
+                    self.call(ops::$op, |state, op| state.$method(op, $($arg),*)).await
+                }
+            )*
         }
-    }
-
-    async fn observe(&self, rack: &Name, scope: &Scope) -> BackendResult<Vec<Observed>> {
-        self.call(ops::OBSERVE, |s, _| Ok(s.observe(rack, scope)))
-            .await
-    }
-
-    async fn load_rack(&self, rack: &Name) -> BackendResult<Option<Rack>> {
-        self.call(ops::LOAD_RACK, |s, _| Ok(s.load_rack(rack)))
-            .await
-    }
-
-    async fn save_rack(&self, zone_id: &str, rack: &Rack) -> BackendResult<()> {
-        self.call(ops::SAVE_RACK, |s, op| s.save_rack(op, zone_id, rack))
-            .await
-    }
-
-    async fn create_security_group(
-        &self,
-        spec: &SecurityGroupSpec,
-        tags: &Tags,
-    ) -> BackendResult<String> {
-        self.call(ops::CREATE_SECURITY_GROUP, |s, op| {
-            s.create_security_group(op, spec, tags)
-        })
-        .await
-    }
-
-    async fn update_security_group(&self, id: &str, spec: &SecurityGroupSpec) -> BackendResult<()> {
-        self.call(ops::UPDATE_SECURITY_GROUP, |s, op| {
-            s.update_security_group(op, id, spec)
-        })
-        .await
-    }
-
-    async fn delete_security_group(&self, id: &str) -> BackendResult<()> {
-        self.call(ops::DELETE_SECURITY_GROUP, |s, op| {
-            s.delete_security_group(op, id)
-        })
-        .await
-    }
-
-    async fn create_load_balancer(
-        &self,
-        spec: &LoadBalancerSpec,
-        security_group_id: &str,
-        tags: &Tags,
-    ) -> BackendResult<CreatedLoadBalancer> {
-        self.call(ops::CREATE_LOAD_BALANCER, |s, op| {
-            s.create_load_balancer(op, spec, security_group_id, tags)
-        })
-        .await
-    }
-
-    async fn delete_load_balancer(&self, arn: &str) -> BackendResult<()> {
-        self.call(ops::DELETE_LOAD_BALANCER, |s, op| {
-            s.delete_load_balancer(op, arn)
-        })
-        .await
-    }
-
-    async fn create_listener(
-        &self,
-        load_balancer_arn: &str,
-        spec: &ListenerSpec,
-        certificate_arn: Option<&str>,
-        tags: &Tags,
-    ) -> BackendResult<String> {
-        self.call(ops::CREATE_LISTENER, |s, op| {
-            s.create_listener(op, load_balancer_arn, spec, certificate_arn, tags)
-        })
-        .await
-    }
-
-    async fn modify_listener(
-        &self,
-        arn: &str,
-        spec: &ListenerSpec,
-        certificate_arn: Option<&str>,
-    ) -> BackendResult<()> {
-        self.call(ops::MODIFY_LISTENER, |s, op| {
-            s.modify_listener(op, arn, spec, certificate_arn)
-        })
-        .await
-    }
-
-    async fn delete_listener(&self, arn: &str) -> BackendResult<()> {
-        self.call(ops::DELETE_LISTENER, |s, op| s.delete_listener(op, arn))
-            .await
-    }
-
-    async fn import_certificate(
-        &self,
-        spec: &CertificateSpec,
-        pem: &CertificatePem,
-        tags: &Tags,
-    ) -> BackendResult<String> {
-        self.call(ops::IMPORT_CERTIFICATE, |s, op| {
-            s.import_certificate(op, spec, pem, tags)
-        })
-        .await
-    }
-
-    async fn delete_certificate(&self, arn: &str) -> BackendResult<()> {
-        self.call(ops::DELETE_CERTIFICATE, |s, op| {
-            s.delete_certificate(op, arn)
-        })
-        .await
-    }
-
-    async fn add_listener_certificate(
-        &self,
-        listener_arn: &str,
-        certificate_arn: &str,
-    ) -> BackendResult<()> {
-        self.call(ops::ADD_LISTENER_CERTIFICATE, |s, op| {
-            s.add_listener_certificate(op, listener_arn, certificate_arn)
-        })
-        .await
-    }
-
-    async fn remove_listener_certificate(
-        &self,
-        listener_arn: &str,
-        certificate_arn: &str,
-    ) -> BackendResult<()> {
-        self.call(ops::REMOVE_LISTENER_CERTIFICATE, |s, op| {
-            s.remove_listener_certificate(op, listener_arn, certificate_arn)
-        })
-        .await
-    }
-
-    async fn create_target_group(
-        &self,
-        spec: &TargetGroupSpec,
-        tags: &Tags,
-    ) -> BackendResult<String> {
-        self.call(ops::CREATE_TARGET_GROUP, |s, op| {
-            s.create_target_group(op, spec, tags)
-        })
-        .await
-    }
-
-    async fn modify_target_group(&self, arn: &str, spec: &TargetGroupSpec) -> BackendResult<()> {
-        self.call(ops::MODIFY_TARGET_GROUP, |s, op| {
-            s.modify_target_group(op, arn, spec)
-        })
-        .await
-    }
-
-    async fn delete_target_group(&self, arn: &str) -> BackendResult<()> {
-        self.call(ops::DELETE_TARGET_GROUP, |s, op| {
-            s.delete_target_group(op, arn)
-        })
-        .await
-    }
-
-    async fn create_rule(
-        &self,
-        listener_arn: &str,
-        spec: &ListenerRuleSpec,
-        target_group_arn: &str,
-        tags: &Tags,
-    ) -> BackendResult<String> {
-        self.call(ops::CREATE_RULE, |s, op| {
-            s.create_rule(op, listener_arn, spec, target_group_arn, tags)
-        })
-        .await
-    }
-
-    async fn modify_rule(
-        &self,
-        arn: &str,
-        spec: &ListenerRuleSpec,
-        target_group_arn: &str,
-    ) -> BackendResult<()> {
-        self.call(ops::MODIFY_RULE, |s, op| {
-            s.modify_rule(op, arn, spec, target_group_arn)
-        })
-        .await
-    }
-
-    async fn set_rule_priority(&self, arn: &str, priority: u32) -> BackendResult<()> {
-        self.call(ops::SET_RULE_PRIORITY, |s, op| {
-            s.set_rule_priority(op, arn, priority)
-        })
-        .await
-    }
-
-    async fn delete_rule(&self, arn: &str) -> BackendResult<()> {
-        self.call(ops::DELETE_RULE, |s, op| s.delete_rule(op, arn))
-            .await
-    }
-
-    async fn create_hosted_zone(
-        &self,
-        spec: &HostedZoneSpec,
-        tags: &Tags,
-    ) -> BackendResult<String> {
-        self.call(ops::CREATE_HOSTED_ZONE, |s, op| {
-            s.create_hosted_zone(op, spec, tags)
-        })
-        .await
-    }
-
-    async fn delete_hosted_zone(&self, id: &str) -> BackendResult<()> {
-        self.call(ops::DELETE_HOSTED_ZONE, |s, op| {
-            s.delete_hosted_zone(op, id)
-        })
-        .await
-    }
-
-    async fn change_records(&self, zone_id: &str, changes: &[RecordChange]) -> BackendResult<()> {
-        self.call(ops::CHANGE_RECORDS, |s, op| {
-            s.change_records(op, zone_id, changes)
-        })
-        .await
-    }
+    };
 }
+ops::each_backend_method!(impl_backend);

@@ -107,34 +107,53 @@ pub const DELETE_HOSTED_ZONE: Operation = write("DeleteHostedZone", R53);
 /// `change_records`.
 pub const CHANGE_RECORDS: Operation = write("ChangeResourceRecordSets", R53);
 
-/// Every operation, in trait order.
-pub const ALL: &[Operation] = &[
-    OBSERVE,
-    LOAD_RACK,
-    SAVE_RACK,
-    CREATE_SECURITY_GROUP,
-    UPDATE_SECURITY_GROUP,
-    DELETE_SECURITY_GROUP,
-    CREATE_LOAD_BALANCER,
-    DELETE_LOAD_BALANCER,
-    CREATE_LISTENER,
-    MODIFY_LISTENER,
-    DELETE_LISTENER,
-    IMPORT_CERTIFICATE,
-    DELETE_CERTIFICATE,
-    ADD_LISTENER_CERTIFICATE,
-    REMOVE_LISTENER_CERTIFICATE,
-    CREATE_TARGET_GROUP,
-    MODIFY_TARGET_GROUP,
-    DELETE_TARGET_GROUP,
-    CREATE_RULE,
-    MODIFY_RULE,
-    SET_RULE_PRIORITY,
-    DELETE_RULE,
-    CREATE_HOSTED_ZONE,
-    DELETE_HOSTED_ZONE,
-    CHANGE_RECORDS,
-];
+/// Calls the macro `$then!` with every method of
+/// [`Backend`](convox_model::backend::Backend), in trait order: its name, its
+/// arguments, what it answers and its [`Operation`].
+///
+/// The one list that [`ALL`], [`crate::MockBackend`]'s trait impl and
+/// [`crate::Faulty`]'s are generated from, so that a method added to the trait
+/// is counted, paced and faulted in one place.
+macro_rules! each_backend_method {
+    ($then:ident) => {
+        $then! {
+            observe(rack: &convox_model::name::Name, scope: &convox_model::resource::Scope) -> Vec<convox_model::resource::Observed> = OBSERVE;
+            load_rack(rack: &convox_model::name::Name) -> Option<convox_model::rack::Rack> = LOAD_RACK;
+            save_rack(zone_id: &str, rack: &convox_model::rack::Rack) -> () = SAVE_RACK;
+            create_security_group(spec: &convox_model::resource::SecurityGroupSpec, tags: &convox_model::resource::Tags) -> String = CREATE_SECURITY_GROUP;
+            update_security_group(id: &str, spec: &convox_model::resource::SecurityGroupSpec) -> () = UPDATE_SECURITY_GROUP;
+            delete_security_group(id: &str) -> () = DELETE_SECURITY_GROUP;
+            create_load_balancer(spec: &convox_model::resource::LoadBalancerSpec, security_group_id: &str, tags: &convox_model::resource::Tags) -> convox_model::backend::CreatedLoadBalancer = CREATE_LOAD_BALANCER;
+            delete_load_balancer(arn: &str) -> () = DELETE_LOAD_BALANCER;
+            create_listener(load_balancer_arn: &str, spec: &convox_model::resource::ListenerSpec, certificate_arn: Option<&str>, tags: &convox_model::resource::Tags) -> String = CREATE_LISTENER;
+            modify_listener(arn: &str, spec: &convox_model::resource::ListenerSpec, certificate_arn: Option<&str>) -> () = MODIFY_LISTENER;
+            delete_listener(arn: &str) -> () = DELETE_LISTENER;
+            import_certificate(spec: &convox_model::resource::CertificateSpec, pem: &convox_model::backend::CertificatePem, tags: &convox_model::resource::Tags) -> String = IMPORT_CERTIFICATE;
+            delete_certificate(arn: &str) -> () = DELETE_CERTIFICATE;
+            add_listener_certificate(listener_arn: &str, certificate_arn: &str) -> () = ADD_LISTENER_CERTIFICATE;
+            remove_listener_certificate(listener_arn: &str, certificate_arn: &str) -> () = REMOVE_LISTENER_CERTIFICATE;
+            create_target_group(spec: &convox_model::resource::TargetGroupSpec, tags: &convox_model::resource::Tags) -> String = CREATE_TARGET_GROUP;
+            modify_target_group(arn: &str, spec: &convox_model::resource::TargetGroupSpec) -> () = MODIFY_TARGET_GROUP;
+            delete_target_group(arn: &str) -> () = DELETE_TARGET_GROUP;
+            create_rule(listener_arn: &str, spec: &convox_model::resource::ListenerRuleSpec, target_group_arn: &str, tags: &convox_model::resource::Tags) -> String = CREATE_RULE;
+            modify_rule(arn: &str, spec: &convox_model::resource::ListenerRuleSpec, target_group_arn: &str) -> () = MODIFY_RULE;
+            set_rule_priority(arn: &str, priority: u32) -> () = SET_RULE_PRIORITY;
+            delete_rule(arn: &str) -> () = DELETE_RULE;
+            create_hosted_zone(spec: &convox_model::resource::HostedZoneSpec, tags: &convox_model::resource::Tags) -> String = CREATE_HOSTED_ZONE;
+            delete_hosted_zone(id: &str) -> () = DELETE_HOSTED_ZONE;
+            change_records(zone_id: &str, changes: &[convox_model::resource::RecordChange]) -> () = CHANGE_RECORDS;
+        }
+    };
+}
+pub(crate) use each_backend_method;
+
+macro_rules! all_operations {
+    ($($method:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $op:ident;)*) => {
+        /// Every operation, in trait order.
+        pub const ALL: &[Operation] = &[$($op),*];
+    };
+}
+each_backend_method!(all_operations);
 
 /// The operation called `name`, if there is one.
 pub fn by_name(name: &str) -> Option<Operation> {

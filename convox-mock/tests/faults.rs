@@ -10,7 +10,7 @@ use convox_mock::{
     Fault, FaultTiming, Faulty, MockBackend, Rate, RateLimits, Target, Trigger, VirtualClock,
     ops::ApiFamily,
 };
-use convox_model::backend::{Backend, ErrorKind};
+use convox_model::backend::{Backend, BackendError, ErrorKind};
 use convox_model::resource::{ResourceKey, Scope, Tags};
 
 /// Which of `n` observe calls fail.
@@ -45,18 +45,21 @@ async fn nth_call_fails_once_and_is_counted() {
     assert_eq!(b.inner().calls().reads, 4);
 }
 
-#[tokio::test]
-async fn fault_before_changes_nothing() {
-    let b = Faulty::new(MockBackend::new(), 0).fail_nth_call_of(
-        "CreateSecurityGroup",
-        1,
-        Fault::transient(),
-    );
+/// A backend whose first `CreateSecurityGroup` fails with `fault`, the key of
+/// the group the tests create, and the error of that first create.
+async fn first_create_fails(fault: Fault) -> (Faulty<MockBackend>, ResourceKey, BackendError) {
+    let b = Faulty::new(MockBackend::new(), 0).fail_nth_call_of("CreateSecurityGroup", 1, fault);
     let key = ResourceKey::router_security_group(convox_model::exposure::Router::Internal);
     let err = b
         .create_security_group(&sg_spec("sg"), &tags(&key))
         .await
-        .unwrap_err();
+        .expect_err("the first create fails");
+    (b, key, err)
+}
+
+#[tokio::test]
+async fn fault_before_changes_nothing() {
+    let (b, key, err) = first_create_fails(Fault::transient()).await;
     assert_eq!(err.kind, ErrorKind::Unexpected);
     assert!(err.retryable);
     assert_eq!(b.inner().inventory().security_groups, 0);
@@ -69,16 +72,7 @@ async fn fault_before_changes_nothing() {
 
 #[tokio::test]
 async fn fault_after_leaves_the_change_made() {
-    let b = Faulty::new(MockBackend::new(), 0).fail_nth_call_of(
-        "CreateSecurityGroup",
-        1,
-        Fault::lost_response(),
-    );
-    let key = ResourceKey::router_security_group(convox_model::exposure::Router::Internal);
-    let err = b
-        .create_security_group(&sg_spec("sg"), &tags(&key))
-        .await
-        .unwrap_err();
+    let (b, key, err) = first_create_fails(Fault::lost_response()).await;
     assert!(err.retryable);
     assert!(err.message.contains("after the change"));
     // The group exists, tagged, so observe finds it and a converging caller

@@ -7,12 +7,39 @@ use std::time::Duration;
 
 use common::*;
 use convox_mock::{MockBackend, Quotas, VirtualClock, alb_canonical_zone_id};
-use convox_model::backend::{Backend, ErrorKind};
+use convox_model::backend::{Backend, BackendError, BackendResult, ErrorKind};
 use convox_model::conformance::fake_certificate;
 use convox_model::resource::{
     CertificateSpec, LbScheme, LoadBalancerAddress, RecordAction, RecordChange, ResourceKey, Scope,
-    Tags, record_owner_value,
+    Tags, TargetGroupSpec, record_owner_value,
 };
+
+/// A target group named `name`, untagged.
+async fn target_group(mock: &MockBackend, name: &str) -> String {
+    mock.create_target_group(&tg_spec(name), &Tags::new())
+        .await
+        .expect("target group created")
+}
+
+/// The error creating an untagged target group from `spec` meets.
+async fn refused_target_group(mock: &MockBackend, spec: &TargetGroupSpec) -> BackendError {
+    mock.create_target_group(spec, &Tags::new())
+        .await
+        .expect_err("target group refused")
+}
+
+/// Creates an untagged rule at `priority` for `hosts` on `listener`.
+async fn rule(
+    mock: &MockBackend,
+    listener: &str,
+    priority: u32,
+    hosts: &[&str],
+    target_group: &str,
+) -> BackendResult<String> {
+    let spec = rule_spec(priority, hosts);
+    mock.create_rule(listener, &spec, target_group, &Tags::new())
+        .await
+}
 
 #[tokio::test]
 async fn ids_and_addresses_have_aws_shapes() {
@@ -88,27 +115,13 @@ async fn rule_quota_is_configurable() {
         ..Quotas::default()
     });
     let r = router(&mock, "prod-int").await;
-    let tg = mock
-        .create_target_group(&tg_spec("tg"), &Tags::new())
-        .await
-        .unwrap();
+    let tg = target_group(&mock, "tg").await;
     for p in 1..=2 {
-        mock.create_rule(
-            &r.listener,
-            &rule_spec(p, &["a.example"]),
-            &tg,
-            &Tags::new(),
-        )
-        .await
-        .unwrap();
+        rule(&mock, &r.listener, p, &["a.example"], &tg)
+            .await
+            .unwrap();
     }
-    let err = mock
-        .create_rule(
-            &r.listener,
-            &rule_spec(3, &["a.example"]),
-            &tg,
-            &Tags::new(),
-        )
+    let err = rule(&mock, &r.listener, 3, &["a.example"], &tg)
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::QuotaExceeded);
@@ -122,30 +135,16 @@ async fn target_group_quota_and_single_load_balancer() {
         ..Quotas::default()
     });
     let r = router(&mock, "prod-int").await;
-    let t1 = mock
-        .create_target_group(&tg_spec("t1"), &Tags::new())
-        .await
-        .unwrap();
-    let t2 = mock
-        .create_target_group(&tg_spec("t2"), &Tags::new())
-        .await
-        .unwrap();
-    mock.create_rule(&r.listener, &rule_spec(1, &["a"]), &t1, &Tags::new())
-        .await
-        .unwrap();
+    let t1 = target_group(&mock, "t1").await;
+    let t2 = target_group(&mock, "t2").await;
+    rule(&mock, &r.listener, 1, &["a"], &t1).await.unwrap();
     // A second rule to the same group does not count again.
-    mock.create_rule(&r.listener, &rule_spec(2, &["b"]), &t1, &Tags::new())
-        .await
-        .unwrap();
-    let err = mock
-        .create_rule(&r.listener, &rule_spec(3, &["c"]), &t2, &Tags::new())
-        .await
-        .unwrap_err();
+    rule(&mock, &r.listener, 2, &["b"], &t1).await.unwrap();
+    let err = rule(&mock, &r.listener, 3, &["c"], &t2).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::QuotaExceeded);
     // A target group serves one load balancer only.
     let other = router(&mock, "prod-other").await;
-    let err = mock
-        .create_rule(&other.listener, &rule_spec(1, &["d"]), &t1, &Tags::new())
+    let err = rule(&mock, &other.listener, 1, &["d"], &t1)
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Conflict);
@@ -158,17 +157,8 @@ async fn condition_values_and_certificates_per_load_balancer() {
         ..Quotas::default()
     });
     let r = router(&mock, "prod-int").await;
-    let tg = mock
-        .create_target_group(&tg_spec("t1"), &Tags::new())
-        .await
-        .unwrap();
-    let err = mock
-        .create_rule(
-            &r.listener,
-            &rule_spec(1, &["a", "b", "c", "d", "e", "f"]),
-            &tg,
-            &Tags::new(),
-        )
+    let tg = target_group(&mock, "t1").await;
+    let err = rule(&mock, &r.listener, 1, &["a", "b", "c", "d", "e", "f"], &tg)
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::QuotaExceeded);
@@ -202,21 +192,12 @@ async fn condition_values_and_certificates_per_load_balancer() {
 #[tokio::test]
 async fn target_group_create_is_idempotent_for_identical_settings() {
     let mock = MockBackend::new();
-    let a = mock
-        .create_target_group(&tg_spec("t1"), &Tags::new())
-        .await
-        .unwrap();
-    let b = mock
-        .create_target_group(&tg_spec("t1"), &Tags::new())
-        .await
-        .unwrap();
+    let a = target_group(&mock, "t1").await;
+    let b = target_group(&mock, "t1").await;
     assert_eq!(a, b);
     let mut other = tg_spec("t1");
     other.port = 4000;
-    let err = mock
-        .create_target_group(&other, &Tags::new())
-        .await
-        .unwrap_err();
+    let err = refused_target_group(&mock, &other).await;
     assert_eq!(err.kind, ErrorKind::AlreadyExists);
 }
 
@@ -224,18 +205,12 @@ async fn target_group_create_is_idempotent_for_identical_settings() {
 async fn invalid_names_and_health_checks_are_refused() {
     let mock = MockBackend::new();
     for bad in ["-x", "x-", "a_b", ""] {
-        let err = mock
-            .create_target_group(&tg_spec(bad), &Tags::new())
-            .await
-            .unwrap_err();
+        let err = refused_target_group(&mock, &tg_spec(bad)).await;
         assert_eq!(err.kind, ErrorKind::InvalidInput, "{bad:?}");
     }
     let mut spec = tg_spec("t");
     spec.health.timeout = 5;
-    let err = mock
-        .create_target_group(&spec, &Tags::new())
-        .await
-        .unwrap_err();
+    let err = refused_target_group(&mock, &spec).await;
     assert_eq!(err.kind, ErrorKind::InvalidInput);
 }
 
@@ -298,10 +273,7 @@ async fn json_state_round_trips_and_ids_continue() {
     assert_eq!(copy.observe(&rack(), &Scope::Rack).await.unwrap(), before);
     assert_eq!(copy.to_json().unwrap(), json);
     // New ids carry on from the saved counter instead of repeating old ones.
-    let next_a = mock
-        .create_target_group(&tg_spec("t"), &Tags::new())
-        .await
-        .unwrap();
+    let next_a = target_group(&mock, "t").await;
     let next_b = copy
         .create_target_group(&tg_spec("t"), &Tags::new())
         .await

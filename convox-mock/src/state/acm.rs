@@ -1,0 +1,67 @@
+//! ACM certificates: PEM only, no delete while a listener uses one.
+
+use convox_model::backend::{BackendResult, CertificatePem};
+use convox_model::resource::{CertificateSpec, Tags};
+use serde::{Deserialize, Serialize};
+
+use super::{State, delete_unused, invalid};
+use crate::ids;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Certificate {
+    pub spec: CertificateSpec,
+    /// The certificate body only: the mock never keeps a private key.
+    pub certificate_pem: String,
+    pub tags: Tags,
+}
+
+impl State {
+    pub(crate) fn import_certificate(
+        &mut self,
+        op: &str,
+        spec: &CertificateSpec,
+        pem: &CertificatePem,
+        tags: &Tags,
+    ) -> BackendResult<String> {
+        self.check_tags(op, tags)?;
+        if !pem.certificate.contains("-----BEGIN CERTIFICATE-----") {
+            return Err(invalid(
+                op,
+                "the certificate is not a PEM-encoded certificate",
+            ));
+        }
+        if !pem.private_key.contains("PRIVATE KEY-----") {
+            return Err(invalid(
+                op,
+                "the private key is not a PEM-encoded private key",
+            ));
+        }
+        if spec.domain.is_empty() {
+            return Err(invalid(op, "the certificate names no domain"));
+        }
+        let n = self.draw();
+        let arn = format!(
+            "arn:aws:acm:{}:{}:certificate/{}",
+            self.region,
+            self.account,
+            ids::uuid(n)
+        );
+        self.certificates.insert(
+            arn.clone(),
+            Certificate {
+                spec: spec.clone(),
+                certificate_pem: pem.certificate.clone(),
+                tags: tags.clone(),
+            },
+        );
+        Ok(arn)
+    }
+
+    pub(crate) fn delete_certificate(&mut self, op: &str, arn: &str) -> BackendResult<()> {
+        let user = self.listeners.iter().find(|(_, l)| {
+            l.default_certificate.as_deref() == Some(arn) || l.certificates.contains(arn)
+        });
+        let in_use = user.map(|(l, _)| format!("certificate {arn} is in use by listener {l}"));
+        delete_unused(&mut self.certificates, op, "certificate", arn, in_use)
+    }
+}

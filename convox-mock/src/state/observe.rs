@@ -1,0 +1,263 @@
+//! Observe: what a rack owns, read back from the state with references resolved
+//! to keys.
+
+use std::collections::BTreeMap;
+
+use convox_model::backend::BackendResult;
+use convox_model::name::Name;
+use convox_model::resource::{
+    ListenerCertificateSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec,
+    Observed, RecordSpec, Resource, ResourceKey, ResourceSpec as Spec, Scope, Tags,
+    listener_certificate_id, listener_certificate_tags, normal_hosts, owned_by,
+    parse_record_owner_value, record_tags,
+};
+
+use super::route53::same_address;
+use super::{Certificate, Listener, LoadBalancer, Rule, SecurityGroup, State, TargetGroup, Zone};
+
+/// The keys of a rack's resources by provider id, to resolve references.
+///
+/// A reference to something the rack does not own stays its provider id, so that
+/// it differs from any desired key and the planner sees a change.
+struct Refs {
+    security_groups: BTreeMap<String, ResourceKey>,
+    load_balancers: BTreeMap<String, ResourceKey>,
+    listeners: BTreeMap<String, ResourceKey>,
+    certificates: BTreeMap<String, ResourceKey>,
+    target_groups: BTreeMap<String, ResourceKey>,
+    zones: BTreeMap<String, ResourceKey>,
+}
+
+fn keys<T: Tagged>(rack: &Name, items: &BTreeMap<String, T>) -> BTreeMap<String, ResourceKey> {
+    items
+        .iter()
+        .filter_map(|(id, t)| owned_by(t.tags(), rack).map(|k| (id.clone(), k)))
+        .collect()
+}
+
+fn resolve(keys: &BTreeMap<String, ResourceKey>, id: &str) -> ResourceKey {
+    keys.get(id)
+        .cloned()
+        .unwrap_or_else(|| ResourceKey::from_raw(id))
+}
+
+/// A resource the state holds by provider id, with its tags.
+trait Tagged {
+    fn tags(&self) -> &Tags;
+}
+
+/// A resource as the model sees it.
+trait Held: Tagged {
+    fn spec(&self, refs: &Refs) -> Spec;
+    fn address(&self) -> Option<LoadBalancerAddress> {
+        None
+    }
+}
+
+/// Every resource keeps its tags in a `tags` field; most keep their spec as the
+/// model has it, in a `spec` field.
+macro_rules! held {
+    (tags: $($tagged:ident),*; spec: $($plain:ident => $variant:ident),*) => {
+        $(impl Tagged for $tagged {
+            fn tags(&self) -> &Tags {
+                &self.tags
+            }
+        })*
+        $(impl Held for $plain {
+            fn spec(&self, _: &Refs) -> Spec {
+                Spec::$variant(self.spec.clone())
+            }
+        })*
+    };
+}
+
+held! {
+    tags: SecurityGroup, LoadBalancer, Certificate, Listener, TargetGroup, Rule, Zone;
+    spec: SecurityGroup => SecurityGroup, Certificate => Certificate,
+        TargetGroup => TargetGroup, Zone => HostedZone
+}
+
+impl Held for LoadBalancer {
+    fn spec(&self, refs: &Refs) -> Spec {
+        Spec::LoadBalancer(LoadBalancerSpec {
+            name: self.name.clone(),
+            scheme: self.scheme,
+            subnets: self.subnets.clone(),
+            security_group: resolve(&refs.security_groups, &self.security_group_id),
+        })
+    }
+    fn address(&self) -> Option<LoadBalancerAddress> {
+        Some(self.address.clone())
+    }
+}
+
+impl Held for Listener {
+    fn spec(&self, refs: &Refs) -> Spec {
+        Spec::Listener(ListenerSpec {
+            load_balancer: resolve(&refs.load_balancers, &self.load_balancer_arn),
+            port: self.port,
+            protocol: self.protocol,
+            default_action: self.default_action.clone(),
+            certificate: self
+                .default_certificate
+                .as_deref()
+                .map(|c| resolve(&refs.certificates, c)),
+        })
+    }
+}
+
+impl Held for Rule {
+    fn spec(&self, refs: &Refs) -> Spec {
+        Spec::ListenerRule(ListenerRuleSpec {
+            listener: resolve(&refs.listeners, &self.listener_arn),
+            priority: Some(self.priority),
+            hosts: normal_hosts(&self.hosts),
+            target_group: resolve(&refs.target_groups, &self.target_group_arn),
+        })
+    }
+}
+
+fn observed(
+    key: ResourceKey,
+    tags: Tags,
+    spec: Spec,
+    id: String,
+    address: Option<LoadBalancerAddress>,
+) -> Observed {
+    Observed {
+        resource: Resource { key, tags, spec },
+        id,
+        address,
+    }
+}
+
+/// Every item of `items` that `rack` owns in `scope`.
+fn owned<T: Held>(
+    rack: &Name,
+    scope: &Scope,
+    items: &BTreeMap<String, T>,
+    refs: &Refs,
+) -> Vec<Observed> {
+    items
+        .iter()
+        .filter_map(|(id, t)| {
+            let key = owned_by(t.tags(), rack).filter(|k| k.in_scope(scope))?;
+            Some(observed(
+                key,
+                t.tags().clone(),
+                t.spec(refs),
+                id.clone(),
+                t.address(),
+            ))
+        })
+        .collect()
+}
+
+impl State {
+    /// Every resource `rack` owns in `scope` (`op` is unused: reading cannot
+    /// fail).
+    pub(crate) fn observe(
+        &self,
+        _op: &str,
+        rack: &Name,
+        scope: &Scope,
+    ) -> BackendResult<Vec<Observed>> {
+        let refs = Refs {
+            security_groups: keys(rack, &self.security_groups),
+            load_balancers: keys(rack, &self.load_balancers),
+            listeners: keys(rack, &self.listeners),
+            certificates: keys(rack, &self.certificates),
+            target_groups: keys(rack, &self.target_groups),
+            zones: keys(rack, &self.zones),
+        };
+        let mut out = Vec::new();
+        out.extend(owned(rack, scope, &self.security_groups, &refs));
+        out.extend(owned(rack, scope, &self.load_balancers, &refs));
+        out.extend(owned(rack, scope, &self.certificates, &refs));
+        out.extend(owned(rack, scope, &self.listeners, &refs));
+        out.extend(owned(rack, scope, &self.target_groups, &refs));
+        out.extend(owned(rack, scope, &self.rules, &refs));
+        out.extend(owned(rack, scope, &self.zones, &refs));
+        out.extend(self.listener_certificates(scope, &refs));
+        out.extend(self.records(rack, scope, &refs));
+        out.sort_by(|a, b| a.resource.key.cmp(&b.resource.key));
+        Ok(out)
+    }
+
+    /// Attachments have no tags of their own: one is ours when both the listener
+    /// and the certificate are.
+    fn listener_certificates(&self, scope: &Scope, refs: &Refs) -> Vec<Observed> {
+        let mut out = Vec::new();
+        for (arn, l) in &self.listeners {
+            let Some(key) = refs.listeners.get(arn) else {
+                continue;
+            };
+            for cert_arn in &l.certificates {
+                let (Some(cert_key), Some(cert)) = (
+                    refs.certificates.get(cert_arn),
+                    self.certificates.get(cert_arn),
+                ) else {
+                    continue;
+                };
+                let att_key = ResourceKey::listener_certificate(cert_key);
+                if !att_key.in_scope(scope) {
+                    continue;
+                }
+                let tags = listener_certificate_tags(&cert.tags, &att_key);
+                let spec = ListenerCertificateSpec {
+                    listener: key.clone(),
+                    certificate: cert_key.clone(),
+                };
+                out.push(observed(
+                    att_key,
+                    tags,
+                    Spec::ListenerCertificate(spec),
+                    listener_certificate_id(arn, cert_arn),
+                    None,
+                ));
+            }
+        }
+        out
+    }
+
+    /// Records carry no tags: a record is ours when its TXT value names the rack.
+    fn records(&self, rack: &Name, scope: &Scope, refs: &Refs) -> Vec<Observed> {
+        let mut out = Vec::new();
+        for (id, z) in &self.zones {
+            for (name, set) in &z.records {
+                let (Some(alias), Some(txt)) = (&set.alias, &set.txt) else {
+                    continue;
+                };
+                let Some((owner, key)) = parse_record_owner_value(txt) else {
+                    continue;
+                };
+                if owner != rack.as_str() || !key.in_scope(scope) {
+                    continue;
+                }
+                // The alias names the load balancer by DNS name only.
+                let lb_key = self
+                    .load_balancers
+                    .iter()
+                    .find(|(_, lb)| same_address(&lb.address, alias))
+                    .map(|(arn, _)| resolve(&refs.load_balancers, arn))
+                    .unwrap_or_else(|| ResourceKey::from_raw(alias.dns_name.clone()));
+                let spec = RecordSpec {
+                    zone: resolve(&refs.zones, id),
+                    name: name.clone(),
+                    load_balancer: lb_key,
+                };
+                // The tags the TXT value implies; and, like AWS, the alias target
+                // as stored: what a DELETE must name.
+                let tags = record_tags(&owner, &key);
+                out.push(observed(
+                    key,
+                    tags,
+                    Spec::Record(spec),
+                    name.clone(),
+                    Some(alias.clone()),
+                ));
+            }
+        }
+        out
+    }
+}
