@@ -50,16 +50,16 @@ fi
 # A free loopback port: bind port 0 and let the kernel choose.
 port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 log="$target_dir/moto-$port.log"
-# moto's request recorder (off until a test starts it) writes here rather than
-# into the working directory: the story test counts moto's view of the requests.
-recording="$target_dir/moto-$port.recording"
 
-MOTO_RECORDER_FILEPATH="$recording" "$moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+# The shared server never records: a test that reads moto's request recorder
+# starts a server of its own (CONVOX_MOTO_SERVER below), so that no other test
+# writes to its recording.
+"$moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 moto_pid=$!
 stop_moto() {
     kill "$moto_pid" 2>/dev/null || true
     wait "$moto_pid" 2>/dev/null || true
-    rm -f "$log" "$recording"
+    rm -f "$log"
 }
 trap stop_moto EXIT
 
@@ -87,6 +87,8 @@ echo "moto $MOTO_VERSION listening on $endpoint (pid $moto_pid)" >&2
 export CONVOX_MOTO_ENDPOINT="$endpoint"
 # Constant, unlike the port: the build scripts key on it (see convox-aws/build.rs).
 export CONVOX_MOTO=1
+# The story test starts its own server with this, on another free loopback port.
+export CONVOX_MOTO_SERVER="$moto_server"
 # The virtualenv's python has boto3 (a dependency of moto): the story test runs
 # scripts/aws_inspect.py with it, an AWS client independent of ours.
 export CONVOX_MOTO_PYTHON="$venv/bin/python"

@@ -2,8 +2,8 @@
 //! command line, with the rack's VPC given once and read back afterwards.
 //!
 //! Run by `scripts/test.sh`, which starts moto, sets `CONVOX_MOTO_ENDPOINT` and
-//! fake AWS credentials. Without it the test skips with a message, except under
-//! `CI`, where a missing emulator is a failure.
+//! fake AWS credentials. Without `CONVOX_MOTO` the test is listed as ignored;
+//! with it, a missing emulator fails it.
 //!
 //! The command line cannot add moto's per-account header, so the test works in
 //! moto's default account under a rack name of its own. It passes the endpoint as
@@ -12,27 +12,15 @@
 
 #![allow(clippy::unwrap_used)]
 
+// The AWS backend's tests read the emulator's settings the same way.
+#[path = "../../convox-aws/tests/support/env.rs"]
+mod moto_env;
+
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use convox_aws::AwsBackendBuilder;
 use convox_examples::run;
-
-const ENDPOINT_VAR: &str = "CONVOX_MOTO_ENDPOINT";
-
-fn endpoint() -> Option<String> {
-    match std::env::var(ENDPOINT_VAR) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{ENDPOINT_VAR} is not set under CI: the AWS tests must run; use scripts/test.sh"
-            );
-            eprintln!("AWS CLI test skipped: {ENDPOINT_VAR} not set; run scripts/test.sh");
-            None
-        }
-    }
-}
 
 /// moto's default VPC in its default account, found the way a user would.
 fn default_vpc(endpoint: &str) -> String {
@@ -56,9 +44,7 @@ fn default_vpc(endpoint: &str) -> String {
 #[test]
 #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 fn seed_story_with_the_aws_backend_on_moto() {
-    let Some(endpoint) = endpoint() else {
-        return;
-    };
+    let endpoint = moto_env::endpoint();
     let vpc = default_vpc(&endpoint);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -74,7 +60,9 @@ fn seed_story_with_the_aws_backend_on_moto() {
         .display()
         .to_string();
 
-    let convox = |args: &[&str]| -> (i32, String, String) {
+    // `convox --backend aws --endpoint-url … --ca …` with `args`: the exit code,
+    // stdout and stderr.
+    let run_convox = |args: &[&str]| -> (i32, String, String) {
         let mut out = Vec::new();
         let mut err = Vec::new();
         let argv = [
@@ -85,43 +73,31 @@ fn seed_story_with_the_aws_backend_on_moto() {
             endpoint.as_str(),
             "--ca",
             ca.as_str(),
-            "--show-calls",
         ]
         .into_iter()
         .chain(args.iter().copied());
         let code = run(argv, &mut out, &mut err);
-        let (out, err) = (
+        (
+            code,
             String::from_utf8(out).unwrap(),
             String::from_utf8(err).unwrap(),
-        );
+        )
+    };
+    // The same with the calls shown, expected to succeed.
+    let convox = |args: &[&str]| -> (i32, String, String) {
+        let argv: Vec<&str> = ["--show-calls"]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        let (code, out, err) = run_convox(&argv);
         assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
         (code, out, err)
     };
 
     // A rack not set up yet needs its VPC.
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let code = run(
-        [
-            "convox",
-            "--backend",
-            "aws",
-            "--endpoint-url",
-            endpoint.as_str(),
-            "--ca",
-            ca.as_str(),
-            "deploy",
-            yml.as_str(),
-            "--rack",
-            rack.as_str(),
-            "--app",
-            "backend",
-        ],
-        &mut out,
-        &mut err,
-    );
+    let (code, _, err) = run_convox(&["deploy", &yml, "--rack", &rack, "--app", "backend"]);
     assert_eq!(code, 1);
-    assert!(String::from_utf8(err).unwrap().contains("--vpc VPC_ID"));
+    assert!(err.contains("--vpc VPC_ID"));
 
     let (_, out, _) = convox(&[
         "rack",

@@ -1,23 +1,32 @@
-//! The moto fixture: a backend in an account of its own, and the VPC to work in.
+//! The moto fixture: a backend in an account of its own, the VPC to work in, and
+//! the witnesses that check the backend from outside (moto's request recorder,
+//! boto3).
 //!
-//! Driven by the environment alone, as `scripts/test.sh` sets it:
-//! `CONVOX_MOTO_ENDPOINT` says where moto listens. Without it the tests skip with
-//! a message, except under `CI`, where a missing emulator is a failure.
+//! Driven by the environment alone, as `scripts/test.sh` sets it (see
+//! [`env`]). The tests using it are `ignore`d unless `cfg(moto)` is set; when they
+//! run, a missing emulator fails them.
 
 #![allow(dead_code, missing_docs)]
 
+pub mod env;
+pub mod gaps;
+pub mod inspect;
+pub mod recorder;
+pub mod server;
+pub mod specs;
+
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use convox_aws::{AwsBackend, AwsBackendBuilder};
 use convox_model::backend::CertificatePem;
+use convox_model::conformance::{ConformanceContext, Gaps};
 use convox_model::name::Name;
 use convox_model::params::RackParams;
 use convox_model::rack::{Rack, Vpc};
-
-/// The variable naming moto's endpoint.
-pub const ENDPOINT_VAR: &str = "CONVOX_MOTO_ENDPOINT";
+use convox_model::tls::CertificateAuthority;
 
 /// One test's world: its own moto account, a backend acting in it, the account's
 /// default VPC and subnets, and a rack name.
@@ -32,19 +41,16 @@ pub struct MotoEnv {
     pub subnets: Vec<String>,
 }
 
-/// moto's endpoint, or `None` (with a message) when the tests should skip.
-pub fn endpoint() -> Option<String> {
-    match std::env::var(ENDPOINT_VAR) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{ENDPOINT_VAR} is not set under CI: the AWS tests must run; use scripts/test.sh"
-            );
-            eprintln!("AWS tests skipped: {ENDPOINT_VAR} not set; run scripts/test.sh");
-            None
-        }
-    }
+/// A valid name; panics on a typo in a test.
+pub fn name(s: &str) -> Name {
+    Name::new(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+/// Seconds since the epoch.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// A 12-digit account id unique to this test and this run, so that tests share one
@@ -63,12 +69,16 @@ pub fn account_id(test: &str) -> String {
 }
 
 impl MotoEnv {
-    /// The fixture for `test`, or `None` when moto is not configured.
-    pub async fn new(test: &str) -> Option<MotoEnv> {
-        let endpoint = endpoint()?;
+    /// The fixture for `test` on the shared moto server.
+    pub async fn new(test: &str) -> MotoEnv {
+        MotoEnv::on(&env::endpoint(), test).await
+    }
+
+    /// The fixture for `test` on the moto server at `endpoint`.
+    pub async fn on(endpoint: &str, test: &str) -> MotoEnv {
         let account = account_id(test);
         let region = "us-east-1".to_string();
-        let backend = Self::builder_for(&endpoint, &account, &region)
+        let backend = Self::builder_for(endpoint, &account, &region)
             .build()
             .await
             .expect("backend for moto");
@@ -86,20 +96,21 @@ impl MotoEnv {
             "an ALB needs two zones; moto gave {subnets:?}"
         );
         backend.reset_calls();
-        Some(MotoEnv {
+        MotoEnv {
             backend,
-            endpoint,
+            endpoint: endpoint.to_string(),
             account,
             region,
-            rack: Name::new("test").expect("rack name"),
+            rack: name("test"),
             vpc,
             subnets,
-        })
+        }
     }
 
     /// A builder aimed at moto in `account`: fake credentials, no retries, no
     /// pacing (moto does not throttle, and the tests make each call count anyway).
     pub fn builder_for(endpoint: &str, account: &str, region: &str) -> AwsBackendBuilder {
+        env::assert_loopback(endpoint);
         AwsBackendBuilder::new()
             .with_region(region)
             .with_endpoint_url(endpoint)
@@ -117,16 +128,28 @@ impl MotoEnv {
             .expect("second backend")
     }
 
-    /// The rack as the conformance suite and the CLI see it.
-    pub fn rack_config(&self, params: RackParams) -> Rack {
+    /// The rack `rack`, with the given `router_host`, in this account's network.
+    pub fn rack(&self, rack: Name, router_host: &str, params: RackParams) -> Rack {
         Rack {
-            name: self.rack.clone(),
+            name: rack,
             region: self.region.clone(),
             vpc: self.vpc.clone(),
             subnets: self.subnets.clone(),
-            router_host: "test.example.com".to_string(),
+            router_host: router_host.to_string(),
             params,
         }
+    }
+
+    /// The rack as the conformance suite and the CLI see it.
+    pub fn rack_config(&self, params: RackParams) -> Rack {
+        self.rack(self.rack.clone(), "test.example.com", params)
+    }
+
+    /// The conformance suite's context in this account, with `gaps` declared.
+    pub fn conformance(&self, gaps: Gaps) -> ConformanceContext {
+        ConformanceContext::new(name("conf"), issued)
+            .with_network(self.region.clone(), self.vpc.clone(), self.subnets.clone())
+            .with_gaps(gaps)
     }
 }
 
@@ -134,7 +157,9 @@ impl MotoEnv {
 /// (`*.test.convox`) or `external` (`*.test.example.com`).
 pub fn certificate(name: &str) -> CertificatePem {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-    let read = |f: String| std::fs::read_to_string(format!("{dir}/{f}")).expect("fixture");
+    let read = |f: String| {
+        std::fs::read_to_string(format!("{dir}/{f}")).unwrap_or_else(|e| panic!("{f}: {e}"))
+    };
     CertificatePem {
         certificate: read(format!("{name}.pem")),
         private_key: read(format!("{name}.key")),
@@ -142,36 +167,11 @@ pub fn certificate(name: &str) -> CertificatePem {
     }
 }
 
-/// Where moto 5.2.5 answers differently from AWS: what the conformance suite's gap
-/// flags should say on moto. `moto_gaps_are_as_documented` checks all but the
-/// quotas, which would take a hundred rules to probe.
-#[derive(Debug, Clone, Copy)]
-pub struct MotoGaps {
-    /// A second load balancer or target group of a taken name is created.
-    pub accepts_duplicate_names: bool,
-    /// A second listener on a taken port is created.
-    pub accepts_duplicate_listener_ports: bool,
-    /// No rules-per-load-balancer or certificates-per-listener quota.
-    pub no_quotas: bool,
-    /// Deleting a missing rule succeeds.
-    pub deletes_missing_rules: bool,
-    /// A DELETE of a missing record is InvalidInput, not a conflict.
-    pub missing_record_delete_is_invalid_input: bool,
-    /// ACM deletes a certificate a listener uses (AWS: ResourceInUseException).
-    pub deletes_certificates_in_use: bool,
-    /// EC2 deletes a security group a load balancer uses (AWS:
-    /// DependencyViolation).
-    pub deletes_security_groups_in_use: bool,
+/// A real certificate for `domain`, signed by the run's CA (the one the library
+/// itself uses for racks): moto parses what it imports.
+pub fn issued(domain: &str) -> CertificatePem {
+    static CA: OnceLock<CertificateAuthority> = OnceLock::new();
+    CA.get_or_init(|| CertificateAuthority::generate(&name("conformance"), now()).expect("CA"))
+        .issue(domain, now())
+        .expect("certificate")
 }
-
-/// moto 5.2.5's gaps. (It does refuse a Route53 CREATE of an existing record, and
-/// deleting a target group a rule forwards to, as AWS does.)
-pub const MOTO_GAPS: MotoGaps = MotoGaps {
-    accepts_duplicate_names: true,
-    accepts_duplicate_listener_ports: true,
-    no_quotas: true,
-    deletes_missing_rules: true,
-    missing_record_delete_is_invalid_input: true,
-    deletes_certificates_in_use: true,
-    deletes_security_groups_in_use: true,
-};

@@ -1,0 +1,133 @@
+//! The rack's private zone: records aliasing the router, and the rack's settings
+//! kept as the zone's tags.
+
+use convox_model::backend::{Backend, ErrorKind};
+use convox_model::exposure::Router;
+use convox_model::params::RackParams;
+use convox_model::resource::{
+    HostedZoneSpec, RecordAction, RecordChange, RecordSpec, ResourceKey, ResourceSpec as Spec,
+    Scope, TAG_KEY, record_owner_value,
+};
+
+use crate::support::specs::{find, make_internal_router, rack_tags};
+use crate::support::{MotoEnv, name};
+
+#[tokio::test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
+async fn zone_records_and_rack_settings_round_trip() {
+    let env = MotoEnv::new("zone").await;
+    let b = &env.backend;
+    assert_eq!(b.load_rack(&env.rack).await.unwrap(), None);
+    let ids = make_internal_router(&env).await;
+
+    let zone_key = ResourceKey::zone();
+    let zone_spec = HostedZoneSpec {
+        name: "test.convox".into(),
+        vpc_id: env.vpc.id.clone(),
+        region: env.region.clone(),
+    };
+    let zone = b
+        .create_hosted_zone(&zone_spec, &rack_tags(&env, "zone", &zone_key))
+        .await
+        .unwrap();
+    assert!(!zone.starts_with('/'), "bare zone id: {zone}");
+    assert_eq!(b.load_rack(&env.rack).await.unwrap(), None, "not saved yet");
+
+    let rack = env.rack_config(RackParams::new(true, false).unwrap());
+    b.save_rack(&zone, &rack).await.unwrap();
+    // A later process finds it.
+    let other = env.another_backend().await;
+    assert_eq!(
+        other.load_rack(&env.rack).await.unwrap(),
+        Some(rack.clone())
+    );
+    let rack2 = env.rack_config(RackParams::new(true, true).unwrap());
+    b.save_rack(&zone, &rack2).await.unwrap();
+    assert_eq!(other.load_rack(&env.rack).await.unwrap(), Some(rack2));
+    assert_eq!(
+        other.rack_zone_id(&env.rack).await.unwrap(),
+        Some(zone.clone())
+    );
+
+    let (app, api, web) = (name("backend"), name("api"), name("web"));
+    let api_key = ResourceKey::record(&app, &api);
+    let web_key = ResourceKey::record(&app, &web);
+    let change = |action, host: &str, key: &ResourceKey| RecordChange {
+        action,
+        name: host.into(),
+        target: ids.address.clone(),
+        owner: record_owner_value(&env.rack, key),
+    };
+    b.change_records(
+        &zone,
+        &[
+            change(RecordAction::Create, "api.backend.test.convox", &api_key),
+            change(RecordAction::Create, "web.backend.test.convox", &web_key),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(b.calls().get("ChangeResourceRecordSets"), 1, "one batch");
+
+    let seen = b
+        .observe(&env.rack, &Scope::App(app.clone()))
+        .await
+        .unwrap();
+    let rec = find(&seen, &api_key).expect("record");
+    assert_eq!(rec.id, "api.backend.test.convox");
+    assert_eq!(
+        rec.resource.spec,
+        Spec::Record(RecordSpec {
+            zone: zone_key.clone(),
+            name: "api.backend.test.convox".into(),
+            load_balancer: ResourceKey::router_load_balancer(Router::Internal),
+        })
+    );
+    assert_eq!(
+        rec.address.as_ref().map(|a| a.hosted_zone_id.as_str()),
+        Some(ids.address.hosted_zone_id.as_str())
+    );
+    assert_eq!(rec.resource.tags.get(TAG_KEY), Some(&api_key.to_string()));
+    assert!(find(&seen, &web_key).is_some());
+
+    let seen = b.observe(&env.rack, &Scope::Rack).await.unwrap();
+    let z = find(&seen, &zone_key).expect("zone");
+    assert_eq!(z.id, zone);
+    assert_eq!(z.resource.spec, Spec::HostedZone(zone_spec));
+    assert_eq!(
+        z.resource.tags,
+        rack_tags(&env, "zone", &zone_key),
+        "settings tags are not ownership tags"
+    );
+    assert!(find(&seen, &api_key).is_none(), "records are app scope");
+
+    b.change_records(
+        &zone,
+        &[
+            change(RecordAction::Upsert, "api.backend.test.convox", &api_key),
+            change(RecordAction::Delete, "web.backend.test.convox", &web_key),
+        ],
+    )
+    .await
+    .unwrap();
+    let seen = b.observe(&env.rack, &Scope::Apps).await.unwrap();
+    assert!(find(&seen, &api_key).is_some());
+    assert!(find(&seen, &web_key).is_none());
+
+    let busy = b.delete_hosted_zone(&zone).await.unwrap_err();
+    assert_eq!(busy.kind, ErrorKind::Conflict, "{busy}");
+    b.change_records(
+        &zone,
+        &[change(
+            RecordAction::Delete,
+            "api.backend.test.convox",
+            &api_key,
+        )],
+    )
+    .await
+    .unwrap();
+    b.delete_hosted_zone(&zone).await.unwrap();
+    assert_eq!(b.load_rack(&env.rack).await.unwrap(), None);
+    let gone = b.delete_hosted_zone(&zone).await.unwrap_err();
+    assert_eq!(gone.kind, ErrorKind::NotFound, "{gone}");
+}
