@@ -28,8 +28,8 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use convox_model::backend::{Backend, BackendError, ErrorKind};
 use convox_model::resource::{
-    CertificateSpec, DefaultAction, LbScheme, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec,
-    Protocol, RecordAction, RecordChange, ResourceKey, Tags,
+    CertificateSpec, LbScheme, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, RecordAction,
+    RecordChange, ResourceKey, Tags,
 };
 
 use crate::{AwsBackend, AwsBackendBuilder, Pacing, Rate};
@@ -212,16 +212,7 @@ async fn duplicate_listener_port_already_exists() {
         1,
     )
     .await;
-    let spec = ListenerSpec {
-        load_balancer: ResourceKey::from_raw("router/internal/alb"),
-        port: 80,
-        protocol: Protocol::Http,
-        default_action: DefaultAction::Redirect {
-            port: 443,
-            status_code: 301,
-        },
-        certificate: None,
-    };
+    let spec = ListenerSpec::redirect_to_https(ResourceKey::from_raw("router/internal/alb"));
     let err = b
         .create_listener("arn:lb", &spec, None, &Tags::new())
         .await

@@ -12,16 +12,15 @@ use convox_model::resource::{
     Tags, TargetGroupSpec,
 };
 
+use convox_model::aws::{ElbName, Quotas, check_elb_name};
+
 use crate::error::{invalid, missing, send};
 
-/// Longest ALB and target group name.
-const MAX_NAME_LEN: usize = 32;
-
-/// Highest listener rule priority.
-const MAX_PRIORITY: u32 = 50_000;
-
-/// At most this many condition values per rule.
-const MAX_HOSTS_PER_RULE: usize = 5;
+/// AWS's own limits, from the model's one table: refused here before a call
+/// leaves the machine.
+const MAX_PRIORITY: u32 = QUOTAS.max_rule_priority;
+const MAX_HOSTS_PER_RULE: usize = QUOTAS.condition_values_per_rule;
+const QUOTAS: Quotas = Quotas::AWS;
 
 /// The tags for a create call: none at all rather than an empty list.
 pub(crate) fn tags(tags: &Tags) -> Option<Vec<Tag>> {
@@ -39,14 +38,8 @@ fn protocol(p: Protocol) -> ProtocolEnum {
     }
 }
 
-fn check_name(operation: &str, what: &str, name: &str) -> BackendResult<()> {
-    if name.is_empty() || name.len() > MAX_NAME_LEN {
-        return Err(invalid(
-            operation,
-            format!("{what} name {name:?} must be 1 to {MAX_NAME_LEN} characters"),
-        ));
-    }
-    Ok(())
+fn check_name(operation: &str, what: ElbName, name: &str) -> BackendResult<()> {
+    check_elb_name(what, name).map_err(|e| invalid(operation, e.to_string()))
 }
 
 fn default_action(operation: &str, action: &DefaultAction) -> BackendResult<Action> {
@@ -153,7 +146,7 @@ pub(crate) async fn create_load_balancer(
     tag_set: &Tags,
 ) -> BackendResult<CreatedLoadBalancer> {
     const OP: &str = "CreateLoadBalancer";
-    check_name(OP, "load balancer", &spec.name)?;
+    check_name(OP, ElbName::LoadBalancer, &spec.name)?;
     if spec.name.starts_with("internal-") {
         return Err(invalid(
             OP,
@@ -296,7 +289,7 @@ pub(crate) async fn create_target_group(
     tag_set: &Tags,
 ) -> BackendResult<String> {
     const OP: &str = "CreateTargetGroup";
-    check_name(OP, "target group", &spec.name)?;
+    check_name(OP, ElbName::TargetGroup, &spec.name)?;
     let request = elb
         .create_target_group()
         .name(&spec.name)

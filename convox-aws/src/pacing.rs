@@ -10,31 +10,20 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use convox_model::aws::ApiFamily;
+
 use crate::calls::is_mutating;
 
-/// A token bucket's shape: `burst` calls at once, then `per_second` calls a second.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Rate {
-    /// Calls that may go at once from a full bucket (at least 1).
-    pub burst: u32,
-    /// Calls a second once the burst is spent (positive).
-    pub per_second: f64,
-}
+/// A token bucket's shape, from the model's one table of AWS's rates.
+pub use convox_model::aws::Rate;
 
-impl Rate {
-    /// `burst` calls at once, then `per_second` a second.
-    pub const fn new(burst: u32, per_second: f64) -> Rate {
-        Rate { burst, per_second }
+/// The time between two calls at `rate`'s steady rate, or `None` when the rate
+/// cannot pace anything (no burst, a rate that is not a positive number).
+fn interval(rate: &Rate) -> Option<Duration> {
+    if rate.burst == 0 || !rate.per_second.is_finite() || rate.per_second <= 0.0 {
+        return None;
     }
-
-    /// The time between two calls at the steady rate, or `None` when the rate
-    /// cannot pace anything (no burst, a rate that is not a positive number).
-    fn interval(&self) -> Option<Duration> {
-        if self.burst == 0 || !self.per_second.is_finite() || self.per_second <= 0.0 {
-            return None;
-        }
-        Duration::try_from_secs_f64(1.0 / self.per_second).ok()
-    }
+    Duration::try_from_secs_f64(1.0 / rate.per_second).ok()
 }
 
 /// How fast the backend lets itself call each AWS API family.
@@ -86,13 +75,13 @@ impl Pacing {
     /// AWS's documented default buckets.
     pub fn aws_defaults() -> Pacing {
         Pacing {
-            elb: Rate::new(40, 10.0),
-            elb_mutating: Rate::new(20, 3.0),
-            route53: Rate::new(50, 10.0),
-            acm_import: Rate::new(1, 1.0),
-            acm: Rate::new(5, 5.0),
-            ec2_changes: Rate::new(50, 5.0),
-            ec2_reads: Rate::new(100, 20.0),
+            elb: ApiFamily::Elbv2.default_rate(),
+            elb_mutating: ApiFamily::Elbv2Mutating.default_rate(),
+            route53: ApiFamily::Route53.default_rate(),
+            acm_import: ApiFamily::AcmImport.default_rate(),
+            acm: ApiFamily::Acm.default_rate(),
+            ec2_changes: ApiFamily::Ec2Changes.default_rate(),
+            ec2_reads: ApiFamily::Ec2Reads.default_rate(),
         }
     }
 
@@ -126,7 +115,7 @@ pub(crate) struct Bucket {
 impl Bucket {
     /// A full bucket at time zero, or `None` for a rate that cannot pace.
     pub(crate) fn new(rate: Rate) -> Option<Bucket> {
-        let interval = rate.interval()?;
+        let interval = interval(&rate)?;
         let tolerance = interval.checked_mul(rate.burst - 1)?;
         Some(Bucket {
             interval,

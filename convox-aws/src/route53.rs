@@ -24,8 +24,9 @@ use crate::observe::tag_map;
 /// exact TTL and value, so it is fixed.
 pub const OWNER_TXT_TTL: i64 = 300;
 
-/// Route53's limit on records in one change batch (an UPSERT counts twice).
-pub const MAX_RECORDS_PER_BATCH: usize = 1000;
+/// Route53's limit on records in one change batch (an UPSERT counts twice): the
+/// model's quota table's.
+pub const MAX_RECORDS_PER_BATCH: usize = convox_model::aws::MAX_RECORDS_PER_CHANGE_BATCH;
 
 /// Route53 takes at most this many ids per ListTagsForResources call.
 const TAGS_PER_CALL: usize = 10;
@@ -324,16 +325,9 @@ fn record_sets(
     Ok([alias, owner])
 }
 
-/// How many records a batch of changes counts as against Route53's limit.
-pub fn batch_weight(changes: &[RecordChange]) -> usize {
-    changes
-        .iter()
-        .map(|c| match c.action {
-            RecordAction::Upsert => 4,
-            RecordAction::Create | RecordAction::Delete => 2,
-        })
-        .sum()
-}
+/// How many records a batch of changes counts as against Route53's limit: the
+/// model's one rule (an UPSERT counts twice).
+pub use convox_model::aws::change_batch_weight as batch_weight;
 
 pub(crate) async fn change_records(
     r53: &Client,

@@ -74,4 +74,4 @@ pub use mock::{
     sleep_fn,
 };
 pub use persist::StateError;
-pub use state::{MAX_ELB_NAME_LEN, MAX_RULE_PRIORITY, Quotas, change_batch_weight};
+pub use state::Quotas;

@@ -275,16 +275,7 @@ macro_rules! impl_backend {
         impl Backend for MockBackend {
             // The planner checks what this mock enforces, raised quotas included.
             fn quotas(&self) -> convox_model::aws::Quotas {
-                let q = MockBackend::quotas(self);
-                convox_model::aws::Quotas {
-                    rules_per_load_balancer: q.rules_per_load_balancer,
-                    target_groups_per_load_balancer: q.target_groups_per_load_balancer,
-                    certificates_per_load_balancer: q.certificates_per_load_balancer,
-                    condition_values_per_rule: q.condition_values_per_rule,
-                    tags_per_resource: q.tags_per_resource,
-                    records_per_change_batch: q.records_per_change_batch,
-                    ..convox_model::aws::Quotas::default()
-                }
+                MockBackend::quotas(self)
             }
 
             $(

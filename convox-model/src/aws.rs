@@ -61,19 +61,25 @@ pub struct Quotas {
     pub target_groups_per_region: usize,
 }
 
+impl Quotas {
+    /// AWS's defaults, as a constant (the AWS backend checks a call against the
+    /// API's own limits before it leaves the machine).
+    pub const AWS: Quotas = Quotas {
+        rules_per_load_balancer: 100,
+        target_groups_per_load_balancer: 100,
+        certificates_per_load_balancer: 25,
+        condition_values_per_rule: 5,
+        max_rule_priority: 50_000,
+        tags_per_resource: 50,
+        records_per_change_batch: MAX_RECORDS_PER_CHANGE_BATCH,
+        load_balancers_per_region: 50,
+        target_groups_per_region: 3000,
+    };
+}
+
 impl Default for Quotas {
     fn default() -> Self {
-        Quotas {
-            rules_per_load_balancer: 100,
-            target_groups_per_load_balancer: 100,
-            certificates_per_load_balancer: 25,
-            condition_values_per_rule: 5,
-            max_rule_priority: 50_000,
-            tags_per_resource: 50,
-            records_per_change_batch: 1000,
-            load_balancers_per_region: 50,
-            target_groups_per_region: 3000,
-        }
+        Quotas::AWS
     }
 }
 
@@ -83,6 +89,10 @@ pub const MAX_ELB_NAME_LEN: usize = 32;
 /// The prefix AWS reserves: no load balancer name may start with it (AWS uses
 /// it in the DNS names of internal load balancers).
 pub const RESERVED_LOAD_BALANCER_PREFIX: &str = "internal-";
+
+/// Route53's limit on records in one change batch, as [`change_batch_weight`]
+/// counts them: a hard limit of the API.
+pub const MAX_RECORDS_PER_CHANGE_BATCH: usize = 1000;
 
 /// Which ELBv2 resource a name is for: the rules differ slightly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

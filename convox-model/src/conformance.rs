@@ -382,16 +382,7 @@ impl<'a> Fx<'a> {
     }
 
     fn redirect_spec(&self, lb: &Lb) -> ListenerSpec {
-        ListenerSpec {
-            load_balancer: lb.key.clone(),
-            port: 80,
-            protocol: Protocol::Http,
-            default_action: DefaultAction::Redirect {
-                port: 443,
-                status_code: 301,
-            },
-            certificate: None,
-        }
+        ListenerSpec::redirect_to_https(lb.key.clone())
     }
 
     fn https_spec(&self, lb: &Lb, cert: Option<&ResourceKey>) -> ListenerSpec {

@@ -235,16 +235,7 @@ pub fn desired_rack(rack: &Rack, ca_fingerprint: &str) -> DesiredState {
         d.insert(Resource {
             tags: tags(role::ROUTER_LISTENER, &http),
             key: http,
-            spec: ResourceSpec::Listener(ListenerSpec {
-                load_balancer: lb.clone(),
-                port: 80,
-                protocol: Protocol::Http,
-                default_action: DefaultAction::Redirect {
-                    port: 443,
-                    status_code: 301,
-                },
-                certificate: None,
-            }),
+            spec: ResourceSpec::Listener(ListenerSpec::redirect_to_https(lb.clone())),
         });
 
         let https = ResourceKey::router_listener(router, 443);

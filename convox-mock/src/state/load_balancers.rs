@@ -9,14 +9,13 @@ use convox_model::resource::{
 };
 use serde::{Deserialize, Serialize};
 
+use convox_model::aws::MAX_ELB_NAME_LEN;
+
 use super::{
     State, already_exists, delete_unused, find, find_mut, held_by_another, invalid, not_found,
     quota_exceeded,
 };
 use crate::ids;
-
-/// Longest load balancer or target group name.
-pub const MAX_ELB_NAME_LEN: usize = 32;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct LoadBalancer {

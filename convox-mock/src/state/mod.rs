@@ -32,48 +32,14 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use acm::Certificate;
 pub(crate) use ec2::SecurityGroup;
-pub use load_balancers::MAX_ELB_NAME_LEN;
 pub(crate) use load_balancers::{Listener, LoadBalancer};
 pub(crate) use route53::Zone;
-pub use route53::change_batch_weight;
-pub use rules::MAX_RULE_PRIORITY;
 pub(crate) use rules::Rule;
 pub(crate) use target_groups::TargetGroup;
 
-/// AWS's limits that the mock enforces, with AWS's defaults; lower them in tests
-/// to reach a limit quickly.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Quotas {
-    /// Rules per load balancer, besides the listeners' default rules.
-    pub rules_per_load_balancer: usize,
-    /// Target groups a load balancer's rules may forward to.
-    pub target_groups_per_load_balancer: usize,
-    /// Certificates attached to a load balancer's listeners, besides their
-    /// default certificates. (AWS counts this per load balancer; only the 443
-    /// listener carries certificates here, so it is also the per-listener limit.)
-    pub certificates_per_load_balancer: usize,
-    /// Host-header values per rule.
-    pub condition_values_per_rule: usize,
-    /// Tags per resource.
-    pub tags_per_resource: usize,
-    /// Route53 records per change batch; each [`RecordChange`](convox_model::resource::RecordChange) is two records
-    /// (the alias A and its TXT), and an UPSERT counts twice.
-    pub records_per_change_batch: usize,
-}
-
-impl Default for Quotas {
-    fn default() -> Self {
-        Quotas {
-            rules_per_load_balancer: 100,
-            target_groups_per_load_balancer: 100,
-            certificates_per_load_balancer: 25,
-            condition_values_per_rule: 5,
-            tags_per_resource: 50,
-            records_per_change_batch: 1000,
-        }
-    }
-}
+/// AWS's limits that the mock enforces: the model's one table of AWS's quotas,
+/// with AWS's defaults; lower them in tests to reach a limit quickly.
+pub use convox_model::aws::Quotas;
 
 /// Everything the mock holds, serialisable so that a session persists.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,19 +11,10 @@ use convox_model::resource::{
 };
 use serde::{Deserialize, Serialize};
 
+use convox_model::aws::change_batch_weight;
+
 use super::{State, already_exists, conflict, find, find_mut, invalid};
 use crate::ids;
-
-/// How many Route53 records a batch of changes counts as, as AWS counts them.
-pub fn change_batch_weight(changes: &[RecordChange]) -> usize {
-    changes
-        .iter()
-        .map(|c| match c.action {
-            RecordAction::Upsert => 4,
-            RecordAction::Create | RecordAction::Delete => 2,
-        })
-        .sum()
-}
 
 /// The records at one name: what this library writes (an alias A and a TXT).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,9 +13,6 @@ use super::{
 };
 use crate::ids;
 
-/// Highest listener rule priority.
-pub const MAX_RULE_PRIORITY: u32 = 50_000;
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Rule {
     pub listener_arn: String,
@@ -25,13 +22,13 @@ pub(crate) struct Rule {
     pub tags: Tags,
 }
 
-fn check_priority(op: &str, priority: u32) -> BackendResult<()> {
-    if (1..=MAX_RULE_PRIORITY).contains(&priority) {
+fn check_priority(op: &str, priority: u32, highest: u32) -> BackendResult<()> {
+    if (1..=highest).contains(&priority) {
         Ok(())
     } else {
         Err(invalid(
             op,
-            format!("priority {priority} is outside 1..={MAX_RULE_PRIORITY}"),
+            format!("priority {priority} is outside 1..={highest}"),
         ))
     }
 }
@@ -125,7 +122,7 @@ impl State {
         priority: u32,
         except: Option<&str>,
     ) -> BackendResult<()> {
-        check_priority(op, priority)?;
+        check_priority(op, priority, self.quotas.max_rule_priority)?;
         let same = |r: &Rule| r.listener_arn == listener_arn && r.priority == priority;
         if held_by_another(&self.rules, except, same) {
             return Err(conflict(

@@ -119,6 +119,23 @@ pub struct ListenerSpec {
     pub certificate: Option<ResourceKey>,
 }
 
+impl ListenerSpec {
+    /// A router's HTTP listener: port 80 answers every request with a 301 to
+    /// HTTPS on 443, and never forwards.
+    pub fn redirect_to_https(load_balancer: ResourceKey) -> ListenerSpec {
+        ListenerSpec {
+            load_balancer,
+            port: 80,
+            protocol: Protocol::Http,
+            default_action: DefaultAction::Redirect {
+                port: 443,
+                status_code: 301,
+            },
+            certificate: None,
+        }
+    }
+}
+
 /// A certificate issued by the rack's certificate authority and imported into ACM.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertificateSpec {
