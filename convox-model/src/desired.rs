@@ -266,7 +266,7 @@ pub fn desired_rack(rack: &Rack, ca_fingerprint: &str) -> DesiredState {
 /// Rule priorities are left to the planner, which knows the rules that exist.
 ///
 /// The manifest must fit the rack: the rack rules (an internal service needs
-/// `Internal=Yes`, ...) are [`crate::validate`]'s, checked once at the entry
+/// `Internal=Yes`, ...) are [`crate::rules`]'s, checked once at the entry
 /// ([`crate::ops`] checks them before planning). A service routed on a router the
 /// rack lacks still gets its resources here, and the planner then refuses them as
 /// needing a router that does not exist, naming the fix.

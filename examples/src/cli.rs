@@ -2,7 +2,7 @@
 //!
 //! `-a/--app` and `-r/--rack` are global, so they work before or after any
 //! subcommand; when absent, `CONVOX_APP` and `CONVOX_RACK` are read from the
-//! [`crate::Environment`] (see [`crate::input::Given`]). A command's convox.yml is
+//! [`crate::Environment`]. A command's convox.yml is
 //! its positional FILE, or `-m/--manifest FILE`, or `convox.yml` in the current
 //! directory.
 
@@ -160,7 +160,7 @@ pub struct ManifestArgs {
 /// `convox env [FILE] SERVICE`.
 #[derive(Debug, Args)]
 pub struct EnvArgs {
-    /// [FILE] SERVICE: the convox.yml [default: convox.yml] and the service (or
+    /// An optional FILE, then SERVICE: the convox.yml (default: convox.yml) and the service (or
     /// timer) whose environment to print.
     #[arg(required = true, num_args = 1..=2, value_name = "[FILE] SERVICE")]
     pub args: Vec<String>,
