@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
+use convox_model::manifest::Manifest;
 use convox_model::name::Name;
 use convox_model::ops;
+use convox_model::plan::Plan;
 use convox_model::rack::Rack;
 
 use super::{note, params_line};
@@ -46,16 +48,7 @@ pub fn plan(a: &PlanArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Re
     let (rack, app, m) = target(&a.file, &a.net, given, s, io)?;
     let c = checked_on(&m, &rack, &app, &a.env, Format::Text, io)?;
     let ca = s.authority(&rack.name, now(), io)?;
-    let backend = s.backend(io)?.backend.clone();
-    let p =
-        s.rt.block_on(ops::plan_app(
-            backend.as_ref(),
-            &rack,
-            &app,
-            &c.manifest,
-            ca.fingerprint(),
-        ))
-        .map_err(|e| report_error(io, &e))?;
+    let p = plan_on_backend(s, &rack, &app, &c.manifest, ca.fingerprint(), io)?;
     if a.json {
         let _ = writeln!(io.out, "{}", p.to_json());
     } else if p.is_empty() {
@@ -66,6 +59,26 @@ pub fn plan(a: &PlanArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Re
     Ok(())
 }
 
+/// The app's plan against what the session's backend holds.
+fn plan_on_backend(
+    s: &mut Session,
+    rack: &Rack,
+    app: &Name,
+    manifest: &Manifest,
+    ca_fingerprint: &str,
+    io: &mut Io<'_>,
+) -> Result<Plan, Exit> {
+    let backend = s.backend(io)?.backend.clone();
+    s.rt.block_on(ops::plan_app(
+        backend.as_ref(),
+        rack,
+        app,
+        manifest,
+        ca_fingerprint,
+    ))
+    .map_err(|e| report_error(io, &e))
+}
+
 /// `convox deploy`: the plan, applied with progress, then endpoints and links.
 pub fn deploy(a: &DeployArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exit> {
     let (rack, app, m) = target(&a.file, &a.net, given, s, io)?;
@@ -74,15 +87,7 @@ pub fn deploy(a: &DeployArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -
     let ca = s.authority(&rack.name, now, io)?;
     let backend = s.backend(io)?.backend.clone();
     let ctx = context(&rack.name, now);
-    let p =
-        s.rt.block_on(ops::plan_app(
-            backend.as_ref(),
-            &rack,
-            &app,
-            &c.manifest,
-            ca.fingerprint(),
-        ))
-        .map_err(|e| report_error(io, &e))?;
+    let p = plan_on_backend(s, &rack, &app, &c.manifest, ca.fingerprint(), io)?;
     if p.is_empty() {
         // Nothing to do: no apply at all, so not one mutating call.
         let _ = writeln!(io.out, "No changes. {app} is up to date.");
