@@ -5,24 +5,9 @@
 //! picks and paces faults by them, so a test can say "fail the third
 //! `CreateRule`" whichever backend sits underneath.
 
-use serde::{Deserialize, Serialize};
-
-/// An AWS API family with its own request-rate bucket (SPEC defaults in
-/// [`crate::RateLimits::aws_defaults`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ApiFamily {
-    /// Every ELBv2 call.
-    Elbv2,
-    /// ELBv2's mutating calls, which have a second, smaller bucket.
-    Elbv2Mutating,
-    /// Every Route53 call.
-    Route53,
-    /// ACM `ImportCertificate`.
-    AcmImport,
-    /// EC2 security-group changes.
-    Ec2SecurityGroupChanges,
-}
+/// An AWS API family with its own request-rate bucket: the model's one list
+/// ([`convox_model::aws::ApiFamily`]), whose defaults [`crate::RateLimits::aws_defaults`] reads.
+pub use convox_model::aws::ApiFamily;
 
 /// One backend operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -53,7 +38,7 @@ const fn write(name: &'static str, families: &'static [ApiFamily]) -> Operation 
 
 const ELB_W: &[ApiFamily] = &[ApiFamily::Elbv2, ApiFamily::Elbv2Mutating];
 const R53: &[ApiFamily] = &[ApiFamily::Route53];
-const SG: &[ApiFamily] = &[ApiFamily::Ec2SecurityGroupChanges];
+const SG: &[ApiFamily] = &[ApiFamily::Ec2Changes];
 
 /// `observe`: on AWS a handful of describe calls, charged here as one ELBv2 and
 /// one Route53 read.

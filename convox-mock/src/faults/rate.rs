@@ -27,14 +27,26 @@ impl RateLimits {
     /// mutating calls also 20 then 3/s), Route53 50 then 10/s, ACM
     /// ImportCertificate 1/s, EC2 security-group changes 50 then 5/s.
     pub fn aws_defaults() -> Self {
-        let r = |burst, per_second| Rate { burst, per_second };
-        RateLimits(BTreeMap::from([
-            (ApiFamily::Elbv2, r(40.0, 10.0)),
-            (ApiFamily::Elbv2Mutating, r(20.0, 3.0)),
-            (ApiFamily::Route53, r(50.0, 10.0)),
-            (ApiFamily::AcmImport, r(1.0, 1.0)),
-            (ApiFamily::Ec2SecurityGroupChanges, r(50.0, 5.0)),
-        ]))
+        let paced = [
+            ApiFamily::Elbv2,
+            ApiFamily::Elbv2Mutating,
+            ApiFamily::Route53,
+            ApiFamily::AcmImport,
+            ApiFamily::Ec2Changes,
+        ];
+        RateLimits(
+            paced
+                .into_iter()
+                .map(|family| {
+                    let d = family.default_rate();
+                    let rate = Rate {
+                        burst: f64::from(d.burst),
+                        per_second: d.per_second,
+                    };
+                    (family, rate)
+                })
+                .collect(),
+        )
     }
 }
 
