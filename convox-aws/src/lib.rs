@@ -74,6 +74,8 @@ pub mod error;
 mod observe;
 mod pacing;
 mod route53;
+// Day-2 safety: `rack audit`.
+mod surroundings;
 
 use std::sync::Arc;
 
@@ -85,6 +87,8 @@ use convox_model::resource::{
     CertificateSpec, HostedZoneSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerSpec, Observed,
     RecordChange, ResourceKey, Scope, SecurityGroupSpec, Tags, TargetGroupSpec, owned_by,
 };
+// Day-2 safety: `rack audit`.
+use convox_model::resource::Surroundings;
 
 pub use acm::TAG_ISSUER;
 pub use builder::{AwsBackendBuilder, BuildError};
@@ -188,6 +192,11 @@ impl_backend! {
                 Some(z) => route53::rack_from_tags(rack, &z.tags),
                 None => Ok(None),
             }
+        }
+
+        // Day-2 safety (audit): what touches the rack without being its own.
+        async fn observe_surroundings(&self, rack: &Name) -> BackendResult<Surroundings> {
+            surroundings::observe_surroundings(&self.elb, &self.ec2, rack).await
         }
     }
     save_rack(zone_id: &str, rack: &Rack) -> () => route53;

@@ -74,7 +74,10 @@ fn alias_dns(dns: &str) -> String {
 }
 
 /// Tags of ELBv2 resources, 20 ARNs per call.
-async fn describe_tags(elb: &Elb, arns: &[String]) -> BackendResult<BTreeMap<String, Tags>> {
+pub(crate) async fn describe_tags(
+    elb: &Elb,
+    arns: &[String],
+) -> BackendResult<BTreeMap<String, Tags>> {
     let mut out = BTreeMap::new();
     for chunk in arns.chunks(TAGS_PER_CALL) {
         let request = elb.describe_tags().set_resource_arns(Some(chunk.to_vec()));
@@ -291,7 +294,7 @@ fn forward_target(actions: &[Action]) -> Option<&str> {
         })
 }
 
-fn rule_hosts(rule: &Rule) -> Vec<String> {
+pub(crate) fn rule_hosts(rule: &Rule) -> Vec<String> {
     let hosts: Vec<String> = rule
         .conditions()
         .iter()

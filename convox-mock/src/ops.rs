@@ -91,6 +91,13 @@ pub const CREATE_HOSTED_ZONE: Operation = write("CreateHostedZone", R53);
 pub const DELETE_HOSTED_ZONE: Operation = write("DeleteHostedZone", R53);
 /// `change_records`.
 pub const CHANGE_RECORDS: Operation = write("ChangeResourceRecordSets", R53);
+// Day-2 safety (audit).
+/// `observe_surroundings`: on AWS describe calls, charged here as one ELBv2 and
+/// one EC2 read.
+pub const OBSERVE_SURROUNDINGS: Operation = read(
+    "ObserveSurroundings",
+    &[ApiFamily::Elbv2, ApiFamily::Ec2Reads],
+);
 
 /// Calls the macro `$then!` with every method of
 /// [`Backend`](convox_model::backend::Backend), in trait order: its name, its
@@ -127,6 +134,8 @@ macro_rules! each_backend_method {
             create_hosted_zone(spec: &convox_model::resource::HostedZoneSpec, tags: &convox_model::resource::Tags) -> String = CREATE_HOSTED_ZONE;
             delete_hosted_zone(id: &str) -> () = DELETE_HOSTED_ZONE;
             change_records(zone_id: &str, changes: &[convox_model::resource::RecordChange]) -> () = CHANGE_RECORDS;
+            // Day-2 safety (audit).
+            observe_surroundings(rack: &convox_model::name::Name) -> convox_model::resource::Surroundings = OBSERVE_SURROUNDINGS;
         }
     };
 }

@@ -58,6 +58,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod apply;
+// Day-2 safety: `rack audit`, proof of who can reach what.
+pub mod audit;
 pub mod aws;
 pub mod backend;
 pub mod check;

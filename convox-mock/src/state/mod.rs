@@ -22,6 +22,8 @@ mod load_balancers;
 mod observe;
 mod route53;
 mod rules;
+// Day-2 safety: `rack audit`.
+mod surroundings;
 mod target_groups;
 
 use std::collections::BTreeMap;

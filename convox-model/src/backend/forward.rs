@@ -14,6 +14,8 @@ use crate::resource::{
     CertificateSpec, HostedZoneSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerSpec, Observed,
     RecordChange, Scope, SecurityGroupSpec, Tags, TargetGroupSpec,
 };
+// Day-2 safety: `rack audit`.
+use crate::resource::Surroundings;
 
 macro_rules! forward {
     ($($ptr:ty),*) => {$(
@@ -121,6 +123,11 @@ macro_rules! forward {
 
             async fn change_records(&self, zone_id: &str, changes: &[RecordChange]) -> BackendResult<()> {
                 (**self).change_records(zone_id, changes).await
+            }
+
+            // Day-2 safety (audit).
+            async fn observe_surroundings(&self, rack: &Name) -> BackendResult<Surroundings> {
+                (**self).observe_surroundings(rack).await
             }
         }
     )*};

@@ -26,6 +26,8 @@ use crate::resource::{
     CertificateSpec, HostedZoneSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerAddress,
     LoadBalancerSpec, Observed, RecordChange, Scope, SecurityGroupSpec, Tags, TargetGroupSpec,
 };
+// Day-2 safety: `rack audit`.
+use crate::resource::Surroundings;
 /// Re-exported from [`crate::tls`], where the certificate and its key are made.
 pub use crate::tls::CertificatePem;
 
@@ -302,4 +304,25 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// - `InvalidInput` for a name outside the zone or a batch over the provider's
     ///   limit; `Conflict` for CREATE of an existing record or DELETE of a missing one.
     async fn change_records(&self, zone_id: &str, changes: &[RecordChange]) -> BackendResult<()>;
+
+    // Day-2 safety (audit): what touches the rack's resources without being its own.
+
+    /// What touches `rack`'s resources without being owned by it: every
+    /// security group on its load balancers (the foreign ones with their
+    /// ingress) and every rule on its listeners that it does not own. What
+    /// `rack audit` ([`crate::audit`]) reads besides [`Backend::observe`].
+    ///
+    /// # Behavior
+    /// - Reads only, and reports nothing for the planner to act on.
+    /// - The default answers `Unexpected`: a backend that cannot see what
+    ///   surrounds the rack must not let an audit pass for clean.
+    async fn observe_surroundings(&self, rack: &Name) -> BackendResult<Surroundings> {
+        Err(BackendError::new(
+            ErrorKind::Unexpected,
+            "ObserveSurroundings",
+            format!(
+                "this backend cannot read what surrounds rack {rack}'s resources (security groups and rules it does not own), so it cannot be audited"
+            ),
+        ))
+    }
 }

@@ -17,10 +17,14 @@ use serde::{Deserialize, Serialize};
 pub mod key;
 pub mod specs;
 pub mod tags;
+// Day-2 safety: what touches the rack's resources without being its own (`rack audit`).
+pub mod surroundings;
 
 pub use key::{KeySubject, ResourceKey, Scope};
 pub use specs::*;
 pub use tags::*;
+// Day-2 safety: `rack audit`.
+pub use surroundings::{ForeignRule, ForeignSecurityGroup, Surroundings};
 
 /// A resource: its key, its tags and what it is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
