@@ -196,6 +196,20 @@ pub struct RackArgs {
 pub enum RackCommand {
     /// Print the rack's parameters; `set` changes them.
     Params(ParamsArgs),
+    // Day-2 safety: `rack audit`.
+    /// Prove who can reach what: every router, its security groups' ingress,
+    /// every endpoint and what its record aliases, and every finding (exit 1
+    /// when there is one).
+    Audit(AuditArgs),
+}
+
+// Day-2 safety: `rack audit`.
+/// `convox rack audit -r R [--json]`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Print JSON: {version, rack, vpc_cidr, routers, endpoints, findings}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `convox rack params [set …]`.

@@ -149,3 +149,125 @@ fn seed_story_with_the_aws_backend_on_moto() {
 
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// Day-2 safety: `rack audit` against moto.
+
+/// Opens the internal router's security group of `rack` to `0.0.0.0/0` on 443,
+/// as someone at the console would (through the AWS backend's own call).
+fn open_internal_router(endpoint: &str, rack: &str) {
+    use convox_model::backend::Backend;
+    use convox_model::name::Name;
+    use convox_model::resource::{IngressRule, ResourceKey, ResourceSpec, Scope};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let aws = AwsBackendBuilder::from_env()
+            .with_endpoint_url(endpoint)
+            .build()
+            .await
+            .unwrap();
+        let rack = Name::new(rack).unwrap();
+        let observed = aws.observe(&rack, &Scope::Rack).await.unwrap();
+        let key = ResourceKey::router_security_group(convox_model::exposure::Router::Internal);
+        let sg = observed
+            .iter()
+            .find(|o| o.resource.key == key)
+            .expect("the internal router's security group");
+        let ResourceSpec::SecurityGroup(spec) = &sg.resource.spec else {
+            panic!("not a security group: {sg:?}");
+        };
+        let mut opened = spec.clone();
+        opened.ingress.push(IngressRule {
+            protocol: "tcp".into(),
+            port: 443,
+            cidr: "0.0.0.0/0".into(),
+        });
+        aws.update_security_group(&sg.id, &opened).await.unwrap();
+    });
+}
+
+#[test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
+fn rack_audit_on_moto_names_an_internal_router_opened_to_the_world() {
+    let endpoint = moto_env::endpoint();
+    let vpc = default_vpc(&endpoint);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let rack = format!("audit{}x{}", std::process::id(), nanos % 100_000);
+    let dir: PathBuf = std::env::temp_dir().join(format!("convox-cli-aws-{rack}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem").display().to_string();
+    let yml = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("backend/convox.yml")
+        .display()
+        .to_string();
+    let convox = |args: &[&str]| -> (i32, String, String) {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let argv = [
+            "convox",
+            "--backend",
+            "aws",
+            "--endpoint-url",
+            endpoint.as_str(),
+            "--ca",
+            ca.as_str(),
+        ]
+        .into_iter()
+        .chain(args.iter().copied());
+        let code = run(argv, &mut out, &mut err);
+        (
+            code,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    };
+    let ok = |args: &[&str]| {
+        let (code, out, err) = convox(args);
+        assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
+        out
+    };
+
+    ok(&[
+        "rack",
+        "params",
+        "set",
+        "Internal=Yes",
+        "--rack",
+        &rack,
+        "--vpc",
+        &vpc,
+    ]);
+    ok(&["deploy", &yml, "--rack", &rack, "--app", "backend"]);
+    let out = ok(&["rack", "audit", "--rack", &rack]);
+    assert!(out.contains("No findings."), "{out}");
+    assert!(
+        out.contains(&format!(
+            "endpoint https://api.backend.{rack}.convox on the internal router (internal)"
+        )),
+        "{out}"
+    );
+
+    open_internal_router(&endpoint, &rack);
+    let (code, out, err) = convox(&["rack", "audit", "--rack", &rack, "--json"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let findings = json["findings"].as_array().unwrap();
+    assert!(
+        findings.iter().any(|f| f["kind"] == "ingress_outside_vpc"
+            && f["source"] == "0.0.0.0/0"
+            && f["port"] == 443),
+        "{out}"
+    );
+    let (code, out, _) = convox(&["rack", "audit", "--rack", &rack]);
+    assert_eq!(code, 1);
+    assert!(out.contains("admits 0.0.0.0/0 (tcp port 443)"), "{out}");
+
+    ok(&["apps", "delete", "backend", "--rack", &rack]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -33,6 +33,8 @@
 //!    saw a fault, and no owned resource exists that the reference does not want.
 
 mod adversary;
+// Day-2 safety: `rack audit` reports exactly the drift injected.
+mod audit;
 mod checks;
 mod input;
 mod reference;
@@ -100,6 +102,8 @@ impl<const FAULTS: bool> StateMachineTest for Reconcile<FAULTS> {
         // The reference first: a planted bug should be named by what must
         // exist, before the planner's own view of it (invariant 7).
         checks::check(sut, model);
+        // Day-2 safety: the audit is clean, and finds exactly the drift injected.
+        audit::check(sut, model);
         sut.check_settled(model);
     }
 }

@@ -70,7 +70,7 @@ use crate::exposure::{Hostname, Router};
 use crate::rack::Rack;
 use crate::resource::{
     IngressRule, KeySubject, LbScheme, Observed, Protocol, ResourceKey, ResourceSpec as Spec,
-    Surroundings,
+    Surroundings, TAG_KEY,
 };
 
 /// A certificate is due this long before its end of validity: 30 days.
@@ -279,13 +279,16 @@ impl<'a> View<'a> {
 }
 
 /// The end of a certificate's validity (Unix seconds), when observation
-/// carries it.
+/// carries it: the observed resource's `not_after` (an `Option<i64>` beside
+/// `id` and `address`, `None` or absent when the provider did not say).
 ///
-/// Observed certificates carry no validity yet: expiry is part of the state
-/// once the observed certificate spec holds it (a `not_after: Option<i64>`
-/// field, Unix seconds); until then no certificate is found expired or due.
-fn certificate_not_after(_certificate: &Observed) -> Option<i64> {
-    None
+/// Read through the serialised form so that the audit reads the field as soon
+/// as observation carries it, and finds nothing expired or due before.
+fn certificate_not_after(certificate: &Observed) -> Option<i64> {
+    serde_json::to_value(certificate)
+        .ok()?
+        .get("not_after")?
+        .as_i64()
 }
 
 /// Audits the rack: every router, every endpoint, every finding. Pure: `now`
@@ -296,6 +299,14 @@ pub fn audit(
     surroundings: &Surroundings,
     now: i64,
 ) -> AuditReport {
+    // Only what carries the rack's key is the rack's; an observe that also
+    // reports obstacles (untagged rules on the rack's listeners) has them
+    // audited as foreign rules.
+    let (owned, foreign): (Vec<Observed>, Vec<Observed>) = observed
+        .iter()
+        .cloned()
+        .partition(|o| o.resource.tags.contains_key(TAG_KEY));
+    let observed = owned.as_slice();
     let v = View {
         observed,
         surroundings,
@@ -334,7 +345,7 @@ pub fn audit(
     findings.extend(record_findings(&v));
     findings.extend(certificate_findings(observed, now));
     findings.extend(duplicate_claims(observed));
-    findings.extend(foreign_rules(&v));
+    findings.extend(foreign_rules(&v, &foreign));
     findings.sort();
     findings.dedup();
 
@@ -556,9 +567,11 @@ fn duplicate_claims(observed: &[Observed]) -> Vec<Finding> {
         .collect()
 }
 
-/// Rules on the rack's listeners that the rack does not own.
-fn foreign_rules(v: &View<'_>) -> Vec<Finding> {
-    v.surroundings
+/// Rules on the rack's listeners that the rack does not own: from the
+/// surroundings, and any untagged rule observe reported.
+fn foreign_rules(v: &View<'_>, untagged: &[Observed]) -> Vec<Finding> {
+    let mut out: Vec<Finding> = v
+        .surroundings
         .foreign_rules
         .iter()
         .map(|r| Finding::ForeignRule {
@@ -570,5 +583,21 @@ fn foreign_rules(v: &View<'_>) -> Vec<Finding> {
             priority: r.priority,
             hosts: r.hosts.clone(),
         })
-        .collect()
+        .collect();
+    for o in untagged {
+        let Spec::ListenerRule(r) = &o.resource.spec else {
+            continue;
+        };
+        let Some(listener) = v.by_key(&r.listener).next() else {
+            continue;
+        };
+        out.push(Finding::ForeignRule {
+            rule: o.id.clone(),
+            listener: listener.id.clone(),
+            router: r.listener.subject().router(),
+            priority: r.priority,
+            hosts: r.hosts.clone(),
+        });
+    }
+    out
 }

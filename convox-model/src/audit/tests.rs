@@ -75,13 +75,20 @@ fn clean() -> Vec<Observed> {
                 (Spec::Record(_), _) => Some(lb_address(Router::Internal)),
                 _ => None,
             };
-            Observed {
-                id: id_of(&r),
-                resource: r,
-                address,
-            }
+            observed(r, address)
         })
         .collect()
+}
+
+/// An observed resource, built through its serialised form so that fields
+/// observation gains later (with serde defaults) need no change here.
+fn observed(r: Resource, address: Option<LoadBalancerAddress>) -> Observed {
+    serde_json::from_value(serde_json::json!({
+        "id": id_of(&r),
+        "resource": r,
+        "address": address,
+    }))
+    .unwrap()
 }
 
 fn run(observed: &[Observed], surroundings: &Surroundings) -> AuditReport {
@@ -425,6 +432,62 @@ fn a_foreign_rule_on_our_listener_is_found() {
             priority: Some(7),
             hosts: vec!["x.example.org".into()],
         }]
+    );
+}
+
+#[test]
+fn an_untagged_rule_observe_reports_is_a_foreign_rule_not_an_endpoint() {
+    let mut o = clean();
+    let key = ResourceKey::listener_rule(&n("backend"), &n("web"), Router::External);
+    let mut rule = o.iter().find(|o| o.resource.key == key).unwrap().clone();
+    rule.resource.key = ResourceKey::from_raw("foreign-rule/arn:x");
+    rule.resource.tags.clear();
+    rule.id = "arn:x".into();
+    if let Spec::ListenerRule(r) = &mut rule.resource.spec {
+        r.hosts = vec!["x.example.org".into()];
+        r.priority = Some(9);
+    }
+    o.push(rule);
+    let r = run(&o, &Surroundings::default());
+    assert_eq!(r.endpoints.len(), 2);
+    assert_eq!(
+        r.findings,
+        vec![Finding::ForeignRule {
+            rule: "arn:x".into(),
+            listener: "arn:router/external/listener/443".into(),
+            router: Some(Router::External),
+            priority: Some(9),
+            hosts: vec!["x.example.org".into()],
+        }]
+    );
+}
+
+#[test]
+fn a_certificates_observed_validity_is_read() {
+    let o = clean();
+    let cert = o
+        .iter()
+        .find(|o| o.resource.key == ResourceKey::app_certificate(&n("backend")))
+        .unwrap();
+    assert_eq!(certificate_not_after(cert), None);
+    let mut v = serde_json::to_value(cert).unwrap();
+    v["not_after"] = serde_json::json!(NOW - 1);
+    // Whenever observation holds the field, the audit reads it, and an
+    // expired certificate is found; without it, nothing can be said.
+    let with: Observed = serde_json::from_value(v).unwrap();
+    let holds = serde_json::to_value(&with)
+        .unwrap()
+        .get("not_after")
+        .is_some();
+    assert_eq!(certificate_not_after(&with), holds.then_some(NOW - 1));
+    let found = certificate_findings(std::slice::from_ref(&with), NOW);
+    assert_eq!(
+        found.iter().map(Finding::kind).collect::<Vec<_>>(),
+        if holds {
+            vec!["certificate_expired"]
+        } else {
+            vec![]
+        }
     );
 }
 

@@ -2,6 +2,8 @@
 //! arguments to `Result<(), Exit>`, its output already written.
 
 pub mod apps;
+// Day-2 safety: `rack audit`.
+pub mod audit;
 pub mod check;
 pub mod deploy;
 pub mod rack;

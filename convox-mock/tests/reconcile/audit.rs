@@ -1,0 +1,178 @@
+//! `rack audit` after every step: on the state the step left, it reports
+//! nothing (every step ends clean, and the seeded foreign resources touch
+//! nothing of the rack's); and on a copy of that state with one kind of drift
+//! injected (as an operator or another tool would, in the raw state), it
+//! reports exactly that drift, named by the ids the drift touched.
+//!
+//! The drift is injected into a copy, so the reconcile steps that follow run
+//! on the state the reference knows.
+
+use convox_mock::MockBackend;
+use convox_model::audit::{AuditReport, Finding, audit};
+use convox_model::backend::Backend;
+use convox_model::exposure::Router;
+use convox_model::observe::observe_all;
+use serde_json::{Value, json};
+
+use crate::input::{NOW, RACK, VPC_CIDR, name};
+use crate::reference::Model;
+use crate::sut::{Sut, obj, owned, record_key, state_json, tag};
+
+/// The audit of the state `json`, with the rack as stored there.
+fn audit_of(sut: &Sut, model: &Model, json: &Value) -> AuditReport {
+    let b = MockBackend::from_json(&json.to_string()).expect("state reads back");
+    sut.block_on(async {
+        let rack = b
+            .load_rack(&name(RACK))
+            .await
+            .expect("load rack")
+            .unwrap_or_else(|| model.rack());
+        let observed = observe_all(&b, &name(RACK)).await.expect("observe");
+        let surroundings = b
+            .observe_surroundings(&name(RACK))
+            .await
+            .expect("observe surroundings");
+        audit(&rack, &observed, &surroundings, NOW)
+    })
+}
+
+/// The first owned item of `kind` whose `convox:key` satisfies `key`.
+fn owned_by_key(state: &Value, kind: &str, key: impl Fn(&str) -> bool) -> Option<String> {
+    obj(&state[kind])
+        .find(|(_, v)| owned(v) && tag(v, "convox:key").is_some_and(&key))
+        .map(|(id, _)| id.clone())
+}
+
+fn assert_exactly(report: &AuditReport, expected: Finding, drift: &str) {
+    assert_eq!(
+        report.findings,
+        vec![expected],
+        "rack audit after {drift} does not report exactly that drift"
+    );
+}
+
+/// After every step: a clean audit, and each applicable drift found exactly.
+pub fn check(sut: &Sut, model: &Model) {
+    let state = state_json(&sut.mock);
+    let clean = audit_of(sut, model, &state);
+    assert!(
+        clean.is_clean(),
+        "rack audit reports findings on a state no one drifted: {:#?}",
+        clean.findings
+    );
+
+    // An operator opens the internal router's security group to the world.
+    if let Some(sg) = owned_by_key(&state, "security_groups", |k| k == "router/internal/sg") {
+        let mut s = state.clone();
+        s["security_groups"][&sg]["spec"]["ingress"]
+            .as_array_mut()
+            .expect("ingress")
+            .push(json!({"protocol": "tcp", "port": 443, "cidr": "0.0.0.0/0"}));
+        assert_exactly(
+            &audit_of(sut, model, &s),
+            Finding::IngressOutsideVpc {
+                security_group: sg,
+                protocol: "tcp".into(),
+                port: 443,
+                source: "0.0.0.0/0".into(),
+                vpc_cidr: VPC_CIDR.into(),
+            },
+            "opening the internal router",
+        );
+    }
+
+    // An operator points an internal name at the external router.
+    let external = owned_by_key(&state, "load_balancers", |k| k == "router/external/alb");
+    let record = obj(&state["zones"])
+        .filter(|(_, z)| owned(z))
+        .flat_map(|(id, z)| obj(&z["records"]).map(move |(n, r)| (id, n, r)))
+        .find(|(_, _, r)| record_key(r).is_some() && !r["alias"].is_null())
+        .map(|(z, n, _)| (z.clone(), n.clone()));
+    if let (Some(lb), Some((zone, rec))) = (external, record) {
+        let mut s = state.clone();
+        let address = s["load_balancers"][&lb]["address"].clone();
+        s["zones"][&zone]["records"][&rec]["alias"] = address.clone();
+        assert_exactly(
+            &audit_of(sut, model, &s),
+            Finding::InternalNameAliasesExternalRouter {
+                name: rec,
+                target: address["dns_name"].as_str().expect("dns name").into(),
+            },
+            "retargeting a record",
+        );
+    }
+
+    // An operator changes a rule's host to a name no certificate covers.
+    if let Some(rule) = owned_by_key(&state, "rules", |k| k.ends_with("/rule")) {
+        let mut s = state.clone();
+        s["rules"][&rule]["hosts"] = json!(["drift.example.org"]);
+        let router = if tag(&state["rules"][&rule], "convox:key")
+            .is_some_and(|k| k.ends_with("/internal/rule"))
+        {
+            Router::Internal
+        } else {
+            Router::External
+        };
+        assert_exactly(
+            &audit_of(sut, model, &s),
+            Finding::HostNotCovered {
+                rule,
+                router: Some(router),
+                hostname: "drift.example.org".into(),
+            },
+            "changing a rule's host",
+        );
+    }
+
+    // Another tool adds a rule of its own on the rack's HTTPS listener.
+    if let Some(listener) = owned_by_key(&state, "listeners", |k| k.ends_with("/listener/443")) {
+        let mut s = state.clone();
+        let id =
+            "arn:aws:elasticloadbalancing:us-east-1:000000000000:listener-rule/app/foreign/audit";
+        s["rules"][id] = json!({
+            "listener_arn": listener,
+            "priority": 49999,
+            "hosts": ["other.example.org"],
+            "target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/foreign/1",
+            "tags": {},
+        });
+        let router = tag(&state["listeners"][&listener], "convox:key")
+            .and_then(|k| k.split('/').nth(1))
+            .map(|r| {
+                if r == "internal" {
+                    Router::Internal
+                } else {
+                    Router::External
+                }
+            });
+        assert_exactly(
+            &audit_of(sut, model, &s),
+            Finding::ForeignRule {
+                rule: id.into(),
+                listener,
+                router,
+                priority: Some(49999),
+                hosts: vec!["other.example.org".into()],
+            },
+            "a foreign rule on the rack's listener",
+        );
+    }
+
+    // Another tool's target group carries a copy of the rack's tags.
+    if let Some(tg) = owned_by_key(&state, "target_groups", |_| true) {
+        let mut s = state.clone();
+        let copy = format!("{tg}-copied-tags");
+        let item = s["target_groups"][&tg].clone();
+        s["target_groups"][&copy] = item;
+        let key = tag(&state["target_groups"][&tg], "convox:key")
+            .expect("key")
+            .to_string();
+        let mut ids = vec![tg, copy];
+        ids.sort();
+        assert_exactly(
+            &audit_of(sut, model, &s),
+            Finding::DuplicateClaim { key, ids },
+            "copied tags",
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! `convox rack audit` on the mock, through the command line: a clean rack
+//! passes (exit 0), and drift made in the mock's state by hand is found and
+//! named (exit 1).
+
+// Tests fail loudly on unexpected input: unwrapping is how they say so.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use convox_examples::{Environment, run_in};
+use serde_json::{Value, json};
+
+/// A terminal session: a fresh directory holding the state and the CA.
+struct Session {
+    dir: PathBuf,
+}
+
+impl Session {
+    fn new(name: &str) -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let dir = std::env::temp_dir().join(format!(
+            "convox-audit-{}-{name}-{nanos}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Session { dir }
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.join(".convox/state.json")
+    }
+
+    fn convox(&self, args: &[&str]) -> (i32, String, String) {
+        let state = self.state().display().to_string();
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let argv = ["convox", "--state", state.as_str()]
+            .into_iter()
+            .chain(args.iter().copied());
+        let code = run_in(&Environment::in_dir(&self.dir), argv, &mut out, &mut err);
+        (
+            code,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.convox(args);
+        assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
+        out
+    }
+
+    /// Changes the mock's state file as someone with console access would.
+    fn edit_state(&self, f: impl FnOnce(&mut Value)) {
+        let mut v: Value =
+            serde_json::from_str(&std::fs::read_to_string(self.state()).unwrap()).unwrap();
+        f(&mut v);
+        std::fs::write(self.state(), serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn backend_yml() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("backend/convox.yml")
+        .display()
+        .to_string()
+}
+
+const AUDIT: [&str; 4] = ["rack", "audit", "--rack", "production"];
+
+#[test]
+fn rack_audit_passes_a_clean_rack_and_names_a_source_opened_by_hand() {
+    let s = Session::new("opened");
+    let (code, _, err) = s.convox(&AUDIT);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("rack production has not been set up yet"),
+        "{err}"
+    );
+
+    s.ok(&[
+        "rack",
+        "params",
+        "set",
+        "Internal=Yes",
+        "--rack",
+        "production",
+    ]);
+    let f = backend_yml();
+    s.ok(&["deploy", &f, "--rack", "production", "--app", "backend"]);
+
+    let out = s.ok(&AUDIT);
+    assert!(out.contains("No findings."), "{out}");
+    assert!(
+        out.contains("endpoint https://api.backend.production.convox on the internal router (internal), record aliases "),
+        "{out}"
+    );
+    assert!(out.contains("admits tcp/443 from 10.0.0.0/16"), "{out}");
+    let json: Value =
+        serde_json::from_str(&s.ok(&[AUDIT.as_slice(), &["--json"]].concat())).unwrap();
+    assert_eq!(json["version"], 1);
+    assert_eq!(json["findings"], json!([]));
+    let api = json["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["hostname"] == "api.backend.production.convox")
+        .unwrap();
+    assert_eq!(api["router"], "internal");
+    assert_eq!(api["scheme"], "internal");
+    assert_eq!(api["record"]["router"], "internal");
+
+    // Someone opens the internal router's security group to the world.
+    s.edit_state(|v| {
+        let groups = v["security_groups"].as_object_mut().unwrap();
+        let internal = groups
+            .values_mut()
+            .find(|g| g["tags"]["convox:key"] == "router/internal/sg")
+            .unwrap();
+        internal["spec"]["ingress"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"protocol": "tcp", "port": 443, "cidr": "0.0.0.0/0"}));
+    });
+    let (code, out, _) = s.convox(&AUDIT);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("1 findings:"), "{out}");
+    assert!(
+        out.contains("ingress_outside_vpc: the internal router admits 0.0.0.0/0 (tcp port 443)"),
+        "{out}"
+    );
+    let (code, out, _) = s.convox(&[AUDIT.as_slice(), &["--json"]].concat());
+    assert_eq!(code, 1);
+    let json: Value = serde_json::from_str(&out).unwrap();
+    let findings = json["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{out}");
+    assert_eq!(findings[0]["kind"], "ingress_outside_vpc");
+    assert_eq!(findings[0]["source"], "0.0.0.0/0");
+    assert_eq!(findings[0]["port"], 443);
+}
