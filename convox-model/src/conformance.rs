@@ -645,6 +645,8 @@ macro_rules! conformance_cases {
             case_observe_scopes,
             case_rack_round_trip,
             case_deletes_then_observe_empty,
+            // Day-2 safety (audit).
+            case_surroundings_report_what_is_not_ours,
         }
     };
 }
@@ -734,6 +736,100 @@ cases! {
     case_rack_round_trip => rack_round_trip("rack");
     /// After deleting everything in reverse order, nothing is observed.
     case_deletes_then_observe_empty => deletes_then_empty("del");
+    // Day-2 safety (audit).
+    /// `observe_surroundings` reports every security group on the rack's load
+    /// balancers (a foreign one with its ingress) and the foreign rules on its
+    /// listeners, and nothing the rack owns as foreign.
+    case_surroundings_report_what_is_not_ours => surroundings_report("sur");
+}
+
+// Day-2 safety (audit): what surrounds the rack's resources.
+
+async fn surroundings_report(fx: &Fx<'_>) -> R<Outcome> {
+    let (lb, lkey, larn) = fx.https_router(Router::Internal).await?;
+    let (a, s) = (app("web"), app("api"));
+    let (tkey, tarn, _) = fx.tg(&a, &s, Router::Internal).await?;
+    fx.rule((&lkey, &larn), &a, &s, Router::Internal, 10, (&tkey, &tarn))
+        .await?;
+    let untagged = Tags::new();
+    let foreign_rule = ListenerRuleSpec {
+        listener: lkey.clone(),
+        priority: Some(30),
+        hosts: vec!["other.example.org".into()],
+        target_group: tkey.clone(),
+    };
+    let rarn =
+        fx.b.create_rule(&larn, &foreign_rule, &tarn, &untagged)
+            .await
+            .ctx("foreign create_rule")?;
+    // One of the rack's load balancers in a group the rack does not own.
+    let mut group = fx.sg_spec(Router::External);
+    group.name = format!("{}-foreign", group.name);
+    let fsg = fx.b.create_security_group(&group, &untagged).await;
+    let result = match &fsg {
+        Ok(fsg) => surroundings_with_foreign_group(fx, &lb, &larn, &rarn, fsg, &group).await,
+        Err(e) => Err(format!("foreign create_security_group: {e}")),
+    };
+    // What the rack does not own is not cleaned up by the suite: remove it.
+    fx.b.delete_rule(&rarn).await.ctx("delete foreign rule")?;
+    result
+}
+
+async fn surroundings_with_foreign_group(
+    fx: &Fx<'_>,
+    lb: &Lb,
+    larn: &str,
+    rarn: &str,
+    fsg: &str,
+    group: &SecurityGroupSpec,
+) -> R<Outcome> {
+    let key = ResourceKey::router_load_balancer(Router::External);
+    let spec = LoadBalancerSpec {
+        name: fx.lb_name(Router::External),
+        scheme: LbScheme::InternetFacing,
+        subnets: fx.ctx.subnets.clone(),
+        security_group: ResourceKey::from_raw("unused"),
+    };
+    let ext =
+        fx.b.create_load_balancer(&spec, fsg, &fx.tags(&key, "router-alb"))
+            .await
+            .ctx("create_load_balancer in a foreign group")?;
+    let got = fx.b.observe_surroundings(&fx.rack).await;
+    let check = got.ctx("observe_surroundings").and_then(|got| {
+        let mut groups = std::collections::BTreeMap::new();
+        groups.insert(lb.arn.clone(), vec![lb.sg_id.clone()]);
+        groups.insert(ext.arn.clone(), vec![fsg.to_string()]);
+        let mut ingress = group.ingress.clone();
+        ingress.sort();
+        let want = crate::resource::Surroundings {
+            load_balancer_security_groups: groups,
+            foreign_security_groups: vec![crate::resource::ForeignSecurityGroup {
+                id: fsg.to_string(),
+                name: group.name.clone(),
+                ingress,
+            }],
+            foreign_rules: vec![crate::resource::ForeignRule {
+                id: rarn.to_string(),
+                listener_id: larn.to_string(),
+                priority: Some(30),
+                hosts: vec!["other.example.org".into()],
+            }],
+        };
+        if got == want {
+            Ok(Outcome::Passed)
+        } else {
+            Err(format!(
+                "observe_surroundings:\n got {got:?}\nwant {want:?}"
+            ))
+        }
+    });
+    fx.b.delete_load_balancer(&ext.arn)
+        .await
+        .ctx("delete the load balancer in a foreign group")?;
+    fx.b.delete_security_group(fsg)
+        .await
+        .ctx("delete foreign security group")?;
+    check
 }
 
 /// Runs every case in order and returns each result by name.

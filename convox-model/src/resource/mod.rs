@@ -9,6 +9,8 @@
 //! - [`key`]: what a key names, parsed once ([`ResourceKey`], [`KeySubject`]);
 //! - [`tags`]: ownership tags and role values;
 //! - [`specs`]: each kind's plain spec, and what backends exchange about them.
+//! - [`surroundings`]: what touches the rack's resources without being its own
+//!   (read by `rack audit`, never by the planner).
 
 use std::fmt;
 
