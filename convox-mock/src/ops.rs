@@ -92,6 +92,12 @@ pub const DELETE_HOSTED_ZONE: Operation = write("DeleteHostedZone", R53);
 /// `change_records`.
 pub const CHANGE_RECORDS: Operation = write("ChangeResourceRecordSets", R53);
 
+// Day-2 safety (in place).
+/// `set_load_balancer_subnets`.
+pub const SET_LOAD_BALANCER_SUBNETS: Operation = write("SetSubnets", ELB_W);
+/// `set_load_balancer_security_groups`.
+pub const SET_LOAD_BALANCER_SECURITY_GROUPS: Operation = write("SetSecurityGroups", ELB_W);
+
 /// Calls the macro `$then!` with every method of
 /// [`Backend`](convox_model::backend::Backend), in trait order: its name, its
 /// arguments, what it answers and its [`Operation`].
@@ -127,6 +133,9 @@ macro_rules! each_backend_method {
             create_hosted_zone(spec: &convox_model::resource::HostedZoneSpec, tags: &convox_model::resource::Tags) -> String = CREATE_HOSTED_ZONE;
             delete_hosted_zone(id: &str) -> () = DELETE_HOSTED_ZONE;
             change_records(zone_id: &str, changes: &[convox_model::resource::RecordChange]) -> () = CHANGE_RECORDS;
+            // Day-2 safety (in place).
+            set_load_balancer_subnets(arn: &str, subnets: &[String]) -> () = SET_LOAD_BALANCER_SUBNETS;
+            set_load_balancer_security_groups(arn: &str, security_group_ids: &[String]) -> () = SET_LOAD_BALANCER_SECURITY_GROUPS;
         }
     };
 }

@@ -351,6 +351,7 @@ impl<'a> Fx<'a> {
             },
             subnets: self.ctx.subnets.clone(),
             security_group: sg_key.clone(),
+            other_security_groups: Vec::new(),
         };
         let CreatedLoadBalancer { arn, address } = self
             .b
@@ -838,6 +839,7 @@ async fn load_balancer_name_rules(fx: &Fx<'_>) -> R<Outcome> {
         scheme: LbScheme::InternetFacing,
         subnets: fx.ctx.subnets.clone(),
         security_group: sg_key.clone(),
+        other_security_groups: Vec::new(),
     };
     let key = ResourceKey::router_load_balancer(Router::External);
     let tags = fx.tags(&key, "router-alb");
@@ -1580,6 +1582,7 @@ async fn make_foreign(
         scheme: LbScheme::Internal,
         subnets: fx.ctx.subnets.clone(),
         security_group: unused.clone(),
+        other_security_groups: Vec::new(),
     };
     let lb =
         fx.b.create_load_balancer(&lb_spec, &sg_id, tags)

@@ -212,6 +212,7 @@ fn check_manifest(manifest: &Manifest, rack: &Rack, app: &Name) -> Result<(), Op
 /// The plan a deploy of `manifest` would apply to `app` (`convox plan`), as one
 /// plan: the rack resources the deploy would create first (the app's rules need
 /// the routers' listeners), then the app's actions, planned as if those existed.
+/// The rack's security repairs a deploy makes first are part of it too.
 /// Its fingerprint is that of what exists now, so [`deploy_planned`] can refuse
 /// to apply it to a changed rack. Changes nothing. Quotas are the backend's
 /// ([`Backend::quotas`]).
@@ -230,6 +231,7 @@ pub async fn plan_app(
     assumed.extend(
         creates
             .iter()
+            .filter(|a| a.op == Op::Create)
             .filter_map(|a| a.desired.clone())
             .map(|resource| Observed {
                 resource,
@@ -246,9 +248,12 @@ pub async fn plan_app(
     })
 }
 
-/// The rack resources that are missing: a deploy only adds those; changing or
-/// removing rack resources is [`set_rack_params`]'s job, with its checks against
-/// every app.
+/// What a deploy does to the rack first: creates the rack resources that are
+/// missing (the app's rules need the routers' listeners) and restores the rack's
+/// security invariants: each router security group's ingress exactly as desired,
+/// and the set of security groups on each router exactly ours. Other rack changes
+/// (subnets, certificates, replacements) are [`set_rack_params`]'s job, with its
+/// checks against every app.
 fn missing_rack_resources(
     rack: &Rack,
     observed: &[Observed],
@@ -265,10 +270,25 @@ fn missing_rack_resources(
         actions: rack_plan
             .actions
             .into_iter()
-            .filter(|a| a.op == Op::Create)
+            .filter_map(security_repair_or_create)
             .collect(),
         ..rack_plan
     })
+}
+
+/// A rack action a deploy applies: a create, a security group's update, or the
+/// security-group part of a router's update.
+fn security_repair_or_create(mut a: crate::plan::Action) -> Option<crate::plan::Action> {
+    use crate::resource::ResourceKind;
+    match (a.op, a.kind) {
+        (Op::Create, _) | (Op::Update, ResourceKind::SecurityGroup) => Some(a),
+        (Op::Update, ResourceKind::LoadBalancer) => {
+            a.changes
+                .retain(|c| matches!(c.field.as_str(), "security_group" | "other_security_groups"));
+            (!a.changes.is_empty()).then_some(a)
+        }
+        _ => None,
+    }
 }
 
 /// Deploys `manifest` as `app`: checks it against the rack's parameters, creates

@@ -88,6 +88,7 @@ async fn seed_untagged(b: &MockBackend) -> LoadBalancerAddress {
                 scheme: LbScheme::InternetFacing,
                 subnets: vec!["subnet-a".into()],
                 security_group: ResourceKey::from_raw("x"),
+                other_security_groups: Vec::new(),
             },
             &sg,
             &none,
