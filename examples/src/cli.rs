@@ -196,6 +196,19 @@ pub struct RackArgs {
 pub enum RackCommand {
     /// Print the rack's parameters; `set` changes them.
     Params(ParamsArgs),
+    // Day-2 safety (in place).
+    /// Show what `rack params set` would change in the rack's own resources
+    /// (drift included), without changing anything.
+    Plan(RackPlanArgs),
+}
+
+/// `convox rack plan -r R [--json]`.
+#[derive(Debug, Args)]
+pub struct RackPlanArgs {
+    /// Print JSON: {"actions": [...], "fingerprint": "..."} (no actions on a
+    /// rack that is up to date).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `convox rack params [set …]`.
@@ -217,11 +230,16 @@ pub enum ParamsCommand {
 #[derive(Debug, Args)]
 pub struct SetParamsArgs {
     /// The assignments, all applied at once: Internal=Yes InternalOnly=Yes.
-    #[arg(required = true, value_name = "K=V")]
+    #[arg(required_unless_present = "subnets", value_name = "K=V")]
     pub assignments: Vec<String>,
-    /// The rack's network, for a rack not set up yet.
+    /// The rack's network, for a rack not set up yet; on a rack that exists,
+    /// --subnets changes the routers' subnets in place.
     #[command(flatten)]
     pub net: NetworkArgs,
+    /// Go ahead when the plan replaces a router (a new load balancer; every
+    /// app's routing is moved to it).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// Where a rack not yet set up lives; a rack that exists keeps its own.

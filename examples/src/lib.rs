@@ -173,6 +173,10 @@ fn dispatch(
             Some(ParamsCommand::Set(a)) => rack::set_params(a, given, s, io),
             None => rack::params(given, s, io),
         },
+        // Day-2 safety (in place).
+        Command::Rack(RackArgs {
+            command: RackCommand::Plan(a),
+        }) => rack::plan(a, given, s, io),
         Command::Plan(a) => deploy::plan(a, given, s, io),
         Command::Deploy(a) => deploy::deploy(a, given, s, io),
         Command::Apps(AppsArgs { command: None }) => apps::list(given, s, io),
