@@ -90,7 +90,9 @@ async fn world(mock: &MockBackend, ctx: &ApplyContext) -> Rack {
 }
 
 async fn observed(mock: &MockBackend) -> Vec<Observed> {
-    observe_all(mock, &name("production")).await.expect("observe")
+    observe_all(mock, &name("production"))
+        .await
+        .expect("observe")
 }
 
 fn find<'a>(observed: &'a [Observed], key: &str) -> &'a Observed {
@@ -114,8 +116,8 @@ fn sg(o: &Observed) -> &SecurityGroupSpec {
     }
 }
 
-const INTERNAL_LB: &str = "router/internal/lb";
-const EXTERNAL_LB: &str = "router/external/lb";
+const INTERNAL_LB: &str = "router/internal/alb";
+const EXTERNAL_LB: &str = "router/external/alb";
 const INTERNAL_SG: &str = "router/internal/sg";
 
 async fn plan_is_empty(mock: &MockBackend, rack: &Rack, app: &str, m: &Manifest, fp: &str) {
@@ -159,7 +161,7 @@ async fn reordered_subnets_replace_nothing_and_a_new_one_changes_the_routers_in_
     .expect("same subnets");
     assert!(change.plan.is_empty(), "{}", change.plan);
     // Only the settings are saved.
-    assert_eq!(mock.calls().mutating(), 1, "{:?}", mock.calls());
+    assert_eq!(mock.calls().mutations, 1, "{:?}", mock.calls());
 
     // A new availability zone: both routers change in place, nothing else.
     let more = ["subnet-c", "subnet-a", "subnet-b"].map(String::from);
@@ -365,7 +367,7 @@ async fn another_apps_detached_certificate_never_fails_a_deploy_and_its_own_depl
 
     let o = observed(&mock).await;
     let listener = find(&o, "router/internal/listener/443").id.clone();
-    let cert = find(&o, "app/backend/certificate").id.clone();
+    let cert = find(&o, "app/backend/cert").id.clone();
     mock.remove_listener_certificate(&listener, &cert)
         .await
         .expect("detach");
@@ -381,11 +383,10 @@ async fn another_apps_detached_certificate_never_fails_a_deploy_and_its_own_depl
         .expect("backend re-attaches its certificate");
     plan_is_empty(&mock, &rack, "backend", &backend_app(), &fp).await;
     let o = observed(&mock).await;
-    assert!(
-        o.iter()
-            .any(|x| x.resource.spec.kind() == ResourceKind::ListenerCertificate
-                && x.resource.key.app() == Some("backend"))
-    );
+    assert!(o.iter().any(
+        |x| x.resource.spec.kind() == ResourceKind::ListenerCertificate
+            && x.resource.key.app() == Some("backend")
+    ));
 }
 
 #[tokio::test]
