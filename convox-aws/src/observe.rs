@@ -400,7 +400,7 @@ pub(crate) async fn observe(
             .map(|id| key_or_foreign(&sg_keys, id))
             .collect();
         let (security_group, other_security_groups) =
-            split_security_groups(&groups, foreign("none"));
+            split_security_groups(&lb.key, &groups, foreign("none"));
         let spec = LoadBalancerSpec {
             name: text(l.load_balancer_name()),
             scheme: match l.scheme() {

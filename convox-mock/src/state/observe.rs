@@ -7,7 +7,7 @@ use convox_model::backend::BackendResult;
 use convox_model::name::Name;
 use convox_model::resource::{
     ListenerCertificateSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec,
-    Observed, RecordSpec, Resource, ResourceKey, ResourceSpec as Spec, Scope, Tags,
+    Observed, RecordSpec, Resource, ResourceKey, ResourceSpec as Spec, Scope, TAG_KEY, Tags,
     listener_certificate_id, listener_certificate_tags, normal_hosts, normal_subnets, owned_by,
     parse_record_owner_value, record_tags, split_security_groups,
 };
@@ -84,8 +84,9 @@ impl Held for LoadBalancer {
             .iter()
             .map(|id| resolve(&refs.security_groups, id))
             .collect();
+        let own = ResourceKey::from_raw(self.tags.get(TAG_KEY).cloned().unwrap_or_default());
         let (security_group, other_security_groups) =
-            split_security_groups(&groups, ResourceKey::from_raw("none"));
+            split_security_groups(&own, &groups, ResourceKey::from_raw("none"));
         Spec::LoadBalancer(LoadBalancerSpec {
             name: self.name.clone(),
             scheme: self.scheme,

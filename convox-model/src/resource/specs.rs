@@ -90,23 +90,33 @@ pub fn normal_ingress(rules: &[IngressRule]) -> Vec<IngressRule> {
 }
 
 /// A load balancer's security groups, resolved to keys, split as
-/// [`LoadBalancerSpec`] holds them: the rack's router group (the first by key
-/// order if several are attached; `none` when no group is) and every other one,
-/// sorted and without duplicates.
+/// [`LoadBalancerSpec`] holds them: its own (the security group of the router
+/// `load_balancer` is, else the first router group by key order, else the
+/// first; `none` when no group is attached) and every other one, sorted and
+/// without duplicates.
 pub fn split_security_groups(
+    load_balancer: &ResourceKey,
     groups: &[ResourceKey],
     none: ResourceKey,
 ) -> (ResourceKey, Vec<ResourceKey>) {
     let mut v = groups.to_vec();
     v.sort();
     v.dedup();
-    let own = v
-        .iter()
-        .position(|k| matches!(k.subject(), super::KeySubject::RouterSecurityGroup(_)))
-        .unwrap_or(0);
     if v.is_empty() {
         return (none, v);
     }
+    let mine = match load_balancer.subject() {
+        super::KeySubject::RouterLoadBalancer(r) => Some(ResourceKey::router_security_group(*r)),
+        _ => None,
+    };
+    let own = v
+        .iter()
+        .position(|k| Some(k) == mine.as_ref())
+        .or_else(|| {
+            v.iter()
+                .position(|k| matches!(k.subject(), super::KeySubject::RouterSecurityGroup(_)))
+        })
+        .unwrap_or(0);
     let first = v.remove(own);
     (first, v)
 }
@@ -362,17 +372,26 @@ mod tests {
     #[test]
     fn the_router_group_is_the_load_balancers_own_and_the_rest_are_others() {
         use crate::exposure::Router;
+        let lb = ResourceKey::router_load_balancer(Router::Internal);
         let own = ResourceKey::router_security_group(Router::Internal);
+        let other = ResourceKey::router_security_group(Router::External);
         let foreign = ResourceKey::from_raw("foreign:sg-0");
         let (first, others) = split_security_groups(
-            &[foreign.clone(), own.clone(), foreign.clone()],
+            &lb,
+            &[foreign.clone(), own.clone(), other.clone(), foreign.clone()],
             ResourceKey::from_raw("none"),
         );
-        assert_eq!((first, others), (own, vec![foreign.clone()]));
+        assert_eq!((first, others), (own, vec![foreign.clone(), other.clone()]));
+        let (first, others) = split_security_groups(
+            &lb,
+            &[foreign.clone(), other.clone()],
+            ResourceKey::from_raw("none"),
+        );
+        assert_eq!((first, others), (other, vec![foreign.clone()]));
         let (first, others) =
-            split_security_groups(&[foreign.clone()], ResourceKey::from_raw("none"));
+            split_security_groups(&lb, &[foreign.clone()], ResourceKey::from_raw("none"));
         assert_eq!((first, others), (foreign, vec![]));
-        let (first, others) = split_security_groups(&[], ResourceKey::from_raw("none"));
+        let (first, others) = split_security_groups(&lb, &[], ResourceKey::from_raw("none"));
         assert_eq!((first, others), (ResourceKey::from_raw("none"), vec![]));
     }
 
