@@ -138,7 +138,7 @@ pub fn drift() -> impl Strategy<Value = Drift> {
     ]
 }
 
-fn first<'a>(o: &'a [Observed], f: impl Fn(&Observed) -> bool) -> Option<&'a Observed> {
+fn first(o: &[Observed], f: impl Fn(&Observed) -> bool) -> Option<&Observed> {
     o.iter().find(|x| f(x))
 }
 

@@ -388,8 +388,11 @@ mod tests {
             ResourceKey::from_raw("none"),
         );
         assert_eq!((first, others), (other, vec![foreign.clone()]));
-        let (first, others) =
-            split_security_groups(&lb, &[foreign.clone()], ResourceKey::from_raw("none"));
+        let (first, others) = split_security_groups(
+            &lb,
+            std::slice::from_ref(&foreign),
+            ResourceKey::from_raw("none"),
+        );
         assert_eq!((first, others), (foreign, vec![]));
         let (first, others) = split_security_groups(&lb, &[], ResourceKey::from_raw("none"));
         assert_eq!((first, others), (ResourceKey::from_raw("none"), vec![]));
