@@ -146,6 +146,7 @@ fn lb_spec() -> LoadBalancerSpec {
         scheme: LbScheme::Internal,
         subnets: vec!["subnet-1".into(), "subnet-2".into()],
         security_group: ResourceKey::from_raw("router/internal/sg"),
+        other_security_groups: Vec::new(),
     }
 }
 

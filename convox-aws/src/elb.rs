@@ -192,6 +192,46 @@ pub(crate) async fn delete_load_balancer(elb: &Client, arn: &str) -> BackendResu
     send("DeleteLoadBalancer", request.send()).await.map(drop)
 }
 
+// Day-2 safety (in place): a router's subnets and security groups change
+// without replacing it.
+
+/// See [`convox_model::backend::Backend::set_load_balancer_subnets`].
+pub(crate) async fn set_load_balancer_subnets(
+    elb: &Client,
+    arn: &str,
+    subnets: &[String],
+) -> BackendResult<()> {
+    const OP: &str = "SetSubnets";
+    if subnets.is_empty() {
+        return Err(invalid(OP, "a load balancer needs at least one subnet"));
+    }
+    let request = elb
+        .set_subnets()
+        .load_balancer_arn(arn)
+        .set_subnets(Some(subnets.to_vec()));
+    send(OP, request.send()).await.map(drop)
+}
+
+/// See [`convox_model::backend::Backend::set_load_balancer_security_groups`].
+pub(crate) async fn set_load_balancer_security_groups(
+    elb: &Client,
+    arn: &str,
+    security_group_ids: &[String],
+) -> BackendResult<()> {
+    const OP: &str = "SetSecurityGroups";
+    if security_group_ids.is_empty() {
+        return Err(invalid(
+            OP,
+            "an application load balancer needs at least one security group",
+        ));
+    }
+    let request = elb
+        .set_security_groups()
+        .load_balancer_arn(arn)
+        .set_security_groups(Some(security_group_ids.to_vec()));
+    send(OP, request.send()).await.map(drop)
+}
+
 pub(crate) async fn create_listener(
     elb: &Client,
     load_balancer_arn: &str,

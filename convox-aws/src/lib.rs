@@ -222,4 +222,7 @@ impl_backend! {
     create_hosted_zone(spec: &HostedZoneSpec, tags: &Tags) -> String => route53;
     delete_hosted_zone(id: &str) -> () => route53;
     change_records(zone_id: &str, changes: &[RecordChange]) -> () => route53;
+    // Day-2 safety (in place).
+    set_load_balancer_subnets(arn: &str, subnets: &[String]) -> () => elb;
+    set_load_balancer_security_groups(arn: &str, security_group_ids: &[String]) -> () => elb;
 }

@@ -19,7 +19,8 @@ use convox_model::resource::{
     ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol,
     RecordSpec, Resource, ResourceKey, ResourceSpec as Spec, Scope, SecurityGroupSpec, TAG_APP,
     TAG_KEY, TAG_RACK, TAG_ROLE, TAG_SERVICE, Tags, TargetGroupSpec, listener_certificate_id,
-    listener_certificate_tags, normal_hosts, owned_by, record_tags,
+    listener_certificate_tags, normal_hosts, normal_ingress, normal_subnets, owned_by, record_tags,
+    split_security_groups,
 };
 
 use crate::AwsBackend;
@@ -349,8 +350,7 @@ pub(crate) async fn observe(
             continue;
         };
         sg_keys.insert(id.to_string(), key.clone());
-        let mut ingress = ec2::ingress(g);
-        ingress.sort();
+        let ingress = normal_ingress(&ec2::ingress(g));
         let spec = SecurityGroupSpec {
             name: text(g.group_name()),
             description: text(g.description()),
@@ -391,24 +391,28 @@ pub(crate) async fn observe(
     let mut lb_by_dns: BTreeMap<String, ResourceKey> = BTreeMap::new();
     for lb in &elb.lbs {
         let l = &lb.item;
-        let mut subnets: Vec<String> = l
+        let subnets: Vec<String> = l
             .availability_zones()
             .iter()
             .filter_map(|z| z.subnet_id().map(str::to_string))
             .collect();
-        subnets.sort();
+        // Every group on it, not only the first: an extra one is drift.
+        let groups: Vec<ResourceKey> = l
+            .security_groups()
+            .iter()
+            .map(|id| key_or_foreign(&sg_keys, id))
+            .collect();
+        let (security_group, other_security_groups) =
+            split_security_groups(&lb.key, &groups, foreign("none"));
         let spec = LoadBalancerSpec {
             name: text(l.load_balancer_name()),
             scheme: match l.scheme() {
                 Some(LoadBalancerSchemeEnum::Internal) => LbScheme::Internal,
                 _ => LbScheme::InternetFacing,
             },
-            subnets,
-            security_group: l
-                .security_groups()
-                .first()
-                .map(|id| key_or_foreign(&sg_keys, id))
-                .unwrap_or_else(|| foreign("none")),
+            subnets: normal_subnets(&subnets),
+            security_group,
+            other_security_groups,
         };
         let address = match (l.dns_name(), l.canonical_hosted_zone_id()) {
             (Some(dns), Some(zone)) => {

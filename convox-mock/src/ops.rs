@@ -99,6 +99,12 @@ pub const OBSERVE_SURROUNDINGS: Operation = read(
     &[ApiFamily::Elbv2, ApiFamily::Ec2Reads],
 );
 
+// Day-2 safety (in place).
+/// `set_load_balancer_subnets`.
+pub const SET_LOAD_BALANCER_SUBNETS: Operation = write("SetSubnets", ELB_W);
+/// `set_load_balancer_security_groups`.
+pub const SET_LOAD_BALANCER_SECURITY_GROUPS: Operation = write("SetSecurityGroups", ELB_W);
+
 /// Calls the macro `$then!` with every method of
 /// [`Backend`](convox_model::backend::Backend), in trait order: its name, its
 /// arguments, what it answers and its [`Operation`].
@@ -136,6 +142,9 @@ macro_rules! each_backend_method {
             change_records(zone_id: &str, changes: &[convox_model::resource::RecordChange]) -> () = CHANGE_RECORDS;
             // Day-2 safety (audit).
             observe_surroundings(rack: &convox_model::name::Name) -> convox_model::resource::Surroundings = OBSERVE_SURROUNDINGS;
+            // Day-2 safety (in place).
+            set_load_balancer_subnets(arn: &str, subnets: &[String]) -> () = SET_LOAD_BALANCER_SUBNETS;
+            set_load_balancer_security_groups(arn: &str, security_group_ids: &[String]) -> () = SET_LOAD_BALANCER_SECURITY_GROUPS;
         }
     };
 }

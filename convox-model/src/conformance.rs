@@ -49,7 +49,7 @@ use crate::resource::{
     ListenerCertificateSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec,
     Observed, Protocol, RecordAction, RecordChange, RecordSpec, ResourceKey, ResourceSpec, Scope,
     SecurityGroupSpec, Tags, TargetGroupSpec, listener_certificate_id, listener_certificate_tags,
-    normal_hosts, ownership_tags, record_owner_value, record_tags,
+    normal_hosts, normal_subnets, ownership_tags, record_owner_value, record_tags,
 };
 
 /// Behaviours a backend (in practice an emulator) is known to lack; cases that
@@ -351,6 +351,7 @@ impl<'a> Fx<'a> {
             },
             subnets: self.ctx.subnets.clone(),
             security_group: sg_key.clone(),
+            other_security_groups: Vec::new(),
         };
         let CreatedLoadBalancer { arn, address } = self
             .b
@@ -647,6 +648,8 @@ macro_rules! conformance_cases {
             case_deletes_then_observe_empty,
             // Day-2 safety (audit).
             case_surroundings_report_what_is_not_ours,
+            // Day-2 safety (in place).
+            case_load_balancer_network_changes_in_place,
         }
     };
 }
@@ -741,6 +744,11 @@ cases! {
     /// balancers (a foreign one with its ingress) and the foreign rules on its
     /// listeners, and nothing the rack owns as foreign.
     case_surroundings_report_what_is_not_ours => surroundings_report("sur");
+    // Day-2 safety (in place).
+    /// A load balancer's subnets and security groups change in place: it keeps
+    /// its ARN and address; observe reports subnets as a set and every group on
+    /// it, the router's own apart; an empty list of groups is invalid input.
+    case_load_balancer_network_changes_in_place => load_balancer_network_in_place("inp");
 }
 
 // Day-2 safety (audit): what surrounds the rack's resources.
@@ -830,6 +838,68 @@ async fn surroundings_with_foreign_group(
         .await
         .ctx("delete foreign security group")?;
     check
+}
+
+// Day-2 safety (in place).
+async fn load_balancer_network_in_place(fx: &Fx<'_>) -> R<Outcome> {
+    let lb = fx.lb(Router::Internal).await?;
+    let (other_key, other_id, _) = fx.sg(Router::External).await?;
+    let observed_lb = |obs: Vec<Observed>| -> R<(Observed, LoadBalancerSpec)> {
+        let o = find(&obs, &lb.key)?.clone();
+        match &o.resource.spec {
+            ResourceSpec::LoadBalancer(spec) => {
+                let spec = spec.clone();
+                Ok((o, spec))
+            }
+            other => Err(format!("{}: not a load balancer: {other:?}", lb.key)),
+        }
+    };
+
+    // The same subnets in another order: the same set.
+    let mut reversed = fx.ctx.subnets.clone();
+    reversed.reverse();
+    fx.b.set_load_balancer_subnets(&lb.arn, &reversed)
+        .await
+        .ctx("set_load_balancer_subnets")?;
+    let (o, spec) = observed_lb(fx.observe(&Scope::Rack).await?)?;
+    ensure(
+        o.id == lb.arn && o.address.as_ref() == Some(&lb.address),
+        || {
+            format!(
+                "SetSubnets changed the load balancer: {o:?}, was {}",
+                lb.arn
+            )
+        },
+    )?;
+    ensure(spec.subnets == normal_subnets(&fx.ctx.subnets), || {
+        format!("subnets observed as {:?}", spec.subnets)
+    })?;
+
+    // A second group: observed beside the router's own, then removed.
+    fx.b.set_load_balancer_security_groups(&lb.arn, &[other_id.clone(), lb.sg_id.clone()])
+        .await
+        .ctx("set_load_balancer_security_groups with two")?;
+    let (o, spec) = observed_lb(fx.observe(&Scope::Rack).await?)?;
+    ensure(
+        o.id == lb.arn
+            && spec.security_group == lb.sg_key
+            && spec.other_security_groups == [other_key.clone()],
+        || format!("two groups observed as {spec:?} on {}", o.id),
+    )?;
+    fx.b.set_load_balancer_security_groups(&lb.arn, std::slice::from_ref(&lb.sg_id))
+        .await
+        .ctx("set_load_balancer_security_groups with one")?;
+    let (o, spec) = observed_lb(fx.observe(&Scope::Rack).await?)?;
+    ensure(
+        o.id == lb.arn && spec.security_group == lb.sg_key && spec.other_security_groups.is_empty(),
+        || format!("one group observed as {spec:?} on {}", o.id),
+    )?;
+    expect_kind(
+        fx.b.set_load_balancer_security_groups(&lb.arn, &[]).await,
+        ErrorKind::InvalidInput,
+        "no security group at all",
+    )?;
+    Ok(Outcome::Passed)
 }
 
 /// Runs every case in order and returns each result by name.
@@ -934,6 +1004,7 @@ async fn load_balancer_name_rules(fx: &Fx<'_>) -> R<Outcome> {
         scheme: LbScheme::InternetFacing,
         subnets: fx.ctx.subnets.clone(),
         security_group: sg_key.clone(),
+        other_security_groups: Vec::new(),
     };
     let key = ResourceKey::router_load_balancer(Router::External);
     let tags = fx.tags(&key, "router-alb");
@@ -1676,6 +1747,7 @@ async fn make_foreign(
         scheme: LbScheme::Internal,
         subnets: fx.ctx.subnets.clone(),
         security_group: unused.clone(),
+        other_security_groups: Vec::new(),
     };
     let lb =
         fx.b.create_load_balancer(&lb_spec, &sg_id, tags)

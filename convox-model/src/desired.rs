@@ -18,7 +18,7 @@ use crate::resource::{
     CertificateSpec, DefaultAction, HealthCheck, HostedZoneSpec, IngressRule, LbScheme,
     ListenerCertificateSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerSpec, Protocol,
     RecordSpec, Resource, ResourceKey, ResourceSpec, Scope, SecurityGroupSpec, TargetGroupSpec,
-    ownership_tags, role,
+    normal_ingress, normal_subnets, ownership_tags, role,
 };
 
 /// The resources one scope of a rack should have, by key.
@@ -198,14 +198,16 @@ pub fn desired_rack(rack: &Rack, ca_fingerprint: &str) -> DesiredState {
                     rack.name
                 ),
                 vpc_id: rack.vpc.id.clone(),
-                ingress: [80, 443]
-                    .into_iter()
-                    .map(|port| IngressRule {
-                        protocol: "tcp".to_string(),
-                        port,
-                        cidr: source.clone(),
-                    })
-                    .collect(),
+                ingress: normal_ingress(
+                    &[80, 443]
+                        .into_iter()
+                        .map(|port| IngressRule {
+                            protocol: "tcp".to_string(),
+                            port,
+                            cidr: source.clone(),
+                        })
+                        .collect::<Vec<_>>(),
+                ),
             }),
         });
 
@@ -216,8 +218,9 @@ pub fn desired_rack(rack: &Rack, ca_fingerprint: &str) -> DesiredState {
             spec: ResourceSpec::LoadBalancer(LoadBalancerSpec {
                 name: load_balancer_name(&rack.name, router),
                 scheme,
-                subnets: rack.subnets.clone(),
+                subnets: normal_subnets(&rack.subnets),
                 security_group: sg,
+                other_security_groups: Vec::new(),
             }),
         });
 

@@ -238,7 +238,11 @@ pub fn network_conflicts(rack: &Rack, asked: &NetworkRequest) -> Vec<NetworkConf
             actual: rack.vpc.id.clone(),
         });
     }
-    if let Some(s) = asked.subnets.as_ref().filter(|s| **s != rack.subnets) {
+    // Subnets are a set: the same ones in another order are no change.
+    let same_subnets = |s: &Vec<String>| {
+        crate::resource::normal_subnets(s) == crate::resource::normal_subnets(&rack.subnets)
+    };
+    if let Some(s) = asked.subnets.as_ref().filter(|s| !same_subnets(s)) {
         out.push(NetworkConflict::Subnets {
             asked: s.clone(),
             actual: rack.subnets.clone(),

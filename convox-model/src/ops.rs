@@ -22,6 +22,10 @@ use crate::plan::{Op, Plan, PlanError, fingerprint, plan};
 use crate::rack::Rack;
 use crate::resource::{KeySubject, Observed, ResourceKey, Scope};
 
+// Day-2 safety (in place): the rack's own plan and its careful apply.
+mod rack_change;
+pub use rack_change::{RackApplyOptions, plan_rack, replaced_routers, set_rack_params_with};
+
 /// Why an operation was refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {
@@ -64,6 +68,16 @@ pub enum OpsError {
     /// cannot be saved.
     #[error("the rack's hosted zone is missing after reconciling; run the command again")]
     NoZone,
+    // Day-2 safety (in place).
+    /// The rack's plan replaces routers, which was not allowed.
+    #[error(
+        "the plan replaces {}: a new load balancer, with a new address, and every app's rules, certificate attachments and alias records moved to it; nothing was changed. Review it with `convox rack plan`, then run again with --yes (RackApplyOptions::replace_routers) to go ahead",
+        .routers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    ReplacesRouters {
+        /// The routers' load balancer keys.
+        routers: Vec<ResourceKey>,
+    },
 }
 
 /// What changing rack parameters did.
@@ -123,51 +137,25 @@ fn routed_on(observed: &[Observed], router: Router) -> Vec<String> {
 /// any change, `Internal=No` while an app has an internal service and
 /// `InternalOnly=Yes` while an app has an external one, naming each `app/service`.
 /// Saves the rack with its new parameters once its resources are reconciled.
+///
+/// Changes the routers' subnets and security groups in place; refuses a plan
+/// that would replace a router ([`OpsError::ReplacesRouters`]): see
+/// [`set_rack_params_with`] to allow it, give new subnets or apply only the
+/// plan that was shown.
 pub async fn set_rack_params(
     backend: &dyn Backend,
     settings: &Rack,
     assignments: &[&str],
     ctx: &ApplyContext,
 ) -> Result<RackChange, OpsError> {
-    let base = backend
-        .load_rack(&settings.name)
-        .await?
-        .unwrap_or_else(|| settings.clone());
-    let params = base.params.with_assignments(assignments.iter().copied())?;
-    let rack = Rack { params, ..base };
-    let fp = ca_fingerprint(ctx)?;
-
-    let observed = observe_all(backend, &rack.name).await?;
-    check_transition(&params, &observed)?;
-
-    let p = plan(
-        &Scope::Rack,
-        &desired_rack(&rack, &fp),
-        &observed,
-        &backend.quotas(),
-    )?;
-    let report = if p.is_empty() {
-        Report {
-            ids: observed
-                .iter()
-                .map(|o| (o.resource.key.clone(), o.id.clone()))
-                .collect(),
-            ..Report::default()
-        }
-    } else {
-        apply(backend, &p, ctx).await?
-    };
-    let zone = report
-        .ids
-        .get(&ResourceKey::zone())
-        .ok_or(OpsError::NoZone)?;
-    backend.save_rack(zone, &rack).await?;
-    tracing::info!(rack = %rack.name, params = ?rack.params, "rack parameters set");
-    Ok(RackChange {
-        rack,
-        plan: p,
-        report,
-    })
+    set_rack_params_with(
+        backend,
+        settings,
+        assignments,
+        ctx,
+        &RackApplyOptions::default(),
+    )
+    .await
 }
 
 fn check_transition(params: &RackParams, observed: &[Observed]) -> Result<(), OpsError> {
@@ -212,6 +200,7 @@ fn check_manifest(manifest: &Manifest, rack: &Rack, app: &Name) -> Result<(), Op
 /// The plan a deploy of `manifest` would apply to `app` (`convox plan`), as one
 /// plan: the rack resources the deploy would create first (the app's rules need
 /// the routers' listeners), then the app's actions, planned as if those existed.
+/// The rack's security repairs a deploy makes first are part of it too.
 /// Its fingerprint is that of what exists now, so [`deploy_planned`] can refuse
 /// to apply it to a changed rack. Changes nothing. Quotas are the backend's
 /// ([`Backend::quotas`]).
@@ -230,6 +219,7 @@ pub async fn plan_app(
     assumed.extend(
         creates
             .iter()
+            .filter(|a| a.op == Op::Create)
             .filter_map(|a| a.desired.clone())
             .map(|resource| Observed {
                 resource,
@@ -246,9 +236,12 @@ pub async fn plan_app(
     })
 }
 
-/// The rack resources that are missing: a deploy only adds those; changing or
-/// removing rack resources is [`set_rack_params`]'s job, with its checks against
-/// every app.
+/// What a deploy does to the rack first: creates the rack resources that are
+/// missing (the app's rules need the routers' listeners) and restores the rack's
+/// security invariants: each router security group's ingress exactly as desired,
+/// and the set of security groups on each router exactly ours. Other rack changes
+/// (subnets, certificates, replacements) are [`set_rack_params`]'s job, with its
+/// checks against every app.
 fn missing_rack_resources(
     rack: &Rack,
     observed: &[Observed],
@@ -265,10 +258,25 @@ fn missing_rack_resources(
         actions: rack_plan
             .actions
             .into_iter()
-            .filter(|a| a.op == Op::Create)
+            .filter_map(security_repair_or_create)
             .collect(),
         ..rack_plan
     })
+}
+
+/// A rack action a deploy applies: a create, a security group's update, or the
+/// security-group part of a router's update.
+fn security_repair_or_create(mut a: crate::plan::Action) -> Option<crate::plan::Action> {
+    use crate::resource::ResourceKind;
+    match (a.op, a.kind) {
+        (Op::Create, _) | (Op::Update, ResourceKind::SecurityGroup) => Some(a),
+        (Op::Update, ResourceKind::LoadBalancer) => {
+            a.changes
+                .retain(|c| matches!(c.field.as_str(), "security_group" | "other_security_groups"));
+            (!a.changes.is_empty()).then_some(a)
+        }
+        _ => None,
+    }
 }
 
 /// Deploys `manifest` as `app`: checks it against the rack's parameters, creates

@@ -99,6 +99,9 @@ trait Calls {
     fn create_hosted_zone(&self, spec: &HostedZoneSpec, tags: &Tags) -> BackendResult<String>;
     fn delete_hosted_zone(&self, id: &str) -> BackendResult<()>;
     fn change_records(&self, zone_id: &str, changes: &[RecordChange]) -> BackendResult<()>;
+    // Day-2 safety (in place).
+    fn set_load_balancer_subnets(&self, arn: &str, subnets: &[String]) -> BackendResult<()>;
+    fn set_load_balancer_security_groups(&self, arn: &str, ids: &[String]) -> BackendResult<()>;
 }
 
 struct Mocked(MockCalls);
@@ -225,6 +228,17 @@ impl Backend for Mocked {
     }
     async fn change_records(&self, zone: &str, changes: &[RecordChange]) -> BackendResult<()> {
         self.0.change_records(zone, changes)
+    }
+    // Day-2 safety (in place).
+    async fn set_load_balancer_subnets(&self, arn: &str, subnets: &[String]) -> BackendResult<()> {
+        self.0.set_load_balancer_subnets(arn, subnets)
+    }
+    async fn set_load_balancer_security_groups(
+        &self,
+        arn: &str,
+        ids: &[String],
+    ) -> BackendResult<()> {
+        self.0.set_load_balancer_security_groups(arn, ids)
     }
 }
 

@@ -201,6 +201,10 @@ pub enum RackCommand {
     /// every endpoint and what its record aliases, and every finding (exit 1
     /// when there is one).
     Audit(AuditArgs),
+    // Day-2 safety (in place).
+    /// Show what `rack params set` would change in the rack's own resources
+    /// (drift included), without changing anything.
+    Plan(RackPlanArgs),
 }
 
 // Day-2 safety: `rack audit`.
@@ -208,6 +212,15 @@ pub enum RackCommand {
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     /// Print JSON: {version, rack, vpc_cidr, routers, endpoints, findings}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `convox rack plan -r R [--json]`.
+#[derive(Debug, Args)]
+pub struct RackPlanArgs {
+    /// Print JSON: {"actions": [...], "fingerprint": "..."} (no actions on a
+    /// rack that is up to date).
     #[arg(long)]
     pub json: bool,
 }
@@ -231,11 +244,16 @@ pub enum ParamsCommand {
 #[derive(Debug, Args)]
 pub struct SetParamsArgs {
     /// The assignments, all applied at once: Internal=Yes InternalOnly=Yes.
-    #[arg(required = true, value_name = "K=V")]
+    #[arg(required_unless_present = "subnets", value_name = "K=V")]
     pub assignments: Vec<String>,
-    /// The rack's network, for a rack not set up yet.
+    /// The rack's network, for a rack not set up yet; on a rack that exists,
+    /// --subnets changes the routers' subnets in place.
     #[command(flatten)]
     pub net: NetworkArgs,
+    /// Go ahead when the plan replaces a router (a new load balancer; every
+    /// app's routing is moved to it).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// Where a rack not yet set up lives; a rack that exists keeps its own.

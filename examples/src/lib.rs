@@ -177,6 +177,10 @@ fn dispatch(
         Command::Rack(RackArgs {
             command: RackCommand::Audit(a),
         }) => commands::audit::rack_audit(a, given, s, io),
+        // Day-2 safety (in place).
+        Command::Rack(RackArgs {
+            command: RackCommand::Plan(a),
+        }) => rack::plan(a, given, s, io),
         Command::Plan(a) => deploy::plan(a, given, s, io),
         Command::Deploy(a) => deploy::deploy(a, given, s, io),
         Command::Apps(AppsArgs { command: None }) => apps::list(given, s, io),

@@ -271,3 +271,195 @@ fn rack_audit_on_moto_names_an_internal_router_opened_to_the_world() {
     ok(&["apps", "delete", "backend", "--rack", &rack]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// Day-2 safety (in place): routine rack changes replace nothing, security drift
+// is closed by any app's deploy, and one app's drift never blocks another.
+
+/// `convox --backend aws --endpoint-url … --ca …` with `args`: the exit code,
+/// stdout and stderr.
+fn convox_on(endpoint: &str, ca: &str, args: &[&str]) -> (i32, String, String) {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let argv = [
+        "convox",
+        "--backend",
+        "aws",
+        "--endpoint-url",
+        endpoint,
+        "--ca",
+        ca,
+    ]
+    .into_iter()
+    .chain(args.iter().copied());
+    let code = run(argv, &mut out, &mut err);
+    (
+        code,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
+
+#[test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
+fn day_two_changes_replace_nothing_and_drift_is_repaired_on_moto() {
+    use convox_model::backend::Backend;
+    use convox_model::name::Name;
+    use convox_model::observe::observe_all;
+    use convox_model::resource::{IngressRule, Observed, ResourceSpec};
+
+    let endpoint = moto_env::endpoint();
+    let vpc = default_vpc(&endpoint);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let rack = format!("daytwo{}x{}", std::process::id(), nanos % 100_000);
+    let dir: PathBuf = std::env::temp_dir().join(format!("convox-cli-aws-{rack}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem").display().to_string();
+    let yml = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("backend/convox.yml")
+        .display()
+        .to_string();
+    let convox = |args: &[&str]| -> String {
+        let (code, out, err) = convox_on(&endpoint, &ca, args);
+        assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
+        out
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let aws = rt.block_on(async {
+        AwsBackendBuilder::from_env()
+            .with_endpoint_url(&endpoint)
+            .build()
+            .await
+            .unwrap()
+    });
+    let (_, subnets) = rt.block_on(aws.vpc_network(&vpc)).unwrap();
+    assert!(
+        subnets.len() >= 3,
+        "moto's default VPC has a subnet per zone"
+    );
+    let name = Name::new(rack.clone()).unwrap();
+    let observe = || -> Vec<Observed> { rt.block_on(observe_all(&aws, &name)).unwrap() };
+    let find = |o: &[Observed], key: &str| -> Observed {
+        o.iter()
+            .find(|x| x.resource.key.as_str() == key)
+            .unwrap_or_else(|| panic!("{key} observed"))
+            .clone()
+    };
+    let arns = |o: &[Observed]| {
+        (
+            find(o, "router/internal/alb").id,
+            find(o, "router/external/alb").id,
+        )
+    };
+
+    // Created with two subnets typed in the other order than AWS lists them.
+    let typed = format!("{},{}", subnets[1], subnets[0]);
+    convox(&[
+        "rack",
+        "params",
+        "set",
+        "Internal=Yes",
+        "--rack",
+        &rack,
+        "--vpc",
+        &vpc,
+        "--subnets",
+        &typed,
+    ]);
+    for app in ["backend", "shop"] {
+        convox(&["deploy", &yml, "--rack", &rack, "--app", app]);
+    }
+    let first = arns(&observe());
+
+    // The same subnets in AWS's order: nothing replaced, nothing to do.
+    let listed = format!("{},{}", subnets[0], subnets[1]);
+    let out = convox(&[
+        "rack",
+        "params",
+        "set",
+        "--subnets",
+        &listed,
+        "--rack",
+        &rack,
+    ]);
+    assert!(out.contains("already up to date"), "{out}");
+    assert_eq!(arns(&observe()), first, "the routers were kept");
+    let out = convox(&["rack", "plan", "--json", "--rack", &rack]);
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["actions"], serde_json::json!([]), "{out}");
+    for app in ["backend", "shop"] {
+        let out = convox(&["plan", &yml, "--rack", &rack, "--app", app]);
+        assert!(out.starts_with("No changes."), "{out}");
+    }
+
+    // A new availability zone: the routers change in place.
+    let three = format!("{},{},{}", subnets[2], subnets[0], subnets[1]);
+    let out = convox(&[
+        "rack",
+        "params",
+        "set",
+        "--subnets",
+        &three,
+        "--rack",
+        &rack,
+    ]);
+    assert!(
+        out.contains("0 created, 2 updated, 0 replaced, 0 deleted"),
+        "{out}"
+    );
+    let o = observe();
+    assert_eq!(arns(&o), first, "the routers were kept");
+    let ResourceSpec::LoadBalancer(lb) = find(&o, "router/internal/alb").resource.spec else {
+        panic!("a load balancer");
+    };
+    assert_eq!(lb.subnets.len(), 3, "{lb:?}");
+    let out = convox(&["plan", &yml, "--rack", &rack, "--app", "backend"]);
+    assert!(out.starts_with("No changes."), "{out}");
+
+    // The internal router opened to the internet by hand: shown by the rack's
+    // plan, closed by the next deploy of any app.
+    let group = find(&o, "router/internal/sg");
+    let ResourceSpec::SecurityGroup(mut opened) = group.resource.spec.clone() else {
+        panic!("a security group");
+    };
+    let vpc_only = opened.ingress.clone();
+    opened.ingress.push(IngressRule {
+        protocol: "tcp".into(),
+        port: 443,
+        cidr: "0.0.0.0/0".into(),
+    });
+    rt.block_on(aws.update_security_group(&group.id, &opened))
+        .unwrap();
+    let out = convox(&["rack", "plan", "--rack", &rack]);
+    assert!(out.contains("router/internal/sg"), "{out}");
+    convox(&["deploy", &yml, "--rack", &rack, "--app", "shop"]);
+    let ResourceSpec::SecurityGroup(closed) = find(&observe(), "router/internal/sg").resource.spec
+    else {
+        panic!("a security group");
+    };
+    assert_eq!(closed.ingress, vpc_only, "closed again");
+
+    // Backend's rule edited to a name no certificate covers: shop still
+    // deploys, and backend's own deploy repairs it.
+    let o = observe();
+    let rule = find(&o, "app/backend/api/internal/rule");
+    let ResourceSpec::ListenerRule(mut edited) = rule.resource.spec.clone() else {
+        panic!("a rule");
+    };
+    edited.hosts = vec!["api.elsewhere.example.org".into()];
+    let tg = find(&o, "app/backend/api/internal/tg").id;
+    rt.block_on(aws.modify_rule(&rule.id, &edited, &tg))
+        .unwrap();
+    convox(&["deploy", &yml, "--rack", &rack, "--app", "shop"]);
+    convox(&["deploy", &yml, "--rack", &rack, "--app", "backend"]);
+    let out = convox(&["plan", &yml, "--rack", &rack, "--app", "backend"]);
+    assert!(out.starts_with("No changes."), "{out}");
+
+    let _ = std::fs::remove_dir_all(&dir);
+}

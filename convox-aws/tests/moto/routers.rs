@@ -95,6 +95,7 @@ async fn router_round_trip_resolves_references_to_keys() {
             scheme: LbScheme::Internal,
             subnets,
             security_group: ResourceKey::router_security_group(r),
+            other_security_groups: Vec::new(),
         })
     );
 

@@ -86,6 +86,7 @@ pub fn lb_spec(
         scheme,
         subnets: env.subnets.clone(),
         security_group,
+        other_security_groups: Vec::new(),
     }
 }
 

@@ -2,7 +2,7 @@
 //! while a load balancer uses one.
 
 use convox_model::backend::BackendResult;
-use convox_model::resource::{IngressRule, SecurityGroupSpec, Tags};
+use convox_model::resource::{SecurityGroupSpec, Tags, normal_ingress};
 use serde::{Deserialize, Serialize};
 
 use super::{State, already_exists, delete_unused, find_mut, invalid};
@@ -52,8 +52,7 @@ impl State {
         let n = self.draw();
         let id = format!("sg-{}", ids::hex(n, 17));
         let mut spec = spec.clone();
-        spec.ingress.sort();
-        spec.ingress.dedup();
+        spec.ingress = normal_ingress(&spec.ingress);
         self.security_groups.insert(
             id.clone(),
             SecurityGroup {
@@ -74,9 +73,7 @@ impl State {
             check_cidr(op, &r.cidr)?;
         }
         let g = find_mut(&mut self.security_groups, op, "security group", id)?;
-        let mut ingress: Vec<IngressRule> = spec.ingress.clone();
-        ingress.sort();
-        ingress.dedup();
+        let ingress = normal_ingress(&spec.ingress);
         // Only the rules change: name, description and VPC are fixed at creation.
         g.spec.ingress = ingress;
         Ok(())
@@ -86,7 +83,7 @@ impl State {
         let user = self
             .load_balancers
             .iter()
-            .find(|(_, lb)| lb.security_group_id == id);
+            .find(|(_, lb)| lb.security_group_ids.iter().any(|g| g == id));
         let in_use = user.map(|(arn, _)| {
             format!("security group {id} has a dependent object: load balancer {arn}")
         });

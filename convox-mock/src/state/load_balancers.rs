@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use convox_model::backend::{BackendError, BackendResult, CreatedLoadBalancer};
 use convox_model::resource::{
     DefaultAction, LbScheme, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, Protocol, Tags,
+    normal_subnets,
 };
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +23,8 @@ pub(crate) struct LoadBalancer {
     pub name: String,
     pub scheme: LbScheme,
     pub subnets: Vec<String>,
-    pub security_group_id: String,
+    /// Every security group on it, as SetSecurityGroups leaves them.
+    pub security_group_ids: Vec<String>,
     pub address: LoadBalancerAddress,
     pub tags: Tags,
 }
@@ -106,8 +108,8 @@ impl State {
             // CreateLoadBalancer is idempotent on AWS: the same settings again
             // answer with the existing load balancer.
             if lb.scheme == spec.scheme
-                && lb.subnets == spec.subnets
-                && lb.security_group_id == security_group_id
+                && normal_subnets(&lb.subnets) == normal_subnets(&spec.subnets)
+                && lb.security_group_ids == [security_group_id]
             {
                 return Ok(CreatedLoadBalancer {
                     arn: arn.clone(),
@@ -141,12 +143,51 @@ impl State {
                 name: spec.name.clone(),
                 scheme: spec.scheme,
                 subnets: spec.subnets.clone(),
-                security_group_id: security_group_id.to_string(),
+                security_group_ids: vec![security_group_id.to_string()],
                 address: address.clone(),
                 tags: tags.clone(),
             },
         );
         Ok(CreatedLoadBalancer { arn, address })
+    }
+
+    // Day-2 safety (in place): SetSubnets and SetSecurityGroups keep the load
+    // balancer's ARN, address, listeners and rules, as on AWS.
+
+    pub(crate) fn set_load_balancer_subnets(
+        &mut self,
+        op: &str,
+        arn: &str,
+        subnets: &[String],
+    ) -> BackendResult<()> {
+        if subnets.is_empty() {
+            return Err(invalid(op, "a load balancer needs at least one subnet"));
+        }
+        let lb = find_mut(&mut self.load_balancers, op, "load balancer", arn)?;
+        lb.subnets = subnets.to_vec();
+        Ok(())
+    }
+
+    pub(crate) fn set_load_balancer_security_groups(
+        &mut self,
+        op: &str,
+        arn: &str,
+        security_group_ids: &[String],
+    ) -> BackendResult<()> {
+        if security_group_ids.is_empty() {
+            return Err(invalid(
+                op,
+                "an application load balancer needs at least one security group",
+            ));
+        }
+        for id in security_group_ids {
+            find(&self.security_groups, op, "security group", id)?;
+        }
+        let lb = find_mut(&mut self.load_balancers, op, "load balancer", arn)?;
+        let mut ids = security_group_ids.to_vec();
+        ids.dedup();
+        lb.security_group_ids = ids;
+        Ok(())
     }
 
     pub(crate) fn delete_load_balancer(&mut self, op: &str, arn: &str) -> BackendResult<()> {

@@ -7,9 +7,9 @@ use convox_model::backend::BackendResult;
 use convox_model::name::Name;
 use convox_model::resource::{
     ListenerCertificateSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec,
-    Observed, RecordSpec, Resource, ResourceKey, ResourceSpec as Spec, Scope, Tags,
-    listener_certificate_id, listener_certificate_tags, normal_hosts, owned_by,
-    parse_record_owner_value, record_tags,
+    Observed, RecordSpec, Resource, ResourceKey, ResourceSpec as Spec, Scope, TAG_KEY, Tags,
+    listener_certificate_id, listener_certificate_tags, normal_hosts, normal_subnets, owned_by,
+    parse_record_owner_value, record_tags, split_security_groups,
 };
 
 use super::route53::same_address;
@@ -79,11 +79,20 @@ held! {
 
 impl Held for LoadBalancer {
     fn spec(&self, refs: &Refs) -> Spec {
+        let groups: Vec<ResourceKey> = self
+            .security_group_ids
+            .iter()
+            .map(|id| resolve(&refs.security_groups, id))
+            .collect();
+        let own = ResourceKey::from_raw(self.tags.get(TAG_KEY).cloned().unwrap_or_default());
+        let (security_group, other_security_groups) =
+            split_security_groups(&own, &groups, ResourceKey::from_raw("none"));
         Spec::LoadBalancer(LoadBalancerSpec {
             name: self.name.clone(),
             scheme: self.scheme,
-            subnets: self.subnets.clone(),
-            security_group: resolve(&refs.security_groups, &self.security_group_id),
+            subnets: normal_subnets(&self.subnets),
+            security_group,
+            other_security_groups,
         })
     }
     fn address(&self) -> Option<LoadBalancerAddress> {

@@ -15,7 +15,7 @@ use super::{LoadBalancer, State};
 impl LoadBalancer {
     /// Every security group on the load balancer.
     fn security_group_ids(&self) -> Vec<String> {
-        vec![self.security_group_id.clone()]
+        self.security_group_ids.clone()
     }
 }
 

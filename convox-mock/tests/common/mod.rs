@@ -45,6 +45,7 @@ pub fn lb_spec(n: &str, scheme: LbScheme) -> LoadBalancerSpec {
         scheme,
         subnets: vec!["subnet-a".into(), "subnet-b".into()],
         security_group: ResourceKey::router_security_group(Router::Internal),
+        other_security_groups: Vec::new(),
     }
 }
 

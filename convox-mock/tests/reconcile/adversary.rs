@@ -92,3 +92,277 @@ pub fn faulty(mock: &Arc<MockBackend>, f: &Faults, clock: &VirtualClock) -> Faul
     }
     b
 }
+
+// Day-2 safety (in place): an operator's drift between steps, and a rack change
+// with reordered or added subnets. Each transition injects its drift and runs
+// what must then succeed and repair it: other apps' deploys beside it, then the
+// next deploy (or the rack change); the invariants are checked after that.
+
+use convox_model::backend::Backend;
+use convox_model::ops::{self, RackApplyOptions};
+use convox_model::resource::{
+    IngressRule, Observed, ResourceSpec as Spec, SecurityGroupSpec, Tags,
+    parse_listener_certificate_id,
+};
+
+use crate::input::{APPS, manifest, name, settings};
+use crate::reference::Model;
+use crate::sut::{Sut, foreign, observe, state_json};
+
+/// What an operator does by hand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Drift {
+    /// Opens a router's security group to the internet on port 22.
+    OpenSecurityGroup,
+    /// Attaches a security group of their own to a router.
+    ExtraSecurityGroup,
+    /// Edits an app's rule to a host no certificate covers.
+    RuleHost,
+    /// Moves an app's rule to another priority.
+    RulePriority,
+    /// Detaches an app's certificate from its listener.
+    DetachCertificate,
+    /// `rack params set --subnets` with the rack's subnets reordered, then with
+    /// one added, then as they were: nothing replaced.
+    Subnets,
+}
+
+pub fn drift() -> impl Strategy<Value = Drift> {
+    prop_oneof![
+        Just(Drift::OpenSecurityGroup),
+        Just(Drift::ExtraSecurityGroup),
+        Just(Drift::RuleHost),
+        Just(Drift::RulePriority),
+        Just(Drift::DetachCertificate),
+        Just(Drift::Subnets),
+    ]
+}
+
+fn first(o: &[Observed], f: impl Fn(&Observed) -> bool) -> Option<&Observed> {
+    o.iter().find(|x| f(x))
+}
+
+/// The routers' load balancer ARNs.
+fn router_ids(o: &[Observed]) -> Vec<String> {
+    o.iter()
+        .filter(|x| matches!(x.resource.spec, Spec::LoadBalancer(_)))
+        .map(|x| x.id.clone())
+        .collect()
+}
+
+impl Sut {
+    /// Injects `d` on `b`; returns the app whose own deploy repairs it, if the
+    /// drift is an app's.
+    fn inject(&self, b: &MockBackend, d: Drift, fitting: &[String]) -> Option<String> {
+        let o = observe(self, b);
+        let fits = |x: &Observed| {
+            x.resource
+                .key
+                .app()
+                .is_some_and(|a| fitting.iter().any(|f| f == a))
+        };
+        match d {
+            Drift::OpenSecurityGroup => {
+                let g = first(&o, |x| matches!(x.resource.spec, Spec::SecurityGroup(_)))?;
+                let Spec::SecurityGroup(mut spec) = g.resource.spec.clone() else {
+                    return None;
+                };
+                spec.ingress.push(IngressRule {
+                    protocol: "tcp".into(),
+                    port: 22,
+                    cidr: "0.0.0.0/0".into(),
+                });
+                self.block_on(b.update_security_group(&g.id, &spec))
+                    .expect("open");
+                None
+            }
+            Drift::ExtraSecurityGroup => {
+                let lb = first(&o, |x| matches!(x.resource.spec, Spec::LoadBalancer(_)))?;
+                let ours = first(&o, |x| matches!(x.resource.spec, Spec::SecurityGroup(_)))?;
+                let n = state_json(b)["security_groups"]
+                    .as_object()
+                    .map_or(0, |m| m.len());
+                let theirs = self
+                    .block_on(b.create_security_group(
+                        &SecurityGroupSpec {
+                            name: format!("intruder-{n}"),
+                            description: "an operator's".into(),
+                            vpc_id: "vpc-1".into(),
+                            ingress: Vec::new(),
+                        },
+                        &Tags::new(),
+                    ))
+                    .expect("their group");
+                self.block_on(
+                    b.set_load_balancer_security_groups(&lb.id, &[theirs, ours.id.clone()]),
+                )
+                .expect("attach");
+                None
+            }
+            Drift::RuleHost | Drift::RulePriority => {
+                let r = first(&o, |x| {
+                    matches!(x.resource.spec, Spec::ListenerRule(_)) && fits(x)
+                })?;
+                let Spec::ListenerRule(mut spec) = r.resource.spec.clone() else {
+                    return None;
+                };
+                let tg = o
+                    .iter()
+                    .find(|x| x.resource.key == spec.target_group)?
+                    .id
+                    .clone();
+                if d == Drift::RuleHost {
+                    spec.hosts = vec!["drifted.elsewhere.example.org".into()];
+                    self.block_on(b.modify_rule(&r.id, &spec, &tg))
+                        .expect("edit");
+                } else {
+                    self.block_on(b.set_rule_priority(&r.id, 49_000))
+                        .expect("move");
+                }
+                r.resource.key.app().map(str::to_string)
+            }
+            Drift::DetachCertificate => {
+                let a = first(&o, |x| {
+                    matches!(x.resource.spec, Spec::ListenerCertificate(_)) && fits(x)
+                })?;
+                let (listener, cert) = parse_listener_certificate_id(&a.id)?;
+                self.block_on(b.remove_listener_certificate(listener, cert))
+                    .expect("detach");
+                a.resource.key.app().map(str::to_string)
+            }
+            Drift::Subnets => None,
+        }
+    }
+
+    /// The rack change with reordered and added subnets, on `b`.
+    fn subnets_on(&self, b: &MockBackend, model: &Model) {
+        let ctx = self.drift_ctx();
+        let rack = model.rack();
+        let before = router_ids(&observe(self, b));
+        let mut typed = settings(crate::input::RACK).subnets;
+        typed.reverse();
+        let mut added = typed.clone();
+        added.push("subnet-z".into());
+        for subnets in [typed.clone(), added, typed] {
+            let change = self
+                .block_on(ops::set_rack_params_with(
+                    b,
+                    &rack,
+                    &[],
+                    &ctx,
+                    &RackApplyOptions {
+                        subnets: Some(subnets.clone()),
+                        ..RackApplyOptions::default()
+                    },
+                ))
+                .unwrap_or_else(|e| panic!("--subnets {subnets:?}: {e}"));
+            assert_eq!(change.plan.counts().replace, 0, "{}", change.plan);
+        }
+        assert_eq!(
+            router_ids(&observe(self, b)),
+            before,
+            "routers were replaced"
+        );
+    }
+
+    /// Every other app deploys beside the drift; then the owner's deploy (or
+    /// any app's, or the rack's change, for the routers' drift) repairs it.
+    fn repair_on(&self, b: &MockBackend, model: &Model, d: Drift, owner: Option<String>) {
+        let ctx = self.drift_ctx();
+        let rack = model.rack();
+        let mut repaired = false;
+        let fitting = self.fitting(b, model);
+        for (app, services) in &model.apps {
+            if Some(APPS[*app]) == owner.as_deref() || !fitting.iter().any(|f| f == APPS[*app]) {
+                continue;
+            }
+            self.block_on(ops::deploy(
+                b,
+                &rack,
+                &name(APPS[*app]),
+                &manifest(services),
+                &ctx,
+            ))
+            .unwrap_or_else(|e| panic!("{} beside {d:?}: {e}", APPS[*app]));
+            repaired = true;
+        }
+        if let Some(owner) = owner {
+            let (_, services) = model
+                .apps
+                .iter()
+                .find(|(a, _)| APPS[**a] == owner)
+                .expect("the drifted app is deployed");
+            self.block_on(ops::deploy(
+                b,
+                &rack,
+                &name(&owner),
+                &manifest(services),
+                &ctx,
+            ))
+            .unwrap_or_else(|e| panic!("{owner} repairing {d:?}: {e}"));
+        } else if !repaired {
+            self.block_on(ops::set_rack_params(b, &rack, &[], &ctx))
+                .unwrap_or_else(|e| panic!("the rack repairing {d:?}: {e}"));
+        }
+    }
+
+    /// A drift transition, on the mock and on the twin alike: what the
+    /// operator created of their own is foreign from then on, and must stay
+    /// as it is through the repair.
+    pub fn drift(&mut self, model: &Model, d: Drift) {
+        self.last = None;
+        if !model.rack_exists {
+            return;
+        }
+        let backends: Vec<Arc<MockBackend>> = std::iter::once(self.mock.clone())
+            .chain(self.twin.clone())
+            .collect();
+        if d == Drift::Subnets {
+            for b in &backends {
+                self.subnets_on(b, model);
+            }
+            return;
+        }
+        let owners: Vec<Option<String>> = backends
+            .iter()
+            .map(|b| {
+                let fitting = self.fitting(b, model);
+                self.inject(b, d, &fitting)
+            })
+            .collect();
+        self.foreign = foreign(&state_json(&self.mock));
+        for (b, owner) in backends.iter().zip(owners) {
+            self.repair_on(b, model, d, owner);
+        }
+    }
+
+    /// The deployed apps whose manifest still fits the rack (one with an
+    /// unrouted internal service does not once `Internal=No` was accepted):
+    /// deployed again first, so that only the drift can make a later deploy fail.
+    fn fitting(&self, b: &MockBackend, model: &Model) -> Vec<String> {
+        let ctx = self.drift_ctx();
+        let rack = model.rack();
+        model
+            .apps
+            .iter()
+            .filter(|(app, services)| {
+                match self.block_on(ops::deploy(
+                    b,
+                    &rack,
+                    &name(APPS[**app]),
+                    &manifest(services),
+                    &ctx,
+                )) {
+                    Ok(_) => true,
+                    Err(ops::OpsError::Manifest(_)) => false,
+                    Err(e) => panic!("{} before drift: {e}", APPS[**app]),
+                }
+            })
+            .map(|(app, _)| APPS[*app].to_string())
+            .collect()
+    }
+
+    fn drift_ctx(&self) -> convox_model::apply::ApplyContext {
+        crate::sut::ctx(crate::input::RACK, &self.clock)
+    }
+}

@@ -357,7 +357,16 @@ pub fn check(sut: &Sut, model: &Model) {
         if lb["scheme"] != "internal" {
             continue;
         }
-        let sg = &state["security_groups"][lb["security_group_id"].as_str().expect("sg")];
+        // Exactly one security group on the router: the rack's own.
+        let groups = lb["security_group_ids"]
+            .as_array()
+            .expect("security groups");
+        assert_eq!(groups.len(), 1, "(3) security groups of {arn}: {groups:?}");
+        let sg = &state["security_groups"][groups[0].as_str().expect("sg")];
+        assert!(
+            owned(sg),
+            "(3) {arn} is in a security group not the rack's: {sg}"
+        );
         assert_eq!(
             sg["spec"]["ingress"],
             json!([

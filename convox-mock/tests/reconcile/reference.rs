@@ -14,7 +14,7 @@ use convox_model::resource::ResourceKey;
 use proptest::prelude::*;
 use proptest_state_machine::ReferenceStateMachine;
 
-use crate::adversary::{Faults, faults};
+use crate::adversary::{Drift, Faults, drift, faults};
 use crate::input::{
     APPS, Exposure, PARAMS, RACK, SERVICES, Svc, name, rack_with, router_host, services,
 };
@@ -34,6 +34,8 @@ pub enum Transition {
         app: usize,
         faults: Option<Faults>,
     },
+    // Day-2 safety (in place): an operator's drift and its repair.
+    Drift(Drift),
 }
 
 impl Transition {
@@ -42,6 +44,7 @@ impl Transition {
             Transition::Params { faults, .. }
             | Transition::Deploy { faults, .. }
             | Transition::Delete { faults, .. } => faults.as_ref(),
+            Transition::Drift(_) => None,
         }
     }
 }
@@ -333,6 +336,8 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
                 |(app, services, faults)| Transition::Deploy { app, services, faults }
             ),
             1 => (0..APPS.len(), faults()).prop_map(|(app, faults)| Transition::Delete { app, faults }),
+            // Day-2 safety (in place).
+            1 => drift().prop_map(Transition::Drift),
         ]
         .boxed()
     }
@@ -358,6 +363,9 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
                 state.apps.remove(app);
                 state.last = Outcome::Accepted;
             }
+            // Day-2 safety (in place): repaired within the step; the rack and
+            // its apps are as they were.
+            Transition::Drift(_) => state.last = Outcome::Accepted,
         }
         state
     }

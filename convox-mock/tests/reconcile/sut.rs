@@ -88,6 +88,7 @@ async fn seed_untagged(b: &MockBackend) -> LoadBalancerAddress {
                 scheme: LbScheme::InternetFacing,
                 subnets: vec!["subnet-a".into()],
                 security_group: ResourceKey::from_raw("x"),
+                other_security_groups: Vec::new(),
             },
             &sg,
             &none,
@@ -316,6 +317,8 @@ async fn run(b: &dyn Backend, t: &Transition, ctx: &ApplyContext) -> Result<(), 
         Transition::Delete { app, .. } => {
             ops::delete_app(b, &rack, &name(APPS[*app]), ctx).await?;
         }
+        // Run by Sut::drift, never here.
+        Transition::Drift(_) => {}
     }
     Ok(())
 }
@@ -381,6 +384,10 @@ impl Sut {
     }
 
     pub fn step(&mut self, model: &Model, t: &Transition) {
+        // Day-2 safety (in place): drift and its repair, without faults.
+        if let Transition::Drift(d) = t {
+            return self.drift(model, *d);
+        }
         self.last = None;
         let before = self.mock.to_json().expect("state serialises");
         let first = match t.faults() {

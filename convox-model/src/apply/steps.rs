@@ -141,6 +141,25 @@ impl<'a> Engine<'a> {
                     self.with_retry(Some(&r), true, || b.modify_target_group(id, tg))
                         .await?
                 }
+                // Day-2 safety: a router's subnets and security groups change in
+                // place; it keeps its ARN, listeners, rules and records.
+                ResourceSpec::LoadBalancer(lb) => {
+                    if action.changes.iter().any(|c| c.field == "subnets") {
+                        self.with_retry(Some(&r), true, || {
+                            b.set_load_balancer_subnets(id, &lb.subnets)
+                        })
+                        .await?;
+                    }
+                    if action.changes.iter().any(|c| {
+                        matches!(c.field.as_str(), "security_group" | "other_security_groups")
+                    }) {
+                        let groups = [known.id(&lb.security_group)?.to_string()];
+                        self.with_retry(Some(&r), true, || {
+                            b.set_load_balancer_security_groups(id, &groups)
+                        })
+                        .await?;
+                    }
+                }
                 ResourceSpec::ListenerRule(rule) => {
                     if action.changes.iter().any(|c| c.field == "priority")
                         && let Some(p) = rule.priority

@@ -129,6 +129,15 @@ macro_rules! forward {
             async fn observe_surroundings(&self, rack: &Name) -> BackendResult<Surroundings> {
                 (**self).observe_surroundings(rack).await
             }
+
+            // Day-2 safety (in place).
+            async fn set_load_balancer_subnets(&self, arn: &str, subnets: &[String]) -> BackendResult<()> {
+                (**self).set_load_balancer_subnets(arn, subnets).await
+            }
+
+            async fn set_load_balancer_security_groups(&self, arn: &str, security_group_ids: &[String]) -> BackendResult<()> {
+                (**self).set_load_balancer_security_groups(arn, security_group_ids).await
+            }
         }
     )*};
 }

@@ -325,4 +325,25 @@ pub trait Backend: Send + Sync + fmt::Debug {
             ),
         ))
     }
+
+    // Day-2 safety (in place): a router's network changes without replacing it.
+
+    /// Sets a load balancer's subnets (ELBv2 `SetSubnets`): it keeps its ARN,
+    /// DNS name, listeners and rules.
+    ///
+    /// # Behavior
+    /// - `InvalidInput` for fewer than two subnets or two in one availability
+    ///   zone (where the backend knows the zones); `NotFound` for an unknown ARN.
+    async fn set_load_balancer_subnets(&self, arn: &str, subnets: &[String]) -> BackendResult<()>;
+
+    /// Makes a load balancer's security groups exactly `security_group_ids`
+    /// (ELBv2 `SetSecurityGroups`): it keeps its ARN and everything on it.
+    ///
+    /// # Behavior
+    /// - `InvalidInput` for an empty list; `NotFound` for an unknown ARN or group.
+    async fn set_load_balancer_security_groups(
+        &self,
+        arn: &str,
+        security_group_ids: &[String],
+    ) -> BackendResult<()>;
 }

@@ -132,20 +132,51 @@ pub(super) fn check_quotas(
 }
 
 /// Every hostname a rule in scope serves on an HTTPS listener must be covered by
-/// the listener's default certificate or one attached to it. A rack plan checks
-/// every app's rules, since it changes what they all rely on.
+/// the listener's default certificate or one attached to it. Rules out of scope
+/// (every app's, for a rack plan) are checked only for what the plan breaks: a
+/// rule that is uncovered already (someone edited its host or detached its
+/// certificate) is its own app's to repair, and never fails another scope.
 pub(super) fn check_coverage(
     scope: &Scope,
+    before: &BTreeMap<&ResourceKey, &Resource>,
     after: &BTreeMap<&ResourceKey, &Resource>,
 ) -> Result<(), PlanError> {
+    let broken_before = uncovered(before);
+    for gap in uncovered(after) {
+        if !gap.rule.in_scope(scope) && broken_before.contains(&gap) {
+            continue;
+        }
+        return Err(PlanError::NotCovered {
+            parent: gap
+                .host
+                .split_once('.')
+                .map_or(gap.host.as_str(), |(_, p)| p)
+                .to_string(),
+            host: gap.host,
+            listener: gap.listener.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// A hostname a rule serves on an HTTPS listener that no certificate on the
+/// listener covers.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Gap<'a> {
+    rule: &'a ResourceKey,
+    listener: &'a ResourceKey,
+    host: String,
+}
+
+fn uncovered<'a>(state: &BTreeMap<&'a ResourceKey, &'a Resource>) -> BTreeSet<Gap<'a>> {
     let domain = |cert: &ResourceKey| -> Option<&str> {
-        match &after.get(cert)?.spec {
+        match &state.get(cert)?.spec {
             ResourceSpec::Certificate(c) => Some(c.domain.as_str()),
             _ => None,
         }
     };
     let mut covering: BTreeMap<&ResourceKey, Vec<&str>> = BTreeMap::new();
-    for (key, r) in after {
+    for (key, r) in state {
         match &r.spec {
             ResourceSpec::Listener(l) if l.protocol == Protocol::Https => {
                 let entry = covering.entry(*key).or_default();
@@ -160,19 +191,17 @@ pub(super) fn check_coverage(
             _ => {}
         }
     }
-    for (key, r) in after {
+    let mut gaps = BTreeSet::new();
+    for (key, r) in state {
         let ResourceSpec::ListenerRule(rule) = &r.spec else {
             continue;
         };
-        if !(key.in_scope(scope) || *scope == Scope::Rack) {
-            continue;
-        }
         // A rule on a plain-HTTP listener needs no certificate.
         let Some(domains) = covering.get(&rule.listener) else {
             continue;
         };
         let is_https = matches!(
-            after.get(&rule.listener).map(|l| &l.spec),
+            state.get(&rule.listener).map(|l| &l.spec),
             Some(ResourceSpec::Listener(l)) if l.protocol == Protocol::Https
         );
         if !is_https {
@@ -181,18 +210,15 @@ pub(super) fn check_coverage(
         for host in &rule.hosts {
             let h = Hostname::from_raw(host.clone());
             if !domains.iter().any(|d| h.is_covered_by(d)) {
-                return Err(PlanError::NotCovered {
+                gaps.insert(Gap {
+                    rule: key,
+                    listener: &rule.listener,
                     host: host.clone(),
-                    listener: rule.listener.clone(),
-                    parent: host
-                        .split_once('.')
-                        .map_or(host.as_str(), |(_, p)| p)
-                        .to_string(),
                 });
             }
         }
     }
-    Ok(())
+    gaps
 }
 
 /// No hostname is served by two rules: a host-header rule answers for exactly one

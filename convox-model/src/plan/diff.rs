@@ -14,8 +14,10 @@ pub(super) fn immutable(kind: ResourceKind, field: &str) -> bool {
         ResourceKind::TargetGroup => field != "health",
         ResourceKind::ListenerRule => field == "listener",
         ResourceKind::Record => matches!(field, "zone" | "name"),
-        ResourceKind::LoadBalancer
-        | ResourceKind::Certificate
+        // Subnets and security groups change in place (SetSubnets,
+        // SetSecurityGroups); only the scheme (and the name) replaces a router.
+        ResourceKind::LoadBalancer => matches!(field, "name" | "scheme"),
+        ResourceKind::Certificate
         | ResourceKind::ListenerCertificate
         | ResourceKind::HostedZone => true,
     }

@@ -12,7 +12,7 @@ use super::priorities::allocate_priorities;
 use super::{Action, Op, Plan, PlanError};
 use crate::aws::Quotas;
 use crate::desired::DesiredState;
-use crate::resource::{Observed, ResourceKey, ResourceKind, Scope};
+use crate::resource::{Observed, Resource, ResourceKey, ResourceKind, Scope};
 
 /// SHA-256 (hex) of an observation: the canonical JSON of the observed resources
 /// sorted by key (then id), so that the order a backend lists them in is irrelevant.
@@ -158,7 +158,9 @@ pub fn plan(
     let after = final_state(scope, &desired_resources, &current);
     check_references(&desired_resources, &after)?;
     check_quotas(&after, &desired_resources, quotas)?;
-    check_coverage(scope, &after)?;
+    let before: BTreeMap<&ResourceKey, &Resource> =
+        current.iter().map(|(k, o)| (*k, &o.resource)).collect();
+    check_coverage(scope, &before, &after)?;
     check_hostnames_unique(scope, &after)?;
 
     Ok(Plan {

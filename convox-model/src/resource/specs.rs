@@ -56,10 +56,69 @@ pub struct LoadBalancerSpec {
     pub name: String,
     /// Scheme (immutable: changing it replaces the load balancer).
     pub scheme: LbScheme,
-    /// Subnets.
+    /// Subnets, as [`normal_subnets`] gives them (changed in place with SetSubnets).
     pub subnets: Vec<String>,
-    /// Its security group.
+    /// Its security group (changed in place with SetSecurityGroups).
     pub security_group: ResourceKey,
+    /// Security groups attached besides [`LoadBalancerSpec::security_group`], as
+    /// observed (keys for the rack's own, provider ids for others; see
+    /// [`split_security_groups`]). Always empty in desired state: an extra group
+    /// is drift that the next apply removes in place.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_security_groups: Vec<ResourceKey>,
+}
+
+// Day-2 safety: one normalising function per set kind, used by desired state
+// and by every backend's observe alike, so that an order means nothing.
+
+/// A load balancer's subnets as desired state and backends give them: sorted,
+/// without duplicates (AWS keeps no order; the user types any).
+pub fn normal_subnets(subnets: &[String]) -> Vec<String> {
+    let mut v = subnets.to_vec();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// A security group's ingress rules as desired state and backends give them:
+/// sorted, without duplicates.
+pub fn normal_ingress(rules: &[IngressRule]) -> Vec<IngressRule> {
+    let mut v = rules.to_vec();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// A load balancer's security groups, resolved to keys, split as
+/// [`LoadBalancerSpec`] holds them: its own (the security group of the router
+/// `load_balancer` is, else the first router group by key order, else the
+/// first; `none` when no group is attached) and every other one, sorted and
+/// without duplicates.
+pub fn split_security_groups(
+    load_balancer: &ResourceKey,
+    groups: &[ResourceKey],
+    none: ResourceKey,
+) -> (ResourceKey, Vec<ResourceKey>) {
+    let mut v = groups.to_vec();
+    v.sort();
+    v.dedup();
+    if v.is_empty() {
+        return (none, v);
+    }
+    let mine = match load_balancer.subject() {
+        super::KeySubject::RouterLoadBalancer(r) => Some(ResourceKey::router_security_group(*r)),
+        _ => None,
+    };
+    let own = v
+        .iter()
+        .position(|k| Some(k) == mine.as_ref())
+        .or_else(|| {
+            v.iter()
+                .position(|k| matches!(k.subject(), super::KeySubject::RouterSecurityGroup(_)))
+        })
+        .unwrap_or(0);
+    let first = v.remove(own);
+    (first, v)
 }
 
 /// `HTTP` or `HTTPS`.
@@ -286,6 +345,57 @@ mod tests {
         assert_eq!(id, format!("{l}#{c}"));
         assert_eq!(parse_listener_certificate_id(&id), Some((l, c)));
         assert_eq!(parse_listener_certificate_id(l), None);
+    }
+
+    #[test]
+    fn subnets_are_sorted_and_deduplicated() {
+        let h = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            normal_subnets(&h(&["subnet-c", "subnet-a", "subnet-c"])),
+            h(&["subnet-a", "subnet-c"])
+        );
+    }
+
+    #[test]
+    fn ingress_is_sorted_and_deduplicated() {
+        let r = |port, cidr: &str| IngressRule {
+            protocol: "tcp".into(),
+            port,
+            cidr: cidr.into(),
+        };
+        assert_eq!(
+            normal_ingress(&[r(443, "b"), r(80, "a"), r(443, "b")]),
+            vec![r(80, "a"), r(443, "b")]
+        );
+    }
+
+    #[test]
+    fn the_router_group_is_the_load_balancers_own_and_the_rest_are_others() {
+        use crate::exposure::Router;
+        let lb = ResourceKey::router_load_balancer(Router::Internal);
+        let own = ResourceKey::router_security_group(Router::Internal);
+        let other = ResourceKey::router_security_group(Router::External);
+        let foreign = ResourceKey::from_raw("foreign:sg-0");
+        let (first, others) = split_security_groups(
+            &lb,
+            &[foreign.clone(), own.clone(), other.clone(), foreign.clone()],
+            ResourceKey::from_raw("none"),
+        );
+        assert_eq!((first, others), (own, vec![foreign.clone(), other.clone()]));
+        let (first, others) = split_security_groups(
+            &lb,
+            &[foreign.clone(), other.clone()],
+            ResourceKey::from_raw("none"),
+        );
+        assert_eq!((first, others), (other, vec![foreign.clone()]));
+        let (first, others) = split_security_groups(
+            &lb,
+            std::slice::from_ref(&foreign),
+            ResourceKey::from_raw("none"),
+        );
+        assert_eq!((first, others), (foreign, vec![]));
+        let (first, others) = split_security_groups(&lb, &[], ResourceKey::from_raw("none"));
+        assert_eq!((first, others), (ResourceKey::from_raw("none"), vec![]));
     }
 
     #[test]

@@ -7,8 +7,8 @@ use convox_model::params::RackParams;
 
 use super::note;
 use crate::Io;
-use crate::cli::SetParamsArgs;
-use crate::exit::{Exit, report_error};
+use crate::cli::{NetworkArgs, RackPlanArgs, SetParamsArgs};
+use crate::exit::{Exit, fail, report_error};
 use crate::input::Given;
 use crate::progress::{context, now, with_progress};
 use crate::session::Session;
@@ -32,7 +32,41 @@ pub fn params(given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exi
     Ok(())
 }
 
-/// `convox rack params set K=V… -r R`: saves them and reconciles the rack.
+/// `convox rack plan -r R [--json]`: the rack's own plan, drift included.
+pub fn plan(a: &RackPlanArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exit> {
+    let name = given.rack(io)?;
+    let Some(rack) = s.stored_rack(&name, io)? else {
+        return Err(fail(
+            io,
+            format!(
+                "rack {name} has not been set up yet; create it with convox rack params set K=V --rack {name}"
+            ),
+        ));
+    };
+    let ca = s.authority(&rack.name, now(), io)?;
+    let backend = s.backend(io)?.backend.clone();
+    let p =
+        s.rt.block_on(ops::plan_rack(
+            backend.as_ref(),
+            &rack,
+            &[],
+            None,
+            ca.fingerprint(),
+        ))
+        .map_err(|e| report_error(io, &e))?;
+    if a.json {
+        let _ = writeln!(io.out, "{}", p.to_json());
+    } else if p.is_empty() {
+        let _ = writeln!(io.out, "No changes. Rack {} is up to date.", rack.name);
+    } else {
+        let _ = write!(io.out, "{p}");
+    }
+    Ok(())
+}
+
+/// `convox rack params set K=V… [--subnets a,b,c] [--yes] -r R`: shows the
+/// rack's plan, refuses one that replaces a router without `--yes`, then saves
+/// the parameters and reconciles the rack.
 pub fn set_params(
     a: &SetParamsArgs,
     given: &Given,
@@ -40,7 +74,16 @@ pub fn set_params(
     io: &mut Io<'_>,
 ) -> Result<(), Exit> {
     let name = given.rack(io)?;
-    let (rack, _) = s.rack(&name, &a.net, io)?;
+    let stored = s.stored_rack(&name, io)?.is_some();
+    // On a rack that exists, --subnets changes its routers' subnets in place.
+    let net = NetworkArgs {
+        vpc: a.net.vpc.clone(),
+        subnets: if stored { None } else { a.net.subnets.clone() },
+        router_host: a.net.router_host.clone(),
+        region: a.net.region.clone(),
+    };
+    let subnets = if stored { a.net.subnets.clone() } else { None };
+    let (rack, _) = s.rack(&name, &net, io)?;
     let assignments: Vec<&str> = a.assignments.iter().map(String::as_str).collect();
     // The same check set_rack_params makes first, made here before a
     // certificate authority is generated for a command that cannot succeed.
@@ -50,10 +93,35 @@ pub fn set_params(
     let now = now();
     let ca = s.authority(&rack.name, now, io)?;
     let backend = s.backend(io)?.backend.clone();
+    // The plan first, as deploy shows an app's.
+    let p =
+        s.rt.block_on(ops::plan_rack(
+            backend.as_ref(),
+            &rack,
+            &assignments,
+            subnets.as_deref(),
+            ca.fingerprint(),
+        ))
+        .map_err(|e| report_error(io, &e))?;
+    if !p.is_empty() {
+        let _ = writeln!(io.out, "{p}");
+    }
+    let routers = ops::replaced_routers(&p);
+    if !routers.is_empty() && !a.yes {
+        return Err(report_error(
+            io,
+            &ops::OpsError::ReplacesRouters { routers },
+        ));
+    }
+    let opts = ops::RackApplyOptions {
+        subnets,
+        planned: Some(p.fingerprint.clone()),
+        replace_routers: a.yes,
+    };
     let ctx = context(&rack.name, now).with_issuer(Arc::new(ca));
     let result =
         s.rt.block_on(with_progress(&mut *io.err, ctx, |ctx| async move {
-            ops::set_rack_params(backend.as_ref(), &rack, &assignments, &ctx).await
+            ops::set_rack_params_with(backend.as_ref(), &rack, &assignments, &ctx, &opts).await
         }));
     let persisted = s.persist(io);
     let change = result.map_err(|e| report_error(io, &e))?;

@@ -1,0 +1,190 @@
+//! Day-2 safety for the rack's own changes: `convox rack plan` (the rack's plan,
+//! drift included), and `rack params set` that shows it, changes the routers'
+//! network in place, and replaces a router only when told to, moving every
+//! app's routing to the new one.
+
+use std::collections::BTreeMap;
+
+use crate::apply::{ApplyContext, ApplyError, Report, apply};
+use crate::backend::Backend;
+use crate::desired::{DesiredState, desired_rack};
+use crate::name::Name;
+use crate::observe::observe_all;
+use crate::plan::{Op, Plan, fingerprint, plan};
+use crate::rack::Rack;
+use crate::resource::{Observed, ResourceKey, ResourceKind, Scope, normal_subnets};
+
+use super::{OpsError, RackChange, ca_fingerprint, check_transition};
+
+/// How [`set_rack_params_with`] may change the rack.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RackApplyOptions {
+    /// The routers' subnets from now on (a new availability zone, say); `None`
+    /// keeps the stored ones. They change in place (SetSubnets).
+    pub subnets: Option<Vec<String>>,
+    /// Apply only if the rack is still in the state this plan fingerprint (from
+    /// [`plan_rack`]) was computed from, so that what is applied is what was
+    /// shown; otherwise [`ApplyError::Stale`], with nothing changed.
+    pub planned: Option<String>,
+    /// Replace routers when the plan must (`--yes`): every app's rules,
+    /// certificate attachments and alias records are then moved to the new
+    /// router in the same call. Without it such a plan is refused
+    /// ([`OpsError::ReplacesRouters`]) before any change.
+    pub replace_routers: bool,
+}
+
+/// The rack with `assignments` and `opts.subnets` applied to its stored settings
+/// (or to `settings` for a rack never saved).
+async fn next_rack(
+    backend: &dyn Backend,
+    settings: &Rack,
+    assignments: &[&str],
+    subnets: Option<&[String]>,
+) -> Result<Rack, OpsError> {
+    let base = backend
+        .load_rack(&settings.name)
+        .await?
+        .unwrap_or_else(|| settings.clone());
+    let params = base.params.with_assignments(assignments.iter().copied())?;
+    let subnets = subnets.map_or_else(|| base.subnets.clone(), normal_subnets);
+    Ok(Rack {
+        params,
+        subnets,
+        ..base
+    })
+}
+
+/// The rack's own plan (`convox rack plan`): what [`set_rack_params_with`] with
+/// these assignments and subnets would apply, drift included (a security group
+/// opened by hand, an extra group on a router, subnets changed). Changes
+/// nothing; its fingerprint is that of what exists now.
+pub async fn plan_rack(
+    backend: &dyn Backend,
+    settings: &Rack,
+    assignments: &[&str],
+    subnets: Option<&[String]>,
+    ca_fingerprint: &str,
+) -> Result<Plan, OpsError> {
+    let rack = next_rack(backend, settings, assignments, subnets).await?;
+    let observed = observe_all(backend, &rack.name).await?;
+    check_transition(&rack.params, &observed)?;
+    Ok(plan(
+        &Scope::Rack,
+        &desired_rack(&rack, ca_fingerprint),
+        &observed,
+        &backend.quotas(),
+    )?)
+}
+
+/// The routers a plan replaces.
+pub fn replaced_routers(p: &Plan) -> Vec<ResourceKey> {
+    p.actions
+        .iter()
+        .filter(|a| a.op == Op::Replace && a.kind == ResourceKind::LoadBalancer)
+        .map(|a| a.key.clone())
+        .collect()
+}
+
+/// [`super::set_rack_params`] with options: new subnets, the plan that was
+/// shown, and whether routers may be replaced.
+pub async fn set_rack_params_with(
+    backend: &dyn Backend,
+    settings: &Rack,
+    assignments: &[&str],
+    ctx: &ApplyContext,
+    opts: &RackApplyOptions,
+) -> Result<RackChange, OpsError> {
+    let rack = next_rack(backend, settings, assignments, opts.subnets.as_deref()).await?;
+    let fp = ca_fingerprint(ctx)?;
+
+    let observed = observe_all(backend, &rack.name).await?;
+    if let Some(planned) = &opts.planned {
+        let now = fingerprint(&observed);
+        if now != *planned {
+            return Err(ApplyError::Stale {
+                planned: planned.clone(),
+                observed: now,
+            }
+            .into());
+        }
+    }
+    check_transition(&rack.params, &observed)?;
+
+    let p = plan(
+        &Scope::Rack,
+        &desired_rack(&rack, &fp),
+        &observed,
+        &backend.quotas(),
+    )?;
+    let routers = replaced_routers(&p);
+    if !routers.is_empty() && !opts.replace_routers {
+        return Err(OpsError::ReplacesRouters { routers });
+    }
+    let report = if p.is_empty() {
+        Report {
+            ids: observed
+                .iter()
+                .map(|o| (o.resource.key.clone(), o.id.clone()))
+                .collect(),
+            ..Report::default()
+        }
+    } else {
+        apply(backend, &p, ctx).await?
+    };
+    if !routers.is_empty() {
+        move_apps(backend, &rack.name, &observed, ctx).await?;
+    }
+    let zone = report
+        .ids
+        .get(&ResourceKey::zone())
+        .ok_or(OpsError::NoZone)?;
+    backend.save_rack(zone, &rack).await?;
+    tracing::info!(rack = %rack.name, params = ?rack.params, "rack parameters set");
+    Ok(RackChange {
+        rack,
+        plan: p,
+        report,
+    })
+}
+
+/// After routers were replaced: every app's resources as they were `before`
+/// (rules with their priorities, certificate attachments, alias records) are
+/// its desired state, planned and applied again, so that rules and attachments
+/// that went with the old router are made on the new one and records that
+/// alias the deleted load balancer alias the new one.
+async fn move_apps(
+    backend: &dyn Backend,
+    rack: &Name,
+    before: &[Observed],
+    ctx: &ApplyContext,
+) -> Result<(), OpsError> {
+    let mut sorted: Vec<&Observed> = before.iter().collect();
+    sorted.sort_by(|a, b| (&a.resource.key, &a.id).cmp(&(&b.resource.key, &b.id)));
+    let mut apps: BTreeMap<Name, DesiredState> = BTreeMap::new();
+    for o in sorted {
+        let Some(app) = o.resource.key.app().and_then(|a| Name::new(a).ok()) else {
+            continue;
+        };
+        let d = apps
+            .entry(app.clone())
+            .or_insert_with(|| DesiredState::empty(Scope::App(app)));
+        // The first of duplicates (by id) is the one the planner kept.
+        d.resources
+            .entry(o.resource.key.clone())
+            .or_insert_with(|| o.resource.clone());
+    }
+    for (app, desired) in apps {
+        let observed = observe_all(backend, rack).await?;
+        let p = plan(
+            &Scope::App(app.clone()),
+            &desired,
+            &observed,
+            &backend.quotas(),
+        )?;
+        if !p.is_empty() {
+            tracing::info!(%app, actions = p.actions.len(), "moving the app's routing to the new router");
+            apply(backend, &p, ctx).await?;
+        }
+    }
+    Ok(())
+}
