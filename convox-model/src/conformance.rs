@@ -797,6 +797,7 @@ async fn surroundings_with_foreign_group(
         scheme: LbScheme::InternetFacing,
         subnets: fx.ctx.subnets.clone(),
         security_group: ResourceKey::from_raw("unused"),
+        other_security_groups: Vec::new(),
     };
     let ext =
         fx.b.create_load_balancer(&spec, fsg, &fx.tags(&key, "router-alb"))

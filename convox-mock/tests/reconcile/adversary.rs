@@ -179,9 +179,18 @@ impl Sut {
             Drift::ExtraSecurityGroup => {
                 let lb = first(&o, |x| matches!(x.resource.spec, Spec::LoadBalancer(_)))?;
                 let ours = first(&o, |x| matches!(x.resource.spec, Spec::SecurityGroup(_)))?;
-                let n = state_json(b)["security_groups"]
+                // A name no group has: groups an earlier drift made outlive it.
+                let taken: Vec<String> = state_json(b)["security_groups"]
                     .as_object()
-                    .map_or(0, |m| m.len());
+                    .map(|m| {
+                        m.values()
+                            .filter_map(|g| g["spec"]["name"].as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let n = (0..)
+                    .find(|n| !taken.contains(&format!("intruder-{n}")))
+                    .unwrap_or(0);
                 let theirs = self
                     .block_on(b.create_security_group(
                         &SecurityGroupSpec {
