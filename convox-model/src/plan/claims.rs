@@ -138,13 +138,17 @@ pub(super) fn sort<'a>(
                 ids: claims.iter().map(|o| o.id.clone()).collect(),
             });
         }
-        if let Some(k) = kept {
+        // Out of scope and unreferenced, an undecided key is left as it is; the
+        // first claim stands for it in the checks of what will exist (the apply
+        // engine resolves the key to no claim at all).
+        let standing = kept.or(claims.first().copied());
+        if let Some(k) = standing {
             sorted.current.insert(key, k);
         }
         sorted.obstacles.extend(
             claims
                 .iter()
-                .filter(|o| Some(o.id.as_str()) != kept.map(|k| k.id.as_str())),
+                .filter(|o| Some(o.id.as_str()) != standing.map(|k| k.id.as_str())),
         );
         sorted.claims.push(claim(key, &claims, kept));
     }
