@@ -22,7 +22,7 @@ use convox_model::resource::{
 use convox_model::tls::CertificateAuthority;
 use serde_json::Value;
 
-use crate::adversary::faulty;
+use crate::adversary::{faulty, inflict};
 use crate::input::{APPS, Exposure, NOW, RACK, Svc, manifest, name, settings};
 use crate::reference::{Model, Outcome, Transition};
 
@@ -56,6 +56,11 @@ pub struct Sut {
     pub twin: Option<Arc<MockBackend>>,
     /// Everything the rack does not own, as JSON, when last allowed to change.
     pub foreign: Value,
+    /// Target groups made by someone else with the rack's tags (issue 8), by
+    /// id, on the mock and on the twin; and the mock's as they were made.
+    pub copies: Vec<String>,
+    pub twin_copies: Vec<String>,
+    pub copied: Value,
     /// Whether the foreign records are in the rack's zone yet (it is created by
     /// the first accepted change).
     pub records_seeded: bool,
@@ -273,6 +278,16 @@ pub fn foreign(state: &Value) -> Value {
     Value::Object(out)
 }
 
+/// The target groups with ids `copies`, as the state holds them.
+pub fn copied(state: &Value, copies: &[String]) -> Value {
+    Value::Object(
+        copies
+            .iter()
+            .map(|id| (id.clone(), state["target_groups"][id].clone()))
+            .collect(),
+    )
+}
+
 /// Observed resources without what the provider chose (ids, addresses) and
 /// without rule priorities, for comparing two backends.
 ///
@@ -315,6 +330,18 @@ async fn run(b: &dyn Backend, t: &Transition, ctx: &ApplyContext) -> Result<(), 
         }
         Transition::Delete { app, .. } => {
             ops::delete_app(b, &rack, &name(APPS[*app]), ctx).await?;
+        }
+        // Foreign resources and concurrent operators (issue 8).
+        Transition::Adversary(_) => {}
+        Transition::Concurrent([(a, sa), (b2, sb)]) => {
+            let (ma, mb) = (manifest(sa), manifest(sb));
+            let (na, nb) = (name(APPS[*a]), name(APPS[*b2]));
+            let (ra, rb) = tokio::join!(
+                ops::deploy(b, &rack, &na, &ma, ctx),
+                ops::deploy(b, &rack, &nb, &mb, ctx),
+            );
+            ra?;
+            rb?;
         }
     }
     Ok(())
@@ -382,6 +409,21 @@ impl Sut {
 
     pub fn step(&mut self, model: &Model, t: &Transition) {
         self.last = None;
+        // Someone else's change: made on both backends, and from now on part of
+        // what must never be changed or deleted.
+        if let Transition::Adversary(a) = t {
+            if let Some(copy) = self.block_on(inflict(&self.mock, *a)) {
+                self.copies.push(copy);
+            }
+            if let Some(twin) = &self.twin
+                && let Some(copy) = self.block_on(inflict(twin, *a))
+            {
+                self.twin_copies.push(copy);
+            }
+            self.foreign = foreign(&state_json(&self.mock));
+            self.copied = copied(&state_json(&self.mock), &self.copies);
+            return;
+        }
         let before = self.mock.to_json().expect("state serialises");
         let first = match t.faults() {
             Some(f) => {

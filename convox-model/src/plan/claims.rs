@@ -18,6 +18,10 @@
 //! 2. else, when the plan wants the key, the one claim that is exactly what it
 //!    wants (a rule's priority aside);
 //! 3. else none: no safe choice.
+//!
+//! A security group, load balancer or target group whose name is not the one
+//! this library gives its key is never kept, even as the key's only claim: it
+//! is someone else's, and the plan makes ours beside it.
 
 use std::collections::BTreeMap;
 
@@ -65,9 +69,16 @@ impl DuplicateClaim {
 pub fn duplicate_claims(observed: &[Observed]) -> Vec<DuplicateClaim> {
     group(observed)
         .into_iter()
-        .filter(|(_, claims)| claims.len() > 1)
+        .filter(|(_, claims)| claims.len() > 1 || claims.iter().any(|o| impostor(o)))
         .map(|(key, claims)| claim(key, &claims, keeper(&claims, None)))
         .collect()
+}
+
+/// A claim whose kind AWS names uniquely but whose name is not the one this
+/// library gives its key: someone else's resource carrying our tags, even when
+/// it is the only claim (ours was deleted, or never made).
+fn impostor(o: &Observed) -> bool {
+    our_name(o).is_some_and(|name| spec_name(&o.resource.spec) != Some(name.as_str()))
 }
 
 /// The observation as the planner reads it.
@@ -127,21 +138,31 @@ pub(super) fn sort<'a>(
         claims: Vec::new(),
     };
     for (key, claims) in group(observed) {
-        if let [only] = claims.as_slice() {
+        let impostors = claims.iter().any(|o| impostor(o));
+        if let ([only], false) = (claims.as_slice(), impostors) {
             sorted.current.insert(key, only);
             continue;
         }
-        let kept = keeper(&claims, desired.get(key));
-        if kept.is_none() && (key.in_scope(scope) || referenced.contains(&key)) {
+        let genuine: Vec<&Observed> = claims.iter().copied().filter(|o| !impostor(o)).collect();
+        let kept = match genuine.as_slice() {
+            [] => None,
+            [only] => Some(*only),
+            _ => keeper(&genuine, desired.get(key)),
+        };
+        if kept.is_none()
+            && !genuine.is_empty()
+            && (key.in_scope(scope) || referenced.contains(&key))
+        {
             return Err(PlanError::DuplicateClaim {
                 key: key.clone(),
                 ids: claims.iter().map(|o| o.id.clone()).collect(),
             });
         }
         // Out of scope and unreferenced, an undecided key is left as it is; the
-        // first claim stands for it in the checks of what will exist (the apply
-        // engine resolves the key to no claim at all).
-        let standing = kept.or(claims.first().copied());
+        // first genuine claim stands for it in the checks of what will exist (the
+        // apply engine resolves the key to no claim at all). A key claimed by
+        // impostors alone has no resource: the plan makes ours.
+        let standing = kept.or(genuine.first().copied());
         if let Some(k) = standing {
             sorted.current.insert(key, k);
         }
