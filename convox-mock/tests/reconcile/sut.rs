@@ -336,6 +336,12 @@ async fn run(b: &dyn Backend, t: &Transition, ctx: &ApplyContext) -> Result<(), 
         Transition::Concurrent([(a, sa), (b2, sb)]) => {
             let (ma, mb) = (manifest(sa), manifest(sb));
             let (na, nb) = (name(APPS[*a]), name(APPS[*b2]));
+            // Every call yields once, so that the two deploys interleave: both
+            // observe before either applies, as two operators' would.
+            let yielding = convox_model::aws::sleep_fn(|_| tokio::task::yield_now());
+            let b = &convox_mock::Faulty::new(b, 0)
+                .with_latency(std::time::Duration::from_millis(1))
+                .with_sleep(yielding);
             let (ra, rb) = tokio::join!(
                 ops::deploy(b, &rack, &na, &ma, ctx),
                 ops::deploy(b, &rack, &nb, &mb, ctx),
