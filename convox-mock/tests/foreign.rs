@@ -205,7 +205,7 @@ async fn a_foreign_target_group_with_copied_tags_survives_deploys_and_app_delete
     assert_eq!(claims.len(), 1);
     assert_eq!(claims[0].key, api_tg("backend"));
     assert_eq!(claims[0].kept.as_deref(), Some(ours.id.as_str()));
-    assert_eq!(claims[0].others, [theirs.clone()]);
+    assert_eq!(claims[0].others, std::slice::from_ref(&theirs));
     assert_eq!(claims[0].ids(), [ours.id.as_str(), theirs.as_str()]);
 
     let report = ops::deploy(&mock, &rack, &name("backend"), &internal_app(), &ctx)

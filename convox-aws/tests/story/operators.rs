@@ -99,7 +99,10 @@ async fn foreign_rules_and_copied_tags_are_obstacles_never_victims() {
         again.plan.duplicate_claims[0].kept.as_deref(),
         Some(ours.id.as_str())
     );
-    assert_eq!(again.plan.duplicate_claims[0].others, [copy.clone()]);
+    assert_eq!(
+        again.plan.duplicate_claims[0].others,
+        std::slice::from_ref(&copy)
+    );
     let change = set_rack_params(b, &r, &["Internal=Yes"], &c).await.unwrap();
     assert!(change.plan.is_empty(), "{}", change.plan);
 
