@@ -213,6 +213,14 @@ async fn a_foreign_target_group_with_copied_tags_survives_deploys_and_app_delete
         .expect("a redeploy beside the copy");
     assert!(report.plan.is_empty(), "{}", report.plan);
     assert_eq!(report.plan.duplicate_claims, claims);
+    assert!(
+        report.plan.to_string().ends_with(&format!(
+            "Note: target group app/backend/api/internal/tg is also claimed by {theirs} (tags copied; convox's is {}); left untouched\n",
+            ours.id
+        )),
+        "{}",
+        report.plan
+    );
     let shop = ops::deploy(&mock, &rack, &name("shop"), &internal_app(), &ctx)
         .await
         .expect("another app beside the copy");

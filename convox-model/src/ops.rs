@@ -168,6 +168,7 @@ pub async fn set_rack_params(
             Err(e) if e.is_contention() && replans < REPLANS => {
                 replans += 1;
                 tracing::info!(rack = %rack.name, replans, error = %e, "the rack changed meanwhile; observing and planning again");
+                pause_before_replanning(ctx, &rack.name, replans).await;
             }
             Err(e) => return Err(e.into()),
         }
@@ -341,8 +342,29 @@ pub async fn deploy_planned(
 
 /// How many times a deploy observes and plans again when another process
 /// changed the rack under it (took the rule priority it planned, or changed
-/// what it planned from) before it gives up.
-pub const REPLANS: usize = 3;
+/// what it planned from) before it gives up. Each of the other deploys running
+/// at the same moment can make it plan again a few times (every change it makes
+/// is one the plan was not made from), so the bound allows for several.
+pub const REPLANS: usize = 10;
+
+/// A pause before planning again, up to `ctx.retry.base_delay` times the
+/// attempt, jittered by the app's name so that deploys that collided do not
+/// collide again in step.
+async fn pause_before_replanning(ctx: &ApplyContext, app: &Name, attempt: usize) {
+    let seed = app
+        .as_str()
+        .bytes()
+        .fold(ctx.seed ^ attempt as u64, |h, b| {
+            crate::aws::splitmix64(h ^ u64::from(b))
+        });
+    let cap = ctx
+        .retry
+        .base_delay
+        .saturating_mul(u32::try_from(attempt).unwrap_or(u32::MAX));
+    let cap_ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
+    let delay = std::time::Duration::from_millis(seed % cap_ms.saturating_add(1));
+    (ctx.sleep)(delay).await;
+}
 
 async fn deploy_inner(
     backend: &dyn Backend,
@@ -371,6 +393,7 @@ async fn deploy_inner(
             Err(OpsError::Apply(e)) if e.is_contention() && replans < REPLANS => {
                 replans += 1;
                 tracing::info!(%app, replans, error = %e, "another process changed the rack; observing and planning again");
+                pause_before_replanning(ctx, app, replans).await;
             }
             Err(e) => return Err(e),
             Ok((plan, report)) => {
