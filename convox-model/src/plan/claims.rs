@@ -8,20 +8,7 @@
 //! ([`DuplicateClaim`]); when no safe choice exists, the plan refuses
 //! ([`PlanError::DuplicateClaim`]).
 //!
-//! # Which claim is kept
-//!
-//! Deterministically, from what is observed, in this order:
-//!
-//! 1. the one claim whose AWS name is the name this library gives the key
-//!    (security groups, load balancers and target groups: AWS keeps those names
-//!    unique in a VPC or region, so a copy made by someone else cannot have it);
-//! 2. else, when the plan wants the key, the one claim that is exactly what it
-//!    wants (a rule's priority aside);
-//! 3. else none: no safe choice.
-//!
-//! A security group, load balancer or target group whose name is not the one
-//! this library gives its key is never kept, even as the key's only claim: it
-//! is someone else's, and the plan makes ours beside it.
+//! Which claim is kept: see [`DuplicateClaim`].
 
 use std::collections::BTreeMap;
 
@@ -36,6 +23,21 @@ use crate::resource::{
 
 /// Several observed resources claiming one key: the kept one is treated as the
 /// key's resource, the others are never changed or deleted.
+///
+/// # Which claim is kept
+///
+/// Deterministically, from what is observed, in this order:
+///
+/// 1. the one claim whose AWS name is the name this library gives the key
+///    (security groups, load balancers and target groups: AWS keeps those names
+///    unique in a VPC or region, so a copy made by someone else cannot have it);
+/// 2. else, when the plan wants the key, the one claim that is exactly what it
+///    wants (a rule's priority aside);
+/// 3. else none: no safe choice.
+///
+/// A security group, load balancer or target group whose name is not the one
+/// this library gives its key is never kept, even as the key's only claim: it
+/// is someone else's, and the plan makes ours beside it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DuplicateClaim {
     /// The key they all claim.
@@ -43,7 +45,7 @@ pub struct DuplicateClaim {
     /// Their kind.
     pub kind: ResourceKind,
     /// The provider id of the claim kept as the key's resource, when one can be
-    /// chosen safely (see the [module docs](self)).
+    /// chosen safely (see above).
     pub kept: Option<String>,
     /// The provider ids of the other claims (every claim when none is kept),
     /// sorted.
@@ -62,7 +64,7 @@ impl DuplicateClaim {
 }
 
 /// The keys claimed by more than one observed resource, in key order, each with
-/// the claim kept by rule 1 of the [module docs](self) (the plan, which knows
+/// the claim kept by rule 1 of [`DuplicateClaim`] (the plan, which knows
 /// what it wants, may also keep one by rule 2). Foreign rules are not claims.
 ///
 /// What `convox rack audit` lists: from the observation alone.
@@ -176,7 +178,7 @@ pub(super) fn sort<'a>(
     Ok(sorted)
 }
 
-/// The claim to keep, by the rules of the [module docs](self).
+/// The claim to keep, by the rules of [`DuplicateClaim`].
 fn keeper<'a>(claims: &[&'a Observed], want: Option<&Resource>) -> Option<&'a Observed> {
     let only = |pick: &dyn Fn(&Observed) -> bool| -> Option<&'a Observed> {
         let mut it = claims.iter().copied().filter(|o| pick(o));
