@@ -148,6 +148,9 @@ struct ElbState {
     listeners: Vec<Owned<Listener>>,
     /// Each rule with its listener's ARN.
     rules: Vec<Owned<(String, Rule)>>,
+    /// Rules on the rack's listeners that it does not own, with their
+    /// listener's ARN.
+    foreign_rules: Vec<(String, Rule)>,
     target_groups: Vec<Owned<TargetGroup>>,
     /// (listener ARN, certificate ARN) for certificates attached besides the default.
     sni: Vec<(String, String)>,
@@ -207,7 +210,14 @@ async fn elb_state(elb: &Elb, rack: &Name, apps: bool) -> BackendResult<ElbState
         // it. One attachment, one observed resource.
         state.sni.sort();
         state.sni.dedup();
+        let all_rules = rules.clone();
         state.rules = owned(elb, rack, rules, |(_, r)| r.rule_arn()).await?;
+        let ours: std::collections::BTreeSet<&str> =
+            state.rules.iter().map(|r| r.id.as_str()).collect();
+        state.foreign_rules = all_rules
+            .into_iter()
+            .filter(|(_, r)| r.rule_arn().is_some_and(|arn| !ours.contains(arn)))
+            .collect();
 
         let pages = elb.describe_target_groups().into_paginator().send();
         let tgs = send("DescribeTargetGroups", pages.try_collect())
@@ -483,17 +493,33 @@ pub(crate) async fn observe(
         out.push(t.observed(Spec::TargetGroup(spec)));
     }
 
+    let rule_spec = |listener_arn: &str, rule: &Rule| ListenerRuleSpec {
+        listener: key_or_foreign(&listener_keys, listener_arn),
+        priority: rule.priority().and_then(|p| p.parse().ok()),
+        hosts: rule_hosts(rule),
+        target_group: forward_target(rule.actions())
+            .map(|arn| key_or_foreign(&tg_keys, arn))
+            .unwrap_or_else(|| foreign("none")),
+    };
     for r in &elb.rules {
         let (listener_arn, rule) = &r.item;
-        let spec = ListenerRuleSpec {
-            listener: key_or_foreign(&listener_keys, listener_arn),
-            priority: rule.priority().and_then(|p| p.parse().ok()),
-            hosts: rule_hosts(rule),
-            target_group: forward_target(rule.actions())
-                .map(|arn| key_or_foreign(&tg_keys, arn))
-                .unwrap_or_else(|| foreign("none")),
-        };
-        out.push(r.observed(Spec::ListenerRule(spec)));
+        out.push(r.observed(Spec::ListenerRule(rule_spec(listener_arn, rule))));
+    }
+    // Obstacles: reported apart from what the rack owns, and only to a caller
+    // that asks for every app's resources (the planner).
+    let mut obstacles = Vec::new();
+    if *scope == Scope::Apps {
+        for (listener_arn, rule) in &elb.foreign_rules {
+            let Some(arn) = rule.rule_arn() else {
+                continue;
+            };
+            obstacles.push(observed(
+                ResourceKey::foreign_rule(arn),
+                &Tags::new(),
+                Spec::ListenerRule(rule_spec(listener_arn, rule)),
+                arn.to_string(),
+            ));
+        }
     }
 
     for z in &zones {
@@ -541,6 +567,7 @@ pub(crate) async fn observe(
     }
 
     out.retain(|o| o.resource.key.in_scope(scope));
+    out.extend(obstacles);
     out.sort_by(|a, b| a.resource.key.cmp(&b.resource.key));
     Ok(out)
 }

@@ -2,7 +2,6 @@
 //! records, and the rack's settings kept as the zone's tags.
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_route53::Client;
 use aws_sdk_route53::types::{
@@ -94,51 +93,116 @@ fn tag(k: &str, v: &str) -> Tag {
     Tag::builder().key(k).value(v).build()
 }
 
+/// The caller reference of the rack zone `spec` names, generation `generation`:
+/// deterministic, so that a create repeated after a lost answer cannot make a
+/// second zone (Route53 refuses a reference it has seen), and found again on the
+/// zone, so that a zone made but never tagged is known as ours.
+fn caller_reference(spec: &HostedZoneSpec, generation: u32) -> String {
+    format!("{}{generation}", caller_reference_prefix(spec))
+}
+
+fn caller_reference_prefix(spec: &HostedZoneSpec) -> String {
+    format!("convox:{}:{}:", spec.name, spec.vpc_id)
+}
+
+/// How many generations of the caller reference a create tries: Route53 keeps
+/// refusing the reference of a deleted zone, so a rack deleted and made again
+/// in the same VPC takes the next one.
+const GENERATIONS: u32 = 16;
+
+/// Creates the rack's zone, or adopts the one an earlier attempt made: a private
+/// zone of the same name whose caller reference is ours, tagged now (a lost
+/// answer, or a failure between creating and tagging, leaves one untagged).
 pub(crate) async fn create_hosted_zone(
     r53: &Client,
     spec: &HostedZoneSpec,
     tags: &Tags,
 ) -> BackendResult<String> {
     const OP: &str = "CreateHostedZone";
-    // Route53 wants a fresh reference per creation: retrying the same one after a
-    // delete is refused.
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let request = r53
-        .create_hosted_zone()
-        .name(&spec.name)
-        .caller_reference(format!("convox-{}-{nanos}", spec.name))
-        .vpc(
-            R53Vpc::builder()
-                .vpc_id(&spec.vpc_id)
-                .vpc_region(VpcRegion::from(spec.region.as_str()))
-                .build(),
-        )
-        .hosted_zone_config(
-            HostedZoneConfig::builder()
-                .private_zone(true)
-                .comment("convox rack zone")
-                .build(),
-        );
-    let out = send(OP, request.send()).await?;
-    let id = bare_zone_id(
-        out.hosted_zone()
-            .ok_or_else(|| missing(OP, "hosted zone"))?
-            .id(),
-    )
-    .to_string();
-    // CreateHostedZone takes no tags: tag it at once. If this fails the zone is
-    // untagged and unowned, and the error says so.
+    let mut id = made_before(r53, spec).await?;
+    let mut generation = 0;
+    while id.is_none() {
+        let request = r53
+            .create_hosted_zone()
+            .name(&spec.name)
+            .caller_reference(caller_reference(spec, generation))
+            .vpc(
+                R53Vpc::builder()
+                    .vpc_id(&spec.vpc_id)
+                    .vpc_region(VpcRegion::from(spec.region.as_str()))
+                    .build(),
+            )
+            .hosted_zone_config(
+                HostedZoneConfig::builder()
+                    .private_zone(true)
+                    .comment("convox rack zone")
+                    .build(),
+            );
+        match send(OP, request.send()).await {
+            Ok(out) => {
+                let zone = out
+                    .hosted_zone()
+                    .ok_or_else(|| missing(OP, "hosted zone"))?;
+                id = Some(bare_zone_id(zone.id()).to_string());
+            }
+            // The reference was used: by the attempt whose answer was lost (the
+            // zone exists: adopt it), or by a zone since deleted (next one).
+            Err(e) if e.kind == ErrorKind::AlreadyExists && generation + 1 < GENERATIONS => {
+                id = made_before(r53, spec).await?;
+                generation += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let id = id.unwrap_or_default();
+    // CreateHostedZone takes no tags: tag it now. If this fails the zone is
+    // untagged, and the next create adopts it by its caller reference.
     add_tags(r53, &id, tags).await.map_err(|e| BackendError {
         message: format!(
-            "{}; hosted zone {id} was created but could not be tagged and will not be observed",
+            "{}; hosted zone {id} was created but could not be tagged: running again adopts it",
             e.message
         ),
         ..e
     })?;
     Ok(id)
+}
+
+/// The private zone named `spec.name` made by an earlier create of this rack
+/// zone (its caller reference is ours), if there is one.
+async fn made_before(r53: &Client, spec: &HostedZoneSpec) -> BackendResult<Option<String>> {
+    const OP: &str = "ListHostedZonesByName";
+    let prefix = caller_reference_prefix(spec);
+    let wanted = normal_name(&spec.name);
+    let mut start: Option<(String, Option<String>)> = None;
+    loop {
+        let mut request = r53.list_hosted_zones_by_name().max_items(100);
+        request = match &start {
+            None => request.dns_name(&spec.name),
+            Some((name, zone)) => request.dns_name(name).set_hosted_zone_id(zone.clone()),
+        };
+        let out = send(OP, request.send()).await?;
+        let mut past = false;
+        for z in out.hosted_zones() {
+            if normal_name(z.name()) != wanted {
+                past = true;
+                continue;
+            }
+            if z.config().is_some_and(|c| c.private_zone())
+                && z.caller_reference().starts_with(&prefix)
+            {
+                return Ok(Some(bare_zone_id(z.id()).to_string()));
+            }
+        }
+        match (out.is_truncated(), out.next_dns_name()) {
+            (true, Some(name)) if !past => {
+                start = Some((
+                    name.to_string(),
+                    out.next_hosted_zone_id().map(str::to_string),
+                ));
+            }
+            _ => return Ok(None),
+        }
+    }
 }
 
 pub(crate) async fn add_tags(r53: &Client, zone_id: &str, tags: &Tags) -> BackendResult<()> {

@@ -25,6 +25,9 @@ mod support;
 mod foreign;
 #[path = "story/witness.rs"]
 mod witness;
+// Day two: obstacles and operators at once (issue 8).
+#[path = "story/operators.rs"]
+mod operators;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -73,5 +73,5 @@ pub use mock::{
     CallCounts, DEFAULT_ACCOUNT, DEFAULT_REGION, Inventory, MockBackend, SleepFn, SleepFuture,
     sleep_fn,
 };
-pub use persist::StateError;
+pub use persist::{StateError, StateLock};
 pub use state::Quotas;

@@ -59,19 +59,125 @@ impl MockBackend {
         }
     }
 
-    /// Saves the state at `path`, replacing the file whole (written beside it,
-    /// then renamed) so that an interrupted save never leaves half a file.
+    /// Saves the state at `path`, replacing the file whole: written to a temp
+    /// file of its own beside it, flushed to disk, then renamed over it, so that
+    /// an interrupted save never leaves half a file and two saves never share a
+    /// temp file. Does not lock: a process that reads, changes and saves the
+    /// state holds a [`StateLock`] throughout ([`MockBackend::open_locked`]).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), StateError> {
         let path = path.as_ref();
         let json = self.to_json()?;
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
+        replace(path, json.as_bytes()).map_err(|source| StateError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Locks the state file at `path` for this process (waiting while another
+    /// holds it), then opens the state as [`MockBackend::open`] does: the start
+    /// of a command-line session that may change it. Until the lock is dropped,
+    /// no other process that locks the file reads or writes it, so that two
+    /// sessions' read-modify-write never interleave and neither loses the
+    /// other's changes.
+    pub fn open_locked(path: impl AsRef<Path>) -> Result<(Self, StateLock), StateError> {
+        let lock = StateLock::acquire(path.as_ref())?;
+        let mock = Self::open(path)?;
+        Ok((mock, lock))
+    }
+}
+
+/// An exclusive advisory lock on a state file, held until dropped.
+///
+/// The lock is taken on a companion file, `{state}.lock`, never replaced: the
+/// state file itself is replaced by every save, and a lock on a replaced file
+/// would guard nothing. The operating system's advisory lock (`flock` on Unix,
+/// `LockFileEx` on Windows) is released when the process ends, however it ends.
+#[derive(Debug)]
+pub struct StateLock {
+    /// The lock file; the lock lives as long as it is open.
+    file: std::fs::File,
+    /// The state file it guards.
+    path: PathBuf,
+}
+
+impl StateLock {
+    /// Waits for and takes the lock on the state file at `path`, creating its
+    /// directory and the lock file if need be.
+    pub fn acquire(path: &Path) -> Result<Self, StateError> {
         let io = |source| StateError::Io {
             path: path.to_path_buf(),
             source,
         };
-        std::fs::write(&tmp, json).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let mut name = path.as_os_str().to_owned();
+        name.push(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(PathBuf::from(name))
+            .map_err(io)?;
+        file.lock().map_err(io)?;
+        Ok(StateLock {
+            file,
+            path: path.to_path_buf(),
+        })
     }
+
+    /// The state file it guards.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Saves `mock`'s state to the guarded file ([`MockBackend::save`]).
+    pub fn save(&self, mock: &MockBackend) -> Result<(), StateError> {
+        mock.save(&self.path)
+    }
+}
+
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        // Closing the file releases the lock too; unlocking first says so.
+        let _ = self.file.unlock();
+    }
+}
+
+/// Replaces `path` with `bytes`: a fresh temp file beside it (its name unique to
+/// this process and call), synced, renamed over `path`, and the directory synced
+/// so that the rename itself survives a crash.
+fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SAVES: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(
+        ".{}.{nanos}.{}.tmp",
+        std::process::id(),
+        SAVES.fetch_add(1, Ordering::Relaxed)
+    ));
+    let tmp = PathBuf::from(tmp);
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+        return written;
+    }
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }

@@ -231,12 +231,28 @@ async fn a_shown_plan_is_applied_only_to_the_rack_it_was_made_from() {
     let shown = plan_app(&fake, &r, &n("backend"), &api, &fp).await.unwrap();
     assert_eq!(shown.counts().create, 5, "{shown}");
 
-    // Another app lands between `convox plan` and `convox deploy`.
+    // Another app lands between `convox plan` and `convox deploy` (issue 8: an
+    // operator working beside another). The rack changed, but planning again
+    // gives the actions shown: they are applied, no rerun needed.
     let web = manifest(vec![svc("web", Some(80), false, false)]);
     deploy(&fake, &r, &n("other"), &web, &c).await.unwrap();
+    let done = deploy_planned(&fake, &r, &n("backend"), &api, &c, &shown)
+        .await
+        .unwrap();
+    assert_eq!(done.plan.actions.len(), shown.actions.len());
 
+    // Something that changes what this deploy would do makes the shown plan
+    // stale: someone else deploys `backend` on another port meanwhile.
+    let moved = manifest(vec![svc("api", Some(4000), true, false)]);
+    let shown = plan_app(&fake, &r, &n("backend"), &moved, &fp)
+        .await
+        .unwrap();
+    let other_port = manifest(vec![svc("api", Some(5000), true, false)]);
+    deploy(&fake, &r, &n("backend"), &other_port, &c)
+        .await
+        .unwrap();
     let before = fake.calls().mutations;
-    let err = deploy_planned(&fake, &r, &n("backend"), &api, &c, &shown)
+    let err = deploy_planned(&fake, &r, &n("backend"), &moved, &c, &shown)
         .await
         .unwrap_err();
     assert!(
@@ -254,8 +270,10 @@ async fn a_shown_plan_is_applied_only_to_the_rack_it_was_made_from() {
     );
 
     // Planned afresh, it goes through and does what it showed.
-    let shown = plan_app(&fake, &r, &n("backend"), &api, &fp).await.unwrap();
-    let done = deploy_planned(&fake, &r, &n("backend"), &api, &c, &shown)
+    let shown = plan_app(&fake, &r, &n("backend"), &moved, &fp)
+        .await
+        .unwrap();
+    let done = deploy_planned(&fake, &r, &n("backend"), &moved, &c, &shown)
         .await
         .unwrap();
     assert_eq!(done.plan.actions.len(), shown.actions.len());

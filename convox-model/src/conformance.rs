@@ -542,11 +542,74 @@ impl<'a> Fx<'a> {
     }
 }
 
+// Foreign rules on the rack's listeners (issue 8).
+async fn foreign_rules_are_obstacles(fx: &Fx<'_>) -> R<Outcome> {
+    let (_lb, lkey, larn) = fx.https_router(Router::Internal).await?;
+    let (a, s) = (app("web"), app("api"));
+    let (tkey, tarn, _) = fx.tg(&a, &s, Router::Internal).await?;
+    let spec = ListenerRuleSpec {
+        listener: lkey.clone(),
+        priority: Some(7),
+        hosts: vec![format!("hand.{}", fx.zone_name())],
+        target_group: tkey.clone(),
+    };
+    let foreign =
+        fx.b.create_rule(&larn, &spec, &tarn, &Tags::new())
+            .await
+            .ctx("create_rule without tags")?;
+    let checked = async {
+        let apps = fx.observe(&Scope::Apps).await?;
+        let key = ResourceKey::foreign_rule(&foreign);
+        let seen = find(&apps, &key)?;
+        ensure(
+            seen.id == foreign
+                && seen.resource.tags.is_empty()
+                && seen.resource.spec == ResourceSpec::ListenerRule(spec.clone()),
+            || format!("the foreign rule reads back as {seen:?}"),
+        )?;
+        for scope in [Scope::Rack, Scope::App(a.clone())] {
+            let obs = fx.observe(&scope).await?;
+            ensure(!obs.iter().any(|o| o.resource.key.is_foreign()), || {
+                format!("observe {scope:?} returned a foreign rule")
+            })?;
+        }
+        let (rkey, _, _) = fx
+            .rule((&lkey, &larn), &a, &s, Router::Internal, 8, (&tkey, &tarn))
+            .await?;
+        let taken = ListenerRuleSpec {
+            priority: Some(7),
+            hosts: vec![format!("{s}.{a}.{}", fx.zone_name())],
+            ..spec.clone()
+        };
+        match fx
+            .b
+            .create_rule(&larn, &taken, &tarn, &fx.tags(&rkey, "rule"))
+            .await
+        {
+            Err(e)
+                if e.kind == ErrorKind::Conflict
+                    && e.message.contains(crate::apply::PRIORITY_IN_USE) => {}
+            other => {
+                return Err(format!(
+                    "a rule at a foreign rule's priority: want a conflict naming {}, got {other:?}",
+                    crate::apply::PRIORITY_IN_USE
+                ));
+            }
+        }
+        Ok(Outcome::Passed)
+    }
+    .await;
+    fx.b.delete_rule(&foreign).await.ctx("delete_rule")?;
+    checked
+}
+
 /// Deletes every resource `rack` owns on `backend`, in the order the apply engine
 /// deletes ([`crate::aws::DELETE_ORDER`]). For emptying a rack after tests.
 pub async fn delete_owned(backend: &dyn Backend, rack: &Name) -> Result<(), String> {
     let mut all = backend.observe(rack, &Scope::Rack).await.ctx("observe")?;
     all.extend(backend.observe(rack, &Scope::Apps).await.ctx("observe")?);
+    // Foreign rules are someone else's.
+    all.retain(|o| !o.resource.key.is_foreign());
     let id_of = |key: &ResourceKey| {
         all.iter()
             .find(|o| o.resource.key == *key)
@@ -646,6 +709,8 @@ macro_rules! conformance_cases {
             case_observe_scopes,
             case_rack_round_trip,
             case_deletes_then_observe_empty,
+            // Foreign rules on the rack's listeners (issue 8).
+            case_foreign_rules_are_obstacles,
             // Day-2 safety (audit).
             case_surroundings_report_what_is_not_ours,
             // Day-2 safety (in place).
@@ -739,6 +804,12 @@ cases! {
     case_rack_round_trip => rack_round_trip("rack");
     /// After deleting everything in reverse order, nothing is observed.
     case_deletes_then_observe_empty => deletes_then_empty("del");
+    // Foreign rules on the rack's listeners (issue 8).
+    /// A rule on the rack's listener without its tags is observed only by an
+    /// every-app observe, as a foreign obstacle with its priority; its priority
+    /// is taken (`PriorityInUse`, which the apply engine recognises as another
+    /// process's doing).
+    case_foreign_rules_are_obstacles => foreign_rules_are_obstacles("obs");
     // Day-2 safety (audit).
     /// `observe_surroundings` reports every security group on the rack's load
     /// balancers (a foreign one with its ingress) and the foreign rules on its

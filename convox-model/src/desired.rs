@@ -115,6 +115,11 @@ pub fn load_balancer_name(rack: &Name, router: Router) -> String {
     )
 }
 
+/// The name of a router's security group: `convox-{rack}-{router}-router`.
+pub fn security_group_name(rack: &Name, router: Router) -> String {
+    format!("convox-{rack}-{router}-router")
+}
+
 /// The name of a service's target group: `cx-{app}-{service}-{i|e}-{hash}`, at most
 /// 32 characters. The hash covers the immutable settings too, so that a change of
 /// protocol or port gets a fresh name and the old group can be deleted after.
@@ -192,7 +197,7 @@ pub fn desired_rack(rack: &Rack, ca_fingerprint: &str) -> DesiredState {
             tags: tags(role::ROUTER_SECURITY_GROUP, &sg),
             key: sg.clone(),
             spec: ResourceSpec::SecurityGroup(SecurityGroupSpec {
-                name: format!("convox-{}-{router}-router", rack.name),
+                name: security_group_name(&rack.name, router),
                 description: format!(
                     "Convox rack {} {router} router: HTTP and HTTPS from {source}",
                     rack.name

@@ -18,9 +18,9 @@ use crate::manifest::Manifest;
 use crate::name::Name;
 use crate::observe::observe_all;
 use crate::params::{ParamError, RackParams};
-use crate::plan::{Op, Plan, PlanError, fingerprint, plan};
+use crate::plan::{Action, Op, Plan, PlanError, fingerprint, plan};
 use crate::rack::Rack;
-use crate::resource::{KeySubject, Observed, ResourceKey, Scope};
+use crate::resource::{KeySubject, Observed, Resource, ResourceKey, ResourceSpec, Scope};
 
 // Day-2 safety (in place): the rack's own plan and its careful apply.
 mod rack_change;
@@ -212,10 +212,30 @@ pub async fn plan_app(
     ca_fingerprint: &str,
 ) -> Result<Plan, OpsError> {
     check_manifest(manifest, rack, app)?;
-    let quotas = backend.quotas();
     let observed = observe_all(backend, &rack.name).await?;
-    let creates = missing_rack_resources(rack, &observed, ca_fingerprint, &quotas)?.actions;
-    let mut assumed = observed.clone();
+    let desired = desired_app(rack, app, manifest, ca_fingerprint)?;
+    plan_app_from(
+        rack,
+        app,
+        &desired,
+        &observed,
+        ca_fingerprint,
+        &backend.quotas(),
+    )
+}
+
+/// [`plan_app`] over an observation already made.
+fn plan_app_from(
+    rack: &Rack,
+    app: &Name,
+    desired: &DesiredState,
+    observed: &[Observed],
+    ca_fingerprint: &str,
+    quotas: &Quotas,
+) -> Result<Plan, OpsError> {
+    let missing = missing_rack_resources(rack, observed, ca_fingerprint, quotas)?;
+    let creates = missing.actions;
+    let mut assumed = observed.to_vec();
     assumed.extend(
         creates
             .iter()
@@ -227,12 +247,14 @@ pub async fn plan_app(
                 address: None,
             }),
     );
-    let desired = desired_app(rack, app, manifest, ca_fingerprint)?;
-    let app_plan = plan(&Scope::App(app.clone()), &desired, &assumed, &quotas)?;
+    let app_plan = plan(&Scope::App(app.clone()), desired, &assumed, quotas)?;
+    let mut duplicate_claims = missing.duplicate_claims;
+    duplicate_claims.extend(app_plan.duplicate_claims);
     Ok(Plan {
         scope: app_plan.scope,
         actions: creates.into_iter().chain(app_plan.actions).collect(),
-        fingerprint: fingerprint(&observed),
+        fingerprint: fingerprint(observed),
+        duplicate_claims,
     })
 }
 
@@ -294,8 +316,10 @@ pub async fn deploy(
     deploy_inner(backend, rack, app, manifest, ctx, None).await
 }
 
-/// [`deploy`], but only if the rack is still as it was when `planned` (from
-/// [`plan_app`]) was made, so that what is applied is what was shown: otherwise
+/// [`deploy`], but only what was shown: `planned` (from [`plan_app`]) is applied
+/// if the rack is still as it was when it was made, or if planning again now
+/// gives the same actions (other apps may have changed meanwhile; a new rule may
+/// take another free priority than the one shown). Otherwise
 /// [`ApplyError::Stale`], with nothing changed.
 pub async fn deploy_planned(
     backend: &dyn Backend,
@@ -305,15 +329,33 @@ pub async fn deploy_planned(
     ctx: &ApplyContext,
     planned: &Plan,
 ) -> Result<DeployReport, OpsError> {
-    deploy_inner(
-        backend,
-        rack,
-        app,
-        manifest,
-        ctx,
-        Some(&planned.fingerprint),
-    )
-    .await
+    deploy_inner(backend, rack, app, manifest, ctx, Some(planned)).await
+}
+
+/// How many times a deploy observes and plans again when another process
+/// changed the rack under it (took the rule priority it planned, or changed
+/// what it planned from) before it gives up. Each of the other deploys running
+/// at the same moment can make it plan again a few times (every change it makes
+/// is one the plan was not made from), so the bound allows for several.
+pub const REPLANS: usize = 10;
+
+/// A pause before planning again, up to `ctx.retry.base_delay` times the
+/// attempt, jittered by the app's name so that deploys that collided do not
+/// collide again in step.
+async fn pause_before_replanning(ctx: &ApplyContext, app: &Name, attempt: usize) {
+    let seed = app
+        .as_str()
+        .bytes()
+        .fold(ctx.seed ^ attempt as u64, |h, b| {
+            crate::aws::splitmix64(h ^ u64::from(b))
+        });
+    let cap = ctx
+        .retry
+        .base_delay
+        .saturating_mul(u32::try_from(attempt).unwrap_or(u32::MAX));
+    let cap_ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
+    let delay = std::time::Duration::from_millis(seed % cap_ms.saturating_add(1));
+    (ctx.sleep)(delay).await;
 }
 
 async fn deploy_inner(
@@ -322,55 +364,146 @@ async fn deploy_inner(
     app: &Name,
     manifest: &Manifest,
     ctx: &ApplyContext,
-    expected: Option<&str>,
+    shown: Option<&Plan>,
 ) -> Result<DeployReport, OpsError> {
     check_manifest(manifest, rack, app)?;
     let fp = ca_fingerprint(ctx)?;
     let desired = desired_app(rack, app, manifest, &fp)?;
-    let quotas = backend.quotas();
-
-    let observed = observe_all(backend, &rack.name).await?;
-    if let Some(planned) = expected {
-        let now = fingerprint(&observed);
-        if now != planned {
-            return Err(ApplyError::Stale {
-                planned: planned.to_string(),
-                observed: now,
+    let mut rack_report = None;
+    let mut replans = 0;
+    loop {
+        let attempt = Attempt {
+            backend,
+            rack,
+            app,
+            desired: &desired,
+            ca_fingerprint: &fp,
+            ctx,
+            shown,
+        };
+        match attempt.run(&mut rack_report).await {
+            Err(OpsError::Apply(e)) if e.is_contention() && replans < REPLANS => {
+                replans += 1;
+                tracing::info!(%app, replans, error = %e, "another process changed the rack; observing and planning again");
+                pause_before_replanning(ctx, app, replans).await;
             }
-            .into());
+            Err(e) => return Err(e),
+            Ok((plan, report)) => {
+                return Ok(DeployReport {
+                    rack: rack_report,
+                    plan,
+                    report,
+                    endpoints: exposure::endpoints(rack, app, manifest),
+                });
+            }
         }
     }
-    let missing = missing_rack_resources(rack, &observed, &fp, &quotas)?;
-    let (rack_report, observed) = if missing.is_empty() {
-        (None, observed)
-    } else {
-        tracing::info!(rack = %rack.name, creates = missing.actions.len(), "creating missing rack resources");
-        let report = apply(backend, &missing, ctx).await?;
-        (Some(report), observe_all(backend, &rack.name).await?)
-    };
-    // Checked on every deploy, not only on the one that created the zone: that one
-    // may have failed after creating it and before saving, and nothing would be
-    // missing the next time.
-    if backend.load_rack(&rack.name).await?.is_none()
-        && let Some(zone) = observed
-            .iter()
-            .find(|o| o.resource.key == ResourceKey::zone())
-    {
-        backend.save_rack(&zone.id, rack).await?;
+}
+
+/// One observe, plan and apply of a deploy.
+struct Attempt<'a> {
+    backend: &'a dyn Backend,
+    rack: &'a Rack,
+    app: &'a Name,
+    desired: &'a DesiredState,
+    ca_fingerprint: &'a str,
+    ctx: &'a ApplyContext,
+    shown: Option<&'a Plan>,
+}
+
+impl Attempt<'_> {
+    async fn run(&self, rack_report: &mut Option<Report>) -> Result<(Plan, Report), OpsError> {
+        let (backend, rack) = (self.backend, self.rack);
+        let quotas = backend.quotas();
+        let observed = observe_all(backend, &rack.name).await?;
+        if let Some(shown) = self.shown {
+            self.check_shown(shown, &observed, &quotas)?;
+        }
+        let missing = missing_rack_resources(rack, &observed, self.ca_fingerprint, &quotas)?;
+        let observed = if missing.is_empty() {
+            observed
+        } else {
+            tracing::info!(rack = %rack.name, creates = missing.actions.len(), "creating missing rack resources");
+            *rack_report = Some(apply(backend, &missing, self.ctx).await?);
+            observe_all(backend, &rack.name).await?
+        };
+        // Checked on every deploy, not only on the one that created the zone: that one
+        // may have failed after creating it and before saving, and nothing would be
+        // missing the next time.
+        if backend.load_rack(&rack.name).await?.is_none()
+            && let Some(zone) = observed
+                .iter()
+                .find(|o| o.resource.key == ResourceKey::zone())
+        {
+            backend.save_rack(&zone.id, rack).await?;
+        }
+
+        let p = plan(
+            &Scope::App(self.app.clone()),
+            self.desired,
+            &observed,
+            &quotas,
+        )?;
+        let report = if p.is_empty() {
+            Report::default()
+        } else {
+            apply(backend, &p, self.ctx).await?
+        };
+        Ok((p, report))
     }
 
-    let p = plan(&Scope::App(app.clone()), &desired, &observed, &quotas)?;
-    let report = if p.is_empty() {
-        Report::default()
-    } else {
-        apply(backend, &p, ctx).await?
+    /// Refuses, as stale, a rack on which the plan that was shown would no longer
+    /// be the one applied.
+    fn check_shown(
+        &self,
+        shown: &Plan,
+        observed: &[Observed],
+        quotas: &Quotas,
+    ) -> Result<(), OpsError> {
+        let now = fingerprint(observed);
+        if now == shown.fingerprint {
+            return Ok(());
+        }
+        let again = plan_app_from(
+            self.rack,
+            self.app,
+            self.desired,
+            observed,
+            self.ca_fingerprint,
+            quotas,
+        );
+        match again {
+            Ok(again) if same_actions(&again, shown) => Ok(()),
+            _ => Err(ApplyError::Stale {
+                planned: shown.fingerprint.clone(),
+                observed: now,
+            }
+            .into()),
+        }
+    }
+}
+
+/// Whether two plans do the same, but for the priorities of the rules they
+/// create (the lowest free one when applied, whichever that is).
+fn same_actions(a: &Plan, b: &Plan) -> bool {
+    let normal = |p: &Plan| -> Vec<Action> {
+        p.actions
+            .iter()
+            .cloned()
+            .map(|mut action| {
+                if action.op == Op::Create
+                    && let Some(Resource {
+                        spec: ResourceSpec::ListenerRule(rule),
+                        ..
+                    }) = action.desired.as_mut()
+                {
+                    rule.priority = None;
+                }
+                action
+            })
+            .collect()
     };
-    Ok(DeployReport {
-        rack: rack_report,
-        plan: p,
-        report,
-        endpoints: exposure::endpoints(rack, app, manifest),
-    })
+    normal(a) == normal(b)
 }
 
 /// Deletes `app`'s resources, and nothing else.

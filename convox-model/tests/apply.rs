@@ -573,7 +573,10 @@ async fn invalid_input_is_not_retried_and_stops_with_a_partial_report() {
     let text = err.to_string();
     assert!(
         text.contains("create target group app/backend/api/internal/tg")
-            && text.contains("running again"),
+            // Invalid input does not go away by itself: the message says to fix
+            // it first, and promises no automatic continuation.
+            && text.contains("fix the cause above, then run again")
+            && !text.contains("running again"),
         "{text}"
     );
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use convox_aws::{AwsBackend, AwsBackendBuilder};
-use convox_mock::MockBackend;
+use convox_mock::{MockBackend, StateLock};
 use convox_model::backend::Backend;
 use convox_model::inventory::{ca_bundle, network_conflicts};
 use convox_model::name::Name;
@@ -28,7 +28,9 @@ enum Store {
     /// The mock and the file its state lives in.
     Mock {
         mock: Arc<MockBackend>,
-        path: PathBuf,
+        /// Held for the whole session: no other process reads or writes the
+        /// state between this one's read and its save.
+        lock: StateLock,
     },
     /// AWS: it alone can look a VPC up.
     Aws(AwsBackend),
@@ -126,11 +128,12 @@ impl Session {
                         return Err(usage(io, "--endpoint-url is for --backend aws"));
                     }
                     let path = self.state_path();
-                    let mock =
-                        Arc::new(MockBackend::open(&path).map_err(|e| report_error(io, &e))?);
+                    let (mock, lock) =
+                        MockBackend::open_locked(&path).map_err(|e| report_error(io, &e))?;
+                    let mock = Arc::new(mock);
                     Chosen {
                         backend: mock.clone(),
-                        store: Store::Mock { mock, path },
+                        store: Store::Mock { mock, lock },
                     }
                 }
                 BackendKind::Aws => {
@@ -164,7 +167,7 @@ impl Session {
     /// Called on success and on failure alike, so that the next run converges.
     pub fn persist(&self, io: &mut Io<'_>) -> Result<(), Exit> {
         let Some(Chosen {
-            store: Store::Mock { mock, path },
+            store: Store::Mock { mock, lock },
             ..
         }) = &self.chosen
         else {
@@ -173,15 +176,7 @@ impl Session {
         if mock.calls().mutations == 0 {
             return Ok(());
         }
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                fail(
-                    io,
-                    format!("cannot create the state directory {}: {e}", dir.display()),
-                )
-            })?;
-        }
-        mock.save(path).map_err(|e| report_error(io, &e))
+        lock.save(mock).map_err(|e| report_error(io, &e))
     }
 
     /// With `--show-calls`, prints how many backend calls this command made.

@@ -50,7 +50,7 @@ async fn foreign_resources_are_never_observed_or_touched() {
         .create_target_group(&tg_spec(&env, "/"), &Tags::new())
         .await
         .unwrap();
-    untagged_rule(&env, &ids.https, 99, "x.test.convox", &tg)
+    let hand_rule = untagged_rule(&env, &ids.https, 99, "x.test.convox", &tg)
         .await
         .unwrap();
     let cert = import_fixture(&env, "app", "x", &Tags::new())
@@ -89,7 +89,15 @@ async fn foreign_resources_are_never_observed_or_touched() {
 
     b.reset_calls();
     let seen = b.observe(&env.rack, &Scope::Apps).await.unwrap();
-    assert!(seen.is_empty(), "{seen:#?}");
+    // Nothing owned; the untagged rule on our listener is reported as a foreign
+    // obstacle (issue 8: its priority is taken), with no tags, never as ours.
+    assert_eq!(seen.len(), 1, "{seen:#?}");
+    assert_eq!(seen[0].resource.key, ResourceKey::foreign_rule(&hand_rule));
+    assert!(seen[0].resource.key.is_foreign() && seen[0].resource.tags.is_empty());
+    assert!(
+        matches!(&seen[0].resource.spec, convox_model::resource::ResourceSpec::ListenerRule(r) if r.priority == Some(99)),
+        "{seen:#?}"
+    );
     let seen = b.observe(&env.rack, &Scope::Rack).await.unwrap();
     assert_eq!(seen.len(), 6, "the router and the zone only: {seen:#?}");
     assert!(

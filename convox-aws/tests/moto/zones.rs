@@ -131,3 +131,44 @@ async fn zone_records_and_rack_settings_round_trip() {
     let gone = b.delete_hosted_zone(&zone).await.unwrap_err();
     assert_eq!(gone.kind, ErrorKind::NotFound, "{gone}");
 }
+
+// Idempotent zone creation (issue 8).
+
+/// A create repeated after a lost answer (or after its tagging failed) adopts
+/// the zone the first one made, by its caller reference: one zone, tagged.
+#[tokio::test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
+async fn a_repeated_zone_create_adopts_the_zone_it_made() {
+    let env = MotoEnv::new("zone_again").await;
+    let b = &env.backend;
+    let zone_key = ResourceKey::zone();
+    let spec = HostedZoneSpec {
+        name: "again.convox".into(),
+        vpc_id: env.vpc.id.clone(),
+        region: env.region.clone(),
+    };
+    // The first attempt made the zone but its tags never arrived.
+    let first = b
+        .create_hosted_zone(&spec, &convox_model::resource::Tags::new())
+        .await
+        .unwrap();
+    assert!(
+        find(
+            &b.observe(&env.rack, &Scope::Rack).await.unwrap(),
+            &zone_key
+        )
+        .is_none(),
+        "an untagged zone is not observed"
+    );
+    let again = b
+        .create_hosted_zone(&spec, &rack_tags(&env, "zone", &zone_key))
+        .await
+        .unwrap();
+    assert_eq!(again, first, "the zone it made is adopted");
+    let seen = b.observe(&env.rack, &Scope::Rack).await.unwrap();
+    assert_eq!(
+        find(&seen, &zone_key).map(|o| o.id.as_str()),
+        Some(first.as_str())
+    );
+    b.delete_hosted_zone(&first).await.unwrap();
+}

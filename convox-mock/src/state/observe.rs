@@ -187,10 +187,33 @@ impl State {
         out.extend(owned(rack, scope, &self.target_groups, &refs));
         out.extend(owned(rack, scope, &self.rules, &refs));
         out.extend(owned(rack, scope, &self.zones, &refs));
+        if *scope == Scope::Apps {
+            out.extend(self.foreign_rules(rack, &refs));
+        }
         out.extend(self.listener_certificates(scope, &refs));
         out.extend(self.records(rack, scope, &refs));
         out.sort_by(|a, b| a.resource.key.cmp(&b.resource.key));
         Ok(out)
+    }
+
+    /// Rules on the rack's listeners that it does not own: obstacles, reported
+    /// without tags under [`ResourceKey::foreign_rule`].
+    fn foreign_rules(&self, rack: &Name, refs: &Refs) -> Vec<Observed> {
+        self.rules
+            .iter()
+            .filter(|(_, r)| {
+                refs.listeners.contains_key(&r.listener_arn) && owned_by(&r.tags, rack).is_none()
+            })
+            .map(|(id, r)| {
+                observed(
+                    ResourceKey::foreign_rule(id),
+                    Tags::new(),
+                    r.spec(refs),
+                    id.clone(),
+                    None,
+                )
+            })
+            .collect()
     }
 
     /// Attachments have no tags of their own: one is ours when both the listener

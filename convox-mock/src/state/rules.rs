@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use convox_model::apply::PRIORITY_IN_USE;
 use convox_model::backend::BackendResult;
 use convox_model::resource::{ListenerRuleSpec, Tags};
 use serde::{Deserialize, Serialize};
@@ -127,7 +128,9 @@ impl State {
         if held_by_another(&self.rules, except, same) {
             return Err(conflict(
                 op,
-                format!("priority {priority} is currently in use on listener {listener_arn}"),
+                format!(
+                    "{PRIORITY_IN_USE}: priority {priority} is currently in use on listener {listener_arn}"
+                ),
             ));
         }
         Ok(())

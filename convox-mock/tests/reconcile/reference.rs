@@ -14,7 +14,7 @@ use convox_model::resource::ResourceKey;
 use proptest::prelude::*;
 use proptest_state_machine::ReferenceStateMachine;
 
-use crate::adversary::{Drift, Faults, drift, faults};
+use crate::adversary::{Adversity, Drift, Faults, adversity, drift, faults};
 use crate::input::{
     APPS, Exposure, PARAMS, RACK, SERVICES, Svc, name, rack_with, router_host, services,
 };
@@ -36,6 +36,11 @@ pub enum Transition {
     },
     // Day-2 safety (in place): an operator's drift and its repair.
     Drift(Drift),
+    // Foreign resources and concurrent operators (issue 8).
+    /// Someone else changes the account.
+    Adversary(Adversity),
+    /// Two apps deploy at the same moment on one backend.
+    Concurrent([(usize, Vec<Svc>); 2]),
 }
 
 impl Transition {
@@ -44,7 +49,7 @@ impl Transition {
             Transition::Params { faults, .. }
             | Transition::Deploy { faults, .. }
             | Transition::Delete { faults, .. } => faults.as_ref(),
-            Transition::Drift(_) => None,
+            Transition::Drift(_) | Transition::Adversary(_) | Transition::Concurrent(_) => None,
         }
     }
 }
@@ -338,8 +343,31 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
             1 => (0..APPS.len(), faults()).prop_map(|(app, faults)| Transition::Delete { app, faults }),
             // Day-2 safety (in place).
             1 => drift().prop_map(Transition::Drift),
+            // Foreign resources and concurrent operators (issue 8).
+            1 => adversity().prop_map(Transition::Adversary),
+            1 => (0..APPS.len(), services(state.params), 0..APPS.len(), services(state.params))
+                .prop_map(|(a, sa, b, sb)| Transition::Concurrent([(a, sa), (b, sb)])),
         ]
         .boxed()
+    }
+
+    fn preconditions(state: &Model, t: &Transition) -> bool {
+        match t {
+            // Two deploys the reference can judge apart: different apps on an
+            // existing rack, each accepted whichever runs first.
+            Transition::Concurrent([(a, sa), (b, sb)]) => {
+                let mut both = state.clone();
+                both.apps.insert(*a, sa.clone());
+                a != b
+                    && state.rack_exists
+                    && state.fits(sa)
+                    && state.fits(sb)
+                    && state.hostnames_free(*a, sa)
+                    && state.hostnames_free(*b, sb)
+                    && both.hostnames_free(*b, sb)
+            }
+            _ => true,
+        }
     }
 
     fn apply(mut state: Model, t: &Transition) -> Model {
@@ -366,6 +394,13 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
             // Day-2 safety (in place): repaired within the step; the rack and
             // its apps are as they were.
             Transition::Drift(_) => state.last = Outcome::Accepted,
+            Transition::Adversary(_) => state.last = Outcome::Accepted,
+            Transition::Concurrent(deploys) => {
+                for (app, services) in deploys {
+                    state.apps.insert(*app, services.clone());
+                }
+                state.last = Outcome::Accepted;
+            }
         }
         state
     }

@@ -22,7 +22,7 @@ use convox_model::resource::{
 use convox_model::tls::CertificateAuthority;
 use serde_json::Value;
 
-use crate::adversary::faulty;
+use crate::adversary::{faulty, inflict};
 use crate::input::{APPS, Exposure, NOW, RACK, Svc, manifest, name, settings};
 use crate::reference::{Model, Outcome, Transition};
 
@@ -56,6 +56,11 @@ pub struct Sut {
     pub twin: Option<Arc<MockBackend>>,
     /// Everything the rack does not own, as JSON, when last allowed to change.
     pub foreign: Value,
+    /// Target groups made by someone else with the rack's tags (issue 8), by
+    /// id, on the mock and on the twin; and the mock's as they were made.
+    pub copies: Vec<String>,
+    pub twin_copies: Vec<String>,
+    pub copied: Value,
     /// Whether the foreign records are in the rack's zone yet (it is created by
     /// the first accepted change).
     pub records_seeded: bool,
@@ -274,6 +279,16 @@ pub fn foreign(state: &Value) -> Value {
     Value::Object(out)
 }
 
+/// The target groups with ids `copies`, as the state holds them.
+pub fn copied(state: &Value, copies: &[String]) -> Value {
+    Value::Object(
+        copies
+            .iter()
+            .map(|id| (id.clone(), state["target_groups"][id].clone()))
+            .collect(),
+    )
+}
+
 /// Observed resources without what the provider chose (ids, addresses) and
 /// without rule priorities, for comparing two backends.
 ///
@@ -319,6 +334,24 @@ async fn run(b: &dyn Backend, t: &Transition, ctx: &ApplyContext) -> Result<(), 
         }
         // Run by Sut::drift, never here.
         Transition::Drift(_) => {}
+        // Foreign resources and concurrent operators (issue 8).
+        Transition::Adversary(_) => {}
+        Transition::Concurrent([(a, sa), (b2, sb)]) => {
+            let (ma, mb) = (manifest(sa), manifest(sb));
+            let (na, nb) = (name(APPS[*a]), name(APPS[*b2]));
+            // Every call yields once, so that the two deploys interleave: both
+            // observe before either applies, as two operators' would.
+            let yielding = convox_model::aws::sleep_fn(|_| tokio::task::yield_now());
+            let b = &convox_mock::Faulty::new(b, 0)
+                .with_latency(std::time::Duration::from_millis(1))
+                .with_sleep(yielding);
+            let (ra, rb) = tokio::join!(
+                ops::deploy(b, &rack, &na, &ma, ctx),
+                ops::deploy(b, &rack, &nb, &mb, ctx),
+            );
+            ra?;
+            rb?;
+        }
     }
     Ok(())
 }
@@ -389,6 +422,21 @@ impl Sut {
             return self.drift(model, *d);
         }
         self.last = None;
+        // Someone else's change: made on both backends, and from now on part of
+        // what must never be changed or deleted.
+        if let Transition::Adversary(a) = t {
+            if let Some(copy) = self.block_on(inflict(&self.mock, *a)) {
+                self.copies.push(copy);
+            }
+            if let Some(twin) = &self.twin
+                && let Some(copy) = self.block_on(inflict(twin, *a))
+            {
+                self.twin_copies.push(copy);
+            }
+            self.foreign = foreign(&state_json(&self.mock));
+            self.copied = copied(&state_json(&self.mock), &self.copies);
+            return;
+        }
         let before = self.mock.to_json().expect("state serialises");
         let first = match t.faults() {
             Some(f) => {

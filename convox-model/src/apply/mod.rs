@@ -32,7 +32,7 @@ mod schedule;
 mod steps;
 
 pub use crate::aws::SleepFn;
-pub use report::{ActionRef, ApplyError, ApplyEvent, Failure, Report, StepError};
+pub use report::{ActionRef, ApplyError, ApplyEvent, Failure, PRIORITY_IN_USE, Report, StepError};
 pub use schedule::apply;
 
 /// Where progress goes.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::BackendError;
+use crate::backend::{BackendError, ErrorKind};
 use crate::plan::{Action, Op};
 use crate::resource::{ResourceKey, ResourceKind};
 
@@ -139,7 +139,7 @@ pub enum ApplyError {
     #[error("could not observe the rack; nothing was changed")]
     Observe(#[source] BackendError),
     /// Actions failed; those before them were applied (see the report).
-    #[error("{} failed: {}{}; {} action(s) were applied before it stopped; running again continues from what now exists", .failures[0].action, .failures[0].error, if .failures.len() > 1 { format!(" (and {} more failures)", .failures.len() - 1) } else { String::new() }, .report.applied.len())]
+    #[error("{} failed: {}{}; {} action(s) were applied before it stopped; {}", .failures[0].action, .failures[0].error, if .failures.len() > 1 { format!(" (and {} more failures)", .failures.len() - 1) } else { String::new() }, .report.applied.len(), next_step(.failures))]
     Failed {
         /// The failures (at least one).
         failures: Vec<Failure>,
@@ -148,7 +148,48 @@ pub enum ApplyError {
     },
 }
 
+/// The code AWS (and the mock, in its message) gives a rule priority that is
+/// taken on the listener: `CreateRule` and `SetRulePriorities` answer it when
+/// another process took the priority after the plan was made.
+pub const PRIORITY_IN_USE: &str = "PriorityInUse";
+
+/// What a person should do after `failures`: only a failure that a fresh plan
+/// gets past is promised to continue by itself.
+fn next_step(failures: &[Failure]) -> &'static str {
+    let kinds = failures.iter().map(|f| match &f.error {
+        StepError::Backend(e) => Some(e.kind),
+        _ => None,
+    });
+    let mut fix_first = false;
+    for kind in kinds {
+        match kind {
+            Some(ErrorKind::Permission | ErrorKind::InvalidInput | ErrorKind::QuotaExceeded)
+            | None => fix_first = true,
+            _ => {}
+        }
+    }
+    if fix_first {
+        "fix the cause above, then run again: it plans afresh from what now exists"
+    } else {
+        "running again plans afresh from what now exists and continues"
+    }
+}
+
 impl ApplyError {
+    /// Whether the apply failed only because another process changed the rack
+    /// meanwhile (it took a rule priority, or changed what was planned from):
+    /// observing and planning again gets past it.
+    pub fn is_contention(&self) -> bool {
+        match self {
+            ApplyError::Stale { .. } => true,
+            ApplyError::Failed { failures, .. } => failures.iter().all(|f| {
+                matches!(&f.error, StepError::Backend(e)
+                    if e.kind == ErrorKind::Conflict && e.message.contains(PRIORITY_IN_USE))
+            }),
+            ApplyError::Observe(_) => false,
+        }
+    }
+
     /// The partial report of a failed apply.
     pub fn report(&self) -> Option<&Report> {
         match self {

@@ -97,8 +97,22 @@ pub async fn apply(
     let mut known = Known::default();
     let mut sorted: Vec<&Observed> = observed.iter().collect();
     sorted.sort_by(|a, b| (&a.resource.key, &a.id).cmp(&(&b.resource.key, &b.id)));
+    // A key claimed more than once is the claim the planner kept, or none: the
+    // others are someone else's, never referred to or touched.
+    let kept: BTreeMap<&ResourceKey, Option<&str>> = plan
+        .duplicate_claims
+        .iter()
+        .map(|c| (&c.key, c.kept.as_deref()))
+        .collect();
     for o in sorted {
-        // The first of duplicates is the one the planner kept.
+        if o.resource.key.is_foreign() {
+            continue;
+        }
+        if let Some(k) = kept.get(&o.resource.key)
+            && *k != Some(o.id.as_str())
+        {
+            continue;
+        }
         if !known.ids.contains_key(&o.resource.key) {
             known.ids.insert(o.resource.key.clone(), o.id.clone());
             if let Some(a) = &o.address {

@@ -14,7 +14,9 @@ use crate::plan::{Op, Plan, fingerprint, plan};
 use crate::rack::Rack;
 use crate::resource::{Observed, ResourceKey, ResourceKind, Scope, normal_subnets};
 
-use super::{OpsError, RackChange, ca_fingerprint, check_transition};
+use super::{
+    OpsError, REPLANS, RackChange, ca_fingerprint, check_transition, pause_before_replanning,
+};
 
 /// How [`set_rack_params_with`] may change the rack.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -110,26 +112,42 @@ pub async fn set_rack_params_with(
     }
     check_transition(&rack.params, &observed)?;
 
-    let p = plan(
-        &Scope::Rack,
-        &desired_rack(&rack, &fp),
-        &observed,
-        &backend.quotas(),
-    )?;
+    let desired = desired_rack(&rack, &fp);
+    let mut p = plan(&Scope::Rack, &desired, &observed, &backend.quotas())?;
     let routers = replaced_routers(&p);
     if !routers.is_empty() && !opts.replace_routers {
         return Err(OpsError::ReplacesRouters { routers });
     }
-    let report = if p.is_empty() {
-        Report {
-            ids: observed
-                .iter()
-                .map(|o| (o.resource.key.clone(), o.id.clone()))
-                .collect(),
-            ..Report::default()
+    let mut now = observed.clone();
+    let mut replans = 0;
+    let report = loop {
+        if p.is_empty() {
+            break Report {
+                ids: now
+                    .iter()
+                    .filter(|o| !o.resource.key.is_foreign())
+                    .map(|o| (o.resource.key.clone(), o.id.clone()))
+                    .collect(),
+                ..Report::default()
+            };
         }
-    } else {
-        apply(backend, &p, ctx).await?
+        match apply(backend, &p, ctx).await {
+            Ok(report) => break report,
+            // A deploy changed the rack meanwhile: plan again from what is now.
+            Err(e) if e.is_contention() && replans < REPLANS => {
+                replans += 1;
+                tracing::info!(rack = %rack.name, replans, error = %e, "the rack changed meanwhile; observing and planning again");
+                pause_before_replanning(ctx, &rack.name, replans).await;
+                now = observe_all(backend, &rack.name).await?;
+                check_transition(&rack.params, &now)?;
+                p = plan(&Scope::Rack, &desired, &now, &backend.quotas())?;
+                let routers = replaced_routers(&p);
+                if !routers.is_empty() && !opts.replace_routers {
+                    return Err(OpsError::ReplacesRouters { routers });
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
     };
     if !routers.is_empty() {
         move_apps(backend, &rack.name, &observed, ctx).await?;

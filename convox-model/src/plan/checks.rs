@@ -57,8 +57,11 @@ pub(super) fn check_references(
     Ok(())
 }
 
+/// AWS's quotas over what will exist: `after`, and the `obstacles` on the
+/// rack's listeners (foreign rules count towards them on AWS too).
 pub(super) fn check_quotas(
     after: &BTreeMap<&ResourceKey, &Resource>,
+    obstacles: &[&Observed],
     desired: &BTreeMap<ResourceKey, Resource>,
     quotas: &Quotas,
 ) -> Result<(), PlanError> {
@@ -86,7 +89,11 @@ pub(super) fn check_quotas(
     let mut rules: BTreeMap<&ResourceKey, usize> = BTreeMap::new();
     let mut groups: BTreeMap<&ResourceKey, BTreeSet<&ResourceKey>> = BTreeMap::new();
     let mut certs: BTreeMap<&ResourceKey, usize> = BTreeMap::new();
-    for r in after.values() {
+    for r in after
+        .values()
+        .copied()
+        .chain(obstacles.iter().map(|o| &o.resource))
+    {
         match &r.spec {
             ResourceSpec::ListenerRule(rule) => {
                 if let Some(lb) = listener_lb.get(&rule.listener) {

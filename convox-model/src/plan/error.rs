@@ -57,6 +57,19 @@ pub enum PlanError {
         /// The hostname without its first label.
         parent: String,
     },
+    /// Several resources claim one key (their tags name it) and none can be
+    /// kept safely as the key's resource: the plan changes neither.
+    #[error(
+        "{key} is claimed by {} resources: {}; their tags name the same key, so one was copied, and convox cannot tell which one it made, so it changes none of them; remove the convox:* tags from the one made by hand (or delete it), then run again",
+        .ids.len(),
+        .ids.join(", ")
+    )]
+    DuplicateClaim {
+        /// The key.
+        key: ResourceKey,
+        /// Every claim's provider id, sorted.
+        ids: Vec<String>,
+    },
     /// Two rules would serve the same hostname for different services. External
     /// hostnames are `{app}-{service}.{router host}`, so app `shop` with service
     /// `api-web` and app `shop-api` with service `web` meet at `shop-api-web`.

@@ -31,12 +31,14 @@ use serde::{Deserialize, Serialize};
 use crate::resource::{Observed, Resource, ResourceKey, ResourceKind, Scope, TAG_APP, TAG_SERVICE};
 
 mod checks;
+mod claims;
 mod diff;
 mod error;
 mod planner;
 mod priorities;
 mod render;
 
+pub use claims::{DuplicateClaim, duplicate_claims};
 pub use error::PlanError;
 pub use planner::{fingerprint, plan};
 
@@ -198,6 +200,11 @@ pub struct Plan {
     pub actions: Vec<Action>,
     /// SHA-256 (hex) of the observation it was computed from; see [`fingerprint`].
     pub fingerprint: String,
+    /// Keys claimed by more than one observed resource: the claim kept as the
+    /// key's resource (what the apply engine resolves the key to) and the others,
+    /// left untouched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duplicate_claims: Vec<DuplicateClaim>,
 }
 
 /// How many actions of each kind a plan has.

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use super::checks::{
     check_coverage, check_hostnames_unique, check_quotas, check_references, final_state,
 };
+use super::claims::sort;
 use super::diff::{Draft, cascade, diff, disruption};
 use super::priorities::allocate_priorities;
 use super::{Action, Op, Plan, PlanError};
@@ -34,7 +35,9 @@ pub fn fingerprint(observed: &[Observed]) -> String {
 ///
 /// `observed` should hold everything the rack owns (its own resources and every
 /// app's): rule priorities are shared by all apps on a listener, and quotas count
-/// every app. Only resources in `scope` are ever created, changed or deleted.
+/// every app. Only resources in `scope` are ever created, changed or deleted,
+/// and never a foreign rule or a claim of a key beyond the one kept (see
+/// [`super::DuplicateClaim`]).
 pub fn plan(
     scope: &Scope,
     desired: &DesiredState,
@@ -50,21 +53,14 @@ pub fn plan(
         }
     }
 
-    // One observed resource per key; any further ones with the same key (left by a
-    // create that failed after AWS made it) are deleted so that nothing leaks.
-    let mut sorted: Vec<&Observed> = observed.iter().collect();
-    sorted.sort_by(|a, b| (&a.resource.key, &a.id).cmp(&(&b.resource.key, &b.id)));
-    let mut current: BTreeMap<&ResourceKey, &Observed> = BTreeMap::new();
-    let mut duplicates: Vec<&Observed> = Vec::new();
-    for o in sorted {
-        if current.contains_key(&o.resource.key) {
-            duplicates.push(o);
-        } else {
-            current.insert(&o.resource.key, o);
-        }
-    }
+    // One observed resource per key. Foreign rules, and claims of a key beyond the
+    // one kept, are obstacles: never changed or deleted (a copy of our tags must
+    // not make us delete what someone else made).
+    let sorted = sort(scope, &desired.resources, observed)?;
+    let current = sorted.current;
+    let obstacles = sorted.obstacles;
 
-    let desired_resources = allocate_priorities(desired, &current, quotas)?;
+    let desired_resources = allocate_priorities(desired, &current, &obstacles, quotas)?;
 
     // What each key needs, before cascading replacements.
     let mut drafts: BTreeMap<ResourceKey, Draft> = BTreeMap::new();
@@ -123,17 +119,9 @@ pub fn plan(
             key,
         });
     }
-    let deletes = current
-        .values()
-        .copied()
-        .filter(|o| {
-            o.resource.key.in_scope(scope) && !desired_resources.contains_key(&o.resource.key)
-        })
-        .chain(
-            duplicates
-                .into_iter()
-                .filter(|o| o.resource.key.in_scope(scope)),
-        );
+    let deletes = current.values().copied().filter(|o| {
+        o.resource.key.in_scope(scope) && !desired_resources.contains_key(&o.resource.key)
+    });
     for o in deletes {
         let kind = o.resource.spec.kind();
         actions.push(Action {
@@ -157,7 +145,7 @@ pub fn plan(
 
     let after = final_state(scope, &desired_resources, &current);
     check_references(&desired_resources, &after)?;
-    check_quotas(&after, &desired_resources, quotas)?;
+    check_quotas(&after, &obstacles, &desired_resources, quotas)?;
     let before: BTreeMap<&ResourceKey, &Resource> =
         current.iter().map(|(k, o)| (*k, &o.resource)).collect();
     check_coverage(scope, &before, &after)?;
@@ -167,5 +155,6 @@ pub fn plan(
         scope: scope.clone(),
         actions,
         fingerprint: fingerprint(observed),
+        duplicate_claims: sorted.claims,
     })
 }

@@ -11,14 +11,16 @@ use crate::resource::{Observed, Resource, ResourceKey, ResourceSpec};
 /// new rules, in key order, take the lowest priorities free on their listener.
 /// Taken means held by any observed rule on the listener, of any app, even one
 /// about to be deleted, so a new rule can never collide whatever order the apply
-/// engine runs in.
+/// engine runs in; and held by any `obstacle` (a rule the rack does not own, a
+/// copy of one of ours), which nothing here ever moves.
 pub(super) fn allocate_priorities(
     desired: &DesiredState,
     current: &BTreeMap<&ResourceKey, &Observed>,
+    obstacles: &[&Observed],
     quotas: &Quotas,
 ) -> Result<BTreeMap<ResourceKey, Resource>, PlanError> {
     let mut taken: BTreeMap<ResourceKey, BTreeSet<u32>> = BTreeMap::new();
-    for o in current.values() {
+    for o in current.values().chain(obstacles) {
         if let ResourceSpec::ListenerRule(r) = &o.resource.spec
             && let Some(p) = r.priority
         {

@@ -60,7 +60,8 @@ impl fmt::Display for Plan {
     /// action with its marker, what changes, and how it disrupts traffic.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.actions.is_empty() {
-            return writeln!(f, "No changes.");
+            writeln!(f, "No changes.")?;
+            return claims(self, f);
         }
         let mut groups: BTreeMap<(Option<&str>, Option<&str>), Vec<&Action>> = BTreeMap::new();
         for a in &self.actions {
@@ -109,6 +110,25 @@ impl fmt::Display for Plan {
             f,
             "\nPlan: {} to create, {} to update, {} to replace, {} to delete.",
             c.create, c.update, c.replace, c.delete
-        )
+        )?;
+        claims(self, f)
     }
+}
+
+/// The keys claimed by resources that are not ours: left untouched, said once.
+fn claims(plan: &Plan, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    for c in &plan.duplicate_claims {
+        let kept = c
+            .kept
+            .as_deref()
+            .map_or(String::new(), |k| format!("; convox's is {k}"));
+        writeln!(
+            f,
+            "Note: {} {} is also claimed by {} (tags copied{kept}); left untouched",
+            c.kind,
+            c.key,
+            c.others.join(", ")
+        )?;
+    }
+    Ok(())
 }

@@ -169,6 +169,9 @@ fn parse(text: &str) -> Option<KeySubject> {
     })
 }
 
+/// The prefix of keys that name what the rack does not own.
+const FOREIGN_PREFIX: &str = "foreign/";
+
 #[derive(PartialEq, Eq, Hash)]
 struct Inner {
     text: String,
@@ -308,8 +311,27 @@ impl ResourceKey {
         self.subject().app()
     }
 
-    /// Whether the key belongs to `scope`.
+    // Foreign rules: obstacles observed on the rack's listeners.
+
+    /// The key under which a backend reports a rule on one of the rack's
+    /// listeners that the rack does not own (`foreign/rule/{id}`, `id` its
+    /// provider id): an obstacle whose priority the planner keeps clear of and
+    /// which nothing ever changes or deletes.
+    pub fn foreign_rule(id: &str) -> Self {
+        Self::from_raw(format!("{FOREIGN_PREFIX}rule/{id}"))
+    }
+
+    /// Whether the key names something the rack does not own
+    /// ([`ResourceKey::foreign_rule`]). Such a key is in no [`Scope`].
+    pub fn is_foreign(&self) -> bool {
+        self.as_str().starts_with(FOREIGN_PREFIX)
+    }
+
+    /// Whether the key belongs to `scope`. A foreign key belongs to none.
     pub fn in_scope(&self, scope: &Scope) -> bool {
+        if self.is_foreign() {
+            return false;
+        }
         match scope {
             Scope::Rack => self.app().is_none(),
             Scope::App(a) => self.app() == Some(a.as_str()),

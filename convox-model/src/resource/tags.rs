@@ -106,6 +106,8 @@ pub fn owned_by(tags: &Tags, rack: &Name) -> Option<ResourceKey> {
     (tags.get(TAG_RACK).map(String::as_str) == Some(rack.as_str()))
         .then(|| tags.get(TAG_KEY).map(ResourceKey::from_raw))
         .flatten()
+        // A key in the foreign namespace is never one this library wrote.
+        .filter(|k| !k.is_foreign())
 }
 
 /// The value of the TXT record that marks an alias record as ours.
