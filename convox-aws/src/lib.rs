@@ -213,4 +213,6 @@ impl_backend! {
     create_hosted_zone(spec: &HostedZoneSpec, tags: &Tags) -> String => route53;
     delete_hosted_zone(id: &str) -> () => route53;
     change_records(zone_id: &str, changes: &[RecordChange]) -> () => route53;
+    // Certificate renewal in place (issue 12).
+    reimport_certificate(arn: &str, pem: &CertificatePem) -> () => acm;
 }

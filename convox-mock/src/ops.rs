@@ -92,6 +92,10 @@ pub const DELETE_HOSTED_ZONE: Operation = write("DeleteHostedZone", R53);
 /// `change_records`.
 pub const CHANGE_RECORDS: Operation = write("ChangeResourceRecordSets", R53);
 
+// Certificate renewal in place (issue 12).
+/// `reimport_certificate` (ACM's `ImportCertificate` with `CertificateArn`).
+pub const REIMPORT_CERTIFICATE: Operation = write("ReimportCertificate", &[ApiFamily::AcmImport]);
+
 /// Calls the macro `$then!` with every method of
 /// [`Backend`](convox_model::backend::Backend), in trait order: its name, its
 /// arguments, what it answers and its [`Operation`].
@@ -127,6 +131,8 @@ macro_rules! each_backend_method {
             create_hosted_zone(spec: &convox_model::resource::HostedZoneSpec, tags: &convox_model::resource::Tags) -> String = CREATE_HOSTED_ZONE;
             delete_hosted_zone(id: &str) -> () = DELETE_HOSTED_ZONE;
             change_records(zone_id: &str, changes: &[convox_model::resource::RecordChange]) -> () = CHANGE_RECORDS;
+            // Certificate renewal in place (issue 12).
+            reimport_certificate(arn: &str, pem: &convox_model::backend::CertificatePem) -> () = REIMPORT_CERTIFICATE;
         }
     };
 }

@@ -336,6 +336,7 @@ mod tests {
             },
             id: id.to_string(),
             address: None,
+            not_after: None,
         }
     }
 

@@ -20,6 +20,7 @@ use crate::observe::observe_all;
 use crate::params::{ParamError, RackParams};
 use crate::plan::{Op, Plan, PlanError, fingerprint, plan};
 use crate::rack::Rack;
+use crate::renew::Renewal;
 use crate::resource::{KeySubject, Observed, ResourceKey, Scope};
 
 /// Why an operation was refused or failed.
@@ -123,6 +124,7 @@ fn routed_on(observed: &[Observed], router: Router) -> Vec<String> {
 /// any change, `Internal=No` while an app has an internal service and
 /// `InternalOnly=Yes` while an app has an external one, naming each `app/service`.
 /// Saves the rack with its new parameters once its resources are reconciled.
+/// Renews, in place, every rack certificate due at `ctx.now`.
 pub async fn set_rack_params(
     backend: &dyn Backend,
     settings: &Rack,
@@ -142,7 +144,7 @@ pub async fn set_rack_params(
 
     let p = plan(
         &Scope::Rack,
-        &desired_rack(&rack, &fp),
+        &desired_rack(&rack, &fp).renewing(ctx.renewal()),
         &observed,
         &backend.quotas(),
     )?;
@@ -215,6 +217,8 @@ fn check_manifest(manifest: &Manifest, rack: &Rack, app: &Name) -> Result<(), Op
 /// Its fingerprint is that of what exists now, so [`deploy_planned`] can refuse
 /// to apply it to a changed rack. Changes nothing. Quotas are the backend's
 /// ([`Backend::quotas`]).
+///
+/// Renews nothing: [`plan_app_at`] also shows the certificates due at a time.
 pub async fn plan_app(
     backend: &dyn Backend,
     rack: &Rack,
@@ -222,22 +226,42 @@ pub async fn plan_app(
     manifest: &Manifest,
     ca_fingerprint: &str,
 ) -> Result<Plan, OpsError> {
+    plan_app_at(backend, rack, app, manifest, ca_fingerprint, None).await
+}
+
+/// [`plan_app`], with the renewals a deploy at `renewal`'s time makes: the
+/// app's certificate and every rack certificate that is due (issue 12). Give it
+/// [`ApplyContext::renewal`] of the context the deploy will run with.
+pub async fn plan_app_at(
+    backend: &dyn Backend,
+    rack: &Rack,
+    app: &Name,
+    manifest: &Manifest,
+    ca_fingerprint: &str,
+    renewal: Option<Renewal>,
+) -> Result<Plan, OpsError> {
     check_manifest(manifest, rack, app)?;
     let quotas = backend.quotas();
     let observed = observe_all(backend, &rack.name).await?;
-    let creates = missing_rack_resources(rack, &observed, ca_fingerprint, &quotas)?.actions;
+    let creates =
+        missing_rack_resources(rack, &observed, ca_fingerprint, &quotas, renewal)?.actions;
     let mut assumed = observed.clone();
     assumed.extend(
         creates
             .iter()
+            .filter(|a| a.op == Op::Create)
             .filter_map(|a| a.desired.clone())
             .map(|resource| Observed {
                 resource,
                 id: "(known after apply)".to_string(),
                 address: None,
+                not_after: None,
             }),
     );
-    let desired = desired_app(rack, app, manifest, ca_fingerprint)?;
+    let mut desired = desired_app(rack, app, manifest, ca_fingerprint)?;
+    if let Some(renewal) = renewal {
+        desired = desired.renewing(renewal);
+    }
     let app_plan = plan(&Scope::App(app.clone()), &desired, &assumed, &quotas)?;
     Ok(Plan {
         scope: app_plan.scope,
@@ -246,26 +270,27 @@ pub async fn plan_app(
     })
 }
 
-/// The rack resources that are missing: a deploy only adds those; changing or
-/// removing rack resources is [`set_rack_params`]'s job, with its checks against
-/// every app.
+/// The rack resources that are missing, and the rack's certificates that are
+/// due at `renewal`'s time: a deploy only adds those and renews these (an app
+/// deploy is the moment people run); changing or removing rack resources is
+/// [`set_rack_params`]'s job, with its checks against every app.
 fn missing_rack_resources(
     rack: &Rack,
     observed: &[Observed],
     ca_fingerprint: &str,
     quotas: &Quotas,
+    renewal: Option<Renewal>,
 ) -> Result<Plan, OpsError> {
-    let rack_plan = plan(
-        &Scope::Rack,
-        &desired_rack(rack, ca_fingerprint),
-        observed,
-        quotas,
-    )?;
+    let mut desired = desired_rack(rack, ca_fingerprint);
+    if let Some(renewal) = renewal {
+        desired = desired.renewing(renewal);
+    }
+    let rack_plan = plan(&Scope::Rack, &desired, observed, quotas)?;
     Ok(Plan {
         actions: rack_plan
             .actions
             .into_iter()
-            .filter(|a| a.op == Op::Create)
+            .filter(|a| a.op == Op::Create || a.is_renewal())
             .collect(),
         ..rack_plan
     })
@@ -276,6 +301,9 @@ fn missing_rack_resources(
 /// listeners), then reconciles the app's resources and only those.
 ///
 /// A second deploy of the same input plans nothing and makes no mutating call.
+///
+/// Renews, in place, the app's certificate and every rack certificate that is
+/// due at `ctx.now` ([`ApplyContext::renewal`]).
 pub async fn deploy(
     backend: &dyn Backend,
     rack: &Rack,
@@ -318,7 +346,7 @@ async fn deploy_inner(
 ) -> Result<DeployReport, OpsError> {
     check_manifest(manifest, rack, app)?;
     let fp = ca_fingerprint(ctx)?;
-    let desired = desired_app(rack, app, manifest, &fp)?;
+    let desired = desired_app(rack, app, manifest, &fp)?.renewing(ctx.renewal());
     let quotas = backend.quotas();
 
     let observed = observe_all(backend, &rack.name).await?;
@@ -332,11 +360,11 @@ async fn deploy_inner(
             .into());
         }
     }
-    let missing = missing_rack_resources(rack, &observed, &fp, &quotas)?;
+    let missing = missing_rack_resources(rack, &observed, &fp, &quotas, Some(ctx.renewal()))?;
     let (rack_report, observed) = if missing.is_empty() {
         (None, observed)
     } else {
-        tracing::info!(rack = %rack.name, creates = missing.actions.len(), "creating missing rack resources");
+        tracing::info!(rack = %rack.name, actions = missing.actions.len(), "creating missing rack resources and renewing due certificates");
         let report = apply(backend, &missing, ctx).await?;
         (Some(report), observe_all(backend, &rack.name).await?)
     };

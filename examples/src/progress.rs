@@ -10,8 +10,20 @@ use convox_model::apply::{ApplyContext, ApplyEvent, SleepFn};
 use convox_model::name::Name;
 use convox_model::plan::Op;
 
-/// Unix seconds now: the model reads no clock, so the tool supplies it.
+/// The environment variable that sets the tool's clock (Unix seconds), for
+/// tests that move time: a rack deployed "a year ago" shows its certificates
+/// due. Read here only; the library takes `now` from its caller.
+pub const NOW_VAR: &str = "CONVOX_NOW";
+
+/// Unix seconds now: the model reads no clock, so the tool supplies it: the
+/// system clock, or [`NOW_VAR`] when it is set to a number.
 pub fn now() -> i64 {
+    if let Some(t) = std::env::var(NOW_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+    {
+        return t;
+    }
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

@@ -11,7 +11,7 @@ use crate::aws::{CREATE_ORDER, create_level};
 use crate::backend::Backend;
 use crate::observe::observe_all;
 use crate::plan::{Action, Op, Plan, fingerprint};
-use crate::resource::{LoadBalancerAddress, Observed, ResourceKey};
+use crate::resource::{LoadBalancerAddress, ResourceKey};
 
 /// How many dependency levels there are.
 const LEVELS: usize = CREATE_ORDER.len();
@@ -95,9 +95,7 @@ pub async fn apply(
     }
 
     let mut known = Known::default();
-    let mut sorted: Vec<&Observed> = observed.iter().collect();
-    sorted.sort_by(|a, b| (&a.resource.key, &a.id).cmp(&(&b.resource.key, &b.id)));
-    for o in sorted {
+    for o in crate::plan::kept_first(&observed) {
         // The first of duplicates is the one the planner kept.
         if !known.ids.contains_key(&o.resource.key) {
             known.ids.insert(o.resource.key.clone(), o.id.clone());
@@ -131,14 +129,17 @@ pub async fn apply(
                 .collect(),
         );
     }
-    // Old certificates go last, once nothing uses them.
-    stages.push(
-        plan.actions
-            .iter()
-            .filter(|a| a.creates_before_deleting())
-            .map(|a| (Half::Delete, a))
-            .collect(),
-    );
+    // Old certificates go last, once the new ones serve: old attachments are
+    // detached first, then the certificates deleted (make before break).
+    for level in (0..LEVELS).rev() {
+        stages.push(
+            plan.actions
+                .iter()
+                .filter(|a| a.creates_before_deleting() && create_level(a.kind) == level)
+                .map(|a| (Half::Delete, a))
+                .collect(),
+        );
+    }
 
     for stage in stages {
         if stage.is_empty() {

@@ -122,6 +122,11 @@ macro_rules! forward {
             async fn change_records(&self, zone_id: &str, changes: &[RecordChange]) -> BackendResult<()> {
                 (**self).change_records(zone_id, changes).await
             }
+
+            // Certificate renewal in place (issue 12).
+            async fn reimport_certificate(&self, arn: &str, pem: &CertificatePem) -> BackendResult<()> {
+                (**self).reimport_certificate(arn, pem).await
+            }
         }
     )*};
 }

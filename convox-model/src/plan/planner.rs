@@ -30,6 +30,49 @@ pub fn fingerprint(observed: &[Observed]) -> String {
         .collect()
 }
 
+/// The observed resources by key, the one the planner keeps first among those
+/// that share a key (left by a create whose answer was lost, or by an
+/// interrupted make-before-break replacement): a certificate attached to a
+/// listener before one that is not, and the attachment of the certificate kept
+/// before another, so that the certificate that serves is kept and the one that
+/// does not is deleted; otherwise by id. The apply engine resolves keys the same
+/// way.
+pub(crate) fn kept_first(observed: &[Observed]) -> Vec<&Observed> {
+    use crate::resource::{ResourceSpec, parse_listener_certificate_id};
+    let attached: std::collections::BTreeSet<&str> = observed
+        .iter()
+        .filter(|o| o.resource.spec.kind() == ResourceKind::ListenerCertificate)
+        .filter_map(|o| parse_listener_certificate_id(&o.id))
+        .map(|(_, cert)| cert)
+        .collect();
+    let cert_rank = |o: &Observed| u8::from(!attached.contains(o.id.as_str()));
+    let mut certs: Vec<&Observed> = observed
+        .iter()
+        .filter(|o| o.resource.spec.kind() == ResourceKind::Certificate)
+        .collect();
+    certs.sort_by(|a, b| {
+        (&a.resource.key, cert_rank(a), &a.id).cmp(&(&b.resource.key, cert_rank(b), &b.id))
+    });
+    let mut kept_cert: BTreeMap<&ResourceKey, &str> = BTreeMap::new();
+    for c in certs {
+        kept_cert.entry(&c.resource.key).or_insert(c.id.as_str());
+    }
+    let rank = |o: &Observed| -> u8 {
+        match &o.resource.spec {
+            ResourceSpec::Certificate(_) => cert_rank(o),
+            ResourceSpec::ListenerCertificate(lc) => {
+                let cert = parse_listener_certificate_id(&o.id).map(|(_, c)| c);
+                u8::from(cert.is_none() || cert != kept_cert.get(&lc.certificate).copied())
+            }
+            _ => 0,
+        }
+    };
+    let mut sorted: Vec<&Observed> = observed.iter().collect();
+    sorted
+        .sort_by(|a, b| (&a.resource.key, rank(a), &a.id).cmp(&(&b.resource.key, rank(b), &b.id)));
+    sorted
+}
+
 /// Plans `scope`: the actions that turn `observed` into `desired`.
 ///
 /// `observed` should hold everything the rack owns (its own resources and every
@@ -52,8 +95,7 @@ pub fn plan(
 
     // One observed resource per key; any further ones with the same key (left by a
     // create that failed after AWS made it) are deleted so that nothing leaks.
-    let mut sorted: Vec<&Observed> = observed.iter().collect();
-    sorted.sort_by(|a, b| (&a.resource.key, &a.id).cmp(&(&b.resource.key, &b.id)));
+    let sorted = kept_first(observed);
     let mut current: BTreeMap<&ResourceKey, &Observed> = BTreeMap::new();
     let mut duplicates: Vec<&Observed> = Vec::new();
     for o in sorted {
@@ -100,6 +142,11 @@ pub fn plan(
                 );
             }
         }
+    }
+
+    // Certificates due for renewal, unless already replaced (issue 12).
+    if let Some(renewal) = &desired.renewal {
+        super::renewals::add_renewals(renewal, &desired_resources, &current, &mut drafts);
     }
 
     cascade(&desired_resources, &current, &mut drafts);
