@@ -99,6 +99,7 @@ trait Calls {
     fn create_hosted_zone(&self, spec: &HostedZoneSpec, tags: &Tags) -> BackendResult<String>;
     fn delete_hosted_zone(&self, id: &str) -> BackendResult<()>;
     fn change_records(&self, zone_id: &str, changes: &[RecordChange]) -> BackendResult<()>;
+    fn reimport_certificate(&self, arn: &str, pem: &CertificatePem) -> BackendResult<()>;
 }
 
 struct Mocked(MockCalls);
@@ -225,6 +226,9 @@ impl Backend for Mocked {
     }
     async fn change_records(&self, zone: &str, changes: &[RecordChange]) -> BackendResult<()> {
         self.0.change_records(zone, changes)
+    }
+    async fn reimport_certificate(&self, arn: &str, pem: &CertificatePem) -> BackendResult<()> {
+        self.0.reimport_certificate(arn, pem)
     }
 }
 

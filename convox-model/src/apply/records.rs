@@ -70,7 +70,10 @@ impl<'a> Engine<'a> {
                         .map(|(r, c)| {
                             let result = match &result {
                                 Ok(()) => Ok(match c.action {
-                                    RecordAction::Delete => Effect::Deleted(r.key.clone()),
+                                    RecordAction::Delete => Effect::Deleted {
+                                        key: r.key.clone(),
+                                        id: c.name.clone(),
+                                    },
                                     RecordAction::Create => Effect::Created {
                                         key: r.key.clone(),
                                         id: c.name.clone(),

@@ -39,7 +39,11 @@ pub(super) enum Effect {
         id: String,
         address: Option<LoadBalancerAddress>,
     },
-    Deleted(ResourceKey),
+    /// The resource `id` under `key` is gone.
+    Deleted {
+        key: ResourceKey,
+        id: String,
+    },
     Updated,
 }
 
@@ -114,7 +118,8 @@ pub async fn apply(
                 .iter()
                 .filter(|a| create_level(a.kind) == level)
                 .filter(|a| {
-                    a.op == Op::Delete || (a.op == Op::Replace && !a.creates_before_deleting())
+                    (a.op == Op::Delete && !a.deletes_last())
+                        || (a.op == Op::Replace && !a.creates_before_deleting())
                 })
                 .map(|a| (Half::Delete, a))
                 .collect(),
@@ -135,7 +140,10 @@ pub async fn apply(
         stages.push(
             plan.actions
                 .iter()
-                .filter(|a| a.creates_before_deleting() && create_level(a.kind) == level)
+                .filter(|a| {
+                    (a.creates_before_deleting() || (a.op == Op::Delete && a.deletes_last()))
+                        && create_level(a.kind) == level
+                })
                 .map(|a| (Half::Delete, a))
                 .collect(),
         );
@@ -157,13 +165,11 @@ pub async fn apply(
                                 known.addresses.insert(key, a);
                             }
                         }
-                        Effect::Deleted(key) => {
-                            // The old id of a certificate replaced create-first is
-                            // gone, but the key now names the new one: keep it.
-                            let replaced_first = stage
-                                .iter()
-                                .any(|(_, a)| a.key == key && a.creates_before_deleting());
-                            if !replaced_first {
+                        Effect::Deleted { key, id } => {
+                            // The key may name another resource by now: the new
+                            // half of a create-first replacement, or the copy
+                            // the planner kept among duplicates.
+                            if known.ids.get(&key) == Some(&id) {
                                 known.ids.remove(&key);
                             }
                         }

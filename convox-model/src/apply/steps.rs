@@ -115,8 +115,14 @@ impl<'a> Engine<'a> {
         };
         match result {
             // Already gone is what we wanted: re-running after a partial apply is safe.
-            Ok(()) => Ok(Effect::Deleted(action.key.clone())),
-            Err(e) if e.kind == ErrorKind::NotFound => Ok(Effect::Deleted(action.key.clone())),
+            Ok(()) => Ok(Effect::Deleted {
+                key: action.key.clone(),
+                id: id.to_string(),
+            }),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(Effect::Deleted {
+                key: action.key.clone(),
+                id: id.to_string(),
+            }),
             Err(e) => Err(e.into()),
         }
     }

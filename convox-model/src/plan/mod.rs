@@ -177,6 +177,13 @@ impl Action {
             )
     }
 
+    /// Whether a delete runs after everything else: a certificate's, so that
+    /// the listeners using it have moved to the one that stays (a copy left by
+    /// an interrupted replacement, or a replaced certificate) first.
+    pub fn deletes_last(&self) -> bool {
+        self.kind == ResourceKind::Certificate
+    }
+
     /// Whether this is a certificate's renewal: re-issued and re-imported in
     /// place (same ARN, same attachments), because it is due.
     pub fn is_renewal(&self) -> bool {

@@ -149,6 +149,37 @@ pub fn plan(
         super::renewals::add_renewals(renewal, &desired_resources, &current, &mut drafts);
     }
 
+    // A certificate observed twice (an interrupted replacement): every listener
+    // that uses it is set to the copy kept, so that the other can be deleted.
+    let doubled: std::collections::BTreeSet<&ResourceKey> = duplicates
+        .iter()
+        .filter(|o| o.resource.spec.kind() == ResourceKind::Certificate)
+        .map(|o| &o.resource.key)
+        .collect();
+    for (key, want) in &desired_resources {
+        let crate::resource::ResourceSpec::Listener(l) = &want.spec else {
+            continue;
+        };
+        let Some(cert) = l.certificate.as_ref().filter(|c| doubled.contains(c)) else {
+            continue;
+        };
+        if current.contains_key(key) && !drafts.contains_key(key) {
+            drafts.insert(
+                key.clone(),
+                Draft {
+                    op: Op::Update,
+                    changes: vec![super::FieldChange {
+                        field: "certificate".to_string(),
+                        from: format!("{cert} (one of its copies)"),
+                        to: format!("{cert} (the copy kept)"),
+                        forces_replacement: false,
+                    }],
+                    reason: Some(format!("{cert} exists twice")),
+                },
+            );
+        }
+    }
+
     cascade(&desired_resources, &current, &mut drafts);
 
     let mut actions = Vec::new();
