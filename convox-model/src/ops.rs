@@ -245,19 +245,7 @@ pub async fn plan_app_at(
     let observed = observe_all(backend, &rack.name).await?;
     let creates =
         missing_rack_resources(rack, &observed, ca_fingerprint, &quotas, renewal)?.actions;
-    let mut assumed = observed.clone();
-    assumed.extend(
-        creates
-            .iter()
-            .filter(|a| a.op == Op::Create)
-            .filter_map(|a| a.desired.clone())
-            .map(|resource| Observed {
-                resource,
-                id: "(known after apply)".to_string(),
-                address: None,
-                not_after: None,
-            }),
-    );
+    let assumed = assume_created(&observed, &creates);
     let mut desired = desired_app(rack, app, manifest, ca_fingerprint)?;
     if let Some(renewal) = renewal {
         desired = desired.renewing(renewal);
@@ -268,6 +256,25 @@ pub async fn plan_app_at(
         actions: creates.into_iter().chain(app_plan.actions).collect(),
         fingerprint: fingerprint(&observed),
     })
+}
+
+/// What exists once the rack's `actions` have created what they create: the
+/// app is planned against it before they run.
+fn assume_created(observed: &[Observed], actions: &[crate::plan::Action]) -> Vec<Observed> {
+    let mut assumed = observed.to_vec();
+    assumed.extend(
+        actions
+            .iter()
+            .filter(|a| a.op == Op::Create)
+            .filter_map(|a| a.desired.clone())
+            .map(|resource| Observed {
+                resource,
+                id: "(known after apply)".to_string(),
+                address: None,
+                not_after: None,
+            }),
+    );
+    assumed
 }
 
 /// The rack resources that are missing, and the rack's certificates that are
@@ -364,6 +371,14 @@ async fn deploy_inner(
     let (rack_report, observed) = if missing.is_empty() {
         (None, observed)
     } else {
+        // The app's plan first, as if the rack were done: a deploy it refuses
+        // (a hostname taken, a quota) changes nothing, not even a renewal.
+        plan(
+            &Scope::App(app.clone()),
+            &desired,
+            &assume_created(&observed, &missing.actions),
+            &quotas,
+        )?;
         tracing::info!(rack = %rack.name, actions = missing.actions.len(), "creating missing rack resources and renewing due certificates");
         let report = apply(backend, &missing, ctx).await?;
         (Some(report), observe_all(backend, &rack.name).await?)

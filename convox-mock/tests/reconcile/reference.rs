@@ -34,6 +34,11 @@ pub enum Transition {
         app: usize,
         faults: Option<Faults>,
     },
+    // The clock moves (issue 12): certificates come due.
+    /// Days pass; nothing is called.
+    Clock {
+        days: i64,
+    },
 }
 
 impl Transition {
@@ -42,6 +47,7 @@ impl Transition {
             Transition::Params { faults, .. }
             | Transition::Deploy { faults, .. }
             | Transition::Delete { faults, .. } => faults.as_ref(),
+            Transition::Clock { .. } => None,
         }
     }
 }
@@ -164,6 +170,11 @@ pub struct Model {
     pub apps: BTreeMap<usize, Vec<Svc>>,
     /// What the model expects of the transition just applied.
     pub last: Outcome,
+    /// Days since the start (issue 12): the tool's clock is `NOW` plus these.
+    pub days: i64,
+    /// The day each deployed app (by name) was last deployed: its names must
+    /// be covered by certificates not yet due then (issue 12).
+    pub deployed_on: BTreeMap<String, i64>,
 }
 
 impl Model {
@@ -312,6 +323,8 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
             rack_exists: params.is_some(),
             apps: BTreeMap::new(),
             last: Outcome::Start,
+            days: 0,
+            deployed_on: BTreeMap::new(),
         })
         .boxed()
     }
@@ -333,6 +346,8 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
                 |(app, services, faults)| Transition::Deploy { app, services, faults }
             ),
             1 => (0..APPS.len(), faults()).prop_map(|(app, faults)| Transition::Delete { app, faults }),
+            // The clock moves (issue 12): up to past a certificate's lifetime.
+            1 => (1i64..420).prop_map(|days| Transition::Clock { days }),
         ]
         .boxed()
     }
@@ -350,12 +365,18 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
             Transition::Deploy { app, services, .. } => {
                 if state.fits(services) && state.hostnames_free(*app, services) {
                     state.apps.insert(*app, services.clone());
+                    state.deployed_on.insert(APPS[*app].to_string(), state.days);
                     state.rack_exists = true;
                     state.last = Outcome::Accepted;
                 }
             }
             Transition::Delete { app, .. } => {
                 state.apps.remove(app);
+                state.deployed_on.remove(APPS[*app]);
+                state.last = Outcome::Accepted;
+            }
+            Transition::Clock { days } => {
+                state.days += days;
                 state.last = Outcome::Accepted;
             }
         }

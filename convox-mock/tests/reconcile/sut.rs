@@ -62,6 +62,8 @@ pub struct Sut {
     pub clock: VirtualClock,
     /// The transition last accepted, for the checks after it.
     pub last: Option<Transition>,
+    /// The tool's clock, Unix seconds: `NOW` until the clock moves (issue 12).
+    pub now: i64,
 }
 
 /// Another tool's resources in the same account and VPC: an untagged
@@ -316,6 +318,8 @@ async fn run(b: &dyn Backend, t: &Transition, ctx: &ApplyContext) -> Result<(), 
         Transition::Delete { app, .. } => {
             ops::delete_app(b, &rack, &name(APPS[*app]), ctx).await?;
         }
+        // Time passes; the next operations see it through their context.
+        Transition::Clock { .. } => {}
     }
     Ok(())
 }
@@ -336,7 +340,9 @@ impl Sut {
     }
 
     fn ctx(&self) -> ApplyContext {
-        ctx(RACK, &self.clock)
+        let mut c = ctx(RACK, &self.clock);
+        c.now = self.now;
+        c
     }
 
     /// Invariant 7 after a successful deploy on `b`: the planner (the system
@@ -382,6 +388,7 @@ impl Sut {
 
     pub fn step(&mut self, model: &Model, t: &Transition) {
         self.last = None;
+        self.now = NOW + model.days * convox_model::renew::DAY;
         let before = self.mock.to_json().expect("state serialises");
         let first = match t.faults() {
             Some(f) => {
