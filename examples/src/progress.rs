@@ -10,18 +10,16 @@ use convox_model::apply::{ApplyContext, ApplyEvent, SleepFn};
 use convox_model::name::Name;
 use convox_model::plan::Op;
 
-/// The environment variable that sets the tool's clock (Unix seconds), for
-/// tests that move time: a rack deployed "a year ago" shows its certificates
-/// due. Read here only; the library takes `now` from its caller.
+/// The variable of the command's [`Environment`](crate::Environment) that sets
+/// the tool's clock (Unix seconds), for tests that move time: a rack deployed
+/// "a year ago" then shows its certificates due. Read here only; the library
+/// takes `now` from its caller.
 pub const NOW_VAR: &str = "CONVOX_NOW";
 
 /// Unix seconds now: the model reads no clock, so the tool supplies it: the
-/// system clock, or [`NOW_VAR`] when it is set to a number.
-pub fn now() -> i64 {
-    if let Some(t) = std::env::var(NOW_VAR)
-        .ok()
-        .and_then(|v| v.trim().parse::<i64>().ok())
-    {
+/// system clock, or [`NOW_VAR`] when the environment sets it to a number.
+pub fn now(env: &crate::Environment) -> i64 {
+    if let Some(t) = env.var(NOW_VAR).and_then(|v| v.trim().parse::<i64>().ok()) {
         return t;
     }
     SystemTime::now()

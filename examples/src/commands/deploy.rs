@@ -48,7 +48,7 @@ fn target(
 pub fn plan(a: &PlanArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exit> {
     let (rack, app, m) = target(&a.file, &a.net, given, s, io)?;
     let c = checked_on(&m, &rack, &app, &a.env, Format::Text, io)?;
-    let now = now();
+    let now = now(&given.env);
     let ca = s.authority(&rack.name, now, io)?;
     let renewal = context(&rack.name, now).renewal();
     let p = plan_on_backend(s, &rack, &app, &c.manifest, ca.fingerprint(), renewal, io)?;
@@ -89,7 +89,7 @@ fn plan_on_backend(
 pub fn deploy(a: &DeployArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exit> {
     let (rack, app, m) = target(&a.file, &a.net, given, s, io)?;
     let c = checked_on(&m, &rack, &app, &a.env, Format::Text, io)?;
-    let now = now();
+    let now = now(&given.env);
     let ca = s.authority(&rack.name, now, io)?;
     let backend = s.backend(io)?.backend.clone();
     let ctx = context(&rack.name, now);

@@ -47,7 +47,7 @@ pub fn set_params(
     rack.params
         .with_assignments(assignments.iter().copied())
         .map_err(|e| report_error(io, &e))?;
-    let now = now();
+    let now = now(&given.env);
     let ca = s.authority(&rack.name, now, io)?;
     let backend = s.backend(io)?.backend.clone();
     let ctx = context(&rack.name, now).with_issuer(Arc::new(ca));
