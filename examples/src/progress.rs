@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use convox_model::apply::{ApplyContext, ApplyEvent, SleepFn};
 use convox_model::name::Name;
 use convox_model::plan::Op;
+use convox_model::resource::ResourceKind;
 
 /// The variable of the command's [`Environment`](crate::Environment) that sets
 /// the tool's clock (Unix seconds), for tests that move time: a rack deployed
@@ -40,6 +41,8 @@ fn progress_line(e: &ApplyEvent) -> Option<String> {
         ApplyEvent::Started { .. } => None,
         ApplyEvent::Finished { action } => {
             let done = match action.op {
+                // A certificate changes in place only when it is renewed.
+                Op::Update if action.kind == ResourceKind::Certificate => "renewed",
                 Op::Create => "created",
                 Op::Update => "updated",
                 Op::Replace => "replaced",

@@ -126,10 +126,13 @@ where
 
     let (out, err) = convox_at(dir, globals, later, &deploy);
     assert!(out.contains("3 changes applied"), "{out}");
-    assert!(
-        err.contains("updated certificate app/backend/cert"),
-        "{err}"
-    );
+    for key in [
+        "app/backend/cert",
+        "router/internal/cert",
+        "router/external/cert",
+    ] {
+        assert!(err.contains(&format!("renewed certificate {key}")), "{err}");
+    }
     let (out, _) = convox_at(dir, globals, later, &plan);
     assert!(
         out.starts_with("No changes. backend is up to date."),

@@ -163,12 +163,11 @@ impl Action {
     /// Whether a replacement creates the new resource before deleting the old one.
     ///
     /// Certificates do: a listener must never be left without its certificate, and
-    /// a new certificate gets a new ARN. Everything else is deleted first, because
-    /// its AWS name, port or priority is unique and the new one needs it.
-    ///
-    /// So do certificates attached to a listener: the new certificate is attached
-    /// before the old one is detached, so that no name goes uncovered between the
-    /// two (make before break).
+    /// a new certificate gets a new ARN. So do their attachments to a listener:
+    /// the new certificate is attached before the old one is detached, so that no
+    /// name goes uncovered between the two (make before break). Everything else
+    /// is deleted first, because its AWS name, port or priority is unique and the
+    /// new one needs it.
     pub fn creates_before_deleting(&self) -> bool {
         self.op == Op::Replace
             && matches!(
@@ -177,7 +176,7 @@ impl Action {
             )
     }
 
-    /// Whether a delete runs after everything else: a certificate's, so that
+    /// Whether this action's delete runs after everything else: a certificate's, so that
     /// the listeners using it have moved to the one that stays (a copy left by
     /// an interrupted replacement, or a replaced certificate) first.
     pub fn deletes_last(&self) -> bool {
