@@ -19,6 +19,8 @@ pub(crate) struct Cert {
     pub(crate) arn: String,
     pub(crate) domain: Option<String>,
     pub(crate) tags: Tags,
+    /// The end of its validity, Unix seconds (issue 12).
+    pub(crate) not_after: Option<i64>,
 }
 
 pub(crate) async fn import_certificate(
@@ -54,6 +56,42 @@ pub(crate) async fn import_certificate(
         .ok_or_else(|| missing(OP, "certificate ARN"))
 }
 
+/// ACM's `ImportCertificate` with `CertificateArn`: the renewed certificate
+/// over the same ARN, so that every listener keeps it (issue 12).
+///
+/// ACM refuses tags on a re-import and keeps the certificate's own; moto drops
+/// them. So the tags are read first and put back after (a no-op on ACM), and
+/// the certificate stays observed as the rack's.
+pub(crate) async fn reimport_certificate(
+    acm: &Client,
+    arn: &str,
+    pem: &CertificatePem,
+) -> BackendResult<()> {
+    const OP: &str = "ImportCertificate";
+    let request = acm.list_tags_for_certificate().certificate_arn(arn);
+    let tags = send("ListTagsForCertificate", request.send())
+        .await?
+        .tags()
+        .to_vec();
+    let mut req = acm
+        .import_certificate()
+        .certificate_arn(arn)
+        .certificate(Blob::new(pem.certificate.as_bytes()))
+        .private_key(Blob::new(pem.private_key.as_bytes()));
+    if !pem.chain.trim().is_empty() {
+        req = req.certificate_chain(Blob::new(pem.chain.as_bytes()));
+    }
+    send(OP, req.send()).await?;
+    if !tags.is_empty() {
+        let request = acm
+            .add_tags_to_certificate()
+            .certificate_arn(arn)
+            .set_tags(Some(tags));
+        send("AddTagsToCertificate", request.send()).await?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn delete_certificate(acm: &Client, arn: &str) -> BackendResult<()> {
     let request = acm.delete_certificate().certificate_arn(arn);
     send("DeleteCertificate", request.send()).await.map(drop)
@@ -86,10 +124,11 @@ pub(crate) async fn certificates(
         .flat_map(|p| p.certificate_summary_list())
         .filter_map(|s| {
             let arn = s.certificate_arn()?.to_string();
-            Some((arn, s.domain_name().map(str::to_string)))
+            let not_after = s.not_after().map(|t| t.secs());
+            Some((arn, s.domain_name().map(str::to_string), not_after))
         });
     let mut out = Vec::new();
-    for (arn, domain) in summaries {
+    for (arn, domain, not_after) in summaries {
         let t = acm
             .list_tags_for_certificate()
             .certificate_arn(&arn)
@@ -108,17 +147,28 @@ pub(crate) async fn certificates(
         };
         let tags = tag_map(t.tags().iter().map(|t| (Some(t.key()), t.value())));
         if keep(&tags) {
-            out.push(Cert { arn, domain, tags });
+            out.push(Cert {
+                arn,
+                domain,
+                tags,
+                not_after,
+            });
         }
     }
-    for c in out.iter_mut().filter(|c| c.domain.is_none()) {
-        // The summary normally has the domain; ask only when it does not.
+    for c in out
+        .iter_mut()
+        .filter(|c| c.domain.is_none() || c.not_after.is_none())
+    {
+        // The summary normally has the domain and validity; ask only when not.
         let request = acm.describe_certificate().certificate_arn(&c.arn);
         let d = send("DescribeCertificate", request.send()).await?;
-        c.domain = d
-            .certificate()
-            .and_then(|c| c.domain_name())
-            .map(str::to_string);
+        let detail = d.certificate();
+        if c.domain.is_none() {
+            c.domain = detail.and_then(|c| c.domain_name()).map(str::to_string);
+        }
+        if c.not_after.is_none() {
+            c.not_after = detail.and_then(|c| c.not_after()).map(|t| t.secs());
+        }
     }
     Ok(out)
 }

@@ -225,4 +225,6 @@ impl_backend! {
     // Day-2 safety (in place).
     set_load_balancer_subnets(arn: &str, subnets: &[String]) -> () => elb;
     set_load_balancer_security_groups(arn: &str, security_group_ids: &[String]) -> () => elb;
+    // Certificate renewal in place (issue 12).
+    reimport_certificate(arn: &str, pem: &CertificatePem) -> () => acm;
 }

@@ -331,6 +331,7 @@ fn observed(key: ResourceKey, tags: &Tags, spec: Spec, id: String) -> Observed {
         },
         id,
         address: None,
+        not_after: None,
     }
 }
 
@@ -387,12 +388,10 @@ pub(crate) async fn observe(
             domain: c.domain.clone().unwrap_or_default(),
             issuer: c.tags.get(TAG_ISSUER).cloned().unwrap_or_default(),
         };
-        out.push(observed(
-            key,
-            &c.tags,
-            Spec::Certificate(spec),
-            c.arn.clone(),
-        ));
+        let mut o = observed(key, &c.tags, Spec::Certificate(spec), c.arn.clone());
+        // Its validity, as ACM reports it (issue 12).
+        o.not_after = c.not_after;
+        out.push(o);
     }
 
     let lb_keys = keys(&elb.lbs);

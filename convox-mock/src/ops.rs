@@ -105,6 +105,10 @@ pub const SET_LOAD_BALANCER_SUBNETS: Operation = write("SetSubnets", ELB_W);
 /// `set_load_balancer_security_groups`.
 pub const SET_LOAD_BALANCER_SECURITY_GROUPS: Operation = write("SetSecurityGroups", ELB_W);
 
+// Certificate renewal in place (issue 12).
+/// `reimport_certificate` (ACM's `ImportCertificate` with `CertificateArn`).
+pub const REIMPORT_CERTIFICATE: Operation = write("ReimportCertificate", &[ApiFamily::AcmImport]);
+
 /// Calls the macro `$then!` with every method of
 /// [`Backend`](convox_model::backend::Backend), in trait order: its name, its
 /// arguments, what it answers and its [`Operation`].
@@ -145,6 +149,8 @@ macro_rules! each_backend_method {
             // Day-2 safety (in place).
             set_load_balancer_subnets(arn: &str, subnets: &[String]) -> () = SET_LOAD_BALANCER_SUBNETS;
             set_load_balancer_security_groups(arn: &str, security_group_ids: &[String]) -> () = SET_LOAD_BALANCER_SECURITY_GROUPS;
+            // Certificate renewal in place (issue 12).
+            reimport_certificate(arn: &str, pem: &convox_model::backend::CertificatePem) -> () = REIMPORT_CERTIFICATE;
         }
     };
 }

@@ -715,6 +715,8 @@ macro_rules! conformance_cases {
             case_surroundings_report_what_is_not_ours,
             // Day-2 safety (in place).
             case_load_balancer_network_changes_in_place,
+            // Certificate renewal in place (issue 12).
+            case_certificate_reimport_keeps_arn_and_listeners,
         }
     };
 }
@@ -820,6 +822,11 @@ cases! {
     /// its ARN and address; observe reports subnets as a set and every group on
     /// it, the router's own apart; an empty list of groups is invalid input.
     case_load_balancer_network_changes_in_place => load_balancer_network_in_place("inp");
+    // Certificate renewal in place (issue 12).
+    /// Re-importing a renewed certificate keeps its ARN, tags and listeners
+    /// (default and attached), and the next observation reports the new
+    /// validity; re-importing over an unknown ARN is not found.
+    case_certificate_reimport_keeps_arn_and_listeners => certificate_reimport("ren");
 }
 
 // Day-2 safety (audit): what surrounds the rack's resources.
@@ -2065,5 +2072,118 @@ async fn deletes_then_empty(fx: &Fx<'_>) -> R<Outcome> {
             format!("observe {scope:?} after deleting everything: {obs:?}")
         })?;
     }
+    Ok(Outcome::Passed)
+}
+
+// Certificate renewal in place (issue 12).
+
+/// A renewed certificate for `domain`: issued by a fresh authority a minute
+/// after `first` was (read from its validity), so that its own validity is
+/// known and differs; at a fixed time when `first` cannot be read (a backend
+/// that does not parse PEM).
+fn renewed_certificate(domain: &str, first: &CertificatePem) -> R<(CertificatePem, i64)> {
+    const LEAF: i64 = 397 * crate::renew::DAY;
+    let issued_at =
+        crate::renew::not_after(&first.certificate).map_or(1_750_000_000, |t| t - LEAF + 60);
+    let rack = Name::new("renewal").map_err(|e| e.to_string())?;
+    let ca = crate::tls::CertificateAuthority::generate(&rack, issued_at - 3600)
+        .map_err(|e| e.to_string())?;
+    let pem = ca.issue(domain, issued_at).map_err(|e| e.to_string())?;
+    let not_after = crate::renew::not_after(&pem.certificate)
+        .ok_or_else(|| "the renewed certificate has no readable validity".to_string())?;
+    Ok((pem, not_after))
+}
+
+async fn certificate_reimport(fx: &Fx<'_>) -> R<Outcome> {
+    let (_lb, _lkey, larn) = fx.https_router(Router::Internal).await?;
+    let a = app("web");
+    let cert_key = ResourceKey::app_certificate(&a);
+    let domain = format!("*.{a}.{}", fx.zone_name());
+    let spec = CertificateSpec {
+        domain: domain.clone(),
+        issuer: "conformance-ca".into(),
+    };
+    let first = (fx.ctx.certificates)(&domain);
+    let arn =
+        fx.b.import_certificate(&spec, &first, &fx.tags(&cert_key, "certificate"))
+            .await
+            .ctx("import_certificate")?;
+    fx.b.add_listener_certificate(&larn, &arn)
+        .await
+        .ctx("add_listener_certificate")?;
+    let (renewed, not_after) = renewed_certificate(&domain, &first)?;
+    for attempt in ["reimport", "reimport again"] {
+        fx.b.reimport_certificate(&arn, &renewed)
+            .await
+            .ctx(attempt)?;
+    }
+    let obs = fx.observe(&Scope::App(a.clone())).await?;
+    check_observed(
+        &obs,
+        &cert_key,
+        &arn,
+        &ResourceSpec::Certificate(spec),
+        &fx.tags(&cert_key, "certificate"),
+    )?;
+    let o = find(&obs, &cert_key)?;
+    ensure(o.not_after == Some(not_after), || {
+        format!(
+            "{cert_key}: observed validity {:?} after the re-import, want {not_after}",
+            o.not_after
+        )
+    })?;
+    let att = find(&obs, &ResourceKey::app_listener_certificate(&a))?;
+    let want_id = listener_certificate_id(&larn, &arn);
+    ensure(att.id == want_id, || {
+        format!(
+            "the attachment is {:?} after the re-import, want {want_id:?}",
+            att.id
+        )
+    })?;
+    // The router's default certificate, re-imported, stays the listener's.
+    let rack_obs = fx.observe(&Scope::Rack).await?;
+    let router_cert = find(
+        &rack_obs,
+        &ResourceKey::router_certificate(Router::Internal),
+    )?;
+    let (router_renewed, _) = renewed_certificate(&format!("*.{}", fx.zone_name()), &first)?;
+    fx.b.reimport_certificate(&router_cert.id, &router_renewed)
+        .await
+        .ctx("reimport the listener's default certificate")?;
+    let rack_obs = fx.observe(&Scope::Rack).await?;
+    let listener = find(
+        &rack_obs,
+        &ResourceKey::router_listener(Router::Internal, 443),
+    )?;
+    let ResourceSpec::Listener(l) = &listener.resource.spec else {
+        return Err(format!("{}: not a listener", listener.resource.key));
+    };
+    ensure(
+        l.certificate == Some(ResourceKey::router_certificate(Router::Internal)),
+        || {
+            format!(
+                "the listener's default certificate is {:?} after the re-import",
+                l.certificate
+            )
+        },
+    )?;
+    find(
+        &rack_obs,
+        &ResourceKey::router_certificate(Router::Internal),
+    )
+    .and_then(|c| {
+        ensure(c.id == router_cert.id, || {
+            format!(
+                "the default certificate's ARN changed: {} -> {}",
+                router_cert.id, c.id
+            )
+        })
+    })?;
+    let missing = arn.replace(|c: char| c.is_ascii_hexdigit(), "0");
+    expect_kind(
+        fx.b.reimport_certificate(&missing, &renewed).await,
+        ErrorKind::NotFound,
+        "reimport over an unknown ARN",
+    )?;
     Ok(Outcome::Passed)
 }

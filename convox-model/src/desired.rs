@@ -28,6 +28,10 @@ pub struct DesiredState {
     pub scope: Scope,
     /// The resources, by key.
     pub resources: BTreeMap<ResourceKey, Resource>,
+    /// When the certificates in it are due for renewal; `None` renews nothing
+    /// (see [`DesiredState::renewing`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal: Option<crate::renew::Renewal>,
 }
 
 impl DesiredState {
@@ -36,7 +40,15 @@ impl DesiredState {
         DesiredState {
             scope,
             resources: BTreeMap::new(),
+            renewal: None,
         }
+    }
+
+    /// The same state, with its certificates due as `renewal` says: the planner
+    /// renews every one that expires within the window, whatever else changes.
+    pub fn renewing(mut self, renewal: crate::renew::Renewal) -> Self {
+        self.renewal = Some(renewal);
+        self
     }
 
     /// The resource with `key`.

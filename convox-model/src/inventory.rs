@@ -340,6 +340,7 @@ mod tests {
             },
             id: id.to_string(),
             address: None,
+            not_after: None,
         }
     }
 

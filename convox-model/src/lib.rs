@@ -80,3 +80,5 @@ pub mod rack;
 pub mod resource;
 pub mod rules;
 pub mod tls;
+// Certificate expiry and renewal (issue 12).
+pub mod renew;

@@ -20,11 +20,14 @@ use crate::observe::observe_all;
 use crate::params::{ParamError, RackParams};
 use crate::plan::{Action, Op, Plan, PlanError, fingerprint, plan};
 use crate::rack::Rack;
+use crate::renew::Renewal;
 use crate::resource::{KeySubject, Observed, Resource, ResourceKey, ResourceSpec, Scope};
 
 // Day-2 safety (in place): the rack's own plan and its careful apply.
 mod rack_change;
-pub use rack_change::{RackApplyOptions, plan_rack, replaced_routers, set_rack_params_with};
+pub use rack_change::{
+    RackApplyOptions, plan_rack, plan_rack_at, replaced_routers, set_rack_params_with,
+};
 
 /// Why an operation was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -211,9 +214,26 @@ pub async fn plan_app(
     manifest: &Manifest,
     ca_fingerprint: &str,
 ) -> Result<Plan, OpsError> {
+    plan_app_at(backend, rack, app, manifest, ca_fingerprint, None).await
+}
+
+/// [`plan_app`], with the renewals a deploy at `renewal`'s time makes: the
+/// app's certificate and every rack certificate that is due. Give it
+/// [`ApplyContext::renewal`] of the context the deploy will run with.
+pub async fn plan_app_at(
+    backend: &dyn Backend,
+    rack: &Rack,
+    app: &Name,
+    manifest: &Manifest,
+    ca_fingerprint: &str,
+    renewal: Option<Renewal>,
+) -> Result<Plan, OpsError> {
     check_manifest(manifest, rack, app)?;
     let observed = observe_all(backend, &rack.name).await?;
-    let desired = desired_app(rack, app, manifest, ca_fingerprint)?;
+    let mut desired = desired_app(rack, app, manifest, ca_fingerprint)?;
+    if let Some(renewal) = renewal {
+        desired = desired.renewing(renewal);
+    }
     plan_app_from(
         rack,
         app,
@@ -221,6 +241,7 @@ pub async fn plan_app(
         &observed,
         ca_fingerprint,
         &backend.quotas(),
+        renewal,
     )
 }
 
@@ -232,21 +253,11 @@ fn plan_app_from(
     observed: &[Observed],
     ca_fingerprint: &str,
     quotas: &Quotas,
+    renewal: Option<Renewal>,
 ) -> Result<Plan, OpsError> {
-    let missing = missing_rack_resources(rack, observed, ca_fingerprint, quotas)?;
+    let missing = missing_rack_resources(rack, observed, ca_fingerprint, quotas, renewal)?;
     let creates = missing.actions;
-    let mut assumed = observed.to_vec();
-    assumed.extend(
-        creates
-            .iter()
-            .filter(|a| a.op == Op::Create)
-            .filter_map(|a| a.desired.clone())
-            .map(|resource| Observed {
-                resource,
-                id: "(known after apply)".to_string(),
-                address: None,
-            }),
-    );
+    let assumed = assume_created(observed, &creates);
     let app_plan = plan(&Scope::App(app.clone()), desired, &assumed, quotas)?;
     let mut duplicate_claims = missing.duplicate_claims;
     duplicate_claims.extend(app_plan.duplicate_claims);
@@ -256,6 +267,25 @@ fn plan_app_from(
         fingerprint: fingerprint(observed),
         duplicate_claims,
     })
+}
+
+/// What exists once the rack's `actions` have created what they create: the
+/// app is planned against it before they run.
+fn assume_created(observed: &[Observed], actions: &[Action]) -> Vec<Observed> {
+    let mut assumed = observed.to_vec();
+    assumed.extend(
+        actions
+            .iter()
+            .filter(|a| a.op == Op::Create)
+            .filter_map(|a| a.desired.clone())
+            .map(|resource| Observed {
+                resource,
+                id: "(known after apply)".to_string(),
+                address: None,
+                not_after: None,
+            }),
+    );
+    assumed
 }
 
 /// What a deploy does to the rack first: creates the rack resources that are
@@ -269,13 +299,13 @@ fn missing_rack_resources(
     observed: &[Observed],
     ca_fingerprint: &str,
     quotas: &Quotas,
+    renewal: Option<Renewal>,
 ) -> Result<Plan, OpsError> {
-    let rack_plan = plan(
-        &Scope::Rack,
-        &desired_rack(rack, ca_fingerprint),
-        observed,
-        quotas,
-    )?;
+    let mut desired = desired_rack(rack, ca_fingerprint);
+    if let Some(renewal) = renewal {
+        desired = desired.renewing(renewal);
+    }
+    let rack_plan = plan(&Scope::Rack, &desired, observed, quotas)?;
     Ok(Plan {
         actions: rack_plan
             .actions
@@ -286,10 +316,13 @@ fn missing_rack_resources(
     })
 }
 
-/// A rack action a deploy applies: a create, a security group's update, or the
-/// security-group part of a router's update.
+/// A rack action a deploy applies: a create, a due certificate's renewal, a
+/// security group's update, or the security-group part of a router's update.
 fn security_repair_or_create(mut a: crate::plan::Action) -> Option<crate::plan::Action> {
     use crate::resource::ResourceKind;
+    if a.is_renewal() {
+        return Some(a);
+    }
     match (a.op, a.kind) {
         (Op::Create, _) | (Op::Update, ResourceKind::SecurityGroup) => Some(a),
         (Op::Update, ResourceKind::LoadBalancer) => {
@@ -368,7 +401,7 @@ async fn deploy_inner(
 ) -> Result<DeployReport, OpsError> {
     check_manifest(manifest, rack, app)?;
     let fp = ca_fingerprint(ctx)?;
-    let desired = desired_app(rack, app, manifest, &fp)?;
+    let desired = desired_app(rack, app, manifest, &fp)?.renewing(ctx.renewal());
     let mut rack_report = None;
     let mut replans = 0;
     loop {
@@ -419,11 +452,21 @@ impl Attempt<'_> {
         if let Some(shown) = self.shown {
             self.check_shown(shown, &observed, &quotas)?;
         }
-        let missing = missing_rack_resources(rack, &observed, self.ca_fingerprint, &quotas)?;
+        let renewal = Some(self.ctx.renewal());
+        let missing =
+            missing_rack_resources(rack, &observed, self.ca_fingerprint, &quotas, renewal)?;
         let observed = if missing.is_empty() {
             observed
         } else {
-            tracing::info!(rack = %rack.name, creates = missing.actions.len(), "creating missing rack resources");
+            // The app's plan first, as if the rack were done: a deploy it refuses
+            // (a hostname taken, a quota) changes nothing, not even a renewal.
+            plan(
+                &Scope::App(self.app.clone()),
+                self.desired,
+                &assume_created(&observed, &missing.actions),
+                &quotas,
+            )?;
+            tracing::info!(rack = %rack.name, actions = missing.actions.len(), "creating missing rack resources, repairing its security and renewing due certificates");
             *rack_report = Some(apply(backend, &missing, self.ctx).await?);
             observe_all(backend, &rack.name).await?
         };
@@ -471,6 +514,7 @@ impl Attempt<'_> {
             observed,
             self.ca_fingerprint,
             quotas,
+            Some(self.ctx.renewal()),
         );
         match again {
             Ok(again) if same_actions(&again, shown) => Ok(()),

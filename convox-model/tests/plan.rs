@@ -58,6 +58,7 @@ fn observed_rule(app: &str, service: &str, priority: u32) -> Observed {
         },
         id: format!("arn:rule/{app}/{service}"),
         address: None,
+        not_after: None,
     }
 }
 

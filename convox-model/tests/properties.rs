@@ -165,6 +165,7 @@ proptest! {
                     },
                     id: format!("rule-{i}-{router}"),
                     address: None,
+                    not_after: None,
                 });
             }
         }

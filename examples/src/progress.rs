@@ -9,9 +9,20 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use convox_model::apply::{ApplyContext, ApplyEvent, SleepFn};
 use convox_model::name::Name;
 use convox_model::plan::Op;
+use convox_model::resource::ResourceKind;
 
-/// Unix seconds now: the model reads no clock, so the tool supplies it.
-pub fn now() -> i64 {
+/// The variable of the command's [`Environment`](crate::Environment) that sets
+/// the tool's clock (Unix seconds), for tests that move time: a rack deployed
+/// "a year ago" then shows its certificates due. Read here only; the library
+/// takes `now` from its caller.
+pub const NOW_VAR: &str = "CONVOX_NOW";
+
+/// Unix seconds now: the model reads no clock, so the tool supplies it: the
+/// system clock, or [`NOW_VAR`] when the environment sets it to a number.
+pub fn now(env: &crate::Environment) -> i64 {
+    if let Some(t) = env.var(NOW_VAR).and_then(|v| v.trim().parse::<i64>().ok()) {
+        return t;
+    }
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -30,6 +41,8 @@ fn progress_line(e: &ApplyEvent) -> Option<String> {
         ApplyEvent::Started { .. } => None,
         ApplyEvent::Finished { action } => {
             let done = match action.op {
+                // A certificate changes in place only when it is renewed.
+                Op::Update if action.kind == ResourceKind::Certificate => "renewed",
                 Op::Create => "created",
                 Op::Update => "updated",
                 Op::Replace => "replaced",

@@ -13,6 +13,10 @@ pub(crate) struct Certificate {
     /// The certificate body only: the mock never keeps a private key.
     pub certificate_pem: String,
     pub tags: Tags,
+    /// The end of its validity, read from the PEM at import (issue 12); `None`
+    /// for a PEM that only looks like one (the mock accepts those).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<i64>,
 }
 
 impl State {
@@ -24,18 +28,7 @@ impl State {
         tags: &Tags,
     ) -> BackendResult<String> {
         self.check_tags(op, tags)?;
-        if !pem.certificate.contains("-----BEGIN CERTIFICATE-----") {
-            return Err(invalid(
-                op,
-                "the certificate is not a PEM-encoded certificate",
-            ));
-        }
-        if !pem.private_key.contains("PRIVATE KEY-----") {
-            return Err(invalid(
-                op,
-                "the private key is not a PEM-encoded private key",
-            ));
-        }
+        check_pem(op, pem)?;
         if spec.domain.is_empty() {
             return Err(invalid(op, "the certificate names no domain"));
         }
@@ -52,9 +45,25 @@ impl State {
                 spec: spec.clone(),
                 certificate_pem: pem.certificate.clone(),
                 tags: tags.clone(),
+                not_after: convox_model::renew::not_after(&pem.certificate),
             },
         );
         Ok(arn)
+    }
+
+    /// ACM's `ImportCertificate` with `CertificateArn`: the same ARN, tags and
+    /// listeners, a new body and validity (issue 12).
+    pub(crate) fn reimport_certificate(
+        &mut self,
+        op: &str,
+        arn: &str,
+        pem: &CertificatePem,
+    ) -> BackendResult<()> {
+        check_pem(op, pem)?;
+        let cert = super::find_mut(&mut self.certificates, op, "certificate", arn)?;
+        cert.certificate_pem = pem.certificate.clone();
+        cert.not_after = convox_model::renew::not_after(&pem.certificate);
+        Ok(())
     }
 
     pub(crate) fn delete_certificate(&mut self, op: &str, arn: &str) -> BackendResult<()> {
@@ -64,4 +73,21 @@ impl State {
         let in_use = user.map(|(l, _)| format!("certificate {arn} is in use by listener {l}"));
         delete_unused(&mut self.certificates, op, "certificate", arn, in_use)
     }
+}
+
+/// What ACM checks of a PEM before importing it (as far as the mock does).
+fn check_pem(op: &str, pem: &CertificatePem) -> BackendResult<()> {
+    if !pem.certificate.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(invalid(
+            op,
+            "the certificate is not a PEM-encoded certificate",
+        ));
+    }
+    if !pem.private_key.contains("PRIVATE KEY-----") {
+        return Err(invalid(
+            op,
+            "the private key is not a PEM-encoded private key",
+        ));
+    }
+    Ok(())
 }

@@ -137,6 +137,7 @@ fn observed(
         resource: Resource { key, tags, spec },
         id,
         address,
+        not_after: None,
     }
 }
 
@@ -192,6 +193,12 @@ impl State {
         }
         out.extend(self.listener_certificates(scope, &refs));
         out.extend(self.records(rack, scope, &refs));
+        // A certificate's validity, as ACM reports it (issue 12).
+        for o in &mut out {
+            if let Some(c) = self.certificates.get(&o.id) {
+                o.not_after = c.not_after;
+            }
+        }
         out.sort_by(|a, b| a.resource.key.cmp(&b.resource.key));
         Ok(out)
     }

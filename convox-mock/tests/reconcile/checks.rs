@@ -326,6 +326,36 @@ pub fn check(sut: &Sut, model: &Model) {
         );
     }
 
+    // (9) Validity (issue 12): every hostname is covered on its listener by a
+    // certificate not yet due when its app was last deployed, whatever days
+    // passed since: a deploy renews the app's and the rack's due certificates.
+    for r in want.values() {
+        let day =
+            model.deployed_on.get(&r.app).copied().unwrap_or_else(|| {
+                panic!("(9) {} is served but {} was never deployed", r.host, r.app)
+            });
+        let due_from = crate::input::NOW
+            + day * convox_model::renew::DAY
+            + convox_model::renew::DEFAULT_RENEW_BEFORE;
+        let best = l_certs(routers[&r.side].listeners[&443].1)
+            .map(|c| &state["certificates"][c])
+            .filter(|c| {
+                c["certificate_pem"]
+                    .as_str()
+                    .is_some_and(|pem| sans(pem).iter().any(|n| covers(n, &r.host)))
+            })
+            .filter_map(|c| c["not_after"].as_i64())
+            .max();
+        assert!(
+            best.is_some_and(|t| t > due_from),
+            "(9) {} (deployed on day {day}, now day {}) is covered only until {:?}, due from {}",
+            r.host,
+            model.days,
+            best.map(convox_model::renew::date),
+            convox_model::renew::date(due_from)
+        );
+    }
+
     // Links resolve to the hostname the reference serves for the target.
     let rack = model.rack();
     for (app, svcs) in &model.apps {

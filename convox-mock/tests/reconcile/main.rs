@@ -30,7 +30,10 @@
 //! 7. after a successful deploy the plan is empty and an identical redeploy makes
 //!    no mutating call;
 //! 8. after faults, fault-free retries converge to the state of a twin that never
-//!    saw a fault, and no owned resource exists that the reference does not want.
+//!    saw a fault, and no owned resource exists that the reference does not want;
+//! 9. (issue 12: the clock moves) every hostname is covered on its listener by a
+//!    certificate that was not yet due when its app was last deployed: valid at
+//!    `now` once the app's next deploy has run, whatever days passed.
 
 mod adversary;
 // Day-2 safety: `rack audit` reports exactly the drift injected.
@@ -71,6 +74,7 @@ impl<const FAULTS: bool> StateMachineTest for Reconcile<FAULTS> {
             records_seeded: false,
             clock: VirtualClock::new(),
             last: None,
+            now: input::NOW,
         };
         if model.rack_exists {
             let internal = if model.params.internal() {

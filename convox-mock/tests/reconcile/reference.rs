@@ -41,6 +41,11 @@ pub enum Transition {
     Adversary(Adversity),
     /// Two apps deploy at the same moment on one backend.
     Concurrent([(usize, Vec<Svc>); 2]),
+    // The clock moves (issue 12): certificates come due.
+    /// Days pass; nothing is called.
+    Clock {
+        days: i64,
+    },
 }
 
 impl Transition {
@@ -49,7 +54,10 @@ impl Transition {
             Transition::Params { faults, .. }
             | Transition::Deploy { faults, .. }
             | Transition::Delete { faults, .. } => faults.as_ref(),
-            Transition::Drift(_) | Transition::Adversary(_) | Transition::Concurrent(_) => None,
+            Transition::Drift(_)
+            | Transition::Adversary(_)
+            | Transition::Concurrent(_)
+            | Transition::Clock { .. } => None,
         }
     }
 }
@@ -172,6 +180,11 @@ pub struct Model {
     pub apps: BTreeMap<usize, Vec<Svc>>,
     /// What the model expects of the transition just applied.
     pub last: Outcome,
+    /// Days since the start (issue 12): the tool's clock is `NOW` plus these.
+    pub days: i64,
+    /// The day each deployed app (by name) was last deployed: its names must
+    /// be covered by certificates not yet due then (issue 12).
+    pub deployed_on: BTreeMap<String, i64>,
 }
 
 impl Model {
@@ -320,6 +333,8 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
             rack_exists: params.is_some(),
             apps: BTreeMap::new(),
             last: Outcome::Start,
+            days: 0,
+            deployed_on: BTreeMap::new(),
         })
         .boxed()
     }
@@ -347,6 +362,8 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
             1 => adversity().prop_map(Transition::Adversary),
             1 => (0..APPS.len(), services(state.params), 0..APPS.len(), services(state.params))
                 .prop_map(|(a, sa, b, sb)| Transition::Concurrent([(a, sa), (b, sb)])),
+            // The clock moves (issue 12): up to past a certificate's lifetime.
+            1 => (1i64..420).prop_map(|days| Transition::Clock { days }),
         ]
         .boxed()
     }
@@ -383,12 +400,18 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
             Transition::Deploy { app, services, .. } => {
                 if state.fits(services) && state.hostnames_free(*app, services) {
                     state.apps.insert(*app, services.clone());
+                    state.deployed_on.insert(APPS[*app].to_string(), state.days);
                     state.rack_exists = true;
                     state.last = Outcome::Accepted;
                 }
             }
             Transition::Delete { app, .. } => {
                 state.apps.remove(app);
+                state.deployed_on.remove(APPS[*app]);
+                state.last = Outcome::Accepted;
+            }
+            Transition::Clock { days } => {
+                state.days += days;
                 state.last = Outcome::Accepted;
             }
             // Day-2 safety (in place): repaired within the step; the rack and
@@ -398,6 +421,7 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
             Transition::Concurrent(deploys) => {
                 for (app, services) in deploys {
                     state.apps.insert(*app, services.clone());
+                    state.deployed_on.insert(APPS[*app].to_string(), state.days);
                 }
                 state.last = Outcome::Accepted;
             }

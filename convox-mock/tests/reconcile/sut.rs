@@ -67,6 +67,8 @@ pub struct Sut {
     pub clock: VirtualClock,
     /// The transition last accepted, for the checks after it.
     pub last: Option<Transition>,
+    /// The tool's clock, Unix seconds: `NOW` until the clock moves (issue 12).
+    pub now: i64,
 }
 
 /// Another tool's resources in the same account and VPC: an untagged
@@ -352,6 +354,8 @@ async fn run(b: &dyn Backend, t: &Transition, ctx: &ApplyContext) -> Result<(), 
             ra?;
             rb?;
         }
+        // Time passes; the next operations see it through their context.
+        Transition::Clock { .. } => {}
     }
     Ok(())
 }
@@ -372,7 +376,9 @@ impl Sut {
     }
 
     fn ctx(&self) -> ApplyContext {
-        ctx(RACK, &self.clock)
+        let mut c = ctx(RACK, &self.clock);
+        c.now = self.now;
+        c
     }
 
     /// Invariant 7 after a successful deploy on `b`: the planner (the system
@@ -422,6 +428,7 @@ impl Sut {
             return self.drift(model, *d);
         }
         self.last = None;
+        self.now = NOW + model.days * convox_model::renew::DAY;
         // Someone else's change: made on both backends, and from now on part of
         // what must never be changed or deleted.
         if let Transition::Adversary(a) = t {

@@ -10,8 +10,11 @@
 //! Order, by kind ([`crate::aws::CREATE_ORDER`]): security group, load balancer, certificate, listener (a 443
 //! listener needs its certificate), listener certificate, target group, rule,
 //! hosted zone, record. Deletes run first, in the reverse order; certificates being
-//! replaced are created before and deleted after everything else, so that no
-//! listener is ever left without one.
+//! replaced, and their attachments, are created before and deleted after
+//! everything else (old attachments detached, then old certificates deleted), so
+//! that no listener is ever left without one and no name goes uncovered. A
+//! certificate due for renewal is re-issued and re-imported in place
+//! ([`Backend::reimport_certificate`](crate::backend::Backend::reimport_certificate)).
 //!
 //! No runtime: the caller supplies sleeping ([`ApplyContext::sleep`]); jitter comes
 //! from a seeded generator, so a test with a fixed seed sees fixed delays.
@@ -78,6 +81,9 @@ pub struct ApplyContext {
     pub seed: u64,
     /// Receives progress.
     pub on_event: Option<EventFn>,
+    /// How long before it expires a certificate is renewed, in seconds: the
+    /// operations in [`crate::ops`] plan renewals at `now` with it (issue 12).
+    pub renew_before: i64,
 }
 
 impl fmt::Debug for ApplyContext {
@@ -89,6 +95,7 @@ impl fmt::Debug for ApplyContext {
             .field("concurrency", &self.concurrency)
             .field("retry", &self.retry)
             .field("seed", &self.seed)
+            .field("renew_before", &self.renew_before)
             .finish_non_exhaustive()
     }
 }
@@ -106,7 +113,19 @@ impl ApplyContext {
             sleep,
             seed: 0x5eed,
             on_event: None,
+            renew_before: crate::renew::DEFAULT_RENEW_BEFORE,
         }
+    }
+
+    /// Sets how long before it expires a certificate is renewed (issue 12).
+    pub fn with_renew_before(mut self, secs: i64) -> Self {
+        self.renew_before = secs.max(0);
+        self
+    }
+
+    /// When certificates are due: at `now`, within `renew_before`.
+    pub fn renewal(&self) -> crate::renew::Renewal {
+        crate::renew::Renewal::at(self.now).with_renew_before(self.renew_before)
     }
 
     /// Sets the certificate issuer.

@@ -23,12 +23,19 @@ impl<'a> Engine<'a> {
     ) -> Vec<BoxFuture<'a, Vec<Outcome>>> {
         let mut out: Vec<BoxFuture<'a, Vec<Outcome>>> = Vec::new();
         // zone id -> [(action, change)]
-        let mut by_zone: BTreeMap<String, Vec<(ActionRef, RecordChange)>> = BTreeMap::new();
+        // With each change, the id a delete removes (the observed record's).
+        let mut by_zone: BTreeMap<String, Vec<(ActionRef, RecordChange, String)>> = BTreeMap::new();
         let mut failed: Vec<Outcome> = Vec::new();
         for (half, action) in records {
             let r = ActionRef::from(*action);
             match self.record_change(*half, action, known) {
-                Ok((zone, change)) => by_zone.entry(zone).or_default().push((r, change)),
+                Ok((zone, change)) => {
+                    let id = action
+                        .current
+                        .as_ref()
+                        .map_or_else(|| change.name.clone(), |o| o.id.clone());
+                    by_zone.entry(zone).or_default().push((r, change, id));
+                }
                 Err(e) => failed.push(self.finish(r, Err(e))),
             }
         }
@@ -37,17 +44,17 @@ impl<'a> Engine<'a> {
         }
         let limit = self.backend.quotas().records_per_change_batch;
         for (zone, changes) in by_zone {
-            let mut batch: Vec<(ActionRef, RecordChange)> = Vec::new();
+            let mut batch: Vec<(ActionRef, RecordChange, String)> = Vec::new();
             let mut cost = 0;
             let mut batches = Vec::new();
-            for (r, c) in changes {
+            for (r, c, id) in changes {
                 let k = change_weight(c.action);
                 if cost + k > limit && !batch.is_empty() {
                     batches.push(std::mem::take(&mut batch));
                     cost = 0;
                 }
                 cost += k;
-                batch.push((r, c));
+                batch.push((r, c, id));
             }
             if !batch.is_empty() {
                 batches.push(batch);
@@ -55,11 +62,12 @@ impl<'a> Engine<'a> {
             for batch in batches {
                 let zone = zone.clone();
                 out.push(Box::pin(async move {
-                    for (r, _) in &batch {
+                    for (r, _, _) in &batch {
                         self.emit(ApplyEvent::Started { action: r.clone() });
                     }
-                    let changes: Vec<RecordChange> = batch.iter().map(|(_, c)| c.clone()).collect();
-                    let first = batch.first().map(|(r, _)| r.clone());
+                    let changes: Vec<RecordChange> =
+                        batch.iter().map(|(_, c, _)| c.clone()).collect();
+                    let first = batch.first().map(|(r, _, _)| r.clone());
                     let result = self
                         .with_retry(first.as_ref(), true, || {
                             self.backend.change_records(&zone, &changes)
@@ -67,10 +75,13 @@ impl<'a> Engine<'a> {
                         .await;
                     batch
                         .into_iter()
-                        .map(|(r, c)| {
+                        .map(|(r, c, id)| {
                             let result = match &result {
                                 Ok(()) => Ok(match c.action {
-                                    RecordAction::Delete => Effect::Deleted(r.key.clone()),
+                                    RecordAction::Delete => Effect::Deleted {
+                                        key: r.key.clone(),
+                                        id,
+                                    },
                                     RecordAction::Create => Effect::Created {
                                         key: r.key.clone(),
                                         id: c.name.clone(),

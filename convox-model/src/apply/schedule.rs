@@ -11,7 +11,7 @@ use crate::aws::{CREATE_ORDER, create_level};
 use crate::backend::Backend;
 use crate::observe::observe_all;
 use crate::plan::{Action, Op, Plan, fingerprint};
-use crate::resource::{LoadBalancerAddress, Observed, ResourceKey};
+use crate::resource::{LoadBalancerAddress, ResourceKey};
 
 /// How many dependency levels there are.
 const LEVELS: usize = CREATE_ORDER.len();
@@ -39,7 +39,11 @@ pub(super) enum Effect {
         id: String,
         address: Option<LoadBalancerAddress>,
     },
-    Deleted(ResourceKey),
+    /// The resource `id` under `key` is gone.
+    Deleted {
+        key: ResourceKey,
+        id: String,
+    },
     Updated,
 }
 
@@ -95,8 +99,6 @@ pub async fn apply(
     }
 
     let mut known = Known::default();
-    let mut sorted: Vec<&Observed> = observed.iter().collect();
-    sorted.sort_by(|a, b| (&a.resource.key, &a.id).cmp(&(&b.resource.key, &b.id)));
     // A key claimed more than once is the claim the planner kept, or none: the
     // others are someone else's, never referred to or touched.
     let kept: BTreeMap<&ResourceKey, Option<&str>> = plan
@@ -104,7 +106,8 @@ pub async fn apply(
         .iter()
         .map(|c| (&c.key, c.kept.as_deref()))
         .collect();
-    for o in sorted {
+    // Of our own copies, the first is the one the planner kept (`kept_first`).
+    for o in crate::plan::kept_first(&observed) {
         if o.resource.key.is_foreign() {
             continue;
         }
@@ -130,7 +133,8 @@ pub async fn apply(
                 .iter()
                 .filter(|a| create_level(a.kind) == level)
                 .filter(|a| {
-                    a.op == Op::Delete || (a.op == Op::Replace && !a.creates_before_deleting())
+                    (a.op == Op::Delete && !a.deletes_last())
+                        || (a.op == Op::Replace && !a.creates_before_deleting())
                 })
                 .map(|a| (Half::Delete, a))
                 .collect(),
@@ -145,14 +149,20 @@ pub async fn apply(
                 .collect(),
         );
     }
-    // Old certificates go last, once nothing uses them.
-    stages.push(
-        plan.actions
-            .iter()
-            .filter(|a| a.creates_before_deleting())
-            .map(|a| (Half::Delete, a))
-            .collect(),
-    );
+    // Old certificates go last, once the new ones serve: old attachments are
+    // detached first, then the certificates deleted (make before break).
+    for level in (0..LEVELS).rev() {
+        stages.push(
+            plan.actions
+                .iter()
+                .filter(|a| {
+                    (a.creates_before_deleting() || (a.op == Op::Delete && a.deletes_last()))
+                        && create_level(a.kind) == level
+                })
+                .map(|a| (Half::Delete, a))
+                .collect(),
+        );
+    }
 
     for stage in stages {
         if stage.is_empty() {
@@ -170,13 +180,11 @@ pub async fn apply(
                                 known.addresses.insert(key, a);
                             }
                         }
-                        Effect::Deleted(key) => {
-                            // The old id of a certificate replaced create-first is
-                            // gone, but the key now names the new one: keep it.
-                            let replaced_first = stage
-                                .iter()
-                                .any(|(_, a)| a.key == key && a.creates_before_deleting());
-                            if !replaced_first {
+                        Effect::Deleted { key, id } => {
+                            // The key may name another resource by now: the new
+                            // half of a create-first replacement, or the copy
+                            // the planner kept among duplicates.
+                            if known.ids.get(&key) == Some(&id) {
                                 known.ids.remove(&key);
                             }
                         }

@@ -11,7 +11,9 @@ use super::report::{ActionRef, ApplyEvent, StepError};
 use super::schedule::{Effect, Half, Known, Outcome, Unit};
 use crate::backend::ErrorKind;
 use crate::plan::{Action, Op};
-use crate::resource::{Resource, ResourceKind, ResourceSpec, listener_certificate_id};
+use crate::resource::{
+    Resource, ResourceKind, ResourceSpec, listener_certificate_id, parse_listener_certificate_id,
+};
 
 impl<'a> Engine<'a> {
     pub(super) async fn run_stage(&self, stage: &[(Half, &Action)], known: &Known) -> Vec<Outcome> {
@@ -81,8 +83,12 @@ impl<'a> Engine<'a> {
                     .await
             }
             ResourceSpec::ListenerCertificate(lc) => {
-                let listener = known.id(&lc.listener)?;
-                let cert = known.id(&lc.certificate)?;
+                // The pair it was observed as: once a replacement has attached the
+                // new certificate, the certificate's key names the new one.
+                let (listener, cert) = match parse_listener_certificate_id(id) {
+                    Some(pair) => pair,
+                    None => (known.id(&lc.listener)?, known.id(&lc.certificate)?),
+                };
                 self.with_retry(Some(&r), true, || {
                     b.remove_listener_certificate(listener, cert)
                 })
@@ -109,8 +115,14 @@ impl<'a> Engine<'a> {
         };
         match result {
             // Already gone is what we wanted: re-running after a partial apply is safe.
-            Ok(()) => Ok(Effect::Deleted(action.key.clone())),
-            Err(e) if e.kind == ErrorKind::NotFound => Ok(Effect::Deleted(action.key.clone())),
+            Ok(()) => Ok(Effect::Deleted {
+                key: action.key.clone(),
+                id: id.to_string(),
+            }),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(Effect::Deleted {
+                key: action.key.clone(),
+                id: id.to_string(),
+            }),
             Err(e) => Err(e.into()),
         }
     }
@@ -172,6 +184,14 @@ impl<'a> Engine<'a> {
                         self.with_retry(Some(&r), true, || b.modify_rule(id, rule, tg))
                             .await?;
                     }
+                }
+                // A renewal: issued anew and re-imported over the same ARN, so
+                // the listeners that use it keep it (issue 12).
+                ResourceSpec::Certificate(c) if action.is_renewal() => {
+                    let issuer = self.ctx.issuer.as_ref().ok_or(StepError::NoIssuer)?;
+                    let pem = issuer.issue(&c.domain, self.ctx.now)?;
+                    self.with_retry(Some(&r), true, || b.reimport_certificate(id, &pem))
+                        .await?
                 }
                 _ => {
                     return Err(StepError::Unsupported {

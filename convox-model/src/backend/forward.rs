@@ -138,6 +138,11 @@ macro_rules! forward {
             async fn set_load_balancer_security_groups(&self, arn: &str, security_group_ids: &[String]) -> BackendResult<()> {
                 (**self).set_load_balancer_security_groups(arn, security_group_ids).await
             }
+
+            // Certificate renewal in place (issue 12).
+            async fn reimport_certificate(&self, arn: &str, pem: &CertificatePem) -> BackendResult<()> {
+                (**self).reimport_certificate(arn, pem).await
+            }
         }
     )*};
 }

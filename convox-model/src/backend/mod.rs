@@ -351,4 +351,19 @@ pub trait Backend: Send + Sync + fmt::Debug {
         arn: &str,
         security_group_ids: &[String],
     ) -> BackendResult<()>;
+
+    // Certificate renewal in place (issue 12).
+
+    /// Re-imports a renewed certificate over the one with ARN `arn`, as ACM's
+    /// `ImportCertificate` with `CertificateArn` does.
+    ///
+    /// # Behavior
+    /// - The ARN, the tags and every listener that uses the certificate (as its
+    ///   default or attached) are kept: nothing else changes, and no name served
+    ///   with it is ever uncovered.
+    /// - The next [`Backend::observe`] reports the new certificate's validity
+    ///   ([`Observed::not_after`]).
+    /// - `NotFound` if there is no certificate `arn`; `InvalidInput` if the PEM
+    ///   is not a certificate and key. Re-importing the same PEM again succeeds.
+    async fn reimport_certificate(&self, arn: &str, pem: &CertificatePem) -> BackendResult<()>;
 }

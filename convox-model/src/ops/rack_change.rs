@@ -12,6 +12,7 @@ use crate::name::Name;
 use crate::observe::observe_all;
 use crate::plan::{Op, Plan, fingerprint, plan};
 use crate::rack::Rack;
+use crate::renew::Renewal;
 use crate::resource::{Observed, ResourceKey, ResourceKind, Scope, normal_subnets};
 
 use super::{
@@ -67,15 +68,35 @@ pub async fn plan_rack(
     subnets: Option<&[String]>,
     ca_fingerprint: &str,
 ) -> Result<Plan, OpsError> {
+    plan_rack_at(
+        backend,
+        settings,
+        assignments,
+        subnets,
+        ca_fingerprint,
+        None,
+    )
+    .await
+}
+
+/// [`plan_rack`], with the renewals `rack params set` at `renewal`'s time
+/// makes: every rack certificate that is due.
+pub async fn plan_rack_at(
+    backend: &dyn Backend,
+    settings: &Rack,
+    assignments: &[&str],
+    subnets: Option<&[String]>,
+    ca_fingerprint: &str,
+    renewal: Option<Renewal>,
+) -> Result<Plan, OpsError> {
     let rack = next_rack(backend, settings, assignments, subnets).await?;
     let observed = observe_all(backend, &rack.name).await?;
     check_transition(&rack.params, &observed)?;
-    Ok(plan(
-        &Scope::Rack,
-        &desired_rack(&rack, ca_fingerprint),
-        &observed,
-        &backend.quotas(),
-    )?)
+    let mut desired = desired_rack(&rack, ca_fingerprint);
+    if let Some(renewal) = renewal {
+        desired = desired.renewing(renewal);
+    }
+    Ok(plan(&Scope::Rack, &desired, &observed, &backend.quotas())?)
 }
 
 /// The routers a plan replaces.
@@ -112,7 +133,7 @@ pub async fn set_rack_params_with(
     }
     check_transition(&rack.params, &observed)?;
 
-    let desired = desired_rack(&rack, &fp);
+    let desired = desired_rack(&rack, &fp).renewing(ctx.renewal());
     let mut p = plan(&Scope::Rack, &desired, &observed, &backend.quotas())?;
     let routers = replaced_routers(&p);
     if !routers.is_empty() && !opts.replace_routers {

@@ -92,6 +92,29 @@ pub(super) struct Sorted<'a> {
     pub(super) obstacles: Vec<&'a Observed>,
     /// The keys claimed more than once.
     pub(super) claims: Vec<DuplicateClaim>,
+    /// Our own extra copies of a certificate or of an attachment, left by an
+    /// interrupted make-before-break replacement: deleted, the one that serves
+    /// kept.
+    pub(super) leftovers: Vec<&'a Observed>,
+}
+
+/// Whether the claims of a key are the rack's own doing, left by a replacement
+/// that stopped between its make and its break: attachments (they carry no
+/// tags, so no one can copy them), or certificates from rack CAs of different
+/// fingerprints (a new CA's certificate imported beside the old one's). A copy
+/// of our tags carries our issuer too, so certificates of one issuer are not
+/// told apart this way: they are claims like any other's.
+fn own_copies(claims: &[&Observed]) -> bool {
+    let mut issuers = std::collections::BTreeSet::new();
+    let all = claims.iter().all(|o| match &o.resource.spec {
+        ResourceSpec::ListenerCertificate(_) => true,
+        ResourceSpec::Certificate(c) => {
+            issuers.insert(c.issuer.as_str());
+            c.issuer.len() == 64 && c.issuer.bytes().all(|b| b.is_ascii_hexdigit())
+        }
+        _ => false,
+    });
+    all && issuers.len() != 1
 }
 
 /// Observed resources by key (foreign ones aside), each key's claims sorted by id.
@@ -138,11 +161,25 @@ pub(super) fn sort<'a>(
             .filter(|o| o.resource.key.is_foreign())
             .collect(),
         claims: Vec::new(),
+        leftovers: Vec::new(),
     };
-    for (key, claims) in group(observed) {
+    // Which of our own copies serves: see `kept_first`.
+    let rank: BTreeMap<&str, usize> = super::planner::kept_first(observed)
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| (o.id.as_str(), i))
+        .collect();
+    for (key, mut claims) in group(observed) {
         let impostors = claims.iter().any(|o| impostor(o));
         if let ([only], false) = (claims.as_slice(), impostors) {
             sorted.current.insert(key, only);
+            continue;
+        }
+        if own_copies(&claims) {
+            claims.sort_by_key(|o| rank.get(o.id.as_str()).copied().unwrap_or(usize::MAX));
+            let (kept, rest) = claims.split_at(1);
+            sorted.current.insert(key, kept[0]);
+            sorted.leftovers.extend(rest);
             continue;
         }
         let genuine: Vec<&Observed> = claims.iter().copied().filter(|o| !impostor(o)).collect();

@@ -37,9 +37,12 @@ mod error;
 mod planner;
 mod priorities;
 mod render;
+// Certificate renewals (issue 12).
+mod renewals;
 
 pub use claims::{DuplicateClaim, duplicate_claims};
 pub use error::PlanError;
+pub(crate) use planner::kept_first;
 pub use planner::{fingerprint, plan};
 
 /// Deprecated name of [`crate::aws::Quotas`], the one table of AWS's quotas.
@@ -162,10 +165,35 @@ impl Action {
     /// Whether a replacement creates the new resource before deleting the old one.
     ///
     /// Certificates do: a listener must never be left without its certificate, and
-    /// a new certificate gets a new ARN. Everything else is deleted first, because
-    /// its AWS name, port or priority is unique and the new one needs it.
+    /// a new certificate gets a new ARN. So do their attachments to a listener:
+    /// the new certificate is attached before the old one is detached, so that no
+    /// name goes uncovered between the two (make before break). Everything else
+    /// is deleted first, because its AWS name, port or priority is unique and the
+    /// new one needs it.
     pub fn creates_before_deleting(&self) -> bool {
-        self.op == Op::Replace && self.kind == ResourceKind::Certificate
+        self.op == Op::Replace
+            && matches!(
+                self.kind,
+                ResourceKind::Certificate | ResourceKind::ListenerCertificate
+            )
+    }
+
+    /// Whether this action's delete runs after everything else: a certificate's, so that
+    /// the listeners using it have moved to the one that stays (a copy left by
+    /// an interrupted replacement, or a replaced certificate) first.
+    pub fn deletes_last(&self) -> bool {
+        self.kind == ResourceKind::Certificate
+    }
+
+    /// Whether this is a certificate's renewal: re-issued and re-imported in
+    /// place (same ARN, same attachments), because it is due.
+    pub fn is_renewal(&self) -> bool {
+        self.op == Op::Update
+            && self.kind == ResourceKind::Certificate
+            && self
+                .changes
+                .iter()
+                .any(|c| c.field == renewals::RENEW_FIELD)
     }
 
     fn tags(&self) -> Option<&crate::resource::Tags> {

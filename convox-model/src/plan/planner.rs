@@ -31,6 +31,49 @@ pub fn fingerprint(observed: &[Observed]) -> String {
         .collect()
 }
 
+/// The observed resources by key, the one the planner keeps first among those
+/// that share a key (left by a create whose answer was lost, or by an
+/// interrupted make-before-break replacement): a certificate attached to a
+/// listener before one that is not, and the attachment of the certificate kept
+/// before another, so that the certificate that serves is kept and the one that
+/// does not is deleted; otherwise by id. The apply engine resolves keys the same
+/// way.
+pub(crate) fn kept_first(observed: &[Observed]) -> Vec<&Observed> {
+    use crate::resource::{ResourceSpec, parse_listener_certificate_id};
+    let attached: std::collections::BTreeSet<&str> = observed
+        .iter()
+        .filter(|o| o.resource.spec.kind() == ResourceKind::ListenerCertificate)
+        .filter_map(|o| parse_listener_certificate_id(&o.id))
+        .map(|(_, cert)| cert)
+        .collect();
+    let cert_rank = |o: &Observed| u8::from(!attached.contains(o.id.as_str()));
+    let mut certs: Vec<&Observed> = observed
+        .iter()
+        .filter(|o| o.resource.spec.kind() == ResourceKind::Certificate)
+        .collect();
+    certs.sort_by(|a, b| {
+        (&a.resource.key, cert_rank(a), &a.id).cmp(&(&b.resource.key, cert_rank(b), &b.id))
+    });
+    let mut kept_cert: BTreeMap<&ResourceKey, &str> = BTreeMap::new();
+    for c in certs {
+        kept_cert.entry(&c.resource.key).or_insert(c.id.as_str());
+    }
+    let rank = |o: &Observed| -> u8 {
+        match &o.resource.spec {
+            ResourceSpec::Certificate(_) => cert_rank(o),
+            ResourceSpec::ListenerCertificate(lc) => {
+                let cert = parse_listener_certificate_id(&o.id).map(|(_, c)| c);
+                u8::from(cert.is_none() || cert != kept_cert.get(&lc.certificate).copied())
+            }
+            _ => 0,
+        }
+    };
+    let mut sorted: Vec<&Observed> = observed.iter().collect();
+    sorted
+        .sort_by(|a, b| (&a.resource.key, rank(a), &a.id).cmp(&(&b.resource.key, rank(b), &b.id)));
+    sorted
+}
+
 /// Plans `scope`: the actions that turn `observed` into `desired`.
 ///
 /// `observed` should hold everything the rack owns (its own resources and every
@@ -59,6 +102,9 @@ pub fn plan(
     let sorted = sort(scope, &desired.resources, observed)?;
     let current = sorted.current;
     let obstacles = sorted.obstacles;
+    // Our own copies of a certificate or attachment (an interrupted make-before-
+    // break replacement): the one that serves is kept, the others are deleted.
+    let duplicates = sorted.leftovers;
 
     let desired_resources = allocate_priorities(desired, &current, &obstacles, quotas)?;
 
@@ -98,6 +144,42 @@ pub fn plan(
         }
     }
 
+    // Certificates due for renewal, unless already replaced (issue 12).
+    if let Some(renewal) = &desired.renewal {
+        super::renewals::add_renewals(renewal, &desired_resources, &current, &mut drafts);
+    }
+
+    // A certificate observed twice (an interrupted replacement): every listener
+    // that uses it is set to the copy kept, so that the other can be deleted.
+    let doubled: std::collections::BTreeSet<&ResourceKey> = duplicates
+        .iter()
+        .filter(|o| o.resource.spec.kind() == ResourceKind::Certificate)
+        .map(|o| &o.resource.key)
+        .collect();
+    for (key, want) in &desired_resources {
+        let crate::resource::ResourceSpec::Listener(l) = &want.spec else {
+            continue;
+        };
+        let Some(cert) = l.certificate.as_ref().filter(|c| doubled.contains(c)) else {
+            continue;
+        };
+        if current.contains_key(key) && !drafts.contains_key(key) {
+            drafts.insert(
+                key.clone(),
+                Draft {
+                    op: Op::Update,
+                    changes: vec![super::FieldChange {
+                        field: "certificate".to_string(),
+                        from: format!("{cert} (one of its copies)"),
+                        to: format!("{cert} (the copy kept)"),
+                        forces_replacement: false,
+                    }],
+                    reason: Some(format!("{cert} exists twice")),
+                },
+            );
+        }
+    }
+
     cascade(&desired_resources, &current, &mut drafts);
 
     let mut actions = Vec::new();
@@ -119,9 +201,17 @@ pub fn plan(
             key,
         });
     }
-    let deletes = current.values().copied().filter(|o| {
-        o.resource.key.in_scope(scope) && !desired_resources.contains_key(&o.resource.key)
-    });
+    let deletes = current
+        .values()
+        .copied()
+        .filter(|o| {
+            o.resource.key.in_scope(scope) && !desired_resources.contains_key(&o.resource.key)
+        })
+        .chain(
+            duplicates
+                .into_iter()
+                .filter(|o| o.resource.key.in_scope(scope)),
+        );
     for o in deletes {
         let kind = o.resource.spec.kind();
         actions.push(Action {

@@ -74,6 +74,11 @@ impl fmt::Display for Plan {
                 (Some(app), Some(service)) => writeln!(f, "app {app}, service {service}")?,
             }
             for a in actions {
+                // A renewal reads as one: what is renewed and when it expires.
+                if a.is_renewal() {
+                    render_renewal(f, a)?;
+                    continue;
+                }
                 writeln!(f, "  {} {} {}", a.op.marker(), a.kind, a.key)?;
                 match a.op {
                     Op::Create => {
@@ -131,4 +136,23 @@ fn claims(plan: &Plan, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         )?;
     }
     Ok(())
+}
+
+/// `~ renew certificate app/backend/cert (expires 2027-12-02)`, why, and how it
+/// affects traffic (issue 12).
+fn render_renewal(f: &mut fmt::Formatter<'_>, a: &Action) -> fmt::Result {
+    let expires = a
+        .current
+        .as_ref()
+        .and_then(|o| o.not_after)
+        .map(|t| format!(" (expires {})", crate::renew::date(t)))
+        .unwrap_or_default();
+    writeln!(f, "  {} renew {} {}{expires}", a.op.marker(), a.kind, a.key)?;
+    if let Some(reason) = &a.reason {
+        writeln!(f, "      because {reason}")?;
+    }
+    writeln!(
+        f,
+        "      (no disruption: re-imported in place, same ARN and listeners; new connections get the renewed certificate)"
+    )
 }

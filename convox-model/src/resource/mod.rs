@@ -158,4 +158,8 @@ pub struct Observed {
     /// For a load balancer, where it answers; for a record, the alias target read
     /// back (what a DELETE of it must name exactly).
     pub address: Option<LoadBalancerAddress>,
+    /// For a certificate, the end of its validity (Unix seconds) as the provider
+    /// reports it; `None` for other kinds, or a certificate it cannot read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<i64>,
 }

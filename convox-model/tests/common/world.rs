@@ -79,6 +79,7 @@ pub fn observe_after(before: &[Observed], plan: &Plan) -> Vec<Observed> {
                 resource: r.clone(),
                 id: format!("id:{}", r.key),
                 address,
+                not_after: None,
             });
         }
     }

@@ -81,7 +81,7 @@ pub fn delete(
         .stored_rack(&name, io)?
         .unwrap_or_else(|| Rack::new(name.clone(), RackParams::default(), None));
     let backend = s.backend(io)?.backend.clone();
-    let ctx = context(&rack.name, now());
+    let ctx = context(&rack.name, now(&given.env));
     // The work owns its context (so progress ends with it) and borrows the rest.
     let (rack, target) = (&rack, &app);
     let result =

@@ -35,7 +35,7 @@ pub fn rack_audit(
         Ok::<_, convox_model::backend::BackendError>((observed, surroundings))
     });
     let (observed, surroundings) = read.map_err(|e| report_error(io, &e))?;
-    let report = audit(&rack, &observed, &surroundings, now());
+    let report = audit(&rack, &observed, &surroundings, now(&given.env));
     if a.json {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => {

@@ -8,6 +8,7 @@ use convox_model::name::Name;
 use convox_model::ops;
 use convox_model::plan::Plan;
 use convox_model::rack::Rack;
+use convox_model::renew::Renewal;
 
 use super::{note, params_line};
 use crate::Io;
@@ -47,8 +48,10 @@ fn target(
 pub fn plan(a: &PlanArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exit> {
     let (rack, app, m) = target(&a.file, &a.net, given, s, io)?;
     let c = checked_on(&m, &rack, &app, &a.env, Format::Text, io)?;
-    let ca = s.authority(&rack.name, now(), io)?;
-    let p = plan_on_backend(s, &rack, &app, &c.manifest, ca.fingerprint(), io)?;
+    let now = now(&given.env);
+    let ca = s.authority(&rack.name, now, io)?;
+    let renewal = context(&rack.name, now).renewal();
+    let p = plan_on_backend(s, &rack, &app, &c.manifest, ca.fingerprint(), renewal, io)?;
     if a.json {
         let _ = writeln!(io.out, "{}", p.to_json());
     } else if p.is_empty() {
@@ -59,22 +62,25 @@ pub fn plan(a: &PlanArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Re
     Ok(())
 }
 
-/// The app's plan against what the session's backend holds.
+/// The app's plan against what the session's backend holds, with the
+/// certificates due at `renewal`'s time renewed.
 fn plan_on_backend(
     s: &mut Session,
     rack: &Rack,
     app: &Name,
     manifest: &Manifest,
     ca_fingerprint: &str,
+    renewal: Renewal,
     io: &mut Io<'_>,
 ) -> Result<Plan, Exit> {
     let backend = s.backend(io)?.backend.clone();
-    s.rt.block_on(ops::plan_app(
+    s.rt.block_on(ops::plan_app_at(
         backend.as_ref(),
         rack,
         app,
         manifest,
         ca_fingerprint,
+        Some(renewal),
     ))
     .map_err(|e| report_error(io, &e))
 }
@@ -83,11 +89,19 @@ fn plan_on_backend(
 pub fn deploy(a: &DeployArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exit> {
     let (rack, app, m) = target(&a.file, &a.net, given, s, io)?;
     let c = checked_on(&m, &rack, &app, &a.env, Format::Text, io)?;
-    let now = now();
+    let now = now(&given.env);
     let ca = s.authority(&rack.name, now, io)?;
     let backend = s.backend(io)?.backend.clone();
     let ctx = context(&rack.name, now);
-    let p = plan_on_backend(s, &rack, &app, &c.manifest, ca.fingerprint(), io)?;
+    let p = plan_on_backend(
+        s,
+        &rack,
+        &app,
+        &c.manifest,
+        ca.fingerprint(),
+        ctx.renewal(),
+        io,
+    )?;
     if p.is_empty() {
         // Nothing to do: no apply at all, so not one mutating call.
         let _ = writeln!(io.out, "No changes. {app} is up to date.");

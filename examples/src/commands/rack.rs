@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use convox_model::ops;
 use convox_model::params::RackParams;
+use convox_model::renew::Renewal;
 
 use super::note;
 use crate::Io;
@@ -43,15 +44,17 @@ pub fn plan(a: &RackPlanArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -
             ),
         ));
     };
-    let ca = s.authority(&rack.name, now(), io)?;
+    let now = now(&given.env);
+    let ca = s.authority(&rack.name, now, io)?;
     let backend = s.backend(io)?.backend.clone();
     let p =
-        s.rt.block_on(ops::plan_rack(
+        s.rt.block_on(ops::plan_rack_at(
             backend.as_ref(),
             &rack,
             &[],
             None,
             ca.fingerprint(),
+            Some(Renewal::at(now)),
         ))
         .map_err(|e| report_error(io, &e))?;
     if a.json {
@@ -90,17 +93,18 @@ pub fn set_params(
     rack.params
         .with_assignments(assignments.iter().copied())
         .map_err(|e| report_error(io, &e))?;
-    let now = now();
+    let now = now(&given.env);
     let ca = s.authority(&rack.name, now, io)?;
     let backend = s.backend(io)?.backend.clone();
     // The plan first, as deploy shows an app's.
     let p =
-        s.rt.block_on(ops::plan_rack(
+        s.rt.block_on(ops::plan_rack_at(
             backend.as_ref(),
             &rack,
             &assignments,
             subnets.as_deref(),
             ca.fingerprint(),
+            Some(Renewal::at(now)),
         ))
         .map_err(|e| report_error(io, &e))?;
     if !p.is_empty() {
