@@ -1726,6 +1726,7 @@ async fn rack_round_trip(fx: &Fx<'_>) -> R<Outcome> {
         subnets: fx.ctx.subnets.clone(),
         router_host: format!("{}.example.com", fx.rack),
         params: RackParams::default(),
+        ca: None,
     };
     expect_kind(
         fx.b.save_rack("Z0000000000NOSUCHZONE", &rack).await,

@@ -64,6 +64,10 @@ pub enum OpsError {
     /// cannot be saved.
     #[error("the rack's hosted zone is missing after reconciling; run the command again")]
     NoZone,
+    // The rack's certificate authority (identity check, rotation).
+    /// The certificate authority is not the rack's, or could not be rotated.
+    #[error(transparent)]
+    Ca(#[from] crate::ca::CaError),
 }
 
 /// What changing rack parameters did.
@@ -129,13 +133,17 @@ pub async fn set_rack_params(
     assignments: &[&str],
     ctx: &ApplyContext,
 ) -> Result<RackChange, OpsError> {
-    let base = backend
-        .load_rack(&settings.name)
-        .await?
-        .unwrap_or_else(|| settings.clone());
-    let params = base.params.with_assignments(assignments.iter().copied())?;
-    let rack = Rack { params, ..base };
+    let stored = backend.load_rack(&settings.name).await?;
+    let params = stored
+        .as_ref()
+        .unwrap_or(settings)
+        .params
+        .with_assignments(assignments.iter().copied())?;
     let fp = ca_fingerprint(ctx)?;
+    crate::ca::check(stored.as_ref(), &fp)?;
+    let base = stored.unwrap_or_else(|| settings.clone());
+    let base = crate::ca::record(base, settings.ca.as_ref(), &fp, ctx.now);
+    let rack = Rack { params, ..base };
 
     let observed = observe_all(backend, &rack.name).await?;
     check_transition(&params, &observed)?;
@@ -223,6 +231,10 @@ pub async fn plan_app(
     ca_fingerprint: &str,
 ) -> Result<Plan, OpsError> {
     check_manifest(manifest, rack, app)?;
+    crate::ca::check(
+        backend.load_rack(&rack.name).await?.as_ref(),
+        ca_fingerprint,
+    )?;
     let quotas = backend.quotas();
     let observed = observe_all(backend, &rack.name).await?;
     let creates = missing_rack_resources(rack, &observed, ca_fingerprint, &quotas)?.actions;
@@ -318,6 +330,9 @@ async fn deploy_inner(
 ) -> Result<DeployReport, OpsError> {
     check_manifest(manifest, rack, app)?;
     let fp = ca_fingerprint(ctx)?;
+    // Before any change: a rack refuses an authority that is not its own.
+    let stored = backend.load_rack(&rack.name).await?;
+    crate::ca::check(stored.as_ref(), &fp)?;
     let desired = desired_app(rack, app, manifest, &fp)?;
     let quotas = backend.quotas();
 
@@ -342,13 +357,24 @@ async fn deploy_inner(
     };
     // Checked on every deploy, not only on the one that created the zone: that one
     // may have failed after creating it and before saving, and nothing would be
-    // missing the next time.
-    if backend.load_rack(&rack.name).await?.is_none()
+    // missing the next time. A rack stored before racks recorded their
+    // certificate authority records the one given.
+    let unsaved = match stored {
+        None => Some(crate::ca::record(
+            rack.clone(),
+            rack.ca.as_ref(),
+            &fp,
+            ctx.now,
+        )),
+        Some(s) if s.ca.is_none() => Some(crate::ca::record(s, rack.ca.as_ref(), &fp, ctx.now)),
+        Some(_) => None,
+    };
+    if let Some(to_save) = unsaved
         && let Some(zone) = observed
             .iter()
             .find(|o| o.resource.key == ResourceKey::zone())
     {
-        backend.save_rack(&zone.id, rack).await?;
+        backend.save_rack(&zone.id, &to_save).await?;
     }
 
     let p = plan(&Scope::App(app.clone()), &desired, &observed, &quotas)?;

@@ -2,6 +2,7 @@
 //! arguments to `Result<(), Exit>`, its output already written.
 
 pub mod apps;
+pub mod ca;
 pub mod check;
 pub mod deploy;
 pub mod rack;

@@ -40,7 +40,7 @@ pub fn set_params(
     io: &mut Io<'_>,
 ) -> Result<(), Exit> {
     let name = given.rack(io)?;
-    let (rack, _) = s.rack(&name, &a.net, io)?;
+    let (mut rack, stored) = s.rack(&name, &a.net, io)?;
     let assignments: Vec<&str> = a.assignments.iter().map(String::as_str).collect();
     // The same check set_rack_params makes first, made here before a
     // certificate authority is generated for a command that cannot succeed.
@@ -48,7 +48,7 @@ pub fn set_params(
         .with_assignments(assignments.iter().copied())
         .map_err(|e| report_error(io, &e))?;
     let now = now();
-    let ca = s.authority(&rack.name, now, io)?;
+    let ca = s.authority(&mut rack, stored, now, io)?;
     let backend = s.backend(io)?.backend.clone();
     let ctx = context(&rack.name, now).with_issuer(Arc::new(ca));
     let result =
