@@ -66,6 +66,7 @@ impl<const FAULTS: bool> StateMachineTest for Reconcile<FAULTS> {
             records_seeded: false,
             clock: VirtualClock::new(),
             last: None,
+            ca: model.ca,
         };
         if model.rack_exists {
             let internal = if model.params.internal() {

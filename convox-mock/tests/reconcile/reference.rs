@@ -18,6 +18,7 @@ use crate::adversary::{Faults, faults};
 use crate::input::{
     APPS, Exposure, PARAMS, RACK, SERVICES, Svc, name, rack_with, router_host, services,
 };
+use crate::sut::AUTHORITIES;
 
 #[derive(Clone, Debug)]
 pub enum Transition {
@@ -34,6 +35,13 @@ pub enum Transition {
         app: usize,
         faults: Option<Faults>,
     },
+    // Rotation of the rack's certificate authority.
+    /// `convox rack ca rotate` to authority `to` (an index into the run's
+    /// authorities; the rack starts with 0).
+    Rotate {
+        to: usize,
+        faults: Option<Faults>,
+    },
 }
 
 impl Transition {
@@ -41,7 +49,8 @@ impl Transition {
         match self {
             Transition::Params { faults, .. }
             | Transition::Deploy { faults, .. }
-            | Transition::Delete { faults, .. } => faults.as_ref(),
+            | Transition::Delete { faults, .. }
+            | Transition::Rotate { faults, .. } => faults.as_ref(),
         }
     }
 }
@@ -164,6 +173,8 @@ pub struct Model {
     pub apps: BTreeMap<usize, Vec<Svc>>,
     /// What the model expects of the transition just applied.
     pub last: Outcome,
+    /// The rack's certificate authority (an index into the run's authorities).
+    pub ca: usize,
 }
 
 impl Model {
@@ -312,6 +323,7 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
             rack_exists: params.is_some(),
             apps: BTreeMap::new(),
             last: Outcome::Start,
+            ca: 0,
         })
         .boxed()
     }
@@ -333,6 +345,10 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
                 |(app, services, faults)| Transition::Deploy { app, services, faults }
             ),
             1 => (0..APPS.len(), faults()).prop_map(|(app, faults)| Transition::Delete { app, faults }),
+            // Rotation runs without faults: rerunning one interrupted at any call
+            // needs make-before-break certificate replacement (see
+            // tests/rotation.rs).
+            1 => (0..AUTHORITIES).prop_map(|to| Transition::Rotate { to, faults: None }),
         ]
         .boxed()
     }
@@ -357,6 +373,14 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
             Transition::Delete { app, .. } => {
                 state.apps.remove(app);
                 state.last = Outcome::Accepted;
+            }
+            // A rack that exists moves to the new authority; one never created
+            // has none to rotate.
+            Transition::Rotate { to, .. } => {
+                if state.rack_exists {
+                    state.ca = *to;
+                    state.last = Outcome::Accepted;
+                }
             }
         }
         state
