@@ -269,7 +269,7 @@ async fn rotation_reissues_every_certificate_and_records_the_new_authority_last(
         .expect("rotate");
     assert_eq!(r.from.as_deref(), Some(old.fingerprint()));
     assert_eq!(r.reissued(), 4);
-    check_rotated(&*mock, &clock).await;
+    check_rotated(&mock, &clock).await;
     // Again: nothing to do.
     mock.reset_calls();
     let r = rotate_ca(&*mock, &name("production"), &ctx(new, &clock), "test")
@@ -335,7 +335,7 @@ async fn a_rotation_interrupted_at_any_call_finishes_when_run_again() {
         let b = Faulty::from_arc(mock.clone(), n)
             .fail_nth_call(n, Fault::lost_response().retryable(false));
         let _ = rotate_ca(&b, &name("production"), &ctx(new, &clock), "test").await;
-        let gaps = uncovered(&*mock);
+        let gaps = uncovered(&mock);
         if !gaps.is_empty() {
             uncovered_at.push(format!("call {n}: {gaps:?}"));
         }
@@ -357,7 +357,7 @@ async fn a_rotation_interrupted_at_any_call_finishes_when_run_again() {
             failed.push(format!("call {n}: {e}"));
             continue;
         }
-        check_rotated(&*mock, &clock).await;
+        check_rotated(&mock, &clock).await;
     }
     assert!(
         failed.is_empty(),

@@ -46,7 +46,7 @@ pub enum CaError {
         /// The rack.
         rack: Name,
         /// What the rack recorded.
-        expected: RackCa,
+        expected: Box<RackCa>,
         /// The fingerprint of the authority given.
         given: String,
     },
@@ -61,7 +61,7 @@ pub enum CaError {
         /// The rack.
         rack: Name,
         /// What the rack recorded, if it did.
-        expected: Option<RackCa>,
+        expected: Option<Box<RackCa>>,
         /// Where the tool looked.
         looked_in: String,
     },
@@ -133,7 +133,7 @@ pub fn check(stored: Option<&Rack>, fingerprint: &str) -> Result<(), CaError> {
             name, ca: Some(ca), ..
         }) if !ca.accepts(fingerprint) => Err(CaError::Mismatch {
             rack: name.clone(),
-            expected: ca.clone(),
+            expected: Box::new(ca.clone()),
             given: fingerprint.to_string(),
         }),
         _ => Ok(()),

@@ -324,7 +324,7 @@ impl Session {
             None if stored => {
                 let e = CaError::NotFound {
                     rack: rack.name.clone(),
-                    expected: rack.ca.clone(),
+                    expected: rack.ca.clone().map(Box::new),
                     looked_in: path.display().to_string(),
                 };
                 return Err(report_error(io, &e));
