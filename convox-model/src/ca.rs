@@ -25,13 +25,17 @@ use serde::Serialize;
 use crate::apply::{ApplyContext, Report, apply};
 use crate::backend::Backend;
 use crate::desired::DesiredState;
+use crate::exposure::Router;
 use crate::inventory::apps;
 use crate::name::Name;
 use crate::observe::observe_all;
 use crate::ops::OpsError;
 use crate::plan::{Plan, plan};
 use crate::rack::{Rack, RackCa};
-use crate::resource::{Observed, ResourceKey, ResourceSpec, Scope};
+use crate::resource::tags::{ownership_tags, role};
+use crate::resource::{
+    ListenerCertificateSpec, Observed, Resource, ResourceKey, ResourceSpec, Scope,
+};
 
 /// Why the rack's certificate authority was refused or could not be rotated.
 #[derive(Debug, thiserror::Error)]
@@ -201,7 +205,7 @@ impl Rotation {
 /// What exists in `scope`, as desired, with every rack-issued certificate's
 /// issuer set to `fingerprint`: planned against what exists, it re-issues those
 /// certificates (and moves what uses them) and changes nothing else.
-fn reissued(scope: &Scope, observed: &[Observed], fingerprint: &str) -> DesiredState {
+fn reissued(rack: &Name, scope: &Scope, observed: &[Observed], fingerprint: &str) -> DesiredState {
     let mut desired = DesiredState::empty(scope.clone());
     for o in observed.iter().filter(|o| o.resource.key.in_scope(scope)) {
         let mut r = o.resource.clone();
@@ -212,6 +216,33 @@ fn reissued(scope: &Scope, observed: &[Observed], fingerprint: &str) -> DesiredS
         }
         // One per key: the planner deletes the duplicates a failed create left.
         desired.resources.entry(r.key.clone()).or_insert(r);
+    }
+    // An app's certificate is attached to the internal listener, as its desired
+    // state says: an attachment lost meanwhile (replacing a listener's default
+    // certificate on AWS may drop its SNI list) is made again, not kept lost.
+    if let Scope::App(app) = scope {
+        let cert = ResourceKey::app_certificate(app);
+        let attachment = ResourceKey::app_listener_certificate(app);
+        if desired.resources.contains_key(&cert) && !desired.resources.contains_key(&attachment) {
+            let tags = ownership_tags(
+                rack,
+                Some(app),
+                None,
+                role::LISTENER_CERTIFICATE,
+                &attachment,
+            );
+            desired.resources.insert(
+                attachment.clone(),
+                Resource {
+                    key: attachment,
+                    tags,
+                    spec: ResourceSpec::ListenerCertificate(ListenerCertificateSpec {
+                        listener: ResourceKey::router_listener(Router::Internal, 443),
+                        certificate: cert,
+                    }),
+                },
+            );
+        }
     }
     desired
 }
@@ -292,7 +323,7 @@ pub async fn rotate_ca(
     scopes.extend(apps(&observed).into_iter().map(Scope::App));
     for scope in scopes {
         let observed = observe_all(backend, rack).await?;
-        let desired = reissued(&scope, &observed, &new);
+        let desired = reissued(rack, &scope, &observed, &new);
         let p = plan(&scope, &desired, &observed, &quotas)?;
         if p.is_empty() {
             continue;
