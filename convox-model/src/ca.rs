@@ -157,7 +157,7 @@ pub fn record(mut rack: Rack, given: Option<&RackCa>, fingerprint: &str, now: i6
             _ => RackCa::new(
                 fingerprint,
                 now,
-                "unrecorded (given by a tool that did not say)",
+                "unrecorded: given by a tool that did not say where",
             ),
         });
     }

@@ -43,7 +43,9 @@ pub struct RackCa {
     /// When it was recorded (Unix seconds).
     pub created: i64,
     /// Where it was created, as the tool that created it said (the CLI: the file
-    /// it wrote and the host), so that a refusal can say where to find it.
+    /// it wrote and the host), so that a refusal can say where to find it. On
+    /// AWS it is kept in a zone tag: characters a tag value does not allow
+    /// (other than letters, digits, spaces and `_.:/=+-@`) read back as `_`.
     pub origin: String,
     /// The fingerprint of the authority a rotation in progress moves to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
