@@ -11,7 +11,7 @@ use aws_sdk_route53::types::{
 use convox_model::backend::{BackendError, BackendResult, ErrorKind};
 use convox_model::name::Name;
 use convox_model::params::RackParams;
-use convox_model::rack::{Rack, Vpc};
+use convox_model::rack::{Rack, RackCa, Vpc};
 use convox_model::resource::{
     HostedZoneSpec, LoadBalancerAddress, RecordAction, RecordChange, Tags, parse_record_owner_value,
 };
@@ -38,6 +38,12 @@ const TAG_SUBNETS: &str = "convox:settings:subnets";
 const TAG_ROUTER_HOST: &str = "convox:settings:router-host";
 const TAG_INTERNAL: &str = "convox:param:Internal";
 const TAG_INTERNAL_ONLY: &str = "convox:param:InternalOnly";
+// The rack's certificate authority (its identity), beside its settings.
+const TAG_CA_FINGERPRINT: &str = "convox:settings:ca-fingerprint";
+const TAG_CA_CREATED: &str = "convox:settings:ca-created";
+const TAG_CA_ORIGIN: &str = "convox:settings:ca-origin";
+/// Empty when no rotation is in progress: AddTags cannot remove a tag.
+const TAG_CA_ROTATING_TO: &str = "convox:settings:ca-rotating-to";
 
 /// Whether a tag is one of the rack settings (and so not an ownership tag).
 pub(crate) fn is_settings_tag(key: &str) -> bool {
@@ -446,7 +452,7 @@ fn settings_tags(rack: &Rack) -> BackendResult<Tags> {
     // Tag values allow letters, digits, spaces and `_.:/=+-@`: subnets are joined
     // by spaces.
     let subnets = rack.subnets.join(" ");
-    let tags = Tags::from([
+    let mut tags = Tags::from([
         (TAG_REGION.to_string(), rack.region.clone()),
         (TAG_VPC_ID.to_string(), rack.vpc.id.clone()),
         (TAG_VPC_CIDR.to_string(), rack.vpc.cidr.clone()),
@@ -458,6 +464,9 @@ fn settings_tags(rack: &Rack) -> BackendResult<Tags> {
             yn(rack.params.internal_only()),
         ),
     ]);
+    if let Some(ca) = &rack.ca {
+        tags.extend(ca_tags(ca));
+    }
     if let Some((k, v)) = tags.iter().find(|(_, v)| v.len() > 256) {
         return Err(invalid(
             "ChangeTagsForResource",
@@ -468,6 +477,61 @@ fn settings_tags(rack: &Rack) -> BackendResult<Tags> {
         ));
     }
     Ok(tags)
+}
+
+/// The rack's certificate authority as zone tags; the origin is free text,
+/// so characters a tag value does not allow become `_` and it is cut to fit.
+fn ca_tags(ca: &RackCa) -> Tags {
+    let origin: String = ca
+        .origin
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || " _.:/=+-@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(256)
+        .collect();
+    Tags::from([
+        (TAG_CA_FINGERPRINT.to_string(), ca.fingerprint.clone()),
+        (TAG_CA_CREATED.to_string(), ca.created.to_string()),
+        (TAG_CA_ORIGIN.to_string(), origin),
+        (
+            TAG_CA_ROTATING_TO.to_string(),
+            ca.rotating_to.clone().unwrap_or_default(),
+        ),
+    ])
+}
+
+/// The rack's certificate authority read back from its tags; `None` for a
+/// rack saved before racks recorded one.
+fn ca_from_tags(tags: &Tags) -> BackendResult<Option<RackCa>> {
+    let Some(fingerprint) = tags.get(TAG_CA_FINGERPRINT) else {
+        return Ok(None);
+    };
+    let created = tags
+        .get(TAG_CA_CREATED)
+        .map(|c| c.parse::<i64>())
+        .transpose()
+        .map_err(|e| {
+            BackendError::new(
+                ErrorKind::Unexpected,
+                "ListTagsForResources",
+                format!("tag {TAG_CA_CREATED} is not Unix seconds: {e}"),
+            )
+        })?
+        .unwrap_or_default();
+    Ok(Some(RackCa {
+        fingerprint: fingerprint.clone(),
+        created,
+        origin: tags.get(TAG_CA_ORIGIN).cloned().unwrap_or_default(),
+        rotating_to: tags
+            .get(TAG_CA_ROTATING_TO)
+            .filter(|t| !t.is_empty())
+            .cloned(),
+    }))
 }
 
 pub(crate) async fn save_rack(r53: &Client, zone_id: &str, rack: &Rack) -> BackendResult<()> {
@@ -515,6 +579,7 @@ pub(crate) fn rack_from_tags(name: &Name, tags: &Tags) -> BackendResult<Option<R
             .collect(),
         router_host: get(TAG_ROUTER_HOST)?,
         params,
+        ca: ca_from_tags(tags)?,
     }))
 }
 
@@ -546,6 +611,26 @@ mod tests {
         let tags = settings_tags(&rack).unwrap();
         assert_eq!(rack_from_tags(&name, &tags).unwrap(), Some(rack));
         assert_eq!(rack_from_tags(&name, &Tags::new()).unwrap(), None);
+    }
+
+    #[test]
+    fn the_rack_authority_round_trips_through_tags() {
+        let name = Name::new("production").unwrap();
+        let mut rack = Rack::offline(name.clone(), RackParams::default(), None);
+        let mut ca = RackCa::new("ab".repeat(32), 1_750_000_000, "/home/me/ca.pem on laptop");
+        rack.ca = Some(ca.clone());
+        let tags = settings_tags(&rack).unwrap();
+        assert_eq!(tags[TAG_CA_ROTATING_TO], "");
+        assert_eq!(rack_from_tags(&name, &tags).unwrap(), Some(rack.clone()));
+        ca.rotating_to = Some("cd".repeat(32));
+        ca.origin = "C:\\keys\\ca.pem (copy)".into();
+        rack.ca = Some(ca);
+        let back = rack_from_tags(&name, &settings_tags(&rack).unwrap())
+            .unwrap()
+            .unwrap();
+        let got = back.ca.unwrap();
+        assert_eq!(got.rotating_to, Some("cd".repeat(32)));
+        assert_eq!(got.origin, "C:_keys_ca.pem _copy_");
     }
 
     #[test]

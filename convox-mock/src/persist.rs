@@ -92,26 +92,47 @@ impl MockBackend {
 /// state file itself is replaced by every save, and a lock on a replaced file
 /// would guard nothing. The operating system's advisory lock (`flock` on Unix,
 /// `LockFileEx` on Windows) is released when the process ends, however it ends.
+///
+/// A state whose directory does not exist yet is not locked until it is first
+/// saved, so that a command that fails before changing anything writes no
+/// file at all; that first save then takes the lock and refuses if another
+/// command created the state meanwhile (run again: it reads that state).
 #[derive(Debug)]
 pub struct StateLock {
-    /// The lock file; the lock lives as long as it is open.
-    file: std::fs::File,
+    /// The lock file, once locked; the lock lives as long as it is open.
+    file: std::sync::OnceLock<std::fs::File>,
     /// The state file it guards.
     path: PathBuf,
 }
 
 impl StateLock {
-    /// Waits for and takes the lock on the state file at `path`, creating its
-    /// directory and the lock file if need be.
+    /// Waits for and takes the lock on the state file at `path`; when its
+    /// directory does not exist yet, nothing is created until the first save.
     pub fn acquire(path: &Path) -> Result<Self, StateError> {
-        let io = |source| StateError::Io {
+        let lock = StateLock {
+            file: std::sync::OnceLock::new(),
             path: path.to_path_buf(),
+        };
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        if dir.is_none_or(Path::exists) {
+            lock.lock()?;
+        }
+        Ok(lock)
+    }
+
+    /// Takes the lock, creating the directory and the lock file if need be.
+    fn lock(&self) -> Result<(), StateError> {
+        if self.file.get().is_some() {
+            return Ok(());
+        }
+        let io = |source| StateError::Io {
+            path: self.path.clone(),
             source,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let mut name = path.as_os_str().to_owned();
+        let mut name = self.path.as_os_str().to_owned();
         name.push(".lock");
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -120,10 +141,8 @@ impl StateLock {
             .open(PathBuf::from(name))
             .map_err(io)?;
         file.lock().map_err(io)?;
-        Ok(StateLock {
-            file,
-            path: path.to_path_buf(),
-        })
+        let _ = self.file.set(file);
+        Ok(())
     }
 
     /// The state file it guards.
@@ -131,8 +150,21 @@ impl StateLock {
         &self.path
     }
 
-    /// Saves `mock`'s state to the guarded file ([`MockBackend::save`]).
+    /// Saves `mock`'s state to the guarded file ([`MockBackend::save`]),
+    /// taking the lock first if the state did not exist when it was acquired.
     pub fn save(&self, mock: &MockBackend) -> Result<(), StateError> {
+        if self.file.get().is_none() {
+            self.lock()?;
+            if self.path.exists() {
+                return Err(StateError::Io {
+                    path: self.path.clone(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        "another command created this state while this one ran; nothing was saved, run it again",
+                    ),
+                });
+            }
+        }
         mock.save(&self.path)
     }
 }
@@ -140,7 +172,9 @@ impl StateLock {
 impl Drop for StateLock {
     fn drop(&mut self) {
         // Closing the file releases the lock too; unlocking first says so.
-        let _ = self.file.unlock();
+        if let Some(file) = self.file.get() {
+            let _ = file.unlock();
+        }
     }
 }
 

@@ -40,6 +40,7 @@ fn settings() -> Rack {
         subnets: vec!["subnet-b".into(), "subnet-a".into()],
         router_host: "production.example.com".into(),
         params: RackParams::default(),
+        ca: None,
     }
 }
 

@@ -41,6 +41,7 @@ fn settings() -> Rack {
         subnets: vec!["subnet-a".into(), "subnet-b".into()],
         router_host: "production.example.com".into(),
         params: RackParams::default(),
+        ca: None,
     }
 }
 

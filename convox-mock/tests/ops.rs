@@ -34,6 +34,7 @@ fn settings() -> Rack {
         subnets: vec!["subnet-a".into(), "subnet-b".into()],
         router_host: "production.example.com".into(),
         params: RackParams::default(),
+        ca: None,
     }
 }
 
@@ -244,7 +245,14 @@ async fn a_deploy_after_one_that_failed_to_save_the_rack_saves_it() {
     ops::deploy(&*mock, &rack, &name("shop"), &m, &ctx)
         .await
         .expect("deploy again");
-    assert_eq!(stored(&*mock).await, rack);
+    // Saved as given, with the certificate authority it was created with.
+    let saved = stored(&*mock).await;
+    let fingerprint = ctx.issuer.as_ref().map(|i| i.fingerprint());
+    assert_eq!(
+        saved.ca.as_ref().map(|c| c.fingerprint.clone()),
+        fingerprint
+    );
+    assert_eq!(Rack { ca: None, ..saved }, rack);
 }
 
 /// Regression: ImportCertificate is not idempotent, and the apply engine retried

@@ -1973,6 +1973,7 @@ async fn rack_round_trip(fx: &Fx<'_>) -> R<Outcome> {
         subnets: fx.ctx.subnets.clone(),
         router_host: format!("{}.example.com", fx.rack),
         params: RackParams::default(),
+        ca: None,
     };
     expect_kind(
         fx.b.save_rack("Z0000000000NOSUCHZONE", &rack).await,
@@ -1996,6 +1997,24 @@ async fn rack_round_trip(fx: &Fx<'_>) -> R<Outcome> {
     ensure(got.as_ref() == Some(&rack), || {
         format!("load_rack after update: got {got:?}, saved {rack:?}")
     })?;
+    // The rack's certificate authority: recorded, a rotation in progress, and
+    // the rotation finished (rotating_to cleared).
+    let mut ca = crate::rack::RackCa::new("ab".repeat(32), 1_750_000_000, "/home/me/ca.pem");
+    for step in ["recorded", "rotating", "rotated"] {
+        match step {
+            "rotating" => ca.rotating_to = Some("cd".repeat(32)),
+            "rotated" => ca = crate::rack::RackCa::new("cd".repeat(32), 1_760_000_000, "ca2.pem"),
+            _ => {}
+        }
+        rack.ca = Some(ca.clone());
+        fx.b.save_rack(&zid, &rack)
+            .await
+            .ctx("save_rack with its certificate authority")?;
+        let got = fx.b.load_rack(&fx.rack).await.ctx("load_rack")?;
+        ensure(got.as_ref() == Some(&rack), || {
+            format!("load_rack, CA {step}: got {got:?}, saved {rack:?}")
+        })?;
+    }
     Ok(Outcome::Passed)
 }
 

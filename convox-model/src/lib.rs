@@ -62,6 +62,8 @@ pub mod apply;
 pub mod audit;
 pub mod aws;
 pub mod backend;
+// The rack's certificate authority as its identity, and its rotation.
+pub mod ca;
 pub mod check;
 #[cfg(feature = "conformance")]
 pub mod conformance;

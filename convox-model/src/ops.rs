@@ -81,6 +81,10 @@ pub enum OpsError {
         /// The routers' load balancer keys.
         routers: Vec<ResourceKey>,
     },
+    // The rack's certificate authority (identity check, rotation).
+    /// The certificate authority is not the rack's, or could not be rotated.
+    #[error(transparent)]
+    Ca(#[from] crate::ca::CaError),
 }
 
 /// What changing rack parameters did.
@@ -117,8 +121,10 @@ fn ca_fingerprint(ctx: &ApplyContext) -> Result<String, OpsError> {
 /// `app/service` of every service routed on `router`: what its target groups'
 /// and rules name.
 fn routed_on(observed: &[Observed], router: Router) -> Vec<String> {
+    // A resource someone copied our tags onto routes none of our services.
     let set: BTreeSet<String> = observed
         .iter()
+        .filter(|o| !crate::plan::impostor(o))
         .filter_map(|o| match o.resource.key.subject() {
             KeySubject::TargetGroup(app, service, r)
             | KeySubject::ListenerRule(app, service, r)
@@ -229,6 +235,10 @@ pub async fn plan_app_at(
     renewal: Option<Renewal>,
 ) -> Result<Plan, OpsError> {
     check_manifest(manifest, rack, app)?;
+    crate::ca::check(
+        backend.load_rack(&rack.name).await?.as_ref(),
+        ca_fingerprint,
+    )?;
     let observed = observe_all(backend, &rack.name).await?;
     let mut desired = desired_app(rack, app, manifest, ca_fingerprint)?;
     if let Some(renewal) = renewal {
@@ -401,6 +411,8 @@ async fn deploy_inner(
 ) -> Result<DeployReport, OpsError> {
     check_manifest(manifest, rack, app)?;
     let fp = ca_fingerprint(ctx)?;
+    // Before any change: a rack refuses an authority that is not its own.
+    crate::ca::check(backend.load_rack(&rack.name).await?.as_ref(), &fp)?;
     let desired = desired_app(rack, app, manifest, &fp)?.renewing(ctx.renewal());
     let mut rack_report = None;
     let mut replans = 0;
@@ -472,13 +484,20 @@ impl Attempt<'_> {
         };
         // Checked on every deploy, not only on the one that created the zone: that one
         // may have failed after creating it and before saving, and nothing would be
-        // missing the next time.
-        if backend.load_rack(&rack.name).await?.is_none()
+        // missing the next time. A rack stored before racks recorded their
+        // certificate authority records the one given.
+        let (fp, now) = (self.ca_fingerprint, self.ctx.now);
+        let unsaved = match backend.load_rack(&rack.name).await? {
+            None => Some(crate::ca::record(rack.clone(), rack.ca.as_ref(), fp, now)),
+            Some(s) if s.ca.is_none() => Some(crate::ca::record(s, rack.ca.as_ref(), fp, now)),
+            Some(_) => None,
+        };
+        if let Some(to_save) = unsaved
             && let Some(zone) = observed
                 .iter()
                 .find(|o| o.resource.key == ResourceKey::zone())
         {
-            backend.save_rack(&zone.id, rack).await?;
+            backend.save_rack(&zone.id, &to_save).await?;
         }
 
         let p = plan(

@@ -21,6 +21,54 @@ pub struct Rack {
     pub router_host: String,
     /// `Internal` and `InternalOnly`.
     pub params: RackParams,
+    /// The rack's certificate authority, as its identity: recorded when the rack
+    /// is created, checked by every command that reconciles. `None` for a rack
+    /// not created yet (or stored before racks recorded their authority: the
+    /// next command that reconciles records the one it is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<RackCa>,
+}
+
+/// The certificate authority a rack recorded as its own.
+///
+/// A rotation ([`crate::ops::rotate_ca`]) first records the new authority's
+/// fingerprint in [`RackCa::rotating_to`]; while it is there, either authority
+/// is accepted. Once every certificate the rack issued is re-issued by the new
+/// one, the new fingerprint replaces the old, and `rotating_to` is cleared.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RackCa {
+    /// SHA-256 (hex) of the authority's certificate (DER), as
+    /// [`crate::tls::CertificateAuthority::fingerprint`] computes it.
+    pub fingerprint: String,
+    /// When it was recorded (Unix seconds).
+    pub created: i64,
+    /// Where it was created, as the tool that created it said (the CLI: the file
+    /// it wrote and the host), so that a refusal can say where to find it. On
+    /// AWS it is kept in a zone tag: characters a tag value does not allow
+    /// (other than letters, digits, spaces and `_.:/=+-@`) read back as `_`.
+    pub origin: String,
+    /// The fingerprint of the authority a rotation in progress moves to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotating_to: Option<String>,
+}
+
+impl RackCa {
+    /// A newly recorded authority: `fingerprint`, created at `created` (Unix
+    /// seconds) at `origin`, no rotation in progress.
+    pub fn new(fingerprint: impl Into<String>, created: i64, origin: impl Into<String>) -> Self {
+        RackCa {
+            fingerprint: fingerprint.into(),
+            created,
+            origin: origin.into(),
+            rotating_to: None,
+        }
+    }
+
+    /// Whether the authority with `fingerprint` may reconcile the rack: the
+    /// recorded one, or during a rotation the one it moves to.
+    pub fn accepts(&self, fingerprint: &str) -> bool {
+        self.fingerprint == fingerprint || self.rotating_to.as_deref() == Some(fingerprint)
+    }
 }
 
 /// A VPC: its id and its CIDR block.
@@ -55,6 +103,7 @@ impl Rack {
             subnets: Vec::new(),
             router_host,
             params,
+            ca: None,
         }
     }
 

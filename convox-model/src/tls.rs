@@ -16,8 +16,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
+    GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints, SanType,
 };
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -67,6 +67,17 @@ pub enum TlsError {
     /// `now` is outside the range a certificate can express.
     #[error("time {0} (Unix seconds) is out of range for a certificate")]
     BadTime(i64),
+    /// A supplied authority cannot serve the rack: it is not a CA, or its name
+    /// constraints leave out the rack's names.
+    #[error("the certificate authority {fingerprint} cannot serve rack {rack}: {reason}")]
+    Unfit {
+        /// The rack.
+        rack: String,
+        /// The authority's fingerprint.
+        fingerprint: String,
+        /// Why, and what to do.
+        reason: String,
+    },
     /// The certificate could not be built or signed.
     #[error("could not issue a certificate for {domain}: {message}")]
     Issue {
@@ -95,6 +106,10 @@ pub struct CertificateAuthority {
     key_pem: String,
     fingerprint: String,
     issuer: Issuer<'static, KeyPair>,
+    /// Whether the certificate says it is a CA (BasicConstraints `cA`).
+    is_ca: bool,
+    /// The DNS subtrees its NameConstraints permit; `None` without any.
+    permitted_dns: Option<Vec<String>>,
 }
 
 impl fmt::Debug for CertificateAuthority {
@@ -149,6 +164,18 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
     (!out.is_empty()).then_some(out)
 }
 
+/// The rack's private zone, the subtree a generated authority is limited to.
+fn rack_zone(rack: &Name) -> String {
+    format!("{rack}.convox")
+}
+
+/// Whether `name` is `subtree` or under it (RFC 5280's DNS name constraint).
+fn within(name: &str, subtree: &str) -> bool {
+    let subtree = subtree.trim_start_matches('.').to_ascii_lowercase();
+    let name = name.to_ascii_lowercase();
+    subtree.is_empty() || name == subtree || name.ends_with(&format!(".{subtree}"))
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -176,6 +203,14 @@ impl CertificateAuthority {
             KeyUsagePurpose::CrlSign,
             KeyUsagePurpose::DigitalSignature,
         ];
+        // Only the rack's private names: whoever holds the key can mint for
+        // nothing else that clients trusting it would accept (rcgen marks the
+        // extension critical).
+        let zone = rack_zone(rack);
+        params.name_constraints = Some(NameConstraints {
+            permitted_subtrees: vec![GeneralSubtree::DnsName(zone.clone())],
+            excluded_subtrees: Vec::new(),
+        });
         params.not_before = at(now - BACKDATE_SECS)?;
         params.not_after = at(now + CA_VALIDITY_SECS)?;
         let cert = params.self_signed(&key).map_err(err)?;
@@ -186,6 +221,8 @@ impl CertificateAuthority {
             issuer: Issuer::new(params, key),
             cert_pem,
             key_pem,
+            is_ca: true,
+            permitted_dns: Some(vec![zone]),
         })
     }
 
@@ -217,6 +254,27 @@ impl CertificateAuthority {
                     .to_string(),
             });
         }
+        let bad = |e: x509_parser::error::X509Error| TlsError::BadPem {
+            what: "certificate",
+            message: e.to_string(),
+        };
+        let is_ca = cert
+            .basic_constraints()
+            .map_err(bad)?
+            .is_some_and(|b| b.value.ca);
+        let permitted_dns = cert.name_constraints().map_err(bad)?.and_then(|nc| {
+            let dns: Vec<String> = nc
+                .value
+                .permitted_subtrees
+                .iter()
+                .flatten()
+                .filter_map(|t| match t.base {
+                    x509_parser::extensions::GeneralName::DNSName(d) => Some(d.to_string()),
+                    _ => None,
+                })
+                .collect();
+            (!dns.is_empty()).then_some(dns)
+        });
         let issuer = Issuer::from_ca_cert_pem(cert_pem, key).map_err(|e| TlsError::BadPem {
             what: "certificate",
             message: e.to_string(),
@@ -226,6 +284,8 @@ impl CertificateAuthority {
             key_pem: key_pem.to_string(),
             fingerprint: hex(&Sha256::digest(&der)),
             issuer,
+            is_ca,
+            permitted_dns,
         })
     }
 
@@ -242,6 +302,41 @@ impl CertificateAuthority {
     /// SHA-256 (hex) of the authority's certificate (DER).
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
+    }
+
+    /// The DNS subtrees the authority's NameConstraints permit (a generated one:
+    /// `{rack}.convox`); `None` when it is unconstrained.
+    pub fn permitted_dns(&self) -> Option<&[String]> {
+        self.permitted_dns.as_deref()
+    }
+
+    /// Checks an authority (typically one the embedding tool supplied) before it
+    /// serves `rack`: an error when it is not a CA or when its name constraints
+    /// leave out `{rack}.convox` (clients would reject what it issues); a
+    /// warning, for the tool to show, when it is unconstrained.
+    pub fn check_for_rack(&self, rack: &Name) -> Result<Option<String>, TlsError> {
+        let zone = rack_zone(rack);
+        let unfit = |reason: String| TlsError::Unfit {
+            rack: rack.to_string(),
+            fingerprint: self.fingerprint.clone(),
+            reason,
+        };
+        if !self.is_ca {
+            return Err(unfit(
+                "its certificate is not a CA certificate (no BasicConstraints cA=TRUE); give the rack's CA certificate and key".to_string(),
+            ));
+        }
+        match &self.permitted_dns {
+            None => Ok(Some(format!(
+                "the certificate authority {} has no name constraints: whoever holds its key can issue certificates for any name, and every client that trusts it accepts them; a CA the rack generates is constrained to {zone}",
+                self.fingerprint
+            ))),
+            Some(dns) if dns.iter().any(|d| within(&zone, d)) => Ok(None),
+            Some(dns) => Err(unfit(format!(
+                "its name constraints permit only {}, so clients would reject certificates for *.{zone}; use a CA that permits {zone}",
+                dns.join(", ")
+            ))),
+        }
     }
 
     /// Issues a server certificate for `domain`, valid from `now` (Unix seconds)
@@ -325,6 +420,63 @@ mod tests {
             "[DNSName(\"*.backend.production.convox\")]"
         );
         assert_eq!(x509.validity().not_before.timestamp(), NOW - BACKDATE_SECS);
+    }
+
+    #[test]
+    fn a_generated_authority_is_constrained_to_the_rack_by_a_critical_extension() {
+        let rack = Name::new("production").unwrap();
+        let ca = CertificateAuthority::generate(&rack, NOW).unwrap();
+        let der = pem_der(ca.cert_pem()).unwrap();
+        let (_, x509) = x509_parser::parse_x509_certificate(&der).unwrap();
+        let nc = x509.name_constraints().unwrap().expect("NameConstraints");
+        assert!(nc.critical, "NameConstraints must be critical");
+        let permitted: Vec<String> = nc
+            .value
+            .permitted_subtrees
+            .iter()
+            .flatten()
+            .map(|t| format!("{:?}", t.base))
+            .collect();
+        assert_eq!(permitted, ["DNSName(\"production.convox\")"]);
+        assert!(nc.value.excluded_subtrees.is_none());
+        // Read back, it is recognised as constrained and fit for its rack only.
+        let back = CertificateAuthority::from_pem(ca.cert_pem(), ca.key_pem()).unwrap();
+        assert_eq!(
+            back.permitted_dns(),
+            Some(&["production.convox".to_string()][..])
+        );
+        assert_eq!(back.check_for_rack(&rack).unwrap(), None);
+        let other = back.check_for_rack(&Name::new("staging").unwrap());
+        assert!(
+            matches!(&other, Err(TlsError::Unfit { reason, .. }) if reason.contains("production.convox")),
+            "{other:?}"
+        );
+    }
+
+    #[test]
+    fn an_unconstrained_authority_is_accepted_with_a_warning_and_a_leaf_is_refused() {
+        let rack = Name::new("production").unwrap();
+        // A CA made without name constraints, as another tool might.
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::default();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).unwrap();
+        let ca = CertificateAuthority::from_pem(&cert.pem(), &key.serialize_pem()).unwrap();
+        assert_eq!(ca.permitted_dns(), None);
+        let warning = ca.check_for_rack(&rack).unwrap().expect("a warning");
+        assert!(warning.contains("no name constraints"), "{warning}");
+        assert!(warning.contains("production.convox"), "{warning}");
+        // A leaf certificate is no authority at all.
+        let mut leaf = CertificateParams::new(vec!["x.production.convox".to_string()]).unwrap();
+        leaf.is_ca = IsCa::ExplicitNoCa;
+        let cert = leaf.self_signed(&key).unwrap();
+        let not_ca = CertificateAuthority::from_pem(&cert.pem(), &key.serialize_pem()).unwrap();
+        assert!(matches!(
+            not_ca.check_for_rack(&rack),
+            Err(TlsError::Unfit { .. })
+        ));
+        assert!(within("production.convox", ".convox"));
+        assert!(!within("production.convox", "duction.convox"));
     }
 
     #[test]

@@ -32,8 +32,11 @@ pub struct Cli {
     /// Where the rack's resources live.
     #[arg(long, global = true, value_enum, default_value_t = BackendKind::Mock)]
     pub backend: BackendKind,
-    /// The rack's certificate authority (certificate and key, PEM); generated on
-    /// first use [default: ca.pem beside the state file].
+    /// The rack's certificate authority (certificate and key, PEM): the rack's
+    /// identity, generated (mode 0600) only when the rack is created and
+    /// required by every later command; keep it out of the app's repository
+    /// [default: $XDG_CONFIG_HOME/convox/racks/{rack}/ca.pem, or
+    /// $HOME/.config/convox/racks/{rack}/ca.pem].
     #[arg(long, global = true, value_name = "FILE")]
     pub ca: Option<PathBuf>,
     /// Send AWS requests here instead of AWS (like the AWS CLI's option; the
@@ -205,6 +208,9 @@ pub enum RackCommand {
     /// Show what `rack params set` would change in the rack's own resources
     /// (drift included), without changing anything.
     Plan(RackPlanArgs),
+    // The rack's certificate authority.
+    /// The rack's certificate authority: `rotate` moves the rack to a new one.
+    Ca(CaArgs),
 }
 
 // Day-2 safety: `rack audit`.
@@ -223,6 +229,33 @@ pub struct RackPlanArgs {
     /// rack that is up to date).
     #[arg(long)]
     pub json: bool,
+}
+
+/// `convox rack ca …`.
+#[derive(Debug, Args)]
+pub struct CaArgs {
+    /// What to do with the rack's certificate authority.
+    #[command(subcommand)]
+    pub command: CaCommand,
+}
+
+/// `convox rack ca rotate`.
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Re-issue every certificate the rack issued by a new certificate
+    /// authority (new before old goes), then record the new one as the rack's;
+    /// the old one is refused afterwards. Interrupted, run it again: it
+    /// finishes. Clients should trust both authorities until it is done.
+    Rotate(RotateArgs),
+}
+
+/// `convox rack ca rotate --rack R --new-ca FILE`.
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// The new authority (certificate and key, PEM); generated there (mode
+    /// 0600) when the file does not exist.
+    #[arg(long, value_name = "FILE")]
+    pub new_ca: PathBuf,
 }
 
 /// `convox rack params [set …]`.

@@ -36,7 +36,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
-use cli::{AppsArgs, AppsCommand, Cli, Command, ParamsCommand, RackArgs, RackCommand};
+use cli::{
+    AppsArgs, AppsCommand, CaArgs, CaCommand, Cli, Command, ParamsCommand, RackArgs, RackCommand,
+};
 use input::Given;
 use session::{Globals, Session};
 
@@ -58,16 +60,19 @@ pub struct Io<'a> {
 pub struct Environment {
     /// The working directory; empty for the process's own.
     pub cwd: PathBuf,
-    /// Environment variables (only `CONVOX_APP` and `CONVOX_RACK` are read).
+    /// Environment variables (only `CONVOX_APP`, `CONVOX_RACK`, and for the
+    /// rack's certificate authority's default place `XDG_CONFIG_HOME` and
+    /// `HOME`, are read).
     pub vars: BTreeMap<String, String>,
 }
 
 impl Environment {
-    /// The process's: its working directory and its `CONVOX_*` variables.
+    /// The process's: its working directory and its `CONVOX_*`, `XDG_CONFIG_HOME`
+    /// and `HOME` variables.
     pub fn from_process() -> Self {
         let vars = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .filter(|(k, _)| k.starts_with("CONVOX_"))
+            .filter(|(k, _)| k.starts_with("CONVOX_") || k == "XDG_CONFIG_HOME" || k == "HOME")
             .collect();
         Environment {
             cwd: PathBuf::new(),
@@ -97,6 +102,20 @@ impl Environment {
     /// `path` as seen from the working directory.
     pub fn path(&self, path: &Path) -> PathBuf {
         self.cwd.join(path)
+    }
+
+    /// The per-user configuration directory: `$XDG_CONFIG_HOME` (when set to an
+    /// absolute path, as the XDG spec asks), else `$HOME/.config`.
+    pub fn config_home(&self) -> Option<PathBuf> {
+        let xdg = self
+            .var("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute());
+        xdg.or_else(|| {
+            self.var("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(h).join(".config"))
+        })
     }
 }
 
@@ -131,6 +150,7 @@ where
         kind: cli.backend,
         state: cli.state.as_deref().map(|p| env.path(p)),
         ca: cli.ca.as_deref().map(|p| env.path(p)),
+        config_home: env.config_home(),
         cwd: env.cwd.clone(),
         endpoint_url: cli.endpoint_url.clone(),
         region: cli.command.region(),
@@ -181,6 +201,13 @@ fn dispatch(
         Command::Rack(RackArgs {
             command: RackCommand::Plan(a),
         }) => rack::plan(a, given, s, io),
+        // The rack's certificate authority.
+        Command::Rack(RackArgs {
+            command:
+                RackCommand::Ca(CaArgs {
+                    command: CaCommand::Rotate(a),
+                }),
+        }) => commands::ca::rotate(a, given, s, io),
         Command::Plan(a) => deploy::plan(a, given, s, io),
         Command::Deploy(a) => deploy::deploy(a, given, s, io),
         Command::Apps(AppsArgs { command: None }) => apps::list(given, s, io),

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use convox_aws::{AwsBackend, AwsBackendBuilder};
 use convox_mock::{MockBackend, StateLock};
 use convox_model::backend::Backend;
+use convox_model::ca::CaError;
 use convox_model::inventory::{ca_bundle, network_conflicts};
 use convox_model::name::Name;
 use convox_model::params::RackParams;
-use convox_model::rack::{Rack, Vpc};
+use convox_model::rack::{Rack, RackCa, Vpc};
 use convox_model::tls::CertificateAuthority;
 
 use crate::Io;
@@ -20,7 +21,8 @@ use crate::exit::{Exit, fail, report_error, usage};
 
 /// Where the mock keeps its state unless `--state` says otherwise.
 pub const DEFAULT_STATE: &str = ".convox/state.json";
-/// The certificate authority's file name, beside the state file.
+/// The certificate authority's file name, in the rack's per-user directory
+/// (`{config home}/convox/racks/{rack}/ca.pem`).
 pub const CA_FILE: &str = "ca.pem";
 
 /// The concrete backend behind the `Arc<dyn Backend>`, for what only it can do.
@@ -51,6 +53,7 @@ pub struct Session {
     kind: BackendKind,
     state: Option<PathBuf>,
     ca: Option<PathBuf>,
+    config_home: Option<PathBuf>,
     cwd: PathBuf,
     endpoint_url: Option<String>,
     region: Option<String>,
@@ -66,6 +69,10 @@ pub struct Globals {
     pub state: Option<PathBuf>,
     /// `--ca`, from the working directory.
     pub ca: Option<PathBuf>,
+    /// The per-user configuration directory (`$XDG_CONFIG_HOME`, or
+    /// `$HOME/.config`), where each rack's certificate authority lives unless
+    /// `--ca` says otherwise.
+    pub config_home: Option<PathBuf>,
     /// The working directory, where the default state lives.
     pub cwd: PathBuf,
     /// `--endpoint-url`.
@@ -87,6 +94,7 @@ impl Session {
             kind: g.kind,
             state: g.state,
             ca: g.ca,
+            config_home: g.config_home,
             cwd: g.cwd,
             endpoint_url: g.endpoint_url,
             region: g.region,
@@ -107,16 +115,19 @@ impl Session {
             .unwrap_or_else(|| self.cwd.join(DEFAULT_STATE))
     }
 
-    fn ca_path(&self) -> PathBuf {
+    /// `--ca`, or the rack's file in the per-user configuration directory: never
+    /// the app's directory, where it would be committed with the app.
+    pub fn ca_path(&self, rack: &Name, io: &mut Io<'_>) -> Result<PathBuf, Exit> {
         if let Some(p) = &self.ca {
-            return p.clone();
+            return Ok(p.clone());
         }
-        // Beside the state, so that a session's files stay together.
-        let dir = match &self.state {
-            Some(s) => s.parent().map(Path::to_path_buf).unwrap_or_default(),
-            None => self.cwd.join(".convox"),
-        };
-        dir.join(CA_FILE)
+        match &self.config_home {
+            Some(home) => Ok(default_ca_path(home, rack)),
+            None => Err(fail(
+                io,
+                "neither XDG_CONFIG_HOME nor HOME is set, so the rack's certificate authority has no default place; give it with --ca FILE",
+            )),
+        }
     }
 
     /// The backend, opened (mock) or configured (AWS) on first use.
@@ -259,6 +270,7 @@ impl Session {
                     .unwrap_or_else(|| vec!["subnet-mock-a".into(), "subnet-mock-b".into()]),
                 router_host,
                 params: RackParams::default(),
+                ca: None,
             },
             Store::Aws(aws) => {
                 let Some(vpc_id) = &net.vpc else {
@@ -281,49 +293,119 @@ impl Session {
                     subnets: net.subnets.clone().unwrap_or(found),
                     router_host,
                     params: RackParams::default(),
+                    ca: None,
                 }
             }
         };
         Ok((rack, false))
     }
 
-    /// The rack's certificate authority: read from `--ca` (default `ca.pem` beside
-    /// the state), or generated and written there on first use.
+    /// The rack's certificate authority: read from `--ca` (default: the rack's
+    /// file in the per-user configuration directory). Generated there only for
+    /// a rack not created yet (`stored` false); for a rack that exists a missing
+    /// file is an error naming the authority the rack expects, and nothing is
+    /// written. The authority is checked before use (a warning on stderr when it
+    /// is unconstrained); a new rack records it, with where it is, in `rack`.
     pub fn authority(
         &self,
-        rack: &Name,
+        rack: &mut Rack,
+        stored: bool,
         now: i64,
         io: &mut Io<'_>,
     ) -> Result<CertificateAuthority, Exit> {
-        let path = self.ca_path();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let Some((cert, key)) = ca_bundle(&text) else {
-                    return Err(fail(
-                        io,
-                        format!(
-                            "{} must hold the certificate authority's certificate and private key (PEM)",
-                            path.display()
-                        ),
-                    ));
+        let path = self.ca_path(&rack.name, io)?;
+        let ca = match read_authority(&path, io)? {
+            Some(ca) => ca,
+            None if stored => {
+                let e = CaError::NotFound {
+                    rack: rack.name.clone(),
+                    expected: rack.ca.clone().map(Box::new),
+                    looked_in: path.display().to_string(),
                 };
-                CertificateAuthority::from_pem(&cert, &key).map_err(|e| report_error(io, &e))
+                return Err(report_error(io, &e));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let ca =
-                    CertificateAuthority::generate(rack, now).map_err(|e| report_error(io, &e))?;
-                write_secret(&path, &format!("{}{}", ca.cert_pem(), ca.key_pem()))
-                    .map_err(|e| fail(io, format!("cannot write {}: {e}", path.display())))?;
-                let _ = writeln!(
-                    io.err,
-                    "Generated the rack's certificate authority in {}: keep it. Clients inside the VPC trust its certificate; later commands read it back (--ca FILE).",
-                    path.display()
-                );
-                Ok(ca)
-            }
-            Err(e) => Err(fail(io, format!("cannot read {}: {e}", path.display()))),
+            None => self.generate_authority(&rack.name, &path, now, io)?,
+        };
+        check_authority(&ca, &rack.name, io)?;
+        if !stored {
+            rack.ca = Some(RackCa::new(ca.fingerprint(), now, origin(&path)));
         }
+        Ok(ca)
     }
+
+    /// Generates an authority for `rack` into `path` (mode 0600) and says where
+    /// it is and that it must be kept.
+    pub fn generate_authority(
+        &self,
+        rack: &Name,
+        path: &Path,
+        now: i64,
+        io: &mut Io<'_>,
+    ) -> Result<CertificateAuthority, Exit> {
+        let ca = CertificateAuthority::generate(rack, now).map_err(|e| report_error(io, &e))?;
+        write_secret(path, &format!("{}{}", ca.cert_pem(), ca.key_pem()))
+            .map_err(|e| fail(io, format!("cannot write {}: {e}", path.display())))?;
+        let _ = writeln!(
+            io.err,
+            "Generated the rack's certificate authority {} in {}: keep it (back it up; never commit it). It is rack {rack}'s identity: every later command needs it (--ca FILE, or that default place), and clients inside the VPC trust its certificate.",
+            ca.fingerprint(),
+            path.display()
+        );
+        Ok(ca)
+    }
+}
+
+/// `{config home}/convox/racks/{rack}/ca.pem`.
+pub fn default_ca_path(config_home: &Path, rack: &Name) -> PathBuf {
+    config_home
+        .join("convox")
+        .join("racks")
+        .join(rack.as_str())
+        .join(CA_FILE)
+}
+
+/// Where an authority was created, as the rack records it.
+pub fn origin(path: &Path) -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    match host.trim() {
+        "" => path.display().to_string(),
+        h => format!("{} on {h}", path.display()),
+    }
+}
+
+/// The authority in `path`, or `None` if there is no such file.
+pub fn read_authority(path: &Path, io: &mut Io<'_>) -> Result<Option<CertificateAuthority>, Exit> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let Some((cert, key)) = ca_bundle(&text) else {
+                return Err(fail(
+                    io,
+                    format!(
+                        "{} must hold the certificate authority's certificate and private key (PEM)",
+                        path.display()
+                    ),
+                ));
+            };
+            CertificateAuthority::from_pem(&cert, &key)
+                .map(Some)
+                .map_err(|e| report_error(io, &e))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(fail(io, format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+/// Checks an authority before it serves `rack`: refused when unfit, a warning
+/// on stderr when unconstrained.
+pub fn check_authority(
+    ca: &CertificateAuthority,
+    rack: &Name,
+    io: &mut Io<'_>,
+) -> Result<(), Exit> {
+    if let Some(w) = ca.check_for_rack(rack).map_err(|e| report_error(io, &e))? {
+        let _ = writeln!(io.err, "warning: {w}");
+    }
+    Ok(())
 }
 
 /// Writes a file only its owner can read: it holds a private key.

@@ -42,7 +42,13 @@ impl Session {
         let argv = ["convox", "--state", state.as_str()]
             .into_iter()
             .chain(args.iter().copied());
-        let code = run_in(&Environment::in_dir(&self.dir), argv, &mut out, &mut err);
+        let code = run_in(
+            &Environment::in_dir(&self.dir)
+                .with_var("XDG_CONFIG_HOME", self.dir.join("config").to_str().unwrap()),
+            argv,
+            &mut out,
+            &mut err,
+        );
         (
             code,
             String::from_utf8(out).unwrap(),

@@ -463,3 +463,104 @@ fn day_two_changes_replace_nothing_and_drift_is_repaired_on_moto() {
 
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// The rack's certificate authority on moto: identity and rotation.
+#[test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
+fn rack_ca_rotation_on_moto() {
+    let endpoint = moto_env::endpoint();
+    let vpc = default_vpc(&endpoint);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let rack = format!("catest{}x{}", std::process::id(), nanos % 100_000);
+    let dir: PathBuf = std::env::temp_dir().join(format!("convox-cli-aws-{rack}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let old = dir.join("old.pem").display().to_string();
+    let new = dir.join("new.pem").display().to_string();
+    let yml = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("backend/convox.yml")
+        .display()
+        .to_string();
+    // `convox --backend aws --endpoint-url … --ca CA --show-calls ARGS`.
+    let run_convox = |ca: &str, args: &[&str]| -> (i32, String, String) {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let argv = [
+            "convox",
+            "--backend",
+            "aws",
+            "--endpoint-url",
+            endpoint.as_str(),
+            "--ca",
+            ca,
+            "--show-calls",
+        ]
+        .into_iter()
+        .chain(args.iter().copied());
+        let code = run(argv, &mut out, &mut err);
+        (
+            code,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    };
+    let ok = |ca: &str, args: &[&str]| -> (String, String) {
+        let (code, out, err) = run_convox(ca, args);
+        assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
+        (out, err)
+    };
+    let deploy = ["deploy", &yml, "--rack", &rack, "--app", "backend"];
+    ok(
+        &old,
+        &[
+            "rack",
+            "params",
+            "set",
+            "Internal=Yes",
+            "--rack",
+            &rack,
+            "--vpc",
+            &vpc,
+        ],
+    );
+    ok(&old, &deploy);
+
+    // Another authority is refused before any change.
+    let (code, _, err) = run_convox(&new, &deploy);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("convox rack ca rotate") && err.contains(", 0 mutating"),
+        "{err}"
+    );
+    assert!(
+        !std::path::Path::new(&new).exists(),
+        "no CA generated for a rack that exists"
+    );
+
+    let (out, _) = ok(
+        &old,
+        &["rack", "ca", "rotate", "--rack", &rack, "--new-ca", &new],
+    );
+    assert!(out.contains("certificates re-issued"), "{out}");
+    assert!(!out.contains(" 0 certificates"), "{out}");
+
+    // The zone's tags hold the new authority: the old one is refused, the new
+    // one plans nothing, and rotating again does nothing.
+    let (code, _, err) = run_convox(&old, &deploy);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(", 0 mutating"), "{err}");
+    let (out, _) = ok(&new, &["plan", &yml, "--rack", &rack, "--app", "backend"]);
+    assert!(out.starts_with("No changes."), "{out}");
+    let (out, err) = ok(
+        &new,
+        &["rack", "ca", "rotate", "--rack", &rack, "--new-ca", &new],
+    );
+    assert!(out.contains(" 0 certificates re-issued"), "{out}");
+    assert!(err.contains(", 0 mutating"), "{err}");
+
+    let (_, _) = ok(&new, &["apps", "delete", "backend", "--rack", &rack]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -11,6 +11,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use convox_examples::{Environment, run_in};
 
+/// The tool's environment in `dir`, with the per-user configuration directory
+/// (where each rack's certificate authority lives) inside it too.
+fn env_in(dir: &Path) -> Environment {
+    let config = dir.join("config");
+    Environment::in_dir(dir).with_var("XDG_CONFIG_HOME", config.to_str().unwrap())
+}
+
 fn backend() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("backend/convox.yml")
@@ -44,7 +51,7 @@ fn convox_in(env: &Environment, args: &[&str]) -> (i32, String, String) {
 /// Runs `convox ARGS…` in a fresh directory; returns (exit code, stdout, stderr).
 fn convox(args: &[&str]) -> (i32, String, String) {
     let dir = fresh_dir("run");
-    let result = convox_in(&Environment::in_dir(&dir), args);
+    let result = convox_in(&env_in(&dir), args);
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
@@ -305,7 +312,7 @@ impl Project {
     }
 
     fn env(&self) -> Environment {
-        Environment::in_dir(&self.dir)
+        env_in(&self.dir)
     }
 
     /// Runs a command that must succeed in the directory; returns (stdout, stderr).
@@ -514,7 +521,7 @@ fn the_manifest_is_file_or_dash_m_or_convox_yml_here() {
 fn rack_and_app_come_from_flags_or_the_environment() {
     let f = backend();
     let dir = fresh_dir("names");
-    let e = Environment::in_dir(&dir);
+    let e = env_in(&dir);
     let (code, _, err) = convox_in(&e, &["check", &f, "-a", "backend"]);
     assert_eq!(code, 2);
     assert!(

@@ -34,7 +34,8 @@ fn eight_deploys_at_the_same_moment_on_one_state_file_keep_all_eight() {
     std::fs::create_dir_all(&dir).unwrap();
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("backend/convox.yml");
     std::fs::copy(manifest, dir.join("convox.yml")).unwrap();
-    let env = Environment::in_dir(&dir);
+    let env =
+        Environment::in_dir(&dir).with_var("XDG_CONFIG_HOME", dir.join("config").to_str().unwrap());
     ok(
         &env,
         &["rack", "params", "set", "Internal=Yes", "-r", "production"],

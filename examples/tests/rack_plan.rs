@@ -39,7 +39,13 @@ impl Project {
         let argv = std::iter::once("convox")
             .chain(args.iter().copied())
             .chain(["-r", "production"]);
-        let code = run_in(&Environment::in_dir(&self.dir), argv, &mut out, &mut err);
+        let code = run_in(
+            &Environment::in_dir(&self.dir)
+                .with_var("XDG_CONFIG_HOME", self.dir.join("config").to_str().unwrap()),
+            argv,
+            &mut out,
+            &mut err,
+        );
         (
             code,
             String::from_utf8(out).unwrap(),

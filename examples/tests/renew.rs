@@ -54,7 +54,9 @@ fn fresh_dir(name: &str) -> PathBuf {
 /// `convox GLOBALS… ARGS…` in `dir` at Unix time `now`; asserts success and
 /// returns (stdout, stderr).
 fn convox_at(dir: &Path, globals: &[&str], now: i64, args: &[&str]) -> (String, String) {
-    let env = Environment::in_dir(dir).with_var("CONVOX_NOW", &now.to_string());
+    let env = Environment::in_dir(dir)
+        .with_var("XDG_CONFIG_HOME", dir.join("config").to_str().unwrap())
+        .with_var("CONVOX_NOW", &now.to_string());
     let mut out = Vec::new();
     let mut err = Vec::new();
     let argv = ["convox"]

@@ -10,6 +10,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use convox_examples::{Environment, run, run_in};
 use convox_mock::MockBackend;
 
+/// The tool's environment in `dir`, with the per-user configuration directory
+/// (where each rack's certificate authority lives) inside it too.
+fn env_in(dir: &Path) -> Environment {
+    let config = dir.join("config");
+    Environment::in_dir(dir).with_var("XDG_CONFIG_HOME", config.to_str().unwrap())
+}
+
 fn backend_yml() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("backend/convox.yml")
@@ -50,7 +57,7 @@ impl Session {
         let argv = ["convox", "--state", state.as_str()]
             .into_iter()
             .chain(args.iter().copied());
-        let code = run_in(&Environment::in_dir(&self.dir), argv, &mut out, &mut err);
+        let code = run_in(&env_in(&self.dir), argv, &mut out, &mut err);
         (
             code,
             String::from_utf8(out).unwrap(),
@@ -371,14 +378,22 @@ fn the_certificate_authority_is_generated_once_and_kept() {
         err.contains("Generated the rack's certificate authority"),
         "{err}"
     );
-    let pem = std::fs::read_to_string(s.dir.join(".convox/ca.pem")).unwrap();
+    // Per user, not in the app's directory (where it would be committed).
+    let ca_path = s.dir.join("config/convox/racks/production/ca.pem");
+    assert!(err.contains(&ca_path.display().to_string()), "{err}");
+    assert!(err.contains("keep it"), "{err}");
+    assert!(!s.dir.join(".convox/ca.pem").exists());
+    let pem = std::fs::read_to_string(&ca_path).unwrap();
     assert!(pem.contains("BEGIN CERTIFICATE") && pem.contains("PRIVATE KEY"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&ca_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the CA's key is for its owner only");
+    }
     let (_, _, err) = s.convox(&deploy_args(&backend_yml(), "backend"));
     assert!(!err.contains("Generated"), "{err}");
-    assert_eq!(
-        std::fs::read_to_string(s.dir.join(".convox/ca.pem")).unwrap(),
-        pem
-    );
+    assert_eq!(std::fs::read_to_string(&ca_path).unwrap(), pem);
 
     // A file that is not a certificate authority is an error, not a new one.
     let bad = s.dir.join("bad.pem");
@@ -460,11 +475,15 @@ fn errors_exit_1_with_their_causes_and_usage_errors_exit_2() {
 fn state_is_created_where_asked() {
     let s = Session::new("where");
     let nested: &Path = &s.dir.join("a/b/state.json");
+    let ca: &Path = &s.dir.join("keys/ca.pem");
     let mut out = Vec::new();
     let mut err = Vec::new();
+    // The process's environment: --ca keeps the test out of the real home.
     let code = run(
         [
             "convox",
+            "--ca",
+            ca.to_str().unwrap(),
             "--state",
             nested.to_str().unwrap(),
             "rack",
@@ -479,8 +498,7 @@ fn state_is_created_where_asked() {
     );
     assert_eq!(code, 0, "{}", String::from_utf8_lossy(&err));
     assert!(nested.exists());
-    assert!(
-        s.dir.join("a/b/ca.pem").exists(),
-        "the CA sits beside the state"
-    );
+    // The CA is where --ca says, no longer beside the state.
+    assert!(ca.exists());
+    assert!(!s.dir.join("a/b/ca.pem").exists());
 }

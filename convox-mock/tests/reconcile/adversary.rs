@@ -372,7 +372,7 @@ impl Sut {
     }
 
     fn drift_ctx(&self) -> convox_model::apply::ApplyContext {
-        crate::sut::ctx(crate::input::RACK, &self.clock)
+        self.ctx()
     }
 }
 

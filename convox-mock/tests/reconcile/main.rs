@@ -75,6 +75,7 @@ impl<const FAULTS: bool> StateMachineTest for Reconcile<FAULTS> {
             clock: VirtualClock::new(),
             last: None,
             now: input::NOW,
+            ca: model.ca,
         };
         if model.rack_exists {
             let internal = if model.params.internal() {

@@ -18,6 +18,7 @@ use crate::adversary::{Adversity, Drift, Faults, adversity, drift, faults};
 use crate::input::{
     APPS, Exposure, PARAMS, RACK, SERVICES, Svc, name, rack_with, router_host, services,
 };
+use crate::sut::AUTHORITIES;
 
 #[derive(Clone, Debug)]
 pub enum Transition {
@@ -46,6 +47,13 @@ pub enum Transition {
     Clock {
         days: i64,
     },
+    // Rotation of the rack's certificate authority.
+    /// `convox rack ca rotate` to authority `to` (an index into the run's
+    /// authorities; the rack starts with 0).
+    Rotate {
+        to: usize,
+        faults: Option<Faults>,
+    },
 }
 
 impl Transition {
@@ -53,7 +61,8 @@ impl Transition {
         match self {
             Transition::Params { faults, .. }
             | Transition::Deploy { faults, .. }
-            | Transition::Delete { faults, .. } => faults.as_ref(),
+            | Transition::Delete { faults, .. }
+            | Transition::Rotate { faults, .. } => faults.as_ref(),
             Transition::Drift(_)
             | Transition::Adversary(_)
             | Transition::Concurrent(_)
@@ -185,6 +194,8 @@ pub struct Model {
     /// The day each deployed app (by name) was last deployed: its names must
     /// be covered by certificates not yet due then (issue 12).
     pub deployed_on: BTreeMap<String, i64>,
+    /// The rack's certificate authority (an index into the run's authorities).
+    pub ca: usize,
 }
 
 impl Model {
@@ -335,6 +346,7 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
             last: Outcome::Start,
             days: 0,
             deployed_on: BTreeMap::new(),
+            ca: 0,
         })
         .boxed()
     }
@@ -364,6 +376,10 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
                 .prop_map(|(a, sa, b, sb)| Transition::Concurrent([(a, sa), (b, sb)])),
             // The clock moves (issue 12): up to past a certificate's lifetime.
             1 => (1i64..420).prop_map(|days| Transition::Clock { days }),
+            // Rotation runs without faults: rerunning one interrupted at any call
+            // needs make-before-break certificate replacement (see
+            // tests/rotation.rs).
+            1 => (0..AUTHORITIES).prop_map(|to| Transition::Rotate { to, faults: None }),
         ]
         .boxed()
     }
@@ -424,6 +440,14 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
                     state.deployed_on.insert(APPS[*app].to_string(), state.days);
                 }
                 state.last = Outcome::Accepted;
+            }
+            // A rack that exists moves to the new authority; one never created
+            // has none to rotate.
+            Transition::Rotate { to, .. } => {
+                if state.rack_exists {
+                    state.ca = *to;
+                    state.last = Outcome::Accepted;
+                }
             }
         }
         state

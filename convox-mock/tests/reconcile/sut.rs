@@ -30,15 +30,26 @@ use crate::reference::{Model, Outcome, Transition};
 /// X.509, so that the checks read the names they cover from their SANs.
 /// (Generating one per case would cost a key per case for nothing.)
 pub fn authority() -> Arc<CertificateAuthority> {
-    static CA: OnceLock<Arc<CertificateAuthority>> = OnceLock::new();
-    CA.get_or_init(|| {
-        Arc::new(CertificateAuthority::generate(&name(RACK), NOW).expect("authority"))
-    })
-    .clone()
+    authority_n(0)
 }
 
-fn fingerprint() -> String {
-    authority().fingerprint().to_string()
+/// How many authorities a run has: the rack starts with the first, and
+/// rotations move it among them.
+pub const AUTHORITIES: usize = 3;
+
+/// The run's authority `i`.
+pub fn authority_n(i: usize) -> Arc<CertificateAuthority> {
+    static CAS: OnceLock<Vec<Arc<CertificateAuthority>>> = OnceLock::new();
+    CAS.get_or_init(|| {
+        (0..AUTHORITIES)
+            .map(|_| Arc::new(CertificateAuthority::generate(&name(RACK), NOW).expect("authority")))
+            .collect()
+    })[i]
+        .clone()
+}
+
+fn fingerprint(i: usize) -> String {
+    authority_n(i).fingerprint().to_string()
 }
 
 /// A deterministic context: fixed time and seed; sleeping only moves a virtual
@@ -69,6 +80,8 @@ pub struct Sut {
     pub last: Option<Transition>,
     /// The tool's clock, Unix seconds: `NOW` until the clock moves (issue 12).
     pub now: i64,
+    /// The rack's certificate authority, as the model has it.
+    pub ca: usize,
 }
 
 /// Another tool's resources in the same account and VPC: an untagged
@@ -356,6 +369,9 @@ async fn run(b: &dyn Backend, t: &Transition, ctx: &ApplyContext) -> Result<(), 
         }
         // Time passes; the next operations see it through their context.
         Transition::Clock { .. } => {}
+        Transition::Rotate { .. } => {
+            convox_model::ca::rotate_ca(b, &name(RACK), ctx, "reconcile").await?;
+        }
     }
     Ok(())
 }
@@ -367,6 +383,7 @@ fn is_refusal(e: &OpsError) -> bool {
             | OpsError::Transition { .. }
             | OpsError::Manifest(_)
             | OpsError::Plan(PlanError::HostnameTaken { .. })
+            | OpsError::Ca(convox_model::ca::CaError::NoRack { .. })
     )
 }
 
@@ -375,8 +392,8 @@ impl Sut {
         self.rt.block_on(f)
     }
 
-    fn ctx(&self) -> ApplyContext {
-        let mut c = ctx(RACK, &self.clock);
+    pub fn ctx(&self) -> ApplyContext {
+        let mut c = ctx(RACK, &self.clock).with_issuer(authority_n(self.ca));
         c.now = self.now;
         c
     }
@@ -385,6 +402,10 @@ impl Sut {
     /// under test here) finds nothing left to do, and deploying the same again
     /// makes no mutating call.
     pub fn check_settled(&self, model: &Model) {
+        if let Some(Transition::Rotate { .. }) = &self.last {
+            self.check_rotated(model);
+            return;
+        }
         let Some(Transition::Deploy { app, services, .. }) = &self.last else {
             return;
         };
@@ -393,7 +414,7 @@ impl Sut {
         let app = name(APPS[*app]);
         let m = manifest(services);
         let observed = observe(self, b);
-        let desired = desired_app(&rack, &app, &m, &fingerprint()).expect("desired");
+        let desired = desired_app(&rack, &app, &m, &fingerprint(model.ca)).expect("desired");
         let p = plan(
             &Scope::App(app.clone()),
             &desired,
@@ -404,7 +425,7 @@ impl Sut {
         assert!(p.is_empty(), "app plan after a deploy is not empty:\n{p}");
         let p = plan(
             &Scope::Rack,
-            &desired_rack(&rack, &fingerprint()),
+            &desired_rack(&rack, &fingerprint(model.ca)),
             &observed,
             &Limits::default(),
         )
@@ -422,12 +443,52 @@ impl Sut {
         );
     }
 
+    /// After a rotation: every certificate the rack owns is issued by the new
+    /// authority, the rack records it (no rotation left in progress), and the
+    /// rack's plan with it is empty.
+    fn check_rotated(&self, model: &Model) {
+        let b = &*self.mock;
+        let fp = fingerprint(model.ca);
+        let observed = observe(self, b);
+        for o in &observed {
+            if let Spec::Certificate(c) = &o.resource.spec {
+                assert_eq!(
+                    c.issuer, fp,
+                    "{} not re-issued by the new authority",
+                    o.resource.key
+                );
+            }
+        }
+        let stored = self
+            .block_on(b.load_rack(&name(RACK)))
+            .expect("load")
+            .expect("a rotated rack is stored");
+        let ca = stored.ca.expect("the rack records its authority");
+        assert_eq!(
+            (ca.fingerprint.as_str(), ca.rotating_to),
+            (fp.as_str(), None)
+        );
+        let p = plan(
+            &Scope::Rack,
+            &desired_rack(&model.rack(), &fp),
+            &observed,
+            &Limits::default(),
+        )
+        .expect("plan");
+        assert!(
+            p.is_empty(),
+            "rack plan after a rotation is not empty:\n{p}"
+        );
+    }
+
     pub fn step(&mut self, model: &Model, t: &Transition) {
         // Day-2 safety (in place): drift and its repair, without faults.
         if let Transition::Drift(d) = t {
             return self.drift(model, *d);
         }
         self.last = None;
+        // The authority the rack has after this step (a rotation's new one).
+        self.ca = model.ca;
         self.now = NOW + model.days * convox_model::renew::DAY;
         // Someone else's change: made on both backends, and from now on part of
         // what must never be changed or deleted.

@@ -37,18 +37,26 @@ pub struct RackApplyOptions {
 }
 
 /// The rack with `assignments` and `opts.subnets` applied to its stored settings
-/// (or to `settings` for a rack never saved).
+/// (or to `settings` for a rack never saved), once the certificate authority
+/// whose fingerprint is `ca_fingerprint` is known to be the rack's (a rack that
+/// has none recorded yet records it, as of `now`).
 async fn next_rack(
     backend: &dyn Backend,
     settings: &Rack,
     assignments: &[&str],
     subnets: Option<&[String]>,
+    ca_fingerprint: &str,
+    now: i64,
 ) -> Result<Rack, OpsError> {
-    let base = backend
-        .load_rack(&settings.name)
-        .await?
-        .unwrap_or_else(|| settings.clone());
-    let params = base.params.with_assignments(assignments.iter().copied())?;
+    let stored = backend.load_rack(&settings.name).await?;
+    let params = stored
+        .as_ref()
+        .unwrap_or(settings)
+        .params
+        .with_assignments(assignments.iter().copied())?;
+    crate::ca::check(stored.as_ref(), ca_fingerprint)?;
+    let base = stored.unwrap_or_else(|| settings.clone());
+    let base = crate::ca::record(base, settings.ca.as_ref(), ca_fingerprint, now);
     let subnets = subnets.map_or_else(|| base.subnets.clone(), normal_subnets);
     Ok(Rack {
         params,
@@ -89,7 +97,8 @@ pub async fn plan_rack_at(
     ca_fingerprint: &str,
     renewal: Option<Renewal>,
 ) -> Result<Plan, OpsError> {
-    let rack = next_rack(backend, settings, assignments, subnets).await?;
+    let now = renewal.map_or(0, |r| r.now);
+    let rack = next_rack(backend, settings, assignments, subnets, ca_fingerprint, now).await?;
     let observed = observe_all(backend, &rack.name).await?;
     check_transition(&rack.params, &observed)?;
     let mut desired = desired_rack(&rack, ca_fingerprint);
@@ -117,8 +126,16 @@ pub async fn set_rack_params_with(
     ctx: &ApplyContext,
     opts: &RackApplyOptions,
 ) -> Result<RackChange, OpsError> {
-    let rack = next_rack(backend, settings, assignments, opts.subnets.as_deref()).await?;
     let fp = ca_fingerprint(ctx)?;
+    let rack = next_rack(
+        backend,
+        settings,
+        assignments,
+        opts.subnets.as_deref(),
+        &fp,
+        ctx.now,
+    )
+    .await?;
 
     let observed = observe_all(backend, &rack.name).await?;
     if let Some(planned) = &opts.planned {

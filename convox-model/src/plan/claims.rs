@@ -79,7 +79,7 @@ pub fn duplicate_claims(observed: &[Observed]) -> Vec<DuplicateClaim> {
 /// A claim whose kind AWS names uniquely but whose name is not the one this
 /// library gives its key: someone else's resource carrying our tags, even when
 /// it is the only claim (ours was deleted, or never made).
-fn impostor(o: &Observed) -> bool {
+pub(crate) fn impostor(o: &Observed) -> bool {
     our_name(o).is_some_and(|name| spec_name(&o.resource.spec) != Some(name.as_str()))
 }
 

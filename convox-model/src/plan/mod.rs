@@ -41,6 +41,7 @@ mod render;
 mod renewals;
 
 pub use claims::{DuplicateClaim, duplicate_claims};
+pub(crate) use claims::impostor;
 pub use error::PlanError;
 pub(crate) use planner::kept_first;
 pub use planner::{fingerprint, plan};

@@ -19,15 +19,15 @@ use crate::output::print_endpoints_and_links;
 use crate::progress::{context, now, with_progress};
 use crate::session::Session;
 
-/// The rack, app and manifest a plan or deploy works on; notes a rack that a
-/// deploy would create.
+/// The rack, app and manifest a plan or deploy works on, and whether the rack
+/// is stored; notes a rack that a deploy would create.
 fn target(
     file: &ManifestFile,
     net: &NetworkArgs,
     given: &Given,
     s: &mut Session,
     io: &mut Io<'_>,
-) -> Result<(Rack, Name, ManifestPath), Exit> {
+) -> Result<(Rack, bool, Name, ManifestPath), Exit> {
     let name = given.rack(io)?;
     let app = given.app(io)?;
     let m = given.manifest(file.named());
@@ -41,15 +41,15 @@ fn target(
             ),
         );
     }
-    Ok((rack, app, m))
+    Ok((rack, stored, app, m))
 }
 
 /// `convox plan`.
 pub fn plan(a: &PlanArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exit> {
-    let (rack, app, m) = target(&a.file, &a.net, given, s, io)?;
+    let (mut rack, stored, app, m) = target(&a.file, &a.net, given, s, io)?;
     let c = checked_on(&m, &rack, &app, &a.env, Format::Text, io)?;
     let now = now(&given.env);
-    let ca = s.authority(&rack.name, now, io)?;
+    let ca = s.authority(&mut rack, stored, now, io)?;
     let renewal = context(&rack.name, now).renewal();
     let p = plan_on_backend(s, &rack, &app, &c.manifest, ca.fingerprint(), renewal, io)?;
     if a.json {
@@ -87,10 +87,10 @@ fn plan_on_backend(
 
 /// `convox deploy`: the plan, applied with progress, then endpoints and links.
 pub fn deploy(a: &DeployArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exit> {
-    let (rack, app, m) = target(&a.file, &a.net, given, s, io)?;
+    let (mut rack, stored, app, m) = target(&a.file, &a.net, given, s, io)?;
     let c = checked_on(&m, &rack, &app, &a.env, Format::Text, io)?;
     let now = now(&given.env);
-    let ca = s.authority(&rack.name, now, io)?;
+    let ca = s.authority(&mut rack, stored, now, io)?;
     let backend = s.backend(io)?.backend.clone();
     let ctx = context(&rack.name, now);
     let p = plan_on_backend(

@@ -4,6 +4,7 @@
 pub mod apps;
 // Day-2 safety: `rack audit`.
 pub mod audit;
+pub mod ca;
 pub mod check;
 pub mod deploy;
 pub mod rack;

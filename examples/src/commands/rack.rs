@@ -36,7 +36,7 @@ pub fn params(given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exi
 /// `convox rack plan -r R [--json]`: the rack's own plan, drift included.
 pub fn plan(a: &RackPlanArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exit> {
     let name = given.rack(io)?;
-    let Some(rack) = s.stored_rack(&name, io)? else {
+    let Some(mut rack) = s.stored_rack(&name, io)? else {
         return Err(fail(
             io,
             format!(
@@ -45,7 +45,7 @@ pub fn plan(a: &RackPlanArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -
         ));
     };
     let now = now(&given.env);
-    let ca = s.authority(&rack.name, now, io)?;
+    let ca = s.authority(&mut rack, true, now, io)?;
     let backend = s.backend(io)?.backend.clone();
     let p =
         s.rt.block_on(ops::plan_rack_at(
@@ -77,16 +77,16 @@ pub fn set_params(
     io: &mut Io<'_>,
 ) -> Result<(), Exit> {
     let name = given.rack(io)?;
-    let stored = s.stored_rack(&name, io)?.is_some();
+    let exists = s.stored_rack(&name, io)?.is_some();
     // On a rack that exists, --subnets changes its routers' subnets in place.
     let net = NetworkArgs {
         vpc: a.net.vpc.clone(),
-        subnets: if stored { None } else { a.net.subnets.clone() },
+        subnets: if exists { None } else { a.net.subnets.clone() },
         router_host: a.net.router_host.clone(),
         region: a.net.region.clone(),
     };
-    let subnets = if stored { a.net.subnets.clone() } else { None };
-    let (rack, _) = s.rack(&name, &net, io)?;
+    let subnets = if exists { a.net.subnets.clone() } else { None };
+    let (mut rack, stored) = s.rack(&name, &net, io)?;
     let assignments: Vec<&str> = a.assignments.iter().map(String::as_str).collect();
     // The same check set_rack_params makes first, made here before a
     // certificate authority is generated for a command that cannot succeed.
@@ -94,7 +94,7 @@ pub fn set_params(
         .with_assignments(assignments.iter().copied())
         .map_err(|e| report_error(io, &e))?;
     let now = now(&given.env);
-    let ca = s.authority(&rack.name, now, io)?;
+    let ca = s.authority(&mut rack, stored, now, io)?;
     let backend = s.backend(io)?.backend.clone();
     // The plan first, as deploy shows an app's.
     let p =

@@ -1,0 +1,369 @@
+//! The rack's certificate authority on the mock: the identity check in the
+//! library's entry points, and rotation — complete, idempotent, and finished by
+//! a rerun after an interruption at any call.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+use convox_mock::{Fault, Faulty, MockBackend, Target, Trigger, VirtualClock};
+use convox_model::apply::ApplyContext;
+use convox_model::backend::{Backend, ErrorKind};
+use convox_model::ca::{CaError, rotate_ca};
+use convox_model::manifest::{Manifest, Port, Scheme, Service};
+use convox_model::name::Name;
+use convox_model::ops::{self, OpsError};
+use convox_model::params::RackParams;
+use convox_model::rack::{Rack, Vpc};
+use convox_model::tls::CertificateAuthority;
+use serde_json::Value;
+
+const NOW: i64 = 1_700_000_000;
+
+fn name(s: &str) -> Name {
+    Name::new(s).expect("test names are valid")
+}
+
+fn settings() -> Rack {
+    Rack {
+        name: name("production"),
+        region: "us-east-1".into(),
+        vpc: Vpc {
+            id: "vpc-1".into(),
+            cidr: "10.0.0.0/16".into(),
+        },
+        subnets: vec!["subnet-a".into(), "subnet-b".into()],
+        router_host: "production.example.com".into(),
+        params: RackParams::default(),
+        ca: None,
+    }
+}
+
+/// Two authorities for the whole run: the old one and the new one.
+fn authorities() -> &'static (Arc<CertificateAuthority>, Arc<CertificateAuthority>) {
+    static CAS: OnceLock<(Arc<CertificateAuthority>, Arc<CertificateAuthority>)> = OnceLock::new();
+    CAS.get_or_init(|| {
+        let make = || {
+            Arc::new(CertificateAuthority::generate(&name("production"), NOW).expect("authority"))
+        };
+        (make(), make())
+    })
+}
+
+fn ctx(ca: &Arc<CertificateAuthority>, clock: &VirtualClock) -> ApplyContext {
+    ApplyContext::new(name("production"), NOW, clock.sleep_fn()).with_issuer(ca.clone())
+}
+
+fn service(n: &str, internal: bool, both: bool) -> Service {
+    let mut s = Service::with_defaults(name(n));
+    s.port = Some(Port {
+        port: 3000,
+        scheme: Scheme::Http,
+    });
+    s.exposure = convox_model::manifest::Exposure::from_flags(internal, both);
+    s
+}
+
+fn manifests() -> Vec<(Name, Manifest)> {
+    vec![
+        (
+            name("backend"),
+            Manifest::from_services(vec![
+                service("api", true, false),
+                service("web", false, false),
+            ]),
+        ),
+        (
+            name("billing"),
+            Manifest::from_services(vec![service("ledger", true, true)]),
+        ),
+    ]
+}
+
+/// A rack with Internal=Yes and two apps, all issued by the old authority.
+async fn deployed(clock: &VirtualClock) -> Arc<MockBackend> {
+    let mock = Arc::new(MockBackend::new());
+    let old = ctx(&authorities().0, clock);
+    ops::set_rack_params(&*mock, &settings(), &["Internal=Yes"], &old)
+        .await
+        .expect("Internal=Yes");
+    let rack = mock
+        .load_rack(&name("production"))
+        .await
+        .expect("load")
+        .expect("stored");
+    for (app, m) in manifests() {
+        ops::deploy(&*mock, &rack, &app, &m, &old)
+            .await
+            .expect("deploy");
+    }
+    mock
+}
+
+fn state(mock: &MockBackend) -> Value {
+    serde_json::from_str(&mock.to_json().expect("state")).expect("JSON")
+}
+
+fn owned(v: &Value) -> bool {
+    v["tags"]["convox:rack"] == "production"
+}
+
+/// The issuer of each of the rack's certificates, by domain (one each).
+fn issuers(mock: &MockBackend) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for c in state(mock)["certificates"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, c)| c)
+    {
+        if owned(c) {
+            out.entry(c["spec"]["domain"].as_str().expect("domain").to_string())
+                .or_default()
+                .push(c["spec"]["issuer"].as_str().expect("issuer").to_string());
+        }
+    }
+    out
+}
+
+fn matches(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(base) => host
+            .split_once('.')
+            .is_some_and(|(label, rest)| !label.is_empty() && rest == base),
+        None => pattern == host,
+    }
+}
+
+/// Every host routed on one of the rack's HTTPS listeners that no certificate
+/// attached to that listener covers.
+fn uncovered(mock: &MockBackend) -> Vec<String> {
+    let s = state(mock);
+    let certs = &s["certificates"];
+    let mut out = Vec::new();
+    for (arn, l) in s["listeners"].as_object().into_iter().flatten() {
+        if !owned(l) || l["protocol"] != "HTTPS" {
+            continue;
+        }
+        let mut attached: Vec<&str> = l["certificates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        attached.extend(l["default_certificate"].as_str());
+        let domains: Vec<&str> = attached
+            .iter()
+            .filter_map(|a| certs[*a]["spec"]["domain"].as_str())
+            .collect();
+        for (_, r) in s["rules"].as_object().into_iter().flatten() {
+            if r["listener_arn"] != arn.as_str() {
+                continue;
+            }
+            for h in r["hosts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                if !domains.iter().any(|d| matches(d, h)) {
+                    out.push(h.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// After a finished rotation: every certificate issued by the new authority,
+/// one per name, the plans with it empty, and the old authority refused.
+async fn check_rotated(mock: &MockBackend, clock: &VirtualClock) {
+    let (old, new) = authorities();
+    let issuers = issuers(mock);
+    assert_eq!(
+        issuers.len(),
+        4,
+        "rack internal and external, two apps: {issuers:?}"
+    );
+    for (domain, by) in &issuers {
+        assert_eq!(by, &[new.fingerprint().to_string()], "{domain}");
+    }
+    let rack = mock
+        .load_rack(&name("production"))
+        .await
+        .expect("load")
+        .expect("stored");
+    let ca = rack.ca.clone().expect("recorded");
+    assert_eq!(ca.fingerprint, new.fingerprint());
+    assert_eq!(ca.rotating_to, None);
+    for (app, m) in manifests() {
+        let p = ops::plan_app(mock, &rack, &app, &m, new.fingerprint())
+            .await
+            .expect("plan");
+        assert!(p.is_empty(), "{app}:\n{p}");
+        let refused = ops::plan_app(mock, &rack, &app, &m, old.fingerprint()).await;
+        assert!(
+            matches!(refused, Err(OpsError::Ca(CaError::Mismatch { .. }))),
+            "{refused:?}"
+        );
+    }
+    let before = mock.calls().mutations;
+    let (app, m) = &manifests()[0];
+    let refused = ops::deploy(mock, &rack, app, m, &ctx(old, clock)).await;
+    assert!(matches!(
+        refused,
+        Err(OpsError::Ca(CaError::Mismatch { .. }))
+    ));
+    let refused =
+        ops::set_rack_params(mock, &settings(), &["Internal=Yes"], &ctx(old, clock)).await;
+    assert!(matches!(
+        refused,
+        Err(OpsError::Ca(CaError::Mismatch { .. }))
+    ));
+    assert_eq!(mock.calls().mutations, before, "a refusal changes nothing");
+    assert!(uncovered(mock).is_empty(), "{:?}", uncovered(mock));
+}
+
+#[tokio::test]
+async fn a_rack_refuses_another_authority_before_any_change() {
+    let clock = VirtualClock::new();
+    let mock = deployed(&clock).await;
+    let (old, new) = authorities();
+    let rack = mock
+        .load_rack(&name("production"))
+        .await
+        .expect("load")
+        .expect("stored");
+    assert_eq!(
+        rack.ca.as_ref().map(|c| c.fingerprint.as_str()),
+        Some(old.fingerprint())
+    );
+    mock.reset_calls();
+    let (app, m) = &manifests()[0];
+    let e = ops::deploy(&*mock, &rack, app, m, &ctx(new, &clock))
+        .await
+        .expect_err("refused");
+    assert_eq!(mock.calls().mutations, 0);
+    let text = e.to_string();
+    assert!(
+        text.contains(old.fingerprint()) && text.contains(new.fingerprint()),
+        "{text}"
+    );
+    assert!(
+        text.contains("--ca FILE") && text.contains("convox rack ca rotate"),
+        "{text}"
+    );
+    // The same authority is accepted, and an identical redeploy changes nothing.
+    ops::deploy(&*mock, &rack, app, m, &ctx(old, &clock))
+        .await
+        .expect("deploy");
+    assert_eq!(mock.calls().mutations, 0);
+}
+
+#[tokio::test]
+async fn rotation_reissues_every_certificate_and_records_the_new_authority_last() {
+    let clock = VirtualClock::new();
+    let mock = deployed(&clock).await;
+    let (old, new) = authorities();
+    let r = rotate_ca(&*mock, &name("production"), &ctx(new, &clock), "test")
+        .await
+        .expect("rotate");
+    assert_eq!(r.from.as_deref(), Some(old.fingerprint()));
+    assert_eq!(r.reissued(), 4);
+    check_rotated(&mock, &clock).await;
+    // Again: nothing to do.
+    mock.reset_calls();
+    let r = rotate_ca(&*mock, &name("production"), &ctx(new, &clock), "test")
+        .await
+        .expect("rotate again");
+    assert_eq!(r.reissued(), 0);
+    assert_eq!(mock.calls().mutations, 0);
+}
+
+#[tokio::test]
+async fn a_rotation_to_another_authority_in_progress_is_refused() {
+    let clock = VirtualClock::new();
+    let mock = deployed(&clock).await;
+    let (_, new) = authorities();
+    // Interrupted right after recording the rotation (the first mutating call).
+    let faulty = Faulty::from_arc(mock.clone(), 1).with_rule(
+        Target::Mutations,
+        Trigger::Nth(2),
+        Fault::before(ErrorKind::Unexpected).retryable(false),
+    );
+    let _ = rotate_ca(&faulty, &name("production"), &ctx(new, &clock), "test").await;
+    let third =
+        Arc::new(CertificateAuthority::generate(&name("production"), NOW).expect("authority"));
+    let e = rotate_ca(&*mock, &name("production"), &ctx(&third, &clock), "test")
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(e, OpsError::Ca(CaError::RotationInProgress { .. })),
+        "{e}"
+    );
+}
+
+/// Interrupted at every call in turn (the answer lost, not retried), then run
+/// again without faults: the rotation finishes, and no served hostname was ever
+/// uncovered in between. Between the interruption and the rerun, either
+/// authority may reconcile the rack.
+///
+/// It rests on make-before-break replacement: the new certificate is attached
+/// before the old one is detached, and of our own two copies under one key the
+/// one that serves is kept.
+#[tokio::test]
+async fn a_rotation_interrupted_at_any_call_finishes_when_run_again() {
+    let clock = VirtualClock::new();
+    let (old, new) = authorities();
+    let total = {
+        let mock = deployed(&clock).await;
+        mock.reset_calls();
+        rotate_ca(&*mock, &name("production"), &ctx(new, &clock), "test")
+            .await
+            .expect("rotate");
+        mock.calls().total()
+    };
+    assert!(total > 10, "{total} calls");
+    let mut failed = Vec::new();
+    let mut uncovered_at: Vec<String> = Vec::new();
+    for n in 1..=total {
+        let mock = deployed(&clock).await;
+        let b = Faulty::from_arc(mock.clone(), n)
+            .fail_nth_call(n, Fault::lost_response().retryable(false));
+        let _ = rotate_ca(&b, &name("production"), &ctx(new, &clock), "test").await;
+        let gaps = uncovered(&mock);
+        if !gaps.is_empty() {
+            uncovered_at.push(format!("call {n}: {gaps:?}"));
+        }
+        // Mid-rotation the old authority still deploys (nothing to change for
+        // it to refuse), and so does the new one.
+        let rack = mock
+            .load_rack(&name("production"))
+            .await
+            .expect("load")
+            .expect("stored");
+        let rotating = rack.ca.as_ref().is_some_and(|c| c.rotating_to.is_some());
+        if rotating {
+            let (app, m) = &manifests()[1];
+            if let Err(e) = ops::plan_app(&*mock, &rack, app, m, old.fingerprint()).await {
+                failed.push(format!("call {n}: the old CA mid-rotation: {e}"));
+            }
+        }
+        if let Err(e) = rotate_ca(&*mock, &name("production"), &ctx(new, &clock), "test").await {
+            failed.push(format!("call {n}: {e}"));
+            continue;
+        }
+        check_rotated(&mock, &clock).await;
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {total}:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+    assert!(
+        uncovered_at.is_empty(),
+        "{} of {total}:\n{}",
+        uncovered_at.len(),
+        uncovered_at.join("\n")
+    );
+}
