@@ -98,6 +98,23 @@ fn world() -> MockBackend {
             ops::deploy(&mock, &change.rack, &name("backend"), &manifest(), &c)
                 .await
                 .expect("deploy");
+            // The second authority is the one the rack is moving to, as
+            // `rack ca rotate` records first: the rack accepts either, so a
+            // deploy with it changes the issuer (the replacement tested here).
+            let mut stored = mock
+                .load_rack(&name(RACK))
+                .await
+                .expect("load")
+                .expect("rack");
+            let ca = stored.ca.as_mut().expect("the rack records its authority");
+            ca.rotating_to = Some(authority(true).fingerprint().to_string());
+            let zone = observe_all(&mock, &name(RACK))
+                .await
+                .expect("observe")
+                .into_iter()
+                .find(|o| o.resource.key == ResourceKey::zone())
+                .expect("zone");
+            mock.save_rack(&zone.id, &stored).await.expect("save");
         });
         mock.to_json().expect("state")
     });

@@ -40,8 +40,8 @@ mod render;
 // Certificate renewals (issue 12).
 mod renewals;
 
-pub use claims::{DuplicateClaim, duplicate_claims};
 pub(crate) use claims::impostor;
+pub use claims::{DuplicateClaim, duplicate_claims};
 pub use error::PlanError;
 pub(crate) use planner::kept_first;
 pub use planner::{fingerprint, plan};
