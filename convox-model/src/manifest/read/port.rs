@@ -47,8 +47,17 @@ impl Reader<'_> {
                 }
             }
             let port16 = port.and_then(|n| u16::try_from(n).ok()).filter(|n| *n > 0);
+            if container_port == Some(0) {
+                // v2 takes containerPort 0 for the default, the nlb port.
+                let became = port16.map_or_else(|| "the port".to_string(), |p| p.to_string());
+                self.zero_means_default(
+                    &join_key(&p, "containerPort"),
+                    "nlb containerPort",
+                    became,
+                );
+            }
             let container16 = match container_port {
-                None => port16,
+                None | Some(0) => port16,
                 Some(c) => u16::try_from(c).ok().filter(|n| *n > 0),
             };
             match (port16, container16) {

@@ -22,12 +22,18 @@ impl Reader<'_> {
                             }
                         }
                         "cpu" => {
-                            if let Some(n) = self.number(&q, x, true) {
+                            let default = defaults::CPU;
+                            if let Some(n) =
+                                self.number_or_default(&q, x, true, "scale cpu", default)
+                            {
                                 scale.cpu = n;
                             }
                         }
                         "memory" => {
-                            if let Some(n) = self.number(&q, x, true) {
+                            let default = defaults::MEMORY;
+                            if let Some(n) =
+                                self.number_or_default(&q, x, true, "scale memory", default)
+                            {
                                 scale.memory = n;
                             }
                         }

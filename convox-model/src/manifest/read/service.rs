@@ -104,7 +104,7 @@ impl Reader<'_> {
                     }
                 }
                 "domain" => domains = self.domains(&p, v),
-                "drain" => drain = self.number(&p, v, false),
+                "drain" => drain = self.number_or_default(&p, v, false, "drain", defaults::DRAIN),
                 "environment" => environment.extend(self.environment(&p, v)),
                 "health" => health = self.health(&p, v),
                 "image" => image = self.string(&p, v).unwrap_or_default(),
@@ -359,7 +359,9 @@ impl Reader<'_> {
     pub(super) fn health(&mut self, path: &str, v: &Value) -> Option<Health> {
         match v {
             Value::Null => None,
-            Value::String(s) => Some(defaults::health(Some(s.clone()), None, None, None)),
+            Value::String(s) => {
+                Some(self.health_defaults(path, path, Some(s.clone()), None, None, None))
+            }
             Value::Mapping(_) => {
                 let (mut p, mut interval, mut timeout, mut grace) = (None, None, None, None);
                 for (k, x) in self.mapping(path, v, "health").unwrap_or_default() {
@@ -372,7 +374,14 @@ impl Reader<'_> {
                         _ => self.unknown_key(path, &k, &["path", "interval", "timeout", "grace"]),
                     }
                 }
-                Some(defaults::health(p, interval, timeout, grace))
+                Some(self.health_defaults(
+                    path,
+                    &join_key(path, "path"),
+                    p,
+                    interval,
+                    timeout,
+                    grace,
+                ))
             }
             other => {
                 self.error(
@@ -385,6 +394,46 @@ impl Reader<'_> {
                 None
             }
         }
+    }
+
+    /// v2's health defaults over what was written, with a warning for each 0
+    /// (or empty path) that stands for a default, saying what it became.
+    fn health_defaults(
+        &mut self,
+        path: &str,
+        path_at: &str,
+        p: Option<String>,
+        interval: Option<u32>,
+        timeout: Option<u32>,
+        grace: Option<u32>,
+    ) -> Health {
+        let h = defaults::health(p.clone(), interval, timeout, grace);
+        let at = |k: &str| join_key(path, k);
+        if p.as_deref() == Some("") {
+            self.warning(
+                path_at,
+                format!("an empty health path means the default: {}", h.path),
+                Some("leave path out for the default, or write the path you mean".to_string()),
+            );
+        }
+        if interval == Some(0) {
+            self.zero_means_default(&at("interval"), "health interval", h.interval);
+        }
+        if timeout == Some(0) {
+            self.zero_means_default(
+                &at("timeout"),
+                "health timeout",
+                format_args!("interval - 1 = {}", h.timeout),
+            );
+        }
+        if grace == Some(0) {
+            self.zero_means_default(
+                &at("grace"),
+                "health grace",
+                format_args!("the interval, {}", h.grace),
+            );
+        }
+        h
     }
 
     pub(super) fn links(&mut self, path: &str, v: &Value, service: &str) -> Vec<Name> {
