@@ -161,7 +161,7 @@ fn dispatch(
     s: &mut Session,
     io: &mut Io<'_>,
 ) -> Result<(), exit::Exit> {
-    use commands::{apps, check, deploy, rack};
+    use commands::{apps, check, deploy, rack, schema};
     match command {
         Command::Check(a) => check::check(a, given, io),
         Command::Manifest(a) => check::manifest(a, given, io),
@@ -180,6 +180,8 @@ fn dispatch(
             command: Some(AppsCommand::Delete(a)),
         }) => apps::delete(a, given, s, io),
         Command::Services(a) => apps::services(a, given, s, io),
+        // schema (issue 11)
+        Command::Schema => schema::schema(io),
     }
 }
 

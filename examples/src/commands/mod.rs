@@ -5,6 +5,7 @@ pub mod apps;
 pub mod check;
 pub mod deploy;
 pub mod rack;
+pub mod schema;
 
 use convox_model::params::RackParams;
 

@@ -4,7 +4,7 @@ use serde_yaml::Value;
 
 use super::scalars::show;
 use super::{Reader, join_index, join_key};
-use crate::manifest::{NlbPort, Port, Scheme};
+use crate::manifest::{NlbPort, Port, Scheme, keys};
 
 impl Reader<'_> {
     pub(super) fn nlb(&mut self, path: &str, v: &Value) -> Vec<NlbPort> {
@@ -37,11 +37,7 @@ impl Reader<'_> {
                             "containerPort" => container_port = self.number(&q, x, false),
                             "protocol" => protocol = self.string(&q, x).unwrap_or(protocol),
                             "scheme" => scheme = self.string(&q, x).unwrap_or(scheme),
-                            _ => self.unknown_key(
-                                &p,
-                                &k,
-                                &["port", "containerPort", "protocol", "scheme"],
-                            ),
+                            _ => self.unknown_key(&p, &k, keys::NLB),
                         }
                     }
                 }
@@ -130,7 +126,7 @@ impl Reader<'_> {
                                 }
                             }
                         }
-                        _ => self.unknown_key(path, &k, &["port", "scheme"]),
+                        _ => self.unknown_key(path, &k, keys::PORT),
                     }
                 }
                 let Some(number) = number else {

@@ -7,7 +7,7 @@ use serde_yaml::Value;
 use super::scalars::{go_type, scalar_text, show, yaml_tag, yaml11_bool};
 use super::{Reader, join_index, join_key};
 use crate::manifest::{
-    Agent, AgentPort, Build, Deployment, EnvDecl, Exposure, Health, Service, defaults,
+    Agent, AgentPort, Build, Deployment, EnvDecl, Exposure, Health, Service, defaults, keys,
 };
 use crate::name::Name;
 
@@ -35,33 +35,6 @@ impl Reader<'_> {
         body: &Value,
         app_env: &[EnvDecl],
     ) -> Option<Service> {
-        const KNOWN: &[&str] = &[
-            "agent",
-            "build",
-            "command",
-            "deployment",
-            "domain",
-            "drain",
-            "environment",
-            "health",
-            "image",
-            "init",
-            "internal",
-            "internalAndExternal",
-            "links",
-            "nlb",
-            "policies",
-            "port",
-            "privileged",
-            "resources",
-            "scale",
-            "singleton",
-            "sticky",
-            "tags",
-            "termination",
-            "test",
-            "volumes",
-        ];
         let entries = self.mapping(path, body, "a service")?;
         let mut agent = Agent::default();
         let mut build: Option<Build> = None;
@@ -99,7 +72,7 @@ impl Reader<'_> {
                         match k.as_ref() {
                             "minimum" => dep_min = self.number(&q, x, false),
                             "maximum" => dep_max = self.number(&q, x, false),
-                            _ => self.unknown_key(&p, &k, &["minimum", "maximum"]),
+                            _ => self.unknown_key(&p, &k, keys::DEPLOYMENT),
                         }
                     }
                 }
@@ -138,13 +111,13 @@ impl Reader<'_> {
                                     termination.grace = g;
                                 }
                             }
-                            _ => self.unknown_key(&p, &k, &["grace"]),
+                            _ => self.unknown_key(&p, &k, keys::TERMINATION),
                         }
                     }
                 }
                 "test" => test = self.string(&p, v).unwrap_or_default(),
                 "volumes" => volumes = self.string_list(&p, v, "volumes"),
-                _ => self.unknown_key(path, &key, KNOWN),
+                _ => self.unknown_key(path, &key, keys::SERVICE),
             }
         }
 
@@ -221,7 +194,7 @@ impl Reader<'_> {
                                 }
                             }
                         }
-                        _ => self.unknown_key(path, &k, &["enabled", "ports"]),
+                        _ => self.unknown_key(path, &k, keys::AGENT),
                     }
                 }
                 agent
@@ -278,7 +251,7 @@ impl Reader<'_> {
                             }
                         }
                         "args" => b.args = self.string_list(&q, x, "build args"),
-                        _ => self.unknown_key(path, &k, &["path", "manifest", "args"]),
+                        _ => self.unknown_key(path, &k, keys::BUILD),
                     }
                 }
             }
@@ -371,7 +344,7 @@ impl Reader<'_> {
                         "interval" => interval = self.number(&q, x, true),
                         "timeout" => timeout = self.number(&q, x, true),
                         "grace" => grace = self.number(&q, x, true),
-                        _ => self.unknown_key(path, &k, &["path", "interval", "timeout", "grace"]),
+                        _ => self.unknown_key(path, &k, keys::HEALTH),
                     }
                 }
                 Some(self.health_defaults(
