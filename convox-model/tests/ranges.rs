@@ -204,6 +204,30 @@ fn every_range_problem_of_a_service_is_reported_at_once() {
     }
 }
 
+// ---- routed hostnames: at most 128 characters (ALB host-header condition) ----
+
+#[test]
+fn a_routed_hostname_fits_the_host_header_condition() {
+    use convox_model::rules::hostnames;
+    use convox_model::rules::ranges::HOST_HEADER_MAX_LEN;
+    assert_eq!(HOST_HEADER_MAX_LEN, 128);
+    // {service}.{app}.production.convox: 1 + 1 + 10 + 7 = 19 characters besides the names.
+    let text =
+        |s: &str| format!("services:\n  {s}:\n    image: x\n    port: 3000\n    internal: true\n");
+    let app = name(&"a".repeat(59));
+    let fits = "s".repeat(128 - 19 - 59);
+    let m = manifest(&text(&fits));
+    assert!(hostnames::check(&m, &rack(true, false), &app).is_empty());
+    let over = format!("{fits}s");
+    let m = manifest(&text(&over));
+    let d = hostnames::check(&m, &rack(true, false), &app);
+    let e = one_error(&d);
+    assert_eq!(e.path, format!("services.{over}"));
+    assert_eq!(e.location.map(|l| l.line), Some(2));
+    assert!(e.message.contains("129 characters long"), "{}", e.message);
+    assert!(e.message.contains("allows 128"), "{}", e.message);
+}
+
 // ---- zero means the default, as in v2, with a warning ----
 
 /// The manifest of `text` and its warnings at `path`.

@@ -33,6 +33,10 @@ pub const HEALTH_GRACE: RangeInclusive<u32> = 0..=2_147_483_647;
 /// `drain:` seconds: ELBv2 `deregistration_delay.timeout_seconds`, 0–3600.
 pub const DRAIN: RangeInclusive<u32> = 0..=3600;
 
+/// A routed hostname's longest length: ELBv2 `HostHeaderConditionConfig`
+/// values, 128 characters (DNS would allow 253); [`super::hostnames`] checks it.
+pub const HOST_HEADER_MAX_LEN: usize = 128;
+
 pub(crate) fn check(out: &mut Out<'_>, s: &Service) {
     if let Some(p) = s.port
         && !PORT.contains(&u32::from(p.port))
