@@ -31,7 +31,7 @@ mod session;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
@@ -60,6 +60,10 @@ pub struct Environment {
     pub cwd: PathBuf,
     /// Environment variables (only `CONVOX_APP` and `CONVOX_RACK` are read).
     pub vars: BTreeMap<String, String>,
+    // progress bar (issue 11)
+    /// Whether stderr is a terminal: a long deploy then shows a progress bar
+    /// instead of one line per action.
+    pub terminal: bool,
 }
 
 impl Environment {
@@ -72,6 +76,7 @@ impl Environment {
         Environment {
             cwd: PathBuf::new(),
             vars,
+            terminal: std::io::stderr().is_terminal(),
         }
     }
 
@@ -80,6 +85,7 @@ impl Environment {
         Environment {
             cwd: cwd.into(),
             vars: BTreeMap::new(),
+            terminal: false,
         }
     }
 
