@@ -113,6 +113,28 @@ fn the_fixtures_the_reader_accepts_validate() {
 }
 
 #[test]
+fn the_seeds_examples_validate() {
+    // The internal-services guide's three manifests (the second is examples/backend).
+    accepted_agrees("services:\n  api:\n    build: .\n    port: 3000\n    internal: true\n");
+    accepted_agrees(
+        "services:\n  api:\n    build: .\n    port: 3000\n    internalAndExternal: true\n",
+    );
+    let seed = format!(
+        "{}/../examples/backend/convox.yml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    assert!(valid(&std::fs::read_to_string(seed).unwrap()));
+}
+
+#[test]
+fn the_fixture_the_reader_refuses_for_its_shapes_does_not_validate() {
+    // A bad name, port, command, scale and domain: shapes the schema describes.
+    let text = fixture("everything-wrong.yml");
+    assert!(parse(&text, &BTreeMap::new()).is_err());
+    assert!(!valid(&text));
+}
+
+#[test]
 fn every_shorthand_validates() {
     for body in [
         "port: 3000",
