@@ -204,7 +204,8 @@ fn svc_spec() -> impl Strategy<Value = Svc> {
         0usize..3,
         prop::collection::vec(0usize..8, 0..3),
         (1u32..5, 0u32..5, 0usize..3),
-        prop::option::of((2u32..60, any::<bool>())),
+        // AWS allows health intervals of 5 to 300 s (rules::ranges).
+        prop::option::of((5u32..60, any::<bool>())),
         0usize..3,
         prop::collection::vec(("V_[A-Z]{1,3}", prop::option::of("[a-z0-9]{0,4}")), 0..3),
         (0usize..22, 0usize..22),

@@ -272,7 +272,12 @@ fn health_defaults_and_forms() {
     );
     let m = manifest(&web("image: x\nhealth: /check"));
     assert_eq!(svc(&m, "web").health.path, "/check");
-    let m = manifest(&web("image: x\nhealth:\n  interval: 1"));
+    // The reader derives as v2 does; `check` then refuses interval 1 (AWS: 5-300).
+    let read = convox_model::manifest::read(
+        &web("image: x\nhealth:\n  interval: 1"),
+        &std::collections::BTreeMap::new(),
+    );
+    let m = read.manifest.unwrap();
     let h = &svc(&m, "web").health;
     assert_eq!((h.interval, h.timeout, h.grace), (1, 0, 1));
     let m = manifest(&web(

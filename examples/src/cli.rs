@@ -85,6 +85,10 @@ pub enum Command {
     Apps(AppsArgs),
     /// List an app's deployed services: endpoints, target groups and ports.
     Services(ServicesArgs),
+    // ---- schema (issue 11): the JSON Schema of convox.yml, for editors ----
+    /// Print a JSON Schema (draft 2020-12) of convox.yml, for editors
+    /// (yaml-language-server, VS Code) and CI.
+    Schema,
 }
 
 /// The convox.yml a command reads: FILE, `-m FILE`, or `./convox.yml`.

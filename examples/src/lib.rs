@@ -31,7 +31,7 @@ mod session;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
@@ -64,6 +64,10 @@ pub struct Environment {
     /// rack's certificate authority's default place `XDG_CONFIG_HOME` and
     /// `HOME`, are read).
     pub vars: BTreeMap<String, String>,
+    // progress bar (issue 11)
+    /// Whether stderr is a terminal: a long deploy then shows a progress bar
+    /// instead of one line per action.
+    pub terminal: bool,
 }
 
 impl Environment {
@@ -77,6 +81,7 @@ impl Environment {
         Environment {
             cwd: PathBuf::new(),
             vars,
+            terminal: std::io::stderr().is_terminal(),
         }
     }
 
@@ -85,6 +90,7 @@ impl Environment {
         Environment {
             cwd: cwd.into(),
             vars: BTreeMap::new(),
+            terminal: false,
         }
     }
 
@@ -181,7 +187,7 @@ fn dispatch(
     s: &mut Session,
     io: &mut Io<'_>,
 ) -> Result<(), exit::Exit> {
-    use commands::{apps, check, deploy, rack};
+    use commands::{apps, check, deploy, rack, schema};
     match command {
         Command::Check(a) => check::check(a, given, io),
         Command::Manifest(a) => check::manifest(a, given, io),
@@ -215,6 +221,8 @@ fn dispatch(
             command: Some(AppsCommand::Delete(a)),
         }) => apps::delete(a, given, s, io),
         Command::Services(a) => apps::services(a, given, s, io),
+        // schema (issue 11)
+        Command::Schema => schema::schema(io),
     }
 }
 

@@ -6,11 +6,17 @@
 
 use super::{Build, Cooldown, Deployment, Health, Scale, ScaleCount, Targets, Termination};
 
-/// `drain:` seconds when unwritten.
+/// `drain:` seconds when unwritten (or 0).
 pub const DRAIN: u32 = 30;
 
 /// `sticky:` when unwritten.
 pub const STICKY: bool = true;
+
+/// `scale.cpu:` CPU units when unwritten (or 0).
+pub const CPU: u32 = 256;
+
+/// `scale.memory:` MiB when unwritten (or 0).
+pub const MEMORY: u32 = 512;
 
 /// `health.interval:` seconds when unwritten (or 0).
 pub const HEALTH_INTERVAL: u32 = 5;
@@ -81,8 +87,8 @@ pub fn health(
 pub fn scale() -> Scale {
     Scale {
         count: ScaleCount { min: 1, max: 1 },
-        cpu: 256,
-        memory: 512,
+        cpu: CPU,
+        memory: MEMORY,
         cooldown: Cooldown { down: 60, up: 60 },
         targets: Targets::default(),
     }

@@ -17,8 +17,10 @@ use crate::diag::Diagnostics;
 use crate::name::Name;
 
 pub mod defaults;
+pub mod keys;
 pub mod read;
 mod render;
+pub mod schema;
 mod source;
 pub mod yaml;
 
@@ -157,6 +159,14 @@ pub enum Scheme {
 }
 
 impl Scheme {
+    /// Every scheme, as `port:` accepts them.
+    pub const ALL: [Scheme; 4] = [
+        Scheme::Http,
+        Scheme::Https,
+        Scheme::Grpc,
+        Scheme::SecureGrpc,
+    ];
+
     /// Parses a scheme as written in `convox.yml`.
     pub fn parse(s: &str) -> Option<Scheme> {
         match s {

@@ -1,6 +1,7 @@
 //! Every hostname fits DNS: each label at most 63 characters, the whole name at
 //! most 253. An external name's first label is `{app}-{service}`, so two valid
-//! names can together be too long.
+//! names can together be too long. A routed name must also fit the ALB
+//! rule's host-header condition ([`super::ranges::HOST_HEADER_MAX_LEN`]).
 //!
 //! [`problem`] is the rule for one hostname, for any caller that builds one;
 //! [`check`] runs it over every endpoint of an app.
@@ -82,6 +83,18 @@ pub fn check(manifest: &Manifest, rack: &Rack, app: &Name) -> Diagnostics {
                     format!("services.{}", s.name),
                     p.to_string(),
                     Some(hint.to_string()),
+                );
+            } else if host.as_str().len() > super::ranges::HOST_HEADER_MAX_LEN {
+                // The listener rule that routes it matches the name in a
+                // host-header condition, which AWS bounds more tightly than DNS.
+                out.error(
+                    format!("services.{}", s.name),
+                    format!(
+                        "hostname {host} is {} characters long: an ALB rule's host-header condition allows {} (HostHeaderConditionConfig)",
+                        host.as_str().len(),
+                        super::ranges::HOST_HEADER_MAX_LEN
+                    ),
+                    Some("shorten the service, app or rack name".to_string()),
                 );
             }
         }

@@ -5,11 +5,11 @@
 //! |---|---|
 //! | names are DNS labels | [`crate::name::Name`], read by [`crate::manifest::read()`] |
 //! | duplicate service, timer and resource names | [`names`] |
-//! | port, scale, deployment and health ranges | [`ranges`] |
+//! | port, scale, deployment, health and drain ranges (AWS's own bounds) | [`ranges`] |
 //! | links: target exists, has a port, is not the service itself, one variable once, declared variable wins | [`links`] |
 //! | timers name an existing service; services name existing resources | [`references`] |
 //! | rack: `Internal=Yes` for internal services, `InternalOnly` refuses external ones | [`rack`] |
-//! | every hostname fits DNS (labels ≤ 63, names ≤ 253) | [`hostnames`] |
+//! | every hostname fits DNS (labels ≤ 63, names ≤ 253) and an ALB host-header condition (≤ 128) | [`hostnames`] |
 //! | `required env` per service | [`crate::env::resolve`], where the app environment is known |
 //!
 //! Every rule adds to one [`Diagnostics`]; none stops at the first problem. Each

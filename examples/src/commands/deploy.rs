@@ -16,7 +16,7 @@ use crate::cli::{DeployArgs, Format, ManifestFile, NetworkArgs, PlanArgs};
 use crate::exit::{Exit, report_error};
 use crate::input::{Given, ManifestPath, checked_on};
 use crate::output::print_endpoints_and_links;
-use crate::progress::{context, now, with_progress};
+use crate::progress::{bar_for, context, now, with_progress_bar};
 use crate::session::Session;
 
 /// The rack, app and manifest a plan or deploy works on, and whether the rack
@@ -111,11 +111,16 @@ pub fn deploy(a: &DeployArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -
         let ctx = ctx.with_issuer(Arc::new(ca));
         // The work owns its context (so progress ends with it) and borrows the rest.
         let (rack, app, manifest) = (&rack, &app, &c.manifest);
-        let result =
-            s.rt.block_on(with_progress(&mut *io.err, ctx, |ctx| async move {
+        let bar = bar_for(p.actions.len(), given.env.terminal);
+        let result = s.rt.block_on(with_progress_bar(
+            &mut *io.err,
+            ctx,
+            bar,
+            |ctx| async move {
                 // Apply what was shown, or nothing if the rack changed since.
                 ops::deploy_planned(backend.as_ref(), rack, app, manifest, &ctx, &p).await
-            }));
+            },
+        ));
         let persisted = s.persist(io);
         let report = result.map_err(|e| report_error(io, &e))?;
         persisted?;

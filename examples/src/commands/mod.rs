@@ -8,6 +8,7 @@ pub mod ca;
 pub mod check;
 pub mod deploy;
 pub mod rack;
+pub mod schema;
 
 use convox_model::params::RackParams;
 

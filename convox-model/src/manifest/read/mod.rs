@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use serde_yaml::Value;
 
 use super::yaml::{self, Document, join_index, join_key};
-use super::{AppResource, EnvDecl, Manifest, SourceMap, Timer};
+use super::{AppResource, EnvDecl, Manifest, SourceMap, Timer, keys};
 use crate::diag::{Diagnostic, Diagnostics};
 
 mod port;
@@ -157,7 +157,6 @@ impl Reader<'_> {
             timers: Vec::new(),
             source: SourceMap::default(),
         };
-        const KNOWN: &[&str] = &["environment", "params", "resources", "services", "timers"];
         let mut services = None;
         for (key, v) in entries {
             match key.as_ref() {
@@ -166,7 +165,7 @@ impl Reader<'_> {
                 "resources" => m.resources = self.resources(v),
                 "services" => services = Some(v),
                 "timers" => m.timers = self.timers(v),
-                _ => self.unknown_key("", &key, KNOWN),
+                _ => self.unknown_key("", &key, keys::TOP),
             }
         }
         // Services come last because each takes the app-level environment first.
@@ -262,7 +261,7 @@ impl Reader<'_> {
                 match k.as_ref() {
                     "type" => kind = self.string(&p, v).unwrap_or_default(),
                     "options" => options = self.string_map(&p, v, "options"),
-                    _ => self.unknown_key(&path, &k, &["type", "options"]),
+                    _ => self.unknown_key(&path, &k, keys::RESOURCE),
                 }
             }
             if kind.is_empty() {
@@ -300,8 +299,8 @@ impl Reader<'_> {
                             .and_then(|s| self.name(&p, &s, "timer service"))
                     }
                     // v2 reads these; this model does not act on them.
-                    "policies" | "concurrency" => {}
-                    _ => self.unknown_key(&path, &k, &["command", "schedule", "service"]),
+                    k if keys::TIMER_IGNORED.contains(&k) => {}
+                    _ => self.unknown_key(&path, &k, keys::TIMER),
                 }
             }
             for (what, missing) in [

@@ -4,7 +4,7 @@ use serde_yaml::Value;
 
 use super::scalars::show;
 use super::{Reader, join_index, join_key};
-use crate::manifest::{NlbPort, Port, Scheme};
+use crate::manifest::{NlbPort, Port, Scheme, keys};
 
 impl Reader<'_> {
     pub(super) fn nlb(&mut self, path: &str, v: &Value) -> Vec<NlbPort> {
@@ -37,18 +37,23 @@ impl Reader<'_> {
                             "containerPort" => container_port = self.number(&q, x, false),
                             "protocol" => protocol = self.string(&q, x).unwrap_or(protocol),
                             "scheme" => scheme = self.string(&q, x).unwrap_or(scheme),
-                            _ => self.unknown_key(
-                                &p,
-                                &k,
-                                &["port", "containerPort", "protocol", "scheme"],
-                            ),
+                            _ => self.unknown_key(&p, &k, keys::NLB),
                         }
                     }
                 }
             }
             let port16 = port.and_then(|n| u16::try_from(n).ok()).filter(|n| *n > 0);
+            if container_port == Some(0) {
+                // v2 takes containerPort 0 for the default, the nlb port.
+                let became = port16.map_or_else(|| "the port".to_string(), |p| p.to_string());
+                self.zero_means_default(
+                    &join_key(&p, "containerPort"),
+                    "nlb containerPort",
+                    became,
+                );
+            }
             let container16 = match container_port {
-                None => port16,
+                None | Some(0) => port16,
                 Some(c) => u16::try_from(c).ok().filter(|n| *n > 0),
             };
             match (port16, container16) {
@@ -121,7 +126,7 @@ impl Reader<'_> {
                                 }
                             }
                         }
-                        _ => self.unknown_key(path, &k, &["port", "scheme"]),
+                        _ => self.unknown_key(path, &k, keys::PORT),
                     }
                 }
                 let Some(number) = number else {

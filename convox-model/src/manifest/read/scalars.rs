@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt::Display;
 
 use serde_yaml::Value;
 
@@ -172,6 +173,38 @@ impl Reader<'_> {
                 );
                 None
             }
+        }
+    }
+
+    /// Says that `0` at `path` stands for v2's default, `became` (v2 applies its
+    /// defaults wherever a value is zero): a warning, so the file can say what it means.
+    pub(super) fn zero_means_default(&mut self, path: &str, what: &str, became: impl Display) {
+        let key = path.rsplit('.').next().unwrap_or(path);
+        self.warning(
+            path,
+            format!("{what} 0 means the default: {became}"),
+            Some(format!(
+                "leave {key} out for the default, or write the value you mean"
+            )),
+        );
+    }
+
+    /// A number where v2 takes 0 for "use the default": `None` for 0 (with a
+    /// warning naming `default`, as `what`), as for a key not written.
+    pub(super) fn number_or_default(
+        &mut self,
+        path: &str,
+        v: &Value,
+        lenient: bool,
+        what: &str,
+        default: u32,
+    ) -> Option<u32> {
+        match self.number(path, v, lenient) {
+            Some(0) => {
+                self.zero_means_default(path, what, default);
+                None
+            }
+            n => n,
         }
     }
 

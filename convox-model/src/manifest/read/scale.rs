@@ -4,7 +4,7 @@ use serde_yaml::Value;
 
 use super::scalars::go_type;
 use super::{Reader, join_key};
-use crate::manifest::{Cooldown, Scale, ScaleCount, Targets, defaults};
+use crate::manifest::{Cooldown, Scale, ScaleCount, Targets, defaults, keys};
 
 impl Reader<'_> {
     pub(super) fn scale(&mut self, path: &str, v: &Value) -> Option<Scale> {
@@ -22,12 +22,18 @@ impl Reader<'_> {
                             }
                         }
                         "cpu" => {
-                            if let Some(n) = self.number(&q, x, true) {
+                            let default = defaults::CPU;
+                            if let Some(n) =
+                                self.number_or_default(&q, x, true, "scale cpu", default)
+                            {
                                 scale.cpu = n;
                             }
                         }
                         "memory" => {
-                            if let Some(n) = self.number(&q, x, true) {
+                            let default = defaults::MEMORY;
+                            if let Some(n) =
+                                self.number_or_default(&q, x, true, "scale memory", default)
+                            {
                                 scale.memory = n;
                             }
                         }
@@ -46,7 +52,7 @@ impl Reader<'_> {
                                                 scale.cooldown.up = n;
                                             }
                                         }
-                                        _ => self.unknown_key(&q, &k2, &["down", "up"]),
+                                        _ => self.unknown_key(&q, &k2, keys::COOLDOWN),
                                     }
                                 }
                             }
@@ -57,11 +63,7 @@ impl Reader<'_> {
                             }
                         },
                         "targets" => scale.targets = self.targets(&q, x),
-                        _ => self.unknown_key(
-                            path,
-                            &k,
-                            &["count", "cpu", "memory", "cooldown", "targets"],
-                        ),
+                        _ => self.unknown_key(path, &k, keys::SCALE),
                     }
                 }
             }
@@ -125,7 +127,7 @@ impl Reader<'_> {
                     match k.as_ref() {
                         "min" => min = self.number(&q, x, false),
                         "max" => max = self.number(&q, x, false),
-                        _ => self.unknown_key(path, &k, &["min", "max"]),
+                        _ => self.unknown_key(path, &k, keys::COUNT),
                     }
                 }
                 // v2 left an unwritten max at 0, below any min; we take the other bound.
@@ -166,7 +168,7 @@ impl Reader<'_> {
                         }
                     }
                 }
-                _ => self.unknown_key(path, &k, &["cpu", "memory", "requests", "custom"]),
+                _ => self.unknown_key(path, &k, keys::TARGETS),
             }
         }
         t

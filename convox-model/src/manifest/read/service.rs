@@ -7,7 +7,7 @@ use serde_yaml::Value;
 use super::scalars::{go_type, scalar_text, show, yaml_tag, yaml11_bool};
 use super::{Reader, join_index, join_key};
 use crate::manifest::{
-    Agent, AgentPort, Build, Deployment, EnvDecl, Exposure, Health, Service, defaults,
+    Agent, AgentPort, Build, Deployment, EnvDecl, Exposure, Health, Service, defaults, keys,
 };
 use crate::name::Name;
 
@@ -35,33 +35,6 @@ impl Reader<'_> {
         body: &Value,
         app_env: &[EnvDecl],
     ) -> Option<Service> {
-        const KNOWN: &[&str] = &[
-            "agent",
-            "build",
-            "command",
-            "deployment",
-            "domain",
-            "drain",
-            "environment",
-            "health",
-            "image",
-            "init",
-            "internal",
-            "internalAndExternal",
-            "links",
-            "nlb",
-            "policies",
-            "port",
-            "privileged",
-            "resources",
-            "scale",
-            "singleton",
-            "sticky",
-            "tags",
-            "termination",
-            "test",
-            "volumes",
-        ];
         let entries = self.mapping(path, body, "a service")?;
         let mut agent = Agent::default();
         let mut build: Option<Build> = None;
@@ -99,12 +72,12 @@ impl Reader<'_> {
                         match k.as_ref() {
                             "minimum" => dep_min = self.number(&q, x, false),
                             "maximum" => dep_max = self.number(&q, x, false),
-                            _ => self.unknown_key(&p, &k, &["minimum", "maximum"]),
+                            _ => self.unknown_key(&p, &k, keys::DEPLOYMENT),
                         }
                     }
                 }
                 "domain" => domains = self.domains(&p, v),
-                "drain" => drain = self.number(&p, v, false),
+                "drain" => drain = self.number_or_default(&p, v, false, "drain", defaults::DRAIN),
                 "environment" => environment.extend(self.environment(&p, v)),
                 "health" => health = self.health(&p, v),
                 "image" => image = self.string(&p, v).unwrap_or_default(),
@@ -138,13 +111,13 @@ impl Reader<'_> {
                                     termination.grace = g;
                                 }
                             }
-                            _ => self.unknown_key(&p, &k, &["grace"]),
+                            _ => self.unknown_key(&p, &k, keys::TERMINATION),
                         }
                     }
                 }
                 "test" => test = self.string(&p, v).unwrap_or_default(),
                 "volumes" => volumes = self.string_list(&p, v, "volumes"),
-                _ => self.unknown_key(path, &key, KNOWN),
+                _ => self.unknown_key(path, &key, keys::SERVICE),
             }
         }
 
@@ -221,7 +194,7 @@ impl Reader<'_> {
                                 }
                             }
                         }
-                        _ => self.unknown_key(path, &k, &["enabled", "ports"]),
+                        _ => self.unknown_key(path, &k, keys::AGENT),
                     }
                 }
                 agent
@@ -278,7 +251,7 @@ impl Reader<'_> {
                             }
                         }
                         "args" => b.args = self.string_list(&q, x, "build args"),
-                        _ => self.unknown_key(path, &k, &["path", "manifest", "args"]),
+                        _ => self.unknown_key(path, &k, keys::BUILD),
                     }
                 }
             }
@@ -359,7 +332,9 @@ impl Reader<'_> {
     pub(super) fn health(&mut self, path: &str, v: &Value) -> Option<Health> {
         match v {
             Value::Null => None,
-            Value::String(s) => Some(defaults::health(Some(s.clone()), None, None, None)),
+            Value::String(s) => {
+                Some(self.health_defaults(path, path, Some(s.clone()), None, None, None))
+            }
             Value::Mapping(_) => {
                 let (mut p, mut interval, mut timeout, mut grace) = (None, None, None, None);
                 for (k, x) in self.mapping(path, v, "health").unwrap_or_default() {
@@ -369,10 +344,17 @@ impl Reader<'_> {
                         "interval" => interval = self.number(&q, x, true),
                         "timeout" => timeout = self.number(&q, x, true),
                         "grace" => grace = self.number(&q, x, true),
-                        _ => self.unknown_key(path, &k, &["path", "interval", "timeout", "grace"]),
+                        _ => self.unknown_key(path, &k, keys::HEALTH),
                     }
                 }
-                Some(defaults::health(p, interval, timeout, grace))
+                Some(self.health_defaults(
+                    path,
+                    &join_key(path, "path"),
+                    p,
+                    interval,
+                    timeout,
+                    grace,
+                ))
             }
             other => {
                 self.error(
@@ -385,6 +367,46 @@ impl Reader<'_> {
                 None
             }
         }
+    }
+
+    /// v2's health defaults over what was written, with a warning for each 0
+    /// (or empty path) that stands for a default, saying what it became.
+    fn health_defaults(
+        &mut self,
+        path: &str,
+        path_at: &str,
+        p: Option<String>,
+        interval: Option<u32>,
+        timeout: Option<u32>,
+        grace: Option<u32>,
+    ) -> Health {
+        let h = defaults::health(p.clone(), interval, timeout, grace);
+        let at = |k: &str| join_key(path, k);
+        if p.as_deref() == Some("") {
+            self.warning(
+                path_at,
+                format!("an empty health path means the default: {}", h.path),
+                Some("leave path out for the default, or write the path you mean".to_string()),
+            );
+        }
+        if interval == Some(0) {
+            self.zero_means_default(&at("interval"), "health interval", h.interval);
+        }
+        if timeout == Some(0) {
+            self.zero_means_default(
+                &at("timeout"),
+                "health timeout",
+                format_args!("interval - 1 = {}", h.timeout),
+            );
+        }
+        if grace == Some(0) {
+            self.zero_means_default(
+                &at("grace"),
+                "health grace",
+                format_args!("the interval, {}", h.grace),
+            );
+        }
+        h
     }
 
     pub(super) fn links(&mut self, path: &str, v: &Value, service: &str) -> Vec<Name> {
