@@ -213,4 +213,8 @@ impl_backend! {
     create_hosted_zone(spec: &HostedZoneSpec, tags: &Tags) -> String => route53;
     delete_hosted_zone(id: &str) -> () => route53;
     change_records(zone_id: &str, changes: &[RecordChange]) -> () => route53;
+    // Public certificates for the external router (issue 12, item 6).
+    request_certificate(domain: &str, tags: &Tags) -> String => acm;
+    describe_certificate(arn: &str) -> convox_model::public_cert::PublicCertificate => acm;
+    requested_certificates(rack: &Name) -> Vec<convox_model::public_cert::PublicCertificate> => acm;
 }

@@ -92,6 +92,15 @@ pub const DELETE_HOSTED_ZONE: Operation = write("DeleteHostedZone", R53);
 /// `change_records`.
 pub const CHANGE_RECORDS: Operation = write("ChangeResourceRecordSets", R53);
 
+// Public certificates for the external router (issue 12, item 6).
+/// `request_certificate` (ACM RequestCertificate).
+pub const REQUEST_CERTIFICATE: Operation = write("RequestCertificate", &[ApiFamily::Acm]);
+/// `describe_certificate` (ACM DescribeCertificate).
+pub const DESCRIBE_CERTIFICATE: Operation = read("DescribeCertificate", &[ApiFamily::Acm]);
+/// `requested_certificates` (on AWS ListCertificates with each one's tags).
+pub const LIST_REQUESTED_CERTIFICATES: Operation =
+    read("ListRequestedCertificates", &[ApiFamily::Acm]);
+
 /// Calls the macro `$then!` with every method of
 /// [`Backend`](convox_model::backend::Backend), in trait order: its name, its
 /// arguments, what it answers and its [`Operation`].
@@ -127,6 +136,10 @@ macro_rules! each_backend_method {
             create_hosted_zone(spec: &convox_model::resource::HostedZoneSpec, tags: &convox_model::resource::Tags) -> String = CREATE_HOSTED_ZONE;
             delete_hosted_zone(id: &str) -> () = DELETE_HOSTED_ZONE;
             change_records(zone_id: &str, changes: &[convox_model::resource::RecordChange]) -> () = CHANGE_RECORDS;
+            // Public certificates for the external router (issue 12, item 6).
+            request_certificate(domain: &str, tags: &convox_model::resource::Tags) -> String = REQUEST_CERTIFICATE;
+            describe_certificate(arn: &str) -> convox_model::public_cert::PublicCertificate = DESCRIBE_CERTIFICATE;
+            requested_certificates(rack: &convox_model::name::Name) -> Vec<convox_model::public_cert::PublicCertificate> = LIST_REQUESTED_CERTIFICATES;
         }
     };
 }

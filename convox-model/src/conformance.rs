@@ -1726,6 +1726,7 @@ async fn rack_round_trip(fx: &Fx<'_>) -> R<Outcome> {
         subnets: fx.ctx.subnets.clone(),
         router_host: format!("{}.example.com", fx.rack),
         params: RackParams::default(),
+        external_certificate: None,
     };
     expect_kind(
         fx.b.save_rack("Z0000000000NOSUCHZONE", &rack).await,
@@ -1749,6 +1750,20 @@ async fn rack_round_trip(fx: &Fx<'_>) -> R<Outcome> {
     ensure(got.as_ref() == Some(&rack), || {
         format!("load_rack after update: got {got:?}, saved {rack:?}")
     })?;
+    // Public certificates: the user's external certificate is kept, and cleared.
+    for arn in [
+        Some(format!("arn:aws:acm:{}:1:certificate/user", fx.ctx.region)),
+        None,
+    ] {
+        rack.external_certificate = arn;
+        fx.b.save_rack(&zid, &rack)
+            .await
+            .ctx("save_rack with an external certificate")?;
+        let got = fx.b.load_rack(&fx.rack).await.ctx("load_rack")?;
+        ensure(got.as_ref() == Some(&rack), || {
+            format!("load_rack after setting the external certificate: got {got:?}, saved {rack:?}")
+        })?;
+    }
     Ok(Outcome::Passed)
 }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::apply::{ApplyContext, ApplyError, Report, apply};
 use crate::aws::Quotas;
 use crate::backend::{Backend, BackendError};
-use crate::desired::{DesiredError, DesiredState, desired_app, desired_rack};
+use crate::desired::{DesiredError, DesiredState, desired_app_with};
 use crate::diag::Diagnostics;
 use crate::exposure::{self, Endpoint, Router};
 use crate::manifest::Manifest;
@@ -19,6 +19,7 @@ use crate::name::Name;
 use crate::observe::observe_all;
 use crate::params::{ParamError, RackParams};
 use crate::plan::{Op, Plan, PlanError, fingerprint, plan};
+use crate::public_cert::{self, ExternalCertificate, PublicCertError};
 use crate::rack::Rack;
 use crate::resource::{KeySubject, Observed, ResourceKey, Scope};
 
@@ -60,6 +61,9 @@ pub enum OpsError {
     /// Reading or saving the rack failed; nothing was changed by this call.
     #[error("backend: {0}")]
     Backend(#[from] BackendError),
+    /// The external router's certificate cannot be used (public certificates).
+    #[error(transparent)]
+    PublicCertificate(#[from] PublicCertError),
     /// The rack's hosted zone does not exist after reconciling, so its settings
     /// cannot be saved.
     #[error("the rack's hosted zone is missing after reconciling; run the command again")]
@@ -75,6 +79,8 @@ pub struct RackChange {
     pub plan: Plan,
     /// What applying it did.
     pub report: Report,
+    /// Where the external router's certificate is (public certificates).
+    pub external_certificate: ExternalCertificate,
 }
 
 /// What a deploy did.
@@ -88,6 +94,11 @@ pub struct DeployReport {
     pub report: Report,
     /// The app's endpoints.
     pub endpoints: Vec<Endpoint>,
+    /// Where the external router's certificate is (public certificates).
+    pub external_certificate: ExternalCertificate,
+    /// The external endpoints not served yet: they wait for the external
+    /// router's certificate ([`ExternalCertificate::is_waiting`]).
+    pub waiting: Vec<Endpoint>,
 }
 
 fn ca_fingerprint(ctx: &ApplyContext) -> Result<String, OpsError> {
@@ -129,20 +140,42 @@ pub async fn set_rack_params(
     assignments: &[&str],
     ctx: &ApplyContext,
 ) -> Result<RackChange, OpsError> {
+    set_rack_params_with(backend, settings, assignments, None, ctx).await
+}
+
+/// [`set_rack_params`], and with `external_certificate` `Some(Some(arn))` the
+/// user's ACM certificate for the external router (`--external-certificate`),
+/// `Some(None)` to go back to a certificate the rack requests, `None` to keep
+/// what is stored. A supplied certificate must exist, cover `*.{router host}`
+/// and be issued or pending: otherwise the call is refused before any change.
+/// Without one, the rack requests a certificate from ACM (see
+/// [`crate::public_cert`]).
+pub async fn set_rack_params_with(
+    backend: &dyn Backend,
+    settings: &Rack,
+    assignments: &[&str],
+    external_certificate: Option<Option<&str>>,
+    ctx: &ApplyContext,
+) -> Result<RackChange, OpsError> {
     let base = backend
         .load_rack(&settings.name)
         .await?
         .unwrap_or_else(|| settings.clone());
     let params = base.params.with_assignments(assignments.iter().copied())?;
-    let rack = Rack { params, ..base };
+    let mut rack = Rack { params, ..base };
+    if let Some(arn) = external_certificate {
+        rack.external_certificate = arn.map(str::to_string);
+    }
     let fp = ca_fingerprint(ctx)?;
 
     let observed = observe_all(backend, &rack.name).await?;
     check_transition(&params, &observed)?;
+    // Refuses a supplied certificate that does not fit before any change.
+    let external = public_cert::ensure_external_certificate(backend, &rack).await?;
 
     let p = plan(
         &Scope::Rack,
-        &desired_rack(&rack, &fp),
+        &public_cert::desired_rack_for(&rack, &fp, &external, &observed),
         &observed,
         &backend.quotas(),
     )?;
@@ -167,6 +200,7 @@ pub async fn set_rack_params(
         rack,
         plan: p,
         report,
+        external_certificate: external,
     })
 }
 
@@ -225,7 +259,9 @@ pub async fn plan_app(
     check_manifest(manifest, rack, app)?;
     let quotas = backend.quotas();
     let observed = observe_all(backend, &rack.name).await?;
-    let creates = missing_rack_resources(rack, &observed, ca_fingerprint, &quotas)?.actions;
+    let external = public_cert::external_certificate(backend, rack).await?;
+    let creates =
+        missing_rack_resources(rack, &observed, ca_fingerprint, &external, &quotas)?.actions;
     let mut assumed = observed.clone();
     assumed.extend(
         creates
@@ -237,7 +273,8 @@ pub async fn plan_app(
                 address: None,
             }),
     );
-    let desired = desired_app(rack, app, manifest, ca_fingerprint)?;
+    let ready = public_cert::external_ready(&external, &observed);
+    let desired = desired_app_with(rack, app, manifest, ca_fingerprint, ready)?;
     let app_plan = plan(&Scope::App(app.clone()), &desired, &assumed, &quotas)?;
     Ok(Plan {
         scope: app_plan.scope,
@@ -253,11 +290,12 @@ fn missing_rack_resources(
     rack: &Rack,
     observed: &[Observed],
     ca_fingerprint: &str,
+    external: &ExternalCertificate,
     quotas: &Quotas,
 ) -> Result<Plan, OpsError> {
     let rack_plan = plan(
         &Scope::Rack,
-        &desired_rack(rack, ca_fingerprint),
+        &public_cert::desired_rack_for(rack, ca_fingerprint, external, observed),
         observed,
         quotas,
     )?;
@@ -318,7 +356,6 @@ async fn deploy_inner(
 ) -> Result<DeployReport, OpsError> {
     check_manifest(manifest, rack, app)?;
     let fp = ca_fingerprint(ctx)?;
-    let desired = desired_app(rack, app, manifest, &fp)?;
     let quotas = backend.quotas();
 
     let observed = observe_all(backend, &rack.name).await?;
@@ -332,7 +369,10 @@ async fn deploy_inner(
             .into());
         }
     }
-    let missing = missing_rack_resources(rack, &observed, &fp, &quotas)?;
+    // The one mutating call before the plan: a rack without a public
+    // certificate for its external router requests one.
+    let external = public_cert::ensure_external_certificate(backend, rack).await?;
+    let missing = missing_rack_resources(rack, &observed, &fp, &external, &quotas)?;
     let (rack_report, observed) = if missing.is_empty() {
         (None, observed)
     } else {
@@ -351,17 +391,27 @@ async fn deploy_inner(
         backend.save_rack(&zone.id, rack).await?;
     }
 
+    let ready = public_cert::external_ready(&external, &observed);
+    let desired = desired_app_with(rack, app, manifest, &fp, ready)?;
     let p = plan(&Scope::App(app.clone()), &desired, &observed, &quotas)?;
     let report = if p.is_empty() {
         Report::default()
     } else {
         apply(backend, &p, ctx).await?
     };
+    let endpoints = exposure::endpoints(rack, app, manifest);
+    let waiting = endpoints
+        .iter()
+        .filter(|e| e.router == Router::External && !ready)
+        .cloned()
+        .collect();
     Ok(DeployReport {
         rack: rack_report,
         plan: p,
         report,
-        endpoints: exposure::endpoints(rack, app, manifest),
+        endpoints,
+        external_certificate: external,
+        waiting,
     })
 }
 

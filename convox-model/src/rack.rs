@@ -21,6 +21,11 @@ pub struct Rack {
     pub router_host: String,
     /// `Internal` and `InternalOnly`.
     pub params: RackParams,
+    /// The ARN of the user's ACM certificate for `*.{router_host}`, served by the
+    /// external router (`--external-certificate`); without one the rack requests
+    /// a certificate from ACM (see [`crate::public_cert`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_certificate: Option<String>,
 }
 
 /// A VPC: its id and its CIDR block.
@@ -55,6 +60,7 @@ impl Rack {
             subnets: Vec::new(),
             router_host,
             params,
+            external_certificate: None,
         }
     }
 

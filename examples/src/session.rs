@@ -264,6 +264,7 @@ impl Session {
                     .unwrap_or_else(|| vec!["subnet-mock-a".into(), "subnet-mock-b".into()]),
                 router_host,
                 params: RackParams::default(),
+                external_certificate: None,
             },
             Store::Aws(aws) => {
                 let Some(vpc_id) = &net.vpc else {
@@ -286,6 +287,7 @@ impl Session {
                     subnets: net.subnets.clone().unwrap_or(found),
                     router_host,
                     params: RackParams::default(),
+                    external_certificate: None,
                 }
             }
         };

@@ -341,8 +341,15 @@ fn a_first_deploy_creates_the_rack_it_needs_and_plan_shows_it() {
     let out = s.ok(&["plan", &web, "--rack", "production", "--app", "site"]);
     assert!(out.starts_with("rack\n"), "{out}");
     assert!(out.contains("+ load balancer router/external/alb"), "{out}");
+    // The external router's certificate is public: a fresh rack has none yet, so
+    // the plan shows it requested and the external endpoint waiting for it (the
+    // rule comes with the certificate: the mock's ACM issues it at once).
     assert!(
-        out.contains("+ listener rule app/site/web/external/rule"),
+        out.contains("+ request certificate *.production.example.com from ACM"),
+        "{out}"
+    );
+    assert!(
+        out.contains("web (https://site-web.production.example.com): waiting for the certificate"),
         "{out}"
     );
     assert!(!s.state().exists(), "plan saves nothing");
@@ -361,6 +368,12 @@ fn a_first_deploy_creates_the_rack_it_needs_and_plan_shows_it() {
     assert!(err.is_empty(), "{err}");
     let out = s.ok(&deploy_args(&web, "site"));
     assert!(out.starts_with("No changes."), "{out}");
+    // The deploy requested the certificate, and served the endpoint once issued.
+    let out = s.ok(&["endpoints", &web, "--rack", "production", "--app", "site"]);
+    assert!(
+        out.contains("web external https://site-web.production.example.com deployed"),
+        "{out}"
+    );
 }
 
 #[test]

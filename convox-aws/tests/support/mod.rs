@@ -137,6 +137,7 @@ impl MotoEnv {
             subnets: self.subnets.clone(),
             router_host: router_host.to_string(),
             params,
+            external_certificate: None,
         }
     }
 

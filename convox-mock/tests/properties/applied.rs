@@ -51,6 +51,7 @@ fn settings() -> Rack {
         subnets: vec!["subnet-a".into(), "subnet-b".into()],
         router_host: "prod.example.com".into(),
         params: RackParams::default(),
+        external_certificate: None,
     }
 }
 

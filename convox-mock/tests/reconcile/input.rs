@@ -36,6 +36,7 @@ pub fn settings(rack: &str) -> Rack {
         subnets: vec!["subnet-a".into(), "subnet-b".into()],
         router_host: router_host(rack),
         params: RackParams::default(),
+        external_certificate: None,
     }
 }
 

@@ -9,11 +9,12 @@ use convox_model::apply::ApplyContext;
 use convox_model::aws::Quotas as Limits;
 use convox_model::backend::Backend;
 use convox_model::conformance::fake_certificate;
-use convox_model::desired::{desired_app, desired_rack};
+use convox_model::desired::desired_app_with;
 use convox_model::manifest::Scheme;
 use convox_model::observe::observe_all;
 use convox_model::ops::{self, OpsError};
 use convox_model::plan::{PlanError, plan};
+use convox_model::public_cert;
 use convox_model::resource::{
     CertificateSpec, DefaultAction, HealthCheck, LbScheme, ListenerRuleSpec, ListenerSpec,
     LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol, ResourceKey, ResourceSpec as Spec,
@@ -351,7 +352,13 @@ impl Sut {
         let app = name(APPS[*app]);
         let m = manifest(services);
         let observed = observe(self, b);
-        let desired = desired_app(&rack, &app, &m, &fingerprint()).expect("desired");
+        // The external router's public certificate, where it is.
+        let external = self
+            .rt
+            .block_on(public_cert::external_certificate(b, &rack))
+            .expect("external certificate");
+        let ready = public_cert::external_ready(&external, &observed);
+        let desired = desired_app_with(&rack, &app, &m, &fingerprint(), ready).expect("desired");
         let p = plan(
             &Scope::App(app.clone()),
             &desired,
@@ -362,7 +369,7 @@ impl Sut {
         assert!(p.is_empty(), "app plan after a deploy is not empty:\n{p}");
         let p = plan(
             &Scope::Rack,
-            &desired_rack(&rack, &fingerprint()),
+            &public_cert::desired_rack_for(&rack, &fingerprint(), &external, &observed),
             &observed,
             &Limits::default(),
         )

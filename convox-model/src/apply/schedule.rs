@@ -11,7 +11,7 @@ use crate::aws::{CREATE_ORDER, create_level};
 use crate::backend::Backend;
 use crate::observe::observe_all;
 use crate::plan::{Action, Op, Plan, fingerprint};
-use crate::resource::{LoadBalancerAddress, Observed, ResourceKey};
+use crate::resource::{LoadBalancerAddress, Observed, ResourceKey, ResourceKind};
 
 /// How many dependency levels there are.
 const LEVELS: usize = CREATE_ORDER.len();
@@ -51,10 +51,12 @@ pub(super) struct Known {
 }
 
 impl Known {
-    pub(super) fn id(&self, key: &ResourceKey) -> Result<&str, StepError> {
+    pub(super) fn id<'k>(&'k self, key: &'k ResourceKey) -> Result<&'k str, StepError> {
         self.ids
             .get(key)
             .map(String::as_str)
+            // A public certificate the rack does not own: its key is its ARN.
+            .or_else(|| crate::public_cert::referenced_arn(key))
             .ok_or_else(|| StepError::Unresolved(key.clone()))
     }
 
@@ -116,7 +118,8 @@ pub async fn apply(
                 .iter()
                 .filter(|a| create_level(a.kind) == level)
                 .filter(|a| {
-                    a.op == Op::Delete || (a.op == Op::Replace && !a.creates_before_deleting())
+                    (a.op == Op::Delete && !deletes_last(a))
+                        || (a.op == Op::Replace && !a.creates_before_deleting())
                 })
                 .map(|a| (Half::Delete, a))
                 .collect(),
@@ -135,7 +138,7 @@ pub async fn apply(
     stages.push(
         plan.actions
             .iter()
-            .filter(|a| a.creates_before_deleting())
+            .filter(|a| a.creates_before_deleting() || deletes_last(a))
             .map(|a| (Half::Delete, a))
             .collect(),
     );
@@ -190,4 +193,11 @@ pub async fn apply(
     report.retries = engine.retries.load(Ordering::Relaxed);
     report.ids = known.ids;
     Ok(report)
+}
+
+/// Whether a delete waits until everything else is done: a certificate no longer
+/// wanted may still be a listener's default until that listener is updated in
+/// the same plan (the external router moving to its public certificate).
+fn deletes_last(action: &Action) -> bool {
+    action.op == Op::Delete && action.kind == ResourceKind::Certificate
 }

@@ -2,6 +2,8 @@
 //! arguments to `Result<(), Exit>`, its output already written.
 
 pub mod apps;
+// Public certificates for the external router (issue 12, item 6).
+pub mod certificate;
 pub mod check;
 pub mod deploy;
 pub mod rack;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use convox_model::ops;
 use convox_model::params::RackParams;
 
+use super::certificate::print_waiting;
 use super::note;
 use crate::Io;
 use crate::cli::SetParamsArgs;
@@ -42,6 +43,11 @@ pub fn set_params(
     let name = given.rack(io)?;
     let (rack, _) = s.rack(&name, &a.net, io)?;
     let assignments: Vec<&str> = a.assignments.iter().map(String::as_str).collect();
+    // `--external-certificate ARN`, or `none` for a certificate the rack requests.
+    let external = a
+        .external_certificate
+        .as_deref()
+        .map(|arn| (arn != "none").then_some(arn));
     // The same check set_rack_params makes first, made here before a
     // certificate authority is generated for a command that cannot succeed.
     rack.params
@@ -53,7 +59,7 @@ pub fn set_params(
     let ctx = context(&rack.name, now).with_issuer(Arc::new(ca));
     let result =
         s.rt.block_on(with_progress(&mut *io.err, ctx, |ctx| async move {
-            ops::set_rack_params(backend.as_ref(), &rack, &assignments, &ctx).await
+            ops::set_rack_params_with(backend.as_ref(), &rack, &assignments, external, &ctx).await
         }));
     let persisted = s.persist(io);
     let change = result.map_err(|e| report_error(io, &e))?;
@@ -73,5 +79,6 @@ pub fn set_params(
         );
     }
     let _ = write!(io.out, "{}", change.rack.params);
+    print_waiting(io, &change.external_certificate, &[]);
     Ok(())
 }
