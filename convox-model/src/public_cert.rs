@@ -107,20 +107,6 @@ pub struct PublicCertificate {
     pub validation: Vec<ValidationRecord>,
 }
 
-/// Whether a certificate name (`*.example.com` or `example.com`) covers `name`.
-/// A wildcard covers exactly one label; comparison ignores case and a final dot.
-pub fn name_covers(pattern: &str, name: &str) -> bool {
-    let norm = |s: &str| s.trim_end_matches('.').to_ascii_lowercase();
-    let (pattern, name) = (norm(pattern), norm(name));
-    if pattern == name {
-        return true;
-    }
-    match (pattern.strip_prefix("*."), name.split_once('.')) {
-        (Some(base), Some((label, rest))) => !label.is_empty() && label != "*" && base == rest,
-        _ => false,
-    }
-}
-
 impl PublicCertificate {
     /// The names it covers: its domain and its SANs.
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -474,14 +460,6 @@ mod tests {
         assert!(c.covers("*.production.example.com"));
         assert!(!c.covers("*.staging.example.com"));
         assert!(!cert("*.example.com", &[], CertificateStatus::Issued).covers("*.a.example.com"));
-    }
-
-    #[test]
-    fn wildcards_cover_one_label() {
-        assert!(name_covers("*.example.com", "api.example.com"));
-        assert!(!name_covers("*.example.com", "a.b.example.com"));
-        assert!(!name_covers("*.example.com", "example.com"));
-        assert!(name_covers("Example.com.", "example.com"));
     }
 
     #[test]
