@@ -310,3 +310,102 @@ async fn a_supplied_certificate_is_served_and_one_not_covering_the_router_host_i
     let observed = observe_all(&mock, &rack.name).await.expect("observe");
     assert_eq!(external_listener_certificate(&observed), Some(requested));
 }
+
+/// A rack made before public certificates: its external router serves a
+/// certificate of the rack's CA. While the public one is pending, `rack params
+/// set` keeps that listener as it is (waiting tears nothing down); once issued,
+/// it moves the listener to the public certificate and only then deletes the
+/// old one (a certificate is deleted after the listener using it moved on).
+#[tokio::test]
+async fn an_existing_racks_private_external_certificate_is_replaced_once_the_public_one_issues() {
+    use convox_model::apply::apply;
+    use convox_model::desired::desired_rack_with;
+    use convox_model::plan::plan;
+    use convox_model::resource::{
+        CertificateSpec, DefaultAction, ListenerSpec, Protocol, Resource, Scope, ownership_tags,
+        role,
+    };
+
+    let mock = MockBackend::new();
+    mock.set_acm_validation(AcmValidation::Held);
+    let clock = VirtualClock::new();
+    let ctx = ctx(&clock);
+    let fp = ctx.issuer.as_ref().expect("issuer").fingerprint();
+    let rack = settings();
+
+    // The old shape: router/external/cert from the rack's CA on the 443 listener.
+    let mut legacy = desired_rack_with(&rack, &fp, None);
+    let cert = ResourceKey::router_certificate(Router::External);
+    let https = ResourceKey::router_listener(Router::External, 443);
+    let tags = |role: &str, key: &ResourceKey| ownership_tags(&rack.name, None, None, role, key);
+    legacy.resources.insert(
+        cert.clone(),
+        Resource {
+            tags: tags(role::ROUTER_CERTIFICATE, &cert),
+            key: cert.clone(),
+            spec: Spec::Certificate(CertificateSpec {
+                domain: DOMAIN.into(),
+                issuer: fp.clone(),
+            }),
+        },
+    );
+    legacy.resources.insert(
+        https.clone(),
+        Resource {
+            tags: tags(role::ROUTER_LISTENER, &https),
+            key: https.clone(),
+            spec: Spec::Listener(ListenerSpec {
+                load_balancer: ResourceKey::router_load_balancer(Router::External),
+                port: 443,
+                protocol: Protocol::Https,
+                default_action: DefaultAction::FixedResponse {
+                    status_code: 404,
+                    content_type: "text/plain".into(),
+                    body: "unknown host".into(),
+                },
+                certificate: Some(cert.clone()),
+            }),
+        },
+    );
+    let p = plan(&Scope::Rack, &legacy, &[], &mock.quotas()).expect("legacy plan");
+    apply(&mock, &p, &ctx).await.expect("legacy rack");
+    let observed = observe_all(&mock, &rack.name).await.expect("observe");
+    assert!(find(&observed, &cert).is_some());
+
+    // Pending: the old listener and certificate stay as they are.
+    let change = ops::set_rack_params(&mock, &rack, &[], &ctx)
+        .await
+        .expect("params set while pending");
+    assert!(change.external_certificate.is_waiting());
+    assert!(
+        change
+            .plan
+            .actions
+            .iter()
+            .all(|a| a.key != https && a.key != cert),
+        "{}",
+        change.plan
+    );
+    let observed = observe_all(&mock, &rack.name).await.expect("observe");
+    assert!(find(&observed, &cert).is_some());
+    assert!(find(&observed, &https).is_some());
+
+    // Issued: the listener moves, then the old certificate goes.
+    mock.issue_certificates();
+    let change = ops::set_rack_params(&mock, &rack, &[], &ctx)
+        .await
+        .expect("params set once issued");
+    let arn = change
+        .external_certificate
+        .issued_arn()
+        .expect("issued")
+        .to_string();
+    let observed = observe_all(&mock, &rack.name).await.expect("observe");
+    assert_eq!(external_listener_certificate(&observed), Some(arn));
+    assert_no_private_external_certificate(&observed);
+    assert_eq!(
+        mock.inventory().certificates,
+        1,
+        "the internal router's only"
+    );
+}
