@@ -54,6 +54,12 @@ log="$target_dir/moto-$port.log"
 # The shared server never records: a test that reads moto's request recorder
 # starts a server of its own (CONVOX_MOTO_SERVER below), so that no other test
 # writes to its recording.
+# ACM keeps a requested certificate PENDING_VALIDATION until its DNS record is
+# published; moto issues it MOTO_ACM_VALIDATION_WAIT seconds after the request
+# (60 by default). 0 here, so that a deploy sees the external router's public
+# certificate issued as soon as it asked; the tests of the wait start a server
+# of their own with a longer one. Servers the tests start inherit this.
+export MOTO_ACM_VALIDATION_WAIT="${MOTO_ACM_VALIDATION_WAIT:-0}"
 "$moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 moto_pid=$!
 stop_moto() {

@@ -2,9 +2,13 @@
 
 use aws_sdk_acm::Client;
 use aws_sdk_acm::primitives::Blob;
-use aws_sdk_acm::types::{Filters, KeyAlgorithm, Tag};
-use convox_model::backend::{BackendResult, CertificatePem};
-use convox_model::resource::{CertificateSpec, Tags};
+use aws_sdk_acm::types::{Filters, KeyAlgorithm, Tag, ValidationMethod};
+use convox_model::backend::{BackendResult, CertificatePem, ErrorKind};
+use convox_model::name::Name;
+use convox_model::public_cert::{
+    CertificateStatus, PublicCertificate, ROLE_PUBLIC_CERTIFICATE, ValidationRecord,
+};
+use convox_model::resource::{CertificateSpec, TAG_RACK, TAG_ROLE, Tags};
 
 use crate::error::{from_sdk, invalid, missing, send};
 use crate::observe::tag_map;
@@ -168,6 +172,113 @@ pub(crate) async fn certificates(
         }
         if c.not_after.is_none() {
             c.not_after = detail.and_then(|c| c.not_after()).map(|t| t.secs());
+        }
+    }
+    Ok(out)
+}
+
+// --- Public certificates for the external router (issue 12, item 6) ---
+
+/// An idempotency token for a request: the same domain and tags within the hour
+/// ACM remembers tokens give the same certificate, so that a retried request
+/// after a lost answer does not request a second one. FNV-1a, as 32 hex digits.
+fn idempotency_token(domain: &str, tags: &Tags) -> String {
+    let mut h: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    let text = tags
+        .iter()
+        .fold(domain.to_string(), |acc, (k, v)| format!("{acc}|{k}={v}"));
+    for b in text.bytes() {
+        h ^= u128::from(b);
+        h = h.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
+    }
+    format!("{h:032x}")
+}
+
+fn acm_tags(op: &str, tags: &Tags) -> BackendResult<Vec<Tag>> {
+    tags.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| invalid(op, format!("tag {k}: {e}")))
+        })
+        .collect()
+}
+
+pub(crate) async fn request_certificate(
+    acm: &Client,
+    domain: &str,
+    tags: &Tags,
+) -> BackendResult<String> {
+    const OP: &str = "RequestCertificate";
+    let request = acm
+        .request_certificate()
+        .domain_name(domain)
+        .validation_method(ValidationMethod::Dns)
+        .idempotency_token(idempotency_token(domain, tags))
+        .set_tags(Some(acm_tags(OP, tags)?));
+    let out = send(OP, request.send()).await?;
+    out.certificate_arn()
+        .map(str::to_string)
+        .ok_or_else(|| missing(OP, "certificate ARN"))
+}
+
+pub(crate) async fn describe_certificate(
+    acm: &Client,
+    arn: &str,
+) -> BackendResult<PublicCertificate> {
+    const OP: &str = "DescribeCertificate";
+    let request = acm.describe_certificate().certificate_arn(arn);
+    let out = send(OP, request.send()).await?;
+    let c = out
+        .certificate()
+        .ok_or_else(|| missing(OP, "certificate"))?;
+    let mut validation: Vec<ValidationRecord> = c
+        .domain_validation_options()
+        .iter()
+        .filter_map(|o| o.resource_record())
+        .map(|r| ValidationRecord {
+            name: r.name().to_string(),
+            value: r.value().to_string(),
+        })
+        .collect();
+    validation.sort();
+    validation.dedup();
+    let status = c
+        .status()
+        .map_or(CertificateStatus::Other("UNKNOWN".into()), |s| {
+            CertificateStatus::from_acm(s.as_str())
+        });
+    Ok(PublicCertificate {
+        arn: arn.to_string(),
+        domain: c.domain_name().unwrap_or_default().to_string(),
+        sans: c.subject_alternative_names().to_vec(),
+        // ACM lists the records while it waits for them, and keeps them after.
+        validation: if status == CertificateStatus::PendingValidation {
+            validation
+        } else {
+            Vec::new()
+        },
+        status,
+    })
+}
+
+pub(crate) async fn requested_certificates(
+    acm: &Client,
+    rack: &Name,
+) -> BackendResult<Vec<PublicCertificate>> {
+    let ours = |t: &Tags| {
+        t.get(TAG_RACK).map(String::as_str) == Some(rack.as_str())
+            && t.get(TAG_ROLE).map(String::as_str) == Some(ROLE_PUBLIC_CERTIFICATE)
+    };
+    let mut out = Vec::new();
+    for c in certificates(acm, ours).await? {
+        match describe_certificate(acm, &c.arn).await {
+            Ok(d) => out.push(d),
+            // Deleted between the list and now.
+            Err(e) if e.kind == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(out)

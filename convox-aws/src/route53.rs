@@ -37,6 +37,9 @@ const TAG_VPC_CIDR: &str = "convox:settings:vpc-cidr";
 const TAG_SUBNETS: &str = "convox:settings:subnets";
 const TAG_ROUTER_HOST: &str = "convox:settings:router-host";
 const TAG_INTERNAL: &str = "convox:param:Internal";
+/// The user's ACM certificate for the external router; empty when the rack
+/// requests its own (always written, so that clearing it takes effect).
+const TAG_EXTERNAL_CERTIFICATE: &str = "convox:settings:external-certificate";
 const TAG_INTERNAL_ONLY: &str = "convox:param:InternalOnly";
 // The rack's certificate authority (its identity), beside its settings.
 const TAG_CA_FINGERPRINT: &str = "convox:settings:ca-fingerprint";
@@ -458,6 +461,10 @@ fn settings_tags(rack: &Rack) -> BackendResult<Tags> {
         (TAG_VPC_CIDR.to_string(), rack.vpc.cidr.clone()),
         (TAG_SUBNETS.to_string(), subnets),
         (TAG_ROUTER_HOST.to_string(), rack.router_host.clone()),
+        (
+            TAG_EXTERNAL_CERTIFICATE.to_string(),
+            rack.external_certificate.clone().unwrap_or_default(),
+        ),
         (TAG_INTERNAL.to_string(), yn(rack.params.internal())),
         (
             TAG_INTERNAL_ONLY.to_string(),
@@ -580,6 +587,11 @@ pub(crate) fn rack_from_tags(name: &Name, tags: &Tags) -> BackendResult<Option<R
         router_host: get(TAG_ROUTER_HOST)?,
         params,
         ca: ca_from_tags(tags)?,
+        // Absent on a rack saved before the setting existed.
+        external_certificate: tags
+            .get(TAG_EXTERNAL_CERTIFICATE)
+            .filter(|arn| !arn.is_empty())
+            .cloned(),
     }))
 }
 
@@ -609,7 +621,10 @@ mod tests {
         let mut rack = Rack::offline(name.clone(), RackParams::new(true, true).unwrap(), None);
         rack.subnets = vec!["subnet-1".into(), "subnet-2".into()];
         let tags = settings_tags(&rack).unwrap();
-        assert_eq!(rack_from_tags(&name, &tags).unwrap(), Some(rack));
+        assert_eq!(rack_from_tags(&name, &tags).unwrap(), Some(rack.clone()));
+        rack.external_certificate = Some("arn:aws:acm:us-east-1:1:certificate/x".into());
+        let tags = settings_tags(&rack).unwrap();
+        assert_eq!(rack_from_tags(&name, &tags).unwrap(), Some(rack.clone()));
         assert_eq!(rack_from_tags(&name, &Tags::new()).unwrap(), None);
     }
 

@@ -16,6 +16,9 @@ mod apps;
 mod gaps;
 #[path = "moto/ownership.rs"]
 mod ownership;
+// Public certificates for the external router (issue 12, item 6).
+#[path = "moto/public_cert.rs"]
+mod public_cert;
 #[path = "moto/routers.rs"]
 mod routers;
 #[path = "moto/zones.rs"]

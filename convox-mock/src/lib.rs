@@ -74,4 +74,6 @@ pub use mock::{
     sleep_fn,
 };
 pub use persist::{StateError, StateLock};
+/// How the mock validates requested public certificates.
+pub use state::AcmValidation;
 pub use state::Quotas;

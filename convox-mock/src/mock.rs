@@ -14,7 +14,8 @@ use convox_model::resource::LoadBalancerAddress;
 use serde::{Deserialize, Serialize};
 
 use crate::ops::{self, Operation};
-use crate::state::{Quotas, State};
+use crate::state::{AcmValidation, Quotas, State};
+use convox_model::public_cert::CertificateStatus;
 
 /// A future that completes after a while: what a [`SleepFn`] returns.
 pub type SleepFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -200,6 +201,34 @@ impl MockBackend {
         txt: Option<String>,
     ) -> BackendResult<()> {
         self.lock().state.insert_record(zone_id, name, alias, txt)
+    }
+
+    // --- Public certificates (issue 12, item 6) ---
+
+    /// Whether requested certificates issue at once ([`AcmValidation::Immediate`],
+    /// the default) or stay pending until [`MockBackend::issue_certificates`].
+    pub fn set_acm_validation(&self, validation: AcmValidation) {
+        self.lock().state.acm_validation = validation;
+    }
+
+    /// Issues every pending public certificate, as ACM does once the validation
+    /// records are published; returns how many. Not counted as a call.
+    pub fn issue_certificates(&self) -> usize {
+        self.lock().state.issue_certificates()
+    }
+
+    /// Adds a public certificate the user owns (no tags), for `domain` and
+    /// `sans`, with `status`; returns its ARN. Not counted as a call.
+    pub fn add_user_certificate(
+        &self,
+        domain: &str,
+        sans: &[&str],
+        status: CertificateStatus,
+    ) -> String {
+        let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
+        self.lock()
+            .state
+            .add_public_certificate(domain, &sans, status, Default::default())
     }
 
     /// How many resources of each kind the mock holds, owned or not: for tests

@@ -109,6 +109,15 @@ pub const SET_LOAD_BALANCER_SECURITY_GROUPS: Operation = write("SetSecurityGroup
 /// `reimport_certificate` (ACM's `ImportCertificate` with `CertificateArn`).
 pub const REIMPORT_CERTIFICATE: Operation = write("ReimportCertificate", &[ApiFamily::AcmImport]);
 
+// Public certificates for the external router (issue 12, item 6).
+/// `request_certificate` (ACM RequestCertificate).
+pub const REQUEST_CERTIFICATE: Operation = write("RequestCertificate", &[ApiFamily::Acm]);
+/// `describe_certificate` (ACM DescribeCertificate).
+pub const DESCRIBE_CERTIFICATE: Operation = read("DescribeCertificate", &[ApiFamily::Acm]);
+/// `requested_certificates` (on AWS ListCertificates with each one's tags).
+pub const LIST_REQUESTED_CERTIFICATES: Operation =
+    read("ListRequestedCertificates", &[ApiFamily::Acm]);
+
 /// Calls the macro `$then!` with every method of
 /// [`Backend`](convox_model::backend::Backend), in trait order: its name, its
 /// arguments, what it answers and its [`Operation`].
@@ -151,6 +160,10 @@ macro_rules! each_backend_method {
             set_load_balancer_security_groups(arn: &str, security_group_ids: &[String]) -> () = SET_LOAD_BALANCER_SECURITY_GROUPS;
             // Certificate renewal in place (issue 12).
             reimport_certificate(arn: &str, pem: &convox_model::backend::CertificatePem) -> () = REIMPORT_CERTIFICATE;
+            // Public certificates for the external router (issue 12, item 6).
+            request_certificate(domain: &str, tags: &convox_model::resource::Tags) -> String = REQUEST_CERTIFICATE;
+            describe_certificate(arn: &str) -> convox_model::public_cert::PublicCertificate = DESCRIBE_CERTIFICATE;
+            requested_certificates(rack: &convox_model::name::Name) -> Vec<convox_model::public_cert::PublicCertificate> = LIST_REQUESTED_CERTIFICATES;
         }
     };
 }

@@ -41,6 +41,7 @@ fn settings() -> Rack {
         router_host: "production.example.com".into(),
         params: RackParams::default(),
         ca: None,
+        external_certificate: None,
     }
 }
 

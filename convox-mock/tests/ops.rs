@@ -35,6 +35,7 @@ fn settings() -> Rack {
         router_host: "production.example.com".into(),
         params: RackParams::default(),
         ca: None,
+        external_certificate: None,
     }
 }
 
@@ -219,7 +220,12 @@ async fn internal_services_story() {
     assert!(keys(&after, Some("backend")).is_empty());
     assert_eq!(keys(&after, None), keys(&before, None));
     assert_eq!(keys(&after, Some("shop")), keys(&before, Some("shop")));
-    assert_eq!(mock.inventory().certificates, 2, "the routers' own");
+    // The internal router's: the external router's certificate is public.
+    assert_eq!(
+        mock.inventory().certificates,
+        1,
+        "the internal router's own"
+    );
 }
 
 /// Regression: the first deploy on a fresh rack creates the rack's resources
@@ -273,18 +279,19 @@ async fn a_lost_certificate_import_answer_does_not_import_it_twice() {
             Fault::lost_response(),
         )
     };
-    // The routers' certificates: the second import's answer is lost.
-    let rack = ops::set_rack_params(&lose_nth_import(2), &settings(), &["Internal=Yes"], &ctx)
+    // The internal router's certificate (the external router's is public, not
+    // imported): the import's answer is lost.
+    let rack = ops::set_rack_params(&lose_nth_import(1), &settings(), &["Internal=Yes"], &ctx)
         .await
         .expect("the retry finds the certificate the lost call made")
         .rack;
-    assert_eq!(mock.inventory().certificates, 2, "one per router");
+    assert_eq!(mock.inventory().certificates, 1, "the internal router's");
     // The app's certificate.
     let m = Manifest::from_services(vec![service("api", true, false, &[])]);
     ops::deploy(&lose_nth_import(1), &rack, &name("backend"), &m, &ctx)
         .await
         .expect("the retry finds the certificate the lost call made");
-    assert_eq!(mock.inventory().certificates, 3, "and one for the app");
+    assert_eq!(mock.inventory().certificates, 2, "and one for the app");
 
     let observed = observe_all(&*mock, &rack.name).await.expect("observe");
     let keys: Vec<&ResourceKey> = observed.iter().map(|o| &o.resource.key).collect();

@@ -717,6 +717,8 @@ macro_rules! conformance_cases {
             case_load_balancer_network_changes_in_place,
             // Certificate renewal in place (issue 12).
             case_certificate_reimport_keeps_arn_and_listeners,
+            // Public certificates for the external router (issue 12, item 6).
+            case_public_certificates_requested_and_described,
         }
     };
 }
@@ -827,6 +829,11 @@ cases! {
     /// (default and attached), and the next observation reports the new
     /// validity; re-importing over an unknown ARN is not found.
     case_certificate_reimport_keeps_arn_and_listeners => certificate_reimport("ren");
+    // Public certificates for the external router (issue 12, item 6).
+    /// A requested certificate is described with its names, its status (issued
+    /// or pending, then with its validation CNAME) and listed as the rack's; a
+    /// certificate requested with other tags is not; neither is observed.
+    case_public_certificates_requested_and_described => public_certificates("pub");
 }
 
 // Day-2 safety (audit): what surrounds the rack's resources.
@@ -1974,6 +1981,7 @@ async fn rack_round_trip(fx: &Fx<'_>) -> R<Outcome> {
         router_host: format!("{}.example.com", fx.rack),
         params: RackParams::default(),
         ca: None,
+        external_certificate: None,
     };
     expect_kind(
         fx.b.save_rack("Z0000000000NOSUCHZONE", &rack).await,
@@ -2013,6 +2021,20 @@ async fn rack_round_trip(fx: &Fx<'_>) -> R<Outcome> {
         let got = fx.b.load_rack(&fx.rack).await.ctx("load_rack")?;
         ensure(got.as_ref() == Some(&rack), || {
             format!("load_rack, CA {step}: got {got:?}, saved {rack:?}")
+        })?;
+    }
+    // Public certificates: the user's external certificate is kept, and cleared.
+    for arn in [
+        Some(format!("arn:aws:acm:{}:1:certificate/user", fx.ctx.region)),
+        None,
+    ] {
+        rack.external_certificate = arn;
+        fx.b.save_rack(&zid, &rack)
+            .await
+            .ctx("save_rack with an external certificate")?;
+        let got = fx.b.load_rack(&fx.rack).await.ctx("load_rack")?;
+        ensure(got.as_ref() == Some(&rack), || {
+            format!("load_rack after setting the external certificate: got {got:?}, saved {rack:?}")
         })?;
     }
     Ok(Outcome::Passed)
@@ -2204,5 +2226,80 @@ async fn certificate_reimport(fx: &Fx<'_>) -> R<Outcome> {
         ErrorKind::NotFound,
         "reimport over an unknown ARN",
     )?;
+    Ok(Outcome::Passed)
+}
+
+// --- Public certificates for the external router (issue 12, item 6) ---
+
+async fn public_certificates(fx: &Fx<'_>) -> R<Outcome> {
+    use crate::public_cert::{CertificateStatus, ROLE_PUBLIC_CERTIFICATE};
+    use crate::resource::{TAG_RACK, TAG_ROLE};
+    let domain = format!("*.{}.example.com", fx.rack);
+    let ours = Tags::from([
+        (TAG_RACK.to_string(), fx.rack.to_string()),
+        (TAG_ROLE.to_string(), ROLE_PUBLIC_CERTIFICATE.to_string()),
+    ]);
+    let arn =
+        fx.b.request_certificate(&domain, &ours)
+            .await
+            .ctx("request_certificate")?;
+    let c =
+        fx.b.describe_certificate(&arn)
+            .await
+            .ctx("describe_certificate")?;
+    ensure(c.arn == arn && c.covers(&domain), || {
+        format!("describe_certificate {arn}: got {c:?}, want one for {domain}")
+    })?;
+    ensure(
+        matches!(
+            c.status,
+            CertificateStatus::Issued | CertificateStatus::PendingValidation
+        ),
+        || format!("a requested certificate is {}", c.status),
+    )?;
+    ensure(
+        c.status != CertificateStatus::PendingValidation || !c.validation.is_empty(),
+        || format!("a pending certificate names no validation record: {c:?}"),
+    )?;
+    let user = Tags::from([("owner".to_string(), "someone".to_string())]);
+    let theirs =
+        fx.b.request_certificate(&domain, &user)
+            .await
+            .ctx("request_certificate with other tags")?;
+    let listed: Vec<String> =
+        fx.b.requested_certificates(&fx.rack)
+            .await
+            .ctx("requested_certificates")?
+            .into_iter()
+            .map(|c| c.arn)
+            .collect();
+    ensure(listed == [arn.clone()], || {
+        format!("requested_certificates: got {listed:?}, want [{arn}]")
+    })?;
+    let seen = fx.observe(&Scope::Rack).await?;
+    ensure(seen.iter().all(|o| o.id != arn && o.id != theirs), || {
+        format!("a requested certificate is observed as a resource: {seen:?}")
+    })?;
+    let missing = format!(
+        "arn:aws:acm:{}:123456789012:certificate/00000000-0000-0000-0000-000000000000",
+        fx.ctx.region
+    );
+    expect_kind(
+        fx.b.describe_certificate(&missing).await,
+        ErrorKind::NotFound,
+        "describe_certificate of a certificate that does not exist",
+    )?;
+    for a in [&arn, &theirs] {
+        fx.b.delete_certificate(a)
+            .await
+            .ctx("delete_certificate of a requested certificate")?;
+    }
+    let left =
+        fx.b.requested_certificates(&fx.rack)
+            .await
+            .ctx("requested_certificates after delete")?;
+    ensure(left.is_empty(), || {
+        format!("requested_certificates after delete: {left:?}")
+    })?;
     Ok(Outcome::Passed)
 }

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::exposure::{self, Hostname, Router};
 use crate::manifest::{Manifest, Scheme};
 use crate::name::{MAX_HOSTNAME_LEN, Name};
+use crate::public_cert::certificate_reference;
 use crate::rack::Rack;
 use crate::resource::{
     CertificateSpec, DefaultAction, HealthCheck, HostedZoneSpec, IngressRule, LbScheme,
@@ -180,7 +181,23 @@ fn router_present(rack: &Rack, router: Router) -> bool {
 /// Everything the rack itself should have: its private zone, and per router a
 /// security group, a load balancer, listeners on 80 (redirect) and 443 (404 by
 /// default) and the router's default certificate.
+///
+/// The external router's certificate is public ([`crate::public_cert`]): this
+/// takes the user's [`Rack::external_certificate`] as issued. A caller that
+/// knows where the certificate is calls [`desired_rack_with`].
 pub fn desired_rack(rack: &Rack, ca_fingerprint: &str) -> DesiredState {
+    desired_rack_with(rack, ca_fingerprint, rack.external_certificate.as_deref())
+}
+
+/// [`desired_rack`], with `external_certificate` the ARN of the issued public
+/// certificate the external router serves, or `None` while there is none: then
+/// the external router has no 443 listener yet (its endpoints wait). The rack's
+/// private CA never issues the external router's certificate.
+pub fn desired_rack_with(
+    rack: &Rack,
+    ca_fingerprint: &str,
+    external_certificate: Option<&str>,
+) -> DesiredState {
     let mut d = DesiredState::empty(Scope::Rack);
     let tags = |role: &str, key: &ResourceKey| ownership_tags(&rack.name, None, None, role, key);
 
@@ -241,15 +258,23 @@ pub fn desired_rack(rack: &Rack, ca_fingerprint: &str) -> DesiredState {
             }),
         });
 
-        let cert = ResourceKey::router_certificate(router);
-        d.insert(Resource {
-            tags: tags(role::ROUTER_CERTIFICATE, &cert),
-            key: cert.clone(),
-            spec: ResourceSpec::Certificate(CertificateSpec {
-                domain: router_certificate_domain(rack, router),
-                issuer: ca_fingerprint.to_string(),
-            }),
-        });
+        // The internal router's certificate is the rack CA's; the external
+        // router's is public, referenced by its ARN, and none until issued.
+        let cert = match router {
+            Router::Internal => {
+                let cert = ResourceKey::router_certificate(router);
+                d.insert(Resource {
+                    tags: tags(role::ROUTER_CERTIFICATE, &cert),
+                    key: cert.clone(),
+                    spec: ResourceSpec::Certificate(CertificateSpec {
+                        domain: router_certificate_domain(rack, router),
+                        issuer: ca_fingerprint.to_string(),
+                    }),
+                });
+                Some(cert)
+            }
+            Router::External => external_certificate.map(certificate_reference),
+        };
 
         let http = ResourceKey::router_listener(router, 80);
         d.insert(Resource {
@@ -258,6 +283,7 @@ pub fn desired_rack(rack: &Rack, ca_fingerprint: &str) -> DesiredState {
             spec: ResourceSpec::Listener(ListenerSpec::redirect_to_https(lb.clone())),
         });
 
+        let Some(cert) = cert else { continue };
         let https = ResourceKey::router_listener(router, 443);
         d.insert(Resource {
             tags: tags(role::ROUTER_LISTENER, &https),
@@ -290,11 +316,30 @@ pub fn desired_rack(rack: &Rack, ca_fingerprint: &str) -> DesiredState {
 /// ([`crate::ops`] checks them before planning). A service routed on a router the
 /// rack lacks still gets its resources here, and the planner then refuses them as
 /// needing a router that does not exist, naming the fix.
+///
+/// External endpoints get their rules when the rack has a user-supplied
+/// [`Rack::external_certificate`]; a caller that knows where the external
+/// router's certificate is calls [`desired_app_with`].
 pub fn desired_app(
     rack: &Rack,
     app: &Name,
     manifest: &Manifest,
     ca_fingerprint: &str,
+) -> Result<DesiredState, DesiredError> {
+    let external_ready = rack.external_certificate.is_some();
+    desired_app_with(rack, app, manifest, ca_fingerprint, external_ready)
+}
+
+/// [`desired_app`], with `external_ready` whether the external router's 443
+/// listener exists or is desired (its public certificate is issued). Until it
+/// is, external endpoints get their target groups but no rules: they wait for
+/// the certificate ([`crate::public_cert`]).
+pub fn desired_app_with(
+    rack: &Rack,
+    app: &Name,
+    manifest: &Manifest,
+    ca_fingerprint: &str,
+    external_ready: bool,
 ) -> Result<DesiredState, DesiredError> {
     let mut d = DesiredState::empty(Scope::App(app.clone()));
     let mut has_internal = false;
@@ -336,6 +381,9 @@ pub fn desired_app(
                 }),
             });
 
+            if router == Router::External && !external_ready {
+                continue;
+            }
             let rule = ResourceKey::listener_rule(app, &service.name, router);
             d.insert(Resource {
                 tags: tags(role::LISTENER_RULE, &rule),
@@ -421,8 +469,11 @@ mod tests {
             Some("production.example.com".into()),
         );
         r.subnets = vec!["subnet-a".into(), "subnet-b".into()];
+        r.external_certificate = Some(USER_CERT.into());
         r
     }
+
+    const USER_CERT: &str = "arn:aws:acm:us-east-1:1:certificate/user";
 
     fn svc(name: &str, port: Option<u16>, internal: bool, both: bool) -> Service {
         let mut s = Service::with_defaults(n(name));
@@ -456,8 +507,9 @@ mod tests {
     #[test]
     fn rack_has_zone_and_both_routers_with_listeners_and_certificates() {
         let d = desired_rack(&rack(true, false), "ca");
-        // zone + 2 × (sg, alb, cert, listener 80, listener 443)
-        assert_eq!(d.len(), 11);
+        // zone + 2 × (sg, alb, listener 80, listener 443) + the internal
+        // router's certificate: the external one is the user's public one.
+        assert_eq!(d.len(), 10);
         let Some(Resource {
             spec: ResourceSpec::Listener(l),
             ..
@@ -466,9 +518,10 @@ mod tests {
             panic!("no external 443 listener");
         };
         assert_eq!(l.protocol, Protocol::Https);
-        assert_eq!(
-            l.certificate,
-            Some(ResourceKey::router_certificate(Router::External))
+        assert_eq!(l.certificate, Some(certificate_reference(USER_CERT)));
+        assert!(
+            d.get(&ResourceKey::router_certificate(Router::External))
+                .is_none()
         );
         assert!(matches!(
             &l.default_action,
@@ -483,6 +536,31 @@ mod tests {
             panic!("no internal certificate");
         };
         assert_eq!(c.domain, "*.production.convox");
+    }
+
+    #[test]
+    fn without_an_issued_public_certificate_external_endpoints_wait() {
+        let mut r = rack(true, false);
+        r.external_certificate = None;
+        let d = desired_rack(&r, "ca");
+        let https = ResourceKey::router_listener(Router::External, 443);
+        assert!(d.get(&https).is_none());
+        assert!(
+            d.get(&ResourceKey::router_load_balancer(Router::External))
+                .is_some()
+        );
+        // Never a certificate of the rack's CA for the router host.
+        assert!(d.iter().all(|res| !matches!(
+            &res.spec,
+            ResourceSpec::Certificate(c) if c.domain == "*.production.example.com"
+        )));
+        let m = Manifest::from_services(vec![svc("api", Some(3000), false, true)]);
+        let app = desired_app(&r, &n("backend"), &m, "ca").unwrap();
+        let rule = |router| ResourceKey::listener_rule(&n("backend"), &n("api"), router);
+        assert!(app.get(&rule(Router::External)).is_none());
+        assert!(app.get(&rule(Router::Internal)).is_some());
+        let issued = desired_rack_with(&r, "ca", Some("arn:aws:acm:us-east-1:1:certificate/r"));
+        assert!(issued.get(&https).is_some());
     }
 
     #[test]

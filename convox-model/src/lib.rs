@@ -78,6 +78,8 @@ pub mod observe;
 pub mod ops;
 pub mod params;
 pub mod plan;
+// Public names get public certificates (issue 12, item 6).
+pub mod public_cert;
 pub mod rack;
 pub mod resource;
 pub mod rules;

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::apply::{ApplyContext, ApplyError, Report, apply};
 use crate::aws::Quotas;
 use crate::backend::{Backend, BackendError};
-use crate::desired::{DesiredError, DesiredState, desired_app, desired_rack};
+use crate::desired::{DesiredError, DesiredState, desired_app_with};
 use crate::diag::Diagnostics;
 use crate::exposure::{self, Endpoint, Router};
 use crate::manifest::Manifest;
@@ -19,6 +19,7 @@ use crate::name::Name;
 use crate::observe::observe_all;
 use crate::params::{ParamError, RackParams};
 use crate::plan::{Action, Op, Plan, PlanError, fingerprint, plan};
+use crate::public_cert::{self, ExternalCertificate, PublicCertError};
 use crate::rack::Rack;
 use crate::renew::Renewal;
 use crate::resource::{KeySubject, Observed, Resource, ResourceKey, ResourceSpec, Scope};
@@ -67,6 +68,9 @@ pub enum OpsError {
     /// Reading or saving the rack failed; nothing was changed by this call.
     #[error("backend: {0}")]
     Backend(#[from] BackendError),
+    /// The external router's certificate cannot be used (public certificates).
+    #[error(transparent)]
+    PublicCertificate(#[from] PublicCertError),
     /// The rack's hosted zone does not exist after reconciling, so its settings
     /// cannot be saved.
     #[error("the rack's hosted zone is missing after reconciling; run the command again")]
@@ -96,6 +100,8 @@ pub struct RackChange {
     pub plan: Plan,
     /// What applying it did.
     pub report: Report,
+    /// Where the external router's certificate is (public certificates).
+    pub external_certificate: ExternalCertificate,
 }
 
 /// What a deploy did.
@@ -109,6 +115,11 @@ pub struct DeployReport {
     pub report: Report,
     /// The app's endpoints.
     pub endpoints: Vec<Endpoint>,
+    /// Where the external router's certificate is (public certificates).
+    pub external_certificate: ExternalCertificate,
+    /// The external endpoints not served yet: they wait for the external
+    /// router's certificate ([`ExternalCertificate::is_waiting`]).
+    pub waiting: Vec<Endpoint>,
 }
 
 fn ca_fingerprint(ctx: &ApplyContext) -> Result<String, OpsError> {
@@ -240,35 +251,63 @@ pub async fn plan_app_at(
         ca_fingerprint,
     )?;
     let observed = observe_all(backend, &rack.name).await?;
-    let mut desired = desired_app(rack, app, manifest, ca_fingerprint)?;
-    if let Some(renewal) = renewal {
-        desired = desired.renewing(renewal);
-    }
-    plan_app_from(
+    let external = public_cert::external_certificate(backend, rack).await?;
+    let inputs = AppInputs {
         rack,
         app,
-        &desired,
-        &observed,
+        manifest,
         ca_fingerprint,
-        &backend.quotas(),
         renewal,
-    )
+    };
+    plan_app_from(&inputs, &observed, &external, &backend.quotas())
+}
+
+/// What an app's plan is made from, besides what exists.
+struct AppInputs<'a> {
+    rack: &'a Rack,
+    app: &'a Name,
+    manifest: &'a Manifest,
+    ca_fingerprint: &'a str,
+    renewal: Option<Renewal>,
+}
+
+impl AppInputs<'_> {
+    /// The app's desired state; `ready` when the external router's public
+    /// certificate is issued (external endpoints wait until it is).
+    fn desired(&self, ready: bool) -> Result<DesiredState, OpsError> {
+        let mut d = desired_app_with(
+            self.rack,
+            self.app,
+            self.manifest,
+            self.ca_fingerprint,
+            ready,
+        )?;
+        if let Some(renewal) = self.renewal {
+            d = d.renewing(renewal);
+        }
+        Ok(d)
+    }
 }
 
 /// [`plan_app`] over an observation already made.
 fn plan_app_from(
-    rack: &Rack,
-    app: &Name,
-    desired: &DesiredState,
+    inputs: &AppInputs<'_>,
     observed: &[Observed],
-    ca_fingerprint: &str,
+    external: &ExternalCertificate,
     quotas: &Quotas,
-    renewal: Option<Renewal>,
 ) -> Result<Plan, OpsError> {
-    let missing = missing_rack_resources(rack, observed, ca_fingerprint, quotas, renewal)?;
+    let missing = missing_rack_resources(
+        inputs.rack,
+        observed,
+        inputs.ca_fingerprint,
+        external,
+        quotas,
+        inputs.renewal,
+    )?;
     let creates = missing.actions;
     let assumed = assume_created(observed, &creates);
-    let app_plan = plan(&Scope::App(app.clone()), desired, &assumed, quotas)?;
+    let desired = inputs.desired(public_cert::external_ready(external, observed))?;
+    let app_plan = plan(&Scope::App(inputs.app.clone()), &desired, &assumed, quotas)?;
     let mut duplicate_claims = missing.duplicate_claims;
     duplicate_claims.extend(app_plan.duplicate_claims);
     Ok(Plan {
@@ -308,10 +347,11 @@ fn missing_rack_resources(
     rack: &Rack,
     observed: &[Observed],
     ca_fingerprint: &str,
+    external: &ExternalCertificate,
     quotas: &Quotas,
     renewal: Option<Renewal>,
 ) -> Result<Plan, OpsError> {
-    let mut desired = desired_rack(rack, ca_fingerprint);
+    let mut desired = public_cert::desired_rack_for(rack, ca_fingerprint, external, observed);
     if let Some(renewal) = renewal {
         desired = desired.renewing(renewal);
     }
@@ -413,16 +453,21 @@ async fn deploy_inner(
     let fp = ca_fingerprint(ctx)?;
     // Before any change: a rack refuses an authority that is not its own.
     crate::ca::check(backend.load_rack(&rack.name).await?.as_ref(), &fp)?;
-    let desired = desired_app(rack, app, manifest, &fp)?.renewing(ctx.renewal());
+    let inputs = AppInputs {
+        rack,
+        app,
+        manifest,
+        ca_fingerprint: &fp,
+        renewal: Some(ctx.renewal()),
+    };
+    // Checked before the first call that changes anything.
+    inputs.desired(false)?;
     let mut rack_report = None;
     let mut replans = 0;
     loop {
         let attempt = Attempt {
             backend,
-            rack,
-            app,
-            desired: &desired,
-            ca_fingerprint: &fp,
+            inputs: &inputs,
             ctx,
             shown,
         };
@@ -433,12 +478,20 @@ async fn deploy_inner(
                 pause_before_replanning(ctx, app, replans).await;
             }
             Err(e) => return Err(e),
-            Ok((plan, report)) => {
+            Ok(done) => {
+                let endpoints = exposure::endpoints(rack, app, manifest);
+                let waiting = endpoints
+                    .iter()
+                    .filter(|e| e.router == Router::External && !done.ready)
+                    .cloned()
+                    .collect();
                 return Ok(DeployReport {
                     rack: rack_report,
-                    plan,
-                    report,
-                    endpoints: exposure::endpoints(rack, app, manifest),
+                    plan: done.plan,
+                    report: done.report,
+                    endpoints,
+                    external_certificate: done.external,
+                    waiting,
                 });
             }
         }
@@ -448,34 +501,51 @@ async fn deploy_inner(
 /// One observe, plan and apply of a deploy.
 struct Attempt<'a> {
     backend: &'a dyn Backend,
-    rack: &'a Rack,
-    app: &'a Name,
-    desired: &'a DesiredState,
-    ca_fingerprint: &'a str,
+    inputs: &'a AppInputs<'a>,
     ctx: &'a ApplyContext,
     shown: Option<&'a Plan>,
 }
 
+/// What an attempt did.
+struct Done {
+    plan: Plan,
+    report: Report,
+    external: ExternalCertificate,
+    /// Whether the external router's certificate was ready for the app.
+    ready: bool,
+}
+
 impl Attempt<'_> {
-    async fn run(&self, rack_report: &mut Option<Report>) -> Result<(Plan, Report), OpsError> {
-        let (backend, rack) = (self.backend, self.rack);
+    async fn run(&self, rack_report: &mut Option<Report>) -> Result<Done, OpsError> {
+        let (backend, rack, app) = (self.backend, self.inputs.rack, self.inputs.app);
         let quotas = backend.quotas();
         let observed = observe_all(backend, &rack.name).await?;
+        // The one call that may change something before the plan: a rack without
+        // a public certificate for its external router requests one.
+        let external = public_cert::ensure_external_certificate(backend, rack).await?;
         if let Some(shown) = self.shown {
-            self.check_shown(shown, &observed, &quotas)?;
+            self.check_shown(shown, &observed, &external, &quotas)?;
         }
-        let renewal = Some(self.ctx.renewal());
-        let missing =
-            missing_rack_resources(rack, &observed, self.ca_fingerprint, &quotas, renewal)?;
+        let missing = missing_rack_resources(
+            rack,
+            &observed,
+            self.inputs.ca_fingerprint,
+            &external,
+            &quotas,
+            self.inputs.renewal,
+        )?;
         let observed = if missing.is_empty() {
             observed
         } else {
             // The app's plan first, as if the rack were done: a deploy it refuses
             // (a hostname taken, a quota) changes nothing, not even a renewal.
+            let assumed = assume_created(&observed, &missing.actions);
             plan(
-                &Scope::App(self.app.clone()),
-                self.desired,
-                &assume_created(&observed, &missing.actions),
+                &Scope::App(app.clone()),
+                &self
+                    .inputs
+                    .desired(public_cert::external_ready(&external, &assumed))?,
+                &assumed,
                 &quotas,
             )?;
             tracing::info!(rack = %rack.name, actions = missing.actions.len(), "creating missing rack resources, repairing its security and renewing due certificates");
@@ -486,7 +556,7 @@ impl Attempt<'_> {
         // may have failed after creating it and before saving, and nothing would be
         // missing the next time. A rack stored before racks recorded their
         // certificate authority records the one given.
-        let (fp, now) = (self.ca_fingerprint, self.ctx.now);
+        let (fp, now) = (self.inputs.ca_fingerprint, self.ctx.now);
         let unsaved = match backend.load_rack(&rack.name).await? {
             None => Some(crate::ca::record(rack.clone(), rack.ca.as_ref(), fp, now)),
             Some(s) if s.ca.is_none() => Some(crate::ca::record(s, rack.ca.as_ref(), fp, now)),
@@ -500,9 +570,10 @@ impl Attempt<'_> {
             backend.save_rack(&zone.id, &to_save).await?;
         }
 
+        let ready = public_cert::external_ready(&external, &observed);
         let p = plan(
-            &Scope::App(self.app.clone()),
-            self.desired,
+            &Scope::App(app.clone()),
+            &self.inputs.desired(ready)?,
             &observed,
             &quotas,
         )?;
@@ -511,7 +582,12 @@ impl Attempt<'_> {
         } else {
             apply(backend, &p, self.ctx).await?
         };
-        Ok((p, report))
+        Ok(Done {
+            plan: p,
+            report,
+            external,
+            ready,
+        })
     }
 
     /// Refuses, as stale, a rack on which the plan that was shown would no longer
@@ -520,21 +596,14 @@ impl Attempt<'_> {
         &self,
         shown: &Plan,
         observed: &[Observed],
+        external: &ExternalCertificate,
         quotas: &Quotas,
     ) -> Result<(), OpsError> {
         let now = fingerprint(observed);
         if now == shown.fingerprint {
             return Ok(());
         }
-        let again = plan_app_from(
-            self.rack,
-            self.app,
-            self.desired,
-            observed,
-            self.ca_fingerprint,
-            quotas,
-            Some(self.ctx.renewal()),
-        );
+        let again = plan_app_from(self.inputs, observed, external, quotas);
         match again {
             Ok(again) if same_actions(&again, shown) => Ok(()),
             _ => Err(ApplyError::Stale {

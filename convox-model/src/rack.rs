@@ -27,6 +27,11 @@ pub struct Rack {
     /// next command that reconciles records the one it is given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<RackCa>,
+    /// The ARN of the user's ACM certificate for `*.{router_host}`, served by the
+    /// external router (`--external-certificate`); without one the rack requests
+    /// a certificate from ACM (see [`crate::public_cert`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_certificate: Option<String>,
 }
 
 /// The certificate authority a rack recorded as its own.
@@ -104,6 +109,7 @@ impl Rack {
             router_host,
             params,
             ca: None,
+            external_certificate: None,
         }
     }
 

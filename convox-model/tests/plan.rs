@@ -125,11 +125,13 @@ fn fresh_rack_plans_every_resource_as_a_create() {
         &Quotas::default(),
     )
     .unwrap();
-    assert_eq!(p.counts().create, 11);
+    // zone + internal (sg, alb, cert, 80, 443) + external (sg, alb, 80, 443):
+    // the external router's certificate is the user's public one, not created.
+    assert_eq!(p.counts().create, 10);
     assert!(p.actions.iter().all(|a| a.op == Op::Create));
     assert!(
         p.to_string()
-            .ends_with("Plan: 11 to create, 0 to update, 0 to replace, 0 to delete.\n")
+            .ends_with("Plan: 10 to create, 0 to update, 0 to replace, 0 to delete.\n")
     );
 }
 

@@ -281,8 +281,17 @@ pub enum ParamsCommand {
 #[derive(Debug, Args)]
 pub struct SetParamsArgs {
     /// The assignments, all applied at once: Internal=Yes InternalOnly=Yes.
-    #[arg(required_unless_present = "subnets", value_name = "K=V")]
+    #[arg(
+        required_unless_present_any = ["subnets", "external_certificate"],
+        value_name = "K=V"
+    )]
     pub assignments: Vec<String>,
+    // Public certificates for the external router (issue 12, item 6).
+    /// The ARN of your ACM certificate for `*.{router host}`, served by the
+    /// external router; `none` goes back to a certificate the rack requests
+    /// from ACM [default: the stored one, or a requested one].
+    #[arg(long, value_name = "ARN")]
+    pub external_certificate: Option<String>,
     /// The rack's network, for a rack not set up yet; on a rack that exists,
     /// --subnets changes the routers' subnets in place.
     #[command(flatten)]

@@ -271,6 +271,7 @@ impl Session {
                 router_host,
                 params: RackParams::default(),
                 ca: None,
+                external_certificate: None,
             },
             Store::Aws(aws) => {
                 let Some(vpc_id) = &net.vpc else {
@@ -294,6 +295,7 @@ impl Session {
                     router_host,
                     params: RackParams::default(),
                     ca: None,
+                    external_certificate: None,
                 }
             }
         };

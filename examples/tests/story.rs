@@ -348,8 +348,15 @@ fn a_first_deploy_creates_the_rack_it_needs_and_plan_shows_it() {
     let out = s.ok(&["plan", &web, "--rack", "production", "--app", "site"]);
     assert!(out.starts_with("rack\n"), "{out}");
     assert!(out.contains("+ load balancer router/external/alb"), "{out}");
+    // The external router's certificate is public: a fresh rack has none yet, so
+    // the plan shows it requested and the external endpoint waiting for it (the
+    // rule comes with the certificate: the mock's ACM issues it at once).
     assert!(
-        out.contains("+ listener rule app/site/web/external/rule"),
+        out.contains("+ request certificate *.production.example.com from ACM"),
+        "{out}"
+    );
+    assert!(
+        out.contains("web (https://site-web.production.example.com): waiting for the certificate"),
         "{out}"
     );
     assert!(!s.state().exists(), "plan saves nothing");
@@ -368,6 +375,12 @@ fn a_first_deploy_creates_the_rack_it_needs_and_plan_shows_it() {
     assert!(err.is_empty(), "{err}");
     let out = s.ok(&deploy_args(&web, "site"));
     assert!(out.starts_with("No changes."), "{out}");
+    // The deploy requested the certificate, and served the endpoint once issued.
+    let out = s.ok(&["endpoints", &web, "--rack", "production", "--app", "site"]);
+    assert!(
+        out.contains("web external https://site-web.production.example.com deployed"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -501,4 +514,67 @@ fn state_is_created_where_asked() {
     // The CA is where --ca says, no longer beside the state.
     assert!(ca.exists());
     assert!(!s.dir.join("a/b/ca.pem").exists());
+}
+
+// Public certificates for the external router (issue 12, item 6).
+#[test]
+fn a_supplied_external_certificate_must_cover_the_router_host() {
+    use convox_model::public_cert::CertificateStatus;
+    let s = Session::new("pubcert");
+    s.ok(&["rack", "params", "set", "Internal=Yes", RACK[0], RACK[1]]);
+    // Two certificates the user owns in ACM: one for another host, one for ours.
+    let mock = s.mock();
+    let other = mock.add_user_certificate("*.other.example.com", &[], CertificateStatus::Issued);
+    let mine =
+        mock.add_user_certificate("*.production.example.com", &[], CertificateStatus::Issued);
+    mock.save(s.state()).unwrap();
+    let before = std::fs::read_to_string(s.state()).unwrap();
+
+    let (code, _, err) = s.convox(&[
+        "rack",
+        "params",
+        "set",
+        "--external-certificate",
+        &other,
+        RACK[0],
+        RACK[1],
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "certificate {other} does not cover *.production.example.com"
+        )),
+        "{err}"
+    );
+    let after = std::fs::read_to_string(s.state()).unwrap();
+    assert_eq!(before, after, "nothing changed");
+
+    let out = s.ok(&[
+        "rack",
+        "params",
+        "set",
+        "--external-certificate",
+        &mine,
+        RACK[0],
+        RACK[1],
+    ]);
+    assert!(out.contains("Internal      Yes"), "{out}");
+    let web = s.yml("web", "services:\n  web:\n    image: x\n    port: 3000\n");
+    let out = s.ok(&deploy_args(&web, "site"));
+    assert!(!out.contains("External certificate"), "{out}");
+    let out = s.ok(&["endpoints", &web, "--rack", "production", "--app", "site"]);
+    assert!(
+        out.contains("web external https://site-web.production.example.com deployed"),
+        "{out}"
+    );
+    // The listener serves the user's certificate; nothing was requested.
+    let state = std::fs::read_to_string(s.state()).unwrap();
+    assert!(
+        state.contains(&format!("\"default_certificate\": \"{mine}\""))
+            || state.contains(&format!("\"default_certificate\":\"{mine}\"")),
+        "the external listener serves {mine}"
+    );
+    // Nothing more requested (the first params set requested one, kept in ACM).
+    let statuses = |t: &str| t.matches("\"status\"").count();
+    assert_eq!(statuses(&state), statuses(&before), "nothing requested");
 }

@@ -138,6 +138,7 @@ impl MotoEnv {
             router_host: router_host.to_string(),
             params,
             ca: None,
+            external_certificate: None,
         }
     }
 

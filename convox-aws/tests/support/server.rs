@@ -29,10 +29,17 @@ impl MotoServer {
     /// loopback port and waits until it answers. A port taken between choosing
     /// and binding it makes moto exit; then another port is tried.
     pub fn start(name: &str) -> MotoServer {
+        MotoServer::start_with(name, &[])
+    }
+
+    /// [`MotoServer::start`], with `env` set for the server (such as
+    /// `MOTO_ACM_VALIDATION_WAIT`, how long a requested certificate stays
+    /// pending).
+    pub fn start_with(name: &str, env: &[(&str, &str)]) -> MotoServer {
         let program = required(SERVER_VAR);
         let mut last = String::new();
         for _ in 0..3 {
-            match MotoServer::try_start(&program, name) {
+            match MotoServer::try_start(&program, name, env) {
                 Ok(server) => return server,
                 Err(why) => last = why,
             }
@@ -40,7 +47,7 @@ impl MotoServer {
         panic!("moto_server ({program}) did not start: {last}");
     }
 
-    fn try_start(program: &str, name: &str) -> Result<MotoServer, String> {
+    fn try_start(program: &str, name: &str, env: &[(&str, &str)]) -> Result<MotoServer, String> {
         let port = free_port();
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
         let stem = format!("moto-{name}-{}-{port}", std::process::id());
@@ -51,6 +58,7 @@ impl MotoServer {
         let child = Command::new(program)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_RECORDER_FILEPATH", &recording)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

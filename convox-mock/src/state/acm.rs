@@ -71,6 +71,15 @@ impl State {
             l.default_certificate.as_deref() == Some(arn) || l.certificates.contains(arn)
         });
         let in_use = user.map(|(l, _)| format!("certificate {arn} is in use by listener {l}"));
+        if self.public_certificates.contains_key(arn) {
+            return delete_unused(
+                &mut self.public_certificates,
+                op,
+                "certificate",
+                arn,
+                in_use,
+            );
+        }
         delete_unused(&mut self.certificates, op, "certificate", arn, in_use)
     }
 }

@@ -219,9 +219,15 @@ impl State {
                 op,
                 "certificates are not supported on HTTP listeners",
             )),
-            (Protocol::Https, Some(c)) if !self.certificates.contains_key(c) => {
-                Err(not_found(op, "certificate", c))
-            }
+            (Protocol::Https, Some(c)) => match self.servable(c) {
+                None => Err(not_found(op, "certificate", c)),
+                // ELB's UnsupportedCertificate: ACM has not issued it yet.
+                Some(false) => Err(invalid(
+                    op,
+                    format!("certificate {c} is not issued yet (PENDING_VALIDATION)"),
+                )),
+                Some(true) => Ok(()),
+            },
             _ => Ok(()),
         }
     }

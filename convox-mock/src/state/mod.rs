@@ -20,6 +20,8 @@ mod acm;
 mod ec2;
 mod load_balancers;
 mod observe;
+// Public certificates for the external router (issue 12, item 6).
+mod public_certs;
 mod route53;
 mod rules;
 // Day-2 safety: `rack audit`.
@@ -35,6 +37,8 @@ use serde::{Deserialize, Serialize};
 pub(crate) use acm::Certificate;
 pub(crate) use ec2::SecurityGroup;
 pub(crate) use load_balancers::{Listener, LoadBalancer};
+pub use public_certs::AcmValidation;
+pub(crate) use public_certs::PublicCert;
 pub(crate) use route53::Zone;
 pub(crate) use rules::Rule;
 pub(crate) use target_groups::TargetGroup;
@@ -58,6 +62,12 @@ pub(crate) struct State {
     pub target_groups: BTreeMap<String, TargetGroup>,
     pub certificates: BTreeMap<String, Certificate>,
     pub zones: BTreeMap<String, Zone>,
+    /// ACM-requested and user-owned public certificates, by ARN.
+    #[serde(default)]
+    pub public_certificates: BTreeMap<String, PublicCert>,
+    /// Whether requested certificates issue at once or wait for the test.
+    #[serde(default)]
+    pub acm_validation: AcmValidation,
 }
 
 /// AWS's error of `kind` for the call `op`.
@@ -153,6 +163,8 @@ impl State {
             target_groups: BTreeMap::new(),
             certificates: BTreeMap::new(),
             zones: BTreeMap::new(),
+            public_certificates: BTreeMap::new(),
+            acm_validation: AcmValidation::default(),
         }
     }
 

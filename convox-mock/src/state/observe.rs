@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use convox_model::backend::BackendResult;
 use convox_model::name::Name;
+use convox_model::public_cert::certificate_reference;
 use convox_model::resource::{
     ListenerCertificateSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec,
     Observed, RecordSpec, Resource, ResourceKey, ResourceSpec as Spec, Scope, TAG_KEY, Tags,
@@ -107,10 +108,14 @@ impl Held for Listener {
             port: self.port,
             protocol: self.protocol,
             default_action: self.default_action.clone(),
-            certificate: self
-                .default_certificate
-                .as_deref()
-                .map(|c| resolve(&refs.certificates, c)),
+            // A certificate the rack does not own (a public one) is named by
+            // its ARN, as the listener's desired spec names it.
+            certificate: self.default_certificate.as_deref().map(|c| {
+                refs.certificates
+                    .get(c)
+                    .cloned()
+                    .unwrap_or_else(|| certificate_reference(c))
+            }),
         })
     }
 }

@@ -52,6 +52,7 @@ fn settings() -> Rack {
         router_host: "prod.example.com".into(),
         params: RackParams::default(),
         ca: None,
+        external_certificate: None,
     }
 }
 

@@ -160,6 +160,19 @@ fn served(state: &Value, arn: &str, rule: &Value, routers: &BTreeMap<Side, Found
 fn listener_names(state: &Value, listener: &Value) -> Vec<String> {
     l_certs(listener)
         .flat_map(|c| {
+            // A public certificate (the external router's): its domain and SANs,
+            // and only once issued.
+            if let Some(p) = state["public_certificates"][c].as_object() {
+                assert_eq!(
+                    p["status"].as_str(),
+                    Some("issued"),
+                    "(5) public certificate {c} on a listener is not issued"
+                );
+                return std::iter::once(&p["domain"])
+                    .chain(p["sans"].as_array().into_iter().flatten())
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect::<Vec<_>>();
+            }
             let pem = state["certificates"][c]["certificate_pem"]
                 .as_str()
                 .unwrap_or_else(|| panic!("(5) certificate {c} on a listener does not exist"));
@@ -329,7 +342,9 @@ pub fn check(sut: &Sut, model: &Model) {
     // (9) Validity (issue 12): every hostname is covered on its listener by a
     // certificate not yet due when its app was last deployed, whatever days
     // passed since: a deploy renews the app's and the rack's due certificates.
-    for r in want.values() {
+    // The external router serves a public ACM certificate, which ACM renews
+    // itself: only the rack CA's certificates are the library's to renew.
+    for r in want.values().filter(|r| r.side == Side::Internal) {
         let day =
             model.deployed_on.get(&r.app).copied().unwrap_or_else(|| {
                 panic!("(9) {} is served but {} was never deployed", r.host, r.app)

@@ -37,6 +37,7 @@ pub fn settings(rack: &str) -> Rack {
         router_host: router_host(rack),
         params: RackParams::default(),
         ca: None,
+        external_certificate: None,
     }
 }
 

@@ -301,10 +301,14 @@ impl Model {
             keys.extend([
                 ResourceKey::router_security_group(r),
                 ResourceKey::router_load_balancer(r),
-                ResourceKey::router_certificate(r),
                 ResourceKey::router_listener(r, 80),
                 ResourceKey::router_listener(r, 443),
             ]);
+            // The external router serves a public certificate ACM issued (the
+            // mock's default: at once), which the rack does not own as a resource.
+            if r == Router::Internal {
+                keys.insert(ResourceKey::router_certificate(r));
+            }
         }
         for route in &e.routes {
             let (app, service) = (name(&route.app), name(&route.service));

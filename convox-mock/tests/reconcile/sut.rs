@@ -9,11 +9,12 @@ use convox_model::apply::ApplyContext;
 use convox_model::aws::Quotas as Limits;
 use convox_model::backend::Backend;
 use convox_model::conformance::fake_certificate;
-use convox_model::desired::{desired_app, desired_rack};
+use convox_model::desired::desired_app_with;
 use convox_model::manifest::Scheme;
 use convox_model::observe::observe_all;
 use convox_model::ops::{self, OpsError};
 use convox_model::plan::{PlanError, plan};
+use convox_model::public_cert;
 use convox_model::resource::{
     CertificateSpec, DefaultAction, HealthCheck, LbScheme, ListenerRuleSpec, ListenerSpec,
     LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol, ResourceKey, ResourceSpec as Spec,
@@ -414,7 +415,14 @@ impl Sut {
         let app = name(APPS[*app]);
         let m = manifest(services);
         let observed = observe(self, b);
-        let desired = desired_app(&rack, &app, &m, &fingerprint(model.ca)).expect("desired");
+        // The external router's public certificate, where it is.
+        let external = self
+            .rt
+            .block_on(public_cert::external_certificate(b, &rack))
+            .expect("external certificate");
+        let ready = public_cert::external_ready(&external, &observed);
+        let desired =
+            desired_app_with(&rack, &app, &m, &fingerprint(model.ca), ready).expect("desired");
         let p = plan(
             &Scope::App(app.clone()),
             &desired,
@@ -425,7 +433,7 @@ impl Sut {
         assert!(p.is_empty(), "app plan after a deploy is not empty:\n{p}");
         let p = plan(
             &Scope::Rack,
-            &desired_rack(&rack, &fingerprint(model.ca)),
+            &public_cert::desired_rack_for(&rack, &fingerprint(model.ca), &external, &observed),
             &observed,
             &Limits::default(),
         )
@@ -463,14 +471,17 @@ impl Sut {
             .block_on(b.load_rack(&name(RACK)))
             .expect("load")
             .expect("a rotated rack is stored");
-        let ca = stored.ca.expect("the rack records its authority");
+        let ca = stored.ca.clone().expect("the rack records its authority");
         assert_eq!(
             (ca.fingerprint.as_str(), ca.rotating_to),
             (fp.as_str(), None)
         );
+        let external = self
+            .block_on(public_cert::external_certificate(b, &stored))
+            .expect("external certificate");
         let p = plan(
             &Scope::Rack,
-            &desired_rack(&model.rack(), &fp),
+            &public_cert::desired_rack_for(&model.rack(), &fp, &external, &observed),
             &observed,
             &Limits::default(),
         )

@@ -55,10 +55,12 @@ pub(super) struct Known {
 }
 
 impl Known {
-    pub(super) fn id(&self, key: &ResourceKey) -> Result<&str, StepError> {
+    pub(super) fn id<'k>(&'k self, key: &'k ResourceKey) -> Result<&'k str, StepError> {
         self.ids
             .get(key)
             .map(String::as_str)
+            // A public certificate the rack does not own: its key is its ARN.
+            .or_else(|| crate::public_cert::referenced_arn(key))
             .ok_or_else(|| StepError::Unresolved(key.clone()))
     }
 

@@ -169,6 +169,10 @@ pub struct RecordAudit {
 struct View<'a> {
     observed: &'a [Observed],
     surroundings: &'a Surroundings,
+    /// The rack's router host: a public certificate on the external router
+    /// (one the rack requested from ACM, or the user's) was checked to cover
+    /// `*.{router_host}` before it was put there.
+    router_host: &'a str,
 }
 
 impl<'a> View<'a> {
@@ -262,6 +266,10 @@ impl<'a> View<'a> {
                 certs.push(&lc.certificate);
             }
         }
+        let public = certs
+            .iter()
+            .any(|c| crate::public_cert::referenced_arn(c).is_some())
+            .then(|| format!("*.{}", self.router_host));
         certs
             .into_iter()
             .flat_map(|c| self.by_key(c))
@@ -269,6 +277,7 @@ impl<'a> View<'a> {
                 Spec::Certificate(c) => Some(c.domain.clone()),
                 _ => None,
             })
+            .chain(public)
             .collect()
     }
 
@@ -310,6 +319,7 @@ pub fn audit(
     let v = View {
         observed,
         surroundings,
+        router_host: &rack.router_host,
     };
     let mut findings = Vec::new();
 

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use super::{Backend, BackendResult, CertificatePem, CreatedLoadBalancer};
 use crate::aws::Quotas;
 use crate::name::Name;
+use crate::public_cert::PublicCertificate;
 use crate::rack::Rack;
 use crate::resource::{
     CertificateSpec, HostedZoneSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerSpec, Observed,
@@ -142,6 +143,19 @@ macro_rules! forward {
             // Certificate renewal in place (issue 12).
             async fn reimport_certificate(&self, arn: &str, pem: &CertificatePem) -> BackendResult<()> {
                 (**self).reimport_certificate(arn, pem).await
+            }
+
+            // Public certificates for the external router.
+            async fn request_certificate(&self, domain: &str, tags: &Tags) -> BackendResult<String> {
+                (**self).request_certificate(domain, tags).await
+            }
+
+            async fn describe_certificate(&self, arn: &str) -> BackendResult<PublicCertificate> {
+                (**self).describe_certificate(arn).await
+            }
+
+            async fn requested_certificates(&self, rack: &Name) -> BackendResult<Vec<PublicCertificate>> {
+                (**self).requested_certificates(rack).await
             }
         }
     )*};

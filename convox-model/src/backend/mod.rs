@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::Quotas;
 use crate::name::Name;
+use crate::public_cert::PublicCertificate;
 use crate::rack::Rack;
 use crate::resource::{
     CertificateSpec, HostedZoneSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerAddress,
@@ -366,4 +367,37 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// - `NotFound` if there is no certificate `arn`; `InvalidInput` if the PEM
     ///   is not a certificate and key. Re-importing the same PEM again succeeds.
     async fn reimport_certificate(&self, arn: &str, pem: &CertificatePem) -> BackendResult<()>;
+
+    // --- Public certificates for the external router (issue 12, item 6) ---
+
+    /// Requests a public certificate for `domain` from ACM with DNS validation,
+    /// tagged with `tags` in the same call; returns its ARN. It starts
+    /// `PENDING_VALIDATION` until its validation record is published.
+    ///
+    /// The default refuses: a backend without ACM cannot request certificates.
+    async fn request_certificate(&self, domain: &str, tags: &Tags) -> BackendResult<String> {
+        let _ = tags;
+        Err(BackendError::new(
+            ErrorKind::InvalidInput,
+            "RequestCertificate",
+            format!("this backend cannot request a certificate for {domain}"),
+        ))
+    }
+
+    /// A certificate by ARN, whoever owns it: its names, status and validation
+    /// CNAME(s). `NotFound` when there is none.
+    async fn describe_certificate(&self, arn: &str) -> BackendResult<PublicCertificate> {
+        Err(BackendError::new(
+            ErrorKind::NotFound,
+            "DescribeCertificate",
+            format!("certificate {arn} not found"),
+        ))
+    }
+
+    /// The certificates requested for `rack` ([`Backend::request_certificate`]
+    /// with [`crate::public_cert::request_tags`]), whatever their status.
+    async fn requested_certificates(&self, rack: &Name) -> BackendResult<Vec<PublicCertificate>> {
+        let _ = rack;
+        Ok(Vec::new())
+    }
 }

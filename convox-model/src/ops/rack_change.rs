@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 
 use crate::apply::{ApplyContext, ApplyError, Report, apply};
 use crate::backend::Backend;
-use crate::desired::{DesiredState, desired_rack};
+use crate::desired::DesiredState;
 use crate::name::Name;
 use crate::observe::observe_all;
 use crate::plan::{Op, Plan, fingerprint, plan};
+use crate::public_cert;
 use crate::rack::Rack;
 use crate::renew::Renewal;
 use crate::resource::{Observed, ResourceKey, ResourceKind, Scope, normal_subnets};
@@ -34,6 +35,13 @@ pub struct RackApplyOptions {
     /// router in the same call. Without it such a plan is refused
     /// ([`OpsError::ReplacesRouters`]) before any change.
     pub replace_routers: bool,
+    /// The external router's certificate (`--external-certificate`):
+    /// `Some(Some(arn))` the user's ACM certificate for `*.{router host}`,
+    /// `Some(None)` back to one the rack requests, `None` what is stored. A
+    /// supplied certificate must exist, cover the router host and be issued or
+    /// pending, or the call is refused before any change (see
+    /// [`crate::public_cert`]).
+    pub external_certificate: Option<Option<String>>,
 }
 
 /// The rack with `assignments` and `opts.subnets` applied to its stored settings
@@ -101,7 +109,8 @@ pub async fn plan_rack_at(
     let rack = next_rack(backend, settings, assignments, subnets, ca_fingerprint, now).await?;
     let observed = observe_all(backend, &rack.name).await?;
     check_transition(&rack.params, &observed)?;
-    let mut desired = desired_rack(&rack, ca_fingerprint);
+    let external = public_cert::external_certificate(backend, &rack).await?;
+    let mut desired = public_cert::desired_rack_for(&rack, ca_fingerprint, &external, &observed);
     if let Some(renewal) = renewal {
         desired = desired.renewing(renewal);
     }
@@ -127,7 +136,7 @@ pub async fn set_rack_params_with(
     opts: &RackApplyOptions,
 ) -> Result<RackChange, OpsError> {
     let fp = ca_fingerprint(ctx)?;
-    let rack = next_rack(
+    let mut rack = next_rack(
         backend,
         settings,
         assignments,
@@ -136,6 +145,9 @@ pub async fn set_rack_params_with(
         ctx.now,
     )
     .await?;
+    if let Some(arn) = &opts.external_certificate {
+        rack.external_certificate = arn.clone();
+    }
 
     let observed = observe_all(backend, &rack.name).await?;
     if let Some(planned) = &opts.planned {
@@ -150,8 +162,17 @@ pub async fn set_rack_params_with(
     }
     check_transition(&rack.params, &observed)?;
 
-    let desired = desired_rack(&rack, &fp).renewing(ctx.renewal());
-    let mut p = plan(&Scope::Rack, &desired, &observed, &backend.quotas())?;
+    // Refuses a supplied certificate that does not fit before any change.
+    let external = public_cert::ensure_external_certificate(backend, &rack).await?;
+    let desired_for = |observed: &[Observed]| {
+        public_cert::desired_rack_for(&rack, &fp, &external, observed).renewing(ctx.renewal())
+    };
+    let mut p = plan(
+        &Scope::Rack,
+        &desired_for(&observed),
+        &observed,
+        &backend.quotas(),
+    )?;
     let routers = replaced_routers(&p);
     if !routers.is_empty() && !opts.replace_routers {
         return Err(OpsError::ReplacesRouters { routers });
@@ -178,7 +199,7 @@ pub async fn set_rack_params_with(
                 pause_before_replanning(ctx, &rack.name, replans).await;
                 now = observe_all(backend, &rack.name).await?;
                 check_transition(&rack.params, &now)?;
-                p = plan(&Scope::Rack, &desired, &now, &backend.quotas())?;
+                p = plan(&Scope::Rack, &desired_for(&now), &now, &backend.quotas())?;
                 let routers = replaced_routers(&p);
                 if !routers.is_empty() && !opts.replace_routers {
                     return Err(OpsError::ReplacesRouters { routers });
@@ -200,6 +221,7 @@ pub async fn set_rack_params_with(
         rack,
         plan: p,
         report,
+        external_certificate: external,
     })
 }
 

@@ -30,6 +30,10 @@ pub(super) fn check_references(
 ) -> Result<(), PlanError> {
     for (key, res) in desired {
         for reference in res.spec.references() {
+            // A public certificate the rack does not own is named by its ARN.
+            if crate::public_cert::referenced_arn(reference).is_some() {
+                continue;
+            }
             if !after.contains_key(reference) {
                 // Not the rack rule (that is validate's, checked at the entry):
                 // the diagnosis of a router resource that does not exist.
@@ -207,6 +211,16 @@ fn uncovered<'a>(state: &BTreeMap<&'a ResourceKey, &'a Resource>) -> BTreeSet<Ga
         let Some(domains) = covering.get(&rule.listener) else {
             continue;
         };
+        // A public certificate (named by its ARN) was checked to cover the
+        // router host before planning (crate::public_cert).
+        let public = matches!(
+            state.get(&rule.listener).map(|l| &l.spec),
+            Some(ResourceSpec::Listener(l))
+                if l.certificate.as_ref().and_then(crate::public_cert::referenced_arn).is_some()
+        );
+        if public {
+            continue;
+        }
         let is_https = matches!(
             state.get(&rule.listener).map(|l| &l.spec),
             Some(ResourceSpec::Listener(l)) if l.protocol == Protocol::Https

@@ -21,8 +21,15 @@ pub fn rack(internal: bool, internal_only: bool) -> Rack {
         Some("production.example.com".into()),
     );
     r.subnets = vec!["subnet-a".into(), "subnet-b".into()];
+    // The external router serves the user's public certificate (issued), never
+    // one of the rack's CA.
+    r.external_certificate = Some(EXTERNAL_CERTIFICATE.into());
     r
 }
+
+/// The ARN of the user's ACM certificate for `*.production.example.com`.
+pub const EXTERNAL_CERTIFICATE: &str =
+    "arn:aws:acm:us-east-1:123456789012:certificate/user-production";
 
 pub fn svc(name: &str, port: Option<u16>, internal: bool, both: bool) -> Service {
     let mut s = Service::with_defaults(n(name));

@@ -3,13 +3,16 @@
 
 use std::sync::Arc;
 
+use convox_model::exposure::{Endpoint, Router};
 use convox_model::manifest::Manifest;
 use convox_model::name::Name;
 use convox_model::ops;
 use convox_model::plan::Plan;
+use convox_model::public_cert::{self, ExternalCertificate};
 use convox_model::rack::Rack;
 use convox_model::renew::Renewal;
 
+use super::certificate::print_waiting;
 use super::{note, params_line};
 use crate::Io;
 use crate::cli::{DeployArgs, Format, ManifestFile, NetworkArgs, PlanArgs};
@@ -51,19 +54,23 @@ pub fn plan(a: &PlanArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Re
     let now = now(&given.env);
     let ca = s.authority(&mut rack, stored, now, io)?;
     let renewal = context(&rack.name, now).renewal();
-    let p = plan_on_backend(s, &rack, &app, &c.manifest, ca.fingerprint(), renewal, io)?;
+    let (p, external) =
+        plan_on_backend(s, &rack, &app, &c.manifest, ca.fingerprint(), renewal, io)?;
     if a.json {
         let _ = writeln!(io.out, "{}", p.to_json());
-    } else if p.is_empty() {
+        return Ok(());
+    } else if p.is_empty() && !needs_request(&external) {
         let _ = writeln!(io.out, "No changes. {app} is up to date.");
     } else {
         let _ = write!(io.out, "{p}");
     }
+    print_waiting(io, &external, &waiting(&c.endpoints, &external));
     Ok(())
 }
 
 /// The app's plan against what the session's backend holds, with the
-/// certificates due at `renewal`'s time renewed.
+/// certificates due at `renewal`'s time renewed, and where the external
+/// router's certificate is.
 fn plan_on_backend(
     s: &mut Session,
     rack: &Rack,
@@ -72,17 +79,37 @@ fn plan_on_backend(
     ca_fingerprint: &str,
     renewal: Renewal,
     io: &mut Io<'_>,
-) -> Result<Plan, Exit> {
+) -> Result<(Plan, ExternalCertificate), Exit> {
     let backend = s.backend(io)?.backend.clone();
-    s.rt.block_on(ops::plan_app_at(
-        backend.as_ref(),
-        rack,
-        app,
-        manifest,
-        ca_fingerprint,
-        Some(renewal),
-    ))
+    s.rt.block_on(async {
+        let p = ops::plan_app_at(
+            backend.as_ref(),
+            rack,
+            app,
+            manifest,
+            ca_fingerprint,
+            Some(renewal),
+        )
+        .await?;
+        let external = public_cert::external_certificate(backend.as_ref(), rack).await?;
+        Ok::<_, ops::OpsError>((p, external))
+    })
     .map_err(|e| report_error(io, &e))
+}
+
+/// Whether a deploy has work even with an empty plan: requesting the external
+/// router's certificate.
+fn needs_request(external: &ExternalCertificate) -> bool {
+    matches!(external, ExternalCertificate::NotRequested { .. })
+}
+
+/// The external endpoints that wait for the external router's certificate.
+fn waiting(endpoints: &[Endpoint], external: &ExternalCertificate) -> Vec<Endpoint> {
+    endpoints
+        .iter()
+        .filter(|e| e.router == Router::External && external.is_waiting())
+        .cloned()
+        .collect()
 }
 
 /// `convox deploy`: the plan, applied with progress, then endpoints and links.
@@ -93,7 +120,7 @@ pub fn deploy(a: &DeployArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -
     let ca = s.authority(&mut rack, stored, now, io)?;
     let backend = s.backend(io)?.backend.clone();
     let ctx = context(&rack.name, now);
-    let p = plan_on_backend(
+    let (p, external) = plan_on_backend(
         s,
         &rack,
         &app,
@@ -102,9 +129,10 @@ pub fn deploy(a: &DeployArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -
         ctx.renewal(),
         io,
     )?;
-    if p.is_empty() {
+    if p.is_empty() && !needs_request(&external) {
         // Nothing to do: no apply at all, so not one mutating call.
         let _ = writeln!(io.out, "No changes. {app} is up to date.");
+        print_waiting(io, &external, &waiting(&c.endpoints, &external));
     } else {
         let _ = writeln!(io.out, "{p}");
         let _ = writeln!(io.err, "Deploying {app} to rack {}", rack.name);
@@ -131,6 +159,7 @@ pub fn deploy(a: &DeployArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -
             "Deployed {app} to rack {}: {applied} changes applied.",
             rack.name
         );
+        print_waiting(io, &report.external_certificate, &report.waiting);
     }
     print_endpoints_and_links(&c, &rack, &app, io);
     Ok(())

@@ -5,6 +5,8 @@ pub mod apps;
 // Day-2 safety: `rack audit`.
 pub mod audit;
 pub mod ca;
+// Public certificates for the external router (issue 12, item 6).
+pub mod certificate;
 pub mod check;
 pub mod deploy;
 pub mod rack;

@@ -6,6 +6,7 @@ use convox_model::ops;
 use convox_model::params::RackParams;
 use convox_model::renew::Renewal;
 
+use super::certificate::print_waiting;
 use super::note;
 use crate::Io;
 use crate::cli::{NetworkArgs, RackPlanArgs, SetParamsArgs};
@@ -88,6 +89,11 @@ pub fn set_params(
     let subnets = if exists { a.net.subnets.clone() } else { None };
     let (mut rack, stored) = s.rack(&name, &net, io)?;
     let assignments: Vec<&str> = a.assignments.iter().map(String::as_str).collect();
+    // `--external-certificate ARN`, or `none` for a certificate the rack requests.
+    let external = a
+        .external_certificate
+        .as_deref()
+        .map(|arn| (arn != "none").then_some(arn));
     // The same check set_rack_params makes first, made here before a
     // certificate authority is generated for a command that cannot succeed.
     rack.params
@@ -121,6 +127,7 @@ pub fn set_params(
         subnets,
         planned: Some(p.fingerprint.clone()),
         replace_routers: a.yes,
+        external_certificate: external.map(|arn| arn.map(str::to_string)),
     };
     let ctx = context(&rack.name, now).with_issuer(Arc::new(ca));
     let result =
@@ -145,5 +152,6 @@ pub fn set_params(
         );
     }
     let _ = write!(io.out, "{}", change.rack.params);
+    print_waiting(io, &change.external_certificate, &[]);
     Ok(())
 }
