@@ -173,6 +173,11 @@ fn coverage(state: &Value) -> BTreeMap<String, Option<i64>> {
             .collect();
         for host in rule["hosts"].as_array().into_iter().flatten() {
             let host = host.as_str().expect("hosts are strings");
+            // Public names are served with an ACM certificate, which ACM
+            // renews: the rack CA's certificates cover the private names.
+            if !host.ends_with(".convox") {
+                continue;
+            }
             let best = arns
                 .iter()
                 .filter_map(|a| certs.get(*a))
@@ -244,13 +249,15 @@ async fn assert_settled(b: &MockBackend, now: i64, second_ca: bool, valid_past: 
     assert!(change.plan.is_empty(), "rack plan:\n{}", change.plan);
     assert_eq!(b.calls().mutations - before, 1, "only SaveRack");
     let certs = certificates(b).await;
-    assert_eq!(certs.len(), 3, "{certs:?}");
+    // The rack CA issued two: the app's and the internal router's (the external
+    // router serves a public ACM certificate).
+    assert_eq!(certs.len(), 2, "{certs:?}");
     for (key, (_, not_after, issuer)) in &certs {
         let t = not_after.expect("real certificates have a validity");
         assert!(t > valid_past, "{key} expires on {}", date(t));
         assert_eq!(issuer, &fp, "{key}");
     }
-    assert_eq!(b.inventory().certificates, 3, "certificates leaked");
+    assert_eq!(b.inventory().certificates, 2, "certificates leaked");
     for (host, best) in coverage(&state(b)) {
         let t = best.unwrap_or_else(|| panic!("{host} uncovered"));
         assert!(t > valid_past, "{host} is covered only until {}", date(t));
@@ -286,11 +293,7 @@ fn a_year_on_the_plan_shows_renewals_and_a_deploy_renews_every_due_certificate_i
             .await
             .expect("plan");
         let text = p.to_string();
-        for key in [
-            "app/backend/cert",
-            "router/internal/cert",
-            "router/external/cert",
-        ] {
+        for key in ["app/backend/cert", "router/internal/cert"] {
             let line = format!("~ renew certificate {key} (expires {})", date(expires));
             assert!(text.contains(&line), "no {line:?} in\n{text}");
         }
@@ -299,7 +302,7 @@ fn a_year_on_the_plan_shows_renewals_and_a_deploy_renews_every_due_certificate_i
             text.contains("(no disruption: re-imported in place"),
             "{text}"
         );
-        assert_eq!(p.actions.len(), 3, "{text}");
+        assert_eq!(p.actions.len(), 2, "{text}");
         assert!(p.actions.iter().all(|a| a.is_renewal()), "{text}");
         // Without a time, nothing is renewed.
         let plain = ops::plan_app(&b, &r, &app, &manifest(), &fp)
@@ -312,11 +315,11 @@ fn a_year_on_the_plan_shows_renewals_and_a_deploy_renews_every_due_certificate_i
         let report = ops::deploy_planned(&b, &r, &app, &manifest(), &ctx(now, false), &p)
             .await
             .expect("deploy");
-        assert_eq!(report.rack.map(|r| r.applied.len()), Some(2));
+        assert_eq!(report.rack.map(|r| r.applied.len()), Some(1));
         assert_eq!(report.report.applied.len(), 1);
         let calls = b.calls();
-        assert_eq!(calls.of("ReimportCertificate"), 3, "{calls:?}");
-        assert_eq!(calls.mutations, 3, "only re-imports: {calls:?}");
+        assert_eq!(calls.of("ReimportCertificate"), 2, "{calls:?}");
+        assert_eq!(calls.mutations, 2, "only re-imports: {calls:?}");
         assert_still_covered(&coverage_before, &state(&b), "the renewal");
 
         // Renewed in place: the same ARNs, later validity.
@@ -344,7 +347,7 @@ fn rack_params_set_renews_the_rack_certificates_that_are_due() {
             .filter(|a| a.is_renewal())
             .map(|a| a.key.as_str())
             .collect();
-        assert_eq!(renewed, ["router/external/cert", "router/internal/cert"]);
+        assert_eq!(renewed, ["router/internal/cert"]);
         let certs = certificates(&b).await;
         let app = &certs[&ResourceKey::app_certificate(&name("backend"))];
         assert_eq!(
@@ -352,7 +355,7 @@ fn rack_params_set_renews_the_rack_certificates_that_are_due() {
             Some(T0 + 397 * DAY),
             "an app's certificate waits for its deploy"
         );
-        for r in ["router/external/cert", "router/internal/cert"] {
+        for r in ["router/internal/cert"] {
             let t = certs[&ResourceKey::from_raw(r)].1.expect("validity");
             assert_eq!(t, now + 397 * DAY, "{r}");
         }

@@ -225,7 +225,19 @@ impl Sut {
                     self.block_on(b.modify_rule(&r.id, &spec, &tg))
                         .expect("edit");
                 } else {
-                    self.block_on(b.set_rule_priority(&r.id, 49_000))
+                    // A priority no rule on that listener has (an earlier
+                    // drift may have taken 49,000: moved rules stay moved).
+                    let taken: Vec<u32> = o
+                        .iter()
+                        .filter_map(|x| match &x.resource.spec {
+                            Spec::ListenerRule(other) if other.listener == spec.listener => {
+                                other.priority
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    let free = (49_000..).find(|p| !taken.contains(p)).unwrap_or(49_000);
+                    self.block_on(b.set_rule_priority(&r.id, free))
                         .expect("move");
                 }
                 r.resource.key.app().map(str::to_string)
