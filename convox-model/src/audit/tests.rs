@@ -22,7 +22,10 @@ fn rack() -> Rack {
     let params = RackParams::default()
         .with_assignments(["Internal=Yes"])
         .unwrap();
-    Rack::new(n("production"), params, None)
+    let mut rack = Rack::new(n("production"), params, None);
+    // The external router serves the user's ACM certificate for the router host.
+    rack.external_certificate = Some("arn:aws:acm:us-east-1:1:certificate/user".into());
+    rack
 }
 
 const YML: &str = "
