@@ -380,10 +380,9 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
                 .prop_map(|(a, sa, b, sb)| Transition::Concurrent([(a, sa), (b, sb)])),
             // The clock moves (issue 12): up to past a certificate's lifetime.
             1 => (1i64..420).prop_map(|days| Transition::Clock { days }),
-            // Rotation runs without faults: rerunning one interrupted at any call
-            // needs make-before-break certificate replacement (see
-            // tests/rotation.rs).
-            1 => (0..AUTHORITIES).prop_map(|to| Transition::Rotate { to, faults: None }),
+            // Rotation under faults: interrupted at any call, run again, it
+            // finishes (make-before-break; tests/rotation.rs tries every call).
+            1 => (0..AUTHORITIES, faults()).prop_map(|(to, faults)| Transition::Rotate { to, faults }),
         ]
         .boxed()
     }

@@ -305,8 +305,9 @@ pub fn copied(state: &Value, copies: &[String]) -> Value {
     )
 }
 
-/// Observed resources without what the provider chose (ids, addresses) and
-/// without rule priorities, for comparing two backends.
+/// Observed resources without what the provider chose (ids, addresses, the
+/// ARN a listener names its public certificate by) and without rule
+/// priorities, for comparing two backends.
 ///
 /// Priorities depend on history by design: a new rule takes the lowest priority
 /// free when it is planned, and a failed deploy that deleted an old rule before
@@ -318,6 +319,13 @@ pub fn normalised(observed: Vec<Observed>) -> Vec<(ResourceKey, String)> {
         .map(|mut o| {
             if let Spec::ListenerRule(r) = &mut o.resource.spec {
                 r.priority = None;
+            }
+            // A public certificate is named by its ARN, which the provider chose.
+            if let Spec::Listener(l) = &mut o.resource.spec
+                && let Some(c) = &mut l.certificate
+                && convox_model::public_cert::referenced_arn(c).is_some()
+            {
+                *c = ResourceKey::from_raw("foreign:(the public certificate's ARN)");
             }
             let json = serde_json::to_string(&o.resource).expect("resources serialise");
             (o.resource.key, json)
