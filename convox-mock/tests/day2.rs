@@ -3,13 +3,13 @@
 //! one app's drift never fails another, and every deploy restores the routers'
 //! security invariants.
 
-use std::sync::Arc;
+mod common;
 
+use common::{name, production_ctx as ctx};
 use convox_mock::{MockBackend, VirtualClock};
 use convox_model::apply::ApplyContext;
 use convox_model::backend::Backend;
 use convox_model::manifest::{Manifest, Port, Scheme, Service};
-use convox_model::name::Name;
 use convox_model::observe::observe_all;
 use convox_model::ops::{self, OpsError, RackApplyOptions};
 use convox_model::params::RackParams;
@@ -19,14 +19,8 @@ use convox_model::resource::{
     IngressRule, LoadBalancerSpec, Observed, ResourceKey, ResourceKind, ResourceSpec as Spec,
     SecurityGroupSpec, Tags,
 };
-use convox_model::tls::CertificateAuthority;
 
-const NOW: i64 = 1_700_000_000;
 const VPC_CIDR: &str = "10.0.0.0/16";
-
-fn name(s: &str) -> Name {
-    Name::new(s).expect("test names are valid")
-}
 
 /// The rack as typed by its creator: subnets in another order than AWS lists them.
 fn settings() -> Rack {
@@ -43,11 +37,6 @@ fn settings() -> Rack {
         ca: None,
         external_certificate: None,
     }
-}
-
-fn ctx(clock: &VirtualClock) -> ApplyContext {
-    let ca = CertificateAuthority::generate(&name("production"), NOW).expect("CA");
-    ApplyContext::new(name("production"), NOW, clock.sleep_fn()).with_issuer(Arc::new(ca))
 }
 
 fn fingerprint(ctx: &ApplyContext) -> String {

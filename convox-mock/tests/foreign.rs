@@ -3,9 +3,11 @@
 //! our tags deletes nothing, and deploys of different apps at the same moment on
 //! one backend all succeed without a rerun.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
+use common::{name, production as settings, production_ctx as ctx};
 use convox_mock::{MockBackend, VirtualClock};
 use convox_model::apply::ApplyContext;
 use convox_model::backend::Backend;
@@ -15,41 +17,12 @@ use convox_model::manifest::{Manifest, Port, Scheme, Service};
 use convox_model::name::Name;
 use convox_model::observe::observe_all;
 use convox_model::ops::{self, OpsError};
-use convox_model::params::RackParams;
 use convox_model::plan::{PlanError, duplicate_claims};
-use convox_model::rack::{Rack, Vpc};
+use convox_model::rack::Rack;
 use convox_model::resource::{
     CertificateSpec, ListenerRuleSpec, Observed, ResourceKey, ResourceSpec as Spec, Tags,
     TargetGroupSpec,
 };
-use convox_model::tls::CertificateAuthority;
-
-const NOW: i64 = 1_700_000_000;
-
-fn name(s: &str) -> Name {
-    Name::new(s).expect("test names are valid")
-}
-
-fn settings() -> Rack {
-    Rack {
-        name: name("production"),
-        region: "us-east-1".into(),
-        vpc: Vpc {
-            id: "vpc-1".into(),
-            cidr: "10.0.0.0/16".into(),
-        },
-        subnets: vec!["subnet-a".into(), "subnet-b".into()],
-        router_host: "production.example.com".into(),
-        params: RackParams::default(),
-        ca: None,
-        external_certificate: None,
-    }
-}
-
-fn ctx(clock: &VirtualClock) -> ApplyContext {
-    let ca = CertificateAuthority::generate(&name("production"), NOW).expect("CA");
-    ApplyContext::new(name("production"), NOW, clock.sleep_fn()).with_issuer(Arc::new(ca))
-}
 
 /// One internal service `api` on port 3000.
 fn internal_app() -> Manifest {

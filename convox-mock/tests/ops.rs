@@ -1,48 +1,20 @@
 //! Rack and app operations on the mock, end to end: the story of the internal
 //! Services page, and regressions found by the reconcile state machine test.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::{name, production as settings, production_ctx as ctx};
 use convox_mock::{Fault, Faulty, MockBackend, VirtualClock};
-use convox_model::apply::ApplyContext;
 use convox_model::backend::Backend;
 use convox_model::env::link_vars;
 use convox_model::exposure::Router;
 use convox_model::manifest::{Manifest, Port, Scheme, Service};
-use convox_model::name::Name;
 use convox_model::observe::observe_all;
 use convox_model::ops::{self, OpsError};
-use convox_model::params::RackParams;
-use convox_model::rack::{Rack, Vpc};
+use convox_model::rack::Rack;
 use convox_model::resource::{LbScheme, Observed, ResourceKey, ResourceSpec as Spec};
-use convox_model::tls::CertificateAuthority;
-
-const NOW: i64 = 1_700_000_000;
-
-fn name(s: &str) -> Name {
-    Name::new(s).expect("test names are valid")
-}
-
-fn settings() -> Rack {
-    Rack {
-        name: name("production"),
-        region: "us-east-1".into(),
-        vpc: Vpc {
-            id: "vpc-1".into(),
-            cidr: "10.0.0.0/16".into(),
-        },
-        subnets: vec!["subnet-a".into(), "subnet-b".into()],
-        router_host: "production.example.com".into(),
-        params: RackParams::default(),
-        ca: None,
-        external_certificate: None,
-    }
-}
-
-fn ctx(clock: &VirtualClock) -> ApplyContext {
-    let ca = CertificateAuthority::generate(&name("production"), NOW).expect("CA");
-    ApplyContext::new(name("production"), NOW, clock.sleep_fn()).with_issuer(Arc::new(ca))
-}
 
 fn service(n: &str, internal: bool, both: bool, links: &[&str]) -> Service {
     let mut s = Service::with_defaults(name(n));

@@ -2,9 +2,12 @@
 //! library's entry points, and rotation — complete, idempotent, and finished by
 //! a rerun after an interruption at any call.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
+use common::{NOW, name, production as settings};
 use convox_mock::{Fault, Faulty, MockBackend, Target, Trigger, VirtualClock};
 use convox_model::apply::ApplyContext;
 use convox_model::backend::{Backend, ErrorKind};
@@ -12,32 +15,8 @@ use convox_model::ca::{CaError, rotate_ca};
 use convox_model::manifest::{Manifest, Port, Scheme, Service};
 use convox_model::name::Name;
 use convox_model::ops::{self, OpsError};
-use convox_model::params::RackParams;
-use convox_model::rack::{Rack, Vpc};
 use convox_model::tls::CertificateAuthority;
 use serde_json::Value;
-
-const NOW: i64 = 1_700_000_000;
-
-fn name(s: &str) -> Name {
-    Name::new(s).expect("test names are valid")
-}
-
-fn settings() -> Rack {
-    Rack {
-        name: name("production"),
-        region: "us-east-1".into(),
-        vpc: Vpc {
-            id: "vpc-1".into(),
-            cidr: "10.0.0.0/16".into(),
-        },
-        subnets: vec!["subnet-a".into(), "subnet-b".into()],
-        router_host: "production.example.com".into(),
-        params: RackParams::default(),
-        ca: None,
-        external_certificate: None,
-    }
-}
 
 /// Two authorities for the whole run: the old one and the new one.
 fn authorities() -> &'static (Arc<CertificateAuthority>, Arc<CertificateAuthority>) {

@@ -3,15 +3,22 @@
 
 #![allow(dead_code)]
 
+use std::sync::Arc;
+
+use convox_mock::VirtualClock;
+use convox_model::apply::ApplyContext;
 use convox_model::backend::{Backend, CreatedLoadBalancer};
 use convox_model::conformance::fake_certificate;
 use convox_model::exposure::Router;
 use convox_model::name::Name;
+use convox_model::params::RackParams;
+use convox_model::rack::{Rack, Vpc};
 use convox_model::resource::{
     CertificateSpec, DefaultAction, HealthCheck, HostedZoneSpec, IngressRule, LbScheme,
     ListenerRuleSpec, ListenerSpec, LoadBalancerSpec, Protocol, ResourceKey, SecurityGroupSpec,
     Tags, TargetGroupSpec, ownership_tags,
 };
+use convox_model::tls::CertificateAuthority;
 
 pub fn name(s: &str) -> Name {
     Name::new(s).expect("test names are valid")
@@ -19,6 +26,34 @@ pub fn name(s: &str) -> Name {
 
 pub fn rack() -> Name {
     name("prod")
+}
+
+/// When the operations tests run: the authority's and the certificates' clock.
+pub const NOW: i64 = 1_700_000_000;
+
+/// The rack the operations tests run on, as a tool first knows it:
+/// `production` in `vpc-1` (10.0.0.0/16) with two subnets.
+pub fn production() -> Rack {
+    Rack {
+        name: name("production"),
+        region: "us-east-1".into(),
+        vpc: Vpc {
+            id: "vpc-1".into(),
+            cidr: "10.0.0.0/16".into(),
+        },
+        subnets: vec!["subnet-a".into(), "subnet-b".into()],
+        router_host: "production.example.com".into(),
+        params: RackParams::default(),
+        ca: None,
+        external_certificate: None,
+    }
+}
+
+/// A context for `production` at [`NOW`] with a new authority, sleeping on
+/// `clock`.
+pub fn production_ctx(clock: &VirtualClock) -> ApplyContext {
+    let ca = CertificateAuthority::generate(&name("production"), NOW).expect("CA");
+    ApplyContext::new(name("production"), NOW, clock.sleep_fn()).with_issuer(Arc::new(ca))
 }
 
 pub fn tags(key: &ResourceKey) -> Tags {
