@@ -5,18 +5,19 @@
 //! nothing leaks; and with a fault at every call of a renewal or of an issuer
 //! change, no served hostname is ever left without a certificate.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
+use common::{name, production as settings};
 use convox_mock::{Fault, Faulty, MockBackend, Target, Trigger, VirtualClock};
 use convox_model::apply::ApplyContext;
 use convox_model::backend::{Backend, ErrorKind};
 use convox_model::manifest::{Manifest, Port, Scheme, Service};
-use convox_model::name::Name;
 use convox_model::observe::observe_all;
 use convox_model::ops;
-use convox_model::params::RackParams;
-use convox_model::rack::{Rack, Vpc};
+use convox_model::rack::Rack;
 use convox_model::renew::{DAY, Renewal, date};
 use convox_model::resource::{ResourceKey, ResourceSpec};
 use convox_model::tls::CertificateAuthority;
@@ -27,26 +28,6 @@ const T0: i64 = 1_750_000_000;
 /// One run of an operation, its outcome left to the checks.
 type Run<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;
 const RACK: &str = "production";
-
-fn name(s: &str) -> Name {
-    Name::new(s).expect("test names are valid")
-}
-
-fn settings() -> Rack {
-    Rack {
-        name: name(RACK),
-        region: "us-east-1".into(),
-        vpc: Vpc {
-            id: "vpc-1".into(),
-            cidr: "10.0.0.0/16".into(),
-        },
-        subnets: vec!["subnet-a".into(), "subnet-b".into()],
-        router_host: "production.example.com".into(),
-        params: RackParams::default(),
-        ca: None,
-        external_certificate: None,
-    }
-}
 
 /// The rack's authority, and another one (an issuer change).
 fn authority(second: bool) -> Arc<CertificateAuthority> {
