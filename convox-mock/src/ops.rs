@@ -120,54 +120,13 @@ pub const LIST_REQUESTED_CERTIFICATES: Operation =
 
 /// Calls the macro `$then!` with every method of
 /// [`Backend`](convox_model::backend::Backend), in trait order: its name, its
-/// arguments, what it answers and its [`Operation`].
+/// arguments, what it answers and its [`Operation`] (the model's one list,
+/// [`convox_model::backend_methods`]).
 ///
 /// The one list that [`ALL`], [`crate::MockBackend`]'s trait impl and
 /// [`crate::Faulty`]'s are generated from, so that a method added to the trait
 /// is counted, paced and faulted in one place.
-macro_rules! each_backend_method {
-    ($then:ident) => {
-        $then! {
-            observe(rack: &convox_model::name::Name, scope: &convox_model::resource::Scope) -> Vec<convox_model::resource::Observed> = OBSERVE;
-            load_rack(rack: &convox_model::name::Name) -> Option<convox_model::rack::Rack> = LOAD_RACK;
-            save_rack(zone_id: &str, rack: &convox_model::rack::Rack) -> () = SAVE_RACK;
-            create_security_group(spec: &convox_model::resource::SecurityGroupSpec, tags: &convox_model::resource::Tags) -> String = CREATE_SECURITY_GROUP;
-            update_security_group(id: &str, spec: &convox_model::resource::SecurityGroupSpec) -> () = UPDATE_SECURITY_GROUP;
-            delete_security_group(id: &str) -> () = DELETE_SECURITY_GROUP;
-            create_load_balancer(spec: &convox_model::resource::LoadBalancerSpec, security_group_id: &str, tags: &convox_model::resource::Tags) -> convox_model::backend::CreatedLoadBalancer = CREATE_LOAD_BALANCER;
-            delete_load_balancer(arn: &str) -> () = DELETE_LOAD_BALANCER;
-            create_listener(load_balancer_arn: &str, spec: &convox_model::resource::ListenerSpec, certificate_arn: Option<&str>, tags: &convox_model::resource::Tags) -> String = CREATE_LISTENER;
-            modify_listener(arn: &str, spec: &convox_model::resource::ListenerSpec, certificate_arn: Option<&str>) -> () = MODIFY_LISTENER;
-            delete_listener(arn: &str) -> () = DELETE_LISTENER;
-            import_certificate(spec: &convox_model::resource::CertificateSpec, pem: &convox_model::backend::CertificatePem, tags: &convox_model::resource::Tags) -> String = IMPORT_CERTIFICATE;
-            delete_certificate(arn: &str) -> () = DELETE_CERTIFICATE;
-            add_listener_certificate(listener_arn: &str, certificate_arn: &str) -> () = ADD_LISTENER_CERTIFICATE;
-            remove_listener_certificate(listener_arn: &str, certificate_arn: &str) -> () = REMOVE_LISTENER_CERTIFICATE;
-            create_target_group(spec: &convox_model::resource::TargetGroupSpec, tags: &convox_model::resource::Tags) -> String = CREATE_TARGET_GROUP;
-            modify_target_group(arn: &str, spec: &convox_model::resource::TargetGroupSpec) -> () = MODIFY_TARGET_GROUP;
-            delete_target_group(arn: &str) -> () = DELETE_TARGET_GROUP;
-            create_rule(listener_arn: &str, spec: &convox_model::resource::ListenerRuleSpec, target_group_arn: &str, tags: &convox_model::resource::Tags) -> String = CREATE_RULE;
-            modify_rule(arn: &str, spec: &convox_model::resource::ListenerRuleSpec, target_group_arn: &str) -> () = MODIFY_RULE;
-            set_rule_priority(arn: &str, priority: u32) -> () = SET_RULE_PRIORITY;
-            delete_rule(arn: &str) -> () = DELETE_RULE;
-            create_hosted_zone(spec: &convox_model::resource::HostedZoneSpec, tags: &convox_model::resource::Tags) -> String = CREATE_HOSTED_ZONE;
-            delete_hosted_zone(id: &str) -> () = DELETE_HOSTED_ZONE;
-            change_records(zone_id: &str, changes: &[convox_model::resource::RecordChange]) -> () = CHANGE_RECORDS;
-            // Day-2 safety (audit).
-            observe_surroundings(rack: &convox_model::name::Name) -> convox_model::resource::Surroundings = OBSERVE_SURROUNDINGS;
-            // Day-2 safety (in place).
-            set_load_balancer_subnets(arn: &str, subnets: &[String]) -> () = SET_LOAD_BALANCER_SUBNETS;
-            set_load_balancer_security_groups(arn: &str, security_group_ids: &[String]) -> () = SET_LOAD_BALANCER_SECURITY_GROUPS;
-            // Certificate renewal in place (issue 12).
-            reimport_certificate(arn: &str, pem: &convox_model::backend::CertificatePem) -> () = REIMPORT_CERTIFICATE;
-            // Public certificates for the external router (issue 12, item 6).
-            request_certificate(domain: &str, tags: &convox_model::resource::Tags) -> String = REQUEST_CERTIFICATE;
-            describe_certificate(arn: &str) -> convox_model::public_cert::PublicCertificate = DESCRIBE_CERTIFICATE;
-            requested_certificates(rack: &convox_model::name::Name) -> Vec<convox_model::public_cert::PublicCertificate> = LIST_REQUESTED_CERTIFICATES;
-        }
-    };
-}
-pub(crate) use each_backend_method;
+pub(crate) use convox_model::backend_methods as each_backend_method;
 
 macro_rules! all_operations {
     ($($method:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $op:ident;)*) => {

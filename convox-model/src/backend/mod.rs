@@ -131,6 +131,7 @@ pub struct CreatedLoadBalancer {
 }
 
 mod forward;
+mod methods;
 
 /// Where the resources live and do their work: AWS, or a model of it.
 ///
