@@ -36,7 +36,7 @@ pub struct Rack {
 
 /// The certificate authority a rack recorded as its own.
 ///
-/// A rotation ([`crate::ops::rotate_ca`]) first records the new authority's
+/// A rotation ([`crate::ca::rotate_ca`]) first records the new authority's
 /// fingerprint in [`RackCa::rotating_to`]; while it is there, either authority
 /// is accepted. Once every certificate the rack issued is re-issued by the new
 /// one, the new fingerprint replaces the old, and `rotating_to` is cleared.
