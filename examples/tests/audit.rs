@@ -5,90 +5,25 @@
 // Tests fail loudly on unexpected input: unwrapping is how they say so.
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use convox_examples::{Environment, run_in};
 use serde_json::{Value, json};
 
-/// A terminal session: a fresh directory holding the state and the CA.
-struct Session {
-    dir: PathBuf,
-}
+mod support;
+use support::{Session, backend_yml};
 
 impl Session {
-    fn new(name: &str) -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "convox-audit-{}-{name}-{nanos}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Session { dir }
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.join(".convox/state.json")
-    }
-
-    fn convox(&self, args: &[&str]) -> (i32, String, String) {
-        let state = self.state().display().to_string();
-        let mut out = Vec::new();
-        let mut err = Vec::new();
-        let argv = ["convox", "--state", state.as_str()]
-            .into_iter()
-            .chain(args.iter().copied());
-        let code = run_in(
-            &Environment::in_dir(&self.dir)
-                .with_var("XDG_CONFIG_HOME", self.dir.join("config").to_str().unwrap()),
-            argv,
-            &mut out,
-            &mut err,
-        );
-        (
-            code,
-            String::from_utf8(out).unwrap(),
-            String::from_utf8(err).unwrap(),
-        )
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let (code, out, err) = self.convox(args);
-        assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
-        out
-    }
-
     /// Changes the mock's state file as someone with console access would.
     fn edit_state(&self, f: impl FnOnce(&mut Value)) {
-        let mut v: Value =
-            serde_json::from_str(&std::fs::read_to_string(self.state()).unwrap()).unwrap();
+        let mut v = self.read_state();
         f(&mut v);
-        std::fs::write(self.state(), serde_json::to_string_pretty(&v).unwrap()).unwrap();
+        self.write_state(&v);
     }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn backend_yml() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("backend/convox.yml")
-        .display()
-        .to_string()
 }
 
 const AUDIT: [&str; 4] = ["rack", "audit", "--rack", "production"];
 
 #[test]
 fn rack_audit_passes_a_clean_rack_and_names_a_source_opened_by_hand() {
-    let s = Session::new("opened");
+    let s = Session::new("audit", "opened");
     let (code, _, err) = s.convox(&AUDIT);
     assert_eq!(code, 1);
     assert!(

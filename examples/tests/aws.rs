@@ -16,6 +16,9 @@
 #[path = "../../convox-aws/tests/support/env.rs"]
 mod moto_env;
 
+mod support;
+use support::backend_yml;
+
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -41,48 +44,54 @@ fn default_vpc(endpoint: &str) -> String {
     })
 }
 
+/// `convox --backend aws --endpoint-url … --ca …` with `args`: the exit code,
+/// stdout and stderr.
+fn convox_on(endpoint: &str, ca: &str, args: &[&str]) -> (i32, String, String) {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let argv = [
+        "convox",
+        "--backend",
+        "aws",
+        "--endpoint-url",
+        endpoint,
+        "--ca",
+        ca,
+    ]
+    .into_iter()
+    .chain(args.iter().copied());
+    let code = run(argv, &mut out, &mut err);
+    (
+        code,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
+
+/// A rack name unique to this run, starting with `prefix`, and an empty
+/// directory for its files.
+fn scratch(prefix: &str) -> (String, PathBuf) {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let rack = format!("{prefix}{}x{}", std::process::id(), nanos % 100_000);
+    let dir: PathBuf = std::env::temp_dir().join(format!("convox-cli-aws-{rack}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    (rack, dir)
+}
+
 #[test]
 #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 fn seed_story_with_the_aws_backend_on_moto() {
     let endpoint = moto_env::endpoint();
     let vpc = default_vpc(&endpoint);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let rack = format!("clitest{}x{}", std::process::id(), nanos % 100_000);
-    let dir: PathBuf = std::env::temp_dir().join(format!("convox-cli-aws-{rack}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let (rack, dir) = scratch("clitest");
     let ca = dir.join("ca.pem").display().to_string();
-    let yml = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("backend/convox.yml")
-        .display()
-        .to_string();
+    let yml = backend_yml();
 
-    // `convox --backend aws --endpoint-url … --ca …` with `args`: the exit code,
-    // stdout and stderr.
-    let run_convox = |args: &[&str]| -> (i32, String, String) {
-        let mut out = Vec::new();
-        let mut err = Vec::new();
-        let argv = [
-            "convox",
-            "--backend",
-            "aws",
-            "--endpoint-url",
-            endpoint.as_str(),
-            "--ca",
-            ca.as_str(),
-        ]
-        .into_iter()
-        .chain(args.iter().copied());
-        let code = run(argv, &mut out, &mut err);
-        (
-            code,
-            String::from_utf8(out).unwrap(),
-            String::from_utf8(err).unwrap(),
-        )
-    };
+    let run_convox = |args: &[&str]| convox_on(&endpoint, &ca, args);
     // The same with the calls shown, expected to succeed.
     let convox = |args: &[&str]| -> (i32, String, String) {
         let argv: Vec<&str> = ["--show-calls"]
@@ -193,40 +202,10 @@ fn open_internal_router(endpoint: &str, rack: &str) {
 fn rack_audit_on_moto_names_an_internal_router_opened_to_the_world() {
     let endpoint = moto_env::endpoint();
     let vpc = default_vpc(&endpoint);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let rack = format!("audit{}x{}", std::process::id(), nanos % 100_000);
-    let dir: PathBuf = std::env::temp_dir().join(format!("convox-cli-aws-{rack}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let (rack, dir) = scratch("audit");
     let ca = dir.join("ca.pem").display().to_string();
-    let yml = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("backend/convox.yml")
-        .display()
-        .to_string();
-    let convox = |args: &[&str]| -> (i32, String, String) {
-        let mut out = Vec::new();
-        let mut err = Vec::new();
-        let argv = [
-            "convox",
-            "--backend",
-            "aws",
-            "--endpoint-url",
-            endpoint.as_str(),
-            "--ca",
-            ca.as_str(),
-        ]
-        .into_iter()
-        .chain(args.iter().copied());
-        let code = run(argv, &mut out, &mut err);
-        (
-            code,
-            String::from_utf8(out).unwrap(),
-            String::from_utf8(err).unwrap(),
-        )
-    };
+    let yml = backend_yml();
+    let convox = |args: &[&str]| convox_on(&endpoint, &ca, args);
     let ok = |args: &[&str]| {
         let (code, out, err) = convox(args);
         assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
@@ -275,30 +254,6 @@ fn rack_audit_on_moto_names_an_internal_router_opened_to_the_world() {
 // Day-2 safety (in place): routine rack changes replace nothing, security drift
 // is closed by any app's deploy, and one app's drift never blocks another.
 
-/// `convox --backend aws --endpoint-url … --ca …` with `args`: the exit code,
-/// stdout and stderr.
-fn convox_on(endpoint: &str, ca: &str, args: &[&str]) -> (i32, String, String) {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let argv = [
-        "convox",
-        "--backend",
-        "aws",
-        "--endpoint-url",
-        endpoint,
-        "--ca",
-        ca,
-    ]
-    .into_iter()
-    .chain(args.iter().copied());
-    let code = run(argv, &mut out, &mut err);
-    (
-        code,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
-}
-
 #[test]
 #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 fn day_two_changes_replace_nothing_and_drift_is_repaired_on_moto() {
@@ -309,19 +264,9 @@ fn day_two_changes_replace_nothing_and_drift_is_repaired_on_moto() {
 
     let endpoint = moto_env::endpoint();
     let vpc = default_vpc(&endpoint);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let rack = format!("daytwo{}x{}", std::process::id(), nanos % 100_000);
-    let dir: PathBuf = std::env::temp_dir().join(format!("convox-cli-aws-{rack}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let (rack, dir) = scratch("daytwo");
     let ca = dir.join("ca.pem").display().to_string();
-    let yml = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("backend/convox.yml")
-        .display()
-        .to_string();
+    let yml = backend_yml();
     let convox = |args: &[&str]| -> String {
         let (code, out, err) = convox_on(&endpoint, &ca, args);
         assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
@@ -470,42 +415,16 @@ fn day_two_changes_replace_nothing_and_drift_is_repaired_on_moto() {
 fn rack_ca_rotation_on_moto() {
     let endpoint = moto_env::endpoint();
     let vpc = default_vpc(&endpoint);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let rack = format!("catest{}x{}", std::process::id(), nanos % 100_000);
-    let dir: PathBuf = std::env::temp_dir().join(format!("convox-cli-aws-{rack}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let (rack, dir) = scratch("catest");
     let old = dir.join("old.pem").display().to_string();
     let new = dir.join("new.pem").display().to_string();
-    let yml = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("backend/convox.yml")
-        .display()
-        .to_string();
+    let yml = backend_yml();
     // `convox --backend aws --endpoint-url … --ca CA --show-calls ARGS`.
-    let run_convox = |ca: &str, args: &[&str]| -> (i32, String, String) {
-        let mut out = Vec::new();
-        let mut err = Vec::new();
-        let argv = [
-            "convox",
-            "--backend",
-            "aws",
-            "--endpoint-url",
-            endpoint.as_str(),
-            "--ca",
-            ca,
-            "--show-calls",
-        ]
-        .into_iter()
-        .chain(args.iter().copied());
-        let code = run(argv, &mut out, &mut err);
-        (
-            code,
-            String::from_utf8(out).unwrap(),
-            String::from_utf8(err).unwrap(),
-        )
+    let run_convox = |ca: &str, args: &[&str]| {
+        let argv: Vec<&str> = std::iter::once("--show-calls")
+            .chain(args.iter().copied())
+            .collect();
+        convox_on(&endpoint, ca, &argv)
     };
     let ok = |ca: &str, args: &[&str]| -> (String, String) {
         let (code, out, err) = run_convox(ca, args);

@@ -7,50 +7,26 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use convox_examples::{Environment, run_in};
 use serde_json::{Value, json};
 
-/// A directory holding the seed's convox.yml, removed at the end.
-struct Project {
-    dir: PathBuf,
-}
+mod support;
+use support::{Session, backend_yml};
+
+/// A session whose directory holds the seed's convox.yml.
+struct Project(Session);
 
 impl Project {
     fn new(name: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "convox-rack-plan-{}-{name}-{n}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let yml = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("backend/convox.yml");
-        std::fs::copy(yml, dir.join("convox.yml")).unwrap();
-        Project { dir }
+        let s = Session::new("rack-plan", name);
+        std::fs::copy(backend_yml(), s.dir.join("convox.yml")).unwrap();
+        Project(s)
     }
 
     /// Runs `convox ARGS… -r production`; returns (exit code, stdout, stderr).
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let mut out = Vec::new();
-        let mut err = Vec::new();
-        let argv = std::iter::once("convox")
-            .chain(args.iter().copied())
-            .chain(["-r", "production"]);
-        let code = run_in(
-            &Environment::in_dir(&self.dir)
-                .with_var("XDG_CONFIG_HOME", self.dir.join("config").to_str().unwrap()),
-            argv,
-            &mut out,
-            &mut err,
-        );
-        (
-            code,
-            String::from_utf8(out).unwrap(),
-            String::from_utf8(err).unwrap(),
-        )
+        let argv: Vec<&str> = args.iter().copied().chain(["-r", "production"]).collect();
+        self.0.convox(&argv)
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -60,15 +36,15 @@ impl Project {
     }
 
     fn state_path(&self) -> PathBuf {
-        self.dir.join(".convox/state.json")
+        self.0.state()
     }
 
     fn state(&self) -> Value {
-        serde_json::from_str(&std::fs::read_to_string(self.state_path()).unwrap()).unwrap()
+        self.0.read_state()
     }
 
     fn set_state(&self, state: &Value) {
-        std::fs::write(self.state_path(), state.to_string()).unwrap();
+        self.0.write_state(state);
     }
 
     /// The rack's plan as JSON.
@@ -89,12 +65,6 @@ impl Project {
             arn.clone(),
             lb["security_group_ids"][0].as_str().unwrap().to_string(),
         )
-    }
-}
-
-impl Drop for Project {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -4,74 +4,15 @@
 // Tests fail loudly on unexpected input: unwrapping is how they say so.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::Path;
 
-use convox_examples::{Environment, run, run_in};
+use convox_examples::run;
 use convox_mock::MockBackend;
 
-/// The tool's environment in `dir`, with the per-user configuration directory
-/// (where each rack's certificate authority lives) inside it too.
-fn env_in(dir: &Path) -> Environment {
-    let config = dir.join("config");
-    Environment::in_dir(dir).with_var("XDG_CONFIG_HOME", config.to_str().unwrap())
-}
-
-fn backend_yml() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("backend/convox.yml")
-        .display()
-        .to_string()
-}
-
-/// A session: a fresh directory holding the state and the certificate authority.
-struct Session {
-    dir: PathBuf,
-}
+mod support;
+use support::{Session, backend_yml};
 
 impl Session {
-    fn new(name: &str) -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "convox-story-{}-{name}-{nanos}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Session { dir }
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.join(".convox/state.json")
-    }
-
-    /// Runs `convox --state … ARGS…` in the session's directory, with no
-    /// `CONVOX_*` variables; returns (exit code, stdout, stderr).
-    fn convox(&self, args: &[&str]) -> (i32, String, String) {
-        let state = self.state().display().to_string();
-        let mut out = Vec::new();
-        let mut err = Vec::new();
-        let argv = ["convox", "--state", state.as_str()]
-            .into_iter()
-            .chain(args.iter().copied());
-        let code = run_in(&env_in(&self.dir), argv, &mut out, &mut err);
-        (
-            code,
-            String::from_utf8(out).unwrap(),
-            String::from_utf8(err).unwrap(),
-        )
-    }
-
-    /// Runs a command that must succeed; returns its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let (code, out, err) = self.convox(args);
-        assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
-        out
-    }
-
     /// Writes a convox.yml into the session's directory.
     fn yml(&self, name: &str, text: &str) -> String {
         let path = self.dir.join(format!("{name}.yml"));
@@ -84,12 +25,6 @@ impl Session {
     }
 }
 
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 const RACK: [&str; 2] = ["--rack", "production"];
 
 fn deploy_args<'a>(file: &'a str, app: &'a str) -> Vec<&'a str> {
@@ -98,7 +33,7 @@ fn deploy_args<'a>(file: &'a str, app: &'a str) -> Vec<&'a str> {
 
 #[test]
 fn internal_services_story_on_the_mock() {
-    let s = Session::new("story");
+    let s = Session::new("story", "story");
     let f = backend_yml();
 
     // Before the rack has the internal router, the app is refused with the fix.
@@ -205,7 +140,7 @@ fn internal_services_story_on_the_mock() {
 
 #[test]
 fn an_internal_only_rack_refuses_services_that_are_not_internal() {
-    let s = Session::new("only");
+    let s = Session::new("story", "only");
     let f = backend_yml();
 
     let (code, _, err) = s.convox(&[
@@ -261,7 +196,7 @@ fn an_internal_only_rack_refuses_services_that_are_not_internal() {
 
 #[test]
 fn internal_and_external_gives_two_endpoints() {
-    let s = Session::new("both");
+    let s = Session::new("story", "both");
     s.ok(&["rack", "params", "set", "Internal=Yes", RACK[0], RACK[1]]);
     let f = s.yml(
         "both",
@@ -287,7 +222,7 @@ fn internal_and_external_gives_two_endpoints() {
 
 #[test]
 fn deleting_an_app_leaves_the_rack_and_other_apps() {
-    let s = Session::new("delete");
+    let s = Session::new("story", "delete");
     let f = backend_yml();
     s.ok(&["rack", "params", "set", "Internal=Yes", RACK[0], RACK[1]]);
     s.ok(&deploy_args(&f, "backend"));
@@ -337,7 +272,7 @@ fn deleting_an_app_leaves_the_rack_and_other_apps() {
 
 #[test]
 fn a_first_deploy_creates_the_rack_it_needs_and_plan_shows_it() {
-    let s = Session::new("fresh");
+    let s = Session::new("story", "fresh");
     let web = s.yml("web", "services:\n  web:\n    image: x\n    port: 3000\n");
 
     // plan changes nothing, but shows the rack resources a deploy would create.
@@ -385,7 +320,7 @@ fn a_first_deploy_creates_the_rack_it_needs_and_plan_shows_it() {
 
 #[test]
 fn the_certificate_authority_is_generated_once_and_kept() {
-    let s = Session::new("ca");
+    let s = Session::new("story", "ca");
     let (_, _, err) = s.convox(&["rack", "params", "set", "Internal=Yes", RACK[0], RACK[1]]);
     assert!(
         err.contains("Generated the rack's certificate authority"),
@@ -427,7 +362,7 @@ fn the_certificate_authority_is_generated_once_and_kept() {
 
 #[test]
 fn errors_exit_1_with_their_causes_and_usage_errors_exit_2() {
-    let s = Session::new("errors");
+    let s = Session::new("story", "errors");
     std::fs::create_dir_all(s.state().parent().unwrap()).unwrap();
     std::fs::write(s.state(), "{ not json").unwrap();
     let (code, _, err) = s.convox(&["rack", "params", RACK[0], RACK[1]]);
@@ -438,7 +373,7 @@ fn errors_exit_1_with_their_causes_and_usage_errors_exit_2() {
     );
     assert!(err.contains("\n  caused by: "), "{err}");
 
-    let s = Session::new("usage");
+    let s = Session::new("story", "usage");
     let (code, _, _) = s.convox(&["rack", "params"]);
     assert_eq!(code, 2);
     let (code, _, _) = s.convox(&["rack", "params", "set", RACK[0], RACK[1]]);
@@ -486,7 +421,7 @@ fn errors_exit_1_with_their_causes_and_usage_errors_exit_2() {
 
 #[test]
 fn state_is_created_where_asked() {
-    let s = Session::new("where");
+    let s = Session::new("story", "where");
     let nested: &Path = &s.dir.join("a/b/state.json");
     let ca: &Path = &s.dir.join("keys/ca.pem");
     let mut out = Vec::new();
@@ -520,7 +455,7 @@ fn state_is_created_where_asked() {
 #[test]
 fn a_supplied_external_certificate_must_cover_the_router_host() {
     use convox_model::public_cert::CertificateStatus;
-    let s = Session::new("pubcert");
+    let s = Session::new("story", "pubcert");
     s.ok(&["rack", "params", "set", "Internal=Yes", RACK[0], RACK[1]]);
     // Two certificates the user owns in ACM: one for another host, one for ours.
     let mock = s.mock();
