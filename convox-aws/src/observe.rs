@@ -461,7 +461,7 @@ pub(crate) async fn observe(
         else {
             continue;
         };
-        let key = ResourceKey::listener_certificate(cert_key);
+        let key = ResourceKey::listener_certificate_on(cert_key, listener_key);
         let tags =
             listener_certificate_tags(&cert_tags.get(cert).cloned().unwrap_or_default(), &key);
         let spec = ListenerCertificateSpec {

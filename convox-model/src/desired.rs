@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::exposure::{self, Hostname, Router};
+use std::collections::BTreeSet;
+
+use crate::exposure::{self, Hostname, Router, Shard};
 use crate::manifest::{Manifest, Scheme};
 use crate::name::{MAX_HOSTNAME_LEN, Name};
 use crate::public_cert::certificate_reference;
@@ -115,15 +117,26 @@ fn router_letter(router: Router) -> &'static str {
     }
 }
 
-/// The name of a router's load balancer: `cx-{rack}-{i|e}-{hash}`, at most 32
-/// characters. The `cx-` prefix keeps it from starting with `internal-`, which AWS
-/// reserves (a rack may well be called `internal`).
+/// The name of a router's first load balancer: `cx-{rack}-{i|e}-{hash}`, at
+/// most 32 characters. The `cx-` prefix keeps it from starting with
+/// `internal-`, which AWS reserves (a rack may well be called `internal`).
 pub fn load_balancer_name(rack: &Name, router: Router) -> String {
-    let key = ResourceKey::router_load_balancer(router);
+    shard_load_balancer_name(rack, Shard::first(router))
+}
+
+/// The name of one load balancer of a router's pool: the first's as
+/// [`load_balancer_name`], the `n`th's `cx-{rack}-{i|e}{n}-{hash}`.
+pub fn shard_load_balancer_name(rack: &Name, shard: Shard) -> String {
+    let key = ResourceKey::shard_load_balancer(shard);
+    let letter = router_letter(shard.router);
+    let number = if shard.is_first() {
+        String::new()
+    } else {
+        shard.index.to_string()
+    };
     format!(
-        "cx-{}-{}-{}",
-        clip(rack.as_str(), 16),
-        router_letter(router),
+        "cx-{}-{letter}{number}-{}",
+        clip(rack.as_str(), 16 - number.len().min(5)),
         short_hash(&format!("{rack}/{key}"))
     )
 }
@@ -198,6 +211,19 @@ pub fn desired_rack_with(
     ca_fingerprint: &str,
     external_certificate: Option<&str>,
 ) -> DesiredState {
+    desired_rack_pool(rack, ca_fingerprint, external_certificate, &BTreeSet::new())
+}
+
+/// [`desired_rack_with`], with every load balancer of `shards` in its
+/// router's pool besides the first ([`crate::pool`]): each a full router with
+/// its own listeners, sharing the router's security group and default
+/// certificate. Shards of a router the rack lacks are ignored.
+pub fn desired_rack_pool(
+    rack: &Rack,
+    ca_fingerprint: &str,
+    external_certificate: Option<&str>,
+    shards: &BTreeSet<Shard>,
+) -> DesiredState {
     let mut d = DesiredState::empty(Scope::Rack);
     let tags = |role: &str, key: &ResourceKey| ownership_tags(&rack.name, None, None, role, key);
 
@@ -245,19 +271,6 @@ pub fn desired_rack_with(
             }),
         });
 
-        let lb = ResourceKey::router_load_balancer(router);
-        d.insert(Resource {
-            tags: tags(role::ROUTER_LOAD_BALANCER, &lb),
-            key: lb.clone(),
-            spec: ResourceSpec::LoadBalancer(LoadBalancerSpec {
-                name: load_balancer_name(&rack.name, router),
-                scheme,
-                subnets: normal_subnets(&rack.subnets),
-                security_group: sg,
-                other_security_groups: Vec::new(),
-            }),
-        });
-
         // The internal router's certificate is the rack CA's; the external
         // router's is public, referenced by its ARN, and none until issued.
         let cert = match router {
@@ -276,30 +289,47 @@ pub fn desired_rack_with(
             Router::External => external_certificate.map(certificate_reference),
         };
 
-        let http = ResourceKey::router_listener(router, 80);
-        d.insert(Resource {
-            tags: tags(role::ROUTER_LISTENER, &http),
-            key: http,
-            spec: ResourceSpec::Listener(ListenerSpec::redirect_to_https(lb.clone())),
-        });
+        let pool = std::iter::once(Shard::first(router))
+            .chain(shards.iter().copied().filter(|s| s.router == router));
+        for shard in pool {
+            let lb = ResourceKey::shard_load_balancer(shard);
+            d.insert(Resource {
+                tags: tags(role::ROUTER_LOAD_BALANCER, &lb),
+                key: lb.clone(),
+                spec: ResourceSpec::LoadBalancer(LoadBalancerSpec {
+                    name: shard_load_balancer_name(&rack.name, shard),
+                    scheme,
+                    subnets: normal_subnets(&rack.subnets),
+                    security_group: sg.clone(),
+                    other_security_groups: Vec::new(),
+                }),
+            });
 
-        let Some(cert) = cert else { continue };
-        let https = ResourceKey::router_listener(router, 443);
-        d.insert(Resource {
-            tags: tags(role::ROUTER_LISTENER, &https),
-            key: https,
-            spec: ResourceSpec::Listener(ListenerSpec {
-                load_balancer: lb,
-                port: 443,
-                protocol: Protocol::Https,
-                default_action: DefaultAction::FixedResponse {
-                    status_code: 404,
-                    content_type: "text/plain".to_string(),
-                    body: "unknown host".to_string(),
-                },
-                certificate: Some(cert),
-            }),
-        });
+            let http = ResourceKey::shard_listener(shard, 80);
+            d.insert(Resource {
+                tags: tags(role::ROUTER_LISTENER, &http),
+                key: http,
+                spec: ResourceSpec::Listener(ListenerSpec::redirect_to_https(lb.clone())),
+            });
+
+            let Some(cert) = cert.clone() else { continue };
+            let https = ResourceKey::shard_listener(shard, 443);
+            d.insert(Resource {
+                tags: tags(role::ROUTER_LISTENER, &https),
+                key: https,
+                spec: ResourceSpec::Listener(ListenerSpec {
+                    load_balancer: lb,
+                    port: 443,
+                    protocol: Protocol::Https,
+                    default_action: DefaultAction::FixedResponse {
+                        status_code: 404,
+                        content_type: "text/plain".to_string(),
+                        body: "unknown host".to_string(),
+                    },
+                    certificate: Some(cert),
+                }),
+            });
+        }
     }
     d
 }

@@ -44,6 +44,49 @@ impl fmt::Display for Router {
     }
 }
 
+/// One load balancer of a router's pool: AWS lets one application load
+/// balancer forward to at most 100 target groups (a hard limit), so a router is
+/// as many load balancers as its services need, numbered from 1. Shard 1 is
+/// the router every rack starts with; its resources keep the keys a router had
+/// before pools existed (`router/internal/alb`), shard 2 and on carry their
+/// number (`router/internal/2/alb`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Shard {
+    /// The router this load balancer is one of.
+    pub router: Router,
+    /// Its number in the pool, from 1.
+    pub index: u16,
+}
+
+impl Shard {
+    /// The router's first load balancer, the one a rack starts with.
+    pub const fn first(router: Router) -> Shard {
+        Shard { router, index: 1 }
+    }
+
+    /// The router's `index`th load balancer; `None` for 0.
+    pub fn new(router: Router, index: u16) -> Option<Shard> {
+        (index >= 1).then_some(Shard { router, index })
+    }
+
+    /// Whether this is the router's first load balancer (never removed).
+    pub fn is_first(&self) -> bool {
+        self.index == 1
+    }
+}
+
+impl fmt::Display for Shard {
+    /// `internal` for the first, `internal/2` for the second: the part of a
+    /// key after `router/`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_first() {
+            write!(f, "{}", self.router)
+        } else {
+            write!(f, "{}/{}", self.router, self.index)
+        }
+    }
+}
+
 /// A fully qualified hostname, lowercase, without a trailing dot.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -78,6 +78,7 @@ pub mod observe;
 pub mod ops;
 pub mod params;
 pub mod plan;
+pub mod pool;
 // Public names get public certificates (issue 12, item 6).
 pub mod public_cert;
 pub mod rack;

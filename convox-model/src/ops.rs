@@ -13,12 +13,13 @@ use crate::aws::Quotas;
 use crate::backend::{Backend, BackendError};
 use crate::desired::{DesiredError, DesiredState, desired_app_with};
 use crate::diag::Diagnostics;
-use crate::exposure::{self, Endpoint, Router};
+use crate::exposure::{self, Endpoint, Router, Shard};
 use crate::manifest::Manifest;
 use crate::name::Name;
 use crate::observe::observe_all;
 use crate::params::{ParamError, RackParams};
 use crate::plan::{Action, Op, Plan, PlanError, fingerprint, plan};
+use crate::pool::{self, Placed};
 use crate::public_cert::{self, ExternalCertificate, PublicCertError};
 use crate::rack::Rack;
 use crate::renew::Renewal;
@@ -272,8 +273,20 @@ struct AppInputs<'a> {
 }
 
 impl AppInputs<'_> {
-    /// The app's desired state; `ready` when the external router's public
-    /// certificate is issued (external endpoints wait until it is).
+    /// The app's desired state placed on the rack's router pools as
+    /// `observed` ([`crate::pool::place`]).
+    fn placed(
+        &self,
+        ready: bool,
+        observed: &[Observed],
+        quotas: &Quotas,
+    ) -> Result<Placed, OpsError> {
+        Ok(pool::place(self.desired(ready)?, observed, quotas)?)
+    }
+
+    /// The app's desired state, every service on its router's first load
+    /// balancer; `ready` when the external router's public certificate is
+    /// issued (external endpoints wait until it is).
     fn desired(&self, ready: bool) -> Result<DesiredState, OpsError> {
         let mut d = desired_app_with(
             self.rack,
@@ -296,6 +309,11 @@ fn plan_app_from(
     external: &ExternalCertificate,
     quotas: &Quotas,
 ) -> Result<Plan, OpsError> {
+    let placed = inputs.placed(
+        public_cert::external_ready(external, observed),
+        observed,
+        quotas,
+    )?;
     let missing = missing_rack_resources(
         inputs.rack,
         observed,
@@ -303,11 +321,16 @@ fn plan_app_from(
         external,
         quotas,
         inputs.renewal,
+        &placed.shards,
     )?;
     let creates = missing.actions;
     let assumed = assume_created(observed, &creates);
-    let desired = inputs.desired(public_cert::external_ready(external, observed))?;
-    let app_plan = plan(&Scope::App(inputs.app.clone()), &desired, &assumed, quotas)?;
+    let app_plan = plan(
+        &Scope::App(inputs.app.clone()),
+        &placed.desired,
+        &assumed,
+        quotas,
+    )?;
     let mut duplicate_claims = missing.duplicate_claims;
     duplicate_claims.extend(app_plan.duplicate_claims);
     Ok(Plan {
@@ -350,8 +373,10 @@ fn missing_rack_resources(
     external: &ExternalCertificate,
     quotas: &Quotas,
     renewal: Option<Renewal>,
+    shards: &BTreeSet<Shard>,
 ) -> Result<Plan, OpsError> {
-    let mut desired = public_cert::desired_rack_for(rack, ca_fingerprint, external, observed);
+    let mut desired =
+        public_cert::desired_rack_for(rack, ca_fingerprint, external, observed, shards);
     if let Some(renewal) = renewal {
         desired = desired.renewing(renewal);
     }
@@ -526,6 +551,11 @@ impl Attempt<'_> {
         if let Some(shown) = self.shown {
             self.check_shown(shown, &observed, &external, &quotas)?;
         }
+        let placed = self.inputs.placed(
+            public_cert::external_ready(&external, &observed),
+            &observed,
+            &quotas,
+        )?;
         let missing = missing_rack_resources(
             rack,
             &observed,
@@ -533,6 +563,7 @@ impl Attempt<'_> {
             &external,
             &quotas,
             self.inputs.renewal,
+            &placed.shards,
         )?;
         let observed = if missing.is_empty() {
             observed
@@ -544,10 +575,19 @@ impl Attempt<'_> {
                 &Scope::App(app.clone()),
                 &self
                     .inputs
-                    .desired(public_cert::external_ready(&external, &assumed))?,
+                    .placed(
+                        public_cert::external_ready(&external, &assumed),
+                        &assumed,
+                        &quotas,
+                    )?
+                    .desired,
                 &assumed,
                 &quotas,
             )?;
+            if !placed.new_shards.is_empty() {
+                let shards: Vec<String> = placed.new_shards.iter().map(|s| s.to_string()).collect();
+                tracing::info!(rack = %rack.name, %app, shards = ?shards, "the routers' load balancers are full: adding load balancers to their pools");
+            }
             tracing::info!(rack = %rack.name, actions = missing.actions.len(), "creating missing rack resources, repairing its security and renewing due certificates");
             *rack_report = Some(apply(backend, &missing, self.ctx).await?);
             observe_all(backend, &rack.name).await?
@@ -573,14 +613,18 @@ impl Attempt<'_> {
         let ready = public_cert::external_ready(&external, &observed);
         let p = plan(
             &Scope::App(app.clone()),
-            &self.inputs.desired(ready)?,
+            &self.inputs.placed(ready, &observed, &quotas)?.desired,
             &observed,
             &quotas,
         )?;
         let report = if p.is_empty() {
             Report::default()
         } else {
-            apply(backend, &p, self.ctx).await?
+            let report = apply(backend, &p, self.ctx).await?;
+            if p.counts().delete > 0 {
+                shrink(backend, rack, self.ctx).await?;
+            }
+            report
         };
         Ok(Done {
             plan: p,
@@ -656,7 +700,51 @@ pub async fn delete_app(
     let report = if p.is_empty() {
         Report::default()
     } else {
-        apply(backend, &p, ctx).await?
+        let report = apply(backend, &p, ctx).await?;
+        shrink(backend, rack, ctx).await?;
+        report
     };
     Ok((p, report))
+}
+
+/// Removes the load balancers after each router's first that nothing is
+/// routed on any more ([`pool::shards_in_use`]), with their listeners: run
+/// after an app's rules were deleted. Changes nothing else of the rack's.
+async fn shrink(backend: &dyn Backend, rack: &Rack, ctx: &ApplyContext) -> Result<(), OpsError> {
+    let observed = observe_all(backend, &rack.name).await?;
+    let in_use = pool::shards_in_use(&observed);
+    let empty = |key: &ResourceKey| {
+        key.subject()
+            .shard()
+            .is_some_and(|s| !s.is_first() && !in_use.contains(&s))
+            && key.app().is_none()
+    };
+    if !observed.iter().any(|o| empty(&o.resource.key)) {
+        return Ok(());
+    }
+    // Everything the rack has stays, but the empty load balancers.
+    let mut desired = DesiredState::empty(Scope::Rack);
+    for o in crate::plan::kept_first(&observed) {
+        let key = &o.resource.key;
+        if key.in_scope(&Scope::Rack) && !empty(key) {
+            desired
+                .resources
+                .entry(key.clone())
+                .or_insert_with(|| o.resource.clone());
+        }
+    }
+    let p = plan(&Scope::Rack, &desired, &observed, &backend.quotas())?;
+    let p = Plan {
+        actions: p
+            .actions
+            .into_iter()
+            .filter(|a| a.op == Op::Delete && empty(&a.key))
+            .collect(),
+        ..p
+    };
+    if !p.is_empty() {
+        tracing::info!(rack = %rack.name, deletes = p.actions.len(), "removing the routers' load balancers nothing is routed on");
+        apply(backend, &p, ctx).await?;
+    }
+    Ok(())
 }

@@ -23,7 +23,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{Backend, BackendError, ErrorKind};
-use crate::desired::{DesiredState, desired_rack_with};
+use crate::desired::{DesiredState, desired_rack_pool};
 use crate::exposure::Router;
 use crate::rack::Rack;
 use crate::resource::{Observed, ResourceKey, TAG_RACK, TAG_ROLE, Tags};
@@ -408,16 +408,18 @@ pub fn external_ready(external: &ExternalCertificate, observed: &[Observed]) -> 
 }
 
 /// The rack's desired state with the external router's certificate where it
-/// is ([`desired_rack_with`]). While it is not issued, an external 443 listener
-/// that exists (and the certificate it serves) is kept as it is: waiting for a
-/// certificate never tears down what serves.
+/// is and the load balancers of `shards` in its routers' pools
+/// ([`desired_rack_pool`]). While the certificate is not issued, an external
+/// 443 listener that exists (and the certificate it serves) is kept as it is:
+/// waiting for a certificate never tears down what serves.
 pub fn desired_rack_for(
     rack: &Rack,
     ca_fingerprint: &str,
     external: &ExternalCertificate,
     observed: &[Observed],
+    shards: &std::collections::BTreeSet<crate::exposure::Shard>,
 ) -> DesiredState {
-    let mut d = desired_rack_with(rack, ca_fingerprint, external.issued_arn());
+    let mut d = desired_rack_pool(rack, ca_fingerprint, external.issued_arn(), shards);
     if external.issued_arn().is_none() && rack.params.has_external_router() {
         let listener = ResourceKey::router_listener(Router::External, 443);
         let kept: Vec<ResourceKey> = observed

@@ -118,6 +118,15 @@ impl State {
             }
             return Err(name_taken(op, "load balancer", &spec.name));
         }
+        if self.load_balancers.len() >= self.quotas.load_balancers_per_region {
+            return Err(quota_exceeded(
+                op,
+                format!(
+                    "TooManyLoadBalancers: the region allows {} application load balancers",
+                    self.quotas.load_balancers_per_region
+                ),
+            ));
+        }
         let n = self.draw();
         let arn = self.elb_arn(&format!(
             "loadbalancer/app/{}/{}",

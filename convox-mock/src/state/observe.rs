@@ -243,7 +243,7 @@ impl State {
                 ) else {
                     continue;
                 };
-                let att_key = ResourceKey::listener_certificate(cert_key);
+                let att_key = ResourceKey::listener_certificate_on(cert_key, key);
                 if !att_key.in_scope(scope) {
                     continue;
                 }

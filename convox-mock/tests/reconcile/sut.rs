@@ -431,6 +431,9 @@ impl Sut {
         let ready = public_cert::external_ready(&external, &observed);
         let desired =
             desired_app_with(&rack, &app, &m, &fingerprint(model.ca), ready).expect("desired");
+        let desired = convox_model::pool::place(desired, &observed, &b.quotas())
+            .expect("placement")
+            .desired;
         let p = plan(
             &Scope::App(app.clone()),
             &desired,
@@ -441,7 +444,13 @@ impl Sut {
         assert!(p.is_empty(), "app plan after a deploy is not empty:\n{p}");
         let p = plan(
             &Scope::Rack,
-            &public_cert::desired_rack_for(&rack, &fingerprint(model.ca), &external, &observed),
+            &public_cert::desired_rack_for(
+                &rack,
+                &fingerprint(model.ca),
+                &external,
+                &observed,
+                &convox_model::pool::shards_in_use(&observed),
+            ),
             &observed,
             &Limits::default(),
         )
@@ -489,7 +498,13 @@ impl Sut {
             .expect("external certificate");
         let p = plan(
             &Scope::Rack,
-            &public_cert::desired_rack_for(&model.rack(), &fp, &external, &observed),
+            &public_cert::desired_rack_for(
+                &model.rack(),
+                &fp,
+                &external,
+                &observed,
+                &convox_model::pool::shards_in_use(&observed),
+            ),
             &observed,
             &Limits::default(),
         )

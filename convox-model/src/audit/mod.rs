@@ -66,7 +66,7 @@ use serde::{Deserialize, Serialize};
 
 pub use findings::Finding;
 
-use crate::exposure::{Hostname, Router};
+use crate::exposure::{Hostname, Router, Shard};
 use crate::rack::Rack;
 use crate::resource::{
     IngressRule, KeySubject, LbScheme, Observed, Protocol, ResourceKey, ResourceSpec as Spec,
@@ -108,6 +108,8 @@ impl AuditReport {
 pub struct RouterAudit {
     /// Which router.
     pub router: Router,
+    /// Which load balancer of the router's pool, from 1.
+    pub shard: u16,
     /// The load balancer's id.
     pub load_balancer: String,
     /// Its scheme.
@@ -184,9 +186,9 @@ impl<'a> View<'a> {
         self.observed.iter().find(|o| o.id == id)
     }
 
-    /// The routers' load balancers: (router, observed).
-    fn routers(&self) -> Vec<(Router, &'a Observed)> {
-        let mut v: Vec<(Router, &Observed)> = self
+    /// The routers' load balancers: (shard, observed).
+    fn routers(&self) -> Vec<(Shard, &'a Observed)> {
+        let mut v: Vec<(Shard, &Observed)> = self
             .observed
             .iter()
             .filter_map(|o| match (o.resource.key.subject(), &o.resource.spec) {
@@ -324,10 +326,11 @@ pub fn audit(
     let mut findings = Vec::new();
 
     let mut routers = Vec::new();
-    for (router, lb) in v.routers() {
+    for (shard, lb) in v.routers() {
         let Spec::LoadBalancer(spec) = &lb.resource.spec else {
             continue;
         };
+        let router = shard.router;
         let security_groups = v.attached(lb);
         let ingress = v.router_ingress(lb);
         findings.extend(router_findings(rack, router, lb, &ingress));
@@ -344,6 +347,7 @@ pub fn audit(
         }
         routers.push(RouterAudit {
             router,
+            shard: shard.index,
             load_balancer: lb.id.clone(),
             scheme: spec.scheme,
             security_groups,
@@ -428,11 +432,16 @@ fn endpoints(
             continue;
         };
         let subject = o.resource.key.subject();
-        let router = match rule.listener.subject() {
-            KeySubject::RouterListener(r, _) => Some(*r),
+        let shard = match rule.listener.subject() {
+            KeySubject::RouterListener(s, _) => Some(*s),
             _ => None,
         };
-        let lb = router.and_then(|r| routers.iter().find(|x| x.router == r));
+        let router = shard.map(|s| s.router);
+        let lb = shard.and_then(|s| {
+            routers
+                .iter()
+                .find(|x| x.router == s.router && x.shard == s.index)
+        });
         let https = v.is_https(&rule.listener);
         let domains = v.listener_domains(&rule.listener);
         for host in &rule.hosts {
@@ -462,9 +471,13 @@ fn endpoints(
 }
 
 fn record_router(o: &Observed) -> Option<Router> {
+    record_shard(o).map(|s| s.router)
+}
+
+fn record_shard(o: &Observed) -> Option<Shard> {
     match &o.resource.spec {
         Spec::Record(r) => match r.load_balancer.subject() {
-            KeySubject::RouterLoadBalancer(router) => Some(*router),
+            KeySubject::RouterLoadBalancer(shard) => Some(*shard),
             _ => None,
         },
         _ => None,
@@ -499,11 +512,13 @@ fn record_findings(v: &View<'_>) -> Vec<Finding> {
         let Spec::Record(r) = &o.resource.spec else {
             continue;
         };
-        let router = record_router(o).filter(|router| {
-            v.by_key(&ResourceKey::router_load_balancer(*router))
-                .next()
-                .is_some()
-        });
+        let router = record_shard(o)
+            .filter(|shard| {
+                v.by_key(&ResourceKey::shard_load_balancer(*shard))
+                    .next()
+                    .is_some()
+            })
+            .map(|s| s.router);
         match router {
             Some(Router::Internal) => {}
             Some(Router::External) => out.push(Finding::InternalNameAliasesExternalRouter {

@@ -73,7 +73,7 @@ fn clean() -> Vec<Observed> {
             }
             let address = match (&r.spec, r.key.subject()) {
                 (Spec::LoadBalancer(_), KeySubject::RouterLoadBalancer(router)) => {
-                    Some(lb_address(*router))
+                    Some(lb_address(router.router))
                 }
                 (Spec::Record(_), _) => Some(lb_address(Router::Internal)),
                 _ => None,

@@ -110,7 +110,13 @@ pub async fn plan_rack_at(
     let observed = observe_all(backend, &rack.name).await?;
     check_transition(&rack.params, &observed)?;
     let external = public_cert::external_certificate(backend, &rack).await?;
-    let mut desired = public_cert::desired_rack_for(&rack, ca_fingerprint, &external, &observed);
+    let mut desired = public_cert::desired_rack_for(
+        &rack,
+        ca_fingerprint,
+        &external,
+        &observed,
+        &crate::pool::shards_in_use(&observed),
+    );
     if let Some(renewal) = renewal {
         desired = desired.renewing(renewal);
     }
@@ -165,7 +171,14 @@ pub async fn set_rack_params_with(
     // Refuses a supplied certificate that does not fit before any change.
     let external = public_cert::ensure_external_certificate(backend, &rack).await?;
     let desired_for = |observed: &[Observed]| {
-        public_cert::desired_rack_for(&rack, &fp, &external, observed).renewing(ctx.renewal())
+        public_cert::desired_rack_for(
+            &rack,
+            &fp,
+            &external,
+            observed,
+            &crate::pool::shards_in_use(observed),
+        )
+        .renewing(ctx.renewal())
     };
     let mut p = plan(
         &Scope::Rack,

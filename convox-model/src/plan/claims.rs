@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::PlanError;
-use crate::desired::{load_balancer_name, security_group_name, target_group_name};
+use crate::desired::{security_group_name, shard_load_balancer_name, target_group_name};
 use crate::name::Name;
 use crate::resource::{
     KeySubject, Observed, Resource, ResourceKey, ResourceKind, ResourceSpec, Scope, TAG_RACK,
@@ -240,7 +240,7 @@ fn our_name(o: &Observed) -> Option<String> {
             Some(security_group_name(&rack, *r))
         }
         (KeySubject::RouterLoadBalancer(r), ResourceSpec::LoadBalancer(_)) => {
-            Some(load_balancer_name(&rack, *r))
+            Some(shard_load_balancer_name(&rack, *r))
         }
         (KeySubject::TargetGroup(app, service, r), ResourceSpec::TargetGroup(tg)) => Some(
             target_group_name(&rack, app, service, *r, tg.protocol, tg.port),

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::exposure::Router;
+use crate::exposure::{Router, Shard};
 use crate::name::Name;
 
 /// Which part of a rack a resource belongs to.
@@ -37,16 +37,19 @@ pub enum KeySubject {
     Zone,
     /// `router/{router}/sg`: a router's security group.
     RouterSecurityGroup(Router),
-    /// `router/{router}/alb`: a router's load balancer.
-    RouterLoadBalancer(Router),
-    /// `router/{router}/listener/{port}`: a router's listener on 80 or 443.
-    RouterListener(Router, u16),
+    /// `router/{shard}/alb`: one load balancer of a router's pool
+    /// (`router/internal/alb` for the first, `router/internal/2/alb` after).
+    RouterLoadBalancer(Shard),
+    /// `router/{shard}/listener/{port}`: a load balancer's listener on 80 or 443.
+    RouterListener(Shard, u16),
     /// `router/{router}/cert`: a router's default certificate.
     RouterCertificate(Router),
     /// `app/{app}/cert`: an app's wildcard certificate.
     AppCertificate(Name),
-    /// `{certificate}/attachment`: a certificate attached to a listener.
-    Attachment(ResourceKey),
+    /// `{certificate}/attachment`: a certificate attached to the 443 listener
+    /// of its router's first load balancer; `{certificate}/attachment/{n}` to
+    /// that of the `n`th.
+    Attachment(ResourceKey, u16),
     /// `app/{app}/{service}/{router}/tg`: a service's target group on a router.
     TargetGroup(Name, Name, Router),
     /// `app/{app}/{service}/{router}/rule`: a service's host-header rule.
@@ -69,7 +72,7 @@ impl KeySubject {
             | KeySubject::TargetGroup(app, _, _)
             | KeySubject::ListenerRule(app, _, _)
             | KeySubject::Record(app, _) => Some(app.as_str()),
-            KeySubject::Attachment(cert) => cert.app(),
+            KeySubject::Attachment(cert, _) => cert.app(),
             KeySubject::Other { app } => app.as_deref(),
             KeySubject::Zone
             | KeySubject::RouterSecurityGroup(_)
@@ -93,12 +96,24 @@ impl KeySubject {
     pub fn router(&self) -> Option<Router> {
         match self {
             KeySubject::RouterSecurityGroup(r)
-            | KeySubject::RouterLoadBalancer(r)
-            | KeySubject::RouterListener(r, _)
             | KeySubject::RouterCertificate(r)
             | KeySubject::TargetGroup(_, _, r)
             | KeySubject::ListenerRule(_, _, r) => Some(*r),
-            KeySubject::Attachment(cert) => cert.subject().router(),
+            KeySubject::RouterLoadBalancer(s) | KeySubject::RouterListener(s, _) => Some(s.router),
+            KeySubject::Attachment(cert, _) => match cert.subject() {
+                KeySubject::AppCertificate(_) => Some(Router::Internal),
+                other => other.router(),
+            },
+            _ => None,
+        }
+    }
+
+    /// The load balancer of its router's pool a resource is on: a load
+    /// balancer, a listener, or a certificate attached to one.
+    pub fn shard(&self) -> Option<Shard> {
+        match self {
+            KeySubject::RouterLoadBalancer(s) | KeySubject::RouterListener(s, _) => Some(*s),
+            KeySubject::Attachment(_, index) => Shard::new(self.router()?, *index),
             _ => None,
         }
     }
@@ -113,7 +128,8 @@ impl fmt::Display for KeySubject {
             KeySubject::RouterListener(r, port) => write!(f, "router/{r}/listener/{port}"),
             KeySubject::RouterCertificate(r) => write!(f, "router/{r}/cert"),
             KeySubject::AppCertificate(app) => write!(f, "app/{app}/cert"),
-            KeySubject::Attachment(cert) => write!(f, "{cert}/attachment"),
+            KeySubject::Attachment(cert, 1) => write!(f, "{cert}/attachment"),
+            KeySubject::Attachment(cert, n) => write!(f, "{cert}/attachment/{n}"),
             KeySubject::TargetGroup(app, service, r) => write!(f, "app/{app}/{service}/{r}/tg"),
             KeySubject::ListenerRule(app, service, r) => {
                 write!(f, "app/{app}/{service}/{r}/rule")
@@ -133,29 +149,49 @@ fn name(s: &str) -> Option<Name> {
     Name::new(s).ok()
 }
 
+/// A number as a key writes it: no sign, no leading zero (`080` would not
+/// render back to itself).
+fn number<T: FromStr + ToString>(s: &str) -> Option<T> {
+    let n: T = s.parse().ok()?;
+    (n.to_string() == s).then_some(n)
+}
+
+/// A shard after the first: `router/{router}/{n}/...` with `n` ≥ 2 (the first
+/// is written without its number).
+fn later_shard(r: &str, n: &str) -> Option<Shard> {
+    let index: u16 = number(n)?;
+    (index >= 2).then_some(())?;
+    Shard::new(router(r)?, index)
+}
+
 /// What `text` names, if it is a key this version writes.
 fn parse(text: &str) -> Option<KeySubject> {
     if text == "zone" {
         return Some(KeySubject::Zone);
     }
-    if let Some(cert) = text.strip_suffix("/attachment") {
+    let attachment = match text.rsplit_once("/attachment/") {
+        Some((cert, n)) => Some((cert, number::<u16>(n).filter(|n| *n >= 2)?)),
+        None => text.strip_suffix("/attachment").map(|cert| (cert, 1)),
+    };
+    if let Some((cert, index)) = attachment {
         let cert = ResourceKey::from_raw(cert);
         return matches!(
             cert.subject(),
             KeySubject::RouterCertificate(_) | KeySubject::AppCertificate(_)
         )
-        .then_some(KeySubject::Attachment(cert));
+        .then_some(KeySubject::Attachment(cert, index));
     }
     let parts: Vec<&str> = text.split('/').collect();
     Some(match parts.as_slice() {
         ["router", r, "sg"] => KeySubject::RouterSecurityGroup(router(r)?),
-        ["router", r, "alb"] => KeySubject::RouterLoadBalancer(router(r)?),
+        ["router", r, "alb"] => KeySubject::RouterLoadBalancer(Shard::first(router(r)?)),
+        ["router", r, n, "alb"] => KeySubject::RouterLoadBalancer(later_shard(r, n)?),
         ["router", r, "cert"] => KeySubject::RouterCertificate(router(r)?),
         ["router", r, "listener", port] => {
-            let p: u16 = port.parse().ok()?;
-            // Only the canonical spelling: `080` would not render back to itself.
-            (p.to_string() == *port).then_some(())?;
-            KeySubject::RouterListener(router(r)?, p)
+            KeySubject::RouterListener(Shard::first(router(r)?), number(port)?)
+        }
+        ["router", r, n, "listener", port] => {
+            KeySubject::RouterListener(later_shard(r, n)?, number(port)?)
         }
         ["app", app, "cert"] => KeySubject::AppCertificate(name(app)?),
         ["app", app, service, "record"] => KeySubject::Record(name(app)?, name(service)?),
@@ -245,14 +281,24 @@ impl ResourceKey {
         Self::of(KeySubject::RouterSecurityGroup(router))
     }
 
-    /// A router's load balancer.
+    /// A router's first load balancer.
     pub fn router_load_balancer(router: Router) -> Self {
-        Self::of(KeySubject::RouterLoadBalancer(router))
+        Self::shard_load_balancer(Shard::first(router))
     }
 
-    /// A router's listener on `port` (80 or 443).
+    /// The listener on `port` (80 or 443) of a router's first load balancer.
     pub fn router_listener(router: Router, port: u16) -> Self {
-        Self::of(KeySubject::RouterListener(router, port))
+        Self::shard_listener(Shard::first(router), port)
+    }
+
+    /// One load balancer of a router's pool.
+    pub fn shard_load_balancer(shard: Shard) -> Self {
+        Self::of(KeySubject::RouterLoadBalancer(shard))
+    }
+
+    /// The listener on `port` (80 or 443) of one load balancer of a router's pool.
+    pub fn shard_listener(shard: Shard, port: u16) -> Self {
+        Self::of(KeySubject::RouterListener(shard, port))
     }
 
     /// A router's default certificate, attached to its 443 listener.
@@ -265,21 +311,41 @@ impl ResourceKey {
         Self::of(KeySubject::AppCertificate(app.clone()))
     }
 
-    /// The attachment of an app's certificate to the internal 443 listener.
+    /// The attachment of an app's certificate to the 443 listener of the
+    /// internal router's first load balancer.
     pub fn app_listener_certificate(app: &Name) -> Self {
         Self::listener_certificate(&Self::app_certificate(app))
     }
 
-    /// The attachment of `certificate` (a certificate's key) to a listener.
+    /// The attachment of an app's certificate to the 443 listener of `shard`.
+    pub fn app_listener_certificate_on(app: &Name, shard: Shard) -> Self {
+        Self::attachment(&Self::app_certificate(app), shard.index)
+    }
+
+    /// The attachment of `certificate` (a certificate's key) to the 443
+    /// listener of its router's first load balancer.
+    pub fn listener_certificate(certificate: &ResourceKey) -> Self {
+        Self::attachment(certificate, 1)
+    }
+
+    /// The attachment of `certificate` to `listener`.
     ///
     /// Attachments carry no tags of their own on AWS, so a backend observing one
-    /// derives its key from the certificate's: `{certificate}/attachment`.
-    pub fn listener_certificate(certificate: &ResourceKey) -> Self {
+    /// derives its key from the certificate's and the listener's:
+    /// `{certificate}/attachment`, or `{certificate}/attachment/{n}` on the
+    /// `n`th load balancer of the pool.
+    pub fn listener_certificate_on(certificate: &ResourceKey, listener: &ResourceKey) -> Self {
+        let index = listener.subject().shard().map_or(1, |s| s.index);
+        Self::attachment(certificate, index)
+    }
+
+    fn attachment(certificate: &ResourceKey, index: u16) -> Self {
         match certificate.subject() {
-            KeySubject::RouterCertificate(_) | KeySubject::AppCertificate(_) => {
-                Self::of(KeySubject::Attachment(certificate.clone()))
+            KeySubject::RouterCertificate(_) | KeySubject::AppCertificate(_) if index >= 1 => {
+                Self::of(KeySubject::Attachment(certificate.clone(), index))
             }
-            _ => Self::from_raw(format!("{certificate}/attachment")),
+            _ if index <= 1 => Self::from_raw(format!("{certificate}/attachment")),
+            _ => Self::from_raw(format!("{certificate}/attachment/{index}")),
         }
     }
 
@@ -423,9 +489,13 @@ mod tests {
                 ResourceKey::listener_rule(&app, &api, r),
             ]);
         }
+        let second = Shard::new(Router::Internal, 2).unwrap();
         keys.extend([
             ResourceKey::app_certificate(&app),
             ResourceKey::app_listener_certificate(&app),
+            ResourceKey::app_listener_certificate_on(&app, second),
+            ResourceKey::shard_load_balancer(second),
+            ResourceKey::shard_listener(second, 443),
             ResourceKey::record(&app, &api),
         ]);
         for k in keys {
@@ -438,6 +508,23 @@ mod tests {
             ResourceKey::app_listener_certificate(&app).as_str(),
             "app/backend/cert/attachment"
         );
+        // The first shard keeps the keys a router had before pools.
+        assert_eq!(
+            ResourceKey::shard_load_balancer(Shard::first(Router::Internal)),
+            ResourceKey::router_load_balancer(Router::Internal)
+        );
+        assert_eq!(
+            ResourceKey::shard_load_balancer(second).as_str(),
+            "router/internal/2/alb"
+        );
+        assert_eq!(
+            ResourceKey::listener_certificate_on(
+                &ResourceKey::app_certificate(&app),
+                &ResourceKey::shard_listener(second, 443)
+            )
+            .as_str(),
+            "app/backend/cert/attachment/2"
+        );
     }
 
     #[test]
@@ -446,6 +533,11 @@ mod tests {
             ("x", None),
             ("app/web/s1/internal/tg2", Some("web")),
             ("router/internal/listener/080", None),
+            // Shard 1 is written without its number; 0 is no shard.
+            ("router/internal/1/alb", None),
+            ("router/internal/0/alb", None),
+            ("router/internal/02/listener/443", None),
+            ("app/web/cert/attachment/1", Some("web")),
             ("app/", Some("")),
         ] {
             let k = ResourceKey::from_raw(text);

@@ -106,7 +106,9 @@ pub fn split_security_groups(
         return (none, v);
     }
     let mine = match load_balancer.subject() {
-        super::KeySubject::RouterLoadBalancer(r) => Some(ResourceKey::router_security_group(*r)),
+        super::KeySubject::RouterLoadBalancer(r) => {
+            Some(ResourceKey::router_security_group(r.router))
+        }
         _ => None,
     };
     let own = v

@@ -1,0 +1,339 @@
+//! Router pools on the mock, end to end through `ops::deploy` and
+//! `ops::delete_app`: a rack outgrows one load balancer per router, places
+//! apps first-fit and sticky, keeps every load balancer within AWS's quotas
+//! (which the mock enforces), points each record at the load balancer that
+//! routes its name, and removes a load balancer nothing is routed on.
+//!
+//! The checks read what the mock holds through the Backend's observation and
+//! compare provider facts (ids, DNS names, hosts), not the library's keys.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::{name, production, production_ctx as ctx};
+use convox_mock::{MockBackend, Quotas, VirtualClock};
+use convox_model::apply::ApplyContext;
+use convox_model::manifest::{Exposure, Manifest, Port, Scheme, Service};
+use convox_model::observe::observe_all;
+use convox_model::ops;
+use convox_model::params::RackParams;
+use convox_model::rack::Rack;
+use convox_model::resource::{Observed, ResourceSpec as Spec};
+
+fn rack() -> Rack {
+    Rack {
+        params: RackParams::new(true, false).expect("params"),
+        ..production()
+    }
+}
+
+/// `n` internal services `s0`…, and `external` external ones `e0`….
+fn manifest(n: usize, external: usize) -> Manifest {
+    let svc = |name_: String, exposure| {
+        let mut s = Service::with_defaults(name(&name_));
+        s.port = Some(Port {
+            port: 3000,
+            scheme: Scheme::Http,
+        });
+        s.exposure = exposure;
+        s
+    };
+    Manifest::from_services(
+        (0..n)
+            .map(|i| svc(format!("s{i}"), Exposure::Internal))
+            .chain((0..external).map(|i| svc(format!("e{i}"), Exposure::External)))
+            .collect(),
+    )
+}
+
+/// What one load balancer holds, by its id.
+#[derive(Debug, Default)]
+struct OnLb {
+    rules: usize,
+    target_groups: BTreeSet<String>,
+    certificates: usize,
+}
+
+/// The rack as AWS would show it: per load balancer id, its rules, target
+/// groups and attached certificates; per internal hostname, the id of the load
+/// balancer whose listener routes it and the DNS name its record aliases.
+#[derive(Debug)]
+struct Seen {
+    lbs: BTreeMap<String, OnLb>,
+    dns: BTreeMap<String, String>,
+    routed_by: BTreeMap<String, String>,
+    aliases: BTreeMap<String, String>,
+    /// (hostname, the domains of the certificates on the listener that routes it)
+    covered: BTreeMap<String, Vec<String>>,
+}
+
+fn seen(observed: &[Observed]) -> Seen {
+    let by_key =
+        |k: &convox_model::resource::ResourceKey| observed.iter().find(|o| &o.resource.key == k);
+    let mut lbs: BTreeMap<String, OnLb> = BTreeMap::new();
+    let mut dns = BTreeMap::new();
+    let mut listener_lb = BTreeMap::new();
+    for o in observed {
+        match &o.resource.spec {
+            Spec::LoadBalancer(_) => {
+                lbs.entry(o.id.clone()).or_default();
+                dns.insert(
+                    o.id.clone(),
+                    o.address.as_ref().expect("address").dns_name.clone(),
+                );
+            }
+            Spec::Listener(l) => {
+                let lb = by_key(&l.load_balancer).expect("listener's load balancer");
+                listener_lb.insert(o.resource.key.clone(), lb.id.clone());
+            }
+            _ => {}
+        }
+    }
+    let mut routed_by = BTreeMap::new();
+    let mut covered: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let cert_domain =
+        |k: &convox_model::resource::ResourceKey| match by_key(k).map(|o| &o.resource.spec) {
+            Some(Spec::Certificate(c)) => Some(c.domain.clone()),
+            _ => None,
+        };
+    for o in observed {
+        match &o.resource.spec {
+            Spec::ListenerRule(r) => {
+                let lb = &listener_lb[&r.listener];
+                let on = lbs.get_mut(lb).expect("known load balancer");
+                on.rules += 1;
+                let tg = by_key(&r.target_group).expect("target group");
+                on.target_groups.insert(tg.id.clone());
+                for host in &r.hosts {
+                    routed_by.insert(host.clone(), lb.clone());
+                    let listener = by_key(&r.listener).expect("listener");
+                    let mut domains: Vec<String> = Vec::new();
+                    if let Spec::Listener(l) = &listener.resource.spec
+                        && let Some(d) = l.certificate.as_ref().and_then(cert_domain)
+                    {
+                        domains.push(d);
+                    }
+                    for a in observed {
+                        if let Spec::ListenerCertificate(lc) = &a.resource.spec
+                            && lc.listener == r.listener
+                            && let Some(d) = cert_domain(&lc.certificate)
+                        {
+                            domains.push(d);
+                        }
+                    }
+                    covered.insert(host.clone(), domains);
+                }
+            }
+            Spec::ListenerCertificate(lc) => {
+                lbs.get_mut(&listener_lb[&lc.listener])
+                    .expect("lb")
+                    .certificates += 1;
+            }
+            _ => {}
+        }
+    }
+    let aliases = observed
+        .iter()
+        .filter_map(|o| match &o.resource.spec {
+            Spec::Record(r) => Some((
+                r.name.clone(),
+                o.address.as_ref().expect("alias target").dns_name.clone(),
+            )),
+            _ => None,
+        })
+        .collect();
+    Seen {
+        lbs,
+        dns,
+        routed_by,
+        aliases,
+        covered,
+    }
+}
+
+/// `*.a.b` covers `x.a.b`; a name covers itself.
+fn covers(domain: &str, host: &str) -> bool {
+    match domain.strip_prefix("*.") {
+        Some(parent) => host.split_once('.').is_some_and(|(_, rest)| rest == parent),
+        None => domain == host,
+    }
+}
+
+/// The pool's invariants, on what the mock holds.
+fn check(seen: &Seen, quotas: &Quotas) {
+    for (lb, on) in &seen.lbs {
+        assert!(on.rules <= quotas.rules_per_load_balancer, "{lb}: {on:?}");
+        assert!(
+            on.target_groups.len() <= quotas.target_groups_per_load_balancer,
+            "{lb}: {on:?}"
+        );
+        assert!(
+            on.certificates <= quotas.certificates_per_load_balancer,
+            "{lb}: {on:?}"
+        );
+    }
+    for (host, target) in &seen.aliases {
+        let lb = seen
+            .routed_by
+            .get(host)
+            .unwrap_or_else(|| panic!("{host} has a record but no rule"));
+        assert_eq!(
+            target, &seen.dns[lb],
+            "{host} must alias the load balancer that routes it"
+        );
+    }
+    // Internal names, by the rack's CA (the external router serves the
+    // public certificate ACM issued, which the rack does not own).
+    for (host, domains) in seen.covered.iter().filter(|(h, _)| h.ends_with(".convox")) {
+        assert!(
+            domains.iter().any(|d| covers(d, host)),
+            "{host} is not covered on the listener that routes it: {domains:?}"
+        );
+    }
+}
+
+fn world(quotas: Quotas) -> (MockBackend, VirtualClock, ApplyContext) {
+    let clock = VirtualClock::new();
+    let c = ctx(&clock);
+    (MockBackend::new().with_quotas(quotas), clock, c)
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+#[test]
+fn a_pool_grows_first_fit_keeps_what_is_placed_and_shrinks_when_emptied() {
+    let quotas = Quotas {
+        target_groups_per_load_balancer: 5,
+        rules_per_load_balancer: 5,
+        certificates_per_load_balancer: 2,
+        ..Quotas::default()
+    };
+    let (b, _clock, c) = world(quotas.clone());
+    let rt = rt();
+    let observe = || {
+        rt.block_on(observe_all(&b, &name("production")))
+            .expect("observe")
+    };
+    let mut first_seen: BTreeMap<String, String> = BTreeMap::new();
+    // (app, internal services, external services), deployed in order.
+    let steps = [
+        ("one", 3, 1),
+        ("two", 4, 0),
+        ("three", 1, 2),
+        ("four", 7, 0),
+        ("one", 5, 1),
+        ("five", 1, 0),
+    ];
+    for (app, n, e) in steps {
+        rt.block_on(ops::deploy(&b, &rack(), &name(app), &manifest(n, e), &c))
+            .unwrap_or_else(|e| panic!("deploy {app}: {e}"));
+        let s = seen(&observe());
+        check(&s, &quotas);
+        // Sticky: a hostname routed once stays on its load balancer.
+        for (host, lb) in &s.routed_by {
+            let first = first_seen.entry(host.clone()).or_insert_with(|| lb.clone());
+            assert_eq!(first, lb, "{host} moved");
+        }
+        // A redeploy of the same input changes nothing.
+        b.reset_calls();
+        rt.block_on(ops::deploy(&b, &rack(), &name(app), &manifest(n, e), &c))
+            .expect("again");
+        assert_eq!(b.calls().mutations, 0, "redeploying {app}: {:?}", b.calls());
+    }
+    let lbs = seen(&observe()).lbs.len();
+    // 21 internal services at 5 per load balancer need at least 5; the app of
+    // 7 spans two; the external router needs one for its 4.
+    assert!(lbs >= 6, "{lbs} load balancers");
+
+    // Deleting every app but the first empties every later load balancer,
+    // and they go; the first of each router stays.
+    for app in ["two", "three", "four", "five"] {
+        rt.block_on(ops::delete_app(&b, &rack(), &name(app), &c))
+            .expect("delete");
+        check(&seen(&observe()), &quotas);
+    }
+    let s = seen(&observe());
+    let used: BTreeSet<&String> = s.routed_by.values().collect();
+    for lb in s.lbs.keys() {
+        let first = lb.contains("cx-production-i-") || lb.contains("cx-production-e-");
+        assert!(first || used.contains(lb), "{lb} is empty and stayed");
+    }
+}
+
+#[test]
+fn the_region_quota_of_load_balancers_refuses_before_any_change() {
+    let quotas = Quotas {
+        target_groups_per_load_balancer: 5,
+        rules_per_load_balancer: 5,
+        load_balancers_per_region: 3,
+        ..Quotas::default()
+    };
+    let (b, _clock, c) = world(quotas);
+    let rt = rt();
+    rt.block_on(ops::deploy(&b, &rack(), &name("one"), &manifest(5, 0), &c))
+        .expect("one");
+    rt.block_on(ops::deploy(&b, &rack(), &name("two"), &manifest(5, 0), &c))
+        .expect("two");
+    b.reset_calls();
+    let err = rt
+        .block_on(ops::deploy(
+            &b,
+            &rack(),
+            &name("three"),
+            &manifest(1, 0),
+            &c,
+        ))
+        .expect_err("a fourth load balancer is over the quota");
+    let text = err.to_string();
+    assert!(
+        text.contains("Application Load Balancers per Region"),
+        "{text}"
+    );
+    assert_eq!(b.calls().mutations, 0, "{:?}", b.calls());
+}
+
+/// The figures at AWS's default quotas: 60 one-service internal apps,
+/// then two apps of 60 internal services. Every app fits, every load balancer
+/// stays within AWS's limits, and the first app's record never moves.
+#[test]
+fn one_hundred_eighty_internal_services_at_aws_default_quotas() {
+    let quotas = Quotas::default();
+    let (b, _clock, c) = world(quotas.clone());
+    let rt = rt();
+    let observe = || {
+        rt.block_on(observe_all(&b, &name("production")))
+            .expect("observe")
+    };
+    let mut apps: Vec<(String, usize)> = (0..60).map(|i| (format!("a{i}"), 1)).collect();
+    apps.extend([("big1".to_string(), 60), ("big2".to_string(), 60)]);
+    let first_host = "s0.a0.production.convox";
+    let mut first_alias = None;
+    for (app, n) in &apps {
+        rt.block_on(ops::deploy(&b, &rack(), &name(app), &manifest(*n, 0), &c))
+            .unwrap_or_else(|e| panic!("deploy {app}: {e}"));
+        let alias = seen(&observe()).aliases.get(first_host).cloned();
+        assert_eq!(
+            *first_alias.get_or_insert(alias.clone()),
+            alias,
+            "after {app}"
+        );
+    }
+    let s = seen(&observe());
+    check(&s, &quotas);
+    assert_eq!(s.routed_by.len(), 180);
+    let internal = s.lbs.len() - 1;
+    // Each app attaches its certificate to every internal load balancer it is
+    // on, at 25 per load balancer: the 60 small apps take three, the first
+    // big app fits beside the last ten, the second takes a fourth.
+    assert_eq!(internal, 4, "{:#?}", s.lbs);
+    b.reset_calls();
+    rt.block_on(ops::deploy(&b, &rack(), &name("a0"), &manifest(1, 0), &c))
+        .expect("again");
+    assert_eq!(b.calls().mutations, 0);
+}
