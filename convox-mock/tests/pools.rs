@@ -242,8 +242,10 @@ fn a_pool_grows_first_fit_keeps_what_is_placed_and_shrinks_when_emptied() {
         }
         // A redeploy of the same input changes nothing.
         b.reset_calls();
-        rt.block_on(ops::deploy(&b, &rack(), &name(app), &manifest(n, e), &c))
+        let again = rt
+            .block_on(ops::deploy(&b, &rack(), &name(app), &manifest(n, e), &c))
             .expect("again");
+        assert!(again.plan.is_empty(), "redeploying {app}:\n{}", again.plan);
         assert_eq!(b.calls().mutations, 0, "redeploying {app}: {:?}", b.calls());
     }
     let lbs = seen(&observe()).lbs.len();

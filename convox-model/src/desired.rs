@@ -157,13 +157,34 @@ pub fn target_group_name(
     protocol: Protocol,
     port: u16,
 ) -> String {
+    target_group_name_on(rack, app, service, Shard::first(router), protocol, port)
+}
+
+/// The name of a service's target group on one load balancer of its router's
+/// pool: [`target_group_name`] on the first; on a later one the hash covers
+/// its number too, so that a service placed elsewhere gets a fresh group (a
+/// target group belongs to one load balancer for life).
+pub fn target_group_name_on(
+    rack: &Name,
+    app: &Name,
+    service: &Name,
+    shard: Shard,
+    protocol: Protocol,
+    port: u16,
+) -> String {
+    let router = shard.router;
     let key = ResourceKey::target_group(app, service, router);
+    let on = if shard.is_first() {
+        String::new()
+    } else {
+        format!("/{}", shard.index)
+    };
     format!(
         "cx-{}-{}-{}-{}",
         clip(app.as_str(), 7),
         clip(service.as_str(), 7),
         router_letter(router),
-        short_hash(&format!("{rack}/{key}/{}/{port}", protocol.as_str()))
+        short_hash(&format!("{rack}/{key}/{}/{port}{on}", protocol.as_str()))
     )
 }
 

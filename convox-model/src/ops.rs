@@ -611,18 +611,36 @@ impl Attempt<'_> {
         }
 
         let ready = public_cert::external_ready(&external, &observed);
-        let p = plan(
+        let p = match plan(
             &Scope::App(app.clone()),
             &self.inputs.placed(ready, &observed, &quotas)?.desired,
             &observed,
             &quotas,
-        )?;
+        ) {
+            // Another deploy removed a load balancer of the pool it found
+            // empty after this one made it: observe, place and make it again.
+            Err(PlanError::MissingDependency { reference, .. })
+                if reference.app().is_none() && reference.subject().shard().is_some() =>
+            {
+                let now = fingerprint(&observed);
+                return Err(ApplyError::Stale {
+                    planned: now.clone(),
+                    observed: now,
+                }
+                .into());
+            }
+            other => other?,
+        };
         let report = if p.is_empty() {
+            // An attempt before may have deleted and stopped before shrinking.
+            shrink(backend, rack, self.ctx, Some(&observed)).await?;
             Report::default()
         } else {
             let report = apply(backend, &p, self.ctx).await?;
-            if p.counts().delete > 0 {
-                shrink(backend, rack, self.ctx).await?;
+            // What the app left, or what an attempt before left empty (it
+            // made a load balancer and stopped; this one placed elsewhere).
+            if p.counts().delete > 0 || !pool::empty_shards(&observed).is_empty() {
+                shrink(backend, rack, self.ctx, None).await?;
             }
             report
         };
@@ -698,10 +716,12 @@ pub async fn delete_app(
         &backend.quotas(),
     )?;
     let report = if p.is_empty() {
+        // A delete before may have stopped before shrinking.
+        shrink(backend, rack, ctx, Some(&observed)).await?;
         Report::default()
     } else {
         let report = apply(backend, &p, ctx).await?;
-        shrink(backend, rack, ctx).await?;
+        shrink(backend, rack, ctx, None).await?;
         report
     };
     Ok((p, report))
@@ -709,9 +729,19 @@ pub async fn delete_app(
 
 /// Removes the load balancers after each router's first that nothing is
 /// routed on any more ([`pool::shards_in_use`]), with their listeners: run
-/// after an app's rules were deleted. Changes nothing else of the rack's.
-async fn shrink(backend: &dyn Backend, rack: &Rack, ctx: &ApplyContext) -> Result<(), OpsError> {
-    let observed = observe_all(backend, &rack.name).await?;
+/// after an app's rules were deleted (observing afresh), or on what a no-op
+/// plan was made from (`observed`: nothing is called when nothing is empty).
+/// Changes nothing else of the rack's.
+async fn shrink(
+    backend: &dyn Backend,
+    rack: &Rack,
+    ctx: &ApplyContext,
+    observed: Option<&[Observed]>,
+) -> Result<(), OpsError> {
+    let observed = match observed {
+        Some(o) => o.to_vec(),
+        None => observe_all(backend, &rack.name).await?,
+    };
     let in_use = pool::shards_in_use(&observed);
     let empty = |key: &ResourceKey| {
         key.subject()

@@ -40,11 +40,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::aws::Quotas;
-use crate::desired::DesiredState;
+use crate::desired::{DesiredState, target_group_name_on};
 use crate::exposure::{Router, Shard};
 use crate::name::Name;
 use crate::plan::PlanError;
-use crate::resource::{KeySubject, Observed, ResourceKey, ResourceSpec, Scope};
+use crate::resource::{KeySubject, Observed, ResourceKey, ResourceSpec, Scope, TAG_SHARD};
 
 /// What is on one load balancer of a pool, as observed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -108,8 +108,17 @@ pub struct Pool {
 impl Pool {
     /// The pool as `observed`: the load balancers that exist, each with the
     /// rules on its listeners (ours and others'), their target groups, and the
-    /// certificates attached.
+    /// certificates attached. A target group of ours that no rule forwards to
+    /// yet holds its place on the load balancer its tag names (the first,
+    /// without one): a deploy between making it and its rule, or replacing
+    /// its rule, keeps the room it was given.
     pub fn observed(observed: &[Observed]) -> Pool {
+        Pool::observed_but(observed, None)
+    }
+
+    /// [`Pool::observed`], without the places `app`'s own target groups hold
+    /// (it is being placed).
+    fn observed_but(observed: &[Observed], app: Option<&Name>) -> Pool {
         let mut shards: BTreeMap<Shard, Load> = Router::ALL
             .into_iter()
             .map(|r| (Shard::first(r), Load::default()))
@@ -139,6 +148,23 @@ impl Pool {
                 _ => {}
             }
         }
+        let routed: BTreeSet<&ResourceKey> = observed
+            .iter()
+            .filter_map(|o| match &o.resource.spec {
+                ResourceSpec::ListenerRule(rule) => Some(&rule.target_group),
+                _ => None,
+            })
+            .collect();
+        for o in observed {
+            let key = &o.resource.key;
+            if let KeySubject::TargetGroup(a, _, r) = key.subject()
+                && Some(a) != app
+                && !routed.contains(key)
+                && let Some(load) = tagged_shard(o, *r).and_then(|s| shards.get_mut(&s))
+            {
+                load.target_groups.insert(key.clone());
+            }
+        }
         Pool { shards }
     }
 
@@ -164,6 +190,15 @@ impl Pool {
     }
 }
 
+/// The load balancer a target group of ours was placed on: its tag, or the
+/// router's first when it has none (every target group from before pools).
+fn tagged_shard(o: &Observed, router: Router) -> Option<Shard> {
+    match o.resource.tags.get(TAG_SHARD) {
+        Some(n) => Shard::new(router, n.parse().ok()?),
+        None => Some(Shard::first(router)),
+    }
+}
+
 /// The shard a listener key is on.
 fn listener_shard(listener: &ResourceKey) -> Option<Shard> {
     match listener.subject() {
@@ -180,6 +215,21 @@ pub fn shards_in_use(observed: &[Observed]) -> BTreeSet<Shard> {
         .shards
         .into_iter()
         .filter(|(s, load)| s.is_first() || !load.is_empty())
+        .map(|(s, _)| s)
+        .collect()
+}
+
+/// The load balancers after each router's first that exist and route
+/// nothing: what a shrink removes.
+pub fn empty_shards(observed: &[Observed]) -> BTreeSet<Shard> {
+    Pool::observed(observed)
+        .shards
+        .into_iter()
+        .filter(|(s, load)| !s.is_first() && load.is_empty())
+        .filter(|(s, _)| {
+            let key = ResourceKey::shard_load_balancer(*s);
+            observed.iter().any(|o| o.resource.key == key)
+        })
         .map(|(s, _)| s)
         .collect()
 }
@@ -222,10 +272,11 @@ pub fn place(
             new_shards: BTreeSet::new(),
         });
     };
-    let mut pool = Pool::observed(observed);
+    let mut pool = Pool::observed_but(observed, Some(&app));
     let cert = ResourceKey::app_certificate(&app);
 
-    // Where the app's services are routed now.
+    // Where the app's services are routed now: by the listener their rule is
+    // on. Those stay; their target groups count where they are.
     let mut placement: BTreeMap<(Name, Router), Shard> = BTreeMap::new();
     for o in observed {
         if let (KeySubject::ListenerRule(a, s, r), ResourceSpec::ListenerRule(rule)) =
@@ -237,6 +288,27 @@ pub fn place(
             placement.entry((s.clone(), *r)).or_insert(shard);
         }
     }
+    for ((s, r), shard) in &placement {
+        if let Some(load) = pool.shards.get_mut(shard) {
+            load.target_groups
+                .insert(ResourceKey::target_group(&app, s, *r));
+        }
+    }
+    // Where the app's services without a rule were placed before (a rule
+    // being replaced, a deploy that stopped before its rules): kept where
+    // there is still room for them, placed afresh otherwise.
+    let mut preferred: BTreeMap<(Name, Router), Shard> = BTreeMap::new();
+    for o in observed {
+        if let KeySubject::TargetGroup(a, s, r) = o.resource.key.subject()
+            && *a == app
+            && o.resource.tags.contains_key(TAG_SHARD)
+            && !placement.contains_key(&(s.clone(), *r))
+            && let Some(shard) = tagged_shard(o, *r)
+            && pool.shards.contains_key(&shard)
+        {
+            preferred.insert((s.clone(), *r), shard);
+        }
+    }
 
     // What the app routes: one rule per (service, router).
     let mut routed: BTreeMap<Router, Vec<Name>> = BTreeMap::new();
@@ -246,6 +318,23 @@ pub fn place(
         }
     }
     placement.retain(|(s, r), _| routed.get(r).is_some_and(|v| v.contains(s)));
+    for ((s, r), shard) in preferred {
+        let wanted = routed.get(&r).is_some_and(|v| v.contains(&s));
+        let load = &pool.shards[&shard];
+        let room = Room::left(r, load, quotas);
+        let cert_ok =
+            r == Router::External || load.certificates.contains(&cert) || room.certificates >= 1;
+        if wanted && room.services >= 1 && cert_ok {
+            let load = pool.shards.entry(shard).or_default();
+            load.rules += 1;
+            load.target_groups
+                .insert(ResourceKey::target_group(&app, &s, r));
+            if r == Router::Internal {
+                load.certificates.insert(cert.clone());
+            }
+            placement.insert((s, r), shard);
+        }
+    }
 
     let mut new_shards = BTreeSet::new();
     for (router, services) in &routed {
@@ -367,6 +456,17 @@ fn rewrite(
     let mut attachment = None;
     for (key, res) in desired.resources.iter_mut() {
         match (key.subject(), &mut res.spec) {
+            (KeySubject::TargetGroup(_, s, r), ResourceSpec::TargetGroup(tg)) => {
+                if let Some(shard) = placement.get(&(s.clone(), *r)) {
+                    res.tags
+                        .insert(TAG_SHARD.to_string(), shard.index.to_string());
+                    if let Some(rack) = res.tags.get(crate::resource::TAG_RACK)
+                        && let Ok(rack) = Name::new(rack)
+                    {
+                        tg.name = target_group_name_on(&rack, app, s, *shard, tg.protocol, tg.port);
+                    }
+                }
+            }
             (KeySubject::ListenerRule(_, s, r), ResourceSpec::ListenerRule(rule)) => {
                 if let Some(shard) = placement.get(&(s.clone(), *r)) {
                     rule.listener = ResourceKey::shard_listener(*shard, 443);

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use convox_model::backend::Backend;
 use convox_model::env::link_vars;
-use convox_model::resource::{Observed, ResourceKey};
+use convox_model::resource::{KeySubject, Observed, ResourceKey};
 use serde_json::{Value, json};
 use x509_parser::extensions::GeneralName;
 
@@ -54,8 +54,9 @@ fn sans(pem: &str) -> Vec<String> {
     .unwrap_or_default()
 }
 
-/// One router as found in the raw state.
+/// One load balancer of a router's pool as found in the raw state.
 struct Found<'a> {
+    arn: &'a String,
     lb: &'a Value,
     /// Its owned listeners by port.
     listeners: BTreeMap<u64, (&'a String, &'a Value)>,
@@ -69,18 +70,33 @@ fn side_of(scheme: &Value) -> Side {
     }
 }
 
-/// The routers the rack owns, by side, each checked to be whole: one load
-/// balancer per side, listeners on 80 (HTTP, redirecting to 443) and 443 (HTTPS).
-fn routers<'a>(state: &'a Value, model: &Model) -> BTreeMap<Side, Found<'a>> {
-    let mut found: BTreeMap<Side, Found<'a>> = BTreeMap::new();
+/// The routers the rack owns, by side, each a pool of load balancers, each
+/// checked to be whole: listeners on 80 (HTTP, redirecting to 443) and 443
+/// (HTTPS). Exactly one of each pool is its first (the one a rack starts
+/// with, never removed).
+fn routers<'a>(state: &'a Value, model: &Model) -> BTreeMap<Side, Vec<Found<'a>>> {
+    let mut found: BTreeMap<Side, Vec<Found<'a>>> = BTreeMap::new();
     for (arn, lb) in obj(&state["load_balancers"]).filter(|(_, v)| owned(v)) {
         let side = side_of(&lb["scheme"]);
         let listeners = obj(&state["listeners"])
             .filter(|(_, l)| owned(l) && l["load_balancer_arn"] == json!(arn))
             .map(|(a, l)| (l["port"].as_u64().expect("port"), (a, l)))
             .collect();
-        let prev = found.insert(side, Found { lb, listeners });
-        assert!(prev.is_none(), "two {} load balancers", side.scheme());
+        found
+            .entry(side)
+            .or_default()
+            .push(Found { arn, lb, listeners });
+    }
+    for (side, pool) in &found {
+        let first = ResourceKey::router_load_balancer(side.router());
+        let firsts = pool
+            .iter()
+            .filter(|f| tag(f.lb, "convox:key") == Some(first.as_str()))
+            .count();
+        assert_eq!(
+            firsts, 1,
+            "the {side:?} router's pool has {firsts} first load balancers"
+        );
     }
     let sides: BTreeSet<Side> = found.keys().copied().collect();
     assert_eq!(
@@ -89,7 +105,10 @@ fn routers<'a>(state: &'a Value, model: &Model) -> BTreeMap<Side, Found<'a>> {
         "the rack's routers (params {:?})",
         model.params
     );
-    for (side, r) in &found {
+    for (side, r) in found
+        .iter()
+        .flat_map(|(s, pool)| pool.iter().map(move |r| (s, r)))
+    {
         let ports: Vec<(u64, &Value)> = r
             .listeners
             .iter()
@@ -109,16 +128,23 @@ fn routers<'a>(state: &'a Value, model: &Model) -> BTreeMap<Side, Found<'a>> {
     found
 }
 
-/// What one owned rule serves, as read from the raw state.
-fn served(state: &Value, arn: &str, rule: &Value, routers: &BTreeMap<Side, Found<'_>>) -> Route {
+/// What one owned rule serves, as read from the raw state, and the load
+/// balancer it is on.
+fn served<'a, 'b>(
+    state: &Value,
+    arn: &str,
+    rule: &Value,
+    routers: &'b BTreeMap<Side, Vec<Found<'a>>>,
+) -> (Route, &'b Found<'a>) {
     let listener_arn = rule["listener_arn"].as_str().expect("listener");
-    let (side, port) = routers
+    let (side, port, on) = routers
         .iter()
+        .flat_map(|(s, pool)| pool.iter().map(move |r| (s, r)))
         .find_map(|(side, r)| {
             r.listeners
                 .iter()
                 .find(|(_, (a, _))| a.as_str() == listener_arn)
-                .map(|(p, _)| (*side, *p))
+                .map(|(p, _)| (*side, *p, r))
         })
         .unwrap_or_else(|| panic!("rule {arn} is on {listener_arn}, no listener of the rack's"));
     assert_eq!(
@@ -142,7 +168,7 @@ fn served(state: &Value, arn: &str, rule: &Value, routers: &BTreeMap<Side, Found
         Some(ResourceKey::target_group(&name(app), &name(service), side.router()).as_str()),
         "(2) rule {arn} forwards to a target group of the other router"
     );
-    Route {
+    let route = Route {
         host: hosts[0].as_str().expect("host").to_string(),
         side,
         app: app.to_string(),
@@ -153,7 +179,8 @@ fn served(state: &Value, arn: &str, rule: &Value, routers: &BTreeMap<Side, Found
             _ => "HTTP",
         },
         certificate: String::new(),
-    }
+    };
+    (route, on)
 }
 
 /// The names covered by the certificates on a listener (default and SNI).
@@ -214,6 +241,10 @@ pub fn check(sut: &Sut, model: &Model) {
         }
     }
     let routers = routers(&state, model);
+    // Which load balancer of its router's pool routes each hostname.
+    let mut on_lb: BTreeMap<String, &Found<'_>> = BTreeMap::new();
+    // And the target group each hostname's rule forwards to.
+    let mut group_of: BTreeMap<String, String> = BTreeMap::new();
 
     // (2) Every hostname on the router, listener and target it must be, and no
     // other rule: compared as whole sets.
@@ -231,7 +262,15 @@ pub fn check(sut: &Sut, model: &Model) {
                 "(1) rule {arn} on an internet-facing ALB"
             );
         }
-        let r = served(&state, arn, rule, &routers);
+        let (r, lb) = served(&state, arn, rule, &routers);
+        on_lb.insert(r.host.clone(), lb);
+        group_of.insert(
+            r.host.clone(),
+            rule["target_group_arn"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
         rules.entry(r.host.clone()).or_default().push(r);
     }
     // (4) Injective: one rule per hostname.
@@ -274,8 +313,14 @@ pub fn check(sut: &Sut, model: &Model) {
         );
     }
 
-    // Records: exactly one per internal hostname, aliasing the internal router.
-    let internal_lb = routers.get(&Side::Internal).map(|r| &r.lb["address"]);
+    // (11) Router pools: every load balancer within AWS's limits, counting
+    // every rule on its listeners (ours and others'); none but the first of
+    // each pool is empty; a hostname stays on the load balancer that first
+    // routed it while that one exists.
+    pools(sut, &state, &routers, &on_lb, &group_of);
+
+    // Records: exactly one per internal hostname, aliasing the internal load
+    // balancer that routes it.
     let mut records: BTreeMap<&String, (&Value, ResourceKey)> = BTreeMap::new();
     for (_, z) in obj(&state["zones"]).filter(|(_, z)| owned(z)) {
         assert_eq!(
@@ -305,8 +350,8 @@ pub fn check(sut: &Sut, model: &Model) {
         );
         assert_eq!(
             Some(*alias),
-            internal_lb,
-            "(2) record {host} does not alias the internal load balancer"
+            on_lb.get(*host).map(|f| &f.lb["address"]),
+            "(2) record {host} does not alias the internal load balancer that routes it"
         );
     }
     for record in records.keys() {
@@ -319,12 +364,8 @@ pub fn check(sut: &Sut, model: &Model) {
     // (5) Every hostname is covered by a certificate attached to its listener,
     // read from the certificates' SANs, and the certificate the rack issues for
     // that router (and app) is among them.
-    let mut names: BTreeMap<Side, Vec<String>> = BTreeMap::new();
-    for (side, r) in &routers {
-        names.insert(*side, listener_names(&state, r.listeners[&443].1));
-    }
     for r in want.values() {
-        let on = &names[&r.side];
+        let on = &listener_names(&state, on_lb[&r.host].listeners[&443].1);
         assert!(
             on.iter().any(|n| covers(n, &r.host)),
             "(5) {} on the {:?} router is covered by none of {on:?}",
@@ -352,7 +393,7 @@ pub fn check(sut: &Sut, model: &Model) {
         let due_from = crate::input::NOW
             + day * convox_model::renew::DAY
             + convox_model::renew::DEFAULT_RENEW_BEFORE;
-        let best = l_certs(routers[&r.side].listeners[&443].1)
+        let best = l_certs(on_lb[&r.host].listeners[&443].1)
             .map(|c| &state["certificates"][c])
             .filter(|c| {
                 c["certificate_pem"]
@@ -460,11 +501,15 @@ pub fn check(sut: &Sut, model: &Model) {
             normalised(theirs(&sut.twin_copies, observe(sut, twin))),
             "(8) the state after faults differs from the fault-free twin"
         );
-        assert_eq!(
-            sut.mock.inventory(),
-            twin.inventory(),
-            "(8) inventories differ"
-        );
+        // Counted by kind: on small quotas the pools may hold their services
+        // on a different number of load balancers (compared above as placed).
+        if sut.mock.quotas() == convox_model::aws::Quotas::default() {
+            assert_eq!(
+                sut.mock.inventory(),
+                twin.inventory(),
+                "(8) inventories differ"
+            );
+        }
     }
 }
 
@@ -476,9 +521,94 @@ fn check_keys(observed: &[Observed], model: &Model) {
         unique.len(),
         "(8) duplicated resources: {keys:?}"
     );
+    // The reference names what a rack of one load balancer per router has;
+    // the later load balancers of a pool, and an app's certificate attached on
+    // them, are checked as a pool above (11).
+    let first: BTreeSet<ResourceKey> = unique
+        .into_iter()
+        .filter_map(|k| match k.subject() {
+            KeySubject::RouterLoadBalancer(s) | KeySubject::RouterListener(s, _)
+                if !s.is_first() =>
+            {
+                None
+            }
+            KeySubject::Attachment(cert, _) => Some(ResourceKey::listener_certificate(cert)),
+            _ => Some(k),
+        })
+        .collect();
     assert_eq!(
-        unique,
+        first,
         model.expected_keys(),
         "(8) owned resources differ from the reference"
     );
+}
+
+/// (11) The pools' invariants, from the raw state.
+fn pools(
+    sut: &Sut,
+    state: &Value,
+    routers: &BTreeMap<Side, Vec<Found<'_>>>,
+    on_lb: &BTreeMap<String, &Found<'_>>,
+    group_of: &BTreeMap<String, String>,
+) {
+    let quotas = sut.mock.quotas();
+    for (side, pool) in routers {
+        for lb in pool {
+            let listeners: BTreeSet<&str> =
+                lb.listeners.values().map(|(a, _)| a.as_str()).collect();
+            let rules: Vec<&Value> = obj(&state["rules"])
+                .map(|(_, r)| r)
+                .filter(|r| {
+                    r["listener_arn"]
+                        .as_str()
+                        .is_some_and(|l| listeners.contains(l))
+                })
+                .collect();
+            let groups: BTreeSet<&str> = rules
+                .iter()
+                .filter_map(|r| r["target_group_arn"].as_str())
+                .collect();
+            let certificates: usize = lb
+                .listeners
+                .values()
+                .map(|(_, l)| l["certificates"].as_array().map_or(0, Vec::len))
+                .sum();
+            assert!(
+                rules.len() <= quotas.rules_per_load_balancer
+                    && groups.len() <= quotas.target_groups_per_load_balancer
+                    && certificates <= quotas.certificates_per_load_balancer,
+                "(11) the {side:?} load balancer {} holds {} rules, {} target groups, {certificates} certificates over {quotas:?}",
+                lb.arn,
+                rules.len(),
+                groups.len(),
+            );
+            let first = tag(lb.lb, "convox:key")
+                == Some(ResourceKey::router_load_balancer(side.router()).as_str());
+            assert!(
+                first || !rules.is_empty() || certificates > 0,
+                "(11) the {side:?} load balancer {} is empty and was not removed",
+                lb.arn
+            );
+        }
+    }
+    let arns: BTreeSet<&str> = routers.values().flatten().map(|f| f.arn.as_str()).collect();
+    let mut placed = sut.placed.borrow_mut();
+    // A hostname whose load balancer is gone (its router removed or replaced),
+    // or whose target group was replaced (a new port or protocol: a new
+    // target group, which may go where there is room), is placed afresh.
+    placed.retain(|host, (lb, group)| {
+        arns.contains(lb.as_str()) && group_of.get(host) == Some(group)
+    });
+    for (host, lb) in on_lb {
+        let group = group_of[host].clone();
+        let (was, _) = placed
+            .entry(host.clone())
+            .or_insert_with(|| (lb.arn.clone(), group));
+        assert_eq!(
+            was, lb.arn,
+            "(11) {host} moved from the load balancer {was} to {}",
+            lb.arn
+        );
+    }
+    placed.retain(|host, _| on_lb.contains_key(host));
 }

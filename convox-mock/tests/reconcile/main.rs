@@ -50,9 +50,30 @@ use proptest_state_machine::{StateMachineTest, prop_state_machine};
 use reference::{Model, Outcome, Reference, Transition};
 use sut::{Sut, foreign, seeded, state_json};
 
-struct Reconcile<const FAULTS: bool>;
+/// The state machine on a mock with AWS's quotas, or with `SMALL` ones (a few
+/// rules, target groups and certificates per load balancer), so that the
+/// routers' pools grow and shrink under every transition (issue 9).
+struct Reconcile<const FAULTS: bool, const SMALL: bool>;
 
-impl<const FAULTS: bool> StateMachineTest for Reconcile<FAULTS> {
+/// Quotas small enough that three apps of up to four services need several
+/// load balancers per router. Certificates keep room for every app twice: a
+/// CA rotation replaces every app's certificate make-before-break, all on a
+/// listener at once, so it needs as many free slots as the listener holds
+/// (placement's certificate slots are tested in the pool's own tests).
+fn quotas(small: bool) -> convox_model::aws::Quotas {
+    let aws = convox_model::aws::Quotas::default();
+    if !small {
+        return aws;
+    }
+    convox_model::aws::Quotas {
+        target_groups_per_load_balancer: 3,
+        rules_per_load_balancer: 4,
+        certificates_per_load_balancer: 2 * crate::input::APPS.len(),
+        ..aws
+    }
+}
+
+impl<const FAULTS: bool, const SMALL: bool> StateMachineTest for Reconcile<FAULTS, SMALL> {
     type SystemUnderTest = Sut;
     type Reference = Reference<FAULTS>;
 
@@ -60,8 +81,8 @@ impl<const FAULTS: bool> StateMachineTest for Reconcile<FAULTS> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
-        let mock = seeded(&rt);
-        let twin = FAULTS.then(|| seeded(&rt));
+        let mock = seeded(&rt, quotas(SMALL));
+        let twin = FAULTS.then(|| seeded(&rt, quotas(SMALL)));
         let foreign = foreign(&state_json(&mock));
         let mut sut = Sut {
             rt,
@@ -76,6 +97,7 @@ impl<const FAULTS: bool> StateMachineTest for Reconcile<FAULTS> {
             last: None,
             now: input::NOW,
             ca: model.ca,
+            placed: Default::default(),
         };
         if model.rack_exists {
             let internal = if model.params.internal() {
@@ -126,8 +148,15 @@ prop_state_machine! {
     })]
 
     #[test]
-    fn reconcile_keeps_the_invariants(sequential 1..12 => Reconcile<false>);
+    fn reconcile_keeps_the_invariants(sequential 1..12 => Reconcile<false, false>);
 
     #[test]
-    fn reconcile_converges_after_faults(sequential 1..12 => Reconcile<true>);
+    fn reconcile_converges_after_faults(sequential 1..12 => Reconcile<true, false>);
+
+    // Router pools (issue 9): the same transitions on small quotas.
+    #[test]
+    fn reconcile_keeps_the_invariants_in_pools(sequential 1..12 => Reconcile<false, true>);
+
+    #[test]
+    fn pools_converge_after_faults(sequential 1..12 => Reconcile<true, true>);
 }

@@ -86,14 +86,6 @@ pub enum Side {
 }
 
 impl Side {
-    /// The load balancer's scheme, as AWS spells it.
-    pub fn scheme(self) -> &'static str {
-        match self {
-            Side::Internal => "internal",
-            Side::External => "internet-facing",
-        }
-    }
-
     /// The same router in the library's terms, to spell resource keys.
     pub fn router(self) -> Router {
         match self {

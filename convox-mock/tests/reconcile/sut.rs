@@ -83,6 +83,9 @@ pub struct Sut {
     pub now: i64,
     /// The rack's certificate authority, as the model has it.
     pub ca: usize,
+    /// Router pools: the load balancer (ARN) that routes each hostname, as
+    /// first seen (placement is sticky), with the target group its rule forwards to.
+    pub placed: std::cell::RefCell<std::collections::BTreeMap<String, (String, String)>>,
 }
 
 /// Another tool's resources in the same account and VPC: an untagged
@@ -220,8 +223,8 @@ async fn seed_other_rack(b: &MockBackend) {
 }
 
 /// A mock seeded with another tool's resources and another rack.
-pub fn seeded(rt: &tokio::runtime::Runtime) -> Arc<MockBackend> {
-    let b = Arc::new(MockBackend::new());
+pub fn seeded(rt: &tokio::runtime::Runtime, quotas: Limits) -> Arc<MockBackend> {
+    let b = Arc::new(MockBackend::new().with_quotas(quotas));
     rt.block_on(async {
         seed_untagged(&b).await;
         seed_other_rack(&b).await;
@@ -314,9 +317,49 @@ pub fn copied(state: &Value, copies: &[String]) -> Value {
 /// stopping frees its priority for the retry. With hostnames injective (one rule
 /// per host, checked), a rule's priority does not change what it routes.
 pub fn normalised(observed: Vec<Observed>) -> Vec<(ResourceKey, String)> {
+    use convox_model::exposure::Shard;
+    use convox_model::resource::KeySubject;
+    // Which load balancer of a pool routes a service depends on the order
+    // things happened in (placement is sticky), and faults change that order:
+    // the twin is compared with every service on its router's first.
+    let first = |k: &ResourceKey| match k.subject() {
+        KeySubject::RouterListener(s, port) => {
+            ResourceKey::shard_listener(Shard::first(s.router), *port)
+        }
+        KeySubject::RouterLoadBalancer(s) => {
+            ResourceKey::shard_load_balancer(Shard::first(s.router))
+        }
+        KeySubject::Attachment(cert, _) => ResourceKey::listener_certificate(cert),
+        _ => k.clone(),
+    };
+    let later = |k: &ResourceKey| matches!(k.subject(), KeySubject::RouterListener(s, _) | KeySubject::RouterLoadBalancer(s) if !s.is_first());
     let mut v: Vec<(ResourceKey, String)> = observed
         .into_iter()
+        .filter(|o| !later(&o.resource.key))
         .map(|mut o| {
+            o.resource.key = first(&o.resource.key);
+            if let Some(k) = o.resource.tags.get_mut(convox_model::resource::TAG_KEY) {
+                *k = o.resource.key.to_string();
+            }
+            o.resource.tags.remove(convox_model::resource::TAG_SHARD);
+            if let (KeySubject::TargetGroup(app, service, router), Spec::TargetGroup(tg)) =
+                (o.resource.key.subject(), &mut o.resource.spec)
+            {
+                tg.name = convox_model::desired::target_group_name(
+                    &name(RACK),
+                    app,
+                    service,
+                    *router,
+                    tg.protocol,
+                    tg.port,
+                );
+            }
+            match &mut o.resource.spec {
+                Spec::ListenerRule(r) => r.listener = first(&r.listener),
+                Spec::Record(r) => r.load_balancer = first(&r.load_balancer),
+                Spec::ListenerCertificate(lc) => lc.listener = first(&lc.listener),
+                _ => {}
+            }
             if let Spec::ListenerRule(r) = &mut o.resource.spec {
                 r.priority = None;
             }
@@ -332,6 +375,7 @@ pub fn normalised(observed: Vec<Observed>) -> Vec<(ResourceKey, String)> {
         })
         .collect();
     v.sort();
+    v.dedup();
     v
 }
 
@@ -434,13 +478,7 @@ impl Sut {
         let desired = convox_model::pool::place(desired, &observed, &b.quotas())
             .expect("placement")
             .desired;
-        let p = plan(
-            &Scope::App(app.clone()),
-            &desired,
-            &observed,
-            &Limits::default(),
-        )
-        .expect("plan");
+        let p = plan(&Scope::App(app.clone()), &desired, &observed, &b.quotas()).expect("plan");
         assert!(p.is_empty(), "app plan after a deploy is not empty:\n{p}");
         let p = plan(
             &Scope::Rack,
@@ -452,7 +490,7 @@ impl Sut {
                 &convox_model::pool::shards_in_use(&observed),
             ),
             &observed,
-            &Limits::default(),
+            &b.quotas(),
         )
         .expect("plan");
         assert!(p.is_empty(), "rack plan after a deploy is not empty:\n{p}");
@@ -506,7 +544,7 @@ impl Sut {
                 &convox_model::pool::shards_in_use(&observed),
             ),
             &observed,
-            &Limits::default(),
+            &b.quotas(),
         )
         .expect("plan");
         assert!(

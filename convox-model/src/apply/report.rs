@@ -175,6 +175,20 @@ fn next_step(failures: &[Failure]) -> &'static str {
     }
 }
 
+/// A load balancer refused a rule or a certificate for want of room, or its
+/// listener was gone: the plan checked AWS's quotas over everything it would
+/// leave, and every listener it names, before it ran, so another process took
+/// the room meanwhile (two deploys placed on the same load balancer of a
+/// router's pool at once) or removed a load balancer it found empty; placing
+/// again finds another, or makes it again.
+fn took_the_room(e: &crate::backend::BackendError) -> bool {
+    matches!(e.kind, ErrorKind::QuotaExceeded | ErrorKind::NotFound)
+        && matches!(
+            e.operation.as_str(),
+            "CreateRule" | "AddListenerCertificates"
+        )
+}
+
 impl ApplyError {
     /// Whether the apply failed only because another process changed the rack
     /// meanwhile (it took a rule priority, or changed what was planned from):
@@ -184,7 +198,8 @@ impl ApplyError {
             ApplyError::Stale { .. } => true,
             ApplyError::Failed { failures, .. } => failures.iter().all(|f| {
                 matches!(&f.error, StepError::Backend(e)
-                    if e.kind == ErrorKind::Conflict && e.message.contains(PRIORITY_IN_USE))
+                    if (e.kind == ErrorKind::Conflict && e.message.contains(PRIORITY_IN_USE))
+                        || took_the_room(e))
             }),
             ApplyError::Observe(_) => false,
         }

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::PlanError;
-use crate::desired::{security_group_name, shard_load_balancer_name, target_group_name};
+use crate::desired::{security_group_name, shard_load_balancer_name, target_group_name_on};
 use crate::name::Name;
 use crate::resource::{
     KeySubject, Observed, Resource, ResourceKey, ResourceKind, ResourceSpec, Scope, TAG_RACK,
@@ -242,9 +242,21 @@ fn our_name(o: &Observed) -> Option<String> {
         (KeySubject::RouterLoadBalancer(r), ResourceSpec::LoadBalancer(_)) => {
             Some(shard_load_balancer_name(&rack, *r))
         }
-        (KeySubject::TargetGroup(app, service, r), ResourceSpec::TargetGroup(tg)) => Some(
-            target_group_name(&rack, app, service, *r, tg.protocol, tg.port),
-        ),
+        (KeySubject::TargetGroup(app, service, r), ResourceSpec::TargetGroup(tg)) => {
+            // The load balancer of the pool it was made for (pool::place).
+            let shard = match o.resource.tags.get(crate::resource::TAG_SHARD) {
+                Some(n) => crate::exposure::Shard::new(*r, n.parse().ok()?)?,
+                None => crate::exposure::Shard::first(*r),
+            };
+            Some(target_group_name_on(
+                &rack,
+                app,
+                service,
+                shard,
+                tg.protocol,
+                tg.port,
+            ))
+        }
         _ => None,
     }
 }

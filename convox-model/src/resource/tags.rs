@@ -18,6 +18,10 @@ pub const TAG_SERVICE: &str = "convox:service";
 pub const TAG_ROLE: &str = "convox:role";
 /// Tag: the resource's stable [`ResourceKey`].
 pub const TAG_KEY: &str = "convox:key";
+/// On a target group: the number of the load balancer of its router's pool
+/// that routes it ([`crate::pool`]), so that placement survives its rule's
+/// replacement.
+pub const TAG_SHARD: &str = "convox:shard";
 
 /// Tags on a resource, sorted by key.
 pub type Tags = BTreeMap<String, String>;
