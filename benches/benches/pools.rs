@@ -1,0 +1,391 @@
+//! Router pools (issue 9) on the mock at AWS's default quotas (100 target
+//! groups, 100 rules and 25 certificates per load balancer, 50 load balancers
+//! and 3,000 target groups per region; nothing raised), with a rack of
+//! `Internal=Yes` holding N routed internal services in N/5 apps of 5, for
+//! N = 100, 1,000 and 2,500:
+//!
+//! - `plan_app`: `ops::plan_app` (observe + placement + plan) of one new
+//!   5-service app on each rack;
+//! - `place+plan`: the pure part alone, over an observation of the rack made
+//!   once: `desired_app`, `pool::place`, then `plan::plan` twice as
+//!   `plan_app` does (the rack resources the app needs first, then the app);
+//! - `deploy`: `ops::deploy` of one new 5-service app on the 1,000-service
+//!   rack, each iteration on a fresh copy of the rack (the mock's state
+//!   through `to_json`/`from_json`, outside the timed part), no latency.
+//!
+//! On every rack each load balancer is full (20 apps of 5 take its 100 target
+//! groups), so the new app opens the next internal load balancer: its plan
+//! includes that shard's creation.
+//!
+//! The issue asks for 5,000 services; building that rack app by app through
+//! `ops::deploy` had not finished after more than three minutes (each deploy
+//! observes, fingerprints and plans over the whole rack, so building it is
+//! quadratic), so the largest rack is 2,500. At 5,000 the rack would also
+//! exceed two adjustable per-region quotas (51 load balancers, 5,000 target
+//! groups), to be raised in the mock with `with_quotas`; at 2,500 it needs 26
+//! load balancers and 2,500 target groups, within AWS's defaults.
+//!
+//! Each rack is built once, app by app through `ops::deploy`, outside the
+//! timed loops (the racks grow one from the other, and each size's state is
+//! kept as JSON). The setup also prints, once, how many internal load
+//! balancers a rack of 1,000 services built app by app uses, against the two
+//! lower bounds: ⌈services/100⌉ (target groups) and ⌈apps/25⌉ (each app
+//! attaches its own certificate to every internal load balancer it is on),
+//! for 200 apps of 5 and for 200 apps of random sizes 1..=9.
+
+// criterion_group! generates undocumented items; a benchmark whose fixed input
+// fails to deploy is itself broken, so unwrapping is the right reaction.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Instant;
+
+use convox_mock::{MockBackend, Quotas, sleep_fn};
+use convox_model::apply::ApplyContext;
+use convox_model::desired::desired_app;
+use convox_model::exposure::{Router, Shard};
+use convox_model::manifest::{Exposure, Manifest, Port, Scheme, Service};
+use convox_model::name::Name;
+use convox_model::observe::observe_all;
+use convox_model::ops::{deploy, plan_app, set_rack_params};
+use convox_model::params::RackParams;
+use convox_model::plan::{Action, Op, plan};
+use convox_model::pool::place;
+use convox_model::public_cert::{desired_rack_for, external_certificate};
+use convox_model::rack::Rack;
+use convox_model::resource::{KeySubject, Observed, Scope};
+use convox_model::tls::CertificateAuthority;
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+use tokio::runtime::Runtime;
+
+const NOW: i64 = 1_700_000_000;
+
+/// Routed services in the racks measured.
+const SIZES: [usize; 3] = [100, 1_000, 2_500];
+
+/// Services per app in the racks measured, and in the new app.
+const PER_APP: usize = 5;
+
+fn name(s: &str) -> Name {
+    Name::new(s).unwrap()
+}
+
+/// `n` routed internal services `s0`….
+fn manifest(n: usize) -> Manifest {
+    Manifest::from_services(
+        (0..n)
+            .map(|i| {
+                let mut s = Service::with_defaults(name(&format!("s{i}")));
+                s.port = Some(Port {
+                    port: 3000,
+                    scheme: Scheme::Http,
+                });
+                s.exposure = Exposure::Internal;
+                s
+            })
+            .collect(),
+    )
+}
+
+/// AWS's defaults, as the mock enforces them and the planner counts them.
+fn quotas() -> Quotas {
+    Quotas::default()
+}
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+struct World {
+    rt: Runtime,
+    rack: Rack,
+    ca: Arc<CertificateAuthority>,
+    ctx: ApplyContext,
+}
+
+impl World {
+    fn new() -> Self {
+        let rack = Rack::new(
+            name("production"),
+            RackParams::new(true, false).unwrap(),
+            None,
+        );
+        let ca = Arc::new(CertificateAuthority::generate(&rack.name, NOW).unwrap());
+        let ctx = ApplyContext::new(rack.name.clone(), NOW, sleep_fn(tokio::time::sleep))
+            .with_issuer(ca.clone())
+            .with_concurrency(8);
+        World {
+            rt: runtime(),
+            rack,
+            ca,
+            ctx,
+        }
+    }
+
+    /// A mock holding the rack's own resources, reconciled.
+    fn rack_only(&self) -> MockBackend {
+        let mock = MockBackend::new().with_quotas(quotas());
+        self.rt
+            .block_on(set_rack_params(&mock, &self.rack, &[], &self.ctx))
+            .unwrap();
+        mock
+    }
+
+    /// A mock holding the state in `json` (from `MockBackend::to_json`).
+    fn restore(json: &str) -> MockBackend {
+        MockBackend::from_json(json).unwrap().with_quotas(quotas())
+    }
+
+    fn deploy(&self, mock: &MockBackend, app: &Name, services: usize) {
+        self.rt
+            .block_on(deploy(
+                mock,
+                &self.rack,
+                app,
+                &manifest(services),
+                &self.ctx,
+            ))
+            .unwrap_or_else(|e| panic!("deploying {app} ({services} services): {e}"));
+    }
+
+    fn observe(&self, mock: &MockBackend) -> Vec<Observed> {
+        self.rt
+            .block_on(observe_all(mock, &self.rack.name))
+            .unwrap()
+    }
+}
+
+/// The name of the `i`th app of a rack built for a benchmark.
+fn app_name(i: usize) -> Name {
+    name(&format!("a{i}"))
+}
+
+/// The load balancers of `router` that exist in `observed`.
+fn load_balancers(observed: &[Observed], router: Router) -> usize {
+    observed
+        .iter()
+        .filter(|o| {
+            matches!(o.resource.key.subject(), KeySubject::RouterLoadBalancer(s) if s.router == router)
+        })
+        .count()
+}
+
+/// The racks of [`SIZES`] services in apps of [`PER_APP`], built app by app
+/// on one mock (each size grows from the one before), each kept as JSON.
+fn build_racks(w: &World) -> Vec<(usize, String)> {
+    let mock = w.rack_only();
+    let mut racks = Vec::new();
+    let mut apps = 0;
+    let start = Instant::now();
+    for size in SIZES {
+        while apps * PER_APP < size {
+            w.deploy(&mock, &app_name(apps), PER_APP);
+            apps += 1;
+        }
+        let observed = w.observe(&mock);
+        eprintln!(
+            "pools: rack of {size} services in {apps} apps built in {:.1?} (cumulative); {} internal load balancers",
+            start.elapsed(),
+            load_balancers(&observed, Router::Internal),
+        );
+        racks.push((size, mock.to_json().unwrap()));
+    }
+    racks
+}
+
+/// What exists once `actions` have created what they create (as `plan_app`
+/// assumes before planning the app).
+fn assume_created(observed: &[Observed], actions: &[Action]) -> Vec<Observed> {
+    let mut assumed = observed.to_vec();
+    assumed.extend(
+        actions
+            .iter()
+            .filter(|a| a.op == Op::Create)
+            .filter_map(|a| a.desired.clone())
+            .map(|resource| Observed {
+                resource,
+                id: "(known after apply)".to_string(),
+                address: None,
+                not_after: None,
+            }),
+    );
+    assumed
+}
+
+/// A tiny deterministic generator (splitmix64), so the random rack is the
+/// same on every run without a crate for it.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `lo..=hi`.
+    fn between(&mut self, lo: usize, hi: usize) -> usize {
+        lo + (self.next() % (hi - lo + 1) as u64) as usize
+    }
+}
+
+/// `apps` app sizes in `1..=9` summing to `services`: drawn at random from
+/// `seed`, then nudged one service at a time (a random app, within bounds)
+/// until the total is right.
+fn random_sizes(apps: usize, services: usize, seed: u64) -> Vec<usize> {
+    assert!((apps..=9 * apps).contains(&services));
+    let mut rng = SplitMix(seed);
+    let mut sizes: Vec<usize> = (0..apps).map(|_| rng.between(1, 9)).collect();
+    let mut total: usize = sizes.iter().sum();
+    while total != services {
+        let i = rng.between(0, apps - 1);
+        if total < services && sizes[i] < 9 {
+            sizes[i] += 1;
+            total += 1;
+        } else if total > services && sizes[i] > 1 {
+            sizes[i] -= 1;
+            total -= 1;
+        }
+    }
+    sizes
+}
+
+/// How many internal load balancers a rack uses once every app of `sizes` is
+/// deployed, in order, on a fresh rack; and the lower bounds.
+struct PoolUse {
+    apps: usize,
+    services: usize,
+    internal_load_balancers: usize,
+    /// ⌈services/100⌉: 100 target groups per load balancer, a hard limit.
+    by_target_groups: usize,
+    /// ⌈apps/25⌉: each app's certificate on every internal load balancer it
+    /// is on, 25 per load balancer.
+    by_certificates: usize,
+}
+
+fn pool_use(w: &World, sizes: &[usize]) -> PoolUse {
+    let q = quotas();
+    let mock = w.rack_only();
+    for (i, n) in sizes.iter().enumerate() {
+        w.deploy(&mock, &app_name(i), *n);
+    }
+    let services: usize = sizes.iter().sum();
+    PoolUse {
+        apps: sizes.len(),
+        services,
+        internal_load_balancers: load_balancers(&w.observe(&mock), Router::Internal),
+        by_target_groups: services.div_ceil(q.target_groups_per_load_balancer),
+        by_certificates: sizes.len().div_ceil(q.certificates_per_load_balancer),
+    }
+}
+
+/// Not a timing: the load balancers a 1,000-service rack built app by app
+/// uses, printed once.
+fn report_pool_use(_c: &mut Criterion) {
+    let w = World::new();
+    let even = vec![PER_APP; 200];
+    let random = random_sizes(200, 1_000, 0x5EED);
+    for (what, sizes) in [
+        ("200 apps of 5", even),
+        ("200 apps of 1..=9 (seed 0x5EED)", random),
+    ] {
+        let u = pool_use(&w, &sizes);
+        eprintln!(
+            "pools: {} services in {what}: {} internal load balancers; minimum {} by target groups (⌈{}/100⌉), {} by certificates (⌈{}/25⌉)",
+            u.services,
+            u.internal_load_balancers,
+            u.by_target_groups,
+            u.services,
+            u.by_certificates,
+            u.apps,
+        );
+        // Sanity: the pool can do no better than its bounds.
+        assert!(u.internal_load_balancers >= u.by_target_groups.max(u.by_certificates));
+    }
+}
+
+fn bench_plan(c: &mut Criterion) {
+    let w = World::new();
+    let racks = build_racks(&w);
+    let new_app = name("newapp");
+    let new = manifest(PER_APP);
+    let fp = w.ca.fingerprint().to_string();
+    let scope = Scope::App(new_app.clone());
+    let q = quotas();
+
+    let mut g = c.benchmark_group("pools");
+    g.sample_size(10);
+    for (size, json) in &racks {
+        let mock = World::restore(json);
+        let run = || {
+            w.rt.block_on(plan_app(&mock, &w.rack, &new_app, &new, &fp))
+                .unwrap()
+        };
+        // The new app's resources and a new shard's: never nothing.
+        assert!(!run().is_empty());
+        g.bench_function(BenchmarkId::new("plan_app", size), |b| b.iter(run));
+
+        // The pure part, over one observation: what `plan_app` does after
+        // reading the rack.
+        let observed = w.observe(&mock);
+        let external = w.rt.block_on(external_certificate(&mock, &w.rack)).unwrap();
+        let pure = |observed: &[Observed]| {
+            let desired = desired_app(&w.rack, &new_app, &new, &fp).unwrap();
+            let placed = place(desired, observed, &q).unwrap();
+            // The rack resources the app needs first (its new shard), planned
+            // and assumed created, as `plan_app` does.
+            let rack_desired = desired_rack_for(&w.rack, &fp, &external, observed, &placed.shards);
+            let rack_plan = plan(&Scope::Rack, &rack_desired, observed, &q).unwrap();
+            let assumed = assume_created(observed, &rack_plan.actions);
+            let app_plan = plan(&scope, &placed.desired, &assumed, &q).unwrap();
+            (rack_plan, app_plan)
+        };
+        let (rack_plan, app_plan) = pure(&observed);
+        // Every rack is full, so the app opens the next internal load balancer:
+        // the rack's part is that shard's creation and nothing else.
+        let next = Shard {
+            router: Router::Internal,
+            index: u16::try_from(load_balancers(&observed, Router::Internal) + 1).unwrap(),
+        };
+        assert!(!rack_plan.is_empty());
+        for a in &rack_plan.actions {
+            assert_eq!(
+                (a.op, a.key.subject().shard()),
+                (Op::Create, Some(next)),
+                "{}",
+                a.key
+            );
+        }
+        assert_eq!(app_plan.counts().create, app_plan.actions.len());
+        g.bench_with_input(BenchmarkId::new("place+plan", size), &observed, |b, o| {
+            b.iter(|| pure(black_box(o)))
+        });
+    }
+
+    // The deploy of one new app on the 1,000-service rack, each on a fresh
+    // copy of it.
+    let (_, json) = racks.iter().find(|(n, _)| *n == 1_000).unwrap();
+    g.bench_function(BenchmarkId::new("deploy", 1_000), |b| {
+        b.iter_batched(
+            || World::restore(json),
+            |mock| {
+                let r =
+                    w.rt.block_on(deploy(&mock, &w.rack, &new_app, &new, &w.ctx))
+                        .unwrap();
+                assert!(!r.plan.is_empty());
+                (mock, r)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, report_pool_use, bench_plan);
+criterion_main!(benches);
