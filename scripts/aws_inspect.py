@@ -132,7 +132,9 @@ def load_balancers(elb, ec2, acm):
             key=lambda li: li["Port"],
         ):
             larn = li["ListenerArn"]
-            default_arns = {c["CertificateArn"] for c in li.get("Certificates", [])}
+            # AWS lists the default certificate alone here; moto lists every
+            # certificate attached, the default first. The first is the default.
+            default_arns = {c["CertificateArn"] for c in li.get("Certificates", [])[:1]}
             attached = {
                 c["CertificateArn"]: c.get("IsDefault", False)
                 for c in pages(

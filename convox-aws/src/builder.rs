@@ -8,6 +8,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
+use convox_model::aws::Quotas;
 
 use crate::AwsBackend;
 use crate::calls::{Counter, PacedIdentityCache, RequestHook};
@@ -77,6 +78,8 @@ pub struct AwsBackendBuilder {
     headers: Vec<(String, String)>,
     /// `None`: no client-side pacing.
     pacing: Option<Pacing>,
+    /// What the planner plans against (router pools).
+    quotas: Quotas,
     #[cfg(test)]
     http_client: Option<aws_smithy_runtime_api::client::http::SharedHttpClient>,
 }
@@ -99,6 +102,7 @@ impl AwsBackendBuilder {
             retry: Retry::Standard,
             headers: Vec::new(),
             pacing: Some(Pacing::aws_defaults()),
+            quotas: Quotas::AWS,
             #[cfg(test)]
             http_client: None,
         }
@@ -175,6 +179,31 @@ impl AwsBackendBuilder {
     /// `x-moto-account-id` picks the account a request acts in).
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Plans against `quotas` instead of AWS's defaults ([`Quotas::AWS`]): the
+    /// backend's [`quotas`](convox_model::backend::Backend::quotas), which
+    /// decide how many services and certificates each load balancer of a
+    /// router's pool takes and how many load balancers the region allows.
+    ///
+    /// For an account whose adjustable quotas AWS raised (rules and
+    /// certificates per load balancer, load balancers per region), and for
+    /// tests that reach a limit with a few apps, since emulators enforce none.
+    /// AWS's hard limits do not move: a load balancer's rules forward to at
+    /// most 100 target groups whatever is asked, so a higher
+    /// `target_groups_per_load_balancer` only makes AWS refuse the apply.
+    ///
+    /// ```
+    /// use convox_model::aws::Quotas;
+    /// let raised = Quotas {
+    ///     certificates_per_load_balancer: 50,
+    ///     ..Quotas::AWS
+    /// };
+    /// let builder = convox_aws::AwsBackendBuilder::from_env().with_quotas(raised);
+    /// ```
+    pub fn with_quotas(mut self, quotas: Quotas) -> Self {
+        self.quotas = quotas;
         self
     }
 
@@ -298,6 +327,7 @@ impl AwsBackendBuilder {
             ec2: client!(aws_sdk_ec2, Service::Ec2),
             region,
             counter,
+            quotas: self.quotas,
         })
     }
 }
@@ -379,5 +409,26 @@ mod tests {
             BuildError::InvalidPacing("route53")
         );
         us().with_pacing_disabled().build().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn quotas_are_aws_defaults_unless_given() {
+        use convox_model::backend::Backend;
+        let us = || {
+            AwsBackendBuilder::new()
+                .with_credentials("a", "b")
+                .with_region("us-east-1")
+        };
+        assert_eq!(us().build().await.unwrap().quotas(), Quotas::AWS);
+        let small = Quotas {
+            target_groups_per_load_balancer: 5,
+            rules_per_load_balancer: 5,
+            certificates_per_load_balancer: 2,
+            ..Quotas::AWS
+        };
+        let b = us().with_quotas(small.clone()).build().await.unwrap();
+        assert_eq!(b.quotas(), small);
+        // Clones share them.
+        assert_eq!(b.clone().quotas(), small);
     }
 }

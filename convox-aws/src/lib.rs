@@ -106,6 +106,8 @@ pub struct AwsBackend {
     ec2: aws_sdk_ec2::Client,
     region: String,
     counter: Arc<calls::Counter>,
+    /// What the planner plans against ([`AwsBackendBuilder::with_quotas`]).
+    quotas: convox_model::aws::Quotas,
 }
 
 impl AwsBackend {
@@ -185,6 +187,11 @@ impl_backend! {
     {
         async fn observe(&self, rack: &Name, scope: &Scope) -> BackendResult<Vec<Observed>> {
             observe::observe(self, rack, scope).await
+        }
+
+        // Router pools: AWS's defaults, or what the builder was given.
+        fn quotas(&self) -> convox_model::aws::Quotas {
+            self.quotas.clone()
         }
 
         async fn load_rack(&self, rack: &Name) -> BackendResult<Option<Rack>> {

@@ -19,6 +19,9 @@ mod ownership;
 // Public certificates for the external router (issue 12, item 6).
 #[path = "moto/public_cert.rs"]
 mod public_cert;
+// Router pools (issue 9): placement within quotas, counted by boto3.
+#[path = "moto/pools.rs"]
+mod pools;
 #[path = "moto/routers.rs"]
 mod routers;
 #[path = "moto/zones.rs"]
