@@ -18,9 +18,9 @@ use convox_model::resource::{
     CertificateSpec, DefaultAction, HealthCheck, HostedZoneSpec, LbScheme, ListenerCertificateSpec,
     ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol,
     RecordSpec, Resource, ResourceKey, ResourceSpec as Spec, Scope, SecurityGroupSpec, TAG_APP,
-    TAG_KEY, TAG_RACK, TAG_ROLE, TAG_SERVICE, Tags, TargetGroupSpec, listener_certificate_id,
-    listener_certificate_tags, normal_hosts, normal_ingress, normal_subnets, owned_by, record_tags,
-    split_security_groups,
+    TAG_KEY, TAG_RACK, TAG_ROLE, TAG_SERVICE, TAG_SHARD, Tags, TargetGroupSpec,
+    listener_certificate_id, listener_certificate_tags, normal_hosts, normal_ingress,
+    normal_subnets, owned_by, record_tags, split_security_groups,
 };
 
 use crate::AwsBackend;
@@ -43,10 +43,13 @@ fn foreign(id: &str) -> ResourceKey {
     ResourceKey::from_raw(format!("foreign:{id}"))
 }
 
-/// Only the ownership tags: settings and other tags are not the planner's concern.
+/// Only the ownership tags and a target group's placement (`convox:shard`):
+/// settings and other tags are not the planner's concern.
 fn ownership_only(tags: &Tags) -> Tags {
     tags.iter()
-        .filter(|(k, _)| [TAG_RACK, TAG_APP, TAG_SERVICE, TAG_ROLE, TAG_KEY].contains(&k.as_str()))
+        .filter(|(k, _)| {
+            [TAG_RACK, TAG_APP, TAG_SERVICE, TAG_ROLE, TAG_KEY, TAG_SHARD].contains(&k.as_str())
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }

@@ -772,7 +772,8 @@ cases! {
     case_duplicate_listener_port => duplicate_listener_port("ldp");
     /// Attaching and detaching an SNI certificate is idempotent and observed.
     case_listener_certificates_idempotent => listener_certificates("lc");
-    /// A target group reads back as written; its health check can be modified.
+    /// A target group reads back as written, its placement tag too; its
+    /// health check can be modified.
     case_target_group_round_trip_and_health_modify => target_group_round_trip("tg");
     /// A rule reads back with keys; its hosts, target and priority can change.
     case_rule_round_trip_and_modify => rule_round_trip("rule");
@@ -1305,14 +1306,23 @@ async fn listener_certificates(fx: &Fx<'_>) -> R<Outcome> {
 
 async fn target_group_round_trip(fx: &Fx<'_>) -> R<Outcome> {
     let (a, s) = (app("web"), app("api"));
-    let (key, arn, mut spec) = fx.tg(&a, &s, Router::Internal).await?;
+    let key = ResourceKey::target_group(&a, &s, Router::Internal);
+    let mut spec = fx.tg_spec(&a, &s, 3000);
+    // The load balancer of the pool it was made for reads back too
+    // (crate::pool: placement survives a rule's replacement).
+    let mut tags = fx.tags(&key, "target-group");
+    tags.insert(crate::resource::TAG_SHARD.to_string(), "2".to_string());
+    let arn =
+        fx.b.create_target_group(&spec, &tags)
+            .await
+            .ctx("create_target_group")?;
     let obs = fx.observe(&Scope::App(a.clone())).await?;
     check_observed(
         &obs,
         &key,
         &arn,
         &ResourceSpec::TargetGroup(spec.clone()),
-        &fx.tags(&key, "target-group"),
+        &tags,
     )?;
     spec.health = HealthCheck {
         path: "/health".into(),
