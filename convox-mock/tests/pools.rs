@@ -339,3 +339,58 @@ fn one_hundred_eighty_internal_services_at_aws_default_quotas() {
         .expect("again");
     assert_eq!(b.calls().mutations, 0);
 }
+
+/// What the user sees when a load balancer is added: the plan creates it with
+/// its listeners, says why, and places the app's rule, record and certificate
+/// on it.
+#[test]
+fn the_plan_says_when_a_load_balancer_is_added_and_removed() {
+    let quotas = Quotas {
+        target_groups_per_load_balancer: 5,
+        rules_per_load_balancer: 5,
+        ..Quotas::default()
+    };
+    let (b, _clock, c) = world(quotas);
+    let rt = rt();
+    rt.block_on(ops::deploy(&b, &rack(), &name("one"), &manifest(5, 0), &c))
+        .expect("one");
+    let fp = c.issuer.as_ref().expect("issuer").fingerprint();
+    let p = rt
+        .block_on(ops::plan_app(
+            &b,
+            &rack(),
+            &name("two"),
+            &manifest(1, 0),
+            &fp,
+        ))
+        .expect("plan");
+    let text = p.to_string();
+    for line in [
+        "+ load balancer router/internal/2/alb",
+        "(the internal router's load balancers have no room for this app: load balancer 2 of its pool)",
+        "+ listener router/internal/2/listener/443",
+        "+ listener certificate app/two/cert/attachment/2",
+        "s0.two.production.convox ALIAS router/internal/2/alb",
+    ] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
+    rt.block_on(ops::deploy(&b, &rack(), &name("two"), &manifest(1, 0), &c))
+        .expect("two");
+    let (deleted, _) = rt
+        .block_on(ops::delete_app(&b, &rack(), &name("two"), &c))
+        .expect("delete");
+    assert!(
+        deleted
+            .to_string()
+            .contains("- listener rule app/two/s0/internal/rule")
+    );
+    let after = rt
+        .block_on(observe_all(&b, &name("production")))
+        .expect("observe");
+    assert!(
+        after
+            .iter()
+            .all(|o| !o.resource.key.as_str().starts_with("router/internal/2/")),
+        "load balancer 2 stayed"
+    );
+}

@@ -631,16 +631,20 @@ impl Attempt<'_> {
             }
             other => other?,
         };
+        let mut p = p;
         let report = if p.is_empty() {
             // An attempt before may have deleted and stopped before shrinking.
-            shrink(backend, rack, self.ctx, Some(&observed)).await?;
-            Report::default()
+            let mut report = Report::default();
+            let shrunk = shrink(backend, rack, self.ctx, Some(&observed)).await?;
+            absorb(&mut p, &mut report, shrunk);
+            report
         } else {
-            let report = apply(backend, &p, self.ctx).await?;
+            let mut report = apply(backend, &p, self.ctx).await?;
             // What the app left, or what an attempt before left empty (it
             // made a load balancer and stopped; this one placed elsewhere).
             if p.counts().delete > 0 || !pool::empty_shards(&observed).is_empty() {
-                shrink(backend, rack, self.ctx, None).await?;
+                let shrunk = shrink(backend, rack, self.ctx, None).await?;
+                absorb(&mut p, &mut report, shrunk);
             }
             report
         };
@@ -715,16 +719,29 @@ pub async fn delete_app(
         &observed,
         &backend.quotas(),
     )?;
-    let report = if p.is_empty() {
+    let mut p = p;
+    let mut report = Report::default();
+    let shrunk = if p.is_empty() {
         // A delete before may have stopped before shrinking.
-        shrink(backend, rack, ctx, Some(&observed)).await?;
-        Report::default()
+        shrink(backend, rack, ctx, Some(&observed)).await?
     } else {
-        let report = apply(backend, &p, ctx).await?;
-        shrink(backend, rack, ctx, None).await?;
-        report
+        report = apply(backend, &p, ctx).await?;
+        shrink(backend, rack, ctx, None).await?
     };
+    absorb(&mut p, &mut report, shrunk);
     Ok((p, report))
+}
+
+/// Adds what a shrink did to the plan and report of the operation that ran
+/// it: the load balancers it removed are part of what the operation did.
+fn absorb(p: &mut Plan, report: &mut Report, shrunk: Option<(Plan, Report)>) {
+    let Some((sp, sr)) = shrunk else { return };
+    p.actions.extend(sp.actions);
+    report.applied.extend(sr.applied);
+    report.calls += sr.calls;
+    report.retries += sr.retries;
+    // Observed after the operation's own apply: the latest view.
+    report.ids = sr.ids;
 }
 
 /// Removes the load balancers after each router's first that nothing is
@@ -737,7 +754,7 @@ async fn shrink(
     rack: &Rack,
     ctx: &ApplyContext,
     observed: Option<&[Observed]>,
-) -> Result<(), OpsError> {
+) -> Result<Option<(Plan, Report)>, OpsError> {
     let observed = match observed {
         Some(o) => o.to_vec(),
         None => observe_all(backend, &rack.name).await?,
@@ -750,7 +767,7 @@ async fn shrink(
             && key.app().is_none()
     };
     if !observed.iter().any(|o| empty(&o.resource.key)) {
-        return Ok(());
+        return Ok(None);
     }
     // Everything the rack has stays, but the empty load balancers.
     let mut desired = DesiredState::empty(Scope::Rack);
@@ -772,9 +789,10 @@ async fn shrink(
             .collect(),
         ..p
     };
-    if !p.is_empty() {
-        tracing::info!(rack = %rack.name, deletes = p.actions.len(), "removing the routers' load balancers nothing is routed on");
-        apply(backend, &p, ctx).await?;
+    if p.is_empty() {
+        return Ok(None);
     }
-    Ok(())
+    tracing::info!(rack = %rack.name, deletes = p.actions.len(), "removing the routers' load balancers nothing is routed on");
+    let report = apply(backend, &p, ctx).await?;
+    Ok(Some((p, report)))
 }

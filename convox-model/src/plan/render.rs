@@ -105,6 +105,9 @@ impl fmt::Display for Plan {
                 if let Some(reason) = &a.reason {
                     writeln!(f, "      because {reason}")?;
                 }
+                if let Some(pool) = pool_note(a) {
+                    writeln!(f, "      ({pool})")?;
+                }
                 if let Some(note) = a.disruption.note() {
                     writeln!(f, "      ({note})")?;
                 }
@@ -117,6 +120,28 @@ impl fmt::Display for Plan {
             c.create, c.update, c.replace, c.delete
         )?;
         claims(self, f)
+    }
+}
+
+/// What adding or removing a load balancer of a router's pool means, for
+/// people ([`crate::pool`]).
+fn pool_note(a: &Action) -> Option<String> {
+    let crate::resource::KeySubject::RouterLoadBalancer(shard) = a.key.subject() else {
+        return None;
+    };
+    if shard.is_first() {
+        return None;
+    }
+    match a.op {
+        Op::Create => Some(format!(
+            "the {} router's load balancers have no room for this app: load balancer {} of its pool",
+            shard.router, shard.index
+        )),
+        Op::Delete => Some(format!(
+            "nothing is routed on load balancer {} of the {} router's pool any more",
+            shard.index, shard.router
+        )),
+        Op::Update | Op::Replace => None,
     }
 }
 

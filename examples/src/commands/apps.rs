@@ -97,10 +97,18 @@ pub fn delete(
             format!("rack {name} has no app {app}: nothing to delete"),
         ));
     }
+    let (rack_removed, app_removed): (Vec<_>, Vec<_>) =
+        report.applied.iter().partition(|a| a.key.app().is_none());
+    let rack_note = match rack_removed.len() {
+        0 => "the rack and other apps are untouched".to_string(),
+        n => format!(
+            "{n} of the rack's too (a load balancer of a router's pool that nothing is routed on any more, with its listeners); other apps are untouched"
+        ),
+    };
     let _ = writeln!(
         io.out,
-        "Deleted app {app} from rack {name}: {} resources removed; the rack and other apps are untouched.",
-        report.applied.len()
+        "Deleted app {app} from rack {name}: {} resources removed; {rack_note}.",
+        app_removed.len()
     );
     Ok(())
 }

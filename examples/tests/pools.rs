@@ -1,0 +1,62 @@
+//! Router pools through the CLI, on the mock at AWS's default quotas: a rack
+//! whose internal load balancer is full adds a second for the next app, and
+//! `convox plan`, `convox deploy` and `convox apps delete` say so.
+
+// Tests fail loudly on unexpected input: unwrapping is how they say so.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use support::Session;
+
+/// `n` internal services `s0`… of `convox.yml`.
+fn manifest(n: usize) -> String {
+    let mut yml = String::from("services:\n");
+    for i in 0..n {
+        yml.push_str(&format!("  s{i}:\n    port: 3000\n    internal: true\n"));
+    }
+    yml
+}
+
+#[test]
+fn a_full_internal_load_balancer_gets_a_second_and_the_user_is_told() {
+    let s = Session::new("pools", "grow");
+    std::fs::write(s.dir.join("big.yml"), manifest(100)).unwrap();
+    std::fs::write(s.dir.join("more.yml"), manifest(1)).unwrap();
+    s.ok(&["rack", "params", "set", "Internal=Yes", "-r", "production"]);
+    s.ok(&["deploy", "big.yml", "-r", "production", "-a", "big"]);
+
+    // 100 target groups fill the first load balancer (AWS's hard limit).
+    let plan = s.ok(&["plan", "more.yml", "-r", "production", "-a", "more"]);
+    for line in [
+        "  + load balancer router/internal/2/alb",
+        "      (the internal router's load balancers have no room for this app: load balancer 2 of its pool)",
+        "  + listener router/internal/2/listener/443",
+        "      s0.more.production.convox ALIAS router/internal/2/alb",
+    ] {
+        assert!(plan.contains(line), "{line:?} not in:\n{plan}");
+    }
+    let deployed = s.ok(&["deploy", "more.yml", "-r", "production", "-a", "more"]);
+    assert!(
+        deployed.contains("Deployed more to rack production: 8 changes applied."),
+        "{deployed}"
+    );
+    // A redeploy of either app changes nothing.
+    for (file, app) in [("big.yml", "big"), ("more.yml", "more")] {
+        let again = s.ok(&["deploy", file, "-r", "production", "-a", app]);
+        assert!(again.contains("No changes."), "{app}: {again}");
+    }
+
+    let deleted = s.ok(&["apps", "delete", "-a", "more", "-r", "production"]);
+    assert!(
+        deleted.contains(
+            "Deleted app more from rack production: 5 resources removed; 3 of the rack's too"
+        ),
+        "{deleted}"
+    );
+    let state = s.read_state().to_string();
+    assert!(
+        !state.contains("cx-production-i2-"),
+        "load balancer 2 stayed"
+    );
+}
