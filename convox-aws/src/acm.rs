@@ -69,14 +69,27 @@ pub(crate) async fn import_certificate(
 pub(crate) async fn reimport_certificate(
     acm: &Client,
     arn: &str,
+    spec: &CertificateSpec,
     pem: &CertificatePem,
 ) -> BackendResult<()> {
     const OP: &str = "ImportCertificate";
     let request = acm.list_tags_for_certificate().certificate_arn(arn);
-    let tags = send("ListTagsForCertificate", request.send())
+    // The tags as they were (moto drops them on a re-import), with the issuer
+    // of the new body.
+    let mut tags: Vec<Tag> = send("ListTagsForCertificate", request.send())
         .await?
         .tags()
-        .to_vec();
+        .iter()
+        .filter(|t| t.key() != TAG_ISSUER)
+        .cloned()
+        .collect();
+    tags.push(
+        Tag::builder()
+            .key(TAG_ISSUER)
+            .value(&spec.issuer)
+            .build()
+            .map_err(|e| invalid(OP, e.to_string()))?,
+    );
     let mut req = acm
         .import_certificate()
         .certificate_arn(arn)

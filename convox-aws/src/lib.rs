@@ -233,7 +233,7 @@ impl_backend! {
     set_load_balancer_subnets(arn: &str, subnets: &[String]) -> () => elb;
     set_load_balancer_security_groups(arn: &str, security_group_ids: &[String]) -> () => elb;
     // Certificate renewal in place (issue 12).
-    reimport_certificate(arn: &str, pem: &CertificatePem) -> () => acm;
+    reimport_certificate(arn: &str, spec: &CertificateSpec, pem: &CertificatePem) -> () => acm;
     // Public certificates for the external router (issue 12, item 6).
     request_certificate(domain: &str, tags: &Tags) -> String => acm;
     describe_certificate(arn: &str) -> convox_model::public_cert::PublicCertificate => acm;

@@ -211,7 +211,8 @@ fn a_pool_grows_first_fit_keeps_what_is_placed_and_shrinks_when_emptied() {
     let quotas = Quotas {
         target_groups_per_load_balancer: 5,
         rules_per_load_balancer: 5,
-        certificates_per_load_balancer: 2,
+        // Two apps' certificates, and one slot kept free.
+        certificates_per_load_balancer: 3,
         ..Quotas::default()
     };
     let (b, _clock, c) = world(quotas.clone());
@@ -331,8 +332,9 @@ fn one_hundred_eighty_internal_services_at_aws_default_quotas() {
     assert_eq!(s.routed_by.len(), 180);
     let internal = s.lbs.len() - 1;
     // Each app attaches its certificate to every internal load balancer it is
-    // on, at 25 per load balancer: the 60 small apps take three, the first
-    // big app fits beside the last ten, the second takes a fourth.
+    // on, at 25 per load balancer with one kept free for replacements: the 60
+    // small apps take three (24, 24, 12), the first big app fits beside the
+    // last twelve, the second takes a fourth.
     assert_eq!(internal, 4, "{:#?}", s.lbs);
     b.reset_calls();
     rt.block_on(ops::deploy(&b, &rack(), &name("a0"), &manifest(1, 0), &c))

@@ -228,13 +228,27 @@ fn reissued(rack: &Name, scope: &Scope, observed: &[Observed], fingerprint: &str
         // One per key: the planner deletes the duplicates a failed create left.
         desired.resources.entry(r.key.clone()).or_insert(r);
     }
-    // An app's certificate is attached to the internal listener, as its desired
-    // state says: an attachment lost meanwhile (replacing a listener's default
-    // certificate on AWS may drop its SNI list) is made again, not kept lost.
+    // An app's certificate is attached to the 443 listener of every internal
+    // load balancer of the pool its rules are on, as its desired state says:
+    // an attachment lost meanwhile (replacing a listener's default certificate
+    // on AWS may drop its SNI list) is made again, not kept lost.
     if let Scope::App(app) = scope {
         let cert = ResourceKey::app_certificate(app);
-        let attachment = ResourceKey::app_listener_certificate(app);
-        if desired.resources.contains_key(&cert) && !desired.resources.contains_key(&attachment) {
+        let on: std::collections::BTreeSet<crate::exposure::Shard> = observed
+            .iter()
+            .filter(|o| o.resource.key.app() == Some(app.as_str()))
+            .filter_map(|o| match &o.resource.spec {
+                ResourceSpec::ListenerRule(rule) => rule.listener.subject().shard(),
+                _ => None,
+            })
+            .filter(|s| s.router == Router::Internal)
+            .collect();
+        for shard in on {
+            let attachment = ResourceKey::app_listener_certificate_on(app, shard);
+            if !desired.resources.contains_key(&cert) || desired.resources.contains_key(&attachment)
+            {
+                continue;
+            }
             let tags = ownership_tags(
                 rack,
                 Some(app),
@@ -248,8 +262,8 @@ fn reissued(rack: &Name, scope: &Scope, observed: &[Observed], fingerprint: &str
                     key: attachment,
                     tags,
                     spec: ResourceSpec::ListenerCertificate(ListenerCertificateSpec {
-                        listener: ResourceKey::router_listener(Router::Internal, 443),
-                        certificate: cert,
+                        listener: ResourceKey::shard_listener(shard, 443),
+                        certificate: cert.clone(),
                     }),
                 },
             );

@@ -2163,8 +2163,18 @@ async fn certificate_reimport(fx: &Fx<'_>) -> R<Outcome> {
         .await
         .ctx("add_listener_certificate")?;
     let (renewed, not_after) = renewed_certificate(&domain, &first)?;
-    for attempt in ["reimport", "reimport again"] {
-        fx.b.reimport_certificate(&arn, &renewed)
+    // Renewed by the same authority, then re-issued by another (a rotation):
+    // the issuer follows the body.
+    let rotated = CertificateSpec {
+        issuer: "conformance-ca-2".into(),
+        ..spec.clone()
+    };
+    for (attempt, with) in [
+        ("reimport", &spec),
+        ("reimport under a new issuer", &rotated),
+        ("reimport again", &rotated),
+    ] {
+        fx.b.reimport_certificate(&arn, with, &renewed)
             .await
             .ctx(attempt)?;
     }
@@ -2173,7 +2183,7 @@ async fn certificate_reimport(fx: &Fx<'_>) -> R<Outcome> {
         &obs,
         &cert_key,
         &arn,
-        &ResourceSpec::Certificate(spec),
+        &ResourceSpec::Certificate(rotated),
         &fx.tags(&cert_key, "certificate"),
     )?;
     let o = find(&obs, &cert_key)?;
@@ -2198,7 +2208,10 @@ async fn certificate_reimport(fx: &Fx<'_>) -> R<Outcome> {
         &ResourceKey::router_certificate(Router::Internal),
     )?;
     let (router_renewed, _) = renewed_certificate(&format!("*.{}", fx.zone_name()), &first)?;
-    fx.b.reimport_certificate(&router_cert.id, &router_renewed)
+    let ResourceSpec::Certificate(router_spec) = &router_cert.resource.spec else {
+        return Err(format!("{}: not a certificate", router_cert.resource.key));
+    };
+    fx.b.reimport_certificate(&router_cert.id, router_spec, &router_renewed)
         .await
         .ctx("reimport the listener's default certificate")?;
     let rack_obs = fx.observe(&Scope::Rack).await?;
@@ -2232,7 +2245,7 @@ async fn certificate_reimport(fx: &Fx<'_>) -> R<Outcome> {
     })?;
     let missing = arn.replace(|c: char| c.is_ascii_hexdigit(), "0");
     expect_kind(
-        fx.b.reimport_certificate(&missing, &renewed).await,
+        fx.b.reimport_certificate(&missing, &spec, &renewed).await,
         ErrorKind::NotFound,
         "reimport over an unknown ARN",
     )?;

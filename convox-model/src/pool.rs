@@ -34,6 +34,8 @@
 //! let empty = Room::empty(Router::Internal, &quotas);
 //! // 100 target groups per load balancer, whatever quota is raised.
 //! assert_eq!(empty.services, 100);
+//! // 25 certificates, one kept free for a make-before-break replacement.
+//! assert_eq!(empty.certificates, 24);
 //! assert_eq!(Shard::first(Router::Internal).to_string(), "internal");
 //! ```
 
@@ -45,6 +47,10 @@ use crate::exposure::{Router, Shard};
 use crate::name::Name;
 use crate::plan::PlanError;
 use crate::resource::{KeySubject, Observed, ResourceKey, ResourceSpec, Scope, TAG_SHARD};
+
+/// Certificate slots placement leaves free on each internal listener, for a
+/// make-before-break replacement (see [`Room::certificates`]).
+pub const SPARE_CERTIFICATE_SLOTS: usize = 1;
 
 /// What is on one load balancer of a pool, as observed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -69,7 +75,10 @@ pub struct Room {
     /// Services (each one rule and one target group).
     pub services: usize,
     /// Certificates, on the internal router (each app with services there
-    /// attaches one).
+    /// attaches one). One slot of each listener is always left free: a
+    /// certificate is replaced make before break (the new one attached before
+    /// the old one is detached), as a rotation of the rack's authority does
+    /// for each app in turn.
     pub certificates: usize,
 }
 
@@ -87,7 +96,8 @@ impl Room {
         let certificates = match router {
             Router::Internal => quotas
                 .certificates_per_load_balancer
-                .saturating_sub(load.certificates.len()),
+                .saturating_sub(load.certificates.len())
+                .saturating_sub(SPARE_CERTIFICATE_SLOTS),
             Router::External => usize::MAX,
         };
         Room {
@@ -157,9 +167,11 @@ impl Pool {
             .collect();
         for o in observed {
             let key = &o.resource.key;
+            // A copy of our tags on someone else's group holds no place.
             if let KeySubject::TargetGroup(a, _, r) = key.subject()
                 && Some(a) != app
                 && !routed.contains(key)
+                && !crate::plan::impostor(o)
                 && let Some(load) = tagged_shard(o, *r).and_then(|s| shards.get_mut(&s))
             {
                 load.target_groups.insert(key.clone());
@@ -302,6 +314,7 @@ pub fn place(
         if let KeySubject::TargetGroup(a, s, r) = o.resource.key.subject()
             && *a == app
             && o.resource.tags.contains_key(TAG_SHARD)
+            && !crate::plan::impostor(o)
             && !placement.contains_key(&(s.clone(), *r))
             && let Some(shard) = tagged_shard(o, *r)
             && pool.shards.contains_key(&shard)
@@ -360,7 +373,7 @@ pub fn place(
                 what: format!("the room on an empty {router} load balancer"),
                 count: 1,
                 limit: 0,
-                hint: "aws::Quotas allows no rule, target group or certificate per load balancer: use AWS's defaults".to_string(),
+                hint: "aws::Quotas leaves no rule, target group or certificate slot on an empty load balancer (one certificate slot is kept free for replacements): use AWS's defaults".to_string(),
             });
         }
         // The app's own shards first, then every shard, in order.
@@ -543,13 +556,13 @@ mod tests {
         )
     }
 
-    /// Small quotas: 5 target groups and rules per load balancer, 2
-    /// certificates.
+    /// Small quotas: 5 target groups and rules per load balancer, 3
+    /// certificates (2 for apps, 1 kept free).
     fn small() -> Quotas {
         Quotas {
             target_groups_per_load_balancer: 5,
             rules_per_load_balancer: 5,
-            certificates_per_load_balancer: 2,
+            certificates_per_load_balancer: 3,
             ..Quotas::default()
         }
     }
@@ -642,7 +655,7 @@ mod tests {
         for (shard, load) in Pool::observed(&w.observed()).shards {
             assert!(load.target_groups.len() <= 5, "{shard}: {load:?}");
             assert!(
-                load.rules <= 5 && load.certificates.len() <= 2,
+                load.rules <= 5 && load.certificates.len() <= 3 - SPARE_CERTIFICATE_SLOTS,
                 "{shard}: {load:?}"
             );
         }
@@ -708,7 +721,8 @@ mod tests {
     fn certificate_slots_count_as_room_on_the_internal_router() {
         let mut w = World::default();
         let q = small();
-        // One service each: target groups have room, certificates (2) do not.
+        // One service each: target groups have room, certificates (2, and
+        // one kept free) do not.
         let placed: Vec<u16> = ["a", "b", "c", "d", "e"]
             .into_iter()
             .map(|app| {

@@ -102,7 +102,12 @@ trait Calls {
     // Day-2 safety (in place).
     fn set_load_balancer_subnets(&self, arn: &str, subnets: &[String]) -> BackendResult<()>;
     fn set_load_balancer_security_groups(&self, arn: &str, ids: &[String]) -> BackendResult<()>;
-    fn reimport_certificate(&self, arn: &str, pem: &CertificatePem) -> BackendResult<()>;
+    fn reimport_certificate(
+        &self,
+        arn: &str,
+        spec: &CertificateSpec,
+        pem: &CertificatePem,
+    ) -> BackendResult<()>;
 }
 
 struct Mocked(MockCalls);
@@ -241,8 +246,13 @@ impl Backend for Mocked {
     ) -> BackendResult<()> {
         self.0.set_load_balancer_security_groups(arn, ids)
     }
-    async fn reimport_certificate(&self, arn: &str, pem: &CertificatePem) -> BackendResult<()> {
-        self.0.reimport_certificate(arn, pem)
+    async fn reimport_certificate(
+        &self,
+        arn: &str,
+        spec: &CertificateSpec,
+        pem: &CertificatePem,
+    ) -> BackendResult<()> {
+        self.0.reimport_certificate(arn, spec, pem)
     }
 }
 

@@ -108,23 +108,27 @@ fn a_renewal_is_planned_whatever_else_changes() {
     assert!(p.actions.iter().any(|a| a.op == Op::Create), "{p}");
 }
 
+/// A new issuer (the rack's authority rotated) re-issues the certificate in
+/// place, over its ARN: its attachment stays, so a rotation needs no free
+/// certificate slot on a full listener.
 #[test]
-fn an_issuer_change_replaces_make_before_break_and_is_not_also_a_renewal() {
+fn an_issuer_change_reissues_in_place_and_keeps_the_attachment() {
     let obs = world();
-    let p = app_plan(&obs, "another-ca", Some(Renewal::at(T0 + 380 * DAY)));
-    let ops: Vec<(Op, &str, bool)> = p
-        .actions
-        .iter()
-        .map(|a| (a.op, a.key.as_str(), a.creates_before_deleting()))
-        .collect();
-    assert_eq!(
-        ops,
-        [
-            (Op::Replace, "app/backend/cert", true),
-            (Op::Replace, "app/backend/cert/attachment", true),
-        ],
-        "{p}"
-    );
+    for renewal in [None, Some(Renewal::at(T0 + 380 * DAY))] {
+        let p = app_plan(&obs, "another-ca", renewal);
+        let ops: Vec<(Op, &str)> = p.actions.iter().map(|a| (a.op, a.key.as_str())).collect();
+        assert_eq!(ops, [(Op::Update, "app/backend/cert")], "{p}");
+        let fields: Vec<&str> = p.actions[0]
+            .changes
+            .iter()
+            .map(|c| c.field.as_str())
+            .collect();
+        assert!(fields.contains(&"issuer"), "{p}");
+        assert!(
+            p.actions[0].changes.iter().all(|c| !c.forces_replacement),
+            "{p}"
+        );
+    }
 }
 
 #[test]

@@ -57,10 +57,13 @@ impl State {
         &mut self,
         op: &str,
         arn: &str,
+        spec: &CertificateSpec,
         pem: &CertificatePem,
     ) -> BackendResult<()> {
         check_pem(op, pem)?;
         let cert = super::find_mut(&mut self.certificates, op, "certificate", arn)?;
+        // The issuer of the new body; the domain stays the certificate's.
+        cert.spec.issuer = spec.issuer.clone();
         cert.certificate_pem = pem.certificate.clone();
         cert.not_after = convox_model::renew::not_after(&pem.certificate);
         Ok(())

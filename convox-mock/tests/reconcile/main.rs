@@ -56,10 +56,9 @@ use sut::{Sut, foreign, seeded, state_json};
 struct Reconcile<const FAULTS: bool, const SMALL: bool>;
 
 /// Quotas small enough that three apps of up to four services need several
-/// load balancers per router. Certificates keep room for every app twice: a
-/// CA rotation replaces every app's certificate make-before-break, all on a
-/// listener at once, so it needs as many free slots as the listener holds
-/// (placement's certificate slots are tested in the pool's own tests).
+/// load balancers per router: two certificates per load balancer are one
+/// app's and the slot placement keeps free, so that a CA rotation can replace
+/// each app's certificate make before break.
 fn quotas(small: bool) -> convox_model::aws::Quotas {
     let aws = convox_model::aws::Quotas::default();
     if !small {
@@ -68,7 +67,7 @@ fn quotas(small: bool) -> convox_model::aws::Quotas {
     convox_model::aws::Quotas {
         target_groups_per_load_balancer: 3,
         rules_per_load_balancer: 4,
-        certificates_per_load_balancer: 2 * crate::input::APPS.len(),
+        certificates_per_load_balancer: 2,
         ..aws
     }
 }

@@ -185,12 +185,14 @@ impl<'a> Engine<'a> {
                             .await?;
                     }
                 }
-                // A renewal: issued anew and re-imported over the same ARN, so
-                // the listeners that use it keep it (issue 12).
-                ResourceSpec::Certificate(c) if action.is_renewal() => {
+                // A renewal, or a new issuer (the rack's authority rotated):
+                // issued anew and re-imported over the same ARN, so the
+                // listeners that use it keep it and no certificate slot is
+                // needed (issue 12).
+                ResourceSpec::Certificate(c) => {
                     let issuer = self.ctx.issuer.as_ref().ok_or(StepError::NoIssuer)?;
                     let pem = issuer.issue(&c.domain, self.ctx.now)?;
-                    self.with_retry(Some(&r), true, || b.reimport_certificate(id, &pem))
+                    self.with_retry(Some(&r), true, || b.reimport_certificate(id, c, &pem))
                         .await?
                 }
                 _ => {

@@ -41,7 +41,7 @@ macro_rules! backend_methods {
             observe_surroundings(rack: &$crate::name::Name) -> $crate::resource::Surroundings = OBSERVE_SURROUNDINGS;
             set_load_balancer_subnets(arn: &str, subnets: &[String]) -> () = SET_LOAD_BALANCER_SUBNETS;
             set_load_balancer_security_groups(arn: &str, security_group_ids: &[String]) -> () = SET_LOAD_BALANCER_SECURITY_GROUPS;
-            reimport_certificate(arn: &str, pem: &$crate::backend::CertificatePem) -> () = REIMPORT_CERTIFICATE;
+            reimport_certificate(arn: &str, spec: &$crate::resource::CertificateSpec, pem: &$crate::backend::CertificatePem) -> () = REIMPORT_CERTIFICATE;
             request_certificate(domain: &str, tags: &$crate::resource::Tags) -> String = REQUEST_CERTIFICATE;
             describe_certificate(arn: &str) -> $crate::public_cert::PublicCertificate = DESCRIBE_CERTIFICATE;
             requested_certificates(rack: &$crate::name::Name) -> Vec<$crate::public_cert::PublicCertificate> = LIST_REQUESTED_CERTIFICATES;

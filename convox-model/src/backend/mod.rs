@@ -365,9 +365,18 @@ pub trait Backend: Send + Sync + fmt::Debug {
     ///   with it is ever uncovered.
     /// - The next [`Backend::observe`] reports the new certificate's validity
     ///   ([`Observed::not_after`]).
+    /// - The certificate's issuer is `spec`'s from then on: a rotation of the
+    ///   rack's authority re-issues each certificate in place, so that it needs
+    ///   no free certificate slot on the listeners that use it. (`spec`'s
+    ///   domain is the certificate's own.)
     /// - `NotFound` if there is no certificate `arn`; `InvalidInput` if the PEM
     ///   is not a certificate and key. Re-importing the same PEM again succeeds.
-    async fn reimport_certificate(&self, arn: &str, pem: &CertificatePem) -> BackendResult<()>;
+    async fn reimport_certificate(
+        &self,
+        arn: &str,
+        spec: &CertificateSpec,
+        pem: &CertificatePem,
+    ) -> BackendResult<()>;
 
     // --- Public certificates for the external router (issue 12, item 6) ---
 

@@ -17,9 +17,10 @@ pub(super) fn immutable(kind: ResourceKind, field: &str) -> bool {
         // Subnets and security groups change in place (SetSubnets,
         // SetSecurityGroups); only the scheme (and the name) replaces a router.
         ResourceKind::LoadBalancer => matches!(field, "name" | "scheme"),
-        ResourceKind::Certificate
-        | ResourceKind::ListenerCertificate
-        | ResourceKind::HostedZone => true,
+        // A new issuer is re-issued and re-imported in place (the rack's
+        // authority rotated); a new domain is a new certificate.
+        ResourceKind::Certificate => field != "issuer",
+        ResourceKind::ListenerCertificate | ResourceKind::HostedZone => true,
     }
 }
 
