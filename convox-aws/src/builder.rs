@@ -73,7 +73,7 @@ pub struct AwsBackendBuilder {
     from_env: bool,
     region: Option<String>,
     endpoint_url: Option<String>,
-    credentials: Option<(String, String)>,
+    credentials: Option<StaticCredentials>,
     retry: Retry,
     headers: Vec<(String, String)>,
     /// `None`: no client-side pacing.
@@ -82,6 +82,23 @@ pub struct AwsBackendBuilder {
     quotas: Quotas,
     #[cfg(test)]
     http_client: Option<aws_smithy_runtime_api::client::http::SharedHttpClient>,
+}
+
+/// An access key given to the builder. Its `Debug` shows the key id and never
+/// the secret: a builder logged or printed in a panic leaks nothing.
+#[derive(Clone)]
+struct StaticCredentials {
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+impl std::fmt::Debug for StaticCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaticCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"(redacted)")
+            .finish()
+    }
 }
 
 impl Default for AwsBackendBuilder {
@@ -137,7 +154,10 @@ impl AwsBackendBuilder {
         access_key_id: impl Into<String>,
         secret_access_key: impl Into<String>,
     ) -> Self {
-        self.credentials = Some((access_key_id.into(), secret_access_key.into()));
+        self.credentials = Some(StaticCredentials {
+            access_key_id: access_key_id.into(),
+            secret_access_key: secret_access_key.into(),
+        });
         self
     }
 
@@ -241,10 +261,10 @@ impl AwsBackendBuilder {
             Retry::Attempts(n) => RetryConfig::standard().with_max_attempts(n),
             Retry::Adaptive(n) => RetryConfig::adaptive().with_max_attempts(n),
         };
-        let credentials = self.credentials.as_ref().map(|(id, secret)| {
+        let credentials = self.credentials.as_ref().map(|c| {
             SharedCredentialsProvider::new(Credentials::new(
-                id.clone(),
-                secret.clone(),
+                c.access_key_id.clone(),
+                c.secret_access_key.clone(),
                 None,
                 None,
                 "convox-aws",
@@ -361,6 +381,15 @@ mod tests {
 
     async fn refused(builder: AwsBackendBuilder) -> BuildError {
         builder.build().await.unwrap_err()
+    }
+
+    #[test]
+    fn the_builder_never_shows_the_secret() {
+        let b = AwsBackendBuilder::new().with_credentials("AKIDEXAMPLE", "wJalrXUtnFEMI-secret");
+        let shown = format!("{b:?}");
+        assert!(shown.contains("AKIDEXAMPLE"), "{shown}");
+        assert!(!shown.contains("wJalrXUtnFEMI-secret"), "{shown}");
+        assert!(shown.contains("(redacted)"), "{shown}");
     }
 
     #[tokio::test]

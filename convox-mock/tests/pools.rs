@@ -396,3 +396,42 @@ fn the_plan_says_when_a_load_balancer_is_added_and_removed() {
         "load balancer 2 stayed"
     );
 }
+
+/// An embedding deployer attaches its containers to the target groups'
+/// ARNs: a redeploy that changes nothing reports them as observe does, on
+/// whichever load balancer of the pool the service is.
+#[test]
+fn a_no_op_redeploy_reports_every_resource_id() {
+    let quotas = Quotas {
+        target_groups_per_load_balancer: 2,
+        rules_per_load_balancer: 2,
+        ..Quotas::default()
+    };
+    let (b, _clock, c) = world(quotas);
+    let rt = rt();
+    rt.block_on(ops::deploy(&b, &rack(), &name("one"), &manifest(2, 0), &c))
+        .expect("one");
+    rt.block_on(ops::deploy(&b, &rack(), &name("two"), &manifest(2, 1), &c))
+        .expect("two");
+    let again = rt
+        .block_on(ops::deploy(&b, &rack(), &name("two"), &manifest(2, 1), &c))
+        .expect("again");
+    assert!(again.plan.is_empty(), "{}", again.plan);
+    let observed = rt
+        .block_on(observe_all(&b, &name("production")))
+        .expect("observe");
+    let groups: Vec<&Observed> = observed
+        .iter()
+        .filter(|o| o.resource.key.app() == Some("two"))
+        .filter(|o| matches!(o.resource.spec, Spec::TargetGroup(_)))
+        .collect();
+    assert_eq!(groups.len(), 3);
+    for o in groups {
+        assert_eq!(
+            again.report.ids.get(&o.resource.key),
+            Some(&o.id),
+            "{}",
+            o.resource.key
+        );
+    }
+}

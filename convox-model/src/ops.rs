@@ -633,8 +633,13 @@ impl Attempt<'_> {
         };
         let mut p = p;
         let report = if p.is_empty() {
+            // Nothing to do: the ids are what exists (an embedding deployer
+            // attaches its containers to the target groups' ARNs every time).
             // An attempt before may have deleted and stopped before shrinking.
-            let mut report = Report::default();
+            let mut report = Report {
+                ids: observed_ids(&observed),
+                ..Report::default()
+            };
             let shrunk = shrink(backend, rack, self.ctx, Some(&observed)).await?;
             absorb(&mut p, &mut report, shrunk);
             report
@@ -730,6 +735,21 @@ pub async fn delete_app(
     };
     absorb(&mut p, &mut report, shrunk);
     Ok((p, report))
+}
+
+/// Every resource the rack owns by key, with the provider id the planner
+/// keeps for it (one per key, as [`Report::ids`] gives them after an apply).
+pub(crate) fn observed_ids(
+    observed: &[Observed],
+) -> std::collections::BTreeMap<ResourceKey, String> {
+    let mut ids = std::collections::BTreeMap::new();
+    for o in crate::plan::kept_first(observed) {
+        if !o.resource.key.is_foreign() {
+            ids.entry(o.resource.key.clone())
+                .or_insert_with(|| o.id.clone());
+        }
+    }
+    ids
 }
 
 /// Adds what a shrink did to the plan and report of the operation that ran

@@ -195,11 +195,7 @@ pub async fn set_rack_params_with(
     let report = loop {
         if p.is_empty() {
             break Report {
-                ids: now
-                    .iter()
-                    .filter(|o| !o.resource.key.is_foreign())
-                    .map(|o| (o.resource.key.clone(), o.id.clone()))
-                    .collect(),
+                ids: super::observed_ids(&now),
                 ..Report::default()
             };
         }
