@@ -826,4 +826,150 @@ mod tests {
         let d = desired_app(&rack(), &n("b"), &manifest(1, Exposure::Internal), "ca").unwrap();
         assert_eq!(on(&place(d, &observed, &q).unwrap()), [2].into());
     }
+
+    /// `observed` without the rules of `app`.
+    fn without_rules(observed: &[Observed], app: &str) -> Vec<Observed> {
+        observed
+            .iter()
+            .filter(|o| {
+                !(o.resource.key.app() == Some(app)
+                    && matches!(o.resource.spec, ResourceSpec::ListenerRule(_)))
+            })
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn loads_count_every_rule_group_and_certificate_once() {
+        let mut w = World::default();
+        w.deploy("a", &manifest(3, Exposure::Internal), &small());
+        let pool = Pool::observed(&w.observed());
+        let first = &pool.shards[&Shard::first(Router::Internal)];
+        assert_eq!(
+            (
+                first.rules,
+                first.target_groups.len(),
+                first.certificates.len()
+            ),
+            (3, 3, 1)
+        );
+        assert!(pool.shards[&Shard::first(Router::External)].is_empty());
+        assert!(!first.is_empty());
+    }
+
+    #[test]
+    fn a_later_load_balancer_routing_nothing_is_empty_and_not_in_use() {
+        let mut w = World::default();
+        let q = small();
+        w.deploy("a", &manifest(5, Exposure::Internal), &q);
+        w.deploy("b", &manifest(1, Exposure::Internal), &q);
+        let two = Shard {
+            router: Router::Internal,
+            index: 2,
+        };
+        let observed = w.observed();
+        assert!(empty_shards(&observed).is_empty());
+        assert!(shards_in_use(&observed).contains(&two));
+        // b's rule gone, its certificate still attached there: in use.
+        let no_rule = without_rules(&observed, "b");
+        assert!(shards_in_use(&no_rule).contains(&two));
+        assert!(empty_shards(&no_rule).is_empty());
+        // Nothing of b's left: empty, not in use; the first always is.
+        let nothing: Vec<Observed> = observed
+            .iter()
+            .filter(|o| o.resource.key.app() != Some("b"))
+            .cloned()
+            .collect();
+        assert_eq!(empty_shards(&nothing), [two].into());
+        assert!(!shards_in_use(&nothing).contains(&two));
+        assert!(shards_in_use(&nothing).contains(&Shard::first(Router::Internal)));
+    }
+
+    #[test]
+    fn a_group_waiting_for_its_rule_holds_its_place() {
+        let mut w = World::default();
+        let q = small();
+        w.deploy("a", &manifest(3, Exposure::Internal), &q);
+        assert_eq!(
+            on(&w.deploy("b", &manifest(2, Exposure::Internal), &q)),
+            [1].into()
+        );
+        // b's rules are being replaced: its groups, tagged for load balancer
+        // 1, hold their places there.
+        let observed = without_rules(&w.observed(), "b");
+        let c = desired_app(&rack(), &n("c"), &manifest(1, Exposure::Internal), "ca").unwrap();
+        assert_eq!(on(&place(c, &observed, &q).unwrap()), [2].into());
+        // b, planned again, goes back where its groups are.
+        let b = desired_app(&rack(), &n("b"), &manifest(2, Exposure::Internal), "ca").unwrap();
+        let again = place(b, &observed, &q).unwrap();
+        assert_eq!(on(&again), [1].into());
+        assert!(again.new_shards.is_empty());
+        // Unless someone took the room meanwhile: then afresh, elsewhere.
+        let mut full = observed.clone();
+        full.extend(foreign_rules(&observed, 2));
+        let b = desired_app(&rack(), &n("b"), &manifest(2, Exposure::Internal), "ca").unwrap();
+        assert_eq!(on(&place(b, &full, &q).unwrap()), [2].into());
+    }
+
+    /// `n` rules of no app of ours on the internal router's first listener.
+    fn foreign_rules(observed: &[Observed], n: usize) -> Vec<Observed> {
+        let template = observed
+            .iter()
+            .find(|o| matches!(o.resource.spec, ResourceSpec::ListenerRule(_)))
+            .unwrap()
+            .clone();
+        (0..n)
+            .map(|i| {
+                let mut rule = template.clone();
+                rule.resource.key = ResourceKey::foreign_rule(&format!("f{i}"));
+                if let ResourceSpec::ListenerRule(r) = &mut rule.resource.spec {
+                    r.target_group = ResourceKey::from_raw(format!("foreign/tg/f{i}"));
+                }
+                rule
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_copy_of_our_tags_holds_no_place() {
+        let mut w = World::default();
+        let q = small();
+        w.deploy("a", &manifest(4, Exposure::Internal), &q);
+        let mut observed = w.observed();
+        let mut copy = observed
+            .iter()
+            .find(|o| matches!(o.resource.spec, ResourceSpec::TargetGroup(_)))
+            .unwrap()
+            .clone();
+        // Someone else's group, with the tags of one of a's (and of an app
+        // that has no rule), but not the name this library gives it.
+        copy.id = "someone-elses".into();
+        copy.resource.key = ResourceKey::target_group(&n("gone"), &n("s0"), Router::Internal);
+        copy.resource.tags.insert(
+            crate::resource::TAG_KEY.into(),
+            copy.resource.key.to_string(),
+        );
+        copy.resource
+            .tags
+            .insert(crate::resource::TAG_APP.into(), "gone".into());
+        if let ResourceSpec::TargetGroup(tg) = &mut copy.resource.spec {
+            tg.name = "copied-0".into();
+        }
+        observed.push(copy);
+        let c = desired_app(&rack(), &n("c"), &manifest(1, Exposure::Internal), "ca").unwrap();
+        assert_eq!(on(&place(c, &observed, &q).unwrap()), [1].into());
+    }
+
+    #[test]
+    fn rules_bind_when_target_groups_do_not() {
+        let mut w = World::default();
+        let q = Quotas {
+            target_groups_per_load_balancer: 100,
+            rules_per_load_balancer: 5,
+            ..small()
+        };
+        let big = w.deploy("big", &manifest(9, Exposure::Internal), &q);
+        let count = |i: u16| big.placement.values().filter(|s| s.index == i).count();
+        assert_eq!((count(1), count(2)), (5, 4));
+    }
 }

@@ -263,6 +263,44 @@ fn too_many_rules_is_a_quota_error_that_says_what_to_do() {
     assert!(err.to_string().contains("target groups"), "{err}");
 }
 
+/// Exactly at a quota is allowed; one over is refused: rules and target
+/// groups per load balancer, certificates per listener.
+#[test]
+fn a_quota_is_a_limit_not_a_bound_short_of_it() {
+    let r = rack(true, false);
+    let obs = rack_and_app_observed(vec![]);
+    let m = manifest(
+        (0..3)
+            .map(|i| svc(&format!("s{i}"), Some(80), true, false))
+            .collect(),
+    );
+    let d = desired_app(&r, &n("backend"), &m, "ca").unwrap();
+    let at = Quotas {
+        rules_per_load_balancer: 3,
+        target_groups_per_load_balancer: 3,
+        certificates_per_load_balancer: 1,
+        ..Quotas::default()
+    };
+    plan(&Scope::App(n("backend")), &d, &obs, &at).unwrap();
+    for over in [
+        Quotas {
+            rules_per_load_balancer: 2,
+            ..at.clone()
+        },
+        Quotas {
+            target_groups_per_load_balancer: 2,
+            ..at.clone()
+        },
+        Quotas {
+            certificates_per_load_balancer: 0,
+            ..at.clone()
+        },
+    ] {
+        let err = plan(&Scope::App(n("backend")), &d, &obs, &over).unwrap_err();
+        assert!(matches!(err, PlanError::Quota { .. }), "{over:?}: {err}");
+    }
+}
+
 #[test]
 fn a_missing_certificate_is_caught_at_plan_time() {
     let r = rack(true, false);
