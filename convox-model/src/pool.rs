@@ -67,6 +67,16 @@ impl Load {
     fn is_empty(&self) -> bool {
         self.rules == 0 && self.certificates.is_empty()
     }
+
+    /// One more service placed here: its rule, its target group, and on the
+    /// internal router its app's certificate.
+    fn take(&mut self, group: ResourceKey, router: Router, certificate: &ResourceKey) {
+        self.rules += 1;
+        self.target_groups.insert(group);
+        if router == Router::Internal {
+            self.certificates.insert(certificate.clone());
+        }
+    }
 }
 
 /// How much more one load balancer takes.
@@ -211,6 +221,17 @@ fn tagged_shard(o: &Observed, router: Router) -> Option<Shard> {
     }
 }
 
+/// Whether `n` more services of the app whose certificate is `cert` fit on a
+/// load balancer of `router` holding `load`: room for their rules and target
+/// groups, and on the internal router for the app's certificate unless it is
+/// attached there already.
+fn fits(load: &Load, router: Router, cert: &ResourceKey, n: usize, quotas: &Quotas) -> bool {
+    let room = Room::left(router, load, quotas);
+    let certificate =
+        router == Router::External || load.certificates.contains(cert) || room.certificates >= 1;
+    room.services >= n && certificate
+}
+
 /// The shard a listener key is on.
 fn listener_shard(listener: &ResourceKey) -> Option<Shard> {
     match listener.subject() {
@@ -333,18 +354,9 @@ pub fn place(
     placement.retain(|(s, r), _| routed.get(r).is_some_and(|v| v.contains(s)));
     for ((s, r), shard) in preferred {
         let wanted = routed.get(&r).is_some_and(|v| v.contains(&s));
-        let load = &pool.shards[&shard];
-        let room = Room::left(r, load, quotas);
-        let cert_ok =
-            r == Router::External || load.certificates.contains(&cert) || room.certificates >= 1;
-        if wanted && room.services >= 1 && cert_ok {
-            let load = pool.shards.entry(shard).or_default();
-            load.rules += 1;
-            load.target_groups
-                .insert(ResourceKey::target_group(&app, &s, r));
-            if r == Router::Internal {
-                load.certificates.insert(cert.clone());
-            }
+        if wanted && fits(&pool.shards[&shard], r, &cert, 1, quotas) {
+            let group = ResourceKey::target_group(&app, &s, r);
+            pool.shards.entry(shard).or_default().take(group, r, &cert);
             placement.insert((s, r), shard);
         }
     }
@@ -359,14 +371,6 @@ pub fn place(
         if new.is_empty() {
             continue;
         }
-        let fits = |pool: &Pool, shard: &Shard, n: usize| -> bool {
-            let load = &pool.shards[shard];
-            let room = Room::left(router, load, quotas);
-            let cert_ok = router == Router::External
-                || load.certificates.contains(&cert)
-                || room.certificates >= 1;
-            room.services >= n && cert_ok
-        };
         let empty = Room::empty(router, quotas);
         if empty.services == 0 || empty.certificates == 0 {
             return Err(PlanError::Quota {
@@ -389,7 +393,7 @@ pub fn place(
             .iter()
             .chain(all.iter())
             .copied()
-            .find(|s| fits(&pool, s, new.len()));
+            .find(|s| fits(&pool.shards[s], router, &cert, new.len(), quotas));
         let together = together.or_else(|| {
             (new.len() <= empty.services).then(|| {
                 let s = pool.next_free(router);
@@ -408,7 +412,7 @@ pub fn place(
                     .map(|(s, _)| *s)
                     .collect::<Vec<_>>()
                     .into_iter()
-                    .find(|s| fits(&pool, s, 1))
+                    .find(|s| fits(&pool.shards[s], router, &cert, 1, quotas))
                 {
                     Some(s) => s,
                     None => {
@@ -419,13 +423,11 @@ pub fn place(
                     }
                 },
             };
-            let load = pool.shards.entry(shard).or_default();
-            load.rules += 1;
-            load.target_groups
-                .insert(ResourceKey::target_group(&app, service, router));
-            if router == Router::Internal {
-                load.certificates.insert(cert.clone());
-            }
+            let group = ResourceKey::target_group(&app, service, router);
+            pool.shards
+                .entry(shard)
+                .or_default()
+                .take(group, router, &cert);
             placement.insert((service.clone(), router), shard);
         }
     }
