@@ -29,7 +29,7 @@
 //! timed loops (the racks grow one from the other, and each size's state is
 //! kept as JSON). The setup also prints, once, how many internal load
 //! balancers a rack of 1,000 services built app by app uses, against the two
-//! lower bounds: ⌈services/100⌉ (target groups) and ⌈apps/25⌉ (each app
+//! lower bounds: ⌈services/100⌉ (target groups) and ⌈apps/24⌉ (each app
 //! attaches its own certificate to every internal load balancer it is on),
 //! for 200 apps of 5 and for 200 apps of random sizes 1..=9.
 
@@ -48,9 +48,9 @@ use convox_model::exposure::{Router, Shard};
 use convox_model::manifest::{Exposure, Manifest, Port, Scheme, Service};
 use convox_model::name::Name;
 use convox_model::observe::observe_all;
-use convox_model::ops::{deploy, plan_app, set_rack_params};
+use convox_model::ops::{assume_created, deploy, plan_app, set_rack_params};
 use convox_model::params::RackParams;
-use convox_model::plan::{Action, Op, plan};
+use convox_model::plan::{Op, plan};
 use convox_model::pool::place;
 use convox_model::public_cert::{desired_rack_for, external_certificate};
 use convox_model::rack::Rack;
@@ -197,25 +197,6 @@ fn build_racks(w: &World) -> Vec<(usize, String)> {
     racks
 }
 
-/// What exists once `actions` have created what they create (as `plan_app`
-/// assumes before planning the app).
-fn assume_created(observed: &[Observed], actions: &[Action]) -> Vec<Observed> {
-    let mut assumed = observed.to_vec();
-    assumed.extend(
-        actions
-            .iter()
-            .filter(|a| a.op == Op::Create)
-            .filter_map(|a| a.desired.clone())
-            .map(|resource| Observed {
-                resource,
-                id: "(known after apply)".to_string(),
-                address: None,
-                not_after: None,
-            }),
-    );
-    assumed
-}
-
 /// A tiny deterministic generator (splitmix64), so the random rack is the
 /// same on every run without a crate for it.
 struct SplitMix(u64);
@@ -264,8 +245,8 @@ struct PoolUse {
     internal_load_balancers: usize,
     /// ⌈services/100⌉: 100 target groups per load balancer, a hard limit.
     by_target_groups: usize,
-    /// ⌈apps/25⌉: each app's certificate on every internal load balancer it
-    /// is on, 25 per load balancer.
+    /// ⌈apps/24⌉: each app's certificate on every internal load balancer it
+    /// is on, 25 per load balancer with one slot kept free.
     by_certificates: usize,
 }
 
@@ -281,7 +262,9 @@ fn pool_use(w: &World, sizes: &[usize]) -> PoolUse {
         services,
         internal_load_balancers: load_balancers(&w.observe(&mock), Router::Internal),
         by_target_groups: services.div_ceil(q.target_groups_per_load_balancer),
-        by_certificates: sizes.len().div_ceil(q.certificates_per_load_balancer),
+        by_certificates: sizes.len().div_ceil(
+            q.certificates_per_load_balancer - convox_model::pool::SPARE_CERTIFICATE_SLOTS,
+        ),
     }
 }
 
@@ -297,7 +280,7 @@ fn report_pool_use(_c: &mut Criterion) {
     ] {
         let u = pool_use(&w, &sizes);
         eprintln!(
-            "pools: {} services in {what}: {} internal load balancers; minimum {} by target groups (⌈{}/100⌉), {} by certificates (⌈{}/25⌉)",
+            "pools: {} services in {what}: {} internal load balancers; minimum {} by target groups (⌈{}/100⌉), {} by certificates (⌈{}/24⌉)",
             u.services,
             u.internal_load_balancers,
             u.by_target_groups,

@@ -342,8 +342,9 @@ fn plan_app_from(
 }
 
 /// What exists once the rack's `actions` have created what they create: the
-/// app is planned against it before they run.
-fn assume_created(observed: &[Observed], actions: &[Action]) -> Vec<Observed> {
+/// app is planned against it before they run (as [`plan_app`] and [`deploy`]
+/// do; public for tools and benchmarks that plan in the same two steps).
+pub fn assume_created(observed: &[Observed], actions: &[Action]) -> Vec<Observed> {
     let mut assumed = observed.to_vec();
     assumed.extend(
         actions
