@@ -1,0 +1,304 @@
+//! Deploying an app: the rack stage, then observe, place, plan and apply the
+//! app's resources, planning again when another process changed the rack under it.
+
+use super::*;
+
+/// Deploys `manifest` as `app`: checks it against the rack's parameters, creates
+/// any rack resource that is missing (the app's rules need the routers'
+/// listeners), then reconciles the app's resources and only those.
+///
+/// A second deploy of the same input plans nothing and makes no mutating call.
+pub async fn deploy(
+    backend: &dyn Backend,
+    rack: &Rack,
+    app: &Name,
+    manifest: &Manifest,
+    ctx: &ApplyContext,
+) -> Result<DeployReport, OpsError> {
+    deploy_inner(backend, rack, app, manifest, ctx, None).await
+}
+
+/// [`deploy`], but only what was shown: `planned` (from [`plan_app`]) is applied
+/// if the rack is still as it was when it was made, or if planning again now
+/// gives the same actions (other apps may have changed meanwhile; a new rule may
+/// take another free priority than the one shown). Otherwise
+/// [`ApplyError::Stale`], with nothing changed.
+pub async fn deploy_planned(
+    backend: &dyn Backend,
+    rack: &Rack,
+    app: &Name,
+    manifest: &Manifest,
+    ctx: &ApplyContext,
+    planned: &Plan,
+) -> Result<DeployReport, OpsError> {
+    deploy_inner(backend, rack, app, manifest, ctx, Some(planned)).await
+}
+
+/// How many times a deploy observes and plans again when another process
+/// changed the rack under it (took the rule priority it planned, or changed
+/// what it planned from) before it gives up. Each of the other deploys running
+/// at the same moment can make it plan again a few times (every change it makes
+/// is one the plan was not made from), so the bound allows for several.
+pub const REPLANS: usize = 10;
+
+/// A pause before planning again, up to `ctx.retry.base_delay` times the
+/// attempt, jittered by the app's name so that deploys that collided do not
+/// collide again in step.
+pub(super) async fn pause_before_replanning(ctx: &ApplyContext, app: &Name, attempt: usize) {
+    let seed = app
+        .as_str()
+        .bytes()
+        .fold(ctx.seed ^ attempt as u64, |h, b| {
+            crate::aws::splitmix64(h ^ u64::from(b))
+        });
+    let cap = ctx
+        .retry
+        .base_delay
+        .saturating_mul(u32::try_from(attempt).unwrap_or(u32::MAX));
+    let cap_ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
+    let delay = std::time::Duration::from_millis(seed % cap_ms.saturating_add(1));
+    (ctx.sleep)(delay).await;
+}
+
+async fn deploy_inner(
+    backend: &dyn Backend,
+    rack: &Rack,
+    app: &Name,
+    manifest: &Manifest,
+    ctx: &ApplyContext,
+    shown: Option<&Plan>,
+) -> Result<DeployReport, OpsError> {
+    check_manifest(manifest, rack, app)?;
+    let fp = ca_fingerprint(ctx)?;
+    // Before any change: a rack refuses an authority that is not its own.
+    crate::ca::check(backend.load_rack(&rack.name).await?.as_ref(), &fp)?;
+    let inputs = AppInputs {
+        rack,
+        app,
+        manifest,
+        ca_fingerprint: &fp,
+        renewal: Some(ctx.renewal()),
+    };
+    // Checked before the first call that changes anything.
+    inputs.desired(false)?;
+    let mut rack_report = None;
+    let mut replans = 0;
+    loop {
+        let attempt = Attempt {
+            backend,
+            inputs: &inputs,
+            ctx,
+            shown,
+        };
+        match attempt.run(&mut rack_report).await {
+            Err(OpsError::Apply(e)) if e.is_contention() && replans < REPLANS => {
+                replans += 1;
+                tracing::info!(%app, replans, error = %e, "another process changed the rack; observing and planning again");
+                pause_before_replanning(ctx, app, replans).await;
+            }
+            Err(e) => return Err(e),
+            Ok(done) => {
+                let endpoints = exposure::endpoints(rack, app, manifest);
+                let waiting = endpoints
+                    .iter()
+                    .filter(|e| e.router == Router::External && !done.ready)
+                    .cloned()
+                    .collect();
+                return Ok(DeployReport {
+                    rack: rack_report,
+                    plan: done.plan,
+                    report: done.report,
+                    endpoints,
+                    external_certificate: done.external,
+                    waiting,
+                });
+            }
+        }
+    }
+}
+
+/// One observe, plan and apply of a deploy.
+struct Attempt<'a> {
+    backend: &'a dyn Backend,
+    inputs: &'a AppInputs<'a>,
+    ctx: &'a ApplyContext,
+    shown: Option<&'a Plan>,
+}
+
+/// What an attempt did.
+struct Done {
+    plan: Plan,
+    report: Report,
+    external: ExternalCertificate,
+    /// Whether the external router's certificate was ready for the app.
+    ready: bool,
+}
+
+impl Attempt<'_> {
+    async fn run(&self, rack_report: &mut Option<Report>) -> Result<Done, OpsError> {
+        let (backend, rack, app) = (self.backend, self.inputs.rack, self.inputs.app);
+        let quotas = backend.quotas();
+        let observed = observe_all(backend, &rack.name).await?;
+        // The one call that may change something before the plan: a rack without
+        // a public certificate for its external router requests one.
+        let external = public_cert::ensure_external_certificate(backend, rack).await?;
+        if let Some(shown) = self.shown {
+            self.check_shown(shown, &observed, &external, &quotas)?;
+        }
+        let placed = self.inputs.placed(
+            public_cert::external_ready(&external, &observed),
+            &observed,
+            &quotas,
+        )?;
+        let missing = missing_rack_resources(
+            rack,
+            &observed,
+            self.inputs.ca_fingerprint,
+            &external,
+            &quotas,
+            self.inputs.renewal,
+            &placed.shards,
+        )?;
+        let observed = if missing.is_empty() {
+            observed
+        } else {
+            // The app's plan first, as if the rack were done: a deploy it refuses
+            // (a hostname taken, a quota) changes nothing, not even a renewal.
+            let assumed = assume_created(&observed, &missing.actions);
+            plan(
+                &Scope::App(app.clone()),
+                &self
+                    .inputs
+                    .placed(
+                        public_cert::external_ready(&external, &assumed),
+                        &assumed,
+                        &quotas,
+                    )?
+                    .desired,
+                &assumed,
+                &quotas,
+            )?;
+            if !placed.new_shards.is_empty() {
+                let shards: Vec<String> = placed.new_shards.iter().map(|s| s.to_string()).collect();
+                tracing::info!(rack = %rack.name, %app, shards = ?shards, "the routers' load balancers are full: adding load balancers to their pools");
+            }
+            tracing::info!(rack = %rack.name, actions = missing.actions.len(), "creating missing rack resources, repairing its security and renewing due certificates");
+            *rack_report = Some(apply(backend, &missing, self.ctx).await?);
+            observe_all(backend, &rack.name).await?
+        };
+        // Checked on every deploy, not only on the one that created the zone: that one
+        // may have failed after creating it and before saving, and nothing would be
+        // missing the next time. A rack stored before racks recorded their
+        // certificate authority records the one given.
+        let (fp, now) = (self.inputs.ca_fingerprint, self.ctx.now);
+        let unsaved = match backend.load_rack(&rack.name).await? {
+            None => Some(crate::ca::record(rack.clone(), rack.ca.as_ref(), fp, now)),
+            Some(s) if s.ca.is_none() => Some(crate::ca::record(s, rack.ca.as_ref(), fp, now)),
+            Some(_) => None,
+        };
+        if let Some(to_save) = unsaved
+            && let Some(zone) = observed
+                .iter()
+                .find(|o| o.resource.key == ResourceKey::zone())
+        {
+            backend.save_rack(&zone.id, &to_save).await?;
+        }
+
+        let ready = public_cert::external_ready(&external, &observed);
+        let p = match plan(
+            &Scope::App(app.clone()),
+            &self.inputs.placed(ready, &observed, &quotas)?.desired,
+            &observed,
+            &quotas,
+        ) {
+            // Another deploy removed a load balancer of the pool it found
+            // empty after this one made it: observe, place and make it again.
+            Err(PlanError::MissingDependency { reference, .. })
+                if reference.app().is_none() && reference.subject().shard().is_some() =>
+            {
+                let now = fingerprint(&observed);
+                return Err(ApplyError::Stale {
+                    planned: now.clone(),
+                    observed: now,
+                }
+                .into());
+            }
+            other => other?,
+        };
+        let mut p = p;
+        let report = if p.is_empty() {
+            // Nothing to do: the ids are what exists (an embedding deployer
+            // attaches its containers to the target groups' ARNs every time).
+            // An attempt before may have deleted and stopped before shrinking.
+            let mut report = Report {
+                ids: observed_ids(&observed),
+                ..Report::default()
+            };
+            let shrunk = shrink(backend, rack, self.ctx, Some(&observed)).await?;
+            absorb(&mut p, &mut report, shrunk);
+            report
+        } else {
+            let mut report = apply(backend, &p, self.ctx).await?;
+            // What the app left, or what an attempt before left empty (it
+            // made a load balancer and stopped; this one placed elsewhere).
+            if p.counts().delete > 0 || !pool::empty_shards(&observed).is_empty() {
+                let shrunk = shrink(backend, rack, self.ctx, None).await?;
+                absorb(&mut p, &mut report, shrunk);
+            }
+            report
+        };
+        Ok(Done {
+            plan: p,
+            report,
+            external,
+            ready,
+        })
+    }
+
+    /// Refuses, as stale, a rack on which the plan that was shown would no longer
+    /// be the one applied.
+    fn check_shown(
+        &self,
+        shown: &Plan,
+        observed: &[Observed],
+        external: &ExternalCertificate,
+        quotas: &Quotas,
+    ) -> Result<(), OpsError> {
+        let now = fingerprint(observed);
+        if now == shown.fingerprint {
+            return Ok(());
+        }
+        let again = plan_app_from(self.inputs, observed, external, quotas);
+        match again {
+            Ok(again) if same_actions(&again, shown) => Ok(()),
+            _ => Err(ApplyError::Stale {
+                planned: shown.fingerprint.clone(),
+                observed: now,
+            }
+            .into()),
+        }
+    }
+}
+
+/// Whether two plans do the same, but for the priorities of the rules they
+/// create (the lowest free one when applied, whichever that is).
+fn same_actions(a: &Plan, b: &Plan) -> bool {
+    let normal = |p: &Plan| -> Vec<Action> {
+        p.actions
+            .iter()
+            .cloned()
+            .map(|mut action| {
+                if action.op == Op::Create
+                    && let Some(Resource {
+                        spec: ResourceSpec::ListenerRule(rule),
+                        ..
+                    }) = action.desired.as_mut()
+                {
+                    rule.priority = None;
+                }
+                action
+            })
+            .collect()
+    };
+    normal(a) == normal(b)
+}
