@@ -135,34 +135,124 @@ fn fresh_rack_plans_every_resource_as_a_create() {
     );
 }
 
+/// What a backend reports for `desired`, built apart from any plan: its own ids,
+/// its own order (reversed), the priorities AWS gave the rules (1, 2, …), an
+/// address on each load balancer.
+fn reported(desired: &[&DesiredState]) -> Vec<Observed> {
+    let mut priority = 0;
+    let mut out: Vec<Observed> = desired
+        .iter()
+        .flat_map(|d| d.iter())
+        .map(|res| {
+            let mut resource = res.clone();
+            if let ResourceSpec::ListenerRule(rule) = &mut resource.spec {
+                priority += 1;
+                rule.priority = Some(priority);
+            }
+            let address = matches!(resource.spec, ResourceSpec::LoadBalancer(_)).then(|| {
+                address(if resource.key.as_str().contains("internal") {
+                    Router::Internal
+                } else {
+                    Router::External
+                })
+            });
+            Observed {
+                id: format!(
+                    "arn:aws:test:{}",
+                    resource.key.as_str().len() * 7919 + priority as usize
+                ),
+                resource,
+                address,
+                not_after: None,
+            }
+        })
+        .collect();
+    out.reverse();
+    out
+}
+
+/// The planner compares what it owns and nothing else: an observation that
+/// matches the desired state in every compared field plans nothing, whatever ids
+/// and order the backend reports; each kind of difference plans its action.
 #[test]
-fn plan_against_its_own_result_is_empty() {
-    let obs = rack_and_app_observed(vec![
+fn a_plan_is_empty_exactly_when_the_observation_matches() {
+    let r = rack(true, false);
+    let services = vec![
         svc("api", Some(3000), true, false),
         svc("web", Some(80), false, true),
-    ]);
-    let r = rack(true, false);
-    let d = desired_app(
-        &r,
-        &n("backend"),
-        &manifest(vec![
-            svc("api", Some(3000), true, false),
-            svc("web", Some(80), false, true),
-        ]),
-        "ca",
-    )
-    .unwrap();
-    let p = plan(&Scope::App(n("backend")), &d, &obs, &Quotas::default()).unwrap();
+    ];
+    let rack_d = desired_rack(&r, "ca");
+    let d = desired_app(&r, &n("backend"), &manifest(services), "ca").unwrap();
+    let obs = reported(&[&rack_d, &d]);
+    let app = Scope::App(n("backend"));
+    let p = plan(&app, &d, &obs, &Quotas::default()).unwrap();
     assert!(p.is_empty(), "{p}");
     assert_eq!(p.to_string(), "No changes.\n");
-    let p = plan(
-        &Scope::Rack,
-        &desired_rack(&r, "ca"),
-        &obs,
-        &Quotas::default(),
-    )
-    .unwrap();
+    let p = plan(&Scope::Rack, &rack_d, &obs, &Quotas::default()).unwrap();
     assert!(p.is_empty(), "{p}");
+
+    // Each difference is seen, as the one action it calls for.
+    let actions = |obs: &[Observed]| -> Vec<(String, Op)> {
+        let p = plan(&app, &d, obs, &Quotas::default()).unwrap();
+        p.actions
+            .iter()
+            .map(|a| (a.key.to_string(), a.op))
+            .collect()
+    };
+    let rule = "app/backend/api/internal/rule";
+    let tg = "app/backend/api/internal/tg";
+    // A resource gone: created again.
+    let gone: Vec<Observed> = obs
+        .iter()
+        .filter(|o| o.resource.key.as_str() != rule)
+        .cloned()
+        .collect();
+    assert_eq!(actions(&gone), vec![(rule.to_string(), Op::Create)]);
+    // A health check changed by hand: updated in place.
+    let mut drifted = obs.clone();
+    for o in &mut drifted {
+        if let ResourceSpec::TargetGroup(t) = &mut o.resource.spec
+            && o.resource.key.as_str() == tg
+        {
+            t.health.path = "/elsewhere".into();
+        }
+    }
+    assert_eq!(actions(&drifted), vec![(tg.to_string(), Op::Update)]);
+    // A rule moved to another host: updated.
+    let mut moved = obs.clone();
+    for o in &mut moved {
+        if let ResourceSpec::ListenerRule(x) = &mut o.resource.spec
+            && o.resource.key.as_str() == rule
+        {
+            x.hosts = vec!["api.elsewhere.production.convox".into()];
+        }
+    }
+    assert_eq!(actions(&moved), vec![(rule.to_string(), Op::Update)]);
+    // Something of the app's it no longer declares: deleted.
+    let mut extra = obs.clone();
+    let old = obs.iter().find(|o| o.resource.key.as_str() == tg).unwrap();
+    let mut stale = old.clone();
+    let stale_key = ResourceKey::target_group(&n("backend"), &n("old"), Router::Internal);
+    stale
+        .resource
+        .tags
+        .insert(TAG_KEY.into(), stale_key.to_string());
+    stale.resource.key = stale_key.clone();
+    stale.id = "arn:aws:test:old".into();
+    // Named as the library names it (a group named otherwise is an impostor,
+    // which nothing deletes).
+    if let ResourceSpec::TargetGroup(t) = &mut stale.resource.spec {
+        t.name = convox_model::desired::target_group_name(
+            &n("production"),
+            &n("backend"),
+            &n("old"),
+            Router::Internal,
+            t.protocol,
+            t.port,
+        );
+    }
+    extra.push(stale);
+    assert_eq!(actions(&extra), vec![(stale_key.to_string(), Op::Delete)]);
 }
 
 #[test]
