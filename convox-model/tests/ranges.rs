@@ -350,3 +350,45 @@ fn a_zero_warning_carries_its_place_and_a_hint() {
         Some("leave cpu out for the default, or write the value you mean")
     );
 }
+
+// ---- boundaries the rules must keep (cargo-mutants' survivors) ----
+
+#[test]
+fn deployment_minimum_of_exactly_100_and_equal_to_the_maximum_is_accepted() {
+    for fits in [
+        "{minimum: 100, maximum: 200}",
+        "{minimum: 100, maximum: 100}",
+    ] {
+        let p = ok(&web(&format!("image: x\ndeployment: {fits}")));
+        assert_eq!(svc(&p.manifest, "web").deployment.minimum, 100, "{fits}");
+    }
+    let d = err(&web("image: x\ndeployment: {minimum: 101, maximum: 200}"));
+    assert!(one_error(&d).message.contains("above 100%"), "{d}");
+}
+
+#[test]
+fn dns_lengths_are_limits_not_bounds_short_of_them() {
+    use convox_model::exposure::Hostname;
+    use convox_model::rules::hostnames::{HostnameProblem, problem};
+    let label = |n: usize| "a".repeat(n);
+    // Labels of 63 characters, a name of 253: both fit DNS exactly.
+    let at_limit = Hostname::from_raw(format!(
+        "{}.{}.{}.{}",
+        label(63),
+        label(63),
+        label(63),
+        label(61)
+    ));
+    assert_eq!(at_limit.as_str().len(), 253);
+    assert_eq!(problem(&at_limit), None);
+    let long_label = Hostname::from_raw(format!("{}.x.convox", label(64)));
+    assert!(matches!(
+        problem(&long_label),
+        Some(HostnameProblem::LabelTooLong { .. })
+    ));
+    let long_name = Hostname::from_raw(format!("b.{}", at_limit.as_str()));
+    assert!(matches!(
+        problem(&long_name),
+        Some(HostnameProblem::TooLong { .. })
+    ));
+}

@@ -83,6 +83,34 @@ fn link_target_must_exist() {
     assert_eq!(d.errors().count(), 2);
 }
 
+/// The hint lists the services there are, the first ten, and says when there
+/// are more.
+#[test]
+fn a_missing_link_target_hint_lists_ten_services_at_most() {
+    let services =
+        |n: usize| -> String { (0..n).map(|i| format!("  s{i}:\n    image: x\n")).collect() };
+    // `web` and `n` others: ten in all fit, eleven do not.
+    for (n, more) in [(8, false), (9, false), (10, true)] {
+        let text = format!(
+            "services:\n  web:\n    image: x\n    links: [nosuch]\n{}",
+            services(n)
+        );
+        let d = err(&text);
+        let hint = one_error(&d).hint.clone().unwrap_or_default();
+        assert_eq!(hint.ends_with(", …"), more, "{n} services: {hint}");
+        let listed = hint
+            .trim_start_matches("services here: ")
+            .split(", ")
+            .count();
+        // `web` and the others, ten at most, then the ellipsis.
+        assert_eq!(
+            listed,
+            (n + 1).min(10) + usize::from(more),
+            "{n} services: {hint}"
+        );
+    }
+}
+
 #[test]
 fn link_target_must_expose_a_port() {
     let d = err("services:\n  web:\n    image: x\n    links: [worker]\n  worker:\n    image: x\n");
