@@ -114,13 +114,13 @@ pub(crate) async fn delete_certificate(acm: &Client, arn: &str) -> BackendResult
     send("DeleteCertificate", request.send()).await.map(drop)
 }
 
-/// Every certificate in the region with its tags, keeping those `keep` accepts.
-///
-/// ACM has no tag filter, so each certificate's tags cost one call.
-pub(crate) async fn certificates(
-    acm: &Client,
-    keep: impl Fn(&Tags) -> bool,
-) -> BackendResult<Vec<Cert>> {
+/// What ListCertificates says of a certificate: its ARN, domain and the end of
+/// its validity.
+type Summary = (String, Option<String>, Option<i64>);
+
+/// Every certificate in the region, as ListCertificates lists them (1,000 a
+/// call).
+async fn summaries(acm: &Client) -> BackendResult<Vec<Summary>> {
     // Without key types, ListCertificates shows only RSA certificates; ours may be
     // ECDSA.
     let every_key = Filters::builder()
@@ -134,35 +134,77 @@ pub(crate) async fn certificates(
             KeyAlgorithm::EcSecp521r1,
         ]))
         .build();
-    let pages = acm.list_certificates().includes(every_key).into_paginator();
+    let pages = acm
+        .list_certificates()
+        .includes(every_key)
+        .max_items(LIST_PAGE)
+        .into_paginator();
     let pages = send("ListCertificates", pages.send().try_collect()).await?;
-    let summaries = pages
+    Ok(pages
         .iter()
         .flat_map(|p| p.certificate_summary_list())
         .filter_map(|s| {
             let arn = s.certificate_arn()?.to_string();
             let not_after = s.not_after().map(|t| t.secs());
             Some((arn, s.domain_name().map(str::to_string), not_after))
-        });
+        })
+        .collect())
+}
+
+/// ListCertificates' largest page.
+const LIST_PAGE: i32 = 1000;
+
+/// A certificate's tags, or `None` if it was deleted since it was listed.
+async fn tags_of(acm: &Client, arn: &str) -> BackendResult<Option<Tags>> {
+    let t = acm
+        .list_tags_for_certificate()
+        .certificate_arn(arn)
+        .send()
+        .await;
+    match t {
+        Ok(t) => Ok(Some(tag_map(
+            t.tags().iter().map(|t| (Some(t.key()), t.value())),
+        ))),
+        // Deleted between the list and now: it is not there to observe.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(from_sdk("ListTagsForCertificate", e)),
+    }
+}
+
+/// The rack's certificates, keeping those `keep` accepts, at a cost that does
+/// not grow with the region's other certificates: `tagged` (ARN → tags, from
+/// the tagging index, [`crate::tagging`]) names them; one ListCertificates
+/// gives their domains and validity. A certificate the index does not name but
+/// whose domain is in the rack's zone `zone` (one imported a moment ago: the
+/// index lags) has its tags read on its own; in a settled account there is
+/// none.
+pub(crate) async fn rack_certificates(
+    acm: &Client,
+    tagged: &std::collections::BTreeMap<String, Tags>,
+    zone: &str,
+    keep: impl Fn(&Tags) -> bool,
+) -> BackendResult<Vec<Cert>> {
+    let in_zone = |domain: &str| {
+        let d = domain.trim_end_matches('.').to_ascii_lowercase();
+        d == zone || d.ends_with(&format!(".{zone}"))
+    };
     let mut out = Vec::new();
-    for (arn, domain, not_after) in summaries {
-        let t = acm
-            .list_tags_for_certificate()
-            .certificate_arn(&arn)
-            .send()
-            .await;
-        let t = match t {
-            Ok(t) => t,
-            // Deleted between the list and now: it is not there to observe.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
-            {
-                continue;
-            }
-            Err(e) => return Err(from_sdk("ListTagsForCertificate", e)),
+    let mut listed = std::collections::BTreeSet::new();
+    for (arn, domain, not_after) in summaries(acm).await? {
+        listed.insert(arn.clone());
+        let tags = match tagged.get(&arn) {
+            Some(tags) => tags.clone(),
+            None if domain.as_deref().is_some_and(in_zone) => match tags_of(acm, &arn).await? {
+                Some(tags) => tags,
+                None => continue,
+            },
+            None => continue,
         };
-        let tags = tag_map(t.tags().iter().map(|t| (Some(t.key()), t.value())));
         if keep(&tags) {
             out.push(Cert {
                 arn,
@@ -172,13 +214,39 @@ pub(crate) async fn certificates(
             });
         }
     }
+    // Named by the index but not listed (a key type ListCertificates was not
+    // asked for): its domain and validity are asked for below.
+    for (arn, tags) in tagged {
+        if !listed.contains(arn) && keep(tags) {
+            out.push(Cert {
+                arn: arn.clone(),
+                domain: None,
+                tags: tags.clone(),
+                not_after: None,
+            });
+        }
+    }
+    complete(acm, out).await
+}
+
+/// Asks ACM for the domain or validity a listing did not give; drops a
+/// certificate deleted meanwhile.
+async fn complete(acm: &Client, mut out: Vec<Cert>) -> BackendResult<Vec<Cert>> {
+    let mut gone = Vec::new();
     for c in out
         .iter_mut()
         .filter(|c| c.domain.is_none() || c.not_after.is_none())
     {
         // The summary normally has the domain and validity; ask only when not.
         let request = acm.describe_certificate().certificate_arn(&c.arn);
-        let d = send("DescribeCertificate", request.send()).await?;
+        let d = match send("DescribeCertificate", request.send()).await {
+            Ok(d) => d,
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                gone.push(c.arn.clone());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let detail = d.certificate();
         if c.domain.is_none() {
             c.domain = detail.and_then(|c| c.domain_name()).map(str::to_string);
@@ -187,6 +255,7 @@ pub(crate) async fn certificates(
             c.not_after = detail.and_then(|c| c.not_after()).map(|t| t.secs());
         }
     }
+    out.retain(|c| !gone.contains(&c.arn));
     Ok(out)
 }
 
@@ -277,17 +346,23 @@ pub(crate) async fn describe_certificate(
     })
 }
 
+/// The public certificates requested for `rack`'s external router: named by
+/// the tagging index, then described by ACM one by one. One the index has not
+/// caught up with yet is requested again by the next deploy, and ACM answers
+/// that request with the same certificate (the request's idempotency token).
 pub(crate) async fn requested_certificates(
     acm: &Client,
+    tagging: &aws_sdk_resourcegroupstagging::Client,
     rack: &Name,
 ) -> BackendResult<Vec<PublicCertificate>> {
-    let ours = |t: &Tags| {
-        t.get(TAG_RACK).map(String::as_str) == Some(rack.as_str())
-            && t.get(TAG_ROLE).map(String::as_str) == Some(ROLE_PUBLIC_CERTIFICATE)
-    };
+    let tags = [
+        (TAG_RACK, rack.as_str()),
+        (TAG_ROLE, ROLE_PUBLIC_CERTIFICATE),
+    ];
+    let named = crate::tagging::tagged_with(tagging, &tags, &[crate::tagging::CERTIFICATE]).await?;
     let mut out = Vec::new();
-    for c in certificates(acm, ours).await? {
-        match describe_certificate(acm, &c.arn).await {
+    for arn in named.certificates.keys() {
+        match describe_certificate(acm, arn).await {
             Ok(d) => out.push(d),
             // Deleted between the list and now.
             Err(e) if e.kind == ErrorKind::NotFound => {}

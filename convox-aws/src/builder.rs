@@ -345,6 +345,7 @@ impl AwsBackendBuilder {
             route53: client!(aws_sdk_route53, Service::Route53),
             acm: client!(aws_sdk_acm, Service::Acm),
             ec2: client!(aws_sdk_ec2, Service::Ec2),
+            tagging: client!(aws_sdk_resourcegroupstagging, Service::Tagging),
             region,
             counter,
             quotas: self.quotas,

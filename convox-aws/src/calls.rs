@@ -2,7 +2,7 @@
 //! family's bucket ([`PacedIdentityCache`]), is counted and gets the fixed headers
 //! ([`RequestHook`]).
 //!
-//! All are hooks into the SDK shared by the four clients. Every attempt is paced
+//! All are hooks into the SDK shared by the five clients. Every attempt is paced
 //! and counted, retries and further pages included: AWS paces and bills attempts,
 //! not operations.
 

@@ -4,9 +4,9 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, HostHeaderConditionConfig,
     LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum, RedirectActionConfig,
-    RedirectActionStatusCodeEnum, RuleCondition, RulePriorityPair, Tag,
+    RedirectActionStatusCodeEnum, RuleCondition, RulePriorityPair, Tag, TargetGroup,
 };
-use convox_model::backend::{BackendResult, CreatedLoadBalancer};
+use convox_model::backend::{BackendResult, CreatedLoadBalancer, ErrorKind};
 use convox_model::resource::{
     DefaultAction, ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, Protocol,
     Tags, TargetGroupSpec,
@@ -364,6 +364,41 @@ pub(crate) async fn modify_target_group(
         .health_check_timeout_seconds(seconds(OP, spec.health.timeout)?);
     send(OP, request.send()).await.map(drop)
 }
+
+/// The target groups `arns` names, 20 a call; one deleted since it was named is
+/// left out.
+pub(crate) async fn target_groups(
+    elb: &Client,
+    arns: &[String],
+) -> BackendResult<Vec<TargetGroup>> {
+    const OP: &str = "DescribeTargetGroups";
+    let mut out = Vec::new();
+    for chunk in arns.chunks(TARGET_GROUPS_PER_CALL) {
+        let request = elb
+            .describe_target_groups()
+            .set_target_group_arns(Some(chunk.to_vec()));
+        match send(OP, request.send()).await {
+            Ok(page) => out.extend(page.target_groups().iter().cloned()),
+            // One of them is gone, and AWS then answers for none: one by one.
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                for arn in chunk {
+                    let request = elb.describe_target_groups().target_group_arns(arn);
+                    match send(OP, request.send()).await {
+                        Ok(page) => out.extend(page.target_groups().iter().cloned()),
+                        Err(e) if e.kind == ErrorKind::NotFound => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Target groups asked for by ARN in one DescribeTargetGroups (AWS takes 20
+/// names a call; the same bound is kept for ARNs).
+const TARGET_GROUPS_PER_CALL: usize = 20;
 
 pub(crate) async fn delete_target_group(elb: &Client, arn: &str) -> BackendResult<()> {
     let request = elb.delete_target_group().target_group_arn(arn);

@@ -1,5 +1,5 @@
-//! The AWS backend of `convox-model`: ELBv2, Route53, ACM and EC2 through the
-//! official SDK crates.
+//! The AWS backend of `convox-model`: ELBv2, Route53, ACM, EC2 and the Resource
+//! Groups Tagging API through the official SDK crates.
 //!
 //! [`AwsBackend`] implements [`convox_model::backend::Backend`]. It finds what the
 //! rack owns by tags, never by name; passes tags in the create calls themselves;
@@ -41,6 +41,7 @@
 //! | ACM, other calls | 5 | 5/s |
 //! | EC2 security-group changes | 50 | 5/s |
 //! | EC2 reads | 100 | 20/s |
+//! | Resource Groups Tagging API | 5 | 5/s (AWS publishes no rate) |
 //!
 //! The buckets belong to one backend and its clones; AWS's are shared by the whole
 //! account, so other tools in it may still spend them.
@@ -76,13 +77,15 @@ mod pacing;
 mod route53;
 // Day-2 safety: `rack audit`.
 mod surroundings;
+// Observing by tags without listing the region (issue 10).
+mod tagging;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use convox_model::backend::{Backend, BackendResult, CertificatePem, CreatedLoadBalancer};
 use convox_model::name::Name;
-use convox_model::rack::{Rack, Vpc};
+use convox_model::rack::{Rack, Vpc, zone_name};
 use convox_model::resource::{
     CertificateSpec, HostedZoneSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerSpec, Observed,
     RecordChange, ResourceKey, Scope, SecurityGroupSpec, Tags, TargetGroupSpec, owned_by,
@@ -104,6 +107,7 @@ pub struct AwsBackend {
     route53: aws_sdk_route53::Client,
     acm: aws_sdk_acm::Client,
     ec2: aws_sdk_ec2::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
     region: String,
     counter: Arc<calls::Counter>,
     /// What the planner plans against ([`AwsBackendBuilder::with_quotas`]).
@@ -148,7 +152,7 @@ impl AwsBackend {
     }
 
     async fn rack_zone(&self, rack: &Name) -> BackendResult<Option<route53::Zone>> {
-        let zones = route53::zones(&self.route53, |t| {
+        let zones = route53::zones(&self.route53, &zone_name(rack), |t| {
             owned_by(t, rack).is_some_and(|k| k == ResourceKey::zone())
         })
         .await?;
@@ -201,6 +205,14 @@ impl_backend! {
             }
         }
 
+        // Public certificates, found by their tags (issue 10).
+        async fn requested_certificates(
+            &self,
+            rack: &Name,
+        ) -> BackendResult<Vec<convox_model::public_cert::PublicCertificate>> {
+            acm::requested_certificates(&self.acm, &self.tagging, rack).await
+        }
+
         // Day-2 safety (audit): what touches the rack without being its own.
         async fn observe_surroundings(&self, rack: &Name) -> BackendResult<Surroundings> {
             surroundings::observe_surroundings(&self.elb, &self.ec2, rack).await
@@ -237,5 +249,4 @@ impl_backend! {
     // Public certificates for the external router (issue 12, item 6).
     request_certificate(domain: &str, tags: &Tags) -> String => acm;
     describe_certificate(arn: &str) -> convox_model::public_cert::PublicCertificate => acm;
-    requested_certificates(rack: &Name) -> Vec<convox_model::public_cert::PublicCertificate> => acm;
 }

@@ -1,9 +1,19 @@
-//! Observe: what exists and is owned by a rack, read back from AWS by tags.
+//! Observe: what exists and is owned by a rack, read back from AWS by tags, at a
+//! cost that grows with the rack and not with the rest of the account.
 //!
-//! Nothing is found by name: every resource is listed, its tags are read (20 ARNs
-//! per ELBv2 `DescribeTags`, 10 zones per Route53 `ListTagsForResources`), and
-//! only those tagged for the rack with a key are kept. Records cannot be tagged;
-//! an alias record is ours when a TXT record of the same name says so.
+//! - Target groups and certificates: named by the Resource Groups Tagging API
+//!   with the rack's tag, tags included ([`crate::tagging`]); ELBv2 describes
+//!   the groups by ARN, 20 a call, and one ListCertificates gives the
+//!   certificates' domains and validity. What the index may lag behind is read
+//!   from its service: a group a rule of ours forwards to, a certificate whose
+//!   domain is in the rack's zone.
+//! - Load balancers: every ALB of the region is listed (the region's quota is 50
+//!   by default) and their tags read, 20 ARNs per `DescribeTags`; then the
+//!   listeners of ours, and the rules and attached certificates of those.
+//! - The zone: by its name, `{rack}.convox`, and its tags. Records cannot be
+//!   tagged; an alias record is ours when a TXT record of the same name says so.
+//!
+//! Only what carries the rack's `convox:rack` and `convox:key` tags is kept.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +24,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use convox_model::backend::BackendResult;
 use convox_model::name::Name;
+use convox_model::rack::zone_name;
 use convox_model::resource::{
     CertificateSpec, DefaultAction, HealthCheck, HostedZoneSpec, LbScheme, ListenerCertificateSpec,
     ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol,
@@ -28,6 +39,7 @@ use crate::acm::{self, TAG_ISSUER};
 use crate::ec2;
 use crate::error::send;
 use crate::route53;
+use crate::tagging;
 
 /// ELBv2's DescribeTags takes at most this many ARNs.
 const TAGS_PER_CALL: usize = 20;
@@ -159,7 +171,15 @@ struct ElbState {
     sni: Vec<(String, String)>,
 }
 
-async fn elb_state(elb: &Elb, rack: &Name, apps: bool) -> BackendResult<ElbState> {
+/// The rack's load balancers, listeners, and with `apps` its rules, certificate
+/// attachments and target groups. `tagged` (ARN → tags, from the tagging index)
+/// names the target groups.
+async fn elb_state(
+    elb: &Elb,
+    rack: &Name,
+    apps: bool,
+    tagged: &tagging::Tagged,
+) -> BackendResult<ElbState> {
     let pages = elb.describe_load_balancers().into_paginator().send();
     let lbs = send("DescribeLoadBalancers", pages.try_collect())
         .await?
@@ -197,6 +217,10 @@ async fn elb_state(elb: &Elb, rack: &Name, apps: bool) -> BackendResult<ElbState
                         .map(|r| (l.id.clone(), r.clone())),
                 );
             }
+            // Certificates are attached to HTTPS listeners only.
+            if l.item.protocol() != Some(&ProtocolEnum::Https) {
+                continue;
+            }
             let pages = elb.describe_listener_certificates().listener_arn(&l.id);
             let pages = pages.into_paginator().send();
             for page in send("DescribeListenerCertificates", pages.try_collect()).await? {
@@ -222,13 +246,34 @@ async fn elb_state(elb: &Elb, rack: &Name, apps: bool) -> BackendResult<ElbState
             .filter(|(_, r)| r.rule_arn().is_some_and(|arn| !ours.contains(arn)))
             .collect();
 
-        let pages = elb.describe_target_groups().into_paginator().send();
-        let tgs = send("DescribeTargetGroups", pages.try_collect())
-            .await?
+        // The target groups the index names, and any our rules forward to that
+        // it does not (yet): their tags read from ELBv2.
+        let mut tags = tagged.target_groups.clone();
+        let forwarded: std::collections::BTreeSet<String> = state
+            .rules
             .iter()
-            .flat_map(|p| p.target_groups().iter().cloned())
+            .filter_map(|r| forward_target(r.item.1.actions()))
+            .filter(|arn| !tags.contains_key(*arn))
+            .map(str::to_string)
             .collect();
-        state.target_groups = owned(elb, rack, tgs, |t| t.target_group_arn()).await?;
+        let forwarded: Vec<String> = forwarded.into_iter().collect();
+        tags.extend(describe_tags(elb, &forwarded).await?);
+        tags.retain(|_, t| owned_by(t, rack).is_some());
+        let arns: Vec<String> = tags.keys().cloned().collect();
+        state.target_groups = crate::elb::target_groups(elb, &arns)
+            .await?
+            .into_iter()
+            .filter_map(|item| {
+                let id = item.target_group_arn()?.to_string();
+                let t = tags.get(&id)?.clone();
+                Some(Owned {
+                    key: owned_by(&t, rack)?,
+                    id,
+                    tags: t,
+                    item,
+                })
+            })
+            .collect();
     }
     state.listeners = listeners;
     Ok(state)
@@ -347,12 +392,38 @@ pub(crate) async fn observe(
     // A rack-scoped observe needs no app resources; an app's needs the rack's
     // routers and zone too, to resolve its references.
     let apps = !matches!(scope, Scope::Rack);
+    let app = match scope {
+        Scope::App(app) => Some(app),
+        _ => None,
+    };
     let is_ours = |t: &Tags| owned_by(t, rack).is_some();
+    // What the rack owns of the kinds the index knows, by tag, in one call per
+    // page whatever else the account holds.
+    let types: &[&str] = if apps {
+        &[tagging::TARGET_GROUP, tagging::CERTIFICATE]
+    } else {
+        &[tagging::CERTIFICATE]
+    };
+    let tagged = tagging::tagged(&b.tagging, rack, app, types).await?;
+    let zone = zone_name(rack);
+    // The domains of the certificates in scope: an app's are in its own zone.
+    let cert_zone = match app {
+        Some(app) => format!("{app}.{zone}"),
+        None => zone.clone(),
+    };
+    let security_groups = async {
+        match scope {
+            // An app owns no security group; its references to the routers'
+            // are out of its scope.
+            Scope::App(_) => Ok(Vec::new()),
+            _ => ec2::rack_security_groups(&b.ec2, rack.as_str()).await,
+        }
+    };
     let (groups, elb, certs, zones) = futures::try_join!(
-        ec2::rack_security_groups(&b.ec2, rack.as_str()),
-        elb_state(&b.elb, rack, apps),
-        acm::certificates(&b.acm, is_ours),
-        route53::zones(&b.route53, is_ours),
+        security_groups,
+        elb_state(&b.elb, rack, apps, &tagged),
+        acm::rack_certificates(&b.acm, &tagged.certificates, &cert_zone, is_ours),
+        route53::zones(&b.route53, &zone, is_ours),
     )?;
 
     let mut out = Vec::new();
@@ -510,7 +581,7 @@ pub(crate) async fn observe(
     // Obstacles: reported apart from what the rack owns, and only to a caller
     // that asks for every app's resources (the planner).
     let mut obstacles = Vec::new();
-    if *scope == Scope::Apps {
+    if matches!(scope, Scope::Apps | Scope::All) {
         for (listener_arn, rule) in &elb.foreign_rules {
             let Some(arn) = rule.rule_arn() else {
                 continue;

@@ -63,6 +63,9 @@ pub struct Pacing {
     /// EC2 reads (`DescribeVpcs`, `DescribeSecurityGroups`, …): 100 at once, then
     /// 20 a second.
     pub ec2_reads: Rate,
+    /// The Resource Groups Tagging API (`GetResources`): 5 at once, then 5 a
+    /// second (AWS publishes no rate for it).
+    pub tagging: Rate,
 }
 
 impl Default for Pacing {
@@ -82,6 +85,7 @@ impl Pacing {
             acm: ApiFamily::Acm.default_rate(),
             ec2_changes: ApiFamily::Ec2Changes.default_rate(),
             ec2_reads: ApiFamily::Ec2Reads.default_rate(),
+            tagging: ApiFamily::Tagging.default_rate(),
         }
     }
 
@@ -95,6 +99,7 @@ impl Pacing {
             acm: rate,
             ec2_changes: rate,
             ec2_reads: rate,
+            tagging: rate,
         }
     }
 }
@@ -142,6 +147,7 @@ pub(crate) enum Service {
     Route53,
     Acm,
     Ec2,
+    Tagging,
 }
 
 #[derive(Debug)]
@@ -153,9 +159,10 @@ struct Buckets {
     acm: Bucket,
     ec2_changes: Bucket,
     ec2_reads: Bucket,
+    tagging: Bucket,
 }
 
-/// The buckets of one backend, shared by its four clients.
+/// The buckets of one backend, shared by its five clients.
 #[derive(Debug)]
 pub(crate) struct Pacer {
     origin: tokio::time::Instant,
@@ -176,6 +183,7 @@ impl Pacer {
                 acm: bucket("acm", pacing.acm)?,
                 ec2_changes: bucket("ec2_changes", pacing.ec2_changes)?,
                 ec2_reads: bucket("ec2_reads", pacing.ec2_reads)?,
+                tagging: bucket("tagging", pacing.tagging)?,
             }),
         })
     }
@@ -199,6 +207,7 @@ impl Pacer {
             Service::Acm => b.acm.reserve(now),
             Service::Ec2 if is_mutating(operation) => b.ec2_changes.reserve(now),
             Service::Ec2 => b.ec2_reads.reserve(now),
+            Service::Tagging => b.tagging.reserve(now),
         }
     }
 

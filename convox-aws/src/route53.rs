@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_route53::Client;
 use aws_sdk_route53::types::{
-    AliasTarget, Change, ChangeAction, ChangeBatch, HostedZoneConfig, ResourceRecord,
+    AliasTarget, Change, ChangeAction, ChangeBatch, HostedZone, HostedZoneConfig, ResourceRecord,
     ResourceRecordSet, RrType, Tag, TagResourceType, Vpc as R53Vpc, VpcRegion,
 };
 use convox_model::backend::{BackendError, BackendResult, ErrorKind};
@@ -179,14 +179,26 @@ pub(crate) async fn create_hosted_zone(
 /// The private zone named `spec.name` made by an earlier create of this rack
 /// zone (its caller reference is ours), if there is one.
 async fn made_before(r53: &Client, spec: &HostedZoneSpec) -> BackendResult<Option<String>> {
-    const OP: &str = "ListHostedZonesByName";
     let prefix = caller_reference_prefix(spec);
-    let wanted = normal_name(&spec.name);
+    Ok(private_zones_named(r53, &spec.name)
+        .await?
+        .into_iter()
+        .find(|z| z.caller_reference().starts_with(&prefix))
+        .map(|z| bare_zone_id(z.id()).to_string()))
+}
+
+/// The private hosted zones named `name` (one per VPC it is private to), by
+/// ListHostedZonesByName: the zones come in name order from `name` on, so
+/// one call finds them whatever else the account holds.
+async fn private_zones_named(r53: &Client, name: &str) -> BackendResult<Vec<HostedZone>> {
+    const OP: &str = "ListHostedZonesByName";
+    let wanted = normal_name(name);
+    let mut found = Vec::new();
     let mut start: Option<(String, Option<String>)> = None;
     loop {
         let mut request = r53.list_hosted_zones_by_name().max_items(100);
         request = match &start {
-            None => request.dns_name(&spec.name),
+            None => request.dns_name(name),
             Some((name, zone)) => request.dns_name(name).set_hosted_zone_id(zone.clone()),
         };
         let out = send(OP, request.send()).await?;
@@ -194,12 +206,8 @@ async fn made_before(r53: &Client, spec: &HostedZoneSpec) -> BackendResult<Optio
         for z in out.hosted_zones() {
             if normal_name(z.name()) != wanted {
                 past = true;
-                continue;
-            }
-            if z.config().is_some_and(|c| c.private_zone())
-                && z.caller_reference().starts_with(&prefix)
-            {
-                return Ok(Some(bare_zone_id(z.id()).to_string()));
+            } else if z.config().is_some_and(|c| c.private_zone()) {
+                found.push(z.clone());
             }
         }
         match (out.is_truncated(), out.next_dns_name()) {
@@ -209,7 +217,7 @@ async fn made_before(r53: &Client, spec: &HostedZoneSpec) -> BackendResult<Optio
                     out.next_hosted_zone_id().map(str::to_string),
                 ));
             }
-            _ => return Ok(None),
+            _ => return Ok(found),
         }
     }
 }
@@ -242,15 +250,19 @@ pub(crate) async fn delete_hosted_zone(r53: &Client, id: &str) -> BackendResult<
         .map(drop)
 }
 
-/// Every hosted zone with its tags, keeping those `keep` accepts.
-pub(crate) async fn zones(r53: &Client, keep: impl Fn(&Tags) -> bool) -> BackendResult<Vec<Zone>> {
-    let pages = r53.list_hosted_zones().into_paginator().send();
-    let pages = send("ListHostedZones", pages.try_collect()).await?;
-    let all: Vec<(String, String)> = pages
+/// The private hosted zones named `name` with their tags, keeping those `keep`
+/// accepts. A rack's zone is named `{rack}.convox`
+/// ([`convox_model::rack::zone_name`]); a zone with the rack's tags and another
+/// name is not the rack's zone.
+pub(crate) async fn zones(
+    r53: &Client,
+    name: &str,
+    keep: impl Fn(&Tags) -> bool,
+) -> BackendResult<Vec<Zone>> {
+    // Ours are private; public zones are never the rack's.
+    let all: Vec<(String, String)> = private_zones_named(r53, name)
+        .await?
         .iter()
-        .flat_map(|p| p.hosted_zones())
-        // Ours are private; public zones are never the rack's.
-        .filter(|z| z.config().is_some_and(|c| c.private_zone()))
         .map(|z| (bare_zone_id(z.id()).to_string(), normal_name(z.name())))
         .collect();
     let mut out = Vec::new();

@@ -12,6 +12,9 @@ mod support;
 // Submodules live in tests/moto/, which cargo does not take for test targets.
 #[path = "moto/apps.rs"]
 mod apps;
+// What a deploy costs in requests (issue 10).
+#[path = "moto/cost.rs"]
+mod cost;
 #[path = "moto/gaps.rs"]
 mod gaps;
 #[path = "moto/ownership.rs"]

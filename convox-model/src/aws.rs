@@ -208,6 +208,9 @@ pub enum ApiFamily {
     Ec2Changes,
     /// EC2 reads (`DescribeVpcs`, `DescribeSecurityGroups`, …).
     Ec2Reads,
+    /// The Resource Groups Tagging API's `GetResources`: what an observation
+    /// finds the rack's target groups and certificates with, by their tags.
+    Tagging,
 }
 
 /// One API family's request rate: a bucket of `burst` tokens refilled at
@@ -229,7 +232,7 @@ impl Rate {
 
 impl ApiFamily {
     /// Every family, in table order.
-    pub const ALL: [ApiFamily; 7] = [
+    pub const ALL: [ApiFamily; 8] = [
         ApiFamily::Elbv2,
         ApiFamily::Elbv2Mutating,
         ApiFamily::Route53,
@@ -237,6 +240,7 @@ impl ApiFamily {
         ApiFamily::Acm,
         ApiFamily::Ec2Changes,
         ApiFamily::Ec2Reads,
+        ApiFamily::Tagging,
     ];
 
     /// AWS's documented default bucket for the family, per account and region:
@@ -250,6 +254,7 @@ impl ApiFamily {
     /// | ACM, other calls | 5 | 5/s (below the 10/s AWS documents for most) |
     /// | EC2 security-group changes | 50 | 5/s |
     /// | EC2 reads | 100 | 20/s |
+    /// | Resource Groups Tagging API | 5 | 5/s (AWS publishes no rate: paced as ACM's reads) |
     pub const fn default_rate(self) -> Rate {
         match self {
             ApiFamily::Elbv2 => Rate::new(40, 10.0),
@@ -259,6 +264,7 @@ impl ApiFamily {
             ApiFamily::Acm => Rate::new(5, 5.0),
             ApiFamily::Ec2Changes => Rate::new(50, 5.0),
             ApiFamily::Ec2Reads => Rate::new(100, 20.0),
+            ApiFamily::Tagging => Rate::new(5, 5.0),
         }
     }
 }

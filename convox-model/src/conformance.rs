@@ -558,15 +558,17 @@ async fn foreign_rules_are_obstacles(fx: &Fx<'_>) -> R<Outcome> {
             .await
             .ctx("create_rule without tags")?;
     let checked = async {
-        let apps = fx.observe(&Scope::Apps).await?;
         let key = ResourceKey::foreign_rule(&foreign);
-        let seen = find(&apps, &key)?;
-        ensure(
-            seen.id == foreign
-                && seen.resource.tags.is_empty()
-                && seen.resource.spec == ResourceSpec::ListenerRule(spec.clone()),
-            || format!("the foreign rule reads back as {seen:?}"),
-        )?;
+        for scope in [Scope::Apps, Scope::All] {
+            let apps = fx.observe(&scope).await?;
+            let seen = find(&apps, &key)?;
+            ensure(
+                seen.id == foreign
+                    && seen.resource.tags.is_empty()
+                    && seen.resource.spec == ResourceSpec::ListenerRule(spec.clone()),
+                || format!("observe {scope:?}: the foreign rule reads back as {seen:?}"),
+            )?;
+        }
         for scope in [Scope::Rack, Scope::App(a.clone())] {
             let obs = fx.observe(&scope).await?;
             ensure(!obs.iter().any(|o| o.resource.key.is_foreign()), || {
@@ -1574,6 +1576,23 @@ async fn lb_delete_cascades(fx: &Fx<'_>) -> R<Outcome> {
 }
 
 async fn hosted_zone_round_trip(fx: &Fx<'_>) -> R<Outcome> {
+    // A zone with the rack's tags under another name is not the rack's zone:
+    // backends find the rack's by its name, `{rack}.convox`.
+    let elsewhere = HostedZoneSpec {
+        name: format!("{}-elsewhere.convox", fx.rack),
+        ..fx.zone_spec()
+    };
+    let zkey = ResourceKey::zone();
+    let other =
+        fx.b.create_hosted_zone(&elsewhere, &fx.tags(&zkey, "zone"))
+            .await
+            .ctx("create_hosted_zone under another name")?;
+    let seen = fx.observe(&Scope::Rack).await;
+    fx.b.delete_hosted_zone(&other)
+        .await
+        .ctx("delete_hosted_zone under another name")?;
+    absent(&seen?, &zkey)?;
+
     let (zkey, zid) = fx.zone().await?;
     let obs = fx.observe(&Scope::Rack).await?;
     check_observed(
@@ -1809,7 +1828,7 @@ async fn foreign_never_observed(fx: &Fx<'_>) -> R<Outcome> {
         }
     }
     let mut check = Ok(());
-    for scope in [Scope::Rack, Scope::Apps, Scope::App(a.clone())] {
+    for scope in [Scope::Rack, Scope::Apps, Scope::App(a.clone()), Scope::All] {
         let obs = fx.observe(&scope).await?;
         // Only the rack's own zone may show.
         if let Some(o) = obs.iter().find(|o| o.resource.key != ResourceKey::zone()) {
@@ -1956,11 +1975,16 @@ async fn observe_scopes(fx: &Fx<'_>) -> R<Outcome> {
         k
     };
     let cases = [
-        (Scope::Rack, vec![sg_key]),
+        (Scope::Rack, vec![sg_key.clone()]),
         (Scope::App(a.clone()), vec![ta.clone()]),
         (Scope::App(b.clone()), vec![tb.clone()]),
         (Scope::Apps, {
-            let mut v = vec![ta, tb];
+            let mut v = vec![ta.clone(), tb.clone()];
+            v.sort();
+            v
+        }),
+        (Scope::All, {
+            let mut v = vec![sg_key.clone(), ta, tb];
             v.sort();
             v
         }),

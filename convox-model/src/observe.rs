@@ -5,11 +5,10 @@ use crate::backend::{Backend, BackendResult};
 use crate::name::Name;
 use crate::resource::{Observed, Scope};
 
-/// Everything the rack owns: its own resources and every app's. The planner needs
-/// all of them (rule priorities and quotas span apps), and the fingerprint covers
-/// all of them.
+/// Everything the rack owns: its own resources and every app's, with the foreign
+/// rules on its listeners, in one observation ([`Scope::All`]). The planner
+/// needs all of them (rule priorities and quotas span apps), and the
+/// fingerprint covers all of them.
 pub async fn observe_all(backend: &dyn Backend, rack: &Name) -> BackendResult<Vec<Observed>> {
-    let mut all = backend.observe(rack, &Scope::Rack).await?;
-    all.extend(backend.observe(rack, &Scope::Apps).await?);
-    Ok(all)
+    backend.observe(rack, &Scope::All).await
 }

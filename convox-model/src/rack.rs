@@ -88,7 +88,7 @@ pub struct Vpc {
 impl Rack {
     /// The rack's private hosted zone: `{rack}.convox`.
     pub fn zone_name(&self) -> String {
-        format!("{}.convox", self.name)
+        zone_name(&self.name)
     }
 
     /// A rack as a tool first knows it: its name and parameters, and
@@ -118,4 +118,10 @@ impl Rack {
     pub fn offline(name: Name, params: RackParams, router_host: Option<String>) -> Self {
         Rack::new(name, params, router_host)
     }
+}
+
+/// The name of `rack`'s private hosted zone: `{rack}.convox`. Backends find the
+/// zone by it.
+pub fn zone_name(rack: &Name) -> String {
+    format!("{rack}.convox")
 }

@@ -306,6 +306,7 @@ fn expect_observe(mock: &mut MockCalls, rack_obs: Vec<Observed>, app_obs: Vec<Ob
     mock.expect_observe().returning(move |scope| {
         Ok(match scope {
             Scope::Rack => rack_obs.clone(),
+            Scope::All => rack_obs.iter().chain(&app_obs).cloned().collect(),
             _ => app_obs.clone(),
         })
     });

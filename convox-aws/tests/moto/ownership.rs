@@ -148,7 +148,7 @@ async fn local_checks_refuse_before_sending() {
 
 #[tokio::test]
 #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
-async fn tags_are_read_twenty_arns_per_call() {
+async fn target_groups_are_found_by_their_tags_and_described_twenty_a_call() {
     let env = MotoEnv::new("tags_per_call").await;
     let b = &env.backend;
     let app = name("backend");
@@ -173,9 +173,17 @@ async fn tags_are_read_twenty_arns_per_call() {
     b.reset_calls();
     let seen = b.observe(&env.rack, &Scope::App(app)).await.unwrap();
     assert_eq!(seen.len(), 21);
+    assert!(
+        seen.iter()
+            .all(|o| o.resource.tags.get("convox:app").map(String::as_str) == Some("backend")),
+        "{seen:#?}"
+    );
     let calls = b.calls();
-    // No load balancers, so no listeners or rules: only the target groups' tags.
-    assert_eq!(calls.get("DescribeTags"), 2, "{calls:?}");
+    // No load balancers, so no listeners or rules: the index names the target
+    // groups with their tags in one call; ELBv2 describes them 20 a call.
+    assert_eq!(calls.get("GetResources"), 1, "{calls:?}");
+    assert_eq!(calls.get("DescribeTags"), 0, "{calls:?}");
+    assert_eq!(calls.get("DescribeTargetGroups"), 2, "{calls:?}");
     assert_eq!(calls.mutating(), 0, "{calls:?}");
 }
 

@@ -143,7 +143,7 @@ async fn a_repeated_zone_create_adopts_the_zone_it_made() {
     let b = &env.backend;
     let zone_key = ResourceKey::zone();
     let spec = HostedZoneSpec {
-        name: "again.convox".into(),
+        name: convox_model::rack::zone_name(&env.rack),
         vpc_id: env.vpc.id.clone(),
         region: env.region.clone(),
     };

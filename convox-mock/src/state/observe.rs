@@ -192,8 +192,17 @@ impl State {
         out.extend(owned(rack, scope, &self.listeners, &refs));
         out.extend(owned(rack, scope, &self.target_groups, &refs));
         out.extend(owned(rack, scope, &self.rules, &refs));
-        out.extend(owned(rack, scope, &self.zones, &refs));
-        if *scope == Scope::Apps {
+        // As on AWS, the rack's zone is found by its name, `{rack}.convox`: a
+        // zone with the rack's tags under another name is not its zone.
+        let zone_name = convox_model::rack::zone_name(rack);
+        let named: BTreeMap<String, _> = self
+            .zones
+            .iter()
+            .filter(|(_, z)| z.spec.name == zone_name)
+            .map(|(id, z)| (id.clone(), z.clone()))
+            .collect();
+        out.extend(owned(rack, scope, &named, &refs));
+        if matches!(scope, Scope::Apps | Scope::All) {
             out.extend(self.foreign_rules(rack, &refs));
         }
         out.extend(self.listener_certificates(scope, &refs));
@@ -267,7 +276,8 @@ impl State {
     /// Records carry no tags: a record is ours when its TXT value names the rack.
     fn records(&self, rack: &Name, scope: &Scope, refs: &Refs) -> Vec<Observed> {
         let mut out = Vec::new();
-        for (id, z) in &self.zones {
+        let zone_name = convox_model::rack::zone_name(rack);
+        for (id, z) in self.zones.iter().filter(|(_, z)| z.spec.name == zone_name) {
             for (name, set) in &z.records {
                 let (Some(alias), Some(txt)) = (&set.alias, &set.txt) else {
                     continue;

@@ -198,7 +198,7 @@ impl State {
     /// The rack's settings saved on its zone (`op` is unused: reading them
     /// cannot fail).
     pub(crate) fn load_rack(&self, _op: &str, rack: &Name) -> BackendResult<Option<Rack>> {
-        let zone_name = format!("{rack}.convox");
+        let zone_name = convox_model::rack::zone_name(rack);
         Ok(self
             .zones
             .values()

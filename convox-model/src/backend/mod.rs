@@ -146,7 +146,7 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// # Behavior
     /// - Never returns a resource without the rack's `convox:rack` and `convox:key`
     ///   tags (or, for a record, the ownership TXT record), except:
-    /// - Foreign rules: for [`Scope::Apps`], also every rule on one of the rack's
+    /// - Foreign rules: for [`Scope::Apps`] and [`Scope::All`], also every rule on one of the rack's
     ///   listeners that the rack does not own, under
     ///   [`ResourceKey::foreign_rule`](crate::resource::ResourceKey::foreign_rule)
     ///   of its id, with no tags: obstacles whose priorities the planner keeps

@@ -71,7 +71,10 @@ async fn deploy_inner(
     check_manifest(manifest, rack, app)?;
     let fp = ca_fingerprint(ctx)?;
     // Before any change: a rack refuses an authority that is not its own.
-    crate::ca::check(backend.load_rack(&rack.name).await?.as_ref(), &fp)?;
+    let stored = backend.load_rack(&rack.name).await?;
+    crate::ca::check(stored.as_ref(), &fp)?;
+    // A rack stored with its authority needs no saving after the rack stage.
+    let recorded = stored.is_some_and(|s| s.ca.is_some());
     let inputs = AppInputs {
         rack,
         app,
@@ -89,6 +92,7 @@ async fn deploy_inner(
             inputs: &inputs,
             ctx,
             shown,
+            recorded,
         };
         match attempt.run(&mut rack_report).await {
             Err(OpsError::Apply(e)) if e.is_contention() && replans < REPLANS => {
@@ -123,6 +127,9 @@ struct Attempt<'a> {
     inputs: &'a AppInputs<'a>,
     ctx: &'a ApplyContext,
     shown: Option<&'a Plan>,
+    /// Whether the rack was stored with its certificate authority when the
+    /// deploy began: then there is nothing to save.
+    recorded: bool,
 }
 
 /// What an attempt did.
@@ -191,10 +198,14 @@ impl Attempt<'_> {
         // missing the next time. A rack stored before racks recorded their
         // certificate authority records the one given.
         let (fp, now) = (self.inputs.ca_fingerprint, self.ctx.now);
-        let unsaved = match backend.load_rack(&rack.name).await? {
-            None => Some(crate::ca::record(rack.clone(), rack.ca.as_ref(), fp, now)),
-            Some(s) if s.ca.is_none() => Some(crate::ca::record(s, rack.ca.as_ref(), fp, now)),
-            Some(_) => None,
+        let unsaved = if self.recorded {
+            None
+        } else {
+            match backend.load_rack(&rack.name).await? {
+                None => Some(crate::ca::record(rack.clone(), rack.ca.as_ref(), fp, now)),
+                Some(s) if s.ca.is_none() => Some(crate::ca::record(s, rack.ca.as_ref(), fp, now)),
+                Some(_) => None,
+            }
         };
         if let Some(to_save) = unsaved
             && let Some(zone) = observed

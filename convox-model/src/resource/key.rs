@@ -27,6 +27,11 @@ pub enum Scope {
     App(Name),
     /// Every app's resources (for checks that span apps, such as parameter changes).
     Apps,
+    /// The rack's own resources and every app's, in one observation: what a
+    /// deploy plans from ([`crate::observe::observe_all`]). With [`Scope::Apps`],
+    /// the scope in which a backend reports foreign rules on the rack's
+    /// listeners.
+    All,
 }
 
 /// What a [`ResourceKey`] names. Its text form is the key's
@@ -402,6 +407,7 @@ impl ResourceKey {
             Scope::Rack => self.app().is_none(),
             Scope::App(a) => self.app() == Some(a.as_str()),
             Scope::Apps => self.app().is_some(),
+            Scope::All => true,
         }
     }
 }

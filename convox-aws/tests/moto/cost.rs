@@ -1,0 +1,124 @@
+//! What a deploy costs in requests to AWS (issue 10), counted by the backend at
+//! the wire (every attempt, every page): a no-op redeploy of a five-service
+//! app on a rack of one app, of ten, and of ten in an account that also holds
+//! 300 target groups and 30 certificates that are not the rack's. The
+//! account's other resources must cost nothing: the rack's target groups and
+//! certificates are found by their tags (the Resource Groups Tagging API), its
+//! zone by its name, never by reading the tags of everything in the region.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use convox_aws::{AwsBackend, CallCounts};
+use convox_model::apply::{ApplyContext, SleepFn};
+use convox_model::backend::Backend;
+use convox_model::manifest::{Exposure, Manifest, Port, Scheme, Service};
+use convox_model::ops;
+use convox_model::params::RackParams;
+use convox_model::rack::Rack;
+use convox_model::resource::{CertificateSpec, Tags};
+use convox_model::tls::CertificateAuthority;
+
+use crate::support::specs::target_group;
+use crate::support::{MotoEnv, issued, name, now};
+
+/// Five services: three internal, two external.
+fn manifest() -> Manifest {
+    Manifest::from_services(
+        (0..5)
+            .map(|i| {
+                let mut s = Service::with_defaults(name(&format!("s{i}")));
+                s.port = Some(Port {
+                    port: 3000,
+                    scheme: Scheme::Http,
+                });
+                s.exposure = if i < 3 {
+                    Exposure::Internal
+                } else {
+                    Exposure::External
+                };
+                s
+            })
+            .collect(),
+    )
+}
+
+/// Requests of one no-op redeploy of `app`; none may change anything.
+async fn redeploy(b: &AwsBackend, rack: &Rack, app: &str, c: &ApplyContext) -> CallCounts {
+    b.reset_calls();
+    let again = ops::deploy(b, rack, &name(app), &manifest(), c)
+        .await
+        .unwrap_or_else(|e| panic!("redeploy {app}: {e}"));
+    let calls = b.calls();
+    assert!(again.plan.is_empty(), "redeploy {app}: {}", again.plan);
+    assert_eq!(
+        calls.mutating(),
+        0,
+        "redeploy {app}: {:?}",
+        calls.mutating_operations()
+    );
+    calls
+}
+
+/// Resources of someone else's in the same account and region: target groups
+/// and certificates tagged for another team, none for the rack.
+async fn foreign(b: &AwsBackend, env: &MotoEnv, groups: usize, certificates: usize) {
+    let mut theirs = Tags::new();
+    theirs.insert("team".into(), "payments".into());
+    for i in 0..groups {
+        let spec = target_group(&format!("payments-{i}"), 8080, &env.vpc.id, "/");
+        b.create_target_group(&spec, &theirs).await.unwrap();
+    }
+    for i in 0..certificates {
+        let domain = format!("*.payments{i}.example.com");
+        let spec = CertificateSpec {
+            domain: domain.clone(),
+            issuer: "theirs".into(),
+        };
+        b.import_certificate(&spec, &issued(&domain), &theirs)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
+async fn a_no_op_redeploy_costs_the_same_whatever_else_the_account_holds() {
+    let env = MotoEnv::new("deploy_cost").await;
+    let b = &env.backend;
+    let rack = env.rack_config(RackParams::new(true, false).unwrap());
+    let sleep: SleepFn = Arc::new(|d: Duration| Box::pin(tokio::time::sleep(d)));
+    let ca = CertificateAuthority::generate(&env.rack, now()).unwrap();
+    let c = ApplyContext::new(env.rack.clone(), now(), sleep).with_issuer(Arc::new(ca));
+
+    ops::deploy(b, &rack, &name("app0"), &manifest(), &c)
+        .await
+        .unwrap();
+    let one = redeploy(b, &rack, "app0", &c).await;
+    for i in 1..10 {
+        ops::deploy(b, &rack, &name(&format!("app{i}")), &manifest(), &c)
+            .await
+            .unwrap();
+    }
+    let ten = redeploy(b, &rack, "app0", &c).await;
+    foreign(b, &env, 300, 30).await;
+    let crowded = redeploy(b, &rack, "app0", &c).await;
+    eprintln!(
+        "no-op redeploy of a 5-service app: {} requests on a rack of 1 app, {} of 10, {} of 10 \
+         beside 300 foreign target groups and 30 foreign certificates\n  1 app: {:?}\n  10 apps: {:?}\n  crowded: {:?}",
+        one.total(),
+        ten.total(),
+        crowded.total(),
+        one.by_operation,
+        ten.by_operation,
+        crowded.by_operation,
+    );
+    // Nothing of the account's other resources is read, one by one or in
+    // batches: the same requests, operation by operation.
+    assert_eq!(crowded, ten, "the foreign resources cost requests");
+    // No certificate's tags are read on their own, and no target group's:
+    // the index gives them.
+    for op in ["ListTagsForCertificate", "ListHostedZones"] {
+        assert_eq!(crowded.get(op), 0, "{op}: {crowded:?}");
+    }
+}
