@@ -232,6 +232,26 @@ pub(crate) async fn set_load_balancer_security_groups(
     send(OP, request.send()).await.map(drop)
 }
 
+/// See [`convox_model::backend::Backend::set_load_balancer_tag`].
+pub(crate) async fn set_load_balancer_tag(
+    elb: &Client,
+    arn: &str,
+    key: &str,
+    value: Option<&str>,
+) -> BackendResult<()> {
+    match value {
+        Some(value) => {
+            let tag = Tag::builder().key(key).value(value).build();
+            let request = elb.add_tags().resource_arns(arn).tags(tag);
+            send("AddTags", request.send()).await.map(drop)
+        }
+        None => {
+            let request = elb.remove_tags().resource_arns(arn).tag_keys(key);
+            send("RemoveTags", request.send()).await.map(drop)
+        }
+    }
+}
+
 pub(crate) async fn create_listener(
     elb: &Client,
     load_balancer_arn: &str,

@@ -246,6 +246,8 @@ impl_backend! {
     set_load_balancer_security_groups(arn: &str, security_group_ids: &[String]) -> () => elb;
     // Certificate renewal in place (issue 12).
     reimport_certificate(arn: &str, spec: &CertificateSpec, pem: &CertificatePem) -> () => acm;
+    // Router pools: an empty load balancer drains before it is removed.
+    set_load_balancer_tag(arn: &str, key: &str, value: Option<&str>) -> () => elb;
     // Public certificates for the external router (issue 12, item 6).
     request_certificate(domain: &str, tags: &Tags) -> String => acm;
     describe_certificate(arn: &str) -> convox_model::public_cert::PublicCertificate => acm;

@@ -29,7 +29,7 @@ use convox_model::resource::{
     CertificateSpec, DefaultAction, HealthCheck, HostedZoneSpec, LbScheme, ListenerCertificateSpec,
     ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol,
     RecordSpec, Resource, ResourceKey, ResourceSpec as Spec, Scope, SecurityGroupSpec, TAG_APP,
-    TAG_KEY, TAG_RACK, TAG_ROLE, TAG_SERVICE, TAG_SHARD, Tags, TargetGroupSpec,
+    TAG_EMPTY_SINCE, TAG_KEY, TAG_RACK, TAG_ROLE, TAG_SERVICE, TAG_SHARD, Tags, TargetGroupSpec,
     listener_certificate_id, listener_certificate_tags, normal_hosts, normal_ingress,
     normal_subnets, owned_by, record_tags, split_security_groups,
 };
@@ -55,13 +55,21 @@ fn foreign(id: &str) -> ResourceKey {
     ResourceKey::from_raw(format!("foreign:{id}"))
 }
 
-/// Only the ownership tags and a target group's placement (`convox:shard`):
-/// settings and other tags are not the planner's concern.
+/// Only the ownership tags, a target group's placement (`convox:shard`) and
+/// a load balancer's draining (`convox:empty-since`): settings and other tags
+/// are not the planner's concern.
 fn ownership_only(tags: &Tags) -> Tags {
+    const KEPT: [&str; 7] = [
+        TAG_RACK,
+        TAG_APP,
+        TAG_SERVICE,
+        TAG_ROLE,
+        TAG_KEY,
+        TAG_SHARD,
+        TAG_EMPTY_SINCE,
+    ];
     tags.iter()
-        .filter(|(k, _)| {
-            [TAG_RACK, TAG_APP, TAG_SERVICE, TAG_ROLE, TAG_KEY, TAG_SHARD].contains(&k.as_str())
-        })
+        .filter(|(k, _)| KEPT.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }

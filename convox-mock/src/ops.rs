@@ -118,6 +118,10 @@ pub const DESCRIBE_CERTIFICATE: Operation = read("DescribeCertificate", &[ApiFam
 pub const LIST_REQUESTED_CERTIFICATES: Operation =
     read("ListRequestedCertificates", &[ApiFamily::Acm]);
 
+// Router pools: an empty load balancer drains before it is removed.
+/// `set_load_balancer_tag` (ELBv2 AddTags or RemoveTags).
+pub const SET_LOAD_BALANCER_TAG: Operation = write("AddTags", ELB_W);
+
 /// Calls the macro `$then!` with every method of
 /// [`Backend`](convox_model::backend::Backend), in trait order: its name, its
 /// arguments, what it answers and its [`Operation`] (the model's one list,

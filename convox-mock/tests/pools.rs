@@ -2,7 +2,8 @@
 //! `ops::delete_app`: a rack outgrows one load balancer per router, places
 //! apps first-fit and sticky, keeps every load balancer within AWS's quotas
 //! (which the mock enforces), points each record at the load balancer that
-//! routes its name, and removes a load balancer nothing is routed on.
+//! routes its name, and drains, then removes, a load balancer nothing is
+//! routed on.
 //!
 //! The checks read what the mock holds through the Backend's observation and
 //! compare provider facts (ids, DNS names, hosts), not the library's keys.
@@ -14,12 +15,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::{name, production, production_ctx as ctx};
 use convox_mock::{MockBackend, Quotas, VirtualClock};
 use convox_model::apply::ApplyContext;
+use convox_model::backend::Backend;
+use convox_model::exposure::{Router, Shard};
 use convox_model::manifest::{Exposure, Manifest, Port, Scheme, Service};
 use convox_model::observe::observe_all;
 use convox_model::ops;
 use convox_model::params::RackParams;
+use convox_model::pool::DRAIN_SECONDS;
 use convox_model::rack::Rack;
-use convox_model::resource::{Observed, ResourceSpec as Spec};
+use convox_model::resource::{Observed, ResourceKey, ResourceSpec as Spec, TAG_EMPTY_SINCE};
 
 fn rack() -> Rack {
     Rack {
@@ -254,19 +258,133 @@ fn a_pool_grows_first_fit_keeps_what_is_placed_and_shrinks_when_emptied() {
     // 7 spans two; the external router needs one for its 4.
     assert!(lbs >= 6, "{lbs} load balancers");
 
-    // Deleting every app but the first empties every later load balancer,
-    // and they go; the first of each router stays.
+    // Deleting every app but the first empties every later load balancer:
+    // each drains (marked empty), and goes at the first deploy or delete
+    // once it has been empty for the drain time; the first of each router
+    // stays.
     for app in ["two", "three", "four", "five"] {
         rt.block_on(ops::delete_app(&b, &rack(), &name(app), &c))
             .expect("delete");
         check(&seen(&observe()), &quotas);
     }
-    let s = seen(&observe());
-    let used: BTreeSet<&String> = s.routed_by.values().collect();
-    for lb in s.lbs.keys() {
-        let first = lb.contains("cx-production-i-") || lb.contains("cx-production-e-");
-        assert!(first || used.contains(lb), "{lb} is empty and stayed");
+    let first = |lb: &str| lb.contains("cx-production-i-") || lb.contains("cx-production-e-");
+    let empty_later = |observed: &[Observed]| -> Vec<(String, Option<String>)> {
+        let s = seen(observed);
+        let used: BTreeSet<&String> = s.routed_by.values().collect();
+        observed
+            .iter()
+            .filter(|o| matches!(o.resource.spec, Spec::LoadBalancer(_)))
+            .filter(|o| !first(&o.id) && !used.contains(&o.id))
+            .map(|o| (o.id.clone(), o.resource.tags.get(TAG_EMPTY_SINCE).cloned()))
+            .collect()
+    };
+    let draining = empty_later(&observe());
+    assert!(!draining.is_empty(), "no later load balancer was emptied");
+    for (lb, since) in &draining {
+        assert_eq!(since.as_deref(), Some(c.now.to_string().as_str()), "{lb}");
     }
+    // Not yet: a redeploy a moment before the drain time keeps them.
+    let mut later = c.clone();
+    later.now = c.now + DRAIN_SECONDS - 1;
+    rt.block_on(ops::deploy(
+        &b,
+        &rack(),
+        &name("one"),
+        &manifest(5, 1),
+        &later,
+    ))
+    .expect("redeploy");
+    assert_eq!(empty_later(&observe()), draining);
+    later.now = c.now + DRAIN_SECONDS;
+    let again = rt
+        .block_on(ops::deploy(
+            &b,
+            &rack(),
+            &name("one"),
+            &manifest(5, 1),
+            &later,
+        ))
+        .expect("redeploy");
+    assert!(empty_later(&observe()).is_empty(), "{draining:?} stayed");
+    assert!(
+        again.plan.to_string().contains("- load balancer router/"),
+        "{}",
+        again.plan
+    );
+    check(&seen(&observe()), &quotas);
+}
+
+/// A load balancer marked empty is never placed on: a deploy that needs room
+/// opens another, and one placed on before it was marked is unmarked.
+#[test]
+fn a_draining_load_balancer_is_not_placed_on_and_unmarked_when_used() {
+    let quotas = Quotas {
+        target_groups_per_load_balancer: 5,
+        rules_per_load_balancer: 5,
+        ..Quotas::default()
+    };
+    let (b, _clock, c) = world(quotas.clone());
+    let rt = rt();
+    let observe = || {
+        rt.block_on(observe_all(&b, &name("production")))
+            .expect("observe")
+    };
+    let lb_of = |observed: &[Observed], shard: u16| -> Option<Observed> {
+        let key = ResourceKey::shard_load_balancer(Shard::new(Router::Internal, shard).unwrap());
+        observed.iter().find(|o| o.resource.key == key).cloned()
+    };
+    for app in ["one", "two"] {
+        rt.block_on(ops::deploy(&b, &rack(), &name(app), &manifest(5, 0), &c))
+            .expect(app);
+    }
+    rt.block_on(ops::delete_app(&b, &rack(), &name("two"), &c))
+        .expect("delete");
+    let two = lb_of(&observe(), 2).expect("load balancer 2 drains");
+    assert!(two.resource.tags.contains_key(TAG_EMPTY_SINCE));
+    // The first is full: a new app goes to a third, not to the draining one.
+    rt.block_on(ops::deploy(
+        &b,
+        &rack(),
+        &name("three"),
+        &manifest(1, 0),
+        &c,
+    ))
+    .expect("three");
+    let s = seen(&observe());
+    let host = "s0.three.production.convox";
+    let on = lb_of(&observe(), 3).expect("load balancer 3");
+    assert_eq!(s.routed_by.get(host), Some(&on.id), "{host}");
+    check(&s, &quotas);
+    // A rule on the draining one (another deploy placed it there the moment
+    // before the mark): the next deploy unmarks it, and it is kept.
+    let listener = observe()
+        .into_iter()
+        .find(|o| o.resource.key.as_str() == "router/internal/2/listener/443")
+        .expect("listener");
+    let group = observe()
+        .into_iter()
+        .find(|o| o.resource.key.as_str() == "app/three/s0/internal/tg")
+        .expect("target group");
+    let spec = convox_model::resource::ListenerRuleSpec {
+        listener: listener.resource.key.clone(),
+        priority: Some(40),
+        hosts: vec!["late.production.convox".into()],
+        target_group: group.resource.key.clone(),
+    };
+    rt.block_on(b.create_rule(&listener.id, &spec, &group.id, &Default::default()))
+        .expect("rule");
+    let mut later = c.clone();
+    later.now = c.now + DRAIN_SECONDS;
+    rt.block_on(ops::deploy(
+        &b,
+        &rack(),
+        &name("one"),
+        &manifest(5, 0),
+        &later,
+    ))
+    .expect("redeploy");
+    let two = lb_of(&observe(), 2).expect("load balancer 2 is kept: it routes something");
+    assert!(!two.resource.tags.contains_key(TAG_EMPTY_SINCE), "{two:?}");
 }
 
 #[test]
@@ -381,11 +499,29 @@ fn the_plan_says_when_a_load_balancer_is_added_and_removed() {
     let (deleted, _) = rt
         .block_on(ops::delete_app(&b, &rack(), &name("two"), &c))
         .expect("delete");
-    assert!(
-        deleted
-            .to_string()
-            .contains("- listener rule app/two/s0/internal/rule")
-    );
+    let deleted = deleted.to_string();
+    assert!(deleted.contains("- listener rule app/two/s0/internal/rule"));
+    // Emptied, it drains first: removed by the first deploy or delete once
+    // the drain time has passed, whose plan says so.
+    assert!(!deleted.contains("- load balancer"), "{deleted}");
+    let mut later = c.clone();
+    later.now = c.now + DRAIN_SECONDS;
+    let again = rt
+        .block_on(ops::deploy(
+            &b,
+            &rack(),
+            &name("one"),
+            &manifest(5, 0),
+            &later,
+        ))
+        .expect("redeploy");
+    let text = again.plan.to_string();
+    for line in [
+        "- load balancer router/internal/2/alb",
+        "- listener router/internal/2/listener/443",
+    ] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
     let after = rt
         .block_on(observe_all(&b, &name("production")))
         .expect("observe");

@@ -102,6 +102,12 @@ trait Calls {
     // Day-2 safety (in place).
     fn set_load_balancer_subnets(&self, arn: &str, subnets: &[String]) -> BackendResult<()>;
     fn set_load_balancer_security_groups(&self, arn: &str, ids: &[String]) -> BackendResult<()>;
+    fn set_load_balancer_tag(
+        &self,
+        arn: &str,
+        key: &str,
+        value: Option<String>,
+    ) -> BackendResult<()>;
     fn reimport_certificate(
         &self,
         arn: &str,
@@ -245,6 +251,15 @@ impl Backend for Mocked {
         ids: &[String],
     ) -> BackendResult<()> {
         self.0.set_load_balancer_security_groups(arn, ids)
+    }
+    async fn set_load_balancer_tag(
+        &self,
+        arn: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> BackendResult<()> {
+        self.0
+            .set_load_balancer_tag(arn, key, value.map(str::to_string))
     }
     async fn reimport_certificate(
         &self,

@@ -47,12 +47,32 @@ fn a_full_internal_load_balancer_gets_a_second_and_the_user_is_told() {
         assert!(again.contains("No changes."), "{app}: {again}");
     }
 
-    let deleted = s.ok(&["apps", "delete", "-a", "more", "-r", "production"]);
+    // Deleted, the app leaves load balancer 2 empty: it drains for the drain
+    // time before the first deploy or delete removes it.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let at = |t: u64| [("CONVOX_NOW", t.to_string())];
+    let deleted = s.ok_with(
+        &at(now).each_ref().map(|(k, v)| (*k, v.as_str())),
+        &["apps", "delete", "-a", "more", "-r", "production"],
+    );
+    for line in [
+        "Deleted app more from rack production: 5 resources removed; the rack and other apps are untouched.",
+        "load balancer 2 of the internal router routes nothing now: it drains for 60 minutes",
+    ] {
+        assert!(deleted.contains(line), "{line:?} not in:\n{deleted}");
+    }
+    assert!(s.read_state().to_string().contains("cx-production-i2-"));
+    let later = now + convox_model::pool::DRAIN_SECONDS as u64;
+    let again = s.ok_with(
+        &at(later).each_ref().map(|(k, v)| (*k, v.as_str())),
+        &["deploy", "big.yml", "-r", "production", "-a", "big"],
+    );
     assert!(
-        deleted.contains(
-            "Deleted app more from rack production: 5 resources removed; 3 of the rack's too"
-        ),
-        "{deleted}"
+        again.contains("- load balancer router/internal/2/alb"),
+        "{again}"
     );
     let state = s.read_state().to_string();
     assert!(

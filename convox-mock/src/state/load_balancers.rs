@@ -177,6 +177,21 @@ impl State {
         Ok(())
     }
 
+    pub(crate) fn set_load_balancer_tag(
+        &mut self,
+        op: &str,
+        arn: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> BackendResult<()> {
+        let lb = find_mut(&mut self.load_balancers, op, "load balancer", arn)?;
+        match value {
+            Some(v) => lb.tags.insert(key.to_string(), v.to_string()),
+            None => lb.tags.remove(key),
+        };
+        Ok(())
+    }
+
     pub(crate) fn set_load_balancer_security_groups(
         &mut self,
         op: &str,

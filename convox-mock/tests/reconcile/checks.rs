@@ -9,12 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use convox_model::backend::Backend;
 use convox_model::env::link_vars;
-use convox_model::resource::{KeySubject, Observed, ResourceKey};
+use convox_model::pool::DRAIN_SECONDS;
+use convox_model::resource::{KeySubject, Observed, ResourceKey, TAG_EMPTY_SINCE};
 use serde_json::{Value, json};
 use x509_parser::extensions::GeneralName;
 
 use crate::input::{APPS, RACK, VPC_CIDR, manifest, name};
-use crate::reference::{Model, Route, Side};
+use crate::reference::{Model, Route, Side, Transition};
 use crate::sut::{
     Sut, copied, foreign, normalised, obj, observe, owned, record_key, state_json, tag,
 };
@@ -584,11 +585,38 @@ fn pools(
             );
             let first = tag(lb.lb, "convox:key")
                 == Some(ResourceKey::router_load_balancer(side.router()).as_str());
-            assert!(
-                first || !rules.is_empty() || certificates > 0,
-                "(11) the {side:?} load balancer {} is empty and was not removed",
-                lb.arn
-            );
+            // A later load balancer left empty drains: marked when it is found
+            // empty, never in the future, and gone once the mark is older than
+            // the drain time at the next deploy or delete.
+            if !first && rules.is_empty() && certificates == 0 {
+                let since = tag(lb.lb, TAG_EMPTY_SINCE).and_then(|s| s.parse::<i64>().ok());
+                let Some(since) = since else {
+                    panic!(
+                        "(11) the {side:?} load balancer {} is empty and not draining",
+                        lb.arn
+                    );
+                };
+                assert!(
+                    since <= sut.now,
+                    "(11) the {side:?} load balancer {} drains since {since}, after now ({})",
+                    lb.arn,
+                    sut.now
+                );
+                let shrank = matches!(
+                    sut.last,
+                    Some(
+                        Transition::Deploy { .. }
+                            | Transition::Delete { .. }
+                            | Transition::Concurrent(_)
+                    )
+                );
+                assert!(
+                    !shrank || sut.now - since < DRAIN_SECONDS,
+                    "(11) the {side:?} load balancer {} has drained since {since} (now {}) and was not removed",
+                    lb.arn,
+                    sut.now
+                );
+            }
         }
     }
     let arns: BTreeSet<&str> = routers.values().flatten().map(|f| f.arn.as_str()).collect();

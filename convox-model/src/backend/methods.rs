@@ -45,6 +45,7 @@ macro_rules! backend_methods {
             request_certificate(domain: &str, tags: &$crate::resource::Tags) -> String = REQUEST_CERTIFICATE;
             describe_certificate(arn: &str) -> $crate::public_cert::PublicCertificate = DESCRIBE_CERTIFICATE;
             requested_certificates(rack: &$crate::name::Name) -> Vec<$crate::public_cert::PublicCertificate> = LIST_REQUESTED_CERTIFICATES;
+            set_load_balancer_tag(arn: &str, key: &str, value: Option<&str>) -> () = SET_LOAD_BALANCER_TAG;
         }
     };
 }

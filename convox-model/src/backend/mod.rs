@@ -410,4 +410,20 @@ pub trait Backend: Send + Sync + fmt::Debug {
         let _ = rack;
         Ok(Vec::new())
     }
+
+    // Router pools: an empty load balancer drains before it is removed.
+
+    /// Sets (`Some`) or removes (`None`) one tag of a load balancer (ELBv2
+    /// `AddTags` / `RemoveTags`); its other tags are kept. [`Backend::observe`]
+    /// reports [`TAG_EMPTY_SINCE`](crate::resource::TAG_EMPTY_SINCE) among a
+    /// load balancer's tags.
+    ///
+    /// # Behavior
+    /// - Removing a tag it does not have succeeds; `NotFound` for an unknown ARN.
+    async fn set_load_balancer_tag(
+        &self,
+        arn: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> BackendResult<()>;
 }

@@ -252,7 +252,7 @@ impl Attempt<'_> {
             let mut report = apply(backend, &p, self.ctx).await?;
             // What the app left, or what an attempt before left empty (it
             // made a load balancer and stopped; this one placed elsewhere).
-            if p.counts().delete > 0 || !pool::empty_shards(&observed).is_empty() {
+            if p.counts().delete > 0 || !pool::drains(&observed, self.ctx.now).is_empty() {
                 let shrunk = shrink(backend, rack, self.ctx, None).await?;
                 absorb(&mut p, &mut report, shrunk);
             }

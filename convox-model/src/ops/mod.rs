@@ -468,11 +468,13 @@ fn absorb(p: &mut Plan, report: &mut Report, shrunk: Option<(Plan, Report)>) {
     report.ids = sr.ids;
 }
 
-/// Removes the load balancers after each router's first that nothing is
-/// routed on any more ([`pool::shards_in_use`]), with their listeners: run
-/// after an app's rules were deleted (observing afresh), or on what a no-op
-/// plan was made from (`observed`: nothing is called when nothing is empty).
-/// Changes nothing else of the rack's.
+/// Drains the load balancers after each router's first ([`pool::drains`]):
+/// marks those nothing is routed on any more, unmarks those routing again, and
+/// removes, with their listeners, those empty since [`pool::DRAIN_SECONDS`]
+/// before `ctx.now`. Run after an app's rules were deleted (observing afresh),
+/// or on what a no-op plan was made from (`observed`: nothing is called when
+/// there is nothing to drain). Changes nothing else of the rack's; returns the
+/// removals, planned and applied.
 async fn shrink(
     backend: &dyn Backend,
     rack: &Rack,
@@ -483,11 +485,32 @@ async fn shrink(
         Some(o) => o.to_vec(),
         None => observe_all(backend, &rack.name).await?,
     };
-    let in_use = pool::shards_in_use(&observed);
+    let drains = pool::drains(&observed, ctx.now);
+    for (shard, drain) in &drains {
+        let key = ResourceKey::shard_load_balancer(*shard);
+        let Some(lb) = observed.iter().find(|o| o.resource.key == key) else {
+            continue;
+        };
+        let since = ctx.now.to_string();
+        let value = match drain {
+            pool::Drain::Mark => Some(since.as_str()),
+            pool::Drain::Unmark => None,
+            pool::Drain::Remove => continue,
+        };
+        tracing::info!(rack = %rack.name, %shard, ?drain, "draining the routers' empty load balancers");
+        backend
+            .set_load_balancer_tag(&lb.id, crate::resource::TAG_EMPTY_SINCE, value)
+            .await?;
+    }
+    let removable: BTreeSet<Shard> = drains
+        .iter()
+        .filter(|(_, d)| **d == pool::Drain::Remove)
+        .map(|(s, _)| *s)
+        .collect();
     let empty = |key: &ResourceKey| {
         key.subject()
             .shard()
-            .is_some_and(|s| !s.is_first() && !in_use.contains(&s))
+            .is_some_and(|s| removable.contains(&s))
             && key.app().is_none()
     };
     if !observed.iter().any(|o| empty(&o.resource.key)) {

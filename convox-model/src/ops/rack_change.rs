@@ -115,7 +115,7 @@ pub async fn plan_rack_at(
         ca_fingerprint,
         &external,
         &observed,
-        &crate::pool::shards_in_use(&observed),
+        &crate::pool::shards_kept(&observed),
     );
     if let Some(renewal) = renewal {
         desired = desired.renewing(renewal);
@@ -176,7 +176,7 @@ pub async fn set_rack_params_with(
             &fp,
             &external,
             observed,
-            &crate::pool::shards_in_use(observed),
+            &crate::pool::shards_kept(observed),
         )
         .renewing(ctx.renewal())
     };

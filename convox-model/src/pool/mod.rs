@@ -7,8 +7,18 @@
 //! ([`Shard`]s), each a full router with its own listeners, all sharing the
 //! router's security group and default certificate. A rack starts with one per
 //! router; [`place`] adds one when an app needs room that no shard has, and a
-//! shard after the first that nothing is routed on any more is removed
-//! ([`shards_in_use`] no longer names it).
+//! shard after the first that nothing is routed on any more drains, then is
+//! removed ([`drains`]).
+//!
+//! Draining closes a race between deploys: one deploy may place services on a
+//! load balancer it saw empty (or with room) while another, deleting an app,
+//! sees it empty and would remove it, rules and all, the moment after the first
+//! one's rules land. So an empty load balancer is first marked
+//! ([`TAG_EMPTY_SINCE`](crate::resource::TAG_EMPTY_SINCE)); a marked one is
+//! never placed on; one routing something again is unmarked; and only one
+//! still empty [`DRAIN_SECONDS`] after it was marked is removed, by the next
+//! deploy or delete. A deploy would have to take longer than that between
+//! observing and creating its rules to lose them.
 //!
 //! Placement is first-fit, deterministic and sticky:
 //!
@@ -46,7 +56,14 @@ use crate::desired::{DesiredState, target_group_name_on};
 use crate::exposure::{Router, Shard};
 use crate::name::Name;
 use crate::plan::PlanError;
-use crate::resource::{KeySubject, Observed, ResourceKey, ResourceSpec, Scope, TAG_SHARD};
+use crate::resource::{
+    KeySubject, Observed, ResourceKey, ResourceSpec, Scope, TAG_EMPTY_SINCE, TAG_SHARD,
+};
+
+/// How long a load balancer after its router's first stays empty before it is
+/// removed: an hour, far longer than a deploy takes from observing the rack to
+/// creating its rules.
+pub const DRAIN_SECONDS: i64 = 3600;
 
 /// Certificate slots placement leaves free on each internal listener, for a
 /// make-before-break replacement (see [`Room::certificates`]).
@@ -123,6 +140,10 @@ impl Room {
 pub struct Pool {
     /// The load balancers, by shard.
     pub shards: BTreeMap<Shard, Load>,
+    /// The load balancers marked empty ([`TAG_EMPTY_SINCE`]): placement takes
+    /// none of them. Since when, in Unix seconds (`None`: a mark that is not a
+    /// number).
+    pub draining: BTreeMap<Shard, Option<i64>>,
 }
 
 impl Pool {
@@ -143,9 +164,13 @@ impl Pool {
             .into_iter()
             .map(|r| (Shard::first(r), Load::default()))
             .collect();
+        let mut draining = BTreeMap::new();
         for o in observed {
             if let KeySubject::RouterLoadBalancer(s) = o.resource.key.subject() {
                 shards.entry(*s).or_default();
+                if let Some(since) = o.resource.tags.get(TAG_EMPTY_SINCE) {
+                    draining.insert(*s, since.parse().ok());
+                }
             }
         }
         for o in observed {
@@ -187,12 +212,21 @@ impl Pool {
                 load.target_groups.insert(key.clone());
             }
         }
-        Pool { shards }
+        Pool { shards, draining }
     }
 
     /// The shards of `router`, in order.
     pub fn of(&self, router: Router) -> impl Iterator<Item = (&Shard, &Load)> {
         self.shards.iter().filter(move |(s, _)| s.router == router)
+    }
+
+    /// The shards of `router` placement may take, in order: all but the
+    /// draining ones.
+    fn open(&self, router: Router) -> Vec<Shard> {
+        self.of(router)
+            .map(|(s, _)| *s)
+            .filter(|s| !self.draining.contains_key(s))
+            .collect()
     }
 
     fn next_free(&self, router: Router) -> Shard {
@@ -253,10 +287,10 @@ pub fn shards_in_use(observed: &[Observed]) -> BTreeSet<Shard> {
 }
 
 /// The load balancers after each router's first that exist and route
-/// nothing: what a shrink removes.
+/// nothing: what [`drains`] marks, then removes.
 pub fn empty_shards(observed: &[Observed]) -> BTreeSet<Shard> {
-    Pool::observed(observed)
-        .shards
+    let pool = Pool::observed(observed);
+    pool.shards
         .into_iter()
         .filter(|(s, load)| !s.is_first() && load.is_empty())
         .filter(|(s, _)| {
@@ -265,6 +299,57 @@ pub fn empty_shards(observed: &[Observed]) -> BTreeSet<Shard> {
         })
         .map(|(s, _)| s)
         .collect()
+}
+
+/// The shards the rack's own plans keep: those in use and every later one
+/// that exists, empty or draining (only [`drains`] removes one).
+pub fn shards_kept(observed: &[Observed]) -> BTreeSet<Shard> {
+    let mut kept = shards_in_use(observed);
+    kept.extend(
+        observed
+            .iter()
+            .filter_map(|o| match o.resource.key.subject() {
+                KeySubject::RouterLoadBalancer(s) => Some(*s),
+                _ => None,
+            }),
+    );
+    kept
+}
+
+/// What draining does to a load balancer after its router's first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Drain {
+    /// It routes nothing and is not marked (or its mark is not a time): mark
+    /// it empty since now.
+    Mark,
+    /// It is marked but routes something again (a deploy placed on it before
+    /// it was marked): unmark it.
+    Unmark,
+    /// It has routed nothing for [`DRAIN_SECONDS`] since it was marked:
+    /// remove it, with its listeners.
+    Remove,
+}
+
+/// What draining does at `now` (Unix seconds) to each later load balancer
+/// that exists: those not named are left as they are (in use and unmarked,
+/// or marked less than [`DRAIN_SECONDS`] ago).
+pub fn drains(observed: &[Observed], now: i64) -> BTreeMap<Shard, Drain> {
+    let pool = Pool::observed(observed);
+    let empty = empty_shards(observed);
+    let mut out = BTreeMap::new();
+    for s in shards_kept(observed).into_iter().filter(|s| !s.is_first()) {
+        let mark = pool.draining.get(&s).copied();
+        let drain = match (empty.contains(&s), mark) {
+            (true, None | Some(None)) => Some(Drain::Mark),
+            (true, Some(Some(since))) if now.saturating_sub(since) >= DRAIN_SECONDS => {
+                Some(Drain::Remove)
+            }
+            (false, Some(_)) => Some(Drain::Unmark),
+            _ => None,
+        };
+        out.extend(drain.map(|d| (s, d)));
+    }
+    out
 }
 
 /// An app's desired state with every routed service placed on a load
@@ -297,7 +382,7 @@ pub fn place(
     quotas: &Quotas,
 ) -> Result<Placed, PlanError> {
     let Scope::App(app) = desired.scope.clone() else {
-        let shards = shards_in_use(observed);
+        let shards = shards_kept(observed);
         return Ok(Placed {
             desired,
             placement: BTreeMap::new(),
@@ -339,6 +424,7 @@ pub fn place(
             && !placement.contains_key(&(s.clone(), *r))
             && let Some(shard) = tagged_shard(o, *r)
             && pool.shards.contains_key(&shard)
+            && !pool.draining.contains_key(&shard)
         {
             preferred.insert((s.clone(), *r), shard);
         }
@@ -385,10 +471,11 @@ pub fn place(
             .iter()
             .filter(|((_, r), _)| *r == router)
             .map(|(_, s)| *s)
+            .filter(|s| !pool.draining.contains_key(s))
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let all: Vec<Shard> = pool.of(router).map(|(s, _)| *s).collect();
+        let all = pool.open(router);
         let together = own
             .iter()
             .chain(all.iter())
@@ -408,9 +495,7 @@ pub fn place(
                 // Too big for an empty load balancer: each service to the first
                 // with room, opening one when none has.
                 None => match pool
-                    .of(router)
-                    .map(|(s, _)| *s)
-                    .collect::<Vec<_>>()
+                    .open(router)
                     .into_iter()
                     .find(|s| fits(&pool.shards[s], router, &cert, 1, quotas))
                 {
@@ -450,7 +535,7 @@ pub fn place(
     }
 
     let desired = rewrite(desired, &app, &placement);
-    let mut shards = shards_in_use(observed);
+    let mut shards = shards_kept(observed);
     shards.extend(placement.values().copied());
     Ok(Placed {
         desired,

@@ -22,6 +22,10 @@ pub const TAG_KEY: &str = "convox:key";
 /// that routes it ([`crate::pool`]), so that placement survives its rule's
 /// replacement.
 pub const TAG_SHARD: &str = "convox:shard";
+/// On a load balancer after its router's first: when it was first seen routing
+/// nothing (Unix seconds). It is removed once it has stayed empty that long
+/// ([`crate::pool::DRAIN_SECONDS`]) and is placed on by no deploy meanwhile.
+pub const TAG_EMPTY_SINCE: &str = "convox:empty-since";
 
 /// Tags on a resource, sorted by key.
 pub type Tags = BTreeMap<String, String>;

@@ -1,10 +1,12 @@
 //! `apps`, `apps delete` and `services`: what the rack holds, per app.
 
+use convox_model::backend::Backend;
 use convox_model::inventory::{apps, deployed_endpoints};
 use convox_model::ops;
 use convox_model::params::RackParams;
+use convox_model::pool::DRAIN_SECONDS;
 use convox_model::rack::Rack;
-use convox_model::resource::Scope;
+use convox_model::resource::{Scope, TAG_EMPTY_SINCE};
 
 use super::note;
 use crate::Io;
@@ -81,12 +83,14 @@ pub fn delete(
         .stored_rack(&name, io)?
         .unwrap_or_else(|| Rack::new(name.clone(), RackParams::default(), None));
     let backend = s.backend(io)?.backend.clone();
-    let ctx = context(&rack.name, now(&given.env));
+    let at = now(&given.env);
+    let ctx = context(&rack.name, at);
     // The work owns its context (so progress ends with it) and borrows the rest.
     let (rack, target) = (&rack, &app);
+    let on = backend.clone();
     let result =
         s.rt.block_on(with_progress(&mut *io.err, ctx, |ctx| async move {
-            ops::delete_app(backend.as_ref(), rack, target, &ctx).await
+            ops::delete_app(on.as_ref(), rack, target, &ctx).await
         }));
     let persisted = s.persist(io);
     let (p, report) = result.map_err(|e| report_error(io, &e))?;
@@ -110,5 +114,22 @@ pub fn delete(
         "Deleted app {app} from rack {name}: {} resources removed; {rack_note}.",
         app_removed.len()
     );
+    // The load balancers this delete left empty: they drain before they go.
+    let rack_now = s.rt.block_on(backend.observe(&name, &Scope::Rack));
+    let drained: Vec<String> = rack_now
+        .iter()
+        .flatten()
+        .filter(|o| o.resource.tags.get(TAG_EMPTY_SINCE) == Some(&at.to_string()))
+        .filter_map(|o| o.resource.key.subject().shard())
+        .map(|s| format!("load balancer {} of the {} router", s.index, s.router))
+        .collect();
+    if !drained.is_empty() {
+        let _ = writeln!(
+            io.out,
+            "{} routes nothing now: it drains for {} minutes (a deploy placing on it meanwhile keeps it), then the first deploy or delete removes it.",
+            drained.join(", "),
+            DRAIN_SECONDS / 60
+        );
+    }
     Ok(())
 }

@@ -53,13 +53,21 @@ impl Session {
     /// Runs `convox --state … ARGS…` in the session's directory; returns
     /// (exit code, stdout, stderr).
     pub fn convox(&self, args: &[&str]) -> (i32, String, String) {
+        self.convox_with(&[], args)
+    }
+
+    /// [`Session::convox`] with more environment variables.
+    pub fn convox_with(&self, vars: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
         let state = self.state().display().to_string();
         let mut out = Vec::new();
         let mut err = Vec::new();
         let argv = ["convox", "--state", state.as_str()]
             .into_iter()
             .chain(args.iter().copied());
-        let code = run_in(&env_in(&self.dir), argv, &mut out, &mut err);
+        let env = vars
+            .iter()
+            .fold(env_in(&self.dir), |env, (k, v)| env.with_var(k, v));
+        let code = run_in(&env, argv, &mut out, &mut err);
         (
             code,
             String::from_utf8(out).unwrap(),
@@ -69,7 +77,12 @@ impl Session {
 
     /// Runs a command that must succeed; returns its stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let (code, out, err) = self.convox(args);
+        self.ok_with(&[], args)
+    }
+
+    /// [`Session::ok`] with more environment variables (`CONVOX_NOW`, say).
+    pub fn ok_with(&self, vars: &[(&str, &str)], args: &[&str]) -> String {
+        let (code, out, err) = self.convox_with(vars, args);
         assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
         out
     }
