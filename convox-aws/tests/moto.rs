@@ -12,6 +12,9 @@ mod support;
 // Submodules live in tests/moto/, which cargo does not take for test targets.
 #[path = "moto/apps.rs"]
 mod apps;
+// What an embedding deployer attaches its containers to (issue 10).
+#[path = "moto/deployer.rs"]
+mod deployer;
 #[path = "moto/gaps.rs"]
 mod gaps;
 #[path = "moto/ownership.rs"]

@@ -753,3 +753,62 @@ fn apps_delete_takes_the_app_from_dash_a() {
     assert_eq!(out, "");
     assert!(err.contains("no services"), "{err}");
 }
+
+// What an embedding deployer attaches its containers to (issue 10).
+
+/// `deploy --json` prints the report with every route, a no-op redeploy's too,
+/// and `services --json` names the same target groups.
+#[test]
+fn deploy_json_names_every_route_even_when_nothing_changes() {
+    let p = Project::new("deployjson");
+    let e = p.env();
+    p.ok(
+        &e,
+        &["rack", "params", "set", "Internal=Yes", "-r", "production"],
+    );
+    let args = ["deploy", "--json", "-a", "backend", "-r", "production"];
+    let routes = |out: &str| -> Vec<(String, u64, String)> {
+        let v: serde_json::Value = serde_json::from_str(out).unwrap();
+        v["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["service"].as_str().unwrap().to_string(),
+                    r["target_group"]["port"].as_u64().unwrap(),
+                    r["target_group"]["arn"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let (out, _) = p.ok(&e, &args);
+    let first = routes(&out);
+    let ports: Vec<(&str, u64)> = first.iter().map(|(s, p, _)| (s.as_str(), *p)).collect();
+    assert_eq!(ports, [("api", 4000), ("web", 3000)], "{out}");
+    assert!(first.iter().all(|(_, _, arn)| !arn.is_empty()), "{out}");
+
+    let (out, _) = p.ok(&e, &args);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["report"]["calls"], 0, "{out}");
+    assert_eq!(routes(&out), first);
+
+    let (out, _) = p.ok(
+        &e,
+        &["services", "--json", "-a", "backend", "-r", "production"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let listed: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s["route"]["target_group"]["arn"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let arns: Vec<String> = first.into_iter().map(|(_, _, arn)| arn).collect();
+    assert_eq!(listed, arns, "{out}");
+}

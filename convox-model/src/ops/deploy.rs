@@ -111,6 +111,7 @@ async fn deploy_inner(
                     endpoints,
                     external_certificate: done.external,
                     waiting,
+                    routes: done.routes,
                 });
             }
         }
@@ -132,6 +133,8 @@ struct Done {
     external: ExternalCertificate,
     /// Whether the external router's certificate was ready for the app.
     ready: bool,
+    /// The app's routes as the attempt left them.
+    routes: Vec<crate::routes::ServiceRoute>,
 }
 
 impl Attempt<'_> {
@@ -247,7 +250,9 @@ impl Attempt<'_> {
             }
             report
         };
+        let after = crate::routes::after_apply(&observed, &p, &report.ids);
         Ok(Done {
+            routes: crate::routes::service_routes(&after, app),
             plan: p,
             report,
             external,

@@ -124,6 +124,11 @@ pub struct DeployReport {
     /// The external endpoints not served yet: they wait for the external
     /// router's certificate ([`ExternalCertificate::is_waiting`]).
     pub waiting: Vec<Endpoint>,
+    // What an embedding deployer attaches its containers to (issue 10).
+    /// Every routed service of the app on each router it is routed on, as the
+    /// deploy left them, whether it changed anything or not: what a deployer
+    /// registers its containers with.
+    pub routes: Vec<crate::routes::ServiceRoute>,
 }
 
 fn ca_fingerprint(ctx: &ApplyContext) -> Result<String, OpsError> {
