@@ -12,10 +12,12 @@ use convox_model::apply::ApplyContext;
 use convox_model::backend::Backend;
 use convox_model::exposure::Router;
 use convox_model::manifest::{Exposure, Manifest, Port, Scheme, Service};
+use convox_model::name::Name;
 use convox_model::observe::observe_all;
 use convox_model::ops;
+use convox_model::plan::Op;
 use convox_model::rack::Rack;
-use convox_model::resource::{Observed, ResourceKey};
+use convox_model::resource::{ListenerRuleSpec, Observed, ResourceKey, ResourceSpec as Spec};
 use convox_model::routes::ServiceRoute;
 
 fn service(n: &str, port: Option<u16>, exposure: Exposure) -> Service {
@@ -152,4 +154,239 @@ async fn a_deploy_and_a_no_op_redeploy_both_report_every_route() {
     assert_eq!(listed.len(), 4);
     assert_eq!(listed[0]["target_group"]["port"], 4001);
     assert!(listed[0]["load_balancer"]["dns_name"].as_str().is_some());
+}
+
+/// The provider id of every target group of api's key, and the target group
+/// its rule forwards to, read from the mock's state (observe names keys only).
+fn api_groups(mock: &MockBackend) -> (Vec<String>, String) {
+    let state: serde_json::Value = serde_json::from_str(&mock.to_json().expect("state")).unwrap();
+    let key = "app/backend/api/internal/tg";
+    let mut groups: Vec<String> = state["target_groups"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, t)| t["tags"]["convox:key"] == key)
+        .map(|(arn, _)| arn.clone())
+        .collect();
+    groups.sort();
+    let rule = state["rules"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|r| r["tags"]["convox:key"] == "app/backend/api/internal/rule")
+        .expect("api's rule");
+    (
+        groups,
+        rule["target_group_arn"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Every endpoint of `manifest` has its rule: each hostname is served.
+async fn every_hostname_served(mock: &MockBackend, rack: &Rack, manifest: &Manifest) {
+    let observed = observe_all(mock, &rack.name).await.expect("observe");
+    for e in convox_model::exposure::endpoints(rack, &name("backend"), manifest) {
+        let rule = ResourceKey::listener_rule(&name("backend"), &e.service, e.router);
+        assert!(
+            observed.iter().any(|o| o.resource.key == rule),
+            "{} is not served",
+            e.hostname
+        );
+    }
+}
+
+#[tokio::test]
+async fn phase_one_keeps_the_old_target_group_until_phase_two() {
+    let (mock, ctx, rack, app, first) = deployed().await;
+    let (old, forwards) = api_groups(&mock);
+    assert_eq!(old.len(), 1);
+    assert_eq!(forwards, old[0]);
+
+    // api moves to 4001, and worker's sibling web goes away.
+    let mut moved = backend(4001);
+    moved.services.retain(|s| s.name.as_str() != "web");
+    let one = ops::deploy_phased(&mock, &rack, &app, &moved, &ctx, None)
+        .await
+        .expect("phase one");
+    // Nothing was deleted, and the rule was pointed in place, never unserved.
+    assert!(
+        one.report
+            .report
+            .applied
+            .iter()
+            .all(|a| matches!(a.op, Op::Create | Op::Update)),
+        "{:?}",
+        one.report.report.applied
+    );
+    let api_rule = |routes: &[ServiceRoute]| {
+        routes
+            .iter()
+            .find(|r| r.service.as_str() == "api")
+            .map(|r| r.rule.arn.clone())
+    };
+    assert_eq!(api_rule(&one.report.routes), api_rule(&first.routes));
+    let (groups, forwards) = api_groups(&mock);
+    assert_eq!(groups.len(), 2, "both target groups exist: {groups:?}");
+    assert!(groups.contains(&old[0]));
+    assert_ne!(forwards, old[0], "the rule forwards to the new one");
+    let api = one
+        .report
+        .routes
+        .iter()
+        .find(|r| r.service.as_str() == "api")
+        .expect("api's route");
+    assert_eq!(api.target_group.arn, forwards);
+    assert_eq!(api.target_group.port, 4001);
+    // Nothing is unserved yet: web's rule stays until phase two.
+    every_hostname_served(&mock, &rack, &backend(4000)).await;
+    let removed: Vec<String> = one
+        .removals
+        .actions()
+        .iter()
+        .map(|a| a.key.to_string())
+        .collect();
+    assert!(removed.contains(&"app/backend/api/internal/tg".to_string()));
+    assert!(removed.contains(&"app/backend/web/external/rule".to_string()));
+    assert!(removed.contains(&"app/backend/web/external/tg".to_string()));
+    let old_web = first
+        .routes
+        .iter()
+        .find(|r| r.service.as_str() == "web")
+        .expect("web");
+    // A deploy between the phases finds nothing to do for the new manifest.
+    let between = ops::plan_app(&mock, &rack, &app, &moved, &ca_fingerprint(&ctx))
+        .await
+        .expect("plan between");
+    assert!(
+        between
+            .actions
+            .iter()
+            .all(|a| !a.key.as_str().contains("/api/")),
+        "{between}"
+    );
+
+    // Phase two: the old target group and web's resources go, nothing else.
+    let (p, report) = one.removals.apply(&mock, &ctx).await.expect("phase two");
+    assert!(!p.is_empty());
+    assert_eq!(report.applied.len(), p.actions.len());
+    let (groups, after) = api_groups(&mock);
+    assert_eq!(groups, [forwards.clone()]);
+    assert_eq!(after, forwards);
+    let observed = observe_all(&mock, &rack.name).await.expect("observe");
+    assert!(!observed.iter().any(|o| o.id == old_web.target_group.arn));
+    assert!(!observed.iter().any(|o| o.id == old_web.rule.arn));
+    every_hostname_served(&mock, &rack, &moved).await;
+    let again = ops::deploy(&mock, &rack, &app, &moved, &ctx)
+        .await
+        .expect("redeploy");
+    assert!(again.plan.is_empty(), "{}", again.plan);
+    // Twice is nothing more.
+    let (p, _) = one
+        .removals
+        .apply(&mock, &ctx)
+        .await
+        .expect("phase two again");
+    assert!(p.is_empty());
+}
+
+/// A rack with both routers, `backend(4000)` deployed on it: the backend,
+/// context, rack, app and the deploy's report.
+async fn deployed() -> (MockBackend, ApplyContext, Rack, Name, ops::DeployReport) {
+    let mock = MockBackend::new();
+    let ctx = ctx(&VirtualClock::new());
+    let rack = internal_rack(&mock, &ctx).await;
+    let app = name("backend");
+    let first = ops::deploy(&mock, &rack, &app, &backend(4000), &ctx)
+        .await
+        .expect("deploy");
+    (mock, ctx, rack, app, first)
+}
+
+/// The observed resource of `key`, and its rule spec.
+fn observed_rule<'a>(
+    observed: &'a [Observed],
+    key: &ResourceKey,
+) -> (&'a Observed, &'a ListenerRuleSpec) {
+    let o = observed
+        .iter()
+        .find(|o| o.resource.key == *key)
+        .unwrap_or_else(|| panic!("no {key}"));
+    let Spec::ListenerRule(spec) = &o.resource.spec else {
+        panic!("{key} is not a rule");
+    };
+    (o, spec)
+}
+
+fn ca_fingerprint(ctx: &ApplyContext) -> String {
+    ctx.issuer.as_ref().expect("issuer").fingerprint()
+}
+
+#[tokio::test]
+async fn a_deploy_without_phases_removes_in_one_go() {
+    let (mock, ctx, rack, app, _) = deployed().await;
+    let report = ops::deploy(&mock, &rack, &app, &backend(4001), &ctx)
+        .await
+        .expect("deploy 4001");
+    let (groups, forwards) = api_groups(&mock);
+    assert_eq!(groups, [forwards]);
+    assert!(report.plan.counts().replace > 0);
+}
+
+#[tokio::test]
+async fn phase_two_refuses_a_removal_referenced_again_and_deletes_nothing() {
+    let (mock, ctx, rack, app, _) = deployed().await;
+    let (old, _) = api_groups(&mock);
+    let one = ops::deploy_phased(&mock, &rack, &app, &backend(4001), &ctx, None)
+        .await
+        .expect("phase one");
+    let (_, new) = api_groups(&mock);
+
+    // Someone points the rule back at the old group and removes the new one.
+    let observed = observe_all(&mock, &rack.name).await.expect("observe");
+    let rule_key = ResourceKey::listener_rule(&app, &name("api"), Router::Internal);
+    let (rule, spec) = observed_rule(&observed, &rule_key);
+    mock.modify_rule(&rule.id, spec, &old[0])
+        .await
+        .expect("repoint");
+    mock.delete_target_group(&new).await.expect("delete new");
+    let before = mock.inventory();
+
+    let err = one
+        .removals
+        .apply(&mock, &ctx)
+        .await
+        .expect_err("the old group is in use again");
+    assert!(
+        matches!(
+            &err,
+            ops::OpsError::Removals(ops::RemovalError::Referenced { by, .. }) if *by == rule_key
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("nothing was deleted"), "{err}");
+    assert_eq!(mock.inventory(), before);
+    assert_eq!(api_groups(&mock), (old.clone(), old[0].clone()));
+}
+
+#[tokio::test]
+async fn phase_two_refuses_a_removal_changed_since_phase_one() {
+    let (mock, ctx, rack, app, _) = deployed().await;
+    let mut without_web = backend(4000);
+    without_web.services.retain(|s| s.name.as_str() != "web");
+    let one = ops::deploy_phased(&mock, &rack, &app, &without_web, &ctx, None)
+        .await
+        .expect("phase one");
+    // Another process takes web's rule over: it moves it to another priority.
+    let observed = observe_all(&mock, &rack.name).await.expect("observe");
+    let web_rule = ResourceKey::listener_rule(&app, &name("web"), Router::External);
+    let (rule, _) = observed_rule(&observed, &web_rule);
+    mock.set_rule_priority(&rule.id, 4321)
+        .await
+        .expect("priority");
+    let before = mock.inventory();
+    let err = one.removals.apply(&mock, &ctx).await.expect_err("changed");
+    assert!(
+        matches!(&err, ops::OpsError::Removals(ops::RemovalError::Changed { key, .. }) if *key == web_rule),
+        "{err}"
+    );
+    assert_eq!(mock.inventory(), before);
 }

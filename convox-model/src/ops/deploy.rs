@@ -15,7 +15,9 @@ pub async fn deploy(
     manifest: &Manifest,
     ctx: &ApplyContext,
 ) -> Result<DeployReport, OpsError> {
-    deploy_inner(backend, rack, app, manifest, ctx, None).await
+    deploy_inner(backend, rack, app, manifest, ctx, None, false)
+        .await
+        .map(|(report, _)| report)
 }
 
 /// [`deploy`], but only what was shown: `planned` (from [`plan_app`]) is applied
@@ -31,7 +33,9 @@ pub async fn deploy_planned(
     ctx: &ApplyContext,
     planned: &Plan,
 ) -> Result<DeployReport, OpsError> {
-    deploy_inner(backend, rack, app, manifest, ctx, Some(planned)).await
+    deploy_inner(backend, rack, app, manifest, ctx, Some(planned), false)
+        .await
+        .map(|(report, _)| report)
 }
 
 /// How many times a deploy observes and plans again when another process
@@ -60,14 +64,17 @@ pub(super) async fn pause_before_replanning(ctx: &ApplyContext, app: &Name, atte
     (ctx.sleep)(delay).await;
 }
 
-async fn deploy_inner(
+/// A deploy, and the deletes it deferred: none unless `phased`
+/// ([`super::deploy_phased`]).
+pub(super) async fn deploy_inner(
     backend: &dyn Backend,
     rack: &Rack,
     app: &Name,
     manifest: &Manifest,
     ctx: &ApplyContext,
     shown: Option<&Plan>,
-) -> Result<DeployReport, OpsError> {
+    phased: bool,
+) -> Result<(DeployReport, Vec<Action>), OpsError> {
     check_manifest(manifest, rack, app)?;
     let fp = ca_fingerprint(ctx)?;
     // Before any change: a rack refuses an authority that is not its own.
@@ -89,6 +96,7 @@ async fn deploy_inner(
             inputs: &inputs,
             ctx,
             shown,
+            phased,
         };
         match attempt.run(&mut rack_report).await {
             Err(OpsError::Apply(e)) if e.is_contention() && replans < REPLANS => {
@@ -104,7 +112,7 @@ async fn deploy_inner(
                     .filter(|e| e.router == Router::External && !done.ready)
                     .cloned()
                     .collect();
-                return Ok(DeployReport {
+                let report = DeployReport {
                     rack: rack_report,
                     plan: done.plan,
                     report: done.report,
@@ -112,7 +120,8 @@ async fn deploy_inner(
                     external_certificate: done.external,
                     waiting,
                     routes: done.routes,
-                });
+                };
+                return Ok((report, done.deferred));
             }
         }
     }
@@ -124,6 +133,8 @@ struct Attempt<'a> {
     inputs: &'a AppInputs<'a>,
     ctx: &'a ApplyContext,
     shown: Option<&'a Plan>,
+    /// Whether deletes wait for phase two ([`super::deploy_phased`]).
+    phased: bool,
 }
 
 /// What an attempt did.
@@ -135,6 +146,8 @@ struct Done {
     ready: bool,
     /// The app's routes as the attempt left them.
     routes: Vec<crate::routes::ServiceRoute>,
+    /// The deletes left for phase two.
+    deferred: Vec<Action>,
 }
 
 impl Attempt<'_> {
@@ -229,6 +242,7 @@ impl Attempt<'_> {
             other => other?,
         };
         let mut p = p;
+        let mut deferred = Vec::new();
         let report = if p.is_empty() {
             // Nothing to do: the ids are what exists (an embedding deployer
             // attaches its containers to the target groups' ARNs every time).
@@ -241,7 +255,13 @@ impl Attempt<'_> {
             absorb(&mut p, &mut report, shrunk);
             report
         } else {
-            let mut report = apply(backend, &p, self.ctx).await?;
+            let mut report = if self.phased {
+                let (now, later) = super::phased::split(&p);
+                deferred = later;
+                apply(backend, &now, self.ctx).await?
+            } else {
+                apply(backend, &p, self.ctx).await?
+            };
             // What the app left, or what an attempt before left empty (it
             // made a load balancer and stopped; this one placed elsewhere).
             if p.counts().delete > 0 || !pool::empty_shards(&observed).is_empty() {
@@ -253,6 +273,7 @@ impl Attempt<'_> {
         let after = crate::routes::after_apply(&observed, &p, &report.ids);
         Ok(Done {
             routes: crate::routes::service_routes(&after, app),
+            deferred,
             plan: p,
             report,
             external,

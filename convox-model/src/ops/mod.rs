@@ -28,6 +28,9 @@ use crate::resource::{KeySubject, Observed, Resource, ResourceKey, ResourceSpec,
 mod deploy;
 use deploy::pause_before_replanning;
 pub use deploy::{REPLANS, deploy, deploy_planned};
+// A deploy in two phases, for an embedding deployer (issue 10).
+mod phased;
+pub use phased::{PendingRemovals, PhaseOne, RemovalError, deploy_phased};
 // Day-2 safety (in place): the rack's own plan and its careful apply.
 mod rack_change;
 pub use rack_change::{
@@ -93,6 +96,10 @@ pub enum OpsError {
     /// The certificate authority is not the rack's, or could not be rotated.
     #[error(transparent)]
     Ca(#[from] crate::ca::CaError),
+    // A deploy in two phases (issue 10).
+    /// Phase two found the rack changed since phase one and deleted nothing.
+    #[error(transparent)]
+    Removals(#[from] RemovalError),
 }
 
 /// What changing rack parameters did.
