@@ -245,7 +245,7 @@ def hosted_zones(r53, rack):
 
 # What an embedding deployer attaches its containers to (issue 10).
 def target_groups(elb):
-    """Every target group: the ARN a deployer registers targets in, and its port."""
+    """Every target group: the ARN a deployer registers targets in, its port, its targets."""
     return sorted(
         (
             {
@@ -254,6 +254,19 @@ def target_groups(elb):
                 "port": t.get("Port"),
                 "protocol": t.get("Protocol"),
                 "health_check_path": t.get("HealthCheckPath"),
+                "targets": sorted(
+                    (
+                        {
+                            "id": d["Target"]["Id"],
+                            "port": d["Target"].get("Port"),
+                            "state": d.get("TargetHealth", {}).get("State"),
+                        }
+                        for d in elb.describe_target_health(
+                            TargetGroupArn=t["TargetGroupArn"]
+                        ).get("TargetHealthDescriptions", [])
+                    ),
+                    key=lambda d: (d["id"], d["port"] or 0),
+                ),
             }
             for t in pages(elb, "describe_target_groups", "TargetGroups")
         ),
