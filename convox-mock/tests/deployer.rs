@@ -4,6 +4,9 @@
 //! redeploy too; and a deploy can run in two phases, so that no target group
 //! is deleted while containers are still attached to it.
 
+// Tests fail loudly on unexpected input: unwrapping is how they say so.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{name, production as settings, production_ctx as ctx};
@@ -269,7 +272,7 @@ async fn phase_one_keeps_the_old_target_group_until_phase_two() {
     assert!(!p.is_empty());
     assert_eq!(report.applied.len(), p.actions.len());
     let (groups, after) = api_groups(&mock);
-    assert_eq!(groups, [forwards.clone()]);
+    assert_eq!(groups, std::slice::from_ref(&forwards));
     assert_eq!(after, forwards);
     let observed = observe_all(&mock, &rack.name).await.expect("observe");
     assert!(!observed.iter().any(|o| o.id == old_web.target_group.arn));

@@ -101,8 +101,8 @@ pub struct RoutedLoadBalancer {
 
 /// Every route of `app` among `observed`: each of its services' rules whose
 /// target group, listener, load balancer and security group are observed too,
-/// by service, internal first. A key observed twice reads as its first claim
-/// ([`crate::plan::kept_first`]).
+/// by service, internal first. A key observed twice reads as the claim the
+/// planner ranks first (an attached certificate first, then by id).
 pub fn service_routes(observed: &[Observed], app: &Name) -> Vec<ServiceRoute> {
     let mut by_key: BTreeMap<&ResourceKey, &Observed> = BTreeMap::new();
     for o in crate::plan::kept_first(observed) {
