@@ -18,7 +18,7 @@ use convox_model::manifest::{Exposure, Manifest, Port, Scheme, Service};
 use convox_model::name::Name;
 use convox_model::observe::observe_all;
 use convox_model::ops;
-use convox_model::plan::Op;
+use convox_model::plan::{Op, Plan};
 use convox_model::rack::Rack;
 use convox_model::resource::{ListenerRuleSpec, Observed, ResourceKey, ResourceSpec as Spec};
 use convox_model::routes::ServiceRoute;
@@ -392,4 +392,41 @@ async fn phase_two_refuses_a_removal_changed_since_phase_one() {
         "{err}"
     );
     assert_eq!(mock.inventory(), before);
+}
+
+// Applying a shown plan applies exactly that plan (issue 10).
+
+#[tokio::test]
+async fn a_shown_plan_is_applied_exactly_or_not_at_all() {
+    let (mock, ctx, rack, app, _) = deployed().await;
+    let fp = ca_fingerprint(&ctx);
+    let shown = ops::plan_app(&mock, &rack, &app, &backend(4001), &fp)
+        .await
+        .expect("plan");
+    assert!(!shown.is_empty());
+
+    // Another convox.yml on the same rack: not the plan shown, nothing done.
+    let before = (mock.calls().mutations, mock.inventory());
+    let err = ops::deploy_planned(&mock, &rack, &app, &backend(4002), &ctx, &shown)
+        .await
+        .expect_err("another manifest");
+    assert!(matches!(err, ops::OpsError::NotShown), "{err}");
+    assert!(err.to_string().contains("nothing was changed"), "{err}");
+    assert_eq!((mock.calls().mutations, mock.inventory()), before);
+
+    // A shown plan someone edited (read back from JSON) is refused too.
+    let mut edited = Plan::from_json(&shown.to_json()).expect("json");
+    edited.actions.pop();
+    let err = ops::deploy_planned(&mock, &rack, &app, &backend(4001), &ctx, &edited)
+        .await
+        .expect_err("edited");
+    assert!(matches!(err, ops::OpsError::NotShown), "{err}");
+    assert_eq!((mock.calls().mutations, mock.inventory()), before);
+
+    // The plan shown, read back from JSON, is applied as shown.
+    let read = Plan::from_json(&shown.to_json()).expect("json");
+    let done = ops::deploy_planned(&mock, &rack, &app, &backend(4001), &ctx, &read)
+        .await
+        .expect("the plan shown");
+    assert_eq!(done.plan.actions, shown.actions);
 }

@@ -20,11 +20,14 @@ pub async fn deploy(
         .map(|(report, _)| report)
 }
 
-/// [`deploy`], but only what was shown: `planned` (from [`plan_app`]) is applied
-/// if the rack is still as it was when it was made, or if planning again now
-/// gives the same actions (other apps may have changed meanwhile; a new rule may
-/// take another free priority than the one shown). Otherwise
-/// [`ApplyError::Stale`], with nothing changed.
+/// [`deploy`], but only what was shown: `planned` (from [`plan_app`] or
+/// [`plan_app_at`]) is applied if planning again now gives exactly its actions
+/// on the rack it was made from, or the same actions on a rack changed since
+/// (other apps may have changed meanwhile; a new rule may take another free
+/// priority than the one shown). Otherwise, with nothing changed,
+/// [`OpsError::NotShown`] (the rack is as it was, but `manifest`, the
+/// environment or the time, with the renewals due then, give another plan) or
+/// [`ApplyError::Stale`].
 pub async fn deploy_planned(
     backend: &dyn Backend,
     rack: &Rack,
@@ -281,8 +284,11 @@ impl Attempt<'_> {
         })
     }
 
-    /// Refuses, as stale, a rack on which the plan that was shown would no longer
-    /// be the one applied.
+    /// Refuses a plan other than the one this attempt would apply: planned
+    /// afresh, the actions must be exactly the shown ones on the rack it was
+    /// made from ([`OpsError::NotShown`] otherwise: another manifest or time),
+    /// and the same but for new rules' priorities on a rack changed since
+    /// (stale otherwise).
     fn check_shown(
         &self,
         shown: &Plan,
@@ -291,10 +297,14 @@ impl Attempt<'_> {
         quotas: &Quotas,
     ) -> Result<(), OpsError> {
         let now = fingerprint(observed);
-        if now == shown.fingerprint {
-            return Ok(());
-        }
         let again = plan_app_from(self.inputs, observed, external, quotas);
+        if now == shown.fingerprint {
+            return if again?.actions == shown.actions {
+                Ok(())
+            } else {
+                Err(OpsError::NotShown)
+            };
+        }
         match again {
             Ok(again) if same_actions(&again, shown) => Ok(()),
             _ => Err(ApplyError::Stale {

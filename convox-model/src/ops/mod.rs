@@ -100,6 +100,13 @@ pub enum OpsError {
     /// Phase two found the rack changed since phase one and deleted nothing.
     #[error(transparent)]
     Removals(#[from] RemovalError),
+    // Applying a shown plan applies exactly that plan (issue 10).
+    /// The plan shown is not what the deploy would apply, though the rack is
+    /// as it was when the plan was made.
+    #[error(
+        "the plan shown is not what this deploy would apply, though the rack has not changed since it was made: it was made from another convox.yml, app environment or time (a certificate came due since); nothing was changed. Plan again with the same inputs and apply that plan"
+    )]
+    NotShown,
 }
 
 /// What changing rack parameters did.
