@@ -27,7 +27,10 @@ pub async fn deploy(
 /// priority than the one shown). Otherwise, with nothing changed,
 /// [`OpsError::NotShown`] (the rack is as it was, but `manifest`, the
 /// environment or the time, with the renewals due then, give another plan) or
-/// [`ApplyError::Stale`].
+/// [`ApplyError::Stale`]. A plan that showed external endpoints waiting for
+/// the external router's certificate serves them if the certificate is issued
+/// by then (the deploy requests it; the mock's ACM, and moto's with no wait,
+/// issue it at once).
 pub async fn deploy_planned(
     backend: &dyn Backend,
     rack: &Rack,
@@ -299,7 +302,24 @@ impl Attempt<'_> {
         let now = fingerprint(observed);
         let again = plan_app_from(self.inputs, observed, external, quotas);
         if now == shown.fingerprint {
-            return if again?.actions == shown.actions {
+            // A plan that showed external endpoints waiting for the external
+            // router's certificate serves them once it is issued (this deploy
+            // requested it, or ACM issued it since).
+            let waited = match external {
+                ExternalCertificate::Issued {
+                    certificate,
+                    supplied,
+                } => {
+                    let pending = ExternalCertificate::Pending {
+                        certificate: certificate.clone(),
+                        supplied: *supplied,
+                    };
+                    plan_app_from(self.inputs, observed, &pending, quotas)
+                        .is_ok_and(|p| p.actions == shown.actions)
+                }
+                _ => false,
+            };
+            return if again?.actions == shown.actions || waited {
                 Ok(())
             } else {
                 Err(OpsError::NotShown)
