@@ -204,9 +204,12 @@ async fn phase_one_keeps_the_old_target_group_until_phase_two() {
     assert_eq!(old.len(), 1);
     assert_eq!(forwards, old[0]);
 
-    // api moves to 4001, and worker's sibling web goes away.
+    // api moves to 4001; web (external) and both (on both routers, with an
+    // internal record) go away.
     let mut moved = backend(4001);
-    moved.services.retain(|s| s.name.as_str() != "web");
+    moved
+        .services
+        .retain(|s| !matches!(s.name.as_str(), "web" | "both"));
     let one = ops::deploy_phased(&mock, &rack, &app, &moved, &ctx, None)
         .await
         .expect("phase one");
@@ -250,6 +253,8 @@ async fn phase_one_keeps_the_old_target_group_until_phase_two() {
     assert!(removed.contains(&"app/backend/api/internal/tg".to_string()));
     assert!(removed.contains(&"app/backend/web/external/rule".to_string()));
     assert!(removed.contains(&"app/backend/web/external/tg".to_string()));
+    assert!(removed.contains(&"app/backend/both/record".to_string()));
+    assert!(removed.contains(&"app/backend/both/internal/rule".to_string()));
     let old_web = first
         .routes
         .iter()
@@ -277,6 +282,8 @@ async fn phase_one_keeps_the_old_target_group_until_phase_two() {
     let observed = observe_all(&mock, &rack.name).await.expect("observe");
     assert!(!observed.iter().any(|o| o.id == old_web.target_group.arn));
     assert!(!observed.iter().any(|o| o.id == old_web.rule.arn));
+    let both = |o: &&Observed| o.resource.key.as_str().starts_with("app/backend/both/");
+    assert_eq!(observed.iter().filter(both).count(), 0);
     every_hostname_served(&mock, &rack, &moved).await;
     let again = ops::deploy(&mock, &rack, &app, &moved, &ctx)
         .await
