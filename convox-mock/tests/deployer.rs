@@ -437,3 +437,34 @@ async fn a_shown_plan_is_applied_exactly_or_not_at_all() {
         .expect("the plan shown");
     assert_eq!(done.plan.actions, shown.actions);
 }
+
+#[tokio::test]
+async fn another_port_between_the_phases_waits_for_phase_two() {
+    let (mock, ctx, rack, app, _) = deployed().await;
+    let one = ops::deploy_phased(&mock, &rack, &app, &backend(4001), &ctx, None)
+        .await
+        .expect("phase one");
+    let before = mock.inventory();
+    let err = ops::deploy(&mock, &rack, &app, &backend(4002), &ctx)
+        .await
+        .expect_err("the key is claimed twice");
+    assert!(
+        matches!(
+            &err,
+            ops::OpsError::Plan(convox_model::plan::PlanError::DuplicateClaim { .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(mock.inventory(), before);
+    one.removals.apply(&mock, &ctx).await.expect("phase two");
+    let done = ops::deploy(&mock, &rack, &app, &backend(4002), &ctx)
+        .await
+        .expect("after phase two");
+    let api = done
+        .routes
+        .iter()
+        .find(|r| r.service.as_str() == "api")
+        .expect("api");
+    assert_eq!(api.target_group.port, 4002);
+    assert_eq!(api_groups(&mock).0, [api.target_group.arn.clone()]);
+}

@@ -11,6 +11,14 @@
 //! pending removal. A replacement AWS cannot make beside the old resource (the
 //! same name: a target group moved to another VPC) stays delete-first in phase
 //! one, as in [`deploy`](super::deploy).
+//!
+//! Between the phases the old and the new target group both carry the
+//! service's key, and observe names a rule's target group by key: deploy only
+//! the manifest phase one deployed until phase two ran. A deploy of yet
+//! another port for that service is refused (the key is claimed twice), and a
+//! deploy of the old port plans nothing while the rule forwards to the new
+//! group; phase two then removes the old one (or the provider refuses, if
+//! something forwards to it).
 
 use std::collections::{BTreeMap, BTreeSet};
 
