@@ -466,5 +466,8 @@ async fn another_port_between_the_phases_waits_for_phase_two() {
         .find(|r| r.service.as_str() == "api")
         .expect("api");
     assert_eq!(api.target_group.port, 4002);
-    assert_eq!(api_groups(&mock).0, std::slice::from_ref(&api.target_group.arn));
+    assert_eq!(
+        api_groups(&mock).0,
+        std::slice::from_ref(&api.target_group.arn)
+    );
 }
