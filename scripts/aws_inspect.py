@@ -243,6 +243,37 @@ def hosted_zones(r53, rack):
     return sorted(out, key=lambda z: (z["name"], z["id"]))
 
 
+# What an embedding deployer attaches its containers to (issue 10).
+def target_groups(elb):
+    """Every target group: the ARN a deployer registers targets in, its port, its targets."""
+    return sorted(
+        (
+            {
+                "arn": t["TargetGroupArn"],
+                "name": t["TargetGroupName"],
+                "port": t.get("Port"),
+                "protocol": t.get("Protocol"),
+                "health_check_path": t.get("HealthCheckPath"),
+                "targets": sorted(
+                    (
+                        {
+                            "id": d["Target"]["Id"],
+                            "port": d["Target"].get("Port"),
+                            "state": d.get("TargetHealth", {}).get("State"),
+                        }
+                        for d in elb.describe_target_health(
+                            TargetGroupArn=t["TargetGroupArn"]
+                        ).get("TargetHealthDescriptions", [])
+                    ),
+                    key=lambda d: (d["id"], d["port"] or 0),
+                ),
+            }
+            for t in pages(elb, "describe_target_groups", "TargetGroups")
+        ),
+        key=lambda t: t["name"],
+    )
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("endpoint", help="the AWS endpoint URL, such as http://127.0.0.1:5000")
@@ -260,6 +291,7 @@ def main():
         "region": args.region,
         "load_balancers": load_balancers(elb, ec2, acm),
         "hosted_zones": hosted_zones(r53, args.rack),
+        "target_groups": target_groups(elb),
         "certificates": sorted(
             (
                 {"arn": s["CertificateArn"], "domain_name": s.get("DomainName")}

@@ -15,6 +15,9 @@ mod apps;
 // What a deploy costs in requests (issue 10).
 #[path = "moto/cost.rs"]
 mod cost;
+// What an embedding deployer attaches its containers to (issue 10).
+#[path = "moto/deployer.rs"]
+mod deployer;
 #[path = "moto/gaps.rs"]
 mod gaps;
 #[path = "moto/ownership.rs"]

@@ -371,7 +371,14 @@ fn a_draining_load_balancer_is_not_placed_on_and_unmarked_when_used() {
         hosts: vec!["late.production.convox".into()],
         target_group: group.resource.key.clone(),
     };
-    rt.block_on(b.create_rule(&listener.id, &spec, &group.id, &Default::default()))
+    let Spec::TargetGroup(mut theirs) = group.resource.spec.clone() else {
+        panic!("{group:?}");
+    };
+    theirs.name = "late-s0".into();
+    let late = rt
+        .block_on(b.create_target_group(&theirs, &Default::default()))
+        .expect("target group");
+    rt.block_on(b.create_rule(&listener.id, &spec, &late, &Default::default()))
         .expect("rule");
     let mut later = c.clone();
     later.now = c.now + DRAIN_SECONDS;

@@ -1082,6 +1082,41 @@ async fn load_balancer_round_trip(fx: &Fx<'_>) -> R<Outcome> {
             )
         })?;
         find(&obs, &lb.sg_key)?;
+
+        // A draining mark: set, read back with the ownership tags, removed
+        // (twice: removing a tag it lacks succeeds).
+        let mark = crate::resource::TAG_EMPTY_SINCE;
+        fx.b.set_load_balancer_tag(&lb.arn, mark, Some("1700000000"))
+            .await
+            .ctx("set_load_balancer_tag")?;
+        let mut marked = fx.tags(&lb.key, "router-alb");
+        marked.insert(mark.to_string(), "1700000000".to_string());
+        let o = find(&fx.observe(&Scope::Rack).await?, &lb.key)?.clone();
+        ensure(o.resource.tags == marked, || {
+            format!("{}: tags after marking: {:?}", lb.key, o.resource.tags)
+        })?;
+        for _ in 0..2 {
+            fx.b.set_load_balancer_tag(&lb.arn, mark, None)
+                .await
+                .ctx("set_load_balancer_tag to remove")?;
+        }
+        check_observed(
+            &fx.observe(&Scope::Rack).await?,
+            &lb.key,
+            &lb.arn,
+            &ResourceSpec::LoadBalancer(lb.spec.clone()),
+            &fx.tags(&lb.key, "router-alb"),
+        )?;
+        expect_kind(
+            fx.b.set_load_balancer_tag(
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/none/0",
+                mark,
+                None,
+            )
+            .await,
+            ErrorKind::NotFound,
+            "set_load_balancer_tag on an unknown load balancer",
+        )?;
     }
     Ok(Outcome::Passed)
 }

@@ -83,6 +83,8 @@ pub mod pool;
 pub mod public_cert;
 pub mod rack;
 pub mod resource;
+// What an embedding deployer attaches its containers to (issue 10).
+pub mod routes;
 pub mod rules;
 pub mod tls;
 // Certificate expiry and renewal (issue 12).

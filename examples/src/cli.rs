@@ -361,6 +361,12 @@ pub struct DeployArgs {
     /// The rack's network, for a rack not set up yet.
     #[command(flatten)]
     pub net: NetworkArgs,
+    // What an embedding deployer attaches its containers to (issue 10).
+    /// Print the deploy's report as JSON on stdout (its plan, what was applied,
+    /// and every routed service's target group, rule and load balancer), a
+    /// no-op redeploy's too.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `convox apps`.
@@ -389,7 +395,8 @@ pub struct DeleteAppArgs {
 /// `convox services -a A -r R`.
 #[derive(Debug, Args)]
 pub struct ServicesArgs {
-    /// Print JSON: a list of {service, router, url, deployed, target_group}.
+    /// Print JSON: a list of {service, router, hostname, url, deployed,
+    /// target_group, route}, route as a deploy reports it (or null).
     #[arg(long)]
     pub json: bool,
 }

@@ -6,6 +6,7 @@ use convox_model::diag::{Diagnostic, Diagnostics, Severity};
 use convox_model::inventory::{DeployedEndpoint, links_as_seen};
 use convox_model::name::Name;
 use convox_model::rack::Rack;
+use convox_model::routes::ServiceRoute;
 
 use crate::Io;
 use crate::cli::Format;
@@ -120,12 +121,21 @@ pub fn print_endpoints_and_links(c: &Checked, rack: &Rack, app: &Name, io: &mut 
     }
 }
 
-/// `convox services`: a table, or JSON.
-pub fn print_services(list: &[DeployedEndpoint], json: bool, io: &mut Io<'_>) {
+/// `convox services`: a table, or JSON, where each endpoint carries its
+/// route ([`ServiceRoute`], the one a deploy's report gives) when it has one.
+pub fn print_services(
+    list: &[DeployedEndpoint],
+    routes: &[ServiceRoute],
+    json: bool,
+    io: &mut Io<'_>,
+) {
     if json {
         let items: Vec<serde_json::Value> = list
             .iter()
             .map(|d| {
+                let route = routes
+                    .iter()
+                    .find(|r| r.service == d.endpoint.service && r.router == d.endpoint.router);
                 serde_json::json!({
                     "service": d.endpoint.service,
                     "router": d.endpoint.router,
@@ -133,6 +143,7 @@ pub fn print_services(list: &[DeployedEndpoint], json: bool, io: &mut Io<'_>) {
                     "url": d.endpoint.url(),
                     "deployed": d.deployed,
                     "target_group": d.target_group,
+                    "route": route,
                 })
             })
             .collect();

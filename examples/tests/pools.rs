@@ -65,14 +65,21 @@ fn a_full_internal_load_balancer_gets_a_second_and_the_user_is_told() {
         assert!(deleted.contains(line), "{line:?} not in:\n{deleted}");
     }
     assert!(s.read_state().to_string().contains("cx-production-i2-"));
+    // A no-op deploy stays read-only; the first delete (or deploy that
+    // changes something) after the drain time removes it.
     let later = now + convox_model::pool::DRAIN_SECONDS as u64;
+    let later = at(later);
+    let later: Vec<(&str, &str)> = later.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let again = s.ok_with(
-        &at(later).each_ref().map(|(k, v)| (*k, v.as_str())),
+        &later,
         &["deploy", "big.yml", "-r", "production", "-a", "big"],
     );
+    assert!(again.contains("No changes."), "{again}");
+    assert!(s.read_state().to_string().contains("cx-production-i2-"));
+    let deleted = s.ok_with(&later, &["apps", "delete", "-a", "big", "-r", "production"]);
     assert!(
-        again.contains("- load balancer router/internal/2/alb"),
-        "{again}"
+        deleted.contains("3 of the rack's too (a load balancer of a router's pool"),
+        "{deleted}"
     );
     let state = s.read_state().to_string();
     assert!(

@@ -23,6 +23,7 @@ use convox_model::exposure::Router;
 use convox_model::manifest::{Exposure, Manifest, Port, Scheme, Service};
 use convox_model::ops;
 use convox_model::params::RackParams;
+use convox_model::pool::DRAIN_SECONDS;
 use convox_model::rack::Rack;
 use convox_model::tls::CertificateAuthority;
 use serde_json::Value;
@@ -329,12 +330,29 @@ async fn run(env: &MotoEnv, s: &Scenario) {
         s.test
     );
 
-    // Deleting the big apps removes the load balancers they alone were on.
+    // Deleting the big apps leaves the load balancers they alone were on
+    // draining; the first deploy after the drain time (here a no-op redeploy
+    // of a0) removes them.
     let mut before = seen;
-    for (app, count) in [("big1", s.internal[1]), ("big2", s.internal[2])] {
-        ops::delete_app(b, &rack, &name(app), &c)
+    for (step, (app, count)) in [("big1", s.internal[1]), ("big2", s.internal[2])]
+        .into_iter()
+        .enumerate()
+    {
+        let mut at = c.clone();
+        at.now = c.now + 2 * (step as i64 + 1) * DRAIN_SECONDS;
+        ops::delete_app(b, &rack, &name(app), &at)
             .await
             .unwrap_or_else(|e| panic!("delete {app}: {e}"));
+        let draining = internal_lbs(&inspect(env), env.rack.as_str()).len();
+        assert_eq!(
+            draining,
+            internal_lbs(&before, env.rack.as_str()).len(),
+            "deleting {app} removed a load balancer at once"
+        );
+        at.now += DRAIN_SECONDS;
+        ops::deploy(b, &rack, &name("a0"), &manifest(1), &at)
+            .await
+            .unwrap_or_else(|e| panic!("redeploy a0 after the drain time: {e}"));
         hosts.retain(|h| !h.ends_with(&format!(".{app}.{}.convox", env.rack)));
         let seen = inspect(env);
         let routed = check(env, &seen, &s.quotas, &hosts);

@@ -15,14 +15,22 @@ pub async fn deploy(
     manifest: &Manifest,
     ctx: &ApplyContext,
 ) -> Result<DeployReport, OpsError> {
-    deploy_inner(backend, rack, app, manifest, ctx, None).await
+    deploy_inner(backend, rack, app, manifest, ctx, None, false)
+        .await
+        .map(|(report, _)| report)
 }
 
-/// [`deploy`], but only what was shown: `planned` (from [`plan_app`]) is applied
-/// if the rack is still as it was when it was made, or if planning again now
-/// gives the same actions (other apps may have changed meanwhile; a new rule may
-/// take another free priority than the one shown). Otherwise
-/// [`ApplyError::Stale`], with nothing changed.
+/// [`deploy`], but only what was shown: `planned` (from [`plan_app`] or
+/// [`plan_app_at`]) is applied if planning again now gives exactly its actions
+/// on the rack it was made from, or the same actions on a rack changed since
+/// (other apps may have changed meanwhile; a new rule may take another free
+/// priority than the one shown). Otherwise, with nothing changed,
+/// [`OpsError::NotShown`] (the rack is as it was, but `manifest`, the
+/// environment or the time, with the renewals due then, give another plan) or
+/// [`ApplyError::Stale`]. A plan that showed external endpoints waiting for
+/// the external router's certificate serves them if the certificate is issued
+/// by then (the deploy requests it; the mock's ACM, and moto's with no wait,
+/// issue it at once).
 pub async fn deploy_planned(
     backend: &dyn Backend,
     rack: &Rack,
@@ -31,7 +39,9 @@ pub async fn deploy_planned(
     ctx: &ApplyContext,
     planned: &Plan,
 ) -> Result<DeployReport, OpsError> {
-    deploy_inner(backend, rack, app, manifest, ctx, Some(planned)).await
+    deploy_inner(backend, rack, app, manifest, ctx, Some(planned), false)
+        .await
+        .map(|(report, _)| report)
 }
 
 /// How many times a deploy observes and plans again when another process
@@ -60,14 +70,17 @@ pub(super) async fn pause_before_replanning(ctx: &ApplyContext, app: &Name, atte
     (ctx.sleep)(delay).await;
 }
 
-async fn deploy_inner(
+/// A deploy, and the deletes it deferred: none unless `phased`
+/// ([`super::deploy_phased`]).
+pub(super) async fn deploy_inner(
     backend: &dyn Backend,
     rack: &Rack,
     app: &Name,
     manifest: &Manifest,
     ctx: &ApplyContext,
     shown: Option<&Plan>,
-) -> Result<DeployReport, OpsError> {
+    phased: bool,
+) -> Result<(DeployReport, Vec<Action>), OpsError> {
     check_manifest(manifest, rack, app)?;
     let fp = ca_fingerprint(ctx)?;
     // Before any change: a rack refuses an authority that is not its own.
@@ -93,6 +106,7 @@ async fn deploy_inner(
             ctx,
             shown,
             recorded,
+            phased,
         };
         match attempt.run(&mut rack_report).await {
             Err(OpsError::Apply(e)) if e.is_contention() && replans < REPLANS => {
@@ -108,14 +122,16 @@ async fn deploy_inner(
                     .filter(|e| e.router == Router::External && !done.ready)
                     .cloned()
                     .collect();
-                return Ok(DeployReport {
+                let report = DeployReport {
                     rack: rack_report,
                     plan: done.plan,
                     report: done.report,
                     endpoints,
                     external_certificate: done.external,
                     waiting,
-                });
+                    routes: done.routes,
+                };
+                return Ok((report, done.deferred));
             }
         }
     }
@@ -130,6 +146,8 @@ struct Attempt<'a> {
     /// Whether the rack was stored with its certificate authority when the
     /// deploy began: then there is nothing to save.
     recorded: bool,
+    /// Whether deletes wait for phase two ([`super::deploy_phased`]).
+    phased: bool,
 }
 
 /// What an attempt did.
@@ -139,6 +157,10 @@ struct Done {
     external: ExternalCertificate,
     /// Whether the external router's certificate was ready for the app.
     ready: bool,
+    /// The app's routes as the attempt left them.
+    routes: Vec<crate::routes::ServiceRoute>,
+    /// The deletes left for phase two.
+    deferred: Vec<Action>,
 }
 
 impl Attempt<'_> {
@@ -237,6 +259,7 @@ impl Attempt<'_> {
             other => other?,
         };
         let mut p = p;
+        let mut deferred = Vec::new();
         let report = if p.is_empty() {
             // Nothing to do: the ids are what exists (an embedding deployer
             // attaches its containers to the target groups' ARNs every time).
@@ -249,7 +272,13 @@ impl Attempt<'_> {
             absorb(&mut p, &mut report, shrunk);
             report
         } else {
-            let mut report = apply(backend, &p, self.ctx).await?;
+            let mut report = if self.phased {
+                let (now, later) = super::phased::split(&p);
+                deferred = later;
+                apply(backend, &now, self.ctx).await?
+            } else {
+                apply(backend, &p, self.ctx).await?
+            };
             // What the app left, or what an attempt before left empty (it
             // made a load balancer and stopped; this one placed elsewhere).
             if p.counts().delete > 0 || !pool::drains(&observed, self.ctx.now).is_empty() {
@@ -258,7 +287,10 @@ impl Attempt<'_> {
             }
             report
         };
+        let after = crate::routes::after_apply(&observed, &p, &report.ids);
         Ok(Done {
+            routes: crate::routes::service_routes(&after, app),
+            deferred,
             plan: p,
             report,
             external,
@@ -266,8 +298,11 @@ impl Attempt<'_> {
         })
     }
 
-    /// Refuses, as stale, a rack on which the plan that was shown would no longer
-    /// be the one applied.
+    /// Refuses a plan other than the one this attempt would apply: planned
+    /// afresh, the actions must be exactly the shown ones on the rack it was
+    /// made from ([`OpsError::NotShown`] otherwise: another manifest or time),
+    /// and the same but for new rules' priorities on a rack changed since
+    /// (stale otherwise).
     fn check_shown(
         &self,
         shown: &Plan,
@@ -276,10 +311,31 @@ impl Attempt<'_> {
         quotas: &Quotas,
     ) -> Result<(), OpsError> {
         let now = fingerprint(observed);
-        if now == shown.fingerprint {
-            return Ok(());
-        }
         let again = plan_app_from(self.inputs, observed, external, quotas);
+        if now == shown.fingerprint {
+            // A plan that showed external endpoints waiting for the external
+            // router's certificate serves them once it is issued (this deploy
+            // requested it, or ACM issued it since).
+            let waited = match external {
+                ExternalCertificate::Issued {
+                    certificate,
+                    supplied,
+                } => {
+                    let pending = ExternalCertificate::Pending {
+                        certificate: certificate.clone(),
+                        supplied: *supplied,
+                    };
+                    plan_app_from(self.inputs, observed, &pending, quotas)
+                        .is_ok_and(|p| p.actions == shown.actions)
+                }
+                _ => false,
+            };
+            return if again?.actions == shown.actions || waited {
+                Ok(())
+            } else {
+                Err(OpsError::NotShown)
+            };
+        }
         match again {
             Ok(again) if same_actions(&again, shown) => Ok(()),
             _ => Err(ApplyError::Stale {

@@ -28,6 +28,9 @@ use crate::resource::{KeySubject, Observed, Resource, ResourceKey, ResourceSpec,
 mod deploy;
 use deploy::pause_before_replanning;
 pub use deploy::{REPLANS, deploy, deploy_planned};
+// A deploy in two phases, for an embedding deployer (issue 10).
+mod phased;
+pub use phased::{PendingRemovals, PhaseOne, RemovalError, deploy_phased};
 // Day-2 safety (in place): the rack's own plan and its careful apply.
 mod rack_change;
 pub use rack_change::{
@@ -93,6 +96,17 @@ pub enum OpsError {
     /// The certificate authority is not the rack's, or could not be rotated.
     #[error(transparent)]
     Ca(#[from] crate::ca::CaError),
+    // A deploy in two phases (issue 10).
+    /// Phase two found the rack changed since phase one and deleted nothing.
+    #[error(transparent)]
+    Removals(#[from] RemovalError),
+    // Applying a shown plan applies exactly that plan (issue 10).
+    /// The plan shown is not what the deploy would apply, though the rack is
+    /// as it was when the plan was made.
+    #[error(
+        "the plan shown is not what this deploy would apply, though the rack has not changed since it was made: it was made from another convox.yml, app environment or time (a certificate came due since); nothing was changed. Plan again with the same inputs and apply that plan"
+    )]
+    NotShown,
 }
 
 /// What changing rack parameters did.
@@ -124,6 +138,11 @@ pub struct DeployReport {
     /// The external endpoints not served yet: they wait for the external
     /// router's certificate ([`ExternalCertificate::is_waiting`]).
     pub waiting: Vec<Endpoint>,
+    // What an embedding deployer attaches its containers to (issue 10).
+    /// Every routed service of the app on each router it is routed on, as the
+    /// deploy left them, whether it changed anything or not: what a deployer
+    /// registers its containers with.
+    pub routes: Vec<crate::routes::ServiceRoute>,
 }
 
 fn ca_fingerprint(ctx: &ApplyContext) -> Result<String, OpsError> {

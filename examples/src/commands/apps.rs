@@ -7,6 +7,7 @@ use convox_model::params::RackParams;
 use convox_model::pool::DRAIN_SECONDS;
 use convox_model::rack::Rack;
 use convox_model::resource::{Scope, TAG_EMPTY_SINCE};
+use convox_model::routes::service_routes;
 
 use super::note;
 use crate::Io;
@@ -54,6 +55,17 @@ pub fn services(
         s.rt.block_on(backend.observe(&name, &Scope::App(app.clone())))
             .map_err(|e| report_error(io, &e))?;
     let list = deployed_endpoints(&observed, &rack, &app);
+    // What each route hangs on (listeners, load balancers, security groups)
+    // is the rack's: read only for the JSON a deployer reads.
+    let routes = if a.json && !list.is_empty() {
+        let mut all =
+            s.rt.block_on(backend.observe(&name, &Scope::Rack))
+                .map_err(|e| report_error(io, &e))?;
+        all.extend(observed);
+        service_routes(&all, &app)
+    } else {
+        Vec::new()
+    };
     if list.is_empty() && !a.json {
         note(
             io,
@@ -61,7 +73,7 @@ pub fn services(
         );
         return Ok(());
     }
-    print_services(&list, a.json, io);
+    print_services(&list, &routes, a.json, io);
     Ok(())
 }
 

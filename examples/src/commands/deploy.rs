@@ -129,12 +129,17 @@ pub fn deploy(a: &DeployArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -
         ctx.renewal(),
         io,
     )?;
-    if p.is_empty() && !needs_request(&external) {
+    if p.is_empty() && !needs_request(&external) && !a.json {
         // Nothing to do: no apply at all, so not one mutating call.
         let _ = writeln!(io.out, "No changes. {app} is up to date.");
         print_waiting(io, &external, &waiting(&c.endpoints, &external));
     } else {
-        let _ = writeln!(io.out, "{p}");
+        if a.json {
+            // stdout carries the report alone; the plan goes with the progress.
+            let _ = writeln!(io.err, "{p}");
+        } else {
+            let _ = writeln!(io.out, "{p}");
+        }
         let _ = writeln!(io.err, "Deploying {app} to rack {}", rack.name);
         let ctx = ctx.with_issuer(Arc::new(ca));
         // The work owns its context (so progress ends with it) and borrows the rest.
@@ -152,6 +157,12 @@ pub fn deploy(a: &DeployArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -
         let persisted = s.persist(io);
         let report = result.map_err(|e| report_error(io, &e))?;
         persisted?;
+        if a.json {
+            // A no-op redeploy applies nothing and still names every route.
+            let text = serde_json::to_string_pretty(&report).unwrap_or_else(|_| "{}".into());
+            let _ = writeln!(io.out, "{text}");
+            return Ok(());
+        }
         let applied =
             report.rack.as_ref().map_or(0, |r| r.applied.len()) + report.report.applied.len();
         let _ = writeln!(
