@@ -1,8 +1,12 @@
 //! The AWS backend of `convox-model`: ELBv2, Route53, ACM, EC2 and the Resource
 //! Groups Tagging API through the official SDK crates.
 //!
-//! [`AwsBackend`] implements [`convox_model::backend::Backend`]. It finds what the
-//! rack owns by tags, never by name; passes tags in the create calls themselves;
+//! [`AwsBackend`] implements [`convox_model::backend::Backend`]. It knows what the
+//! rack owns by its tags (a resource named like ours without them is not ours),
+//! and finds it without reading the rest of the account: the Resource Groups
+//! Tagging API names the rack's target groups and certificates, the zone is
+//! looked up by its name (see `observe`'s documentation); it passes tags in the
+//! create calls themselves;
 //! and maps every AWS error through one table ([`error::classify`]) to an
 //! [`ErrorKind`](convox_model::backend::ErrorKind) and a retry hint, so that no SDK
 //! type crosses its API.

@@ -197,6 +197,15 @@ fn check(seen: &Seen, quotas: &Quotas) {
     }
 }
 
+/// AWS's quotas but `n` target groups and rules per load balancer.
+fn small(n: usize) -> Quotas {
+    Quotas {
+        target_groups_per_load_balancer: n,
+        rules_per_load_balancer: n,
+        ..Quotas::default()
+    }
+}
+
 fn world(quotas: Quotas) -> (MockBackend, VirtualClock, ApplyContext) {
     let clock = VirtualClock::new();
     let c = ctx(&clock);
@@ -318,11 +327,7 @@ fn a_pool_grows_first_fit_keeps_what_is_placed_and_shrinks_when_emptied() {
 /// opens another, and one placed on before it was marked is unmarked.
 #[test]
 fn a_draining_load_balancer_is_not_placed_on_and_unmarked_when_used() {
-    let quotas = Quotas {
-        target_groups_per_load_balancer: 5,
-        rules_per_load_balancer: 5,
-        ..Quotas::default()
-    };
+    let quotas = small(5);
     let (b, _clock, c) = world(quotas.clone());
     let rt = rt();
     let observe = || {
@@ -472,11 +477,7 @@ fn one_hundred_eighty_internal_services_at_aws_default_quotas() {
 /// on it.
 #[test]
 fn the_plan_says_when_a_load_balancer_is_added_and_removed() {
-    let quotas = Quotas {
-        target_groups_per_load_balancer: 5,
-        rules_per_load_balancer: 5,
-        ..Quotas::default()
-    };
+    let quotas = small(5);
     let (b, _clock, c) = world(quotas);
     let rt = rt();
     rt.block_on(ops::deploy(&b, &rack(), &name("one"), &manifest(5, 0), &c))
@@ -545,11 +546,7 @@ fn the_plan_says_when_a_load_balancer_is_added_and_removed() {
 /// whichever load balancer of the pool the service is.
 #[test]
 fn a_no_op_redeploy_reports_every_resource_id() {
-    let quotas = Quotas {
-        target_groups_per_load_balancer: 2,
-        rules_per_load_balancer: 2,
-        ..Quotas::default()
-    };
+    let quotas = small(2);
     let (b, _clock, c) = world(quotas);
     let rt = rt();
     rt.block_on(ops::deploy(&b, &rack(), &name("one"), &manifest(2, 0), &c))

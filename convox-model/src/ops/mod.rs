@@ -505,7 +505,37 @@ async fn shrink(
         None => observe_all(backend, &rack.name).await?,
     };
     let drains = pool::drains(&observed, ctx.now);
-    for (shard, drain) in &drains {
+    let removable: BTreeSet<Shard> = drains
+        .iter()
+        .filter(|(_, d)| **d == pool::Drain::Remove)
+        .map(|(s, _)| *s)
+        .collect();
+    let empty = |key: &ResourceKey| {
+        key.subject()
+            .shard()
+            .is_some_and(|s| removable.contains(&s))
+            && key.app().is_none()
+    };
+    // The removals first, planned from the observation as it is; then the
+    // marks (a mark changes what the removals' plan was made from).
+    let removed = if observed.iter().any(|o| empty(&o.resource.key)) {
+        remove(backend, rack, ctx, &observed, &empty).await?
+    } else {
+        None
+    };
+    mark(backend, rack, ctx, &observed, &drains).await?;
+    Ok(removed)
+}
+
+/// Sets and removes the draining marks `drains` names.
+async fn mark(
+    backend: &dyn Backend,
+    rack: &Rack,
+    ctx: &ApplyContext,
+    observed: &[Observed],
+    drains: &std::collections::BTreeMap<Shard, pool::Drain>,
+) -> Result<(), OpsError> {
+    for (shard, drain) in drains {
         let key = ResourceKey::shard_load_balancer(*shard);
         let Some(lb) = observed.iter().find(|o| o.resource.key == key) else {
             continue;
@@ -521,23 +551,21 @@ async fn shrink(
             .set_load_balancer_tag(&lb.id, crate::resource::TAG_EMPTY_SINCE, value)
             .await?;
     }
-    let removable: BTreeSet<Shard> = drains
-        .iter()
-        .filter(|(_, d)| **d == pool::Drain::Remove)
-        .map(|(s, _)| *s)
-        .collect();
-    let empty = |key: &ResourceKey| {
-        key.subject()
-            .shard()
-            .is_some_and(|s| removable.contains(&s))
-            && key.app().is_none()
-    };
-    if !observed.iter().any(|o| empty(&o.resource.key)) {
-        return Ok(None);
-    }
+    Ok(())
+}
+
+/// Removes the rack's resources `empty` names (the drained load balancers
+/// and their listeners), planned from `observed`.
+async fn remove(
+    backend: &dyn Backend,
+    rack: &Rack,
+    ctx: &ApplyContext,
+    observed: &[Observed],
+    empty: &dyn Fn(&ResourceKey) -> bool,
+) -> Result<Option<(Plan, Report)>, OpsError> {
     // Everything the rack has stays, but the empty load balancers.
     let mut desired = DesiredState::empty(Scope::Rack);
-    for o in crate::plan::kept_first(&observed) {
+    for o in crate::plan::kept_first(observed) {
         let key = &o.resource.key;
         if key.in_scope(&Scope::Rack) && !empty(key) {
             desired
@@ -546,7 +574,7 @@ async fn shrink(
                 .or_insert_with(|| o.resource.clone());
         }
     }
-    let p = plan(&Scope::Rack, &desired, &observed, &backend.quotas())?;
+    let p = plan(&Scope::Rack, &desired, observed, &backend.quotas())?;
     let p = Plan {
         actions: p
             .actions
