@@ -451,3 +451,95 @@ fn rules_bind_when_target_groups_do_not() {
     let count = |i: u16| big.placement.values().filter(|s| s.index == i).count();
     assert_eq!((count(1), count(2)), (5, 4));
 }
+
+/// `observed` with the draining mark `since` on load balancer `shard`.
+fn marked(observed: &[Observed], shard: Shard, since: &str) -> Vec<Observed> {
+    let key = ResourceKey::shard_load_balancer(shard);
+    observed
+        .iter()
+        .cloned()
+        .map(|mut o| {
+            if o.resource.key == key {
+                o.resource
+                    .tags
+                    .insert(TAG_EMPTY_SINCE.to_string(), since.to_string());
+            }
+            o
+        })
+        .collect()
+}
+
+#[test]
+fn an_empty_load_balancer_is_marked_then_removed_once_drained() {
+    let mut w = World::default();
+    let q = small();
+    w.deploy("a", &manifest(5, Exposure::Internal), &q);
+    w.deploy("b", &manifest(1, Exposure::Internal), &q);
+    let two = Shard::new(Router::Internal, 2).unwrap();
+    let observed = w.observed();
+    let now = 1_700_000_000;
+    // In use and unmarked: nothing to do.
+    assert!(drains(&observed, now).is_empty());
+    // In use and marked (placed on before the mark): unmarked.
+    let at = now.to_string();
+    assert_eq!(
+        drains(&marked(&observed, two, &at), now),
+        [(two, Drain::Unmark)].into()
+    );
+    let nothing: Vec<Observed> = observed
+        .iter()
+        .filter(|o| o.resource.key.app() != Some("b"))
+        .cloned()
+        .collect();
+    // Empty: marked; marked with something that is not a time: marked again.
+    assert_eq!(drains(&nothing, now), [(two, Drain::Mark)].into());
+    assert_eq!(
+        drains(&marked(&nothing, two, "soon"), now),
+        [(two, Drain::Mark)].into()
+    );
+    // Marked: kept until the drain time has passed, to the second.
+    let drained = marked(&nothing, two, &at);
+    assert!(drains(&drained, now + DRAIN_SECONDS - 1).is_empty());
+    assert_eq!(
+        drains(&drained, now + DRAIN_SECONDS),
+        [(two, Drain::Remove)].into()
+    );
+    // A mark in the future is no reason to remove.
+    assert!(drains(&drained, now - 1).is_empty());
+    // The first of each router is never drained, however empty.
+    let bare: Vec<Observed> = nothing
+        .iter()
+        .filter(|o| o.resource.key.app().is_none())
+        .cloned()
+        .collect();
+    assert!(drains(&bare, now).keys().all(|s| !s.is_first()));
+    // The rack keeps every load balancer that exists, draining or not.
+    assert!(shards_kept(&drained).contains(&two));
+}
+
+#[test]
+fn a_draining_load_balancer_is_never_placed_on() {
+    let mut w = World::default();
+    let q = small();
+    w.deploy("a", &manifest(5, Exposure::Internal), &q);
+    w.deploy("b", &manifest(1, Exposure::Internal), &q);
+    let two = Shard::new(Router::Internal, 2).unwrap();
+    // b is gone and load balancer 2 drains: c, which would fit there, goes to
+    // a third instead.
+    let nothing: Vec<Observed> = w
+        .observed()
+        .into_iter()
+        .filter(|o| o.resource.key.app() != Some("b"))
+        .collect();
+    let r = rack();
+    let c = n("c");
+    let want = desired_app(&r, &c, &manifest(1, Exposure::Internal), "ca").unwrap();
+    let open = place(want.clone(), &nothing, &q).unwrap();
+    assert_eq!(on(&open), [2].into());
+    let draining = place(want, &marked(&nothing, two, "1700000000"), &q).unwrap();
+    assert_eq!(on(&draining), [3].into());
+    assert_eq!(
+        draining.new_shards,
+        [Shard::new(Router::Internal, 3).unwrap()].into()
+    );
+}
