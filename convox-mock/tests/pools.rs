@@ -206,6 +206,13 @@ fn small(n: usize) -> Quotas {
     }
 }
 
+/// `c`, `seconds` later.
+fn after(c: &ApplyContext, seconds: i64) -> ApplyContext {
+    let mut later = c.clone();
+    later.now = c.now + seconds;
+    later
+}
+
 fn world(quotas: Quotas) -> (MockBackend, VirtualClock, ApplyContext) {
     let clock = VirtualClock::new();
     let c = ctx(&clock);
@@ -293,18 +300,17 @@ fn a_pool_grows_first_fit_keeps_what_is_placed_and_shrinks_when_emptied() {
         assert_eq!(since.as_deref(), Some(c.now.to_string().as_str()), "{lb}");
     }
     // Not yet: a redeploy a moment before the drain time keeps them.
-    let mut later = c.clone();
-    later.now = c.now + DRAIN_SECONDS - 1;
+    let early = after(&c, DRAIN_SECONDS - 1);
     rt.block_on(ops::deploy(
         &b,
         &rack(),
         &name("one"),
         &manifest(5, 1),
-        &later,
+        &early,
     ))
     .expect("redeploy");
     assert_eq!(empty_later(&observe()), draining);
-    later.now = c.now + DRAIN_SECONDS;
+    let later = after(&c, DRAIN_SECONDS);
     let again = rt
         .block_on(ops::deploy(
             &b,
@@ -385,8 +391,7 @@ fn a_draining_load_balancer_is_not_placed_on_and_unmarked_when_used() {
         .expect("target group");
     rt.block_on(b.create_rule(&listener.id, &spec, &late, &Default::default()))
         .expect("rule");
-    let mut later = c.clone();
-    later.now = c.now + DRAIN_SECONDS;
+    let later = after(&c, DRAIN_SECONDS);
     rt.block_on(ops::deploy(
         &b,
         &rack(),
@@ -512,8 +517,7 @@ fn the_plan_says_when_a_load_balancer_is_added_and_removed() {
     // Emptied, it drains first: removed by the first deploy or delete once
     // the drain time has passed, whose plan says so.
     assert!(!deleted.contains("- load balancer"), "{deleted}");
-    let mut later = c.clone();
-    later.now = c.now + DRAIN_SECONDS;
+    let later = after(&c, DRAIN_SECONDS);
     let again = rt
         .block_on(ops::deploy(
             &b,

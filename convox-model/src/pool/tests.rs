@@ -307,6 +307,15 @@ fn foreign_rules_take_room_too() {
 }
 
 /// `observed` without the rules of `app`.
+/// `observed` without anything of `app`'s.
+fn without_app(observed: &[Observed], app: &str) -> Vec<Observed> {
+    observed
+        .iter()
+        .filter(|o| o.resource.key.app() != Some(app))
+        .cloned()
+        .collect()
+}
+
 fn without_rules(observed: &[Observed], app: &str) -> Vec<Observed> {
     observed
         .iter()
@@ -354,11 +363,7 @@ fn a_later_load_balancer_routing_nothing_is_empty_and_not_in_use() {
     assert!(shards_in_use(&no_rule).contains(&two));
     assert!(empty_shards(&no_rule).is_empty());
     // Nothing of b's left: empty, not in use; the first always is.
-    let nothing: Vec<Observed> = observed
-        .iter()
-        .filter(|o| o.resource.key.app() != Some("b"))
-        .cloned()
-        .collect();
+    let nothing = without_app(&observed, "b");
     assert_eq!(empty_shards(&nothing), [two].into());
     assert!(!shards_in_use(&nothing).contains(&two));
     assert!(shards_in_use(&nothing).contains(&Shard::first(Router::Internal)));
@@ -486,11 +491,7 @@ fn an_empty_load_balancer_is_marked_then_removed_once_drained() {
         drains(&marked(&observed, two, &at), now),
         [(two, Drain::Unmark)].into()
     );
-    let nothing: Vec<Observed> = observed
-        .iter()
-        .filter(|o| o.resource.key.app() != Some("b"))
-        .cloned()
-        .collect();
+    let nothing = without_app(&observed, "b");
     // Empty: marked; marked with something that is not a time: marked again.
     assert_eq!(drains(&nothing, now), [(two, Drain::Mark)].into());
     assert_eq!(
@@ -526,11 +527,7 @@ fn a_draining_load_balancer_is_never_placed_on() {
     let two = Shard::new(Router::Internal, 2).unwrap();
     // b is gone and load balancer 2 drains: c, which would fit there, goes to
     // a third instead.
-    let nothing: Vec<Observed> = w
-        .observed()
-        .into_iter()
-        .filter(|o| o.resource.key.app() != Some("b"))
-        .collect();
+    let nothing = without_app(&w.observed(), "b");
     let r = rack();
     let c = n("c");
     let want = desired_app(&r, &c, &manifest(1, Exposure::Internal), "ca").unwrap();
