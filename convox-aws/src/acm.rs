@@ -25,6 +25,33 @@ pub(crate) struct Cert {
     pub(crate) tags: Tags,
     /// The end of its validity, Unix seconds (issue 12).
     pub(crate) not_after: Option<i64>,
+    /// Its status and names as ListCertificates gives them (empty when it
+    /// did not list it): what a public certificate's state is read from.
+    pub(crate) listed: Listed,
+}
+
+/// What ListCertificates says of a certificate besides its domain and validity.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Listed {
+    /// `ISSUED`, `PENDING_VALIDATION`, …
+    pub(crate) status: Option<String>,
+    /// Its subject alternative names (the domain among them).
+    pub(crate) sans: Vec<String>,
+}
+
+impl Cert {
+    /// The certificate as a public one, when its listing says enough: issued
+    /// (a pending one's validation records are only in its description).
+    pub(crate) fn issued_public(&self) -> Option<PublicCertificate> {
+        let status = CertificateStatus::from_acm(self.listed.status.as_deref()?);
+        (status == CertificateStatus::Issued).then(|| PublicCertificate {
+            arn: self.arn.clone(),
+            domain: self.domain.clone().unwrap_or_default(),
+            sans: self.listed.sans.clone(),
+            status,
+            validation: Vec::new(),
+        })
+    }
 }
 
 pub(crate) async fn import_certificate(
@@ -114,9 +141,9 @@ pub(crate) async fn delete_certificate(acm: &Client, arn: &str) -> BackendResult
     send("DeleteCertificate", request.send()).await.map(drop)
 }
 
-/// What ListCertificates says of a certificate: its ARN, domain and the end of
-/// its validity.
-type Summary = (String, Option<String>, Option<i64>);
+/// What ListCertificates says of a certificate: its ARN, domain, the end of
+/// its validity, and its status and names.
+type Summary = (String, Option<String>, Option<i64>, Listed);
 
 /// Every certificate in the region, as ListCertificates lists them (1,000 a
 /// call).
@@ -146,7 +173,11 @@ async fn summaries(acm: &Client) -> BackendResult<Vec<Summary>> {
         .filter_map(|s| {
             let arn = s.certificate_arn()?.to_string();
             let not_after = s.not_after().map(|t| t.secs());
-            Some((arn, s.domain_name().map(str::to_string), not_after))
+            let listed = Listed {
+                status: s.status().map(|s| s.as_str().to_string()),
+                sans: s.subject_alternative_name_summaries().to_vec(),
+            };
+            Some((arn, s.domain_name().map(str::to_string), not_after, listed))
         })
         .collect())
 }
@@ -195,7 +226,7 @@ pub(crate) async fn rack_certificates(
     };
     let mut out = Vec::new();
     let mut listed = std::collections::BTreeSet::new();
-    for (arn, domain, not_after) in summaries(acm).await? {
+    for (arn, domain, not_after, summary) in summaries(acm).await? {
         listed.insert(arn.clone());
         let tags = match tagged.get(&arn) {
             Some(tags) => tags.clone(),
@@ -211,6 +242,7 @@ pub(crate) async fn rack_certificates(
                 domain,
                 tags,
                 not_after,
+                listed: summary,
             });
         }
     }
@@ -223,6 +255,7 @@ pub(crate) async fn rack_certificates(
                 domain: None,
                 tags: tags.clone(),
                 not_after: None,
+                listed: Listed::default(),
             });
         }
     }

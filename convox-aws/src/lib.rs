@@ -87,7 +87,9 @@ mod tagging;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use convox_model::backend::{Backend, BackendResult, CertificatePem, CreatedLoadBalancer};
+use convox_model::backend::{
+    AppObservation, Backend, BackendResult, CertificatePem, CreatedLoadBalancer,
+};
 use convox_model::name::Name;
 use convox_model::rack::{Rack, Vpc, zone_name};
 use convox_model::resource::{
@@ -171,7 +173,7 @@ impl AwsBackend {
     }
 }
 
-/// The trait impl: `observe` and `load_rack` by hand, every other method handed
+/// The trait impl: `observe`, `observe_app` and `load_rack` by hand, every other method handed
 /// to the function of the same name in the module of its service, with that
 /// service's client (the module and the client field share the name).
 macro_rules! impl_backend {
@@ -195,6 +197,10 @@ impl_backend! {
     {
         async fn observe(&self, rack: &Name, scope: &Scope) -> BackendResult<Vec<Observed>> {
             observe::observe(self, rack, scope).await
+        }
+
+        async fn observe_app(&self, rack: &Name, app: &Name) -> BackendResult<AppObservation> {
+            observe::observe_app(self, rack, app).await
         }
 
         // Router pools: AWS's defaults, or what the builder was given.

@@ -310,15 +310,28 @@ pub(crate) async fn zone_vpc(r53: &Client, id: &str) -> BackendResult<(String, S
 ///
 /// ListResourceRecordSets has no paginator in the SDK: it pages by the next record
 /// name and type.
+///
+/// With `under` (a name in the zone, such as an app's `{app}.{rack}.convox`),
+/// only the records at or below it: Route53 lists names in the order of their
+/// labels read from the right, so those stand together, and the listing starts
+/// at `under` and stops at the first name past them.
 pub(crate) async fn owned_records(
     r53: &Client,
     zone_id: &str,
     rack: &Name,
+    under: Option<&str>,
 ) -> BackendResult<Vec<OwnedRecord>> {
     const OP: &str = "ListResourceRecordSets";
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
     let mut aliases: BTreeMap<String, LoadBalancerAddress> = BTreeMap::new();
-    let mut next: Option<(String, Option<RrType>, Option<String>)> = None;
+    let mut next: Option<(String, Option<RrType>, Option<String>)> =
+        under.map(|name| (format!("{}.", normal_name(name)), None, None));
+    let below = |name: &str| {
+        under.is_none_or(|u| {
+            let u = normal_name(u);
+            name == u || name.ends_with(&format!(".{u}"))
+        })
+    };
     loop {
         let mut req = r53
             .list_resource_record_sets()
@@ -331,8 +344,13 @@ pub(crate) async fn owned_records(
                 .set_start_record_identifier(ident);
         }
         let page = send(OP, req.send()).await?;
+        let mut past = false;
         for set in page.resource_record_sets() {
             let name = normal_name(set.name());
+            if !below(&name) {
+                past = true;
+                break;
+            }
             match set.r#type() {
                 RrType::Txt => {
                     for r in set.resource_records() {
@@ -357,7 +375,7 @@ pub(crate) async fn owned_records(
                 _ => {}
             }
         }
-        match (page.is_truncated(), page.next_record_name()) {
+        match (page.is_truncated() && !past, page.next_record_name()) {
             (true, Some(name)) => {
                 next = Some((
                     name.to_string(),

@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 
 use aws_sdk_ec2::Client as Ec2;
 use aws_sdk_elasticloadbalancingv2::Client as Elb;
-use aws_sdk_elasticloadbalancingv2::types::LoadBalancerTypeEnum;
 use convox_model::backend::BackendResult;
 use convox_model::name::Name;
 use convox_model::resource::{ForeignRule, ForeignSecurityGroup, Surroundings, owned_by};
@@ -26,14 +25,7 @@ pub(crate) async fn observe_surroundings(
 ) -> BackendResult<Surroundings> {
     let mut out = Surroundings::default();
 
-    let pages = elb.describe_load_balancers().into_paginator().send();
-    let lbs: Vec<_> = send("DescribeLoadBalancers", pages.try_collect())
-        .await?
-        .iter()
-        .flat_map(|p| p.load_balancers())
-        .filter(|lb| lb.r#type() == Some(&LoadBalancerTypeEnum::Application))
-        .cloned()
-        .collect();
+    let lbs = crate::observe::application_load_balancers(elb).await?;
     let arns: Vec<String> = lbs
         .iter()
         .filter_map(|lb| lb.load_balancer_arn().map(str::to_string))

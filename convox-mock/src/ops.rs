@@ -43,6 +43,12 @@ const SG: &[ApiFamily] = &[ApiFamily::Ec2Changes];
 /// `observe`: on AWS a handful of describe calls, charged here as one ELBv2 and
 /// one Route53 read.
 pub const OBSERVE: Operation = read("Observe", &[ApiFamily::Elbv2, ApiFamily::Route53]);
+/// `observe_app`: what a deploy reads, the zone's tags, the rack and the app
+/// and the requested certificates, charged as one read of each family.
+pub const OBSERVE_APP: Operation = read(
+    "ObserveApp",
+    &[ApiFamily::Elbv2, ApiFamily::Route53, ApiFamily::Tagging],
+);
 /// `load_rack` (reads the zone's tags).
 pub const LOAD_RACK: Operation = read("LoadRack", R53);
 /// `save_rack` (writes the zone's tags).

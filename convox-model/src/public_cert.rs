@@ -328,6 +328,17 @@ pub async fn external_certificate(
     backend: &dyn Backend,
     rack: &Rack,
 ) -> Result<ExternalCertificate, PublicCertError> {
+    external_certificate_among(backend, rack, None).await
+}
+
+/// [`external_certificate`], with the certificates requested for the rack
+/// already read (`Some`, from [`Backend::observe_app`]): then it reads
+/// nothing more unless the rack names its certificate itself.
+pub async fn external_certificate_among(
+    backend: &dyn Backend,
+    rack: &Rack,
+    requested: Option<&[PublicCertificate]>,
+) -> Result<ExternalCertificate, PublicCertError> {
     if !rack.params.has_external_router() {
         return Ok(ExternalCertificate::NotNeeded);
     }
@@ -346,9 +357,11 @@ pub async fn external_certificate(
         check_supplied(&certificate, &domain)?;
         return Ok(status_of(certificate, true));
     }
-    let mut requested: Vec<PublicCertificate> = backend
-        .requested_certificates(&rack.name)
-        .await?
+    let requested = match requested {
+        Some(r) => r.to_vec(),
+        None => backend.requested_certificates(&rack.name).await?,
+    };
+    let mut requested: Vec<PublicCertificate> = requested
         .into_iter()
         .filter(|c| c.covers(&domain))
         .filter(|c| {
@@ -386,7 +399,17 @@ pub async fn ensure_external_certificate(
     backend: &dyn Backend,
     rack: &Rack,
 ) -> Result<ExternalCertificate, PublicCertError> {
-    match external_certificate(backend, rack).await? {
+    ensure_external_certificate_among(backend, rack, None).await
+}
+
+/// [`ensure_external_certificate`], with the certificates requested for the
+/// rack already read ([`external_certificate_among`]).
+pub async fn ensure_external_certificate_among(
+    backend: &dyn Backend,
+    rack: &Rack,
+    requested: Option<&[PublicCertificate]>,
+) -> Result<ExternalCertificate, PublicCertError> {
+    match external_certificate_among(backend, rack, requested).await? {
         ExternalCertificate::NotRequested { domain } => {
             let arn = backend
                 .request_certificate(&domain, &request_tags(rack, &domain))

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use convox_model::backend::BackendResult;
+use convox_model::backend::{AppObservation, BackendResult};
 use convox_model::name::Name;
+use convox_model::observe::may_route_app_host;
 use convox_model::public_cert::certificate_reference;
 use convox_model::resource::{
     ListenerCertificateSpec, ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec,
@@ -146,6 +147,62 @@ fn observed(
     }
 }
 
+/// [`Scope::Deploy`] of `app`, from everything the rack owns: the rack's own
+/// resources and the app's as they are; every other rule and certificate
+/// attachment on the rack's listeners an obstacle under a foreign key; what an
+/// obstacle forwards to or attaches, when it is not kept, named by its provider
+/// id (as the AWS backend, which does not read other apps' resources, names
+/// it); other apps' other resources left out. Other apps' rules that may route
+/// one of the app's hostnames ([`may_route_app_host`]) are kept as they are.
+fn deploy_view(all: Vec<Observed>, rack: &Name, app: &Name) -> Vec<Observed> {
+    let scope = Scope::Deploy(app.clone());
+    let ids: BTreeMap<ResourceKey, String> = all
+        .iter()
+        .map(|o| (o.resource.key.clone(), o.id.clone()))
+        .collect();
+    let outside = |key: &ResourceKey| -> ResourceKey {
+        if key.in_scope(&scope) {
+            key.clone()
+        } else {
+            ids.get(key)
+                .map(|id| ResourceKey::from_raw(id.clone()))
+                .unwrap_or_else(|| key.clone())
+        }
+    };
+    let mut out: Vec<Observed> = all
+        .iter()
+        .filter_map(|o| {
+            let key = &o.resource.key;
+            if key.in_scope(&scope) {
+                return Some(o.clone());
+            }
+            let mut o = o.clone();
+            match &mut o.resource.spec {
+                Spec::ListenerRule(rule) => {
+                    rule.target_group = outside(&rule.target_group);
+                    // Another app's rule that may take one of this app's
+                    // hostnames stays as it is: the planner refuses the name.
+                    let theirs = !key.is_foreign()
+                        && rule.hosts.iter().any(|h| may_route_app_host(rack, app, h));
+                    if !key.is_foreign() && !theirs {
+                        o.resource.key = ResourceKey::foreign_rule(&o.id);
+                        o.resource.tags = Tags::new();
+                    }
+                }
+                Spec::ListenerCertificate(lc) => {
+                    lc.certificate = outside(&lc.certificate);
+                    o.resource.key = ResourceKey::foreign_attachment(&o.id);
+                    o.resource.tags = Tags::new();
+                }
+                _ => return None,
+            }
+            Some(o)
+        })
+        .collect();
+    out.sort_by(|a, b| a.resource.key.cmp(&b.resource.key));
+    out
+}
+
 /// Every item of `items` that `rack` owns in `scope`.
 fn owned<T: Held>(
     rack: &Name,
@@ -169,14 +226,31 @@ fn owned<T: Held>(
 }
 
 impl State {
+    /// What a deploy of `app` reads: the stored rack, the [`Scope::Deploy`]
+    /// observation and the requested public certificates.
+    pub(crate) fn observe_app(
+        &mut self,
+        op: &str,
+        rack: &Name,
+        app: &Name,
+    ) -> BackendResult<AppObservation> {
+        let stored = self.load_rack(op, rack)?;
+        let observed = self.observe(op, rack, &Scope::Deploy(app.clone()))?;
+        let requested = self.requested_certificates(op, rack)?;
+        Ok(AppObservation::new(stored, observed, requested))
+    }
+
     /// Every resource `rack` owns in `scope` (`op` is unused: reading cannot
     /// fail).
     pub(crate) fn observe(
         &self,
-        _op: &str,
+        op: &str,
         rack: &Name,
         scope: &Scope,
     ) -> BackendResult<Vec<Observed>> {
+        if let Scope::Deploy(app) = scope {
+            return Ok(deploy_view(self.observe(op, rack, &Scope::All)?, rack, app));
+        }
         let refs = Refs {
             security_groups: keys(rack, &self.security_groups),
             load_balancers: keys(rack, &self.load_balancers),

@@ -9,7 +9,6 @@ use super::report::{ActionRef, StepError};
 use super::{ApplyContext, ApplyError, Failure, Report};
 use crate::aws::{CREATE_ORDER, create_level};
 use crate::backend::Backend;
-use crate::observe::observe_all;
 use crate::plan::{Action, Op, Plan, fingerprint};
 use crate::resource::{LoadBalancerAddress, ResourceKey};
 
@@ -89,7 +88,9 @@ pub async fn apply(
         retries: AtomicUsize::new(0),
     };
     let observed = engine
-        .with_retry(None, false, || observe_all(backend, &ctx.rack))
+        .with_retry(None, false, || {
+            backend.observe(&ctx.rack, &plan.observed_in)
+        })
         .await
         .map_err(ApplyError::Observe)?;
     let now = fingerprint(&observed);

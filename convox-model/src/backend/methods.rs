@@ -14,6 +14,7 @@ macro_rules! backend_methods {
     ($then:ident) => {
         $then! {
             observe(rack: &$crate::name::Name, scope: &$crate::resource::Scope) -> Vec<$crate::resource::Observed> = OBSERVE;
+            observe_app(rack: &$crate::name::Name, app: &$crate::name::Name) -> $crate::backend::AppObservation = OBSERVE_APP;
             load_rack(rack: &$crate::name::Name) -> Option<$crate::rack::Rack> = LOAD_RACK;
             save_rack(zone_id: &str, rack: &$crate::rack::Rack) -> () = SAVE_RACK;
             create_security_group(spec: &$crate::resource::SecurityGroupSpec, tags: &$crate::resource::Tags) -> String = CREATE_SECURITY_GROUP;

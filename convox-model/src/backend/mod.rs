@@ -130,6 +130,36 @@ pub struct CreatedLoadBalancer {
     pub address: LoadBalancerAddress,
 }
 
+/// What a deploy of one app reads before it plans, in one go
+/// ([`Backend::observe_app`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AppObservation {
+    /// The rack as stored ([`Backend::load_rack`]): `None` if never saved.
+    pub stored: Option<Rack>,
+    /// The rack's own resources, the app's, and the obstacles on the rack's
+    /// listeners ([`Scope::Deploy`]).
+    pub observed: Vec<Observed>,
+    /// The public certificates requested for the rack's external router
+    /// ([`Backend::requested_certificates`]).
+    pub requested: Vec<PublicCertificate>,
+}
+
+impl AppObservation {
+    /// The three parts, as a backend read them.
+    pub fn new(
+        stored: Option<Rack>,
+        observed: Vec<Observed>,
+        requested: Vec<PublicCertificate>,
+    ) -> Self {
+        AppObservation {
+            stored,
+            observed,
+            requested,
+        }
+    }
+}
+
 mod forward;
 mod methods;
 
@@ -153,6 +183,20 @@ pub trait Backend: Send + Sync + fmt::Debug {
     ///   clear of and which nothing changes.
     /// - Returns an empty list, not an error, when the rack has nothing yet.
     async fn observe(&self, rack: &Name, scope: &Scope) -> BackendResult<Vec<Observed>>;
+
+    /// What a deploy of `app` plans from: the stored rack, the
+    /// [`Scope::Deploy`] observation and the requested public certificates.
+    /// The default makes the three calls ([`Backend::load_rack`],
+    /// [`Backend::observe`], [`Backend::requested_certificates`]); a backend
+    /// that can read them together for less overrides it (the AWS backend
+    /// finds the zone once for the first two, and reads the certificates' status
+    /// with the rest).
+    async fn observe_app(&self, rack: &Name, app: &Name) -> BackendResult<AppObservation> {
+        let stored = self.load_rack(rack).await?;
+        let observed = self.observe(rack, &Scope::Deploy(app.clone())).await?;
+        let requested = self.requested_certificates(rack).await?;
+        Ok(AppObservation::new(stored, observed, requested))
+    }
 
     /// The provider's quotas where this backend's resources live: what it
     /// enforces and what the planner checks before changing anything

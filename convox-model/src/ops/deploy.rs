@@ -2,6 +2,7 @@
 //! app's resources, planning again when another process changed the rack under it.
 
 use super::*;
+use crate::backend::AppObservation;
 
 /// Deploys `manifest` as `app`: checks it against the rack's parameters, creates
 /// any rack resource that is missing (the app's rules need the routers'
@@ -84,10 +85,11 @@ pub(super) async fn deploy_inner(
     check_manifest(manifest, rack, app)?;
     let fp = ca_fingerprint(ctx)?;
     // Before any change: a rack refuses an authority that is not its own.
-    let stored = backend.load_rack(&rack.name).await?;
-    crate::ca::check(stored.as_ref(), &fp)?;
+    let first = backend.observe_app(&rack.name, app).await?;
+    crate::ca::check(first.stored.as_ref(), &fp)?;
     // A rack stored with its authority needs no saving after the rack stage.
-    let recorded = stored.is_some_and(|s| s.ca.is_some());
+    let recorded = first.stored.as_ref().is_some_and(|s| s.ca.is_some());
+    let mut seen = Some(first);
     let inputs = AppInputs {
         rack,
         app,
@@ -108,7 +110,11 @@ pub(super) async fn deploy_inner(
             recorded,
             phased,
         };
-        match attempt.run(&mut rack_report).await {
+        let observation = match seen.take() {
+            Some(first) => first,
+            None => backend.observe_app(&rack.name, app).await?,
+        };
+        match attempt.run(observation, &mut rack_report).await {
             Err(OpsError::Apply(e)) if e.is_contention() && replans < REPLANS => {
                 replans += 1;
                 tracing::info!(%app, replans, error = %e, "another process changed the rack; observing and planning again");
@@ -164,13 +170,20 @@ struct Done {
 }
 
 impl Attempt<'_> {
-    async fn run(&self, rack_report: &mut Option<Report>) -> Result<Done, OpsError> {
+    async fn run(
+        &self,
+        seen: AppObservation,
+        rack_report: &mut Option<Report>,
+    ) -> Result<Done, OpsError> {
         let (backend, rack, app) = (self.backend, self.inputs.rack, self.inputs.app);
         let quotas = backend.quotas();
-        let observed = observe_all(backend, &rack.name).await?;
+        let deploy_scope = Scope::Deploy(app.clone());
+        let observed = seen.observed;
         // The one call that may change something before the plan: a rack without
         // a public certificate for its external router requests one.
-        let external = public_cert::ensure_external_certificate(backend, rack).await?;
+        let external =
+            public_cert::ensure_external_certificate_among(backend, rack, Some(&seen.requested))
+                .await?;
         if let Some(shown) = self.shown {
             self.check_shown(shown, &observed, &external, &quotas)?;
         }
@@ -212,8 +225,9 @@ impl Attempt<'_> {
                 tracing::info!(rack = %rack.name, %app, shards = ?shards, "the routers' load balancers are full: adding load balancers to their pools");
             }
             tracing::info!(rack = %rack.name, actions = missing.actions.len(), "creating missing rack resources, repairing its security and renewing due certificates");
+            let missing = missing.observed_in(deploy_scope.clone());
             *rack_report = Some(apply(backend, &missing, self.ctx).await?);
-            observe_all(backend, &rack.name).await?
+            backend.observe(&rack.name, &deploy_scope).await?
         };
         // Checked on every deploy, not only on the one that created the zone: that one
         // may have failed after creating it and before saving, and nothing would be
@@ -258,7 +272,7 @@ impl Attempt<'_> {
             }
             other => other?,
         };
-        let mut p = p;
+        let mut p = p.observed_in(deploy_scope.clone());
         let mut deferred = Vec::new();
         let report = if p.is_empty() {
             // Nothing to do: the ids are what exists (an embedding deployer
@@ -268,7 +282,7 @@ impl Attempt<'_> {
                 ids: observed_ids(&observed),
                 ..Report::default()
             };
-            let shrunk = shrink(backend, rack, self.ctx, Some(&observed)).await?;
+            let shrunk = shrink(backend, rack, self.ctx, Some((&observed, &deploy_scope))).await?;
             absorb(&mut p, &mut report, shrunk);
             report
         } else {

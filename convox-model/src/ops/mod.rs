@@ -268,13 +268,28 @@ pub async fn plan_app_at(
     ca_fingerprint: &str,
     renewal: Option<Renewal>,
 ) -> Result<Plan, OpsError> {
+    plan_app_with_certificate(backend, rack, app, manifest, ca_fingerprint, renewal)
+        .await
+        .map(|(plan, _)| plan)
+}
+
+/// [`plan_app_at`], and where the external router's certificate is, from the
+/// same reads: what `convox deploy` shows before it applies. One
+/// [`Backend::observe_app`], and nothing else unless the rack names its
+/// external certificate itself.
+pub async fn plan_app_with_certificate(
+    backend: &dyn Backend,
+    rack: &Rack,
+    app: &Name,
+    manifest: &Manifest,
+    ca_fingerprint: &str,
+    renewal: Option<Renewal>,
+) -> Result<(Plan, ExternalCertificate), OpsError> {
     check_manifest(manifest, rack, app)?;
-    crate::ca::check(
-        backend.load_rack(&rack.name).await?.as_ref(),
-        ca_fingerprint,
-    )?;
-    let observed = observe_all(backend, &rack.name).await?;
-    let external = public_cert::external_certificate(backend, rack).await?;
+    let seen = backend.observe_app(&rack.name, app).await?;
+    crate::ca::check(seen.stored.as_ref(), ca_fingerprint)?;
+    let external =
+        public_cert::external_certificate_among(backend, rack, Some(&seen.requested)).await?;
     let inputs = AppInputs {
         rack,
         app,
@@ -282,7 +297,8 @@ pub async fn plan_app_at(
         ca_fingerprint,
         renewal,
     };
-    plan_app_from(&inputs, &observed, &external, &backend.quotas())
+    let plan = plan_app_from(&inputs, &seen.observed, &external, &backend.quotas())?;
+    Ok((plan, external))
 }
 
 /// What an app's plan is made from, besides what exists.
@@ -360,6 +376,7 @@ fn plan_app_from(
         actions: creates.into_iter().chain(app_plan.actions).collect(),
         fingerprint: fingerprint(observed),
         duplicate_claims,
+        observed_in: Scope::Deploy(inputs.app.clone()),
     })
 }
 
@@ -451,7 +468,7 @@ pub async fn delete_app(
     let mut report = Report::default();
     let shrunk = if p.is_empty() {
         // A delete before may have stopped before shrinking.
-        shrink(backend, rack, ctx, Some(&observed)).await?
+        shrink(backend, rack, ctx, Some((&observed, &Scope::All))).await?
     } else {
         report = apply(backend, &p, ctx).await?;
         shrink(backend, rack, ctx, None).await?
@@ -498,11 +515,11 @@ async fn shrink(
     backend: &dyn Backend,
     rack: &Rack,
     ctx: &ApplyContext,
-    observed: Option<&[Observed]>,
+    observed: Option<(&[Observed], &Scope)>,
 ) -> Result<Option<(Plan, Report)>, OpsError> {
-    let observed = match observed {
-        Some(o) => o.to_vec(),
-        None => observe_all(backend, &rack.name).await?,
+    let (observed, scope) = match observed {
+        Some((o, scope)) => (o.to_vec(), scope.clone()),
+        None => (observe_all(backend, &rack.name).await?, Scope::All),
     };
     let drains = pool::drains(&observed, ctx.now);
     let removable: BTreeSet<Shard> = drains
@@ -519,7 +536,7 @@ async fn shrink(
     // The removals first, planned from the observation as it is; then the
     // marks (a mark changes what the removals' plan was made from).
     let removed = if observed.iter().any(|o| empty(&o.resource.key)) {
-        remove(backend, rack, ctx, &observed, &empty).await?
+        remove(backend, rack, ctx, (&observed, &scope), &empty).await?
     } else {
         None
     };
@@ -560,7 +577,7 @@ async fn remove(
     backend: &dyn Backend,
     rack: &Rack,
     ctx: &ApplyContext,
-    observed: &[Observed],
+    (observed, scope): (&[Observed], &Scope),
     empty: &dyn Fn(&ResourceKey) -> bool,
 ) -> Result<Option<(Plan, Report)>, OpsError> {
     // Everything the rack has stays, but the empty load balancers.
@@ -581,6 +598,7 @@ async fn remove(
             .into_iter()
             .filter(|a| a.op == Op::Delete && empty(&a.key))
             .collect(),
+        observed_in: scope.clone(),
         ..p
     };
     if p.is_empty() {

@@ -279,6 +279,7 @@ impl PendingRemovals {
             actions: deletes,
             fingerprint: fingerprint(&observed),
             duplicate_claims: Vec::new(),
+            observed_in: Scope::All,
         };
         if p.is_empty() {
             return Ok((p, Report::default()));

@@ -235,6 +235,30 @@ pub struct Plan {
     /// left untouched.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub duplicate_claims: Vec<DuplicateClaim>,
+    /// The scope of the observation it was computed from: what
+    /// [`crate::apply::apply`] observes again to check the fingerprint.
+    /// [`Scope::All`] from [`plan`]; a deploy's plans say [`Scope::Deploy`].
+    #[serde(default = "observed_everything", skip_serializing_if = "is_everything")]
+    pub observed_in: Scope,
+}
+
+fn observed_everything() -> Scope {
+    Scope::All
+}
+
+fn is_everything(scope: &Scope) -> bool {
+    *scope == Scope::All
+}
+
+impl Plan {
+    /// The same plan, computed from an observation of `scope`
+    /// ([`Plan::observed_in`]).
+    pub fn observed_in(self, scope: Scope) -> Plan {
+        Plan {
+            observed_in: scope,
+            ..self
+        }
+    }
 }
 
 /// How many actions of each kind a plan has.

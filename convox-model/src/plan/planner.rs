@@ -246,5 +246,6 @@ pub fn plan(
         actions,
         fingerprint: fingerprint(observed),
         duplicate_claims: sorted.claims,
+        observed_in: Scope::All,
     })
 }

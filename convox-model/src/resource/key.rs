@@ -32,6 +32,15 @@ pub enum Scope {
     /// the scope in which a backend reports foreign rules on the rack's
     /// listeners.
     All,
+    /// What a deploy of one app plans from, read at a cost that grows with the
+    /// app and not with the rack: the rack's own resources ([`Scope::Rack`]),
+    /// the app's ([`Scope::App`]), and as obstacles everything else on the
+    /// rack's listeners: every other rule (other apps' included) under
+    /// [`ResourceKey::foreign_rule`], every other certificate attachment under
+    /// [`ResourceKey::foreign_attachment`]. What those forward to or attach is
+    /// named by its provider id. Other apps' target groups, certificates and
+    /// records are not read.
+    Deploy(Name),
 }
 
 /// What a [`ResourceKey`] names. Its text form is the key's
@@ -392,8 +401,17 @@ impl ResourceKey {
         Self::from_raw(format!("{FOREIGN_PREFIX}rule/{id}"))
     }
 
+    /// The key under which a [`Scope::Deploy`] observation reports a
+    /// certificate attached to one of the rack's listeners that is not the
+    /// app's (`foreign/attachment/{id}`, `id` the attachment's provider id): it
+    /// takes a certificate slot on the listener, and nothing changes it.
+    pub fn foreign_attachment(id: &str) -> Self {
+        Self::from_raw(format!("{FOREIGN_PREFIX}attachment/{id}"))
+    }
+
     /// Whether the key names something the rack does not own
-    /// ([`ResourceKey::foreign_rule`]). Such a key is in no [`Scope`].
+    /// ([`ResourceKey::foreign_rule`], [`ResourceKey::foreign_attachment`]).
+    /// Such a key is in no [`Scope`].
     pub fn is_foreign(&self) -> bool {
         self.as_str().starts_with(FOREIGN_PREFIX)
     }
@@ -408,6 +426,7 @@ impl ResourceKey {
             Scope::App(a) => self.app() == Some(a.as_str()),
             Scope::Apps => self.app().is_some(),
             Scope::All => true,
+            Scope::Deploy(a) => self.app().is_none_or(|mine| mine == a.as_str()),
         }
     }
 }

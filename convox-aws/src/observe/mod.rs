@@ -22,8 +22,10 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Listener, LoadBalancer, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
     ProtocolEnum, RedirectActionStatusCodeEnum, Rule, Tag, TargetGroup,
 };
-use convox_model::backend::BackendResult;
+use convox_model::backend::{AppObservation, BackendResult, ErrorKind};
 use convox_model::name::Name;
+use convox_model::public_cert::ROLE_PUBLIC_CERTIFICATE;
+use convox_model::rack::Rack;
 use convox_model::rack::zone_name;
 use convox_model::resource::{
     CertificateSpec, DefaultAction, HealthCheck, HostedZoneSpec, LbScheme, ListenerCertificateSpec,
@@ -40,6 +42,8 @@ use crate::ec2;
 use crate::error::send;
 use crate::route53;
 use crate::tagging;
+
+mod app;
 
 /// ELBv2's DescribeTags takes at most this many ARNs.
 const TAGS_PER_CALL: usize = 20;
@@ -179,6 +183,70 @@ struct ElbState {
     sni: Vec<(String, String)>,
 }
 
+/// Every application load balancer in the region (400 a call).
+pub(crate) async fn application_load_balancers(elb: &Elb) -> BackendResult<Vec<LoadBalancer>> {
+    let pages = elb.describe_load_balancers().into_paginator().send();
+    Ok(send("DescribeLoadBalancers", pages.try_collect())
+        .await?
+        .iter()
+        .flat_map(|p| p.load_balancers())
+        .filter(|lb| lb.r#type() == Some(&LoadBalancerTypeEnum::Application))
+        .cloned()
+        .collect())
+}
+
+/// The rules of a listener but its default, each with the listener's ARN.
+async fn listener_rules(elb: &Elb, listener: &str) -> BackendResult<Vec<(String, Rule)>> {
+    let pages = elb.describe_rules().listener_arn(listener);
+    let pages = pages.page_size(RULES_PER_PAGE).into_paginator().send();
+    Ok(send("DescribeRules", pages.try_collect())
+        .await?
+        .iter()
+        .flat_map(|p| p.rules())
+        .filter(|r| r.is_default() != Some(true))
+        .map(|r| (listener.to_string(), r.clone()))
+        .collect())
+}
+
+/// The certificates attached to an HTTPS listener besides its default, as
+/// (listener ARN, certificate ARN).
+async fn attached_certificates(elb: &Elb, listener: &str) -> BackendResult<Vec<(String, String)>> {
+    let pages = elb.describe_listener_certificates().listener_arn(listener);
+    let pages = pages.into_paginator().send();
+    Ok(send("DescribeListenerCertificates", pages.try_collect())
+        .await?
+        .iter()
+        .flat_map(|p| p.certificates())
+        .filter(|c| c.is_default() != Some(true))
+        .filter_map(|c| Some((listener.to_string(), c.certificate_arn()?.to_string())))
+        .collect())
+}
+
+/// The target groups `tags` names (ARN → tags) that the rack owns, described
+/// by ARN, 20 a call.
+async fn owned_target_groups(
+    elb: &Elb,
+    rack: &Name,
+    mut tags: BTreeMap<String, Tags>,
+) -> BackendResult<Vec<Owned<TargetGroup>>> {
+    tags.retain(|_, t| owned_by(t, rack).is_some());
+    let arns: Vec<String> = tags.keys().cloned().collect();
+    Ok(crate::elb::target_groups(elb, &arns)
+        .await?
+        .into_iter()
+        .filter_map(|item| {
+            let id = item.target_group_arn()?.to_string();
+            let t = tags.remove(&id)?;
+            Some(Owned {
+                key: owned_by(&t, rack)?,
+                id,
+                tags: t,
+                item,
+            })
+        })
+        .collect())
+}
+
 /// The rack's load balancers, listeners, and with `apps` its rules, certificate
 /// attachments and target groups. `tagged` (ARN → tags, from the tagging index)
 /// names the target groups.
@@ -188,14 +256,7 @@ async fn elb_state(
     apps: bool,
     tagged: &tagging::Tagged,
 ) -> BackendResult<ElbState> {
-    let pages = elb.describe_load_balancers().into_paginator().send();
-    let lbs = send("DescribeLoadBalancers", pages.try_collect())
-        .await?
-        .iter()
-        .flat_map(|p| p.load_balancers())
-        .filter(|lb| lb.r#type() == Some(&LoadBalancerTypeEnum::Application))
-        .cloned()
-        .collect();
+    let lbs = application_load_balancers(elb).await?;
     let lbs = owned(elb, rack, lbs, |lb| lb.load_balancer_arn()).await?;
 
     let mut listeners = Vec::new();
@@ -215,30 +276,10 @@ async fn elb_state(
     if apps {
         let mut rules = Vec::new();
         for l in &listeners {
-            let pages = elb.describe_rules().listener_arn(&l.id);
-            let pages = pages.page_size(RULES_PER_PAGE).into_paginator().send();
-            for page in send("DescribeRules", pages.try_collect()).await? {
-                rules.extend(
-                    page.rules()
-                        .iter()
-                        .filter(|r| r.is_default() != Some(true))
-                        .map(|r| (l.id.clone(), r.clone())),
-                );
-            }
+            rules.extend(listener_rules(elb, &l.id).await?);
             // Certificates are attached to HTTPS listeners only.
-            if l.item.protocol() != Some(&ProtocolEnum::Https) {
-                continue;
-            }
-            let pages = elb.describe_listener_certificates().listener_arn(&l.id);
-            let pages = pages.into_paginator().send();
-            for page in send("DescribeListenerCertificates", pages.try_collect()).await? {
-                for c in page.certificates() {
-                    if c.is_default() != Some(true)
-                        && let Some(arn) = c.certificate_arn()
-                    {
-                        state.sni.push((l.id.clone(), arn.to_string()));
-                    }
-                }
+            if l.item.protocol() == Some(&ProtocolEnum::Https) {
+                state.sni.extend(attached_certificates(elb, &l.id).await?);
             }
         }
         // AWS lists an attachment once however often it was added; moto repeats
@@ -266,22 +307,7 @@ async fn elb_state(
             .collect();
         let forwarded: Vec<String> = forwarded.into_iter().collect();
         tags.extend(describe_tags(elb, &forwarded).await?);
-        tags.retain(|_, t| owned_by(t, rack).is_some());
-        let arns: Vec<String> = tags.keys().cloned().collect();
-        state.target_groups = crate::elb::target_groups(elb, &arns)
-            .await?
-            .into_iter()
-            .filter_map(|item| {
-                let id = item.target_group_arn()?.to_string();
-                let t = tags.get(&id)?.clone();
-                Some(Owned {
-                    key: owned_by(&t, rack)?,
-                    id,
-                    tags: t,
-                    item,
-                })
-            })
-            .collect();
+        state.target_groups = owned_target_groups(elb, rack, tags).await?;
     }
     state.listeners = listeners;
     Ok(state)
@@ -397,6 +423,43 @@ pub(crate) async fn observe(
     rack: &Name,
     scope: &Scope,
 ) -> BackendResult<Vec<Observed>> {
+    Ok(observe_parts(b, rack, scope).await?.observed)
+}
+
+/// See [`convox_model::backend::Backend::observe_app`]: the zone is found once
+/// for the stored rack and the observation, and the requested public
+/// certificates' status is read from the same listing as the rack's
+/// certificates.
+pub(crate) async fn observe_app(
+    b: &AwsBackend,
+    rack: &Name,
+    app: &Name,
+) -> BackendResult<AppObservation> {
+    let parts = observe_parts(b, rack, &Scope::Deploy(app.clone())).await?;
+    let mut requested = Vec::new();
+    for c in parts.requested {
+        match c.issued_public() {
+            Some(issued) => requested.push(issued),
+            // Its validation records are only in its description.
+            None => match acm::describe_certificate(&b.acm, &c.arn).await {
+                Ok(d) => requested.push(d),
+                Err(e) if e.kind == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            },
+        }
+    }
+    Ok(AppObservation::new(parts.stored, parts.observed, requested))
+}
+
+/// What one observation read: what it observed, the rack's settings stored on
+/// its zone, and the public certificates requested for it.
+struct Parts {
+    observed: Vec<Observed>,
+    stored: Option<Rack>,
+    requested: Vec<acm::Cert>,
+}
+
+async fn observe_parts(b: &AwsBackend, rack: &Name, scope: &Scope) -> BackendResult<Parts> {
     // A rack-scoped observe needs no app resources; an app's needs the rack's
     // routers and zone too, to resolve its references.
     let apps = !matches!(scope, Scope::Rack);
@@ -404,15 +467,40 @@ pub(crate) async fn observe(
         Scope::App(app) => Some(app),
         _ => None,
     };
-    let is_ours = |t: &Tags| owned_by(t, rack).is_some();
-    // What the rack owns of the kinds the index knows, by tag, in one call per
-    // page whatever else the account holds.
-    let types: &[&str] = if apps {
-        &[tagging::TARGET_GROUP, tagging::CERTIFICATE]
-    } else {
-        &[tagging::CERTIFICATE]
+    let deploy = match scope {
+        Scope::Deploy(app) => Some(app),
+        _ => None,
     };
-    let tagged = tagging::tagged(&b.tagging, rack, app, types).await?;
+    let is_ours = |t: &Tags| owned_by(t, rack).is_some();
+    let is_requested = |t: &Tags| {
+        t.get(TAG_RACK).is_some_and(|r| r == rack.as_str())
+            && t.get(TAG_ROLE)
+                .is_some_and(|r| r == ROLE_PUBLIC_CERTIFICATE)
+    };
+    // What the rack owns of the kinds the index knows, by tag, in one call per
+    // page whatever else the account holds. A deploy's: the app's target
+    // groups, and the rack's certificates (the routers', the apps', the
+    // public ones).
+    let tagged = match deploy {
+        Some(app) => {
+            let (groups, certificates) = futures::try_join!(
+                tagging::tagged(&b.tagging, rack, Some(app), &[tagging::TARGET_GROUP]),
+                tagging::tagged(&b.tagging, rack, None, &[tagging::CERTIFICATE]),
+            )?;
+            tagging::Tagged {
+                target_groups: groups.target_groups,
+                certificates: certificates.certificates,
+            }
+        }
+        None => {
+            let types: &[&str] = if apps {
+                &[tagging::TARGET_GROUP, tagging::CERTIFICATE]
+            } else {
+                &[tagging::CERTIFICATE]
+            };
+            tagging::tagged(&b.tagging, rack, app, types).await?
+        }
+    };
     let zone = zone_name(rack);
     // The domains of the certificates in scope: an app's are in its own zone.
     let cert_zone = match app {
@@ -427,12 +515,36 @@ pub(crate) async fn observe(
             _ => ec2::rack_security_groups(&b.ec2, rack.as_str()).await,
         }
     };
+    let elb = async {
+        match deploy {
+            Some(app) => app::elb_state(&b.elb, rack, app, &tagged).await,
+            None => elb_state(&b.elb, rack, apps, &tagged).await,
+        }
+    };
     let (groups, elb, certs, zones) = futures::try_join!(
         security_groups,
-        elb_state(&b.elb, rack, apps, &tagged),
-        acm::rack_certificates(&b.acm, &tagged.certificates, &cert_zone, is_ours),
+        elb,
+        acm::rack_certificates(&b.acm, &tagged.certificates, &cert_zone, |t| {
+            is_ours(t) || is_requested(t)
+        }),
         route53::zones(&b.route53, &zone, is_ours),
     )?;
+    let (requested, certs): (Vec<_>, Vec<_>) =
+        certs.into_iter().partition(|c| is_requested(&c.tags));
+    // The rack's settings, from the tags of its zone (two claiming to be it:
+    // the one holding settings, then the lowest id, as `load_rack` chooses).
+    let stored = match zones
+        .iter()
+        .filter(|z| owned_by(&z.tags, rack).is_some_and(|k| k == ResourceKey::zone()))
+        .min_by_key(|z| {
+            (
+                !z.tags.keys().any(|k| route53::is_settings_tag(k)),
+                z.id.clone(),
+            )
+        }) {
+        Some(z) => route53::rack_from_tags(rack, &z.tags)?,
+        None => None,
+    };
 
     let mut out = Vec::new();
 
@@ -536,6 +648,9 @@ pub(crate) async fn observe(
         out.push(l.observed(Spec::Listener(spec)));
     }
 
+    // Obstacles: reported apart from what the rack owns, and only to a caller
+    // that asks for every app's resources or plans a deploy.
+    let mut obstacles = Vec::new();
     for (listener, cert) in &elb.sni {
         // Only our certificates on our listeners are our attachments.
         let (Some(cert_key), Some(listener_key)) =
@@ -544,6 +659,21 @@ pub(crate) async fn observe(
             continue;
         };
         let key = ResourceKey::listener_certificate_on(cert_key, listener_key);
+        if deploy.is_some() && !key.in_scope(scope) {
+            // Another app's: it takes a certificate slot on the listener.
+            let id = listener_certificate_id(listener, cert);
+            let spec = ListenerCertificateSpec {
+                listener: listener_key.clone(),
+                certificate: foreign(cert),
+            };
+            obstacles.push(observed(
+                ResourceKey::foreign_attachment(&id),
+                &Tags::new(),
+                Spec::ListenerCertificate(spec),
+                id,
+            ));
+            continue;
+        }
         let tags =
             listener_certificate_tags(&cert_tags.get(cert).cloned().unwrap_or_default(), &key);
         let spec = ListenerCertificateSpec {
@@ -584,12 +714,16 @@ pub(crate) async fn observe(
     };
     for r in &elb.rules {
         let (listener_arn, rule) = &r.item;
-        out.push(r.observed(Spec::ListenerRule(rule_spec(listener_arn, rule))));
+        let o = r.observed(Spec::ListenerRule(rule_spec(listener_arn, rule)));
+        // A deploy's view keeps another app's rule that may take one of its
+        // hostnames as it is ([`app::elb_state`]).
+        if deploy.is_some() && !o.resource.key.in_scope(scope) {
+            obstacles.push(o);
+        } else {
+            out.push(o);
+        }
     }
-    // Obstacles: reported apart from what the rack owns, and only to a caller
-    // that asks for every app's resources (the planner).
-    let mut obstacles = Vec::new();
-    if matches!(scope, Scope::Apps | Scope::All) {
+    if matches!(scope, Scope::Apps | Scope::All | Scope::Deploy(_)) {
         for (listener_arn, rule) in &elb.foreign_rules {
             let Some(arn) = rule.rule_arn() else {
                 continue;
@@ -607,7 +741,12 @@ pub(crate) async fn observe(
         let Some(zone_key) = owned_by(&z.tags, rack) else {
             continue;
         };
-        let (vpc_id, region) = route53::zone_vpc(&b.route53, &z.id).await?;
+        // A deploy never changes the zone: it takes the zone's VPC as the rack
+        // stored it (`rack audit` and the rack's own plans read it).
+        let (vpc_id, region) = match (&stored, deploy) {
+            (Some(s), Some(_)) => (s.vpc.id.clone(), s.region.clone()),
+            _ => route53::zone_vpc(&b.route53, &z.id).await?,
+        };
         let spec = HostedZoneSpec {
             name: z.name.clone(),
             vpc_id,
@@ -622,7 +761,9 @@ pub(crate) async fn observe(
         if !apps {
             continue;
         }
-        for rec in route53::owned_records(&b.route53, &z.id, rack).await? {
+        // An app's records are those under its own name.
+        let under = app.or(deploy).map(|a| format!("{a}.{zone}"));
+        for rec in route53::owned_records(&b.route53, &z.id, rack, under.as_deref()).await? {
             let key = ResourceKey::from_raw(rec.key);
             let tags = record_tags(rack.as_str(), &key);
             let load_balancer = rec
@@ -650,7 +791,11 @@ pub(crate) async fn observe(
     out.retain(|o| o.resource.key.in_scope(scope));
     out.extend(obstacles);
     out.sort_by(|a, b| a.resource.key.cmp(&b.resource.key));
-    Ok(out)
+    Ok(Parts {
+        observed: out,
+        stored,
+        requested,
+    })
 }
 
 #[cfg(test)]
