@@ -215,6 +215,39 @@ async fn invalid_names_and_health_checks_are_refused() {
 }
 
 #[tokio::test]
+async fn every_tagged_create_is_refused_over_the_tag_quota_and_creates_nothing() {
+    let mock = MockBackend::new().with_quotas(Quotas {
+        tags_per_resource: 1,
+        ..Quotas::default()
+    });
+    let two: Tags = [("a", "1"), ("b", "2")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let refusals = [
+        mock.create_security_group(&sg_spec("sg"), &two).await.err(),
+        mock.create_target_group(&tg_spec("tg"), &two).await.err(),
+        mock.create_hosted_zone(&zone_spec(), &two).await.err(),
+        mock.request_certificate("prod.example.com", &two)
+            .await
+            .err(),
+    ];
+    for (i, err) in refusals.into_iter().enumerate() {
+        let err = err.unwrap_or_else(|| panic!("create {i} with two tags was accepted"));
+        assert_eq!(err.kind, ErrorKind::InvalidInput, "create {i}: {err}");
+        assert!(
+            err.to_string().contains("2 tags given"),
+            "create {i}: {err}"
+        );
+    }
+    assert_eq!(mock.inventory(), Default::default());
+    let one: Tags = two.into_iter().take(1).collect();
+    mock.create_target_group(&tg_spec("tg"), &one)
+        .await
+        .expect("one tag is within the quota");
+}
+
+#[tokio::test]
 async fn batch_weight_counts_upserts_twice() {
     let mock = MockBackend::new();
     let zone = mock

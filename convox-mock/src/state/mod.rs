@@ -181,7 +181,9 @@ impl State {
         )
     }
 
-    pub(super) fn check_tags(&self, op: &str, tags: &Tags) -> BackendResult<()> {
+    /// AWS's limit on the tags of one resource: checked for every create that
+    /// takes tags, by the backend's one dispatch ([`crate::MockBackend`]).
+    pub(crate) fn check_tags(&self, op: &str, tags: &Tags) -> BackendResult<()> {
         if tags.len() > self.quotas.tags_per_resource {
             return Err(invalid(
                 op,

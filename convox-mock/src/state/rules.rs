@@ -144,7 +144,6 @@ impl State {
         target_group_arn: &str,
         tags: &Tags,
     ) -> BackendResult<String> {
-        self.check_tags(op, tags)?;
         let Some(priority) = spec.priority else {
             return Err(invalid(op, "a rule needs a priority"));
         };
