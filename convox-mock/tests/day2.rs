@@ -5,13 +5,13 @@
 
 mod common;
 
-use common::{name, production_ctx as ctx};
-use convox_mock::{MockBackend, VirtualClock};
+use common::{fresh, internal_rack, issuer_fingerprint, name, stored_rack};
+use convox_mock::MockBackend;
 use convox_model::apply::ApplyContext;
 use convox_model::backend::Backend;
 use convox_model::manifest::{Manifest, Port, Scheme, Service};
 use convox_model::observe::observe_all;
-use convox_model::ops::{self, OpsError, RackApplyOptions};
+use convox_model::ops::{self, OpsError, RackApplyOptions, RackChange};
 use convox_model::params::RackParams;
 use convox_model::plan::Op;
 use convox_model::rack::{Rack, Vpc};
@@ -39,10 +39,6 @@ fn settings() -> Rack {
     }
 }
 
-fn fingerprint(ctx: &ApplyContext) -> String {
-    ctx.issuer.as_ref().expect("issuer").fingerprint()
-}
-
 fn service(n: &str, internal: bool) -> Service {
     let mut s = Service::with_defaults(name(n));
     s.port = Some(Port {
@@ -64,14 +60,7 @@ fn shop_app() -> Manifest {
 /// A rack with both routers and two apps deployed, each with an internal and
 /// an external service.
 async fn world(mock: &MockBackend, ctx: &ApplyContext) -> Rack {
-    ops::set_rack_params(mock, &settings(), &["Internal=Yes"], ctx)
-        .await
-        .expect("Internal=Yes");
-    let rack = mock
-        .load_rack(&name("production"))
-        .await
-        .expect("load")
-        .expect("stored");
+    let rack = internal_rack(mock, &settings(), ctx).await;
     for (app, m) in [("backend", backend_app()), ("shop", shop_app())] {
         ops::deploy(mock, &rack, &name(app), &m, ctx)
             .await
@@ -118,13 +107,29 @@ async fn plan_is_empty(mock: &MockBackend, rack: &Rack, app: &str, m: &Manifest,
     assert!(p.is_empty(), "{app}'s plan is not empty:\n{p}");
 }
 
+/// `rack params set` with no assignments but `options` (`--subnets`, `--yes`).
+async fn set_rack_options(
+    mock: &MockBackend,
+    rack: &Rack,
+    ctx: &ApplyContext,
+    options: RackApplyOptions,
+) -> Result<RackChange, OpsError> {
+    ops::set_rack_params_with(mock, rack, &[], ctx, &options).await
+}
+
+/// The options that move the routers to `subnets`.
+fn subnets(subnets: &[String]) -> RackApplyOptions {
+    RackApplyOptions {
+        subnets: Some(subnets.to_vec()),
+        ..RackApplyOptions::default()
+    }
+}
+
 #[tokio::test]
 async fn reordered_subnets_replace_nothing_and_a_new_one_changes_the_routers_in_place() {
-    let mock = MockBackend::new();
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
+    let (mock, _clock, ctx) = fresh();
     let rack = world(&mock, &ctx).await;
-    let fp = fingerprint(&ctx);
+    let fp = issuer_fingerprint(&ctx);
     let before = observed(&mock).await;
     let arns = (
         find(&before, INTERNAL_LB).id.clone(),
@@ -138,36 +143,18 @@ async fn reordered_subnets_replace_nothing_and_a_new_one_changes_the_routers_in_
         .expect("plan");
     assert!(p.is_empty(), "{p}");
     mock.reset_calls();
-    let change = ops::set_rack_params_with(
-        &mock,
-        &rack,
-        &[],
-        &ctx,
-        &RackApplyOptions {
-            subnets: Some(same.to_vec()),
-            ..RackApplyOptions::default()
-        },
-    )
-    .await
-    .expect("same subnets");
+    let change = set_rack_options(&mock, &rack, &ctx, subnets(&same))
+        .await
+        .expect("same subnets");
     assert!(change.plan.is_empty(), "{}", change.plan);
     // Only the settings are saved.
     assert_eq!(mock.calls().mutations, 1, "{:?}", mock.calls());
 
     // A new availability zone: both routers change in place, nothing else.
     let more = ["subnet-c", "subnet-a", "subnet-b"].map(String::from);
-    let change = ops::set_rack_params_with(
-        &mock,
-        &rack,
-        &[],
-        &ctx,
-        &RackApplyOptions {
-            subnets: Some(more.to_vec()),
-            ..RackApplyOptions::default()
-        },
-    )
-    .await
-    .expect("a new subnet");
+    let change = set_rack_options(&mock, &rack, &ctx, subnets(&more))
+        .await
+        .expect("a new subnet");
     let ops: Vec<(Op, &str)> = change
         .plan
         .actions
@@ -192,11 +179,7 @@ async fn reordered_subnets_replace_nothing_and_a_new_one_changes_the_routers_in_
     );
     let abc = ["subnet-a", "subnet-b", "subnet-c"].map(String::from);
     assert_eq!(lb(find(&after, INTERNAL_LB)).subnets, abc);
-    let rack = mock
-        .load_rack(&name("production"))
-        .await
-        .expect("load")
-        .expect("stored");
+    let rack = stored_rack(&mock).await;
     assert_eq!(rack.subnets, abc, "the new subnets are saved");
     for (app, m) in [("backend", backend_app()), ("shop", shop_app())] {
         plan_is_empty(&mock, &rack, app, &m, &fp).await;
@@ -209,11 +192,9 @@ async fn reordered_subnets_replace_nothing_and_a_new_one_changes_the_routers_in_
 
 #[tokio::test]
 async fn an_internal_router_opened_by_hand_is_closed_by_the_next_deploy_of_any_app() {
-    let mock = MockBackend::new();
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
+    let (mock, _clock, ctx) = fresh();
     let rack = world(&mock, &ctx).await;
-    let fp = fingerprint(&ctx);
+    let fp = issuer_fingerprint(&ctx);
 
     // Someone opens the internal router's group to the internet.
     let o = observed(&mock).await;
@@ -258,9 +239,7 @@ async fn an_internal_router_opened_by_hand_is_closed_by_the_next_deploy_of_any_a
 
 #[tokio::test]
 async fn an_extra_security_group_on_a_router_is_seen_and_removed_by_the_next_deploy() {
-    let mock = MockBackend::new();
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
+    let (mock, _clock, ctx) = fresh();
     let rack = world(&mock, &ctx).await;
 
     // Someone attaches a group of their own to the internal router.
@@ -313,11 +292,9 @@ fn internal_rule<'a>(o: &'a [Observed], app: &str, service: &str) -> &'a Observe
 
 #[tokio::test]
 async fn another_apps_drifted_rule_never_fails_a_deploy_and_its_own_deploy_repairs_it() {
-    let mock = MockBackend::new();
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
+    let (mock, _clock, ctx) = fresh();
     let rack = world(&mock, &ctx).await;
-    let fp = fingerprint(&ctx);
+    let fp = issuer_fingerprint(&ctx);
 
     // Someone edits backend's internal rule to a name no certificate covers.
     let o = observed(&mock).await;
@@ -350,11 +327,9 @@ async fn another_apps_drifted_rule_never_fails_a_deploy_and_its_own_deploy_repai
 
 #[tokio::test]
 async fn another_apps_detached_certificate_never_fails_a_deploy_and_its_own_deploy_repairs_it() {
-    let mock = MockBackend::new();
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
+    let (mock, _clock, ctx) = fresh();
     let rack = world(&mock, &ctx).await;
-    let fp = fingerprint(&ctx);
+    let fp = issuer_fingerprint(&ctx);
 
     let o = observed(&mock).await;
     let listener = find(&o, "router/internal/listener/443").id.clone();
@@ -382,11 +357,9 @@ async fn another_apps_detached_certificate_never_fails_a_deploy_and_its_own_depl
 
 #[tokio::test]
 async fn a_router_replacement_is_refused_without_leave_and_moves_every_app_with_it() {
-    let mock = MockBackend::new();
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
+    let (mock, _clock, ctx) = fresh();
     let rack = world(&mock, &ctx).await;
-    let fp = fingerprint(&ctx);
+    let fp = issuer_fingerprint(&ctx);
 
     // The internal router's scheme is not what it should be: only a new load
     // balancer can fix that.
@@ -413,18 +386,13 @@ async fn a_router_replacement_is_refused_without_leave_and_moves_every_app_with_
     assert_eq!(mock.to_json().expect("state"), before, "nothing changed");
 
     // Allowed: the router is replaced and every app's routing moves with it.
-    ops::set_rack_params_with(
-        &mock,
-        &rack,
-        &[],
-        &ctx,
-        &RackApplyOptions {
-            replace_routers: true,
-            ..RackApplyOptions::default()
-        },
-    )
-    .await
-    .expect("replaced");
+    let yes = RackApplyOptions {
+        replace_routers: true,
+        ..RackApplyOptions::default()
+    };
+    set_rack_options(&mock, &rack, &ctx, yes)
+        .await
+        .expect("replaced");
     let o = observed(&mock).await;
     let new = find(&o, INTERNAL_LB);
     assert_ne!(new.id, old);

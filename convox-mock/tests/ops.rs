@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{name, production as settings, production_ctx as ctx};
+use common::{fresh, name, production as settings, production_ctx as ctx, stored_rack};
 use convox_mock::{Fault, Faulty, MockBackend, VirtualClock};
 use convox_model::backend::Backend;
 use convox_model::env::link_vars;
@@ -25,13 +25,6 @@ fn service(n: &str, internal: bool, both: bool, links: &[&str]) -> Service {
     s.exposure = convox_model::manifest::Exposure::from_flags(internal, both);
     s.links = links.iter().map(|l| name(l)).collect();
     s
-}
-
-async fn stored(b: &dyn Backend) -> Rack {
-    b.load_rack(&name("production"))
-        .await
-        .expect("load")
-        .expect("the rack is stored")
 }
 
 fn hosts(observed: &[Observed], router: Router) -> Vec<String> {
@@ -58,16 +51,14 @@ fn hosts(observed: &[Observed], router: Router) -> Vec<String> {
 /// without touching the rack or another app.
 #[tokio::test]
 async fn internal_services_story() {
-    let mock = MockBackend::new();
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
+    let (mock, _clock, ctx) = fresh();
 
     // convox rack params set Internal=Yes
     let change = ops::set_rack_params(&mock, &settings(), &["Internal=Yes"], &ctx)
         .await
         .expect("Internal=Yes");
     assert!(change.rack.params.internal());
-    let rack = stored(&mock).await;
+    let rack = stored_rack(&mock).await;
     assert!(rack.params.internal() && !rack.params.internal_only());
     let observed = observe_all(&mock, &rack.name).await.expect("observe");
     let schemes: Vec<LbScheme> = observed
@@ -139,7 +130,7 @@ async fn internal_services_story() {
     };
     assert_eq!(offenders, &["backend/web", "shop/store"]);
     assert_eq!(mock.to_json().expect("state"), before);
-    assert!(!stored(&mock).await.params.internal_only());
+    assert!(!stored_rack(&mock).await.params.internal_only());
 
     // internalAndExternal: api gets both endpoints.
     let backend = Manifest::from_services(vec![
@@ -224,7 +215,7 @@ async fn a_deploy_after_one_that_failed_to_save_the_rack_saves_it() {
         .await
         .expect("deploy again");
     // Saved as given, with the certificate authority it was created with.
-    let saved = stored(&*mock).await;
+    let saved = stored_rack(&*mock).await;
     let fingerprint = ctx.issuer.as_ref().map(|i| i.fingerprint());
     assert_eq!(
         saved.ca.as_ref().map(|c| c.fingerprint.clone()),

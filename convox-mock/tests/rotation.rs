@@ -7,10 +7,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
-use common::{NOW, name, production as settings};
+use common::{NOW, internal_rack, name, production as settings, stored_rack};
 use convox_mock::{Fault, Faulty, MockBackend, Target, Trigger, VirtualClock};
 use convox_model::apply::ApplyContext;
-use convox_model::backend::{Backend, ErrorKind};
+use convox_model::backend::ErrorKind;
 use convox_model::ca::{CaError, rotate_ca};
 use convox_model::manifest::{Manifest, Port, Scheme, Service};
 use convox_model::name::Name;
@@ -63,14 +63,7 @@ fn manifests() -> Vec<(Name, Manifest)> {
 async fn deployed(clock: &VirtualClock) -> Arc<MockBackend> {
     let mock = Arc::new(MockBackend::new());
     let old = ctx(&authorities().0, clock);
-    ops::set_rack_params(&*mock, &settings(), &["Internal=Yes"], &old)
-        .await
-        .expect("Internal=Yes");
-    let rack = mock
-        .load_rack(&name("production"))
-        .await
-        .expect("load")
-        .expect("stored");
+    let rack = internal_rack(&*mock, &settings(), &old).await;
     for (app, m) in manifests() {
         ops::deploy(&*mock, &rack, &app, &m, &old)
             .await
@@ -184,11 +177,7 @@ async fn check_rotated(mock: &MockBackend, clock: &VirtualClock) {
     for (domain, by) in &issuers {
         assert_eq!(by, &[new.fingerprint().to_string()], "{domain}");
     }
-    let rack = mock
-        .load_rack(&name("production"))
-        .await
-        .expect("load")
-        .expect("stored");
+    let rack = stored_rack(&*mock).await;
     let ca = rack.ca.clone().expect("recorded");
     assert_eq!(ca.fingerprint, new.fingerprint());
     assert_eq!(ca.rotating_to, None);
@@ -225,11 +214,7 @@ async fn a_rack_refuses_another_authority_before_any_change() {
     let clock = VirtualClock::new();
     let mock = deployed(&clock).await;
     let (old, new) = authorities();
-    let rack = mock
-        .load_rack(&name("production"))
-        .await
-        .expect("load")
-        .expect("stored");
+    let rack = stored_rack(&*mock).await;
     assert_eq!(
         rack.ca.as_ref().map(|c| c.fingerprint.as_str()),
         Some(old.fingerprint())
@@ -333,11 +318,7 @@ async fn a_rotation_interrupted_at_any_call_finishes_when_run_again() {
         }
         // Mid-rotation the old authority still deploys (nothing to change for
         // it to refuse), and so does the new one.
-        let rack = mock
-            .load_rack(&name("production"))
-            .await
-            .expect("load")
-            .expect("stored");
+        let rack = stored_rack(&*mock).await;
         let rotating = rack.ca.as_ref().is_some_and(|c| c.rotating_to.is_some());
         if rotating {
             let (app, m) = &manifests()[1];
