@@ -58,15 +58,18 @@ fn shop_app() -> Manifest {
 }
 
 /// A rack with both routers and two apps deployed, each with an internal and
-/// an external service.
-async fn world(mock: &MockBackend, ctx: &ApplyContext) -> Rack {
-    let rack = internal_rack(mock, &settings(), ctx).await;
+/// an external service: the mock, the context, the rack and its authority's
+/// fingerprint.
+async fn world() -> (MockBackend, ApplyContext, Rack, String) {
+    let (mock, _clock, ctx) = fresh();
+    let rack = internal_rack(&mock, &settings(), &ctx).await;
     for (app, m) in [("backend", backend_app()), ("shop", shop_app())] {
-        ops::deploy(mock, &rack, &name(app), &m, ctx)
+        ops::deploy(&mock, &rack, &name(app), &m, &ctx)
             .await
             .expect("deploy");
     }
-    rack
+    let fp = issuer_fingerprint(&ctx);
+    (mock, ctx, rack, fp)
 }
 
 async fn observed(mock: &MockBackend) -> Vec<Observed> {
@@ -127,9 +130,7 @@ fn subnets(subnets: &[String]) -> RackApplyOptions {
 
 #[tokio::test]
 async fn reordered_subnets_replace_nothing_and_a_new_one_changes_the_routers_in_place() {
-    let (mock, _clock, ctx) = fresh();
-    let rack = world(&mock, &ctx).await;
-    let fp = issuer_fingerprint(&ctx);
+    let (mock, ctx, rack, fp) = world().await;
     let before = observed(&mock).await;
     let arns = (
         find(&before, INTERNAL_LB).id.clone(),
@@ -192,9 +193,7 @@ async fn reordered_subnets_replace_nothing_and_a_new_one_changes_the_routers_in_
 
 #[tokio::test]
 async fn an_internal_router_opened_by_hand_is_closed_by_the_next_deploy_of_any_app() {
-    let (mock, _clock, ctx) = fresh();
-    let rack = world(&mock, &ctx).await;
-    let fp = issuer_fingerprint(&ctx);
+    let (mock, ctx, rack, fp) = world().await;
 
     // Someone opens the internal router's group to the internet.
     let o = observed(&mock).await;
@@ -239,8 +238,7 @@ async fn an_internal_router_opened_by_hand_is_closed_by_the_next_deploy_of_any_a
 
 #[tokio::test]
 async fn an_extra_security_group_on_a_router_is_seen_and_removed_by_the_next_deploy() {
-    let (mock, _clock, ctx) = fresh();
-    let rack = world(&mock, &ctx).await;
+    let (mock, ctx, rack, _) = world().await;
 
     // Someone attaches a group of their own to the internal router.
     let o = observed(&mock).await;
@@ -292,9 +290,7 @@ fn internal_rule<'a>(o: &'a [Observed], app: &str, service: &str) -> &'a Observe
 
 #[tokio::test]
 async fn another_apps_drifted_rule_never_fails_a_deploy_and_its_own_deploy_repairs_it() {
-    let (mock, _clock, ctx) = fresh();
-    let rack = world(&mock, &ctx).await;
-    let fp = issuer_fingerprint(&ctx);
+    let (mock, ctx, rack, fp) = world().await;
 
     // Someone edits backend's internal rule to a name no certificate covers.
     let o = observed(&mock).await;
@@ -327,9 +323,7 @@ async fn another_apps_drifted_rule_never_fails_a_deploy_and_its_own_deploy_repai
 
 #[tokio::test]
 async fn another_apps_detached_certificate_never_fails_a_deploy_and_its_own_deploy_repairs_it() {
-    let (mock, _clock, ctx) = fresh();
-    let rack = world(&mock, &ctx).await;
-    let fp = issuer_fingerprint(&ctx);
+    let (mock, ctx, rack, fp) = world().await;
 
     let o = observed(&mock).await;
     let listener = find(&o, "router/internal/listener/443").id.clone();
@@ -357,9 +351,7 @@ async fn another_apps_detached_certificate_never_fails_a_deploy_and_its_own_depl
 
 #[tokio::test]
 async fn a_router_replacement_is_refused_without_leave_and_moves_every_app_with_it() {
-    let (mock, _clock, ctx) = fresh();
-    let rack = world(&mock, &ctx).await;
-    let fp = issuer_fingerprint(&ctx);
+    let (mock, ctx, rack, fp) = world().await;
 
     // The internal router's scheme is not what it should be: only a new load
     // balancer can fix that.

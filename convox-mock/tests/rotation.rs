@@ -59,6 +59,13 @@ fn manifests() -> Vec<(Name, Manifest)> {
     ]
 }
 
+/// A new clock, and [`deployed`] on it.
+async fn deployed_now() -> (VirtualClock, Arc<MockBackend>) {
+    let clock = VirtualClock::new();
+    let mock = deployed(&clock).await;
+    (clock, mock)
+}
+
 /// A rack with Internal=Yes and two apps, all issued by the old authority.
 async fn deployed(clock: &VirtualClock) -> Arc<MockBackend> {
     let mock = Arc::new(MockBackend::new());
@@ -211,8 +218,7 @@ async fn check_rotated(mock: &MockBackend, clock: &VirtualClock) {
 
 #[tokio::test]
 async fn a_rack_refuses_another_authority_before_any_change() {
-    let clock = VirtualClock::new();
-    let mock = deployed(&clock).await;
+    let (clock, mock) = deployed_now().await;
     let (old, new) = authorities();
     let rack = stored_rack(&*mock).await;
     assert_eq!(
@@ -243,8 +249,7 @@ async fn a_rack_refuses_another_authority_before_any_change() {
 
 #[tokio::test]
 async fn rotation_reissues_every_certificate_and_records_the_new_authority_last() {
-    let clock = VirtualClock::new();
-    let mock = deployed(&clock).await;
+    let (clock, mock) = deployed_now().await;
     let (old, new) = authorities();
     let r = rotate_ca(&*mock, &name("production"), &ctx(new, &clock), "test")
         .await
@@ -263,8 +268,7 @@ async fn rotation_reissues_every_certificate_and_records_the_new_authority_last(
 
 #[tokio::test]
 async fn a_rotation_to_another_authority_in_progress_is_refused() {
-    let clock = VirtualClock::new();
-    let mock = deployed(&clock).await;
+    let (clock, mock) = deployed_now().await;
     let (_, new) = authorities();
     // Interrupted right after recording the rotation (the first mutating call).
     let faulty = Faulty::from_arc(mock.clone(), 1).with_rule(

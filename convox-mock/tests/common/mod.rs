@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod replay;
+
 use std::sync::Arc;
 
 use convox_mock::{MockBackend, VirtualClock};

@@ -41,10 +41,11 @@ mod audit;
 mod checks;
 mod input;
 mod reference;
+#[path = "../common/replay.rs"]
+mod replay;
 mod sut;
 
 use convox_mock::VirtualClock;
-use proptest::test_runner::{Config, FileFailurePersistence};
 use proptest_state_machine::{StateMachineTest, prop_state_machine};
 
 use reference::{Model, Outcome, Reference, Transition};
@@ -138,13 +139,9 @@ impl<const FAULTS: bool, const SMALL: bool> StateMachineTest for Reconcile<FAULT
 }
 
 prop_state_machine! {
-    #![proptest_config(Config {
-        cases: 256,
-        // A failing sequence is kept in `main.proptest-regressions` and tried
-        // first on every later run.
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        .. Config::default()
-    })]
+    // A failing sequence is kept in `main.proptest-regressions` and tried
+    // first on every later run.
+    #![proptest_config(replay::kept_failures(256))]
 
     #[test]
     fn reconcile_keeps_the_invariants(sequential 1..12 => Reconcile<false, false>);
