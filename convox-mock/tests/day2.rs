@@ -288,6 +288,17 @@ fn internal_rule<'a>(o: &'a [Observed], app: &str, service: &str) -> &'a Observe
     find(o, &format!("app/{app}/{service}/internal/rule"))
 }
 
+/// Shop's deploy and a change of the rack both succeed beside `drift` in
+/// backend's resources.
+async fn others_go_ahead(mock: &MockBackend, rack: &Rack, ctx: &ApplyContext, drift: &str) {
+    ops::deploy(mock, rack, &name("shop"), &shop_app(), ctx)
+        .await
+        .unwrap_or_else(|e| panic!("shop deploys beside {drift}: {e}"));
+    ops::set_rack_params(mock, rack, &[], ctx)
+        .await
+        .unwrap_or_else(|e| panic!("the rack changes beside {drift}: {e}"));
+}
+
 #[tokio::test]
 async fn another_apps_drifted_rule_never_fails_a_deploy_and_its_own_deploy_repairs_it() {
     let (mock, ctx, rack, fp) = world().await;
@@ -303,12 +314,7 @@ async fn another_apps_drifted_rule_never_fails_a_deploy_and_its_own_deploy_repai
     mock.modify_rule(&rule.id, &spec, &tg).await.expect("edit");
 
     // Another app's deploy and the rack's change go ahead.
-    ops::deploy(&mock, &rack, &name("shop"), &shop_app(), &ctx)
-        .await
-        .expect("shop deploys beside backend's drift");
-    ops::set_rack_params(&mock, &rack, &[], &ctx)
-        .await
-        .expect("the rack changes beside backend's drift");
+    others_go_ahead(&mock, &rack, &ctx, "backend's drift").await;
 
     // Backend's own plan shows the repair and its deploy makes it.
     let p = ops::plan_app(&mock, &rack, &name("backend"), &backend_app(), &fp)
@@ -332,12 +338,7 @@ async fn another_apps_detached_certificate_never_fails_a_deploy_and_its_own_depl
         .await
         .expect("detach");
 
-    ops::deploy(&mock, &rack, &name("shop"), &shop_app(), &ctx)
-        .await
-        .expect("shop deploys beside backend's detached certificate");
-    ops::set_rack_params(&mock, &rack, &[], &ctx)
-        .await
-        .expect("the rack changes beside backend's detached certificate");
+    others_go_ahead(&mock, &rack, &ctx, "backend's detached certificate").await;
     ops::deploy(&mock, &rack, &name("backend"), &backend_app(), &ctx)
         .await
         .expect("backend re-attaches its certificate");

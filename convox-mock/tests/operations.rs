@@ -54,14 +54,21 @@ fn ctx() -> ApplyContext {
     ApplyContext::new(n("production"), 1_750_000_000, sleep).with_issuer(Arc::new(ca))
 }
 
-#[tokio::test]
-async fn a_second_deploy_plans_nothing_and_changes_nothing() {
+/// A mock after `Internal=Yes` on [`rack`], the context that set it, and the
+/// rack as the change left it.
+async fn internal_rack() -> (MockBackend, ApplyContext, Rack) {
     let fake = MockBackend::new();
     let c = ctx();
     let r = set_rack_params(&fake, &rack(false, false), &["Internal=Yes"], &c)
         .await
         .unwrap()
         .rack;
+    (fake, c, r)
+}
+
+#[tokio::test]
+async fn a_second_deploy_plans_nothing_and_changes_nothing() {
+    let (fake, c, r) = internal_rack().await;
     assert!(r.params.internal());
     assert_eq!(fake.load_rack(&r.name).await.unwrap(), Some(r.clone()));
     let m = manifest(vec![
@@ -120,12 +127,7 @@ async fn deploy_refuses_an_internal_service_on_a_rack_without_internal_before_an
 
 #[tokio::test]
 async fn parameter_changes_are_checked_against_what_is_deployed() {
-    let fake = MockBackend::new();
-    let c = ctx();
-    let r = set_rack_params(&fake, &rack(false, false), &["Internal=Yes"], &c)
-        .await
-        .unwrap()
-        .rack;
+    let (fake, c, r) = internal_rack().await;
     let m = manifest(vec![
         svc("api", Some(3000), true, false),
         svc("web", Some(80), false, false),
@@ -221,13 +223,8 @@ async fn deleting_an_app_leaves_other_apps_alone() {
 
 #[tokio::test]
 async fn a_shown_plan_is_applied_only_to_the_rack_it_was_made_from() {
-    let fake = MockBackend::new();
-    let c = ctx();
+    let (fake, c, r) = internal_rack().await;
     let fp = c.issuer.as_ref().unwrap().fingerprint();
-    let r = set_rack_params(&fake, &rack(false, false), &["Internal=Yes"], &c)
-        .await
-        .unwrap()
-        .rack;
     let api = manifest(vec![svc("api", Some(3000), true, false)]);
     let shown = plan_app(&fake, &r, &n("backend"), &api, &fp).await.unwrap();
     assert_eq!(shown.counts().create, 5, "{shown}");

@@ -49,6 +49,15 @@ fn hosts(observed: &[Observed], router: Router) -> Vec<String> {
 /// `api` that `web` links to, see InternalOnly refused while `web` is external,
 /// serve `api` on both routers, redeploy without a change, and delete the app
 /// without touching the rack or another app.
+/// backend: `api` with the exposure of the flags given, and `web`, external,
+/// linking to it.
+fn backend_app(internal: bool, both: bool) -> Manifest {
+    Manifest::from_services(vec![
+        service("api", internal, both, &[]),
+        service("web", false, false, &["api"]),
+    ])
+}
+
 #[tokio::test]
 async fn internal_services_story() {
     let (mock, _clock, ctx) = fresh();
@@ -72,10 +81,7 @@ async fn internal_services_story() {
     assert!(schemes.contains(&LbScheme::Internal) && schemes.contains(&LbScheme::InternetFacing));
 
     // backend: api internal, web external linking to it.
-    let backend = Manifest::from_services(vec![
-        service("api", true, false, &[]),
-        service("web", false, false, &["api"]),
-    ]);
+    let backend = backend_app(true, false);
     let report = ops::deploy(&mock, &rack, &name("backend"), &backend, &ctx)
         .await
         .expect("deploy backend");
@@ -133,10 +139,7 @@ async fn internal_services_story() {
     assert!(!stored_rack(&mock).await.params.internal_only());
 
     // internalAndExternal: api gets both endpoints.
-    let backend = Manifest::from_services(vec![
-        service("api", false, true, &[]),
-        service("web", false, false, &["api"]),
-    ]);
+    let backend = backend_app(false, true);
     let report = ops::deploy(&mock, &rack, &name("backend"), &backend, &ctx)
         .await
         .expect("deploy api on both routers");

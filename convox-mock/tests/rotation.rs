@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
-use common::{NOW, internal_rack, name, production as settings, stored_rack};
+use common::{NOW, covers, internal_rack, name, production as settings, stored_rack};
 use convox_mock::{Fault, Faulty, MockBackend, Target, Trigger, VirtualClock};
 use convox_model::apply::ApplyContext;
 use convox_model::backend::ErrorKind;
@@ -105,15 +105,6 @@ fn issuers(mock: &MockBackend) -> BTreeMap<String, Vec<String>> {
     out
 }
 
-fn matches(pattern: &str, host: &str) -> bool {
-    match pattern.strip_prefix("*.") {
-        Some(base) => host
-            .split_once('.')
-            .is_some_and(|(label, rest)| !label.is_empty() && rest == base),
-        None => pattern == host,
-    }
-}
-
 /// Every host routed on one of the rack's HTTPS listeners that no certificate
 /// attached to that listener covers.
 fn uncovered(mock: &MockBackend) -> Vec<String> {
@@ -160,7 +151,7 @@ fn uncovered(mock: &MockBackend) -> Vec<String> {
                 .flatten()
                 .filter_map(Value::as_str)
             {
-                if !domains.iter().any(|d| matches(d, h)) {
+                if !domains.iter().any(|d| covers(d, h)) {
                     out.push(h.to_string());
                 }
             }

@@ -84,6 +84,18 @@ pub async fn internal_rack(b: &dyn Backend, settings: &Rack, ctx: &ApplyContext)
     stored_rack(b).await
 }
 
+/// Whether a certificate for `pattern` (a name, or `*.` and a name standing for
+/// exactly one label more) covers `host`: the tests' own reading of TLS's rule,
+/// apart from the model's.
+pub fn covers(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(parent) => host
+            .split_once('.')
+            .is_some_and(|(label, rest)| !label.is_empty() && rest == parent),
+        None => pattern == host,
+    }
+}
+
 /// The fingerprint of the authority `ctx` issues with.
 pub fn issuer_fingerprint(ctx: &ApplyContext) -> String {
     ctx.issuer.as_ref().expect("issuer").fingerprint()

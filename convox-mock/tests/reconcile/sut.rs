@@ -13,8 +13,9 @@ use convox_model::desired::desired_app_with;
 use convox_model::manifest::Scheme;
 use convox_model::observe::observe_all;
 use convox_model::ops::{self, OpsError};
-use convox_model::plan::{PlanError, plan};
-use convox_model::public_cert;
+use convox_model::plan::{Plan, PlanError, plan};
+use convox_model::public_cert::{self, ExternalCertificate};
+use convox_model::rack::Rack;
 use convox_model::resource::{
     CertificateSpec, DefaultAction, HealthCheck, LbScheme, ListenerRuleSpec, ListenerSpec,
     LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol, ResourceKey, ResourceSpec as Spec,
@@ -480,19 +481,7 @@ impl Sut {
             .desired;
         let p = plan(&Scope::App(app.clone()), &desired, &observed, &b.quotas()).expect("plan");
         assert!(p.is_empty(), "app plan after a deploy is not empty:\n{p}");
-        let p = plan(
-            &Scope::Rack,
-            &public_cert::desired_rack_for(
-                &rack,
-                &fingerprint(model.ca),
-                &external,
-                &observed,
-                &convox_model::pool::shards_kept(&observed),
-            ),
-            &observed,
-            &b.quotas(),
-        )
-        .expect("plan");
+        let p = self.rack_plan(&rack, &fingerprint(model.ca), &external, &observed);
         assert!(p.is_empty(), "rack plan after a deploy is not empty:\n{p}");
         let before = b.calls().mutations;
         let report = self
@@ -504,6 +493,20 @@ impl Sut {
             0,
             "an identical redeploy made mutating calls"
         );
+    }
+
+    /// The rack's plan for `rack`, its authority `fp` and external certificate
+    /// `external` against `observed`, the pools' load balancers kept.
+    fn rack_plan(
+        &self,
+        rack: &Rack,
+        fp: &str,
+        external: &ExternalCertificate,
+        observed: &[Observed],
+    ) -> Plan {
+        let shards = convox_model::pool::shards_kept(observed);
+        let desired = public_cert::desired_rack_for(rack, fp, external, observed, &shards);
+        plan(&Scope::Rack, &desired, observed, &self.mock.quotas()).expect("plan")
     }
 
     /// After a rotation: every certificate the rack owns is issued by the new
@@ -534,19 +537,7 @@ impl Sut {
         let external = self
             .block_on(public_cert::external_certificate(b, &stored))
             .expect("external certificate");
-        let p = plan(
-            &Scope::Rack,
-            &public_cert::desired_rack_for(
-                &model.rack(),
-                &fp,
-                &external,
-                &observed,
-                &convox_model::pool::shards_kept(&observed),
-            ),
-            &observed,
-            &b.quotas(),
-        )
-        .expect("plan");
+        let p = self.rack_plan(&model.rack(), &fp, &external, &observed);
         assert!(
             p.is_empty(),
             "rack plan after a rotation is not empty:\n{p}"
