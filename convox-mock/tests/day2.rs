@@ -5,11 +5,11 @@
 
 mod common;
 
-use common::{fresh, internal_rack, issuer_fingerprint, name, stored_rack};
+use common::{fresh, internal_rack, issuer_fingerprint, name, stored_rack, web_service};
 use convox_mock::MockBackend;
 use convox_model::apply::ApplyContext;
 use convox_model::backend::Backend;
-use convox_model::manifest::{Manifest, Port, Scheme, Service};
+use convox_model::manifest::Manifest;
 use convox_model::observe::observe_all;
 use convox_model::ops::{self, OpsError, RackApplyOptions, RackChange};
 use convox_model::params::RackParams;
@@ -39,22 +39,18 @@ fn settings() -> Rack {
     }
 }
 
-fn service(n: &str, internal: bool) -> Service {
-    let mut s = Service::with_defaults(name(n));
-    s.port = Some(Port {
-        port: 3000,
-        scheme: Scheme::Http,
-    });
-    s.exposure = convox_model::manifest::Exposure::from_flags(internal, false);
-    s
-}
-
 fn backend_app() -> Manifest {
-    Manifest::from_services(vec![service("api", true), service("web", false)])
+    Manifest::from_services(vec![
+        web_service("api", true, false),
+        web_service("web", false, false),
+    ])
 }
 
 fn shop_app() -> Manifest {
-    Manifest::from_services(vec![service("store", true), service("front", false)])
+    Manifest::from_services(vec![
+        web_service("store", true, false),
+        web_service("front", false, false),
+    ])
 }
 
 /// A rack with both routers and two apps deployed, each with an internal and

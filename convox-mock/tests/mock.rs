@@ -41,6 +41,15 @@ async fn rule(
         .await
 }
 
+/// A mock under `quotas` with the internal router `prod-int` and the untagged
+/// target group `group`.
+async fn router_and_group(quotas: Quotas, group: &str) -> (MockBackend, Router443, String) {
+    let mock = MockBackend::new().with_quotas(quotas);
+    let r = router(&mock, "prod-int").await;
+    let tg = target_group(&mock, group).await;
+    (mock, r, tg)
+}
+
 #[tokio::test]
 async fn ids_and_addresses_have_aws_shapes() {
     let mock = MockBackend::new()
@@ -110,12 +119,9 @@ async fn internet_facing_dns_has_no_internal_prefix() {
 
 #[tokio::test]
 async fn rule_quota_is_configurable() {
-    let mock = MockBackend::new().with_quotas(Quotas {
-        rules_per_load_balancer: 2,
-        ..Quotas::default()
-    });
-    let r = router(&mock, "prod-int").await;
-    let tg = target_group(&mock, "tg").await;
+    let mut quotas = Quotas::default();
+    quotas.rules_per_load_balancer = 2;
+    let (mock, r, tg) = router_and_group(quotas, "tg").await;
     for p in 1..=2 {
         rule(&mock, &r.listener, p, &["a.example"], &tg)
             .await
@@ -130,12 +136,9 @@ async fn rule_quota_is_configurable() {
 
 #[tokio::test]
 async fn target_group_quota_and_single_load_balancer() {
-    let mock = MockBackend::new().with_quotas(Quotas {
-        target_groups_per_load_balancer: 1,
-        ..Quotas::default()
-    });
-    let r = router(&mock, "prod-int").await;
-    let t1 = target_group(&mock, "t1").await;
+    let mut quotas = Quotas::default();
+    quotas.target_groups_per_load_balancer = 1;
+    let (mock, r, t1) = router_and_group(quotas, "t1").await;
     let t2 = target_group(&mock, "t2").await;
     rule(&mock, &r.listener, 1, &["a"], &t1).await.unwrap();
     // A second rule to the same group does not count again.
@@ -152,12 +155,9 @@ async fn target_group_quota_and_single_load_balancer() {
 
 #[tokio::test]
 async fn condition_values_and_certificates_per_load_balancer() {
-    let mock = MockBackend::new().with_quotas(Quotas {
-        certificates_per_load_balancer: 1,
-        ..Quotas::default()
-    });
-    let r = router(&mock, "prod-int").await;
-    let tg = target_group(&mock, "t1").await;
+    let mut quotas = Quotas::default();
+    quotas.certificates_per_load_balancer = 1;
+    let (mock, r, tg) = router_and_group(quotas, "t1").await;
     let err = rule(&mock, &r.listener, 1, &["a", "b", "c", "d", "e", "f"], &tg)
         .await
         .unwrap_err();

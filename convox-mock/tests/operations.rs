@@ -48,10 +48,21 @@ fn manifest(services: Vec<Service>) -> Manifest {
     Manifest::from_services(services)
 }
 
+/// One service, `api` on port 3000, on the internal router.
+fn internal_api() -> Manifest {
+    manifest(vec![svc("api", Some(3000), true, false)])
+}
+
 fn ctx() -> ApplyContext {
     let sleep: SleepFn = Arc::new(|_| Box::pin(async {}));
     let ca = CertificateAuthority::generate(&n("production"), 1_750_000_000).unwrap();
     ApplyContext::new(n("production"), 1_750_000_000, sleep).with_issuer(Arc::new(ca))
+}
+
+/// A new mock, a context, a rack with the internal router (nothing created
+/// yet) and [`internal_api`] to deploy on it.
+fn fresh_internal() -> (MockBackend, ApplyContext, Rack, Manifest) {
+    (MockBackend::new(), ctx(), rack(true, false), internal_api())
 }
 
 /// A mock after `Internal=Yes` on [`rack`], the context that set it, and the
@@ -94,10 +105,7 @@ async fn a_second_deploy_plans_nothing_and_changes_nothing() {
 
 #[tokio::test]
 async fn deploy_creates_missing_rack_resources_first() {
-    let fake = MockBackend::new();
-    let c = ctx();
-    let r = rack(true, false);
-    let m = manifest(vec![svc("api", Some(3000), true, false)]);
+    let (fake, c, r, m) = fresh_internal();
     let report = deploy(&fake, &r, &n("backend"), &m, &c).await.unwrap();
     // The external router serves a public certificate ACM issued (the mock's
     // default: at once), not one of the rack's CA: one import fewer.
@@ -200,10 +208,7 @@ async fn parameter_changes_are_checked_against_what_is_deployed() {
 
 #[tokio::test]
 async fn deleting_an_app_leaves_other_apps_alone() {
-    let fake = MockBackend::new();
-    let c = ctx();
-    let r = rack(true, false);
-    let m = manifest(vec![svc("api", Some(3000), true, false)]);
+    let (fake, c, r, m) = fresh_internal();
     deploy(&fake, &r, &n("one"), &m, &c).await.unwrap();
     deploy(&fake, &r, &n("two"), &m, &c).await.unwrap();
     delete_app(&fake, &r, &n("one"), &c).await.unwrap();
@@ -225,7 +230,7 @@ async fn deleting_an_app_leaves_other_apps_alone() {
 async fn a_shown_plan_is_applied_only_to_the_rack_it_was_made_from() {
     let (fake, c, r) = internal_rack().await;
     let fp = c.issuer.as_ref().unwrap().fingerprint();
-    let api = manifest(vec![svc("api", Some(3000), true, false)]);
+    let api = internal_api();
     let shown = plan_app(&fake, &r, &n("backend"), &api, &fp).await.unwrap();
     assert_eq!(shown.counts().create, 5, "{shown}");
 
@@ -279,11 +284,8 @@ async fn a_shown_plan_is_applied_only_to_the_rack_it_was_made_from() {
 
 #[tokio::test]
 async fn plan_app_on_a_fresh_rack_shows_the_rack_resources_a_deploy_creates_first() {
-    let fake = MockBackend::new();
-    let c = ctx();
+    let (fake, c, r, m) = fresh_internal();
     let fp = c.issuer.as_ref().unwrap().fingerprint();
-    let r = rack(true, false);
-    let m = manifest(vec![svc("api", Some(3000), true, false)]);
     let shown = plan_app(&fake, &r, &n("backend"), &m, &fp).await.unwrap();
     assert!(
         shown

@@ -5,24 +5,21 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{fresh, name, production as settings, production_ctx as ctx, stored_rack};
+use common::{
+    fresh, name, production as settings, production_ctx as ctx, stored_rack, web_service,
+};
 use convox_mock::{Fault, Faulty, MockBackend, VirtualClock};
 use convox_model::backend::Backend;
 use convox_model::env::link_vars;
 use convox_model::exposure::Router;
-use convox_model::manifest::{Manifest, Port, Scheme, Service};
+use convox_model::manifest::{Manifest, Service};
 use convox_model::observe::observe_all;
 use convox_model::ops::{self, OpsError};
 use convox_model::rack::Rack;
 use convox_model::resource::{LbScheme, Observed, ResourceKey, ResourceSpec as Spec};
 
 fn service(n: &str, internal: bool, both: bool, links: &[&str]) -> Service {
-    let mut s = Service::with_defaults(name(n));
-    s.port = Some(Port {
-        port: 3000,
-        scheme: Scheme::Http,
-    });
-    s.exposure = convox_model::manifest::Exposure::from_flags(internal, both);
+    let mut s = web_service(n, internal, both);
     s.links = links.iter().map(|l| name(l)).collect();
     s
 }

@@ -216,17 +216,15 @@ fn after(c: &ApplyContext, seconds: i64) -> ApplyContext {
     later
 }
 
-fn world(quotas: Quotas) -> (MockBackend, VirtualClock, ApplyContext) {
-    let clock = VirtualClock::new();
-    let c = ctx(&clock);
-    (MockBackend::new().with_quotas(quotas), clock, c)
-}
-
-fn rt() -> Runtime {
-    tokio::runtime::Builder::new_current_thread()
+/// A mock under `quotas`, a context for `production`, and a runtime to drive
+/// them: what every test here starts from.
+fn world(quotas: Quotas) -> (MockBackend, ApplyContext, Runtime) {
+    let c = ctx(&VirtualClock::new());
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("runtime")
+        .expect("runtime");
+    (MockBackend::new().with_quotas(quotas), c, rt)
 }
 
 /// Deploys `app` as `m` on the rack, at `c`'s time.
@@ -264,14 +262,11 @@ fn plan(
 #[test]
 fn a_pool_grows_first_fit_keeps_what_is_placed_and_shrinks_when_emptied() {
     let quotas = Quotas {
-        target_groups_per_load_balancer: 5,
-        rules_per_load_balancer: 5,
         // Two apps' certificates, and one slot kept free.
         certificates_per_load_balancer: 3,
-        ..Quotas::default()
+        ..small(5)
     };
-    let (b, _clock, c) = world(quotas.clone());
-    let rt = rt();
+    let (b, c, rt) = world(quotas.clone());
     let observe = || {
         rt.block_on(observe_all(&b, &name("production")))
             .expect("observe")
@@ -350,8 +345,7 @@ fn a_pool_grows_first_fit_keeps_what_is_placed_and_shrinks_when_emptied() {
 #[test]
 fn a_draining_load_balancer_is_not_placed_on_and_unmarked_when_used() {
     let quotas = small(5);
-    let (b, _clock, c) = world(quotas.clone());
-    let rt = rt();
+    let (b, c, rt) = world(quotas.clone());
     let observe = || {
         rt.block_on(observe_all(&b, &name("production")))
             .expect("observe")
@@ -407,13 +401,10 @@ fn a_draining_load_balancer_is_not_placed_on_and_unmarked_when_used() {
 #[test]
 fn the_region_quota_of_load_balancers_refuses_before_any_change() {
     let quotas = Quotas {
-        target_groups_per_load_balancer: 5,
-        rules_per_load_balancer: 5,
         load_balancers_per_region: 3,
-        ..Quotas::default()
+        ..small(5)
     };
-    let (b, _clock, c) = world(quotas);
-    let rt = rt();
+    let (b, c, rt) = world(quotas);
     deploy(&rt, &b, "one", manifest(5, 0), &c).expect("one");
     deploy(&rt, &b, "two", manifest(5, 0), &c).expect("two");
     b.reset_calls();
@@ -433,8 +424,7 @@ fn the_region_quota_of_load_balancers_refuses_before_any_change() {
 #[test]
 fn one_hundred_eighty_internal_services_at_aws_default_quotas() {
     let quotas = Quotas::default();
-    let (b, _clock, c) = world(quotas.clone());
-    let rt = rt();
+    let (b, c, rt) = world(quotas.clone());
     let observe = || {
         rt.block_on(observe_all(&b, &name("production")))
             .expect("observe")
@@ -471,9 +461,7 @@ fn one_hundred_eighty_internal_services_at_aws_default_quotas() {
 /// on it.
 #[test]
 fn the_plan_says_when_a_load_balancer_is_added_and_removed() {
-    let quotas = small(5);
-    let (b, _clock, c) = world(quotas);
-    let rt = rt();
+    let (b, c, rt) = world(small(5));
     deploy(&rt, &b, "one", manifest(5, 0), &c).expect("one");
     let fp = c.issuer.as_ref().expect("issuer").fingerprint();
     let p = plan(&rt, &b, "two", manifest(1, 0), &fp).expect("plan");
@@ -519,9 +507,7 @@ fn the_plan_says_when_a_load_balancer_is_added_and_removed() {
 /// whichever load balancer of the pool the service is.
 #[test]
 fn a_no_op_redeploy_reports_every_resource_id() {
-    let quotas = small(2);
-    let (b, _clock, c) = world(quotas);
-    let rt = rt();
+    let (b, c, rt) = world(small(2));
     deploy(&rt, &b, "one", manifest(2, 0), &c).expect("one");
     deploy(&rt, &b, "two", manifest(2, 1), &c).expect("two");
     let again = deploy(&rt, &b, "two", manifest(2, 1), &c).expect("again");

@@ -5,11 +5,11 @@
 
 mod common;
 
-use common::{fresh, https_listener, issuer_fingerprint, name};
+use common::{fresh, https_listener, issuer_fingerprint, name, web_service};
 use convox_mock::AcmValidation;
 use convox_model::backend::Backend;
 use convox_model::exposure::Router;
-use convox_model::manifest::{Exposure, Manifest, Port, Scheme, Service};
+use convox_model::manifest::Manifest;
 use convox_model::observe::observe_all;
 use convox_model::ops::{self, OpsError};
 use convox_model::params::RackParams;
@@ -31,19 +31,12 @@ fn settings() -> Rack {
     r
 }
 
-fn service(n: &str, internal: bool) -> Service {
-    let mut s = Service::with_defaults(name(n));
-    s.port = Some(Port {
-        port: 3000,
-        scheme: Scheme::Http,
-    });
-    s.exposure = Exposure::from_flags(internal, false);
-    s
-}
-
 /// `api` internal, `web` external.
 fn manifest() -> Manifest {
-    Manifest::from_services(vec![service("api", true), service("web", false)])
+    Manifest::from_services(vec![
+        web_service("api", true, false),
+        web_service("web", false, false),
+    ])
 }
 
 fn find<'a>(observed: &'a [Observed], key: &ResourceKey) -> Option<&'a Observed> {

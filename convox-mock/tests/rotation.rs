@@ -7,12 +7,12 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
-use common::{NOW, covers, internal_rack, name, production as settings, stored_rack};
+use common::{NOW, covers, internal_rack, name, production as settings, stored_rack, web_service};
 use convox_mock::{Fault, Faulty, MockBackend, Target, Trigger, VirtualClock};
 use convox_model::apply::ApplyContext;
 use convox_model::backend::ErrorKind;
 use convox_model::ca::{CaError, rotate_ca};
-use convox_model::manifest::{Manifest, Port, Scheme, Service};
+use convox_model::manifest::Manifest;
 use convox_model::name::Name;
 use convox_model::ops::{self, OpsError};
 use convox_model::tls::CertificateAuthority;
@@ -33,28 +33,18 @@ fn ctx(ca: &Arc<CertificateAuthority>, clock: &VirtualClock) -> ApplyContext {
     ApplyContext::new(name("production"), NOW, clock.sleep_fn()).with_issuer(ca.clone())
 }
 
-fn service(n: &str, internal: bool, both: bool) -> Service {
-    let mut s = Service::with_defaults(name(n));
-    s.port = Some(Port {
-        port: 3000,
-        scheme: Scheme::Http,
-    });
-    s.exposure = convox_model::manifest::Exposure::from_flags(internal, both);
-    s
-}
-
 fn manifests() -> Vec<(Name, Manifest)> {
     vec![
         (
             name("backend"),
             Manifest::from_services(vec![
-                service("api", true, false),
-                service("web", false, false),
+                web_service("api", true, false),
+                web_service("web", false, false),
             ]),
         ),
         (
             name("billing"),
-            Manifest::from_services(vec![service("ledger", true, true)]),
+            Manifest::from_services(vec![web_service("ledger", true, true)]),
         ),
     ]
 }

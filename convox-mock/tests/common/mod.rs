@@ -12,6 +12,7 @@ use convox_model::apply::ApplyContext;
 use convox_model::backend::{Backend, CreatedLoadBalancer};
 use convox_model::conformance::fake_certificate;
 use convox_model::exposure::Router;
+use convox_model::manifest::{Exposure, Port, Scheme, Service};
 use convox_model::name::Name;
 use convox_model::ops;
 use convox_model::params::RackParams;
@@ -118,6 +119,18 @@ pub fn https_listener(
         },
         certificate,
     }
+}
+
+/// A service `n` on HTTP port 3000, exposed as the flags say
+/// ([`Exposure::from_flags`]).
+pub fn web_service(n: &str, internal: bool, both: bool) -> Service {
+    let mut s = Service::with_defaults(name(n));
+    s.port = Some(Port {
+        port: 3000,
+        scheme: Scheme::Http,
+    });
+    s.exposure = Exposure::from_flags(internal, both);
+    s
 }
 
 pub fn tags(key: &ResourceKey) -> Tags {
