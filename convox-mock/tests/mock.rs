@@ -14,6 +14,13 @@ use convox_model::resource::{
     Tags, TargetGroupSpec, record_owner_value,
 };
 
+/// A security group named `name`, untagged.
+async fn security_group(mock: &MockBackend, name: &str) -> String {
+    mock.create_security_group(&sg_spec(name), &Tags::new())
+        .await
+        .expect("security group created")
+}
+
 /// A target group named `name`, untagged.
 async fn target_group(mock: &MockBackend, name: &str) -> String {
     mock.create_target_group(&tg_spec(name), &Tags::new())
@@ -102,10 +109,7 @@ async fn ids_repeat_from_run_to_run() {
 #[tokio::test]
 async fn internet_facing_dns_has_no_internal_prefix() {
     let mock = MockBackend::new();
-    let sg = mock
-        .create_security_group(&sg_spec("ext"), &Tags::new())
-        .await
-        .unwrap();
+    let sg = security_group(&mock, "ext").await;
     let lb = mock
         .create_load_balancer(
             &lb_spec("prod-ext", LbScheme::InternetFacing),
@@ -378,10 +382,7 @@ async fn foreign_records_are_never_observed_and_block_zone_deletion() {
 #[tokio::test]
 async fn references_to_unowned_resources_stay_provider_ids() {
     let mock = MockBackend::new();
-    let sg = mock
-        .create_security_group(&sg_spec("foreign"), &Tags::new())
-        .await
-        .unwrap();
+    let sg = security_group(&mock, "foreign").await;
     let key = ResourceKey::router_load_balancer(convox_model::exposure::Router::Internal);
     mock.create_load_balancer(&lb_spec("prod-int", LbScheme::Internal), &sg, &tags(&key))
         .await

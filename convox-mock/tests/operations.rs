@@ -5,33 +5,29 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use common::{name as n, production};
 use convox_mock::MockBackend;
 use convox_model::apply::{ApplyContext, SleepFn};
 use convox_model::backend::Backend;
 use convox_model::exposure::Router;
 use convox_model::manifest::{Manifest, Port, Scheme, Service};
-use convox_model::name::Name;
 use convox_model::ops::{OpsError, delete_app, deploy, deploy_planned, plan_app, set_rack_params};
 use convox_model::params::{ParamError, RackParams};
 use convox_model::rack::Rack;
 use convox_model::resource::{ResourceKey, ResourceSpec as Spec, Scope};
 use convox_model::tls::CertificateAuthority;
 
-fn n(s: &str) -> Name {
-    Name::new(s).unwrap()
-}
-
+/// The operations tests' rack ([`production`]) with the parameters given.
 fn rack(internal: bool, internal_only: bool) -> Rack {
-    let mut r = Rack::offline(
-        n("production"),
-        RackParams::new(internal, internal_only).unwrap(),
-        Some("production.example.com".into()),
-    );
-    r.subnets = vec!["subnet-a".into(), "subnet-b".into()];
-    r
+    Rack {
+        params: RackParams::new(internal, internal_only).unwrap(),
+        ..production()
+    }
 }
 
 fn svc(name: &str, port: Option<u16>, internal: bool, both: bool) -> Service {
