@@ -48,9 +48,14 @@ async fn rule(
         .await
 }
 
-/// A mock under `quotas` with the internal router `prod-int` and the untagged
-/// target group `group`.
-async fn router_and_group(quotas: Quotas, group: &str) -> (MockBackend, Router443, String) {
+/// A mock under AWS's quotas as `lower` changes them, with the internal router
+/// `prod-int` and the untagged target group `group`.
+async fn router_and_group(
+    lower: impl FnOnce(&mut Quotas),
+    group: &str,
+) -> (MockBackend, Router443, String) {
+    let mut quotas = Quotas::default();
+    lower(&mut quotas);
     let mock = MockBackend::new().with_quotas(quotas);
     let r = router(&mock, "prod-int").await;
     let tg = target_group(&mock, group).await;
@@ -123,9 +128,7 @@ async fn internet_facing_dns_has_no_internal_prefix() {
 
 #[tokio::test]
 async fn rule_quota_is_configurable() {
-    let mut quotas = Quotas::default();
-    quotas.rules_per_load_balancer = 2;
-    let (mock, r, tg) = router_and_group(quotas, "tg").await;
+    let (mock, r, tg) = router_and_group(|q| q.rules_per_load_balancer = 2, "tg").await;
     for p in 1..=2 {
         rule(&mock, &r.listener, p, &["a.example"], &tg)
             .await
@@ -140,9 +143,7 @@ async fn rule_quota_is_configurable() {
 
 #[tokio::test]
 async fn target_group_quota_and_single_load_balancer() {
-    let mut quotas = Quotas::default();
-    quotas.target_groups_per_load_balancer = 1;
-    let (mock, r, t1) = router_and_group(quotas, "t1").await;
+    let (mock, r, t1) = router_and_group(|q| q.target_groups_per_load_balancer = 1, "t1").await;
     let t2 = target_group(&mock, "t2").await;
     rule(&mock, &r.listener, 1, &["a"], &t1).await.unwrap();
     // A second rule to the same group does not count again.
@@ -159,9 +160,7 @@ async fn target_group_quota_and_single_load_balancer() {
 
 #[tokio::test]
 async fn condition_values_and_certificates_per_load_balancer() {
-    let mut quotas = Quotas::default();
-    quotas.certificates_per_load_balancer = 1;
-    let (mock, r, tg) = router_and_group(quotas, "t1").await;
+    let (mock, r, tg) = router_and_group(|q| q.certificates_per_load_balancer = 1, "t1").await;
     let err = rule(&mock, &r.listener, 1, &["a", "b", "c", "d", "e", "f"], &tg)
         .await
         .unwrap_err();

@@ -165,7 +165,7 @@ async fn check_rotated(mock: &MockBackend, clock: &VirtualClock) {
     for (domain, by) in &issuers {
         assert_eq!(by, &[new.fingerprint().to_string()], "{domain}");
     }
-    let rack = stored_rack(&*mock).await;
+    let rack = stored_rack(mock).await;
     let ca = rack.ca.clone().expect("recorded");
     assert_eq!(ca.fingerprint, new.fingerprint());
     assert_eq!(ca.rotating_to, None);
