@@ -39,10 +39,11 @@ mod adversary;
 // Day-2 safety: `rack audit` reports exactly the drift injected.
 mod audit;
 mod checks;
+// The mock tests' shared builders and proptest configuration.
+#[path = "../common/mod.rs"]
+mod common;
 mod input;
 mod reference;
-#[path = "../common/replay.rs"]
-mod replay;
 mod sut;
 
 use convox_mock::VirtualClock;
@@ -141,7 +142,7 @@ impl<const FAULTS: bool, const SMALL: bool> StateMachineTest for Reconcile<FAULT
 prop_state_machine! {
     // A failing sequence is kept in `main.proptest-regressions` and tried
     // first on every later run.
-    #![proptest_config(replay::kept_failures(256))]
+    #![proptest_config(common::replay::kept_failures(256))]
 
     #[test]
     fn reconcile_keeps_the_invariants(sequential 1..12 => Reconcile<false, false>);

@@ -17,14 +17,15 @@ use convox_model::plan::{Plan, PlanError, plan};
 use convox_model::public_cert::{self, ExternalCertificate};
 use convox_model::rack::Rack;
 use convox_model::resource::{
-    CertificateSpec, DefaultAction, HealthCheck, LbScheme, ListenerRuleSpec, ListenerSpec,
-    LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol, ResourceKey, ResourceSpec as Spec,
-    Scope, SecurityGroupSpec, Tags, TargetGroupSpec, parse_record_owner_value, record_owner_value,
+    CertificateSpec, DefaultAction, LbScheme, ListenerRuleSpec, ListenerSpec, LoadBalancerAddress,
+    LoadBalancerSpec, Observed, ResourceKey, ResourceSpec as Spec, Scope, SecurityGroupSpec, Tags,
+    TargetGroupSpec, parse_record_owner_value, record_owner_value,
 };
 use convox_model::tls::CertificateAuthority;
 use serde_json::Value;
 
 use crate::adversary::{faulty, inflict};
+use crate::common;
 use crate::input::{APPS, Exposure, NOW, RACK, Svc, manifest, name, settings};
 use crate::reference::{Model, Outcome, Transition};
 
@@ -97,10 +98,9 @@ async fn seed_untagged(b: &MockBackend) -> LoadBalancerAddress {
     let sg = b
         .create_security_group(
             &SecurityGroupSpec {
-                name: "legacy".into(),
                 description: "someone else's".into(),
-                vpc_id: "vpc-1".into(),
                 ingress: vec![],
+                ..common::sg_spec("legacy")
             },
             &none,
         )
@@ -109,11 +109,9 @@ async fn seed_untagged(b: &MockBackend) -> LoadBalancerAddress {
     let lb = b
         .create_load_balancer(
             &LoadBalancerSpec {
-                name: "legacy".into(),
-                scheme: LbScheme::InternetFacing,
                 subnets: vec!["subnet-a".into()],
                 security_group: ResourceKey::from_raw("x"),
-                other_security_groups: Vec::new(),
+                ..common::lb_spec("legacy", LbScheme::InternetFacing)
             },
             &sg,
             &none,
@@ -135,15 +133,12 @@ async fn seed_untagged(b: &MockBackend) -> LoadBalancerAddress {
         .create_listener(
             &lb.arn,
             &ListenerSpec {
-                load_balancer: ResourceKey::from_raw("x"),
-                port: 443,
-                protocol: Protocol::Https,
                 default_action: DefaultAction::FixedResponse {
                     status_code: 404,
                     content_type: "text/plain".into(),
                     body: "no".into(),
                 },
-                certificate: None,
+                ..common::https_listener(ResourceKey::from_raw("x"), None)
             },
             Some(&cert),
             &none,
@@ -153,15 +148,8 @@ async fn seed_untagged(b: &MockBackend) -> LoadBalancerAddress {
     let tg = b
         .create_target_group(
             &TargetGroupSpec {
-                name: "legacy".into(),
-                protocol: Protocol::Http,
                 port: 80,
-                vpc_id: "vpc-1".into(),
-                health: HealthCheck {
-                    path: "/".into(),
-                    interval: 5,
-                    timeout: 4,
-                },
+                ..common::tg_spec("legacy")
             },
             &none,
         )
@@ -171,9 +159,8 @@ async fn seed_untagged(b: &MockBackend) -> LoadBalancerAddress {
         &listener,
         &ListenerRuleSpec {
             listener: ResourceKey::from_raw("x"),
-            priority: Some(1),
-            hosts: vec!["app.legacy.example.com".into()],
             target_group: ResourceKey::from_raw("x"),
+            ..common::rule_spec(1, &["app.legacy.example.com"])
         },
         &tg,
         &none,
