@@ -298,6 +298,16 @@ pub struct Inventory {
     pub records: usize,
 }
 
+/// The checks AWS makes on an argument whichever call takes it, made here once
+/// for every method by the argument's name: the tag count of every create that
+/// takes `tags`. Other arguments are each verb's own business.
+macro_rules! check_arg {
+    (tags, $state:ident, $op:ident, $value:ident) => {
+        $state.check_tags($op, $value)?;
+    };
+    ($other:ident, $state:ident, $op:ident, $value:ident) => {};
+}
+
 macro_rules! impl_backend {
     ($($method:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $op:ident;)*) => {
         #[async_trait]
@@ -309,7 +319,11 @@ macro_rules! impl_backend {
 
             $(
                 async fn $method(&self, $($arg: $ty),*) -> BackendResult<$ret> {
-                    self.call(ops::$op, |state, op| state.$method(op, $($arg),*)).await
+                    self.call(ops::$op, |state, op| {
+                        $(check_arg!($arg, state, op, $arg);)*
+                        state.$method(op, $($arg),*)
+                    })
+                    .await
                 }
             )*
         }

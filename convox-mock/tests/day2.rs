@@ -5,13 +5,13 @@
 
 mod common;
 
-use common::{name, production_ctx as ctx};
-use convox_mock::{MockBackend, VirtualClock};
+use common::{fresh, internal_rack, issuer_fingerprint, name, stored_rack, web_service};
+use convox_mock::MockBackend;
 use convox_model::apply::ApplyContext;
 use convox_model::backend::Backend;
-use convox_model::manifest::{Manifest, Port, Scheme, Service};
+use convox_model::manifest::Manifest;
 use convox_model::observe::observe_all;
-use convox_model::ops::{self, OpsError, RackApplyOptions};
+use convox_model::ops::{self, OpsError, RackApplyOptions, RackChange};
 use convox_model::params::RackParams;
 use convox_model::plan::Op;
 use convox_model::rack::{Rack, Vpc};
@@ -39,45 +39,33 @@ fn settings() -> Rack {
     }
 }
 
-fn fingerprint(ctx: &ApplyContext) -> String {
-    ctx.issuer.as_ref().expect("issuer").fingerprint()
-}
-
-fn service(n: &str, internal: bool) -> Service {
-    let mut s = Service::with_defaults(name(n));
-    s.port = Some(Port {
-        port: 3000,
-        scheme: Scheme::Http,
-    });
-    s.exposure = convox_model::manifest::Exposure::from_flags(internal, false);
-    s
-}
-
 fn backend_app() -> Manifest {
-    Manifest::from_services(vec![service("api", true), service("web", false)])
+    Manifest::from_services(vec![
+        web_service("api", true, false),
+        web_service("web", false, false),
+    ])
 }
 
 fn shop_app() -> Manifest {
-    Manifest::from_services(vec![service("store", true), service("front", false)])
+    Manifest::from_services(vec![
+        web_service("store", true, false),
+        web_service("front", false, false),
+    ])
 }
 
 /// A rack with both routers and two apps deployed, each with an internal and
-/// an external service.
-async fn world(mock: &MockBackend, ctx: &ApplyContext) -> Rack {
-    ops::set_rack_params(mock, &settings(), &["Internal=Yes"], ctx)
-        .await
-        .expect("Internal=Yes");
-    let rack = mock
-        .load_rack(&name("production"))
-        .await
-        .expect("load")
-        .expect("stored");
+/// an external service: the mock, the context, the rack and its authority's
+/// fingerprint.
+async fn world() -> (MockBackend, ApplyContext, Rack, String) {
+    let (mock, _clock, ctx) = fresh();
+    let rack = internal_rack(&mock, &settings(), &ctx).await;
     for (app, m) in [("backend", backend_app()), ("shop", shop_app())] {
-        ops::deploy(mock, &rack, &name(app), &m, ctx)
+        ops::deploy(&mock, &rack, &name(app), &m, &ctx)
             .await
             .expect("deploy");
     }
-    rack
+    let fp = issuer_fingerprint(&ctx);
+    (mock, ctx, rack, fp)
 }
 
 async fn observed(mock: &MockBackend) -> Vec<Observed> {
@@ -118,13 +106,27 @@ async fn plan_is_empty(mock: &MockBackend, rack: &Rack, app: &str, m: &Manifest,
     assert!(p.is_empty(), "{app}'s plan is not empty:\n{p}");
 }
 
+/// `rack params set` with no assignments but `options` (`--subnets`, `--yes`).
+async fn set_rack_options(
+    mock: &MockBackend,
+    rack: &Rack,
+    ctx: &ApplyContext,
+    options: RackApplyOptions,
+) -> Result<RackChange, OpsError> {
+    ops::set_rack_params_with(mock, rack, &[], ctx, &options).await
+}
+
+/// The options that move the routers to `subnets`.
+fn subnets(subnets: &[String]) -> RackApplyOptions {
+    RackApplyOptions {
+        subnets: Some(subnets.to_vec()),
+        ..RackApplyOptions::default()
+    }
+}
+
 #[tokio::test]
 async fn reordered_subnets_replace_nothing_and_a_new_one_changes_the_routers_in_place() {
-    let mock = MockBackend::new();
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
-    let rack = world(&mock, &ctx).await;
-    let fp = fingerprint(&ctx);
+    let (mock, ctx, rack, fp) = world().await;
     let before = observed(&mock).await;
     let arns = (
         find(&before, INTERNAL_LB).id.clone(),
@@ -138,36 +140,18 @@ async fn reordered_subnets_replace_nothing_and_a_new_one_changes_the_routers_in_
         .expect("plan");
     assert!(p.is_empty(), "{p}");
     mock.reset_calls();
-    let change = ops::set_rack_params_with(
-        &mock,
-        &rack,
-        &[],
-        &ctx,
-        &RackApplyOptions {
-            subnets: Some(same.to_vec()),
-            ..RackApplyOptions::default()
-        },
-    )
-    .await
-    .expect("same subnets");
+    let change = set_rack_options(&mock, &rack, &ctx, subnets(&same))
+        .await
+        .expect("same subnets");
     assert!(change.plan.is_empty(), "{}", change.plan);
     // Only the settings are saved.
     assert_eq!(mock.calls().mutations, 1, "{:?}", mock.calls());
 
     // A new availability zone: both routers change in place, nothing else.
     let more = ["subnet-c", "subnet-a", "subnet-b"].map(String::from);
-    let change = ops::set_rack_params_with(
-        &mock,
-        &rack,
-        &[],
-        &ctx,
-        &RackApplyOptions {
-            subnets: Some(more.to_vec()),
-            ..RackApplyOptions::default()
-        },
-    )
-    .await
-    .expect("a new subnet");
+    let change = set_rack_options(&mock, &rack, &ctx, subnets(&more))
+        .await
+        .expect("a new subnet");
     let ops: Vec<(Op, &str)> = change
         .plan
         .actions
@@ -192,11 +176,7 @@ async fn reordered_subnets_replace_nothing_and_a_new_one_changes_the_routers_in_
     );
     let abc = ["subnet-a", "subnet-b", "subnet-c"].map(String::from);
     assert_eq!(lb(find(&after, INTERNAL_LB)).subnets, abc);
-    let rack = mock
-        .load_rack(&name("production"))
-        .await
-        .expect("load")
-        .expect("stored");
+    let rack = stored_rack(&mock).await;
     assert_eq!(rack.subnets, abc, "the new subnets are saved");
     for (app, m) in [("backend", backend_app()), ("shop", shop_app())] {
         plan_is_empty(&mock, &rack, app, &m, &fp).await;
@@ -209,11 +189,7 @@ async fn reordered_subnets_replace_nothing_and_a_new_one_changes_the_routers_in_
 
 #[tokio::test]
 async fn an_internal_router_opened_by_hand_is_closed_by_the_next_deploy_of_any_app() {
-    let mock = MockBackend::new();
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
-    let rack = world(&mock, &ctx).await;
-    let fp = fingerprint(&ctx);
+    let (mock, ctx, rack, fp) = world().await;
 
     // Someone opens the internal router's group to the internet.
     let o = observed(&mock).await;
@@ -258,10 +234,7 @@ async fn an_internal_router_opened_by_hand_is_closed_by_the_next_deploy_of_any_a
 
 #[tokio::test]
 async fn an_extra_security_group_on_a_router_is_seen_and_removed_by_the_next_deploy() {
-    let mock = MockBackend::new();
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
-    let rack = world(&mock, &ctx).await;
+    let (mock, ctx, rack, _) = world().await;
 
     // Someone attaches a group of their own to the internal router.
     let o = observed(&mock).await;
@@ -311,13 +284,20 @@ fn internal_rule<'a>(o: &'a [Observed], app: &str, service: &str) -> &'a Observe
     find(o, &format!("app/{app}/{service}/internal/rule"))
 }
 
+/// Shop's deploy and a change of the rack both succeed beside `drift` in
+/// backend's resources.
+async fn others_go_ahead(mock: &MockBackend, rack: &Rack, ctx: &ApplyContext, drift: &str) {
+    ops::deploy(mock, rack, &name("shop"), &shop_app(), ctx)
+        .await
+        .unwrap_or_else(|e| panic!("shop deploys beside {drift}: {e}"));
+    ops::set_rack_params(mock, rack, &[], ctx)
+        .await
+        .unwrap_or_else(|e| panic!("the rack changes beside {drift}: {e}"));
+}
+
 #[tokio::test]
 async fn another_apps_drifted_rule_never_fails_a_deploy_and_its_own_deploy_repairs_it() {
-    let mock = MockBackend::new();
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
-    let rack = world(&mock, &ctx).await;
-    let fp = fingerprint(&ctx);
+    let (mock, ctx, rack, fp) = world().await;
 
     // Someone edits backend's internal rule to a name no certificate covers.
     let o = observed(&mock).await;
@@ -330,12 +310,7 @@ async fn another_apps_drifted_rule_never_fails_a_deploy_and_its_own_deploy_repai
     mock.modify_rule(&rule.id, &spec, &tg).await.expect("edit");
 
     // Another app's deploy and the rack's change go ahead.
-    ops::deploy(&mock, &rack, &name("shop"), &shop_app(), &ctx)
-        .await
-        .expect("shop deploys beside backend's drift");
-    ops::set_rack_params(&mock, &rack, &[], &ctx)
-        .await
-        .expect("the rack changes beside backend's drift");
+    others_go_ahead(&mock, &rack, &ctx, "backend's drift").await;
 
     // Backend's own plan shows the repair and its deploy makes it.
     let p = ops::plan_app(&mock, &rack, &name("backend"), &backend_app(), &fp)
@@ -350,11 +325,7 @@ async fn another_apps_drifted_rule_never_fails_a_deploy_and_its_own_deploy_repai
 
 #[tokio::test]
 async fn another_apps_detached_certificate_never_fails_a_deploy_and_its_own_deploy_repairs_it() {
-    let mock = MockBackend::new();
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
-    let rack = world(&mock, &ctx).await;
-    let fp = fingerprint(&ctx);
+    let (mock, ctx, rack, fp) = world().await;
 
     let o = observed(&mock).await;
     let listener = find(&o, "router/internal/listener/443").id.clone();
@@ -363,12 +334,7 @@ async fn another_apps_detached_certificate_never_fails_a_deploy_and_its_own_depl
         .await
         .expect("detach");
 
-    ops::deploy(&mock, &rack, &name("shop"), &shop_app(), &ctx)
-        .await
-        .expect("shop deploys beside backend's detached certificate");
-    ops::set_rack_params(&mock, &rack, &[], &ctx)
-        .await
-        .expect("the rack changes beside backend's detached certificate");
+    others_go_ahead(&mock, &rack, &ctx, "backend's detached certificate").await;
     ops::deploy(&mock, &rack, &name("backend"), &backend_app(), &ctx)
         .await
         .expect("backend re-attaches its certificate");
@@ -382,11 +348,7 @@ async fn another_apps_detached_certificate_never_fails_a_deploy_and_its_own_depl
 
 #[tokio::test]
 async fn a_router_replacement_is_refused_without_leave_and_moves_every_app_with_it() {
-    let mock = MockBackend::new();
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
-    let rack = world(&mock, &ctx).await;
-    let fp = fingerprint(&ctx);
+    let (mock, ctx, rack, fp) = world().await;
 
     // The internal router's scheme is not what it should be: only a new load
     // balancer can fix that.
@@ -413,18 +375,13 @@ async fn a_router_replacement_is_refused_without_leave_and_moves_every_app_with_
     assert_eq!(mock.to_json().expect("state"), before, "nothing changed");
 
     // Allowed: the router is replaced and every app's routing moves with it.
-    ops::set_rack_params_with(
-        &mock,
-        &rack,
-        &[],
-        &ctx,
-        &RackApplyOptions {
-            replace_routers: true,
-            ..RackApplyOptions::default()
-        },
-    )
-    .await
-    .expect("replaced");
+    let yes = RackApplyOptions {
+        replace_routers: true,
+        ..RackApplyOptions::default()
+    };
+    set_rack_options(&mock, &rack, &ctx, yes)
+        .await
+        .expect("replaced");
     let o = observed(&mock).await;
     let new = find(&o, INTERNAL_LB);
     assert_ne!(new.id, old);

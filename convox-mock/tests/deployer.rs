@@ -9,7 +9,9 @@
 
 mod common;
 
-use common::{name, production as settings, production_ctx as ctx};
+use common::{
+    fresh, internal_rack, issuer_fingerprint, name, production as settings, production_ctx as ctx,
+};
 use convox_mock::{MockBackend, VirtualClock};
 use convox_model::apply::ApplyContext;
 use convox_model::backend::Backend;
@@ -42,17 +44,6 @@ fn backend(api_port: u16) -> Manifest {
         service("both", Some(5000), Exposure::from_flags(true, true)),
         service("worker", None, Exposure::External),
     ])
-}
-
-/// A rack with both routers, as stored after `Internal=Yes`.
-async fn internal_rack(mock: &MockBackend, ctx: &ApplyContext) -> Rack {
-    ops::set_rack_params(mock, &settings(), &["Internal=Yes"], ctx)
-        .await
-        .expect("Internal=Yes");
-    mock.load_rack(&name("production"))
-        .await
-        .expect("load")
-        .expect("stored")
 }
 
 fn id_of<'a>(observed: &'a [Observed], key: &ResourceKey) -> &'a str {
@@ -114,10 +105,8 @@ fn assert_routes_match(
 
 #[tokio::test]
 async fn a_deploy_and_a_no_op_redeploy_both_report_every_route() {
-    let mock = MockBackend::new();
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
-    let rack = internal_rack(&mock, &ctx).await;
+    let (mock, _clock, ctx) = fresh();
+    let rack = internal_rack(&mock, &settings(), &ctx).await;
     let app = name("backend");
     let manifest = backend(4000);
 
@@ -261,7 +250,7 @@ async fn phase_one_keeps_the_old_target_group_until_phase_two() {
         .find(|r| r.service.as_str() == "web")
         .expect("web");
     // A deploy between the phases finds nothing to do for the new manifest.
-    let between = ops::plan_app(&mock, &rack, &app, &moved, &ca_fingerprint(&ctx))
+    let between = ops::plan_app(&mock, &rack, &app, &moved, &issuer_fingerprint(&ctx))
         .await
         .expect("plan between");
     assert!(
@@ -303,7 +292,7 @@ async fn phase_one_keeps_the_old_target_group_until_phase_two() {
 async fn deployed() -> (MockBackend, ApplyContext, Rack, Name, ops::DeployReport) {
     let mock = MockBackend::new();
     let ctx = ctx(&VirtualClock::new());
-    let rack = internal_rack(&mock, &ctx).await;
+    let rack = internal_rack(&mock, &settings(), &ctx).await;
     let app = name("backend");
     let first = ops::deploy(&mock, &rack, &app, &backend(4000), &ctx)
         .await
@@ -324,10 +313,6 @@ fn observed_rule<'a>(
         panic!("{key} is not a rule");
     };
     (o, spec)
-}
-
-fn ca_fingerprint(ctx: &ApplyContext) -> String {
-    ctx.issuer.as_ref().expect("issuer").fingerprint()
 }
 
 #[tokio::test]
@@ -406,7 +391,7 @@ async fn phase_two_refuses_a_removal_changed_since_phase_one() {
 #[tokio::test]
 async fn a_shown_plan_is_applied_exactly_or_not_at_all() {
     let (mock, ctx, rack, app, _) = deployed().await;
-    let fp = ca_fingerprint(&ctx);
+    let fp = issuer_fingerprint(&ctx);
     let shown = ops::plan_app(&mock, &rack, &app, &backend(4001), &fp)
         .await
         .expect("plan");

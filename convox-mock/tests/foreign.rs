@@ -7,7 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{name, production as settings, production_ctx as ctx};
+use common::{
+    fresh, internal_rack, issuer_fingerprint, name, production as settings, production_ctx as ctx,
+};
 use convox_mock::{MockBackend, VirtualClock};
 use convox_model::apply::ApplyContext;
 use convox_model::backend::Backend;
@@ -37,22 +39,11 @@ fn internal_app() -> Manifest {
 
 /// A rack with the internal router, and `app` deployed on it.
 async fn rack_with(b: &dyn Backend, app: &str, ctx: &ApplyContext) -> Rack {
-    ops::set_rack_params(b, &settings(), &["Internal=Yes"], ctx)
-        .await
-        .expect("Internal=Yes");
-    let rack = b
-        .load_rack(&name("production"))
-        .await
-        .expect("load")
-        .expect("stored");
+    let rack = internal_rack(b, &settings(), ctx).await;
     ops::deploy(b, &rack, &name(app), &internal_app(), ctx)
         .await
         .expect("first deploy");
     rack
-}
-
-fn issuer_fp(ctx: &ApplyContext) -> String {
-    ctx.issuer.as_ref().expect("issuer").fingerprint()
 }
 
 fn find<'o>(observed: &'o [Observed], key: &ResourceKey) -> &'o Observed {
@@ -114,9 +105,7 @@ async fn foreign_rule(mock: &MockBackend, observed: &[Observed], priority: u32) 
 
 #[tokio::test]
 async fn a_new_app_deploys_beside_a_foreign_rule_at_the_next_free_priority() {
-    let mock = MockBackend::new();
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
+    let (mock, _clock, ctx) = fresh();
     let rack = rack_with(&mock, "backend", &ctx).await;
     let before = observe_all(&mock, &rack.name).await.expect("observe");
     let ours = rule_of(find(&before, &api_rule("backend"))).priority;
@@ -141,7 +130,7 @@ async fn a_new_app_deploys_beside_a_foreign_rule_at_the_next_free_priority() {
         &rack,
         &name("backend"),
         &internal_app(),
-        &issuer_fp(&ctx),
+        &issuer_fingerprint(&ctx),
     )
     .await
     .expect("plan");
@@ -157,9 +146,7 @@ async fn a_new_app_deploys_beside_a_foreign_rule_at_the_next_free_priority() {
 
 #[tokio::test]
 async fn a_foreign_target_group_with_copied_tags_survives_deploys_and_app_deletes() {
-    let mock = MockBackend::new();
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
+    let (mock, _clock, ctx) = fresh();
     let rack = rack_with(&mock, "backend", &ctx).await;
     let before = observe_all(&mock, &rack.name).await.expect("observe");
     let ours = find(&before, &api_tg("backend")).clone();
@@ -224,9 +211,7 @@ async fn a_foreign_target_group_with_copied_tags_survives_deploys_and_app_delete
 
 #[tokio::test]
 async fn a_copied_certificate_makes_the_plan_refuse_with_both_ids() {
-    let mock = MockBackend::new();
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
+    let (mock, _clock, ctx) = fresh();
     let rack = rack_with(&mock, "backend", &ctx).await;
     let before = observe_all(&mock, &rack.name).await.expect("observe");
     let key = ResourceKey::app_certificate(&name("backend"));
@@ -284,7 +269,7 @@ async fn four_apps_deployed_at_the_same_moment_all_succeed() {
     for (app, r) in apps.iter().zip([r1, r2, r3, r4]) {
         r.unwrap_or_else(|e| panic!("{app}: {e}"));
     }
-    let fp = issuer_fp(&ctx);
+    let fp = issuer_fingerprint(&ctx);
     let observed = observe_all(&mock, &rack.name).await.expect("observe");
     let mut priorities: Vec<u32> = apps
         .iter()

@@ -14,6 +14,13 @@ use convox_model::resource::{
     Tags, TargetGroupSpec, record_owner_value,
 };
 
+/// A security group named `name`, untagged.
+async fn security_group(mock: &MockBackend, name: &str) -> String {
+    mock.create_security_group(&sg_spec(name), &Tags::new())
+        .await
+        .expect("security group created")
+}
+
 /// A target group named `name`, untagged.
 async fn target_group(mock: &MockBackend, name: &str) -> String {
     mock.create_target_group(&tg_spec(name), &Tags::new())
@@ -39,6 +46,20 @@ async fn rule(
     let spec = rule_spec(priority, hosts);
     mock.create_rule(listener, &spec, target_group, &Tags::new())
         .await
+}
+
+/// A mock under AWS's quotas as `lower` changes them, with the internal router
+/// `prod-int` and the untagged target group `group`.
+async fn router_and_group(
+    lower: impl FnOnce(&mut Quotas),
+    group: &str,
+) -> (MockBackend, Router443, String) {
+    let mut quotas = Quotas::default();
+    lower(&mut quotas);
+    let mock = MockBackend::new().with_quotas(quotas);
+    let r = router(&mock, "prod-int").await;
+    let tg = target_group(&mock, group).await;
+    (mock, r, tg)
 }
 
 #[tokio::test]
@@ -93,10 +114,7 @@ async fn ids_repeat_from_run_to_run() {
 #[tokio::test]
 async fn internet_facing_dns_has_no_internal_prefix() {
     let mock = MockBackend::new();
-    let sg = mock
-        .create_security_group(&sg_spec("ext"), &Tags::new())
-        .await
-        .unwrap();
+    let sg = security_group(&mock, "ext").await;
     let lb = mock
         .create_load_balancer(
             &lb_spec("prod-ext", LbScheme::InternetFacing),
@@ -110,12 +128,7 @@ async fn internet_facing_dns_has_no_internal_prefix() {
 
 #[tokio::test]
 async fn rule_quota_is_configurable() {
-    let mock = MockBackend::new().with_quotas(Quotas {
-        rules_per_load_balancer: 2,
-        ..Quotas::default()
-    });
-    let r = router(&mock, "prod-int").await;
-    let tg = target_group(&mock, "tg").await;
+    let (mock, r, tg) = router_and_group(|q| q.rules_per_load_balancer = 2, "tg").await;
     for p in 1..=2 {
         rule(&mock, &r.listener, p, &["a.example"], &tg)
             .await
@@ -130,12 +143,7 @@ async fn rule_quota_is_configurable() {
 
 #[tokio::test]
 async fn target_group_quota_and_single_load_balancer() {
-    let mock = MockBackend::new().with_quotas(Quotas {
-        target_groups_per_load_balancer: 1,
-        ..Quotas::default()
-    });
-    let r = router(&mock, "prod-int").await;
-    let t1 = target_group(&mock, "t1").await;
+    let (mock, r, t1) = router_and_group(|q| q.target_groups_per_load_balancer = 1, "t1").await;
     let t2 = target_group(&mock, "t2").await;
     rule(&mock, &r.listener, 1, &["a"], &t1).await.unwrap();
     // A second rule to the same group does not count again.
@@ -152,12 +160,7 @@ async fn target_group_quota_and_single_load_balancer() {
 
 #[tokio::test]
 async fn condition_values_and_certificates_per_load_balancer() {
-    let mock = MockBackend::new().with_quotas(Quotas {
-        certificates_per_load_balancer: 1,
-        ..Quotas::default()
-    });
-    let r = router(&mock, "prod-int").await;
-    let tg = target_group(&mock, "t1").await;
+    let (mock, r, tg) = router_and_group(|q| q.certificates_per_load_balancer = 1, "t1").await;
     let err = rule(&mock, &r.listener, 1, &["a", "b", "c", "d", "e", "f"], &tg)
         .await
         .unwrap_err();
@@ -176,12 +179,12 @@ async fn condition_values_and_certificates_per_load_balancer() {
     };
     let c1 = import("*.a.prod.convox").await;
     let c2 = import("*.b.prod.convox").await;
-    mock.add_listener_certificate(&r.listener, &c1)
-        .await
-        .unwrap();
-    mock.add_listener_certificate(&r.listener, &c1)
-        .await
-        .unwrap();
+    // Attaching one already attached succeeds and counts once.
+    for _ in 0..2 {
+        mock.add_listener_certificate(&r.listener, &c1)
+            .await
+            .unwrap();
+    }
     let err = mock
         .add_listener_certificate(&r.listener, &c2)
         .await
@@ -212,6 +215,39 @@ async fn invalid_names_and_health_checks_are_refused() {
     spec.health.timeout = 5;
     let err = refused_target_group(&mock, &spec).await;
     assert_eq!(err.kind, ErrorKind::InvalidInput);
+}
+
+#[tokio::test]
+async fn every_tagged_create_is_refused_over_the_tag_quota_and_creates_nothing() {
+    let mock = MockBackend::new().with_quotas(Quotas {
+        tags_per_resource: 1,
+        ..Quotas::default()
+    });
+    let two: Tags = [("a", "1"), ("b", "2")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let refusals = [
+        mock.create_security_group(&sg_spec("sg"), &two).await.err(),
+        mock.create_target_group(&tg_spec("tg"), &two).await.err(),
+        mock.create_hosted_zone(&zone_spec(), &two).await.err(),
+        mock.request_certificate("prod.example.com", &two)
+            .await
+            .err(),
+    ];
+    for (i, err) in refusals.into_iter().enumerate() {
+        let err = err.unwrap_or_else(|| panic!("create {i} with two tags was accepted"));
+        assert_eq!(err.kind, ErrorKind::InvalidInput, "create {i}: {err}");
+        assert!(
+            err.to_string().contains("2 tags given"),
+            "create {i}: {err}"
+        );
+    }
+    assert_eq!(mock.inventory(), Default::default());
+    let one: Tags = two.into_iter().take(1).collect();
+    mock.create_target_group(&tg_spec("tg"), &one)
+        .await
+        .expect("one tag is within the quota");
 }
 
 #[tokio::test]
@@ -345,10 +381,7 @@ async fn foreign_records_are_never_observed_and_block_zone_deletion() {
 #[tokio::test]
 async fn references_to_unowned_resources_stay_provider_ids() {
     let mock = MockBackend::new();
-    let sg = mock
-        .create_security_group(&sg_spec("foreign"), &Tags::new())
-        .await
-        .unwrap();
+    let sg = security_group(&mock, "foreign").await;
     let key = ResourceKey::router_load_balancer(convox_model::exposure::Router::Internal);
     mock.create_load_balancer(&lb_spec("prod-int", LbScheme::Internal), &sg, &tags(&key))
         .await

@@ -5,33 +5,29 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use common::{name as n, production};
 use convox_mock::MockBackend;
 use convox_model::apply::{ApplyContext, SleepFn};
 use convox_model::backend::Backend;
 use convox_model::exposure::Router;
 use convox_model::manifest::{Manifest, Port, Scheme, Service};
-use convox_model::name::Name;
 use convox_model::ops::{OpsError, delete_app, deploy, deploy_planned, plan_app, set_rack_params};
 use convox_model::params::{ParamError, RackParams};
 use convox_model::rack::Rack;
 use convox_model::resource::{ResourceKey, ResourceSpec as Spec, Scope};
 use convox_model::tls::CertificateAuthority;
 
-fn n(s: &str) -> Name {
-    Name::new(s).unwrap()
-}
-
+/// The operations tests' rack ([`production`]) with the parameters given.
 fn rack(internal: bool, internal_only: bool) -> Rack {
-    let mut r = Rack::offline(
-        n("production"),
-        RackParams::new(internal, internal_only).unwrap(),
-        Some("production.example.com".into()),
-    );
-    r.subnets = vec!["subnet-a".into(), "subnet-b".into()];
-    r
+    Rack {
+        params: RackParams::new(internal, internal_only).unwrap(),
+        ..production()
+    }
 }
 
 fn svc(name: &str, port: Option<u16>, internal: bool, both: bool) -> Service {
@@ -48,20 +44,38 @@ fn manifest(services: Vec<Service>) -> Manifest {
     Manifest::from_services(services)
 }
 
+/// One service, `api` on port 3000, on the internal router.
+fn internal_api() -> Manifest {
+    manifest(vec![svc("api", Some(3000), true, false)])
+}
+
 fn ctx() -> ApplyContext {
     let sleep: SleepFn = Arc::new(|_| Box::pin(async {}));
     let ca = CertificateAuthority::generate(&n("production"), 1_750_000_000).unwrap();
     ApplyContext::new(n("production"), 1_750_000_000, sleep).with_issuer(Arc::new(ca))
 }
 
-#[tokio::test]
-async fn a_second_deploy_plans_nothing_and_changes_nothing() {
+/// A new mock, a context, a rack with the internal router (nothing created
+/// yet) and [`internal_api`] to deploy on it.
+fn fresh_internal() -> (MockBackend, ApplyContext, Rack, Manifest) {
+    (MockBackend::new(), ctx(), rack(true, false), internal_api())
+}
+
+/// A mock after `Internal=Yes` on [`rack`], the context that set it, and the
+/// rack as the change left it.
+async fn internal_rack() -> (MockBackend, ApplyContext, Rack) {
     let fake = MockBackend::new();
     let c = ctx();
     let r = set_rack_params(&fake, &rack(false, false), &["Internal=Yes"], &c)
         .await
         .unwrap()
         .rack;
+    (fake, c, r)
+}
+
+#[tokio::test]
+async fn a_second_deploy_plans_nothing_and_changes_nothing() {
+    let (fake, c, r) = internal_rack().await;
     assert!(r.params.internal());
     assert_eq!(fake.load_rack(&r.name).await.unwrap(), Some(r.clone()));
     let m = manifest(vec![
@@ -87,10 +101,7 @@ async fn a_second_deploy_plans_nothing_and_changes_nothing() {
 
 #[tokio::test]
 async fn deploy_creates_missing_rack_resources_first() {
-    let fake = MockBackend::new();
-    let c = ctx();
-    let r = rack(true, false);
-    let m = manifest(vec![svc("api", Some(3000), true, false)]);
+    let (fake, c, r, m) = fresh_internal();
     let report = deploy(&fake, &r, &n("backend"), &m, &c).await.unwrap();
     // The external router serves a public certificate ACM issued (the mock's
     // default: at once), not one of the rack's CA: one import fewer.
@@ -120,12 +131,7 @@ async fn deploy_refuses_an_internal_service_on_a_rack_without_internal_before_an
 
 #[tokio::test]
 async fn parameter_changes_are_checked_against_what_is_deployed() {
-    let fake = MockBackend::new();
-    let c = ctx();
-    let r = set_rack_params(&fake, &rack(false, false), &["Internal=Yes"], &c)
-        .await
-        .unwrap()
-        .rack;
+    let (fake, c, r) = internal_rack().await;
     let m = manifest(vec![
         svc("api", Some(3000), true, false),
         svc("web", Some(80), false, false),
@@ -198,10 +204,7 @@ async fn parameter_changes_are_checked_against_what_is_deployed() {
 
 #[tokio::test]
 async fn deleting_an_app_leaves_other_apps_alone() {
-    let fake = MockBackend::new();
-    let c = ctx();
-    let r = rack(true, false);
-    let m = manifest(vec![svc("api", Some(3000), true, false)]);
+    let (fake, c, r, m) = fresh_internal();
     deploy(&fake, &r, &n("one"), &m, &c).await.unwrap();
     deploy(&fake, &r, &n("two"), &m, &c).await.unwrap();
     delete_app(&fake, &r, &n("one"), &c).await.unwrap();
@@ -221,14 +224,9 @@ async fn deleting_an_app_leaves_other_apps_alone() {
 
 #[tokio::test]
 async fn a_shown_plan_is_applied_only_to_the_rack_it_was_made_from() {
-    let fake = MockBackend::new();
-    let c = ctx();
+    let (fake, c, r) = internal_rack().await;
     let fp = c.issuer.as_ref().unwrap().fingerprint();
-    let r = set_rack_params(&fake, &rack(false, false), &["Internal=Yes"], &c)
-        .await
-        .unwrap()
-        .rack;
-    let api = manifest(vec![svc("api", Some(3000), true, false)]);
+    let api = internal_api();
     let shown = plan_app(&fake, &r, &n("backend"), &api, &fp).await.unwrap();
     assert_eq!(shown.counts().create, 5, "{shown}");
 
@@ -282,11 +280,8 @@ async fn a_shown_plan_is_applied_only_to_the_rack_it_was_made_from() {
 
 #[tokio::test]
 async fn plan_app_on_a_fresh_rack_shows_the_rack_resources_a_deploy_creates_first() {
-    let fake = MockBackend::new();
-    let c = ctx();
+    let (fake, c, r, m) = fresh_internal();
     let fp = c.issuer.as_ref().unwrap().fingerprint();
-    let r = rack(true, false);
-    let m = manifest(vec![svc("api", Some(3000), true, false)]);
     let shown = plan_app(&fake, &r, &n("backend"), &m, &fp).await.unwrap();
     assert!(
         shown

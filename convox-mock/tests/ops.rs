@@ -5,33 +5,23 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{name, production as settings, production_ctx as ctx};
+use common::{
+    fresh, name, production as settings, production_ctx as ctx, stored_rack, web_service,
+};
 use convox_mock::{Fault, Faulty, MockBackend, VirtualClock};
 use convox_model::backend::Backend;
 use convox_model::env::link_vars;
 use convox_model::exposure::Router;
-use convox_model::manifest::{Manifest, Port, Scheme, Service};
+use convox_model::manifest::{Manifest, Service};
 use convox_model::observe::observe_all;
 use convox_model::ops::{self, OpsError};
 use convox_model::rack::Rack;
 use convox_model::resource::{LbScheme, Observed, ResourceKey, ResourceSpec as Spec};
 
 fn service(n: &str, internal: bool, both: bool, links: &[&str]) -> Service {
-    let mut s = Service::with_defaults(name(n));
-    s.port = Some(Port {
-        port: 3000,
-        scheme: Scheme::Http,
-    });
-    s.exposure = convox_model::manifest::Exposure::from_flags(internal, both);
+    let mut s = web_service(n, internal, both);
     s.links = links.iter().map(|l| name(l)).collect();
     s
-}
-
-async fn stored(b: &dyn Backend) -> Rack {
-    b.load_rack(&name("production"))
-        .await
-        .expect("load")
-        .expect("the rack is stored")
 }
 
 fn hosts(observed: &[Observed], router: Router) -> Vec<String> {
@@ -56,18 +46,25 @@ fn hosts(observed: &[Observed], router: Router) -> Vec<String> {
 /// `api` that `web` links to, see InternalOnly refused while `web` is external,
 /// serve `api` on both routers, redeploy without a change, and delete the app
 /// without touching the rack or another app.
+/// backend: `api` with the exposure of the flags given, and `web`, external,
+/// linking to it.
+fn backend_app(internal: bool, both: bool) -> Manifest {
+    Manifest::from_services(vec![
+        service("api", internal, both, &[]),
+        service("web", false, false, &["api"]),
+    ])
+}
+
 #[tokio::test]
 async fn internal_services_story() {
-    let mock = MockBackend::new();
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
+    let (mock, _clock, ctx) = fresh();
 
     // convox rack params set Internal=Yes
     let change = ops::set_rack_params(&mock, &settings(), &["Internal=Yes"], &ctx)
         .await
         .expect("Internal=Yes");
     assert!(change.rack.params.internal());
-    let rack = stored(&mock).await;
+    let rack = stored_rack(&mock).await;
     assert!(rack.params.internal() && !rack.params.internal_only());
     let observed = observe_all(&mock, &rack.name).await.expect("observe");
     let schemes: Vec<LbScheme> = observed
@@ -81,10 +78,7 @@ async fn internal_services_story() {
     assert!(schemes.contains(&LbScheme::Internal) && schemes.contains(&LbScheme::InternetFacing));
 
     // backend: api internal, web external linking to it.
-    let backend = Manifest::from_services(vec![
-        service("api", true, false, &[]),
-        service("web", false, false, &["api"]),
-    ]);
+    let backend = backend_app(true, false);
     let report = ops::deploy(&mock, &rack, &name("backend"), &backend, &ctx)
         .await
         .expect("deploy backend");
@@ -139,13 +133,10 @@ async fn internal_services_story() {
     };
     assert_eq!(offenders, &["backend/web", "shop/store"]);
     assert_eq!(mock.to_json().expect("state"), before);
-    assert!(!stored(&mock).await.params.internal_only());
+    assert!(!stored_rack(&mock).await.params.internal_only());
 
     // internalAndExternal: api gets both endpoints.
-    let backend = Manifest::from_services(vec![
-        service("api", false, true, &[]),
-        service("web", false, false, &["api"]),
-    ]);
+    let backend = backend_app(false, true);
     let report = ops::deploy(&mock, &rack, &name("backend"), &backend, &ctx)
         .await
         .expect("deploy api on both routers");
@@ -224,7 +215,7 @@ async fn a_deploy_after_one_that_failed_to_save_the_rack_saves_it() {
         .await
         .expect("deploy again");
     // Saved as given, with the certificate authority it was created with.
-    let saved = stored(&*mock).await;
+    let saved = stored_rack(&*mock).await;
     let fingerprint = ctx.issuer.as_ref().map(|i| i.fingerprint());
     assert_eq!(
         saved.ca.as_ref().map(|c| c.fingerprint.clone()),

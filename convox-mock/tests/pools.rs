@@ -15,15 +15,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::{name, production, production_ctx as ctx};
 use convox_mock::{MockBackend, Quotas, VirtualClock};
 use convox_model::apply::ApplyContext;
+use convox_model::apply::Report;
 use convox_model::backend::Backend;
 use convox_model::exposure::{Router, Shard};
 use convox_model::manifest::{Exposure, Manifest, Port, Scheme, Service};
 use convox_model::observe::observe_all;
 use convox_model::ops;
 use convox_model::params::RackParams;
+use convox_model::plan::Plan;
 use convox_model::pool::DRAIN_SECONDS;
 use convox_model::rack::Rack;
 use convox_model::resource::{Observed, ResourceKey, ResourceSpec as Spec, TAG_EMPTY_SINCE};
+use tokio::runtime::Runtime;
 
 fn rack() -> Rack {
     Rack {
@@ -213,30 +216,57 @@ fn after(c: &ApplyContext, seconds: i64) -> ApplyContext {
     later
 }
 
-fn world(quotas: Quotas) -> (MockBackend, VirtualClock, ApplyContext) {
-    let clock = VirtualClock::new();
-    let c = ctx(&clock);
-    (MockBackend::new().with_quotas(quotas), clock, c)
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
+/// A mock under `quotas`, a context for `production`, and a runtime to drive
+/// them: what every test here starts from.
+fn world(quotas: Quotas) -> (MockBackend, ApplyContext, Runtime) {
+    let c = ctx(&VirtualClock::new());
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("runtime")
+        .expect("runtime");
+    (MockBackend::new().with_quotas(quotas), c, rt)
+}
+
+/// Deploys `app` as `m` on the rack, at `c`'s time.
+fn deploy(
+    rt: &Runtime,
+    b: &MockBackend,
+    app: &str,
+    m: Manifest,
+    c: &ApplyContext,
+) -> Result<ops::DeployReport, ops::OpsError> {
+    rt.block_on(ops::deploy(b, &rack(), &name(app), &m, c))
+}
+
+/// Deletes `app` from the rack, at `c`'s time.
+fn delete(
+    rt: &Runtime,
+    b: &MockBackend,
+    app: &str,
+    c: &ApplyContext,
+) -> Result<(Plan, Report), ops::OpsError> {
+    rt.block_on(ops::delete_app(b, &rack(), &name(app), c))
+}
+
+/// The plan of deploying `app` as `m`, with the authority of fingerprint `fp`.
+fn plan(
+    rt: &Runtime,
+    b: &MockBackend,
+    app: &str,
+    m: Manifest,
+    fp: &str,
+) -> Result<Plan, ops::OpsError> {
+    rt.block_on(ops::plan_app(b, &rack(), &name(app), &m, fp))
 }
 
 #[test]
 fn a_pool_grows_first_fit_keeps_what_is_placed_and_shrinks_when_emptied() {
     let quotas = Quotas {
-        target_groups_per_load_balancer: 5,
-        rules_per_load_balancer: 5,
         // Two apps' certificates, and one slot kept free.
         certificates_per_load_balancer: 3,
-        ..Quotas::default()
+        ..small(5)
     };
-    let (b, _clock, c) = world(quotas.clone());
-    let rt = rt();
+    let (b, c, rt) = world(quotas.clone());
     let observe = || {
         rt.block_on(observe_all(&b, &name("production")))
             .expect("observe")
@@ -252,8 +282,7 @@ fn a_pool_grows_first_fit_keeps_what_is_placed_and_shrinks_when_emptied() {
         ("five", 1, 0),
     ];
     for (app, n, e) in steps {
-        rt.block_on(ops::deploy(&b, &rack(), &name(app), &manifest(n, e), &c))
-            .unwrap_or_else(|e| panic!("deploy {app}: {e}"));
+        deploy(&rt, &b, app, manifest(n, e), &c).unwrap_or_else(|e| panic!("deploy {app}: {e}"));
         let s = seen(&observe());
         check(&s, &quotas);
         // Sticky: a hostname routed once stays on its load balancer.
@@ -263,9 +292,7 @@ fn a_pool_grows_first_fit_keeps_what_is_placed_and_shrinks_when_emptied() {
         }
         // A redeploy of the same input changes nothing.
         b.reset_calls();
-        let again = rt
-            .block_on(ops::deploy(&b, &rack(), &name(app), &manifest(n, e), &c))
-            .expect("again");
+        let again = deploy(&rt, &b, app, manifest(n, e), &c).expect("again");
         assert!(again.plan.is_empty(), "redeploying {app}:\n{}", again.plan);
         assert_eq!(b.calls().mutations, 0, "redeploying {app}: {:?}", b.calls());
     }
@@ -279,8 +306,7 @@ fn a_pool_grows_first_fit_keeps_what_is_placed_and_shrinks_when_emptied() {
     // once it has been empty for the drain time; the first of each router
     // stays.
     for app in ["two", "three", "four", "five"] {
-        rt.block_on(ops::delete_app(&b, &rack(), &name(app), &c))
-            .expect("delete");
+        delete(&rt, &b, app, &c).expect("delete");
         check(&seen(&observe()), &quotas);
     }
     let first = |lb: &str| lb.contains("cx-production-i-") || lb.contains("cx-production-e-");
@@ -301,25 +327,10 @@ fn a_pool_grows_first_fit_keeps_what_is_placed_and_shrinks_when_emptied() {
     }
     // Not yet: a redeploy a moment before the drain time keeps them.
     let early = after(&c, DRAIN_SECONDS - 1);
-    rt.block_on(ops::deploy(
-        &b,
-        &rack(),
-        &name("one"),
-        &manifest(5, 1),
-        &early,
-    ))
-    .expect("redeploy");
+    deploy(&rt, &b, "one", manifest(5, 1), &early).expect("redeploy");
     assert_eq!(empty_later(&observe()), draining);
     let later = after(&c, DRAIN_SECONDS);
-    let again = rt
-        .block_on(ops::deploy(
-            &b,
-            &rack(),
-            &name("one"),
-            &manifest(5, 1),
-            &later,
-        ))
-        .expect("redeploy");
+    let again = deploy(&rt, &b, "one", manifest(5, 1), &later).expect("redeploy");
     assert!(empty_later(&observe()).is_empty(), "{draining:?} stayed");
     assert!(
         again.plan.to_string().contains("- load balancer router/"),
@@ -334,8 +345,7 @@ fn a_pool_grows_first_fit_keeps_what_is_placed_and_shrinks_when_emptied() {
 #[test]
 fn a_draining_load_balancer_is_not_placed_on_and_unmarked_when_used() {
     let quotas = small(5);
-    let (b, _clock, c) = world(quotas.clone());
-    let rt = rt();
+    let (b, c, rt) = world(quotas.clone());
     let observe = || {
         rt.block_on(observe_all(&b, &name("production")))
             .expect("observe")
@@ -345,22 +355,13 @@ fn a_draining_load_balancer_is_not_placed_on_and_unmarked_when_used() {
         observed.iter().find(|o| o.resource.key == key).cloned()
     };
     for app in ["one", "two"] {
-        rt.block_on(ops::deploy(&b, &rack(), &name(app), &manifest(5, 0), &c))
-            .expect(app);
+        deploy(&rt, &b, app, manifest(5, 0), &c).expect(app);
     }
-    rt.block_on(ops::delete_app(&b, &rack(), &name("two"), &c))
-        .expect("delete");
+    delete(&rt, &b, "two", &c).expect("delete");
     let two = lb_of(&observe(), 2).expect("load balancer 2 drains");
     assert!(two.resource.tags.contains_key(TAG_EMPTY_SINCE));
     // The first is full: a new app goes to a third, not to the draining one.
-    rt.block_on(ops::deploy(
-        &b,
-        &rack(),
-        &name("three"),
-        &manifest(1, 0),
-        &c,
-    ))
-    .expect("three");
+    deploy(&rt, &b, "three", manifest(1, 0), &c).expect("three");
     let s = seen(&observe());
     let host = "s0.three.production.convox";
     let on = lb_of(&observe(), 3).expect("load balancer 3");
@@ -392,14 +393,7 @@ fn a_draining_load_balancer_is_not_placed_on_and_unmarked_when_used() {
     rt.block_on(b.create_rule(&listener.id, &spec, &late, &Default::default()))
         .expect("rule");
     let later = after(&c, DRAIN_SECONDS);
-    rt.block_on(ops::deploy(
-        &b,
-        &rack(),
-        &name("one"),
-        &manifest(5, 0),
-        &later,
-    ))
-    .expect("redeploy");
+    deploy(&rt, &b, "one", manifest(5, 0), &later).expect("redeploy");
     let two = lb_of(&observe(), 2).expect("load balancer 2 is kept: it routes something");
     assert!(!two.resource.tags.contains_key(TAG_EMPTY_SINCE), "{two:?}");
 }
@@ -407,26 +401,14 @@ fn a_draining_load_balancer_is_not_placed_on_and_unmarked_when_used() {
 #[test]
 fn the_region_quota_of_load_balancers_refuses_before_any_change() {
     let quotas = Quotas {
-        target_groups_per_load_balancer: 5,
-        rules_per_load_balancer: 5,
         load_balancers_per_region: 3,
-        ..Quotas::default()
+        ..small(5)
     };
-    let (b, _clock, c) = world(quotas);
-    let rt = rt();
-    rt.block_on(ops::deploy(&b, &rack(), &name("one"), &manifest(5, 0), &c))
-        .expect("one");
-    rt.block_on(ops::deploy(&b, &rack(), &name("two"), &manifest(5, 0), &c))
-        .expect("two");
+    let (b, c, rt) = world(quotas);
+    deploy(&rt, &b, "one", manifest(5, 0), &c).expect("one");
+    deploy(&rt, &b, "two", manifest(5, 0), &c).expect("two");
     b.reset_calls();
-    let err = rt
-        .block_on(ops::deploy(
-            &b,
-            &rack(),
-            &name("three"),
-            &manifest(1, 0),
-            &c,
-        ))
+    let err = deploy(&rt, &b, "three", manifest(1, 0), &c)
         .expect_err("a fourth load balancer is over the quota");
     let text = err.to_string();
     assert!(
@@ -442,8 +424,7 @@ fn the_region_quota_of_load_balancers_refuses_before_any_change() {
 #[test]
 fn one_hundred_eighty_internal_services_at_aws_default_quotas() {
     let quotas = Quotas::default();
-    let (b, _clock, c) = world(quotas.clone());
-    let rt = rt();
+    let (b, c, rt) = world(quotas.clone());
     let observe = || {
         rt.block_on(observe_all(&b, &name("production")))
             .expect("observe")
@@ -453,8 +434,7 @@ fn one_hundred_eighty_internal_services_at_aws_default_quotas() {
     let first_host = "s0.a0.production.convox";
     let mut first_alias = None;
     for (app, n) in &apps {
-        rt.block_on(ops::deploy(&b, &rack(), &name(app), &manifest(*n, 0), &c))
-            .unwrap_or_else(|e| panic!("deploy {app}: {e}"));
+        deploy(&rt, &b, app, manifest(*n, 0), &c).unwrap_or_else(|e| panic!("deploy {app}: {e}"));
         let alias = seen(&observe()).aliases.get(first_host).cloned();
         assert_eq!(
             *first_alias.get_or_insert(alias.clone()),
@@ -472,8 +452,7 @@ fn one_hundred_eighty_internal_services_at_aws_default_quotas() {
     // last twelve, the second takes a fourth.
     assert_eq!(internal, 4, "{:#?}", s.lbs);
     b.reset_calls();
-    rt.block_on(ops::deploy(&b, &rack(), &name("a0"), &manifest(1, 0), &c))
-        .expect("again");
+    deploy(&rt, &b, "a0", manifest(1, 0), &c).expect("again");
     assert_eq!(b.calls().mutations, 0);
 }
 
@@ -482,21 +461,10 @@ fn one_hundred_eighty_internal_services_at_aws_default_quotas() {
 /// on it.
 #[test]
 fn the_plan_says_when_a_load_balancer_is_added_and_removed() {
-    let quotas = small(5);
-    let (b, _clock, c) = world(quotas);
-    let rt = rt();
-    rt.block_on(ops::deploy(&b, &rack(), &name("one"), &manifest(5, 0), &c))
-        .expect("one");
+    let (b, c, rt) = world(small(5));
+    deploy(&rt, &b, "one", manifest(5, 0), &c).expect("one");
     let fp = c.issuer.as_ref().expect("issuer").fingerprint();
-    let p = rt
-        .block_on(ops::plan_app(
-            &b,
-            &rack(),
-            &name("two"),
-            &manifest(1, 0),
-            &fp,
-        ))
-        .expect("plan");
+    let p = plan(&rt, &b, "two", manifest(1, 0), &fp).expect("plan");
     let text = p.to_string();
     for line in [
         "+ load balancer router/internal/2/alb",
@@ -507,26 +475,15 @@ fn the_plan_says_when_a_load_balancer_is_added_and_removed() {
     ] {
         assert!(text.contains(line), "{line:?} not in:\n{text}");
     }
-    rt.block_on(ops::deploy(&b, &rack(), &name("two"), &manifest(1, 0), &c))
-        .expect("two");
-    let (deleted, _) = rt
-        .block_on(ops::delete_app(&b, &rack(), &name("two"), &c))
-        .expect("delete");
+    deploy(&rt, &b, "two", manifest(1, 0), &c).expect("two");
+    let (deleted, _) = delete(&rt, &b, "two", &c).expect("delete");
     let deleted = deleted.to_string();
     assert!(deleted.contains("- listener rule app/two/s0/internal/rule"));
     // Emptied, it drains first: removed by the first deploy or delete once
     // the drain time has passed, whose plan says so.
     assert!(!deleted.contains("- load balancer"), "{deleted}");
     let later = after(&c, DRAIN_SECONDS);
-    let again = rt
-        .block_on(ops::deploy(
-            &b,
-            &rack(),
-            &name("one"),
-            &manifest(5, 0),
-            &later,
-        ))
-        .expect("redeploy");
+    let again = deploy(&rt, &b, "one", manifest(5, 0), &later).expect("redeploy");
     let text = again.plan.to_string();
     for line in [
         "- load balancer router/internal/2/alb",
@@ -550,16 +507,10 @@ fn the_plan_says_when_a_load_balancer_is_added_and_removed() {
 /// whichever load balancer of the pool the service is.
 #[test]
 fn a_no_op_redeploy_reports_every_resource_id() {
-    let quotas = small(2);
-    let (b, _clock, c) = world(quotas);
-    let rt = rt();
-    rt.block_on(ops::deploy(&b, &rack(), &name("one"), &manifest(2, 0), &c))
-        .expect("one");
-    rt.block_on(ops::deploy(&b, &rack(), &name("two"), &manifest(2, 1), &c))
-        .expect("two");
-    let again = rt
-        .block_on(ops::deploy(&b, &rack(), &name("two"), &manifest(2, 1), &c))
-        .expect("again");
+    let (b, c, rt) = world(small(2));
+    deploy(&rt, &b, "one", manifest(2, 0), &c).expect("one");
+    deploy(&rt, &b, "two", manifest(2, 1), &c).expect("two");
+    let again = deploy(&rt, &b, "two", manifest(2, 1), &c).expect("again");
     assert!(again.plan.is_empty(), "{}", again.plan);
     let observed = rt
         .block_on(observe_all(&b, &name("production")))

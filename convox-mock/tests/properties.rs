@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::replay;
 use common::*;
 use convox_mock::MockBackend;
 use convox_model::backend::{Backend, BackendResult};
@@ -17,7 +18,6 @@ use convox_model::resource::{
     RecordAction, RecordChange, ResourceKey, Scope, Tags, record_owner_value,
 };
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 
 #[path = "properties/applied.rs"]
 mod applied;
@@ -251,11 +251,7 @@ async fn apply(mock: &MockBackend, ids: &mut Ids, op: &Op) -> BackendResult<()> 
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 64,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(replay::kept_failures(64))]
 
     #[test]
     fn refused_calls_change_nothing(ops in proptest::collection::vec(op(), 1..60)) {

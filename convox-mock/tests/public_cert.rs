@@ -3,14 +3,13 @@
 //! one of the rack's CA; while it is pending internal services deploy and
 //! external endpoints wait; the next deploy after issuance completes them.
 
-use std::sync::Arc;
+mod common;
 
-use convox_mock::{AcmValidation, MockBackend, VirtualClock};
-use convox_model::apply::ApplyContext;
+use common::{fresh, https_listener, issuer_fingerprint, name, web_service};
+use convox_mock::AcmValidation;
 use convox_model::backend::Backend;
 use convox_model::exposure::Router;
-use convox_model::manifest::{Exposure, Manifest, Port, Scheme, Service};
-use convox_model::name::Name;
+use convox_model::manifest::Manifest;
 use convox_model::observe::observe_all;
 use convox_model::ops::{self, OpsError};
 use convox_model::params::RackParams;
@@ -19,14 +18,8 @@ use convox_model::public_cert::{
 };
 use convox_model::rack::Rack;
 use convox_model::resource::{Observed, ResourceKey, ResourceSpec as Spec};
-use convox_model::tls::CertificateAuthority;
 
-const NOW: i64 = 1_700_000_000;
 const DOMAIN: &str = "*.production.example.com";
-
-fn name(s: &str) -> Name {
-    Name::new(s).expect("test names are valid")
-}
 
 fn settings() -> Rack {
     let mut r = Rack::new(
@@ -38,24 +31,12 @@ fn settings() -> Rack {
     r
 }
 
-fn ctx(clock: &VirtualClock) -> ApplyContext {
-    let ca = CertificateAuthority::generate(&name("production"), NOW).expect("CA");
-    ApplyContext::new(name("production"), NOW, clock.sleep_fn()).with_issuer(Arc::new(ca))
-}
-
-fn service(n: &str, internal: bool) -> Service {
-    let mut s = Service::with_defaults(name(n));
-    s.port = Some(Port {
-        port: 3000,
-        scheme: Scheme::Http,
-    });
-    s.exposure = Exposure::from_flags(internal, false);
-    s
-}
-
 /// `api` internal, `web` external.
 fn manifest() -> Manifest {
-    Manifest::from_services(vec![service("api", true), service("web", false)])
+    Manifest::from_services(vec![
+        web_service("api", true, false),
+        web_service("web", false, false),
+    ])
 }
 
 fn find<'a>(observed: &'a [Observed], key: &ResourceKey) -> Option<&'a Observed> {
@@ -94,9 +75,7 @@ fn assert_no_private_external_certificate(observed: &[Observed]) {
 
 #[tokio::test]
 async fn the_external_listener_serves_an_acm_requested_certificate_never_the_rack_cas() {
-    let mock = MockBackend::new();
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
+    let (mock, _clock, ctx) = fresh();
     let rack = settings();
     let report = ops::deploy(&mock, &rack, &name("shop"), &manifest(), &ctx)
         .await
@@ -145,13 +124,11 @@ async fn the_external_listener_serves_an_acm_requested_certificate_never_the_rac
 #[tokio::test]
 async fn a_pending_certificate_deploys_internal_services_and_external_endpoints_wait_until_it_issues()
  {
-    let mock = MockBackend::new();
+    let (mock, _clock, ctx) = fresh();
     mock.set_acm_validation(AcmValidation::Held);
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
     let rack = settings();
     let shop = name("shop");
-    let fp = ctx.issuer.as_ref().expect("issuer").fingerprint();
+    let fp = issuer_fingerprint(&ctx);
 
     // The plan says the certificate will be requested and external waits.
     let before = external_certificate(&mock, &rack).await.expect("status");
@@ -238,9 +215,7 @@ async fn a_pending_certificate_deploys_internal_services_and_external_endpoints_
 
 #[tokio::test]
 async fn a_supplied_certificate_is_served_and_one_not_covering_the_router_host_is_refused() {
-    let mock = MockBackend::new();
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
+    let (mock, _clock, ctx) = fresh();
     let rack = settings();
 
     // Not covering: refused, with nothing changed and nothing stored.
@@ -329,16 +304,11 @@ async fn an_existing_racks_private_external_certificate_is_replaced_once_the_pub
     use convox_model::apply::apply;
     use convox_model::desired::desired_rack_with;
     use convox_model::plan::plan;
-    use convox_model::resource::{
-        CertificateSpec, DefaultAction, ListenerSpec, Protocol, Resource, Scope, ownership_tags,
-        role,
-    };
+    use convox_model::resource::{CertificateSpec, Resource, Scope, ownership_tags, role};
 
-    let mock = MockBackend::new();
+    let (mock, _clock, ctx) = fresh();
     mock.set_acm_validation(AcmValidation::Held);
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
-    let fp = ctx.issuer.as_ref().expect("issuer").fingerprint();
+    let fp = issuer_fingerprint(&ctx);
     let rack = settings();
 
     // The old shape: router/external/cert from the rack's CA on the 443 listener.
@@ -362,17 +332,10 @@ async fn an_existing_racks_private_external_certificate_is_replaced_once_the_pub
         Resource {
             tags: tags(role::ROUTER_LISTENER, &https),
             key: https.clone(),
-            spec: Spec::Listener(ListenerSpec {
-                load_balancer: ResourceKey::router_load_balancer(Router::External),
-                port: 443,
-                protocol: Protocol::Https,
-                default_action: DefaultAction::FixedResponse {
-                    status_code: 404,
-                    content_type: "text/plain".into(),
-                    body: "unknown host".into(),
-                },
-                certificate: Some(cert.clone()),
-            }),
+            spec: Spec::Listener(https_listener(
+                ResourceKey::router_load_balancer(Router::External),
+                Some(cert.clone()),
+            )),
         },
     );
     let p = plan(&Scope::Rack, &legacy, &[], &mock.quotas()).expect("legacy plan");

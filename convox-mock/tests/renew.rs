@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
-use common::{name, production as settings};
+use common::{covers, name, production as settings};
 use convox_mock::{Fault, Faulty, MockBackend, Target, Trigger, VirtualClock};
 use convox_model::apply::ApplyContext;
 use convox_model::backend::{Backend, ErrorKind};
@@ -112,15 +112,6 @@ async fn rack(b: &dyn Backend) -> Rack {
 
 fn state(b: &MockBackend) -> Value {
     serde_json::from_str(&b.to_json().expect("state")).expect("JSON")
-}
-
-fn covers(domain: &str, host: &str) -> bool {
-    match domain.strip_prefix("*.") {
-        Some(parent) => host
-            .split_once('.')
-            .is_some_and(|(label, rest)| !label.is_empty() && rest == parent),
-        None => domain == host,
-    }
 }
 
 /// Every hostname the rack's rules serve on an HTTPS listener, with the latest

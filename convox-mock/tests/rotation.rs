@@ -7,12 +7,12 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
-use common::{NOW, name, production as settings};
+use common::{NOW, covers, internal_rack, name, production as settings, stored_rack, web_service};
 use convox_mock::{Fault, Faulty, MockBackend, Target, Trigger, VirtualClock};
 use convox_model::apply::ApplyContext;
-use convox_model::backend::{Backend, ErrorKind};
+use convox_model::backend::ErrorKind;
 use convox_model::ca::{CaError, rotate_ca};
-use convox_model::manifest::{Manifest, Port, Scheme, Service};
+use convox_model::manifest::Manifest;
 use convox_model::name::Name;
 use convox_model::ops::{self, OpsError};
 use convox_model::tls::CertificateAuthority;
@@ -33,44 +33,34 @@ fn ctx(ca: &Arc<CertificateAuthority>, clock: &VirtualClock) -> ApplyContext {
     ApplyContext::new(name("production"), NOW, clock.sleep_fn()).with_issuer(ca.clone())
 }
 
-fn service(n: &str, internal: bool, both: bool) -> Service {
-    let mut s = Service::with_defaults(name(n));
-    s.port = Some(Port {
-        port: 3000,
-        scheme: Scheme::Http,
-    });
-    s.exposure = convox_model::manifest::Exposure::from_flags(internal, both);
-    s
-}
-
 fn manifests() -> Vec<(Name, Manifest)> {
     vec![
         (
             name("backend"),
             Manifest::from_services(vec![
-                service("api", true, false),
-                service("web", false, false),
+                web_service("api", true, false),
+                web_service("web", false, false),
             ]),
         ),
         (
             name("billing"),
-            Manifest::from_services(vec![service("ledger", true, true)]),
+            Manifest::from_services(vec![web_service("ledger", true, true)]),
         ),
     ]
+}
+
+/// A new clock, and [`deployed`] on it.
+async fn deployed_now() -> (VirtualClock, Arc<MockBackend>) {
+    let clock = VirtualClock::new();
+    let mock = deployed(&clock).await;
+    (clock, mock)
 }
 
 /// A rack with Internal=Yes and two apps, all issued by the old authority.
 async fn deployed(clock: &VirtualClock) -> Arc<MockBackend> {
     let mock = Arc::new(MockBackend::new());
     let old = ctx(&authorities().0, clock);
-    ops::set_rack_params(&*mock, &settings(), &["Internal=Yes"], &old)
-        .await
-        .expect("Internal=Yes");
-    let rack = mock
-        .load_rack(&name("production"))
-        .await
-        .expect("load")
-        .expect("stored");
+    let rack = internal_rack(&*mock, &settings(), &old).await;
     for (app, m) in manifests() {
         ops::deploy(&*mock, &rack, &app, &m, &old)
             .await
@@ -103,15 +93,6 @@ fn issuers(mock: &MockBackend) -> BTreeMap<String, Vec<String>> {
         }
     }
     out
-}
-
-fn matches(pattern: &str, host: &str) -> bool {
-    match pattern.strip_prefix("*.") {
-        Some(base) => host
-            .split_once('.')
-            .is_some_and(|(label, rest)| !label.is_empty() && rest == base),
-        None => pattern == host,
-    }
 }
 
 /// Every host routed on one of the rack's HTTPS listeners that no certificate
@@ -160,7 +141,7 @@ fn uncovered(mock: &MockBackend) -> Vec<String> {
                 .flatten()
                 .filter_map(Value::as_str)
             {
-                if !domains.iter().any(|d| matches(d, h)) {
+                if !domains.iter().any(|d| covers(d, h)) {
                     out.push(h.to_string());
                 }
             }
@@ -184,11 +165,7 @@ async fn check_rotated(mock: &MockBackend, clock: &VirtualClock) {
     for (domain, by) in &issuers {
         assert_eq!(by, &[new.fingerprint().to_string()], "{domain}");
     }
-    let rack = mock
-        .load_rack(&name("production"))
-        .await
-        .expect("load")
-        .expect("stored");
+    let rack = stored_rack(mock).await;
     let ca = rack.ca.clone().expect("recorded");
     assert_eq!(ca.fingerprint, new.fingerprint());
     assert_eq!(ca.rotating_to, None);
@@ -222,14 +199,9 @@ async fn check_rotated(mock: &MockBackend, clock: &VirtualClock) {
 
 #[tokio::test]
 async fn a_rack_refuses_another_authority_before_any_change() {
-    let clock = VirtualClock::new();
-    let mock = deployed(&clock).await;
+    let (clock, mock) = deployed_now().await;
     let (old, new) = authorities();
-    let rack = mock
-        .load_rack(&name("production"))
-        .await
-        .expect("load")
-        .expect("stored");
+    let rack = stored_rack(&*mock).await;
     assert_eq!(
         rack.ca.as_ref().map(|c| c.fingerprint.as_str()),
         Some(old.fingerprint())
@@ -258,8 +230,7 @@ async fn a_rack_refuses_another_authority_before_any_change() {
 
 #[tokio::test]
 async fn rotation_reissues_every_certificate_and_records_the_new_authority_last() {
-    let clock = VirtualClock::new();
-    let mock = deployed(&clock).await;
+    let (clock, mock) = deployed_now().await;
     let (old, new) = authorities();
     let r = rotate_ca(&*mock, &name("production"), &ctx(new, &clock), "test")
         .await
@@ -278,8 +249,7 @@ async fn rotation_reissues_every_certificate_and_records_the_new_authority_last(
 
 #[tokio::test]
 async fn a_rotation_to_another_authority_in_progress_is_refused() {
-    let clock = VirtualClock::new();
-    let mock = deployed(&clock).await;
+    let (clock, mock) = deployed_now().await;
     let (_, new) = authorities();
     // Interrupted right after recording the rotation (the first mutating call).
     let faulty = Faulty::from_arc(mock.clone(), 1).with_rule(
@@ -333,11 +303,7 @@ async fn a_rotation_interrupted_at_any_call_finishes_when_run_again() {
         }
         // Mid-rotation the old authority still deploys (nothing to change for
         // it to refuse), and so does the new one.
-        let rack = mock
-            .load_rack(&name("production"))
-            .await
-            .expect("load")
-            .expect("stored");
+        let rack = stored_rack(&*mock).await;
         let rotating = rack.ca.as_ref().is_some_and(|c| c.rotating_to.is_some());
         if rotating {
             let (app, m) = &manifests()[1];

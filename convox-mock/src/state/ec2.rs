@@ -32,7 +32,6 @@ impl State {
         spec: &SecurityGroupSpec,
         tags: &Tags,
     ) -> BackendResult<String> {
-        self.check_tags(op, tags)?;
         for r in &spec.ingress {
             check_cidr(op, &r.cidr)?;
         }

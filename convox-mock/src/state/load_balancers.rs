@@ -83,7 +83,6 @@ impl State {
         security_group_id: &str,
         tags: &Tags,
     ) -> BackendResult<CreatedLoadBalancer> {
-        self.check_tags(op, tags)?;
         check_elb_name(op, "load balancer", &spec.name)?;
         if spec.name.starts_with("internal-") {
             return Err(invalid(
@@ -284,7 +283,6 @@ impl State {
         certificate_arn: Option<&str>,
         tags: &Tags,
     ) -> BackendResult<String> {
-        self.check_tags(op, tags)?;
         let lb = find(&self.load_balancers, op, "load balancer", load_balancer_arn)?;
         let lb_path = lb_path(load_balancer_arn, &lb.name);
         self.check_listener_certificate(op, spec.protocol, certificate_arn)?;

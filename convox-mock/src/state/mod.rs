@@ -119,6 +119,12 @@ pub(super) fn find_mut<'a, T>(
     items.get_mut(id).ok_or_else(|| not_found(op, what, id))
 }
 
+/// AWS's words for `given` `what`s where `holder` holds at most `limit`, if
+/// that is too many.
+pub(super) fn over_limit(given: usize, what: &str, holder: &str, limit: usize) -> Option<String> {
+    (given > limit).then(|| format!("{given} {what} given; {holder} holds at most {limit}"))
+}
+
 /// Whether an item of `items` other than `except` (the one being changed) is
 /// `same`: a port or a priority already taken.
 pub(super) fn held_by_another<T>(
@@ -181,17 +187,17 @@ impl State {
         )
     }
 
-    pub(super) fn check_tags(&self, op: &str, tags: &Tags) -> BackendResult<()> {
-        if tags.len() > self.quotas.tags_per_resource {
-            return Err(invalid(
-                op,
-                format!(
-                    "{} tags given; a resource holds at most {}",
-                    tags.len(),
-                    self.quotas.tags_per_resource
-                ),
-            ));
+    /// AWS's limit on the tags of one resource: checked for every create that
+    /// takes tags, by the backend's one dispatch ([`crate::MockBackend`]).
+    pub(crate) fn check_tags(&self, op: &str, tags: &Tags) -> BackendResult<()> {
+        match over_limit(
+            tags.len(),
+            "tags",
+            "a resource",
+            self.quotas.tags_per_resource,
+        ) {
+            Some(msg) => Err(invalid(op, msg)),
+            None => Ok(()),
         }
-        Ok(())
     }
 }

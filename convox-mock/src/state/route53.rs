@@ -49,7 +49,6 @@ impl State {
         spec: &HostedZoneSpec,
         tags: &Tags,
     ) -> BackendResult<String> {
-        self.check_tags(op, tags)?;
         let name = dns_norm(&spec.name);
         if name.is_empty() || name.split('.').any(str::is_empty) {
             return Err(invalid(

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     State, conflict, delete_unused, find, find_mut, held_by_another, invalid, not_found,
-    quota_exceeded,
+    over_limit, quota_exceeded,
 };
 use crate::ids;
 
@@ -70,15 +70,9 @@ impl State {
                 "a host-header condition needs at least one value",
             ));
         }
-        if hosts.len() > self.quotas.condition_values_per_rule {
-            return Err(quota_exceeded(
-                op,
-                format!(
-                    "{} host-header values given; a rule holds at most {}",
-                    hosts.len(),
-                    self.quotas.condition_values_per_rule
-                ),
-            ));
+        let limit = self.quotas.condition_values_per_rule;
+        if let Some(msg) = over_limit(hosts.len(), "host-header values", "a rule", limit) {
+            return Err(quota_exceeded(op, msg));
         }
         find(&self.target_groups, op, "target group", target_group_arn)?;
         let lb = self
@@ -144,7 +138,6 @@ impl State {
         target_group_arn: &str,
         tags: &Tags,
     ) -> BackendResult<String> {
-        self.check_tags(op, tags)?;
         let Some(priority) = spec.priority else {
             return Err(invalid(op, "a rule needs a priority"));
         };

@@ -48,7 +48,6 @@ impl State {
         spec: &TargetGroupSpec,
         tags: &Tags,
     ) -> BackendResult<String> {
-        self.check_tags(op, tags)?;
         check_elb_name(op, "target group", &spec.name)?;
         check_health(op, spec)?;
         if spec.port == 0 {

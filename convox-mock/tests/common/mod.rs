@@ -3,14 +3,18 @@
 
 #![allow(dead_code)]
 
+pub mod replay;
+
 use std::sync::Arc;
 
-use convox_mock::VirtualClock;
+use convox_mock::{MockBackend, VirtualClock};
 use convox_model::apply::ApplyContext;
 use convox_model::backend::{Backend, CreatedLoadBalancer};
 use convox_model::conformance::fake_certificate;
 use convox_model::exposure::Router;
+use convox_model::manifest::{Exposure, Port, Scheme, Service};
 use convox_model::name::Name;
+use convox_model::ops;
 use convox_model::params::RackParams;
 use convox_model::rack::{Rack, Vpc};
 use convox_model::resource::{
@@ -54,6 +58,79 @@ pub fn production() -> Rack {
 pub fn production_ctx(clock: &VirtualClock) -> ApplyContext {
     let ca = CertificateAuthority::generate(&name("production"), NOW).expect("CA");
     ApplyContext::new(name("production"), NOW, clock.sleep_fn()).with_issuer(Arc::new(ca))
+}
+
+/// A new mock, the clock its context sleeps on, and a context for `production`
+/// ([`production_ctx`]): what most operations tests start from.
+pub fn fresh() -> (MockBackend, VirtualClock, ApplyContext) {
+    let clock = VirtualClock::new();
+    let ctx = production_ctx(&clock);
+    (MockBackend::new(), clock, ctx)
+}
+
+/// The `production` rack as `b` stored it.
+pub async fn stored_rack(b: &dyn Backend) -> Rack {
+    b.load_rack(&name("production"))
+        .await
+        .expect("load")
+        .expect("stored")
+}
+
+/// `settings` after `rack params set Internal=Yes` (both routers), as `b`
+/// stored it.
+pub async fn internal_rack(b: &dyn Backend, settings: &Rack, ctx: &ApplyContext) -> Rack {
+    ops::set_rack_params(b, settings, &["Internal=Yes"], ctx)
+        .await
+        .expect("Internal=Yes");
+    stored_rack(b).await
+}
+
+/// Whether a certificate for `pattern` (a name, or `*.` and a name standing for
+/// exactly one label more) covers `host`: the tests' own reading of TLS's rule,
+/// apart from the model's.
+pub fn covers(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(parent) => host
+            .split_once('.')
+            .is_some_and(|(label, rest)| !label.is_empty() && rest == parent),
+        None => pattern == host,
+    }
+}
+
+/// The fingerprint of the authority `ctx` issues with.
+pub fn issuer_fingerprint(ctx: &ApplyContext) -> String {
+    ctx.issuer.as_ref().expect("issuer").fingerprint()
+}
+
+/// A router's HTTPS listener on `load_balancer`, answering 404 for an unknown
+/// host, as the rack's desired state has it.
+pub fn https_listener(
+    load_balancer: ResourceKey,
+    certificate: Option<ResourceKey>,
+) -> ListenerSpec {
+    ListenerSpec {
+        load_balancer,
+        port: 443,
+        protocol: Protocol::Https,
+        default_action: DefaultAction::FixedResponse {
+            status_code: 404,
+            content_type: "text/plain".into(),
+            body: "unknown host".into(),
+        },
+        certificate,
+    }
+}
+
+/// A service `n` on HTTP port 3000, exposed as the flags say
+/// ([`Exposure::from_flags`]).
+pub fn web_service(n: &str, internal: bool, both: bool) -> Service {
+    let mut s = Service::with_defaults(name(n));
+    s.port = Some(Port {
+        port: 3000,
+        scheme: Scheme::Http,
+    });
+    s.exposure = Exposure::from_flags(internal, both);
+    s
 }
 
 pub fn tags(key: &ResourceKey) -> Tags {
@@ -156,17 +233,10 @@ pub async fn router(b: &dyn Backend, lb_name: &str) -> Router443 {
     let listener = b
         .create_listener(
             &lb.arn,
-            &ListenerSpec {
-                load_balancer: ResourceKey::router_load_balancer(r),
-                port: 443,
-                protocol: Protocol::Https,
-                default_action: DefaultAction::FixedResponse {
-                    status_code: 404,
-                    content_type: "text/plain".into(),
-                    body: "unknown host".into(),
-                },
-                certificate: Some(ResourceKey::router_certificate(r)),
-            },
+            &https_listener(
+                ResourceKey::router_load_balancer(r),
+                Some(ResourceKey::router_certificate(r)),
+            ),
             Some(&cert),
             &tags(&ResourceKey::router_listener(r, 443)),
         )

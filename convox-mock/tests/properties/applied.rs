@@ -17,7 +17,6 @@ use convox_model::rack::{Rack, Vpc};
 use convox_model::resource::{Observed, ResourceSpec as Spec};
 use convox_model::tls::CertificateAuthority;
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 
 const NOW: i64 = 1_700_000_000;
 /// Names with dashes: app `shop` with service `api-web` and app `shop-api` with
@@ -151,11 +150,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 64,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::common::replay::kept_failures(64))]
 
     /// Deploying leaves nothing to plan; a deploy of another manifest then does
     /// too, changes nothing outside the app, and an identical redeploy makes no

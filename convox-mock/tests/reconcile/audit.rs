@@ -13,11 +13,17 @@ use convox_model::audit::{AuditReport, Finding, audit};
 use convox_model::backend::Backend;
 use convox_model::exposure::Router;
 use convox_model::observe::observe_all;
+use convox_model::resource::ResourceKey;
 use serde_json::{Value, json};
 
 use crate::input::{NOW, RACK, VPC_CIDR, name};
 use crate::reference::Model;
 use crate::sut::{Sut, obj, owned, record_key, state_json, tag};
+
+/// The router of a resource in the raw state, read from its key tag.
+fn router_of(resource: &Value) -> Option<Router> {
+    tag(resource, "convox:key").and_then(|k| ResourceKey::from_raw(k).subject().router())
+}
 
 /// The audit of the state `json`, with the rack as stored there.
 fn audit_of(sut: &Sut, model: &Model, json: &Value) -> AuditReport {
@@ -164,19 +170,12 @@ pub fn check(sut: &Sut, model: &Model) {
     if let Some(rule) = owned_by_key(&state, "rules", |k| k.ends_with("/rule")) {
         let mut s = state.clone();
         s["rules"][&rule]["hosts"] = json!(["drift.example.org"]);
-        let router = if tag(&state["rules"][&rule], "convox:key")
-            .is_some_and(|k| k.ends_with("/internal/rule"))
-        {
-            Router::Internal
-        } else {
-            Router::External
-        };
         assert_exactly(
             &audit_of(sut, model, &s),
             &clean,
             Finding::HostNotCovered {
+                router: router_of(&state["rules"][&rule]),
                 rule,
-                router: Some(router),
                 hostname: "drift.example.org".into(),
             },
             "changing a rule's host",
@@ -195,15 +194,7 @@ pub fn check(sut: &Sut, model: &Model) {
             "target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/foreign/1",
             "tags": {},
         });
-        let router = tag(&state["listeners"][&listener], "convox:key")
-            .and_then(|k| k.split('/').nth(1))
-            .map(|r| {
-                if r == "internal" {
-                    Router::Internal
-                } else {
-                    Router::External
-                }
-            });
+        let router = router_of(&state["listeners"][&listener]);
         assert_exactly(
             &audit_of(sut, model, &s),
             &clean,

@@ -39,12 +39,14 @@ mod adversary;
 // Day-2 safety: `rack audit` reports exactly the drift injected.
 mod audit;
 mod checks;
+// The mock tests' shared builders and proptest configuration.
+#[path = "../common/mod.rs"]
+mod common;
 mod input;
 mod reference;
 mod sut;
 
 use convox_mock::VirtualClock;
-use proptest::test_runner::{Config, FileFailurePersistence};
 use proptest_state_machine::{StateMachineTest, prop_state_machine};
 
 use reference::{Model, Outcome, Reference, Transition};
@@ -138,13 +140,9 @@ impl<const FAULTS: bool, const SMALL: bool> StateMachineTest for Reconcile<FAULT
 }
 
 prop_state_machine! {
-    #![proptest_config(Config {
-        cases: 256,
-        // A failing sequence is kept in `main.proptest-regressions` and tried
-        // first on every later run.
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        .. Config::default()
-    })]
+    // A failing sequence is kept in `main.proptest-regressions` and tried
+    // first on every later run.
+    #![proptest_config(common::replay::kept_failures(256))]
 
     #[test]
     fn reconcile_keeps_the_invariants(sequential 1..12 => Reconcile<false, false>);

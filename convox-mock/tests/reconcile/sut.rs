@@ -13,17 +13,19 @@ use convox_model::desired::desired_app_with;
 use convox_model::manifest::Scheme;
 use convox_model::observe::observe_all;
 use convox_model::ops::{self, OpsError};
-use convox_model::plan::{PlanError, plan};
-use convox_model::public_cert;
+use convox_model::plan::{Plan, PlanError, plan};
+use convox_model::public_cert::{self, ExternalCertificate};
+use convox_model::rack::Rack;
 use convox_model::resource::{
-    CertificateSpec, DefaultAction, HealthCheck, LbScheme, ListenerRuleSpec, ListenerSpec,
-    LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol, ResourceKey, ResourceSpec as Spec,
-    Scope, SecurityGroupSpec, Tags, TargetGroupSpec, parse_record_owner_value, record_owner_value,
+    CertificateSpec, DefaultAction, LbScheme, ListenerRuleSpec, ListenerSpec, LoadBalancerAddress,
+    LoadBalancerSpec, Observed, ResourceKey, ResourceSpec as Spec, Scope, SecurityGroupSpec, Tags,
+    TargetGroupSpec, parse_record_owner_value, record_owner_value,
 };
 use convox_model::tls::CertificateAuthority;
 use serde_json::Value;
 
 use crate::adversary::{faulty, inflict};
+use crate::common;
 use crate::input::{APPS, Exposure, NOW, RACK, Svc, manifest, name, settings};
 use crate::reference::{Model, Outcome, Transition};
 
@@ -96,10 +98,9 @@ async fn seed_untagged(b: &MockBackend) -> LoadBalancerAddress {
     let sg = b
         .create_security_group(
             &SecurityGroupSpec {
-                name: "legacy".into(),
                 description: "someone else's".into(),
-                vpc_id: "vpc-1".into(),
                 ingress: vec![],
+                ..common::sg_spec("legacy")
             },
             &none,
         )
@@ -108,11 +109,9 @@ async fn seed_untagged(b: &MockBackend) -> LoadBalancerAddress {
     let lb = b
         .create_load_balancer(
             &LoadBalancerSpec {
-                name: "legacy".into(),
-                scheme: LbScheme::InternetFacing,
                 subnets: vec!["subnet-a".into()],
                 security_group: ResourceKey::from_raw("x"),
-                other_security_groups: Vec::new(),
+                ..common::lb_spec("legacy", LbScheme::InternetFacing)
             },
             &sg,
             &none,
@@ -134,15 +133,12 @@ async fn seed_untagged(b: &MockBackend) -> LoadBalancerAddress {
         .create_listener(
             &lb.arn,
             &ListenerSpec {
-                load_balancer: ResourceKey::from_raw("x"),
-                port: 443,
-                protocol: Protocol::Https,
                 default_action: DefaultAction::FixedResponse {
                     status_code: 404,
                     content_type: "text/plain".into(),
                     body: "no".into(),
                 },
-                certificate: None,
+                ..common::https_listener(ResourceKey::from_raw("x"), None)
             },
             Some(&cert),
             &none,
@@ -152,15 +148,8 @@ async fn seed_untagged(b: &MockBackend) -> LoadBalancerAddress {
     let tg = b
         .create_target_group(
             &TargetGroupSpec {
-                name: "legacy".into(),
-                protocol: Protocol::Http,
                 port: 80,
-                vpc_id: "vpc-1".into(),
-                health: HealthCheck {
-                    path: "/".into(),
-                    interval: 5,
-                    timeout: 4,
-                },
+                ..common::tg_spec("legacy")
             },
             &none,
         )
@@ -170,9 +159,8 @@ async fn seed_untagged(b: &MockBackend) -> LoadBalancerAddress {
         &listener,
         &ListenerRuleSpec {
             listener: ResourceKey::from_raw("x"),
-            priority: Some(1),
-            hosts: vec!["app.legacy.example.com".into()],
             target_group: ResourceKey::from_raw("x"),
+            ..common::rule_spec(1, &["app.legacy.example.com"])
         },
         &tg,
         &none,
@@ -480,19 +468,7 @@ impl Sut {
             .desired;
         let p = plan(&Scope::App(app.clone()), &desired, &observed, &b.quotas()).expect("plan");
         assert!(p.is_empty(), "app plan after a deploy is not empty:\n{p}");
-        let p = plan(
-            &Scope::Rack,
-            &public_cert::desired_rack_for(
-                &rack,
-                &fingerprint(model.ca),
-                &external,
-                &observed,
-                &convox_model::pool::shards_kept(&observed),
-            ),
-            &observed,
-            &b.quotas(),
-        )
-        .expect("plan");
+        let p = self.rack_plan(&rack, &fingerprint(model.ca), &external, &observed);
         assert!(p.is_empty(), "rack plan after a deploy is not empty:\n{p}");
         let before = b.calls().mutations;
         let report = self
@@ -504,6 +480,20 @@ impl Sut {
             0,
             "an identical redeploy made mutating calls"
         );
+    }
+
+    /// The rack's plan for `rack`, its authority `fp` and external certificate
+    /// `external` against `observed`, the pools' load balancers kept.
+    fn rack_plan(
+        &self,
+        rack: &Rack,
+        fp: &str,
+        external: &ExternalCertificate,
+        observed: &[Observed],
+    ) -> Plan {
+        let shards = convox_model::pool::shards_kept(observed);
+        let desired = public_cert::desired_rack_for(rack, fp, external, observed, &shards);
+        plan(&Scope::Rack, &desired, observed, &self.mock.quotas()).expect("plan")
     }
 
     /// After a rotation: every certificate the rack owns is issued by the new
@@ -534,19 +524,7 @@ impl Sut {
         let external = self
             .block_on(public_cert::external_certificate(b, &stored))
             .expect("external certificate");
-        let p = plan(
-            &Scope::Rack,
-            &public_cert::desired_rack_for(
-                &model.rack(),
-                &fp,
-                &external,
-                &observed,
-                &convox_model::pool::shards_kept(&observed),
-            ),
-            &observed,
-            &b.quotas(),
-        )
-        .expect("plan");
+        let p = self.rack_plan(&model.rack(), &fp, &external, &observed);
         assert!(
             p.is_empty(),
             "rack plan after a rotation is not empty:\n{p}"
