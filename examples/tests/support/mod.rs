@@ -1,6 +1,6 @@
 //! What the CLI's tests share: a session in a fresh directory (its state, its
-//! per-user config home) that runs `convox` as a terminal would, and the
-//! example app's convox.yml.
+//! per-user config home) that runs `convox` as a terminal would, the example
+//! app's convox.yml, and command lines written as one string.
 
 // Tests fail loudly on unexpected input: unwrapping is how they say so.
 #![allow(clippy::unwrap_used, dead_code)]
@@ -26,6 +26,71 @@ pub fn env_in(dir: &Path) -> Environment {
     Environment::in_dir(dir).with_var("XDG_CONFIG_HOME", config.to_str().unwrap())
 }
 
+/// A fresh, empty directory under the system's temporary one, named after
+/// the test binary's `prefix` and `name`.
+pub fn fresh_dir(prefix: &str, name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir =
+        std::env::temp_dir().join(format!("convox-{prefix}-{}-{name}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A convox.yml holding `text`, in a fresh directory of its own (named after
+/// the test binary); its path.
+pub fn temp_file(text: &str) -> String {
+    let path = fresh_dir(env!("CARGO_CRATE_NAME"), "yml").join("convox.yml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// Runs `convox ARGS…` in `env`; returns (exit code, stdout, stderr).
+pub fn convox_in(env: &Environment, args: &[&str]) -> (i32, String, String) {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let argv = std::iter::once("convox").chain(args.iter().copied());
+    let code = run_in(env, argv, &mut out, &mut err);
+    (
+        code,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
+
+/// Runs `convox ARGS…` in a fresh directory of its own (named after the test
+/// binary), removed after; returns (exit code, stdout, stderr).
+pub fn convox(args: &[&str]) -> (i32, String, String) {
+    let dir = fresh_dir(env!("CARGO_CRATE_NAME"), "run");
+    let result = convox_in(&env_in(&dir), args);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// `convox check FILE -r r -a a WORDS…`: the convox.yml `file` on a rack and
+/// an app that ask nothing of it.
+pub fn check_plain(file: &str, tail: &str) -> (i32, String, String) {
+    convox(&argv(&["check", file, "-r", "r", "-a", "a"], tail))
+}
+
+/// Runs a command that must succeed in `env`; returns (stdout, stderr).
+pub fn ok_in(env: &Environment, args: &[&str]) -> (String, String) {
+    let (code, out, err) = convox_in(env, args);
+    assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
+    (out, err)
+}
+
+/// A command line's words, as a shell splits `line` at white space.
+pub fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+/// `head` as given (a path may hold a space), then the words of `tail`.
+pub fn argv<'a>(head: &[&'a str], tail: &'a str) -> Vec<&'a str> {
+    head.iter().copied().chain(words(tail)).collect()
+}
+
 /// A terminal session: a fresh directory holding the state and the CA,
 /// removed at the end.
 pub struct Session {
@@ -36,13 +101,16 @@ pub struct Session {
 impl Session {
     /// A fresh directory named after the test binary's `prefix` and `name`.
     pub fn new(prefix: &str, name: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("convox-{prefix}-{}-{name}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Session { dir }
+        Session {
+            dir: fresh_dir(prefix, name),
+        }
+    }
+
+    /// A fresh directory holding the example app's convox.yml.
+    pub fn project(prefix: &str, name: &str) -> Self {
+        let s = Session::new(prefix, name);
+        std::fs::copy(backend_yml(), s.dir.join("convox.yml")).unwrap();
+        s
     }
 
     /// The mock's state file.
@@ -59,20 +127,14 @@ impl Session {
     /// [`Session::convox`] with more environment variables.
     pub fn convox_with(&self, vars: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
         let state = self.state().display().to_string();
-        let mut out = Vec::new();
-        let mut err = Vec::new();
-        let argv = ["convox", "--state", state.as_str()]
+        let argv: Vec<&str> = ["--state", state.as_str()]
             .into_iter()
-            .chain(args.iter().copied());
+            .chain(args.iter().copied())
+            .collect();
         let env = vars
             .iter()
             .fold(env_in(&self.dir), |env, (k, v)| env.with_var(k, v));
-        let code = run_in(&env, argv, &mut out, &mut err);
-        (
-            code,
-            String::from_utf8(out).unwrap(),
-            String::from_utf8(err).unwrap(),
-        )
+        convox_in(&env, &argv)
     }
 
     /// Runs a command that must succeed; returns its stdout.
