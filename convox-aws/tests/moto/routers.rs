@@ -9,7 +9,7 @@ use convox_model::resource::{
 };
 
 use crate::support::MotoEnv;
-use crate::support::specs::{find, make_internal_router, not_found, rack_tags, redirect, sg_spec};
+use crate::support::specs::{find, not_found, rack_tags, redirect, sg_spec, with_internal_router};
 
 #[tokio::test]
 #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
@@ -73,9 +73,8 @@ async fn security_group_round_trip() {
 #[tokio::test]
 #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn router_round_trip_resolves_references_to_keys() {
-    let env = MotoEnv::new("router").await;
+    let (env, ids) = with_internal_router("router").await;
     let b = &env.backend;
-    let ids = make_internal_router(&env).await;
     let calls = b.calls();
     assert_eq!(calls.get("AddTags"), 0, "tags go in the create calls");
     assert_eq!(calls.mutating(), 6, "{calls:?}");

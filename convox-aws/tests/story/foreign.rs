@@ -3,14 +3,15 @@
 
 use convox_model::backend::Backend;
 use convox_model::resource::{
-    CertificateSpec, HostedZoneSpec, LbScheme, ListenerRuleSpec, RecordAction, RecordChange,
-    ResourceKey, Tags,
+    CertificateSpec, LbScheme, ListenerRuleSpec, RecordAction, RecordChange, ResourceKey, Tags,
 };
 use convox_model::tls::CertificateAuthority;
 use serde_json::Value;
 
 use crate::support::inspect::{arr, lb_named, zone_named};
-use crate::support::specs::{lb_spec, listener_spec, not_found, security_group, target_group};
+use crate::support::specs::{
+    lb_spec, listener_spec, not_found, security_group, target_group, zone_spec,
+};
 use crate::support::{MotoEnv, name, now};
 
 pub struct Foreign {
@@ -77,14 +78,7 @@ pub async fn make_foreign(env: &MotoEnv) -> Foreign {
         .await
         .unwrap();
     let zone = b
-        .create_hosted_zone(
-            &HostedZoneSpec {
-                name: "foreign.example".into(),
-                vpc_id: env.vpc.id.clone(),
-                region: env.region.clone(),
-            },
-            &none,
-        )
+        .create_hosted_zone(&zone_spec(&env, "foreign.example"), &none)
         .await
         .unwrap();
     b.change_records(

@@ -7,9 +7,9 @@
 use convox_model::backend::{Backend, BackendResult};
 use convox_model::exposure::Router;
 use convox_model::resource::{
-    CertificateSpec, DefaultAction, HealthCheck, IngressRule, LbScheme, ListenerRuleSpec,
-    ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol, ResourceKey,
-    SecurityGroupSpec, Tags, TargetGroupSpec, ownership_tags,
+    CertificateSpec, DefaultAction, HealthCheck, HostedZoneSpec, IngressRule, LbScheme,
+    ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol,
+    ResourceKey, SecurityGroupSpec, Tags, TargetGroupSpec, ownership_tags,
 };
 
 use super::{MotoEnv, certificate, name};
@@ -200,6 +200,23 @@ pub struct RouterIds {
     pub cert: String,
     pub http: String,
     pub https: String,
+}
+
+/// A private hosted zone named `name` in the rack's VPC and region.
+pub fn zone_spec(env: &MotoEnv, name: &str) -> HostedZoneSpec {
+    HostedZoneSpec {
+        name: name.into(),
+        vpc_id: env.vpc.id.clone(),
+        region: env.region.clone(),
+    }
+}
+
+/// A fresh rack named after `test` (as [`MotoEnv::new`]) with its internal
+/// router made (as [`make_internal_router`]).
+pub async fn with_internal_router(test: &str) -> (MotoEnv, RouterIds) {
+    let env = MotoEnv::new(test).await;
+    let ids = make_internal_router(&env).await;
+    (env, ids)
 }
 
 /// The rack's internal router, as the engine would make it: security group,
