@@ -109,6 +109,19 @@ fn deploy(extra: &[&str]) -> Vec<String> {
     extra.iter().chain(&words).map(|s| s.to_string()).collect()
 }
 
+/// `rack ca rotate -r production --new-ca FILE`.
+fn rotate_to(new_ca: &str) -> [&str; 7] {
+    [
+        "rack",
+        "ca",
+        "rotate",
+        "-r",
+        "production",
+        "--new-ca",
+        new_ca,
+    ]
+}
+
 fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
@@ -199,15 +212,7 @@ fn rotation_moves_every_certificate_to_the_new_ca_and_refuses_the_old() {
 
     let new_ca = p.dir.join("keys/new-ca.pem");
     let new_flag = new_ca.to_str().unwrap();
-    let (out, err) = p.ok(&[
-        "rack",
-        "ca",
-        "rotate",
-        "-r",
-        "production",
-        "--new-ca",
-        new_flag,
-    ]);
+    let (out, err) = p.ok(&rotate_to(new_flag));
     assert!(
         err.contains("Generated the rack's certificate authority"),
         "{err}"
@@ -237,15 +242,7 @@ fn rotation_moves_every_certificate_to_the_new_ca_and_refuses_the_old() {
     assert!(err.contains(&new) && err.contains(", 0 mutating"), "{err}");
 
     // Run again, it changes nothing.
-    let (out, _) = p.ok(&[
-        "rack",
-        "ca",
-        "rotate",
-        "-r",
-        "production",
-        "--new-ca",
-        new_flag,
-    ]);
+    let (out, _) = p.ok(&rotate_to(new_flag));
     assert!(out.contains("0 certificates re-issued"), "{out}");
 }
 
@@ -255,15 +252,7 @@ fn rotation_of_a_rack_never_created_is_refused_before_generating_anything() {
     let new_ca = p.dir.join("new.pem");
     let (code, _, err) = p.run(
         &p.env_with_config("config"),
-        &[
-            "rack",
-            "ca",
-            "rotate",
-            "-r",
-            "production",
-            "--new-ca",
-            new_ca.to_str().unwrap(),
-        ],
+        &rotate_to(new_ca.to_str().unwrap()),
     );
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("has not been set up yet"), "{err}");

@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 
 use convox_model::apply::{ApplyContext, SleepFn};
 use convox_model::aws::Quotas;
+use convox_model::check::parse;
 use convox_model::exposure::Router;
-use convox_model::manifest::{Exposure, Manifest, Port, Scheme, Service};
+use convox_model::manifest::Manifest;
 use convox_model::ops;
 use convox_model::params::RackParams;
 use convox_model::pool::DRAIN_SECONDS;
@@ -53,21 +54,14 @@ fn rack(env: &MotoEnv) -> Rack {
     env.rack_config(RackParams::new(true, false).unwrap())
 }
 
-/// `n` internal services `s0`….
+/// `n` internal services `s0`…, as the app's convox.yml says them.
 fn manifest(n: usize) -> Manifest {
-    Manifest::from_services(
-        (0..n)
-            .map(|i| {
-                let mut s = Service::with_defaults(name(&format!("s{i}")));
-                s.port = Some(Port {
-                    port: 3000,
-                    scheme: Scheme::Http,
-                });
-                s.exposure = Exposure::Internal;
-                s
-            })
-            .collect(),
-    )
+    let services: String = (0..n)
+        .map(|i| format!("  s{i}:\n    port: 3000\n    internal: true\n"))
+        .collect();
+    parse(&format!("services:\n{services}"), &BTreeMap::new())
+        .unwrap()
+        .manifest
 }
 
 fn host(env: &MotoEnv, app: &str, service: usize) -> String {

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use convox_aws::{AwsBackend, AwsBackendBuilder};
 use convox_examples::{Environment, run_in};
 use serde_json::Value;
 
@@ -91,6 +92,46 @@ pub fn argv<'a>(head: &[&'a str], tail: &'a str) -> Vec<&'a str> {
     head.iter().copied().chain(words(tail)).collect()
 }
 
+/// A rack name unique to this run (the process and the clock), starting with
+/// `prefix`: the emulator's account outlives a test run.
+pub fn unique_rack(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}{}x{}", std::process::id(), nanos % 100_000)
+}
+
+/// The global flags that point `convox` at the AWS emulator at `endpoint`,
+/// with the rack's certificate authority in the file `ca`.
+pub fn on_aws<'a>(endpoint: &'a str, ca: &'a str) -> [&'a str; 6] {
+    ["--backend", "aws", "--endpoint-url", endpoint, "--ca", ca]
+}
+
+/// A runtime and the AWS backend on the emulator at `endpoint`: what a test
+/// does at the console, beside the command line.
+pub fn aws_on(endpoint: &str) -> (tokio::runtime::Runtime, AwsBackend) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let aws = rt
+        .block_on(
+            AwsBackendBuilder::from_env()
+                .with_endpoint_url(endpoint)
+                .build(),
+        )
+        .unwrap();
+    (rt, aws)
+}
+
+/// The emulator's default VPC, found the way a user would.
+pub fn default_vpc(rt: &tokio::runtime::Runtime, aws: &AwsBackend) -> String {
+    rt.block_on(aws.default_vpc())
+        .unwrap()
+        .expect("moto has a default VPC")
+}
+
 /// A terminal session: a fresh directory holding the state and the CA,
 /// removed at the end.
 pub struct Session {
@@ -147,6 +188,13 @@ impl Session {
         let (code, out, err) = self.convox_with(vars, args);
         assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
         out
+    }
+
+    /// Runs a command that must be refused (exit 1); returns its stderr.
+    pub fn refused(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.convox(args);
+        assert_eq!(code, 1, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
+        err
     }
 
     /// The mock's state, as JSON.
