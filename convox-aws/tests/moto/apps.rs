@@ -101,13 +101,12 @@ async fn app_resources_round_trip() {
         Spec::TargetGroup(tg_spec(&env, "/ready"))
     );
 
-    b.remove_listener_certificate(&ids.https, &cert)
-        .await
-        .unwrap();
-    // Detaching one not attached succeeds.
-    b.remove_listener_certificate(&ids.https, &cert)
-        .await
-        .unwrap();
+    // Detaching, and again once it is not attached: both succeed.
+    for _ in 0..2 {
+        b.remove_listener_certificate(&ids.https, &cert)
+            .await
+            .unwrap();
+    }
     let seen = b.observe(&env.rack, &scope).await.unwrap();
     assert!(find(&seen, &ResourceKey::app_listener_certificate(&app)).is_none());
 

@@ -4,7 +4,7 @@
 //! The library's resource types are named here and in the test files' `use`
 //! lines only, so that a rename touches few places.
 
-use convox_model::backend::{Backend, BackendResult};
+use convox_model::backend::{Backend, BackendError, BackendResult, ErrorKind};
 use convox_model::exposure::Router;
 use convox_model::resource::{
     CertificateSpec, DefaultAction, HealthCheck, HostedZoneSpec, IngressRule, LbScheme,
@@ -200,6 +200,13 @@ pub struct RouterIds {
     pub cert: String,
     pub http: String,
     pub https: String,
+}
+
+/// The error `result` holds, asserted to be of `kind`.
+pub fn error_of<T: std::fmt::Debug>(result: BackendResult<T>, kind: ErrorKind) -> BackendError {
+    let err = result.expect_err("the call fails");
+    assert_eq!(err.kind, kind, "{err}");
+    err
 }
 
 /// A private hosted zone named `name` in the rack's VPC and region.
