@@ -49,8 +49,7 @@ fn internal_services_story_on_the_mock() {
     assert_eq!(out, INTERNAL);
 
     // First deploy: the plan, one progress line per action, endpoints and links.
-    let (code, out, err) = s.convox(&deploy_args(&f, "backend"));
-    assert_eq!(code, 0, "{err}");
+    let (out, err) = s.ok_both(&deploy_args(&f, "backend"));
     assert!(
         out.contains("+ listener rule app/backend/api/internal/rule"),
         "{out}"
@@ -72,11 +71,10 @@ fn internal_services_story_on_the_mock() {
 
     // Second deploy: nothing to do, not one mutating call, the state untouched.
     let before = std::fs::read_to_string(s.state()).unwrap();
-    let (code, out, err) = s.convox(&argv(
+    let (out, err) = s.ok_both(&argv(
         &["--show-calls", "deploy", &f],
         "--rack production --app backend",
     ));
-    assert_eq!(code, 0, "{err}");
     assert!(
         out.starts_with("No changes. backend is up to date.\n"),
         "{out}"
@@ -199,8 +197,7 @@ fn deleting_an_app_leaves_the_rack_and_other_apps() {
     assert!(out.contains("front: CART_URL=https://cart.shop.production.convox"));
     let rack_before = s.mock().inventory();
 
-    let (code, out, err) = s.convox(&words("apps delete backend --rack production"));
-    assert_eq!(code, 0, "{err}");
+    let (out, err) = s.ok_both(&words("apps delete backend --rack production"));
     assert!(out.contains("Deleted app backend"), "{out}");
     assert!(
         err.contains("deleted listener rule app/backend/api/internal/rule"),
@@ -257,8 +254,7 @@ fn a_first_deploy_creates_the_rack_it_needs_and_plan_shows_it() {
     );
     assert!(!s.state().exists(), "plan saves nothing");
 
-    let (code, out, err) = s.convox(&deploy_args(&web, "site"));
-    assert_eq!(code, 0, "{err}");
+    let (out, err) = s.ok_both(&deploy_args(&web, "site"));
     assert!(err.contains("created hosted zone zone"), "{err}");
     assert!(
         out.contains("web  external  https://site-web.production.example.com"),

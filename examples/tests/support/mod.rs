@@ -185,9 +185,19 @@ impl Session {
 
     /// [`Session::ok`] with more environment variables (`CONVOX_NOW`, say).
     pub fn ok_with(&self, vars: &[(&str, &str)], args: &[&str]) -> String {
+        self.ok_both_with(vars, args).0
+    }
+
+    /// Runs a command that must succeed; returns its stdout and stderr.
+    pub fn ok_both(&self, args: &[&str]) -> (String, String) {
+        self.ok_both_with(&[], args)
+    }
+
+    /// [`Session::ok_both`] with more environment variables.
+    pub fn ok_both_with(&self, vars: &[(&str, &str)], args: &[&str]) -> (String, String) {
         let (code, out, err) = self.convox_with(vars, args);
         assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
-        out
+        (out, err)
     }
 
     /// Runs a command that must be refused (exit 1); returns its stderr.
