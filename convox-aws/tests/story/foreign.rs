@@ -66,7 +66,7 @@ pub async fn make_foreign(env: &MotoEnv) -> Foreign {
         .await
         .unwrap();
     let zone = b
-        .create_hosted_zone(&zone_spec(&env, "foreign.example"), &none)
+        .create_hosted_zone(&zone_spec(env, "foreign.example"), &none)
         .await
         .unwrap();
     b.change_records(
