@@ -48,23 +48,27 @@ def pages(c, operation, key, **kwargs):
         yield from page.get(key, [])
 
 
+# Per kind of action with a configuration: where AWS puts it, and the fields a
+# reader checks (the name here, AWS's name).
+ACTION_CONFIGS = {
+    "redirect": (
+        "RedirectConfig",
+        {"protocol": "Protocol", "port": "Port", "status_code": "StatusCode"},
+    ),
+    "fixed-response": (
+        "FixedResponseConfig",
+        {"status_code": "StatusCode", "content_type": "ContentType", "message_body": "MessageBody"},
+    ),
+}
+
+
 def action(a):
     """A listener or rule action, reduced to what a reader checks."""
     out = {"type": a["Type"]}
-    if a["Type"] == "redirect":
-        r = a["RedirectConfig"]
-        out.update(
-            protocol=r.get("Protocol"),
-            port=r.get("Port"),
-            status_code=r.get("StatusCode"),
-        )
-    elif a["Type"] == "fixed-response":
-        r = a["FixedResponseConfig"]
-        out.update(
-            status_code=r.get("StatusCode"),
-            content_type=r.get("ContentType"),
-            message_body=r.get("MessageBody"),
-        )
+    if a["Type"] in ACTION_CONFIGS:
+        key, fields = ACTION_CONFIGS[a["Type"]]
+        config = a[key]
+        out.update({ours: config.get(theirs) for ours, theirs in fields.items()})
     elif a["Type"] == "forward":
         groups = [t["TargetGroupArn"] for t in a.get("ForwardConfig", {}).get("TargetGroups", [])]
         if a.get("TargetGroupArn") and a["TargetGroupArn"] not in groups:

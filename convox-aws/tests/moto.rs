@@ -38,8 +38,5 @@ mod zones;
 #[cfg(not(moto))]
 #[test]
 fn the_aws_tests_run_under_ci() {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but CONVOX_MOTO is not: run the tests with scripts/test.sh"
-    );
+    support::env::refuse_ci_without_the_emulator();
 }

@@ -90,6 +90,19 @@ fn rack(env: &MotoEnv, rack: &str) -> Rack {
     env.rack(name(rack), &format!("{rack}.example.com"), params)
 }
 
+/// Rack `production` on a fresh account named after `test`, its parameters
+/// set to `params` as `convox rack params set` sets them: the account, the
+/// rack as saved, and the context to go on with.
+async fn production_with(test: &str, params: &[&str]) -> (MotoEnv, Rack, ApplyContext) {
+    let env = MotoEnv::new(test).await;
+    let c = ctx(&name("production"));
+    let saved = set_rack_params(&env.backend, &rack(&env, "production"), params, &c)
+        .await
+        .unwrap()
+        .rack;
+    (env, saved, c)
+}
+
 /// (key, id) of everything the rack owns in `scope`, sorted: what "intact" means
 /// from the library's side.
 async fn owned(env: &MotoEnv, rack: &Name, scope: &Scope) -> Vec<(String, String)> {
@@ -363,19 +376,10 @@ async fn the_seed_story_as_aws_sees_it() {
 #[tokio::test]
 #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn an_internal_only_rack_refuses_external_services() {
-    let env = MotoEnv::new("story_internal_only").await;
+    let (env, rack, c) =
+        production_with("story_internal_only", &["Internal=Yes", "InternalOnly=Yes"]).await;
     let b = &env.backend;
     let production = name("production");
-    let c = ctx(&production);
-    let rack = set_rack_params(
-        b,
-        &rack(&env, "production"),
-        &["Internal=Yes", "InternalOnly=Yes"],
-        &c,
-    )
-    .await
-    .unwrap()
-    .rack;
     assert!(rack.params.internal_only());
 
     b.reset_calls();

@@ -42,6 +42,11 @@ impl Given {
         self.name(self.app.as_ref(), "app", "-a", "CONVOX_APP", io)
     }
 
+    /// The rack and the app, in that order: each a usage error when missing.
+    pub fn rack_and_app(&self, io: &mut Io<'_>) -> Result<(Name, Name), Exit> {
+        Ok((self.rack(io)?, self.app(io)?))
+    }
+
     fn name(
         &self,
         flag: Option<&Name>,

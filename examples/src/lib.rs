@@ -187,42 +187,43 @@ fn dispatch(
     s: &mut Session,
     io: &mut Io<'_>,
 ) -> Result<(), exit::Exit> {
-    use commands::{apps, check, deploy, rack, schema};
+    use commands::{Cx, apps, check, deploy, rack, schema};
+    let cx = Cx { given, s, io };
     match command {
-        Command::Check(a) => check::check(a, given, io),
-        Command::Manifest(a) => check::manifest(a, given, io),
-        Command::Env(a) => check::env(a, given, s, io),
-        Command::Endpoints(a) => check::endpoints(a, given, s, io),
+        Command::Check(a) => check::check(a, cx.given, cx.io),
+        Command::Manifest(a) => check::manifest(a, cx.given, cx.io),
+        Command::Env(a) => check::env(a, cx),
+        Command::Endpoints(a) => check::endpoints(a, cx),
         Command::Rack(RackArgs {
             command: RackCommand::Params(p),
         }) => match &p.command {
-            Some(ParamsCommand::Set(a)) => rack::set_params(a, given, s, io),
-            None => rack::params(given, s, io),
+            Some(ParamsCommand::Set(a)) => rack::set_params(a, cx),
+            None => rack::params(cx),
         },
         // Day-2 safety: `rack audit`.
         Command::Rack(RackArgs {
             command: RackCommand::Audit(a),
-        }) => commands::audit::rack_audit(a, given, s, io),
+        }) => commands::audit::rack_audit(a, cx),
         // Day-2 safety (in place).
         Command::Rack(RackArgs {
             command: RackCommand::Plan(a),
-        }) => rack::plan(a, given, s, io),
+        }) => rack::plan(a, cx),
         // The rack's certificate authority.
         Command::Rack(RackArgs {
             command:
                 RackCommand::Ca(CaArgs {
                     command: CaCommand::Rotate(a),
                 }),
-        }) => commands::ca::rotate(a, given, s, io),
-        Command::Plan(a) => deploy::plan(a, given, s, io),
-        Command::Deploy(a) => deploy::deploy(a, given, s, io),
-        Command::Apps(AppsArgs { command: None }) => apps::list(given, s, io),
+        }) => commands::ca::rotate(a, cx),
+        Command::Plan(a) => deploy::plan(a, cx),
+        Command::Deploy(a) => deploy::deploy(a, cx),
+        Command::Apps(AppsArgs { command: None }) => apps::list(cx),
         Command::Apps(AppsArgs {
             command: Some(AppsCommand::Delete(a)),
-        }) => apps::delete(a, given, s, io),
-        Command::Services(a) => apps::services(a, given, s, io),
+        }) => apps::delete(a, cx),
+        Command::Services(a) => apps::services(a, cx),
         // schema (issue 11)
-        Command::Schema => schema::schema(io),
+        Command::Schema => schema::schema(cx.io),
     }
 }
 

@@ -13,6 +13,7 @@ use convox_model::inventory::{ca_bundle, network_conflicts};
 use convox_model::name::Name;
 use convox_model::params::RackParams;
 use convox_model::rack::{Rack, RackCa, Vpc};
+use convox_model::resource::{Observed, Scope};
 use convox_model::tls::CertificateAuthority;
 
 use crate::Io;
@@ -171,6 +172,20 @@ impl Session {
             Some(c) => Ok(c),
             None => Err(fail(io, "no backend")),
         }
+    }
+
+    /// What the backend holds of `scope` on rack `rack`; a backend error is
+    /// reported on stderr.
+    pub fn observe(
+        &mut self,
+        rack: &Name,
+        scope: &Scope,
+        io: &mut Io<'_>,
+    ) -> Result<Vec<Observed>, Exit> {
+        let backend = self.backend(io)?.backend.clone();
+        self.rt
+            .block_on(backend.observe(rack, scope))
+            .map_err(|e| report_error(io, &e))
     }
 
     /// Saves the mock's state if anything may have changed (any mutating call,

@@ -17,111 +17,111 @@
 mod moto_env;
 
 mod support;
-use support::backend_yml;
+use support::{argv, aws_on, backend_yml, convox_in, default_vpc, on_aws, unique_rack};
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use convox_aws::AwsBackendBuilder;
-use convox_examples::run;
+use convox_examples::Environment;
 
-/// moto's default VPC in its default account, found the way a user would.
-fn default_vpc(endpoint: &str) -> String {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let aws = AwsBackendBuilder::from_env()
-            .with_endpoint_url(endpoint)
-            .build()
-            .await
-            .unwrap();
-        aws.default_vpc()
-            .await
-            .unwrap()
-            .expect("moto has a default VPC")
-    })
+/// A rack of this run's own on moto, through `convox --backend aws`: the
+/// emulator's endpoint, its default VPC (found the way a user would), the
+/// rack's name, and a scratch directory for its certificate authorities,
+/// removed at the end.
+struct MotoRack {
+    endpoint: String,
+    vpc: String,
+    rack: String,
+    dir: PathBuf,
+    /// The example app's convox.yml.
+    yml: String,
 }
 
-/// `convox --backend aws --endpoint-url … --ca …` with `args`: the exit code,
-/// stdout and stderr.
-fn convox_on(endpoint: &str, ca: &str, args: &[&str]) -> (i32, String, String) {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let argv = [
-        "convox",
-        "--backend",
-        "aws",
-        "--endpoint-url",
-        endpoint,
-        "--ca",
-        ca,
-    ]
-    .into_iter()
-    .chain(args.iter().copied());
-    let code = run(argv, &mut out, &mut err);
-    (
-        code,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
+impl MotoRack {
+    fn new(prefix: &str) -> Self {
+        let endpoint = moto_env::endpoint();
+        let (rt, aws) = aws_on(&endpoint);
+        let vpc = default_vpc(&rt, &aws);
+        let rack = unique_rack(prefix);
+        let dir = std::env::temp_dir().join(format!("convox-cli-aws-{rack}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        MotoRack {
+            endpoint,
+            vpc,
+            rack,
+            dir,
+            yml: backend_yml(),
+        }
+    }
+
+    /// The path of `name` in the scratch directory.
+    fn file(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    /// `convox --backend aws --endpoint-url … --ca CA ARGS…`: the exit code,
+    /// stdout and stderr.
+    fn convox(&self, ca: &str, args: &[&str]) -> (i32, String, String) {
+        let all: Vec<&str> = on_aws(&self.endpoint, ca)
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        convox_in(&Environment::from_process(), &all)
+    }
+
+    /// [`MotoRack::convox`], expected to succeed: stdout and stderr.
+    fn ok(&self, ca: &str, args: &[&str]) -> (String, String) {
+        let (code, out, err) = self.convox(ca, args);
+        assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
+        (out, err)
+    }
+
+    /// `rack params set Internal=Yes --rack R --vpc V EXTRA…`, expected to
+    /// succeed: what it prints.
+    fn set_internal(&self, ca: &str, extra: &[&str]) -> String {
+        let mut args = argv(&["rack", "params", "set", "Internal=Yes"], "");
+        args.extend(["--rack", &self.rack, "--vpc", &self.vpc]);
+        args.extend(extra);
+        self.ok(ca, &args).0
+    }
+
+    /// `deploy convox.yml --rack R --app APP`.
+    fn deploy<'a>(&'a self, app: &'a str) -> [&'a str; 6] {
+        ["deploy", &self.yml, "--rack", &self.rack, "--app", app]
+    }
 }
 
-/// A rack name unique to this run, starting with `prefix`, and an empty
-/// directory for its files.
-fn scratch(prefix: &str) -> (String, PathBuf) {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let rack = format!("{prefix}{}x{}", std::process::id(), nanos % 100_000);
-    let dir: PathBuf = std::env::temp_dir().join(format!("convox-cli-aws-{rack}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    (rack, dir)
+/// `--show-calls ARGS…`: the command with its backend calls counted on stderr.
+fn with_calls<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    std::iter::once("--show-calls")
+        .chain(args.iter().copied())
+        .collect()
+}
+
+impl Drop for MotoRack {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 #[test]
 #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 fn seed_story_with_the_aws_backend_on_moto() {
-    let endpoint = moto_env::endpoint();
-    let vpc = default_vpc(&endpoint);
-    let (rack, dir) = scratch("clitest");
-    let ca = dir.join("ca.pem").display().to_string();
-    let yml = backend_yml();
-
-    let run_convox = |args: &[&str]| convox_on(&endpoint, &ca, args);
-    // The same with the calls shown, expected to succeed.
-    let convox = |args: &[&str]| -> (i32, String, String) {
-        let argv: Vec<&str> = ["--show-calls"]
-            .into_iter()
-            .chain(args.iter().copied())
-            .collect();
-        let (code, out, err) = run_convox(&argv);
-        assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
-        (code, out, err)
-    };
+    let m = MotoRack::new("clitest");
+    let (rack, yml, ca) = (&m.rack, &m.yml, m.file("ca.pem"));
+    // With the calls shown, expected to succeed.
+    let convox = |args: &[&str]| m.ok(&ca, &with_calls(args));
 
     // A rack not set up yet needs its VPC.
-    let (code, _, err) = run_convox(&["deploy", &yml, "--rack", &rack, "--app", "backend"]);
+    let (code, _, err) = m.convox(&ca, &m.deploy("backend"));
     assert_eq!(code, 1);
     assert!(err.contains("--vpc VPC_ID"));
 
-    let (_, out, _) = convox(&[
-        "rack",
-        "params",
-        "set",
-        "Internal=Yes",
-        "--rack",
-        &rack,
-        "--vpc",
-        &vpc,
-    ]);
+    let out = m.set_internal(&ca, &["--show-calls"]);
     assert!(out.contains("Internal      Yes"), "{out}");
 
     // The VPC is read back from AWS: deploy does not repeat it.
-    let (_, out, err) = convox(&["deploy", &yml, "--rack", &rack, "--app", "backend"]);
+    let (out, err) = convox(&m.deploy("backend"));
     let host = format!("api.backend.{rack}.convox");
     assert!(
         out.contains(&format!("api  internal  https://{host}")),
@@ -136,27 +136,25 @@ fn seed_story_with_the_aws_backend_on_moto() {
         "{err}"
     );
 
-    let (_, out, err) = convox(&["deploy", &yml, "--rack", &rack, "--app", "backend"]);
+    let (out, err) = convox(&m.deploy("backend"));
     assert!(
         out.starts_with("No changes. backend is up to date."),
         "{out}"
     );
     assert!(err.contains(", 0 mutating"), "{err}");
 
-    let (_, out, _) = convox(&["endpoints", &yml, "--rack", &rack, "--app", "backend"]);
+    let (out, _) = convox(&["endpoints", yml, "--rack", rack, "--app", "backend"]);
     assert!(
         out.contains(&format!("api internal https://{host} deployed")),
         "{out}"
     );
 
-    let (_, out, _) = convox(&["apps", "delete", "backend", "--rack", &rack]);
+    let (out, _) = convox(&["apps", "delete", "backend", "--rack", rack]);
     assert!(out.contains("Deleted app backend"), "{out}");
-    let (_, out, _) = convox(&["endpoints", &yml, "--rack", &rack, "--app", "backend"]);
+    let (out, _) = convox(&["endpoints", yml, "--rack", rack, "--app", "backend"]);
     assert!(out.contains("not deployed"), "{out}");
-    let (_, out, _) = convox(&["rack", "params", "--rack", &rack]);
+    let (out, _) = convox(&["rack", "params", "--rack", rack]);
     assert_eq!(out, "Internal      Yes\nInternalOnly  No\n");
-
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // Day-2 safety: `rack audit` against moto.
@@ -167,16 +165,8 @@ fn open_internal_router(endpoint: &str, rack: &str) {
     use convox_model::backend::Backend;
     use convox_model::name::Name;
     use convox_model::resource::{IngressRule, ResourceKey, ResourceSpec, Scope};
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let (rt, aws) = aws_on(endpoint);
     rt.block_on(async {
-        let aws = AwsBackendBuilder::from_env()
-            .with_endpoint_url(endpoint)
-            .build()
-            .await
-            .unwrap();
         let rack = Name::new(rack).unwrap();
         let observed = aws.observe(&rack, &Scope::Rack).await.unwrap();
         let key = ResourceKey::router_security_group(convox_model::exposure::Router::Internal);
@@ -200,30 +190,14 @@ fn open_internal_router(endpoint: &str, rack: &str) {
 #[test]
 #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 fn rack_audit_on_moto_names_an_internal_router_opened_to_the_world() {
-    let endpoint = moto_env::endpoint();
-    let vpc = default_vpc(&endpoint);
-    let (rack, dir) = scratch("audit");
-    let ca = dir.join("ca.pem").display().to_string();
-    let yml = backend_yml();
-    let convox = |args: &[&str]| convox_on(&endpoint, &ca, args);
-    let ok = |args: &[&str]| {
-        let (code, out, err) = convox(args);
-        assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
-        out
-    };
+    let m = MotoRack::new("audit");
+    let (rack, ca) = (&m.rack, m.file("ca.pem"));
+    let convox = |args: &[&str]| m.convox(&ca, args);
+    let ok = |args: &[&str]| m.ok(&ca, args).0;
 
-    ok(&[
-        "rack",
-        "params",
-        "set",
-        "Internal=Yes",
-        "--rack",
-        &rack,
-        "--vpc",
-        &vpc,
-    ]);
-    ok(&["deploy", &yml, "--rack", &rack, "--app", "backend"]);
-    let out = ok(&["rack", "audit", "--rack", &rack]);
+    m.set_internal(&ca, &[]);
+    ok(&m.deploy("backend"));
+    let out = ok(&["rack", "audit", "--rack", rack]);
     assert!(out.contains("No findings."), "{out}");
     assert!(
         out.contains(&format!(
@@ -232,8 +206,8 @@ fn rack_audit_on_moto_names_an_internal_router_opened_to_the_world() {
         "{out}"
     );
 
-    open_internal_router(&endpoint, &rack);
-    let (code, out, err) = convox(&["rack", "audit", "--rack", &rack, "--json"]);
+    open_internal_router(&m.endpoint, rack);
+    let (code, out, err) = convox(&["rack", "audit", "--rack", rack, "--json"]);
     assert_eq!(code, 1, "{out}\n{err}");
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     let findings = json["findings"].as_array().unwrap();
@@ -243,12 +217,11 @@ fn rack_audit_on_moto_names_an_internal_router_opened_to_the_world() {
             && f["port"] == 443),
         "{out}"
     );
-    let (code, out, _) = convox(&["rack", "audit", "--rack", &rack]);
+    let (code, out, _) = convox(&["rack", "audit", "--rack", rack]);
     assert_eq!(code, 1);
     assert!(out.contains("admits 0.0.0.0/0 (tcp port 443)"), "{out}");
 
-    ok(&["apps", "delete", "backend", "--rack", &rack]);
-    let _ = std::fs::remove_dir_all(&dir);
+    ok(&["apps", "delete", "backend", "--rack", rack]);
 }
 
 // Day-2 safety (in place): routine rack changes replace nothing, security drift
@@ -262,28 +235,11 @@ fn day_two_changes_replace_nothing_and_drift_is_repaired_on_moto() {
     use convox_model::observe::observe_all;
     use convox_model::resource::{IngressRule, Observed, ResourceSpec};
 
-    let endpoint = moto_env::endpoint();
-    let vpc = default_vpc(&endpoint);
-    let (rack, dir) = scratch("daytwo");
-    let ca = dir.join("ca.pem").display().to_string();
-    let yml = backend_yml();
-    let convox = |args: &[&str]| -> String {
-        let (code, out, err) = convox_on(&endpoint, &ca, args);
-        assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
-        out
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let aws = rt.block_on(async {
-        AwsBackendBuilder::from_env()
-            .with_endpoint_url(&endpoint)
-            .build()
-            .await
-            .unwrap()
-    });
-    let (_, subnets) = rt.block_on(aws.vpc_network(&vpc)).unwrap();
+    let m = MotoRack::new("daytwo");
+    let (rack, yml, ca) = (&m.rack, &m.yml, m.file("ca.pem"));
+    let convox = |args: &[&str]| m.ok(&ca, args).0;
+    let (rt, aws) = aws_on(&m.endpoint);
+    let (_, subnets) = rt.block_on(aws.vpc_network(&m.vpc)).unwrap();
     assert!(
         subnets.len() >= 3,
         "moto's default VPC has a subnet per zone"
@@ -305,20 +261,9 @@ fn day_two_changes_replace_nothing_and_drift_is_repaired_on_moto() {
 
     // Created with two subnets typed in the other order than AWS lists them.
     let typed = format!("{},{}", subnets[1], subnets[0]);
-    convox(&[
-        "rack",
-        "params",
-        "set",
-        "Internal=Yes",
-        "--rack",
-        &rack,
-        "--vpc",
-        &vpc,
-        "--subnets",
-        &typed,
-    ]);
+    m.set_internal(&ca, &["--subnets", &typed]);
     for app in ["backend", "shop"] {
-        convox(&["deploy", &yml, "--rack", &rack, "--app", app]);
+        convox(&m.deploy(app));
     }
     let first = arns(&observe());
 
@@ -331,29 +276,21 @@ fn day_two_changes_replace_nothing_and_drift_is_repaired_on_moto() {
         "--subnets",
         &listed,
         "--rack",
-        &rack,
+        rack,
     ]);
     assert!(out.contains("already up to date"), "{out}");
     assert_eq!(arns(&observe()), first, "the routers were kept");
-    let out = convox(&["rack", "plan", "--json", "--rack", &rack]);
+    let out = convox(&["rack", "plan", "--json", "--rack", rack]);
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(plan["actions"], serde_json::json!([]), "{out}");
     for app in ["backend", "shop"] {
-        let out = convox(&["plan", &yml, "--rack", &rack, "--app", app]);
+        let out = convox(&["plan", yml, "--rack", rack, "--app", app]);
         assert!(out.starts_with("No changes."), "{out}");
     }
 
     // A new availability zone: the routers change in place.
     let three = format!("{},{},{}", subnets[2], subnets[0], subnets[1]);
-    let out = convox(&[
-        "rack",
-        "params",
-        "set",
-        "--subnets",
-        &three,
-        "--rack",
-        &rack,
-    ]);
+    let out = convox(&["rack", "params", "set", "--subnets", &three, "--rack", rack]);
     assert!(
         out.contains("0 created, 2 updated, 0 replaced, 0 deleted"),
         "{out}"
@@ -364,7 +301,7 @@ fn day_two_changes_replace_nothing_and_drift_is_repaired_on_moto() {
         panic!("a load balancer");
     };
     assert_eq!(lb.subnets.len(), 3, "{lb:?}");
-    let out = convox(&["plan", &yml, "--rack", &rack, "--app", "backend"]);
+    let out = convox(&["plan", yml, "--rack", rack, "--app", "backend"]);
     assert!(out.starts_with("No changes."), "{out}");
 
     // The internal router opened to the internet by hand: shown by the rack's
@@ -381,9 +318,9 @@ fn day_two_changes_replace_nothing_and_drift_is_repaired_on_moto() {
     });
     rt.block_on(aws.update_security_group(&group.id, &opened))
         .unwrap();
-    let out = convox(&["rack", "plan", "--rack", &rack]);
+    let out = convox(&["rack", "plan", "--rack", rack]);
     assert!(out.contains("router/internal/sg"), "{out}");
-    convox(&["deploy", &yml, "--rack", &rack, "--app", "shop"]);
+    convox(&m.deploy("shop"));
     let ResourceSpec::SecurityGroup(closed) = find(&observe(), "router/internal/sg").resource.spec
     else {
         panic!("a security group");
@@ -401,50 +338,24 @@ fn day_two_changes_replace_nothing_and_drift_is_repaired_on_moto() {
     let tg = find(&o, "app/backend/api/internal/tg").id;
     rt.block_on(aws.modify_rule(&rule.id, &edited, &tg))
         .unwrap();
-    convox(&["deploy", &yml, "--rack", &rack, "--app", "shop"]);
-    convox(&["deploy", &yml, "--rack", &rack, "--app", "backend"]);
-    let out = convox(&["plan", &yml, "--rack", &rack, "--app", "backend"]);
+    convox(&m.deploy("shop"));
+    convox(&m.deploy("backend"));
+    let out = convox(&["plan", yml, "--rack", rack, "--app", "backend"]);
     assert!(out.starts_with("No changes."), "{out}");
-
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // The rack's certificate authority on moto: identity and rotation.
 #[test]
 #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 fn rack_ca_rotation_on_moto() {
-    let endpoint = moto_env::endpoint();
-    let vpc = default_vpc(&endpoint);
-    let (rack, dir) = scratch("catest");
-    let old = dir.join("old.pem").display().to_string();
-    let new = dir.join("new.pem").display().to_string();
-    let yml = backend_yml();
+    let m = MotoRack::new("catest");
+    let (rack, yml) = (&m.rack, &m.yml);
+    let (old, new) = (m.file("old.pem"), m.file("new.pem"));
     // `convox --backend aws --endpoint-url … --ca CA --show-calls ARGS`.
-    let run_convox = |ca: &str, args: &[&str]| {
-        let argv: Vec<&str> = std::iter::once("--show-calls")
-            .chain(args.iter().copied())
-            .collect();
-        convox_on(&endpoint, ca, &argv)
-    };
-    let ok = |ca: &str, args: &[&str]| -> (String, String) {
-        let (code, out, err) = run_convox(ca, args);
-        assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
-        (out, err)
-    };
-    let deploy = ["deploy", &yml, "--rack", &rack, "--app", "backend"];
-    ok(
-        &old,
-        &[
-            "rack",
-            "params",
-            "set",
-            "Internal=Yes",
-            "--rack",
-            &rack,
-            "--vpc",
-            &vpc,
-        ],
-    );
+    let run_convox = |ca: &str, args: &[&str]| m.convox(ca, &with_calls(args));
+    let ok = |ca: &str, args: &[&str]| m.ok(ca, &with_calls(args));
+    let deploy = m.deploy("backend");
+    m.set_internal(&old, &["--show-calls"]);
     ok(&old, &deploy);
 
     // Another authority is refused before any change.
@@ -461,7 +372,7 @@ fn rack_ca_rotation_on_moto() {
 
     let (out, _) = ok(
         &old,
-        &["rack", "ca", "rotate", "--rack", &rack, "--new-ca", &new],
+        &["rack", "ca", "rotate", "--rack", rack, "--new-ca", &new],
     );
     assert!(out.contains("certificates re-issued"), "{out}");
     assert!(!out.contains(" 0 certificates"), "{out}");
@@ -471,15 +382,14 @@ fn rack_ca_rotation_on_moto() {
     let (code, _, err) = run_convox(&old, &deploy);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains(", 0 mutating"), "{err}");
-    let (out, _) = ok(&new, &["plan", &yml, "--rack", &rack, "--app", "backend"]);
+    let (out, _) = ok(&new, &["plan", yml, "--rack", rack, "--app", "backend"]);
     assert!(out.starts_with("No changes."), "{out}");
     let (out, err) = ok(
         &new,
-        &["rack", "ca", "rotate", "--rack", &rack, "--new-ca", &new],
+        &["rack", "ca", "rotate", "--rack", rack, "--new-ca", &new],
     );
     assert!(out.contains(" 0 certificates re-issued"), "{out}");
     assert!(err.contains(", 0 mutating"), "{err}");
 
-    let (_, _) = ok(&new, &["apps", "delete", "backend", "--rack", &rack]);
-    let _ = std::fs::remove_dir_all(&dir);
+    let (_, _) = ok(&new, &["apps", "delete", "backend", "--rack", rack]);
 }

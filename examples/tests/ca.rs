@@ -7,31 +7,31 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use convox_examples::{Environment, run_in};
+use convox_examples::Environment;
 use convox_model::inventory::ca_bundle;
 use convox_model::name::Name;
 use convox_model::tls::CertificateAuthority;
+
+mod support;
+use support::{Session, argv, convox_in, ok_in, words};
 
 const NOW: i64 = 1_750_000_000;
 
 /// A fresh directory holding the seed's convox.yml; the per-user configuration
 /// directory is `config/` inside it.
-struct Project {
-    dir: PathBuf,
+struct Project(Session);
+
+impl std::ops::Deref for Project {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        &self.0
+    }
 }
 
 impl Project {
     fn new(name: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("convox-ca-{}-{name}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let seed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("backend/convox.yml");
-        std::fs::copy(seed, dir.join("convox.yml")).unwrap();
-        Project { dir }
+        Project(Session::project("ca", name))
     }
 
     fn env_with_config(&self, config: &str) -> Environment {
@@ -40,21 +40,11 @@ impl Project {
     }
 
     fn run(&self, env: &Environment, args: &[&str]) -> (i32, String, String) {
-        let mut out = Vec::new();
-        let mut err = Vec::new();
-        let argv = std::iter::once("convox").chain(args.iter().copied());
-        let code = run_in(env, argv, &mut out, &mut err);
-        (
-            code,
-            String::from_utf8(out).unwrap(),
-            String::from_utf8(err).unwrap(),
-        )
+        convox_in(env, args)
     }
 
     fn ok(&self, args: &[&str]) -> (String, String) {
-        let (code, out, err) = self.run(&self.env_with_config("config"), args);
-        assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
-        (out, err)
+        ok_in(&self.env_with_config("config"), args)
     }
 
     fn default_ca(&self) -> PathBuf {
@@ -103,12 +93,6 @@ impl Project {
     }
 }
 
-impl Drop for Project {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 fn fingerprint_of(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap();
     let (cert, key) = ca_bundle(&text).unwrap();
@@ -121,19 +105,21 @@ fn fingerprint_of(path: &Path) -> String {
 const RACK: [&str; 2] = ["-r", "production"];
 
 fn deploy(extra: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-    v.extend(
-        [
-            "deploy",
-            "-a",
-            "backend",
-            "-r",
-            "production",
-            "--show-calls",
-        ]
-        .map(String::from),
-    );
-    v
+    let words = words("deploy -a backend -r production --show-calls");
+    extra.iter().chain(&words).map(|s| s.to_string()).collect()
+}
+
+/// `rack ca rotate -r production --new-ca FILE`.
+fn rotate_to(new_ca: &str) -> [&str; 7] {
+    [
+        "rack",
+        "ca",
+        "rotate",
+        "-r",
+        "production",
+        "--new-ca",
+        new_ca,
+    ]
 }
 
 fn strs(v: &[String]) -> Vec<&str> {
@@ -226,15 +212,7 @@ fn rotation_moves_every_certificate_to_the_new_ca_and_refuses_the_old() {
 
     let new_ca = p.dir.join("keys/new-ca.pem");
     let new_flag = new_ca.to_str().unwrap();
-    let (out, err) = p.ok(&[
-        "rack",
-        "ca",
-        "rotate",
-        "-r",
-        "production",
-        "--new-ca",
-        new_flag,
-    ]);
+    let (out, err) = p.ok(&rotate_to(new_flag));
     assert!(
         err.contains("Generated the rack's certificate authority"),
         "{err}"
@@ -257,30 +235,14 @@ fn rotation_moves_every_certificate_to_the_new_ca_and_refuses_the_old() {
     assert!(after.iter().all(|(_, i)| *i == new), "{after:?}");
 
     // The plan is empty with the new CA; the old one is refused.
-    let (out, _) = p.ok(&[
-        "--ca",
-        new_flag,
-        "plan",
-        "-a",
-        "backend",
-        "-r",
-        "production",
-    ]);
+    let (out, _) = p.ok(&argv(&["--ca", new_flag], "plan -a backend -r production"));
     assert!(out.starts_with("No changes."), "{out}");
     let (code, _, err) = p.run(&p.env_with_config("config"), &strs(&deploy(&[])));
     assert_eq!(code, 1, "{err}");
     assert!(err.contains(&new) && err.contains(", 0 mutating"), "{err}");
 
     // Run again, it changes nothing.
-    let (out, _) = p.ok(&[
-        "rack",
-        "ca",
-        "rotate",
-        "-r",
-        "production",
-        "--new-ca",
-        new_flag,
-    ]);
+    let (out, _) = p.ok(&rotate_to(new_flag));
     assert!(out.contains("0 certificates re-issued"), "{out}");
 }
 
@@ -290,15 +252,7 @@ fn rotation_of_a_rack_never_created_is_refused_before_generating_anything() {
     let new_ca = p.dir.join("new.pem");
     let (code, _, err) = p.run(
         &p.env_with_config("config"),
-        &[
-            "rack",
-            "ca",
-            "rotate",
-            "-r",
-            "production",
-            "--new-ca",
-            new_ca.to_str().unwrap(),
-        ],
+        &rotate_to(new_ca.to_str().unwrap()),
     );
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("has not been set up yet"), "{err}");

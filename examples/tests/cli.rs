@@ -6,75 +6,43 @@
 // Tests fail loudly on unexpected input: unwrapping is how they say so.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
-use convox_examples::{Environment, run_in};
+use convox_examples::Environment;
 
-/// The tool's environment in `dir`, with the per-user configuration directory
-/// (where each rack's certificate authority lives) inside it too.
-fn env_in(dir: &Path) -> Environment {
-    let config = dir.join("config");
-    Environment::in_dir(dir).with_var("XDG_CONFIG_HOME", config.to_str().unwrap())
+mod support;
+use support::{
+    Session, argv, backend_yml, check_plain, convox, convox_in, env_in, fresh_dir, ok_in,
+    temp_file, words,
+};
+
+/// The example app on rack production, offline: the rack has no internal
+/// router unless `--param Internal=Yes` follows.
+const BACKEND: &str = "-r production -a backend";
+
+/// The example app on rack production with the internal router, offline.
+const INTERNAL: &str = "--rack production --app backend --param Internal=Yes";
+
+/// A convox.yml with a key convox does not know: valid, with a warning.
+const UNKNOWN_KEY: &str = "services:\n  web:\n    image: x\n    internalRouter: true\n";
+
+/// `convox check` of the example app's convox.yml, then `tail`'s words.
+fn check_backend(tail: &str) -> (i32, String, String) {
+    convox(&argv(&["check", &backend_yml()], tail))
 }
 
-fn backend() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("backend/convox.yml")
-        .display()
-        .to_string()
-}
-
-/// A fresh, empty directory under the system's temporary one.
-fn fresh_dir(name: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("convox-cli-{}-{name}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Runs `convox ARGS…` in `env`; returns (exit code, stdout, stderr).
-fn convox_in(env: &Environment, args: &[&str]) -> (i32, String, String) {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let argv = std::iter::once("convox").chain(args.iter().copied());
-    let code = run_in(env, argv, &mut out, &mut err);
-    (
-        code,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
-}
-
-/// Runs `convox ARGS…` in a fresh directory; returns (exit code, stdout, stderr).
-fn convox(args: &[&str]) -> (i32, String, String) {
-    let dir = fresh_dir("run");
-    let result = convox_in(&env_in(&dir), args);
-    let _ = std::fs::remove_dir_all(&dir);
-    result
-}
-
-fn temp_file(name: &str, text: &str) -> String {
-    let path = fresh_dir(name).join("convox.yml");
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
+/// A directory holding the example app's convox.yml, whose rack production
+/// has `Internal=Yes` set; the environment to run in it.
+fn internal_project(name: &str) -> (Session, Environment) {
+    let p = Session::project("cli", name);
+    let e = env_in(&p.dir);
+    ok_in(&e, &words("rack params set Internal=Yes -r production"));
+    (p, e)
 }
 
 #[test]
 fn check_passes_on_a_rack_with_internal() {
-    let f = backend();
-    let (code, out, err) = convox(&[
-        "check",
-        &f,
-        "--rack",
-        "production",
-        "--app",
-        "backend",
-        "--param",
-        "Internal=Yes",
-    ]);
+    let (code, out, err) = check_backend(INTERNAL);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("valid: 2 services"));
     assert!(err.is_empty());
@@ -82,7 +50,7 @@ fn check_passes_on_a_rack_with_internal() {
 
 #[test]
 fn check_fails_with_located_diagnostics_naming_the_file() {
-    let f = backend();
+    let f = backend_yml();
     let (code, out, err) = convox(&["check", &f, "--rack", "production", "--app", "backend"]);
     assert_eq!(code, 1);
     assert!(out.is_empty());
@@ -98,30 +66,16 @@ fn check_fails_with_located_diagnostics_naming_the_file() {
 
 #[test]
 fn check_on_an_internal_only_rack() {
-    let f = backend();
-    let (code, _, err) = convox(&[
-        "check",
-        &f,
-        "--rack",
-        "production",
-        "--app",
-        "backend",
-        "--param",
-        "Internal=Yes",
-        "--param",
-        "InternalOnly=Yes",
-    ]);
+    let f = backend_yml();
+    let (code, _, err) = check_backend(&format!("{INTERNAL} --param InternalOnly=Yes"));
     assert_eq!(code, 1);
     assert!(err.contains(&format!("{f}:8:3: services.web: service web is not internal, but the rack only supports internal services")), "{err}");
 }
 
 #[test]
 fn warnings_go_to_stderr_and_still_exit_0() {
-    let f = temp_file(
-        "warn",
-        "services:\n  web:\n    image: x\n    internalRouter: true\n",
-    );
-    let (code, _, err) = convox(&["check", &f, "--rack", "r", "--app", "a"]);
+    let f = temp_file(UNKNOWN_KEY);
+    let (code, _, err) = check_plain(&f, "");
     assert_eq!(code, 0);
     assert!(
         err.contains(&format!(
@@ -133,14 +87,11 @@ fn warnings_go_to_stderr_and_still_exit_0() {
 
 #[test]
 fn unknown_place_renders_as_dash() {
-    let f = temp_file(
-        "dash",
-        "services:\n  web:\n    image: x\n    environment: [NEED]\n",
-    );
-    let (code, _, err) = convox(&["check", &f, "--rack", "r", "--app", "a"]);
+    let f = temp_file("services:\n  web:\n    image: x\n    environment: [NEED]\n");
+    let (code, _, err) = check_plain(&f, "");
     assert_eq!(code, 1);
     assert!(err.contains("required env: NEED"), "{err}");
-    let (code, _, _) = convox(&["check", &f, "--rack", "r", "--app", "a", "--env", "NEED=1"]);
+    let (code, _, _) = check_plain(&f, "--env NEED=1");
     assert_eq!(code, 0);
     // A diagnostic without a place, from a manifest the YAML parser cannot place.
     let d = convox_model::diag::Diagnostic::error("", "x");
@@ -150,40 +101,21 @@ fn unknown_place_renders_as_dash() {
 #[test]
 fn env_prints_sorted_key_value_lines() {
     let f = temp_file(
-        "env",
         "services:\n  web:\n    image: x\n    links: [api]\n    environment: [ZED=1, ALPHA]\n  api:\n    image: x\n    port: 4000\n    internal: true\n",
     );
-    let (code, out, err) = convox(&[
-        "env",
-        &f,
-        "web",
-        "--rack",
-        "production",
-        "--app",
-        "backend",
-        "--param",
-        "Internal=Yes",
-        "--env",
-        "ALPHA=a",
-    ]);
+    let (code, out, err) = convox(&argv(
+        &["env", &f, "web"],
+        &format!("{INTERNAL} --env ALPHA=a"),
+    ));
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         out,
         "ALPHA=a\nAPI_URL=https://api.backend.production.convox\nZED=1\n"
     );
-    let (code, _, err) = convox(&[
-        "env",
-        &f,
-        "nosuch",
-        "--rack",
-        "production",
-        "--app",
-        "backend",
-        "--param",
-        "Internal=Yes",
-        "--env",
-        "ALPHA=a",
-    ]);
+    let (code, _, err) = convox(&argv(
+        &["env", &f, "nosuch"],
+        &format!("{INTERNAL} --env ALPHA=a"),
+    ));
     assert_eq!(code, 1);
     assert!(err.contains("no service or timer nosuch"));
 }
@@ -191,21 +123,10 @@ fn env_prints_sorted_key_value_lines() {
 #[test]
 fn endpoints_lists_each_router() {
     let f = temp_file(
-        "endpoints",
         "services:\n  web:\n    image: x\n    port: 3000\n  api:\n    image: x\n    port: 4000\n    internalAndExternal: true\n  worker:\n    image: x\n",
     );
-    let (code, out, err) = convox(&[
-        "endpoints",
-        &f,
-        "--rack",
-        "production",
-        "--app",
-        "backend",
-        "--param",
-        "Internal=Yes",
-        "--router-host",
-        "apps.example.org",
-    ]);
+    let router_host = format!("{INTERNAL} --router-host apps.example.org");
+    let (code, out, err) = convox(&argv(&["endpoints", &f], &router_host));
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         out,
@@ -215,26 +136,13 @@ fn endpoints_lists_each_router() {
 
 #[test]
 fn endpoints_default_router_host() {
-    let f = backend();
-    let (_, out, _) = convox(&[
-        "endpoints",
-        &f,
-        "--rack",
-        "production",
-        "--app",
-        "backend",
-        "--param",
-        "Internal=Yes",
-    ]);
+    let (_, out, _) = convox(&argv(&["endpoints", &backend_yml()], INTERNAL));
     assert!(out.contains("web external https://backend-web.production.example.com"));
 }
 
 #[test]
 fn manifest_json_is_the_normalised_manifest() {
-    let f = temp_file(
-        "json",
-        "services:\n  web:\n    image: ${IMG}\n    port: https:3000\n",
-    );
+    let f = temp_file("services:\n  web:\n    image: ${IMG}\n    port: https:3000\n");
     let (code, out, err) = convox(&["manifest", &f, "--env", "IMG=nginx", "--json"]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -248,7 +156,7 @@ fn manifest_json_is_the_normalised_manifest() {
 
 #[test]
 fn manifest_without_json_prints_yaml_that_reads_back() {
-    let f = backend();
+    let f = backend_yml();
     let (code, out, _) = convox(&["manifest", &f]);
     assert_eq!(code, 0);
     let again = convox_model::check::parse(&out, &Default::default()).unwrap();
@@ -262,33 +170,18 @@ fn usage_errors_exit_2() {
     assert!(err.contains("required"));
     let (code, _, _) = convox(&["nosuch"]);
     assert_eq!(code, 2);
-    let f = backend();
+    let f = backend_yml();
     let (code, _, err) = convox(&["check", &f, "--rack", "Bad_Name", "--app", "a"]);
     assert_eq!(code, 2, "{err}");
-    let (code, _, err) = convox(&[
-        "check",
-        &f,
-        "--rack",
-        "r",
-        "--app",
-        "a",
-        "--param",
-        "InternalOnly=Yes",
-    ]);
+    let (code, _, err) = convox(&argv(
+        &["check", &f],
+        "--rack r --app a --param InternalOnly=Yes",
+    ));
     assert_eq!(code, 2);
     assert!(err.contains("Internal=Yes InternalOnly=Yes"));
-    let (code, _, _) = convox(&[
-        "check", &f, "--rack", "r", "--app", "a", "--env", "NOEQUALS",
-    ]);
+    let (code, _, _) = convox(&argv(&["check", &f], "--rack r --app a --env NOEQUALS"));
     assert_eq!(code, 2);
-    let (code, _, _) = convox(&[
-        "check",
-        "/nonexistent/convox.yml",
-        "--rack",
-        "r",
-        "--app",
-        "a",
-    ]);
+    let (code, _, _) = convox(&words("check /nonexistent/convox.yml --rack r --app a"));
     assert_eq!(code, 2);
 }
 
@@ -299,49 +192,14 @@ fn help_goes_to_stdout_and_exits_0() {
     assert!(out.contains("check"));
 }
 
-/// A directory holding the seed's convox.yml, removed at the end.
-struct Project {
-    dir: PathBuf,
-}
-
-impl Project {
-    fn new(name: &str) -> Self {
-        let dir = fresh_dir(name);
-        std::fs::copy(backend(), dir.join("convox.yml")).unwrap();
-        Project { dir }
-    }
-
-    fn env(&self) -> Environment {
-        env_in(&self.dir)
-    }
-
-    /// Runs a command that must succeed in the directory; returns (stdout, stderr).
-    fn ok(&self, env: &Environment, args: &[&str]) -> (String, String) {
-        let (code, out, err) = convox_in(env, args);
-        assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
-        (out, err)
-    }
-}
-
-impl Drop for Project {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 #[test]
 fn convox_habits_in_a_directory_holding_convox_yml() {
-    let p = Project::new("habits");
-    let e = p.env();
-    p.ok(
-        &e,
-        &["rack", "params", "set", "Internal=Yes", "-r", "production"],
-    );
+    let (p, e) = internal_project("habits");
     assert!(
         p.dir.join(".convox/state.json").exists(),
         "state in the directory"
     );
-    let (out, _) = p.ok(&e, &["deploy", "-a", "backend", "-r", "production"]);
+    let (out, _) = ok_in(&e, &["deploy", "-a", "backend", "-r", "production"]);
     assert!(out.contains("Deployed backend to rack production"), "{out}");
 
     // CONVOX_RACK and CONVOX_APP stand for -r and -a.
@@ -349,14 +207,14 @@ fn convox_habits_in_a_directory_holding_convox_yml() {
         .clone()
         .with_var("CONVOX_RACK", "production")
         .with_var("CONVOX_APP", "backend");
-    let (out, _) = p.ok(&env, &["deploy"]);
+    let (out, _) = ok_in(&env, &["deploy"]);
     assert!(
         out.starts_with("No changes. backend is up to date."),
         "{out}"
     );
 
     // endpoints and env read the rack as stored, and say so.
-    let (out, err) = p.ok(&e, &["endpoints", "-a", "backend", "-r", "production"]);
+    let (out, err) = ok_in(&e, &["endpoints", "-a", "backend", "-r", "production"]);
     assert!(
         out.contains("api internal https://api.backend.production.convox deployed\n"),
         "{out}"
@@ -367,12 +225,12 @@ fn convox_habits_in_a_directory_holding_convox_yml() {
         err.contains("rack production as stored (Internal=Yes"),
         "{err}"
     );
-    let (out, _) = p.ok(&e, &["env", "web", "-a", "backend", "-r", "production"]);
+    let (out, _) = ok_in(&e, &["env", "web", "-a", "backend", "-r", "production"]);
     assert_eq!(out, "API_URL=https://api.backend.production.convox\n");
 
-    let (out, _) = p.ok(&e, &["apps", "-r", "production"]);
+    let (out, _) = ok_in(&e, &["apps", "-r", "production"]);
     assert_eq!(out, "backend\n");
-    let (out, _) = p.ok(&e, &["services", "-a", "backend", "-r", "production"]);
+    let (out, _) = ok_in(&e, &["services", "-a", "backend", "-r", "production"]);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
     assert!(lines[0].starts_with("SERVICE  ROUTER"), "{out}");
@@ -388,13 +246,13 @@ fn convox_habits_in_a_directory_holding_convox_yml() {
     assert!(lines[2].contains("  3000  "), "{out}");
 
     // The same with the environment and no arguments.
-    let (out, _) = p.ok(&env, &["endpoints"]);
+    let (out, _) = ok_in(&env, &["endpoints"]);
     assert!(out.contains("api internal https://api.backend.production.convox deployed"));
-    let (out, _) = p.ok(&env, &["env", "web"]);
+    let (out, _) = ok_in(&env, &["env", "web"]);
     assert_eq!(out, "API_URL=https://api.backend.production.convox\n");
-    let (out, _) = p.ok(&env, &["apps"]);
+    let (out, _) = ok_in(&env, &["apps"]);
     assert_eq!(out, "backend\n");
-    let (out, _) = p.ok(&env, &["services", "--json"]);
+    let (out, _) = ok_in(&env, &["services", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let list = v.as_array().unwrap();
     assert_eq!(list.len(), 2, "{out}");
@@ -407,102 +265,36 @@ fn convox_habits_in_a_directory_holding_convox_yml() {
     assert_eq!(list[1]["service"], "web");
     assert_eq!(list[1]["target_group"]["port"], 3000);
     // A flag wins over the environment.
-    let (out, err) = p.ok(&env, &["apps", "-r", "staging"]);
+    let (out, err) = ok_in(&env, &["apps", "-r", "staging"]);
     assert_eq!(out, "", "{out}");
     assert!(err.contains("rack staging has no apps"), "{err}");
 }
 
 #[test]
 fn the_manifest_is_file_or_dash_m_or_convox_yml_here() {
-    let p = Project::new("manifest");
-    let e = p.env();
-    p.ok(
-        &e,
-        &["rack", "params", "set", "Internal=Yes", "-r", "production"],
-    );
+    let (_p, e) = internal_project("manifest");
     for args in [
         vec!["plan", "-a", "backend", "-r", "production"],
         vec!["plan", "convox.yml", "-a", "backend", "-r", "production"],
-        vec![
-            "plan",
-            "-m",
-            "convox.yml",
-            "-a",
-            "backend",
-            "-r",
-            "production",
-        ],
-        vec![
-            "plan",
-            "--manifest",
-            &backend(),
-            "-a",
-            "backend",
-            "-r",
-            "production",
-        ],
+        words("plan -m convox.yml -a backend -r production"),
+        argv(
+            &["plan", "--manifest", &backend_yml()],
+            "-a backend -r production",
+        ),
     ] {
-        let (out, _) = p.ok(&e, &args);
+        let (out, _) = ok_in(&e, &args);
         assert!(
             out.contains("+ listener rule app/backend/api/internal/rule"),
             "{args:?}: {out}"
         );
     }
-    let (code, _, _) = convox_in(
-        &e,
-        &[
-            "plan",
-            "convox.yml",
-            "-m",
-            "convox.yml",
-            "-a",
-            "x",
-            "-r",
-            "y",
-        ],
-    );
+    let (code, _, _) = convox_in(&e, &words("plan convox.yml -m convox.yml -a x -r y"));
     assert_eq!(code, 2);
-    let (out, _) = p.ok(
-        &e,
-        &[
-            "env",
-            "-m",
-            "convox.yml",
-            "web",
-            "-a",
-            "backend",
-            "-r",
-            "production",
-        ],
-    );
+    let (out, _) = ok_in(&e, &words("env -m convox.yml web -a backend -r production"));
     assert_eq!(out, "API_URL=https://api.backend.production.convox\n");
-    let (out, _) = p.ok(
-        &e,
-        &[
-            "env",
-            "convox.yml",
-            "web",
-            "-a",
-            "backend",
-            "-r",
-            "production",
-        ],
-    );
+    let (out, _) = ok_in(&e, &words("env convox.yml web -a backend -r production"));
     assert_eq!(out, "API_URL=https://api.backend.production.convox\n");
-    let (code, _, err) = convox_in(
-        &e,
-        &[
-            "env",
-            "convox.yml",
-            "web",
-            "-m",
-            "convox.yml",
-            "-a",
-            "a",
-            "-r",
-            "r",
-        ],
-    );
+    let (code, _, err) = convox_in(&e, &words("env convox.yml web -m convox.yml -a a -r r"));
     assert_eq!(code, 2, "{err}");
     // Diagnostics name the file as given.
     let (code, _, err) = convox_in(&e, &["check", "-a", "backend", "-r", "production"]);
@@ -519,8 +311,8 @@ fn the_manifest_is_file_or_dash_m_or_convox_yml_here() {
 
 #[test]
 fn rack_and_app_come_from_flags_or_the_environment() {
-    let f = backend();
-    let dir = fresh_dir("names");
+    let f = backend_yml();
+    let dir = fresh_dir("cli", "names");
     let e = env_in(&dir);
     let (code, _, err) = convox_in(&e, &["check", &f, "-a", "backend"]);
     assert_eq!(code, 2);
@@ -545,16 +337,10 @@ fn rack_and_app_come_from_flags_or_the_environment() {
     // -r and -a go before or after the subcommand.
     let (code, _, err) = convox_in(
         &e,
-        &[
-            "-r",
-            "production",
-            "check",
-            &f,
-            "--app",
-            "backend",
-            "--param",
-            "Internal=Yes",
-        ],
+        &argv(
+            &["-r", "production", "check", &f],
+            "--app backend --param Internal=Yes",
+        ),
     );
     assert_eq!(code, 0, "{err}");
     let _ = std::fs::remove_dir_all(&dir);
@@ -562,7 +348,7 @@ fn rack_and_app_come_from_flags_or_the_environment() {
 
 #[test]
 fn endpoints_and_env_say_when_no_rack_is_stored() {
-    let f = backend();
+    let f = backend_yml();
     let (code, out, err) = convox(&["endpoints", &f, "-r", "production", "-a", "backend"]);
     assert_eq!(code, 1, "{out}");
     assert!(
@@ -573,10 +359,7 @@ fn endpoints_and_env_say_when_no_rack_is_stored() {
         err.contains("rack does not support internal services"),
         "{err}"
     );
-    let web = temp_file(
-        "notstored",
-        "services:\n  web:\n    image: x\n    port: 3000\n",
-    );
+    let web = temp_file("services:\n  web:\n    image: x\n    port: 3000\n");
     let (code, out, err) = convox(&["endpoints", &web, "-r", "production", "-a", "site"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
@@ -591,17 +374,8 @@ fn endpoints_and_env_say_when_no_rack_is_stored() {
 
 #[test]
 fn check_format_json_lists_every_diagnostic() {
-    let f = backend();
-    let (code, out, err) = convox(&[
-        "check",
-        &f,
-        "-r",
-        "production",
-        "-a",
-        "backend",
-        "--format",
-        "json",
-    ]);
+    let f = backend_yml();
+    let (code, out, err) = check_backend(&format!("{BACKEND} --format json"));
     assert_eq!(code, 1);
     assert!(err.is_empty(), "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -627,11 +401,8 @@ fn check_format_json_lists_every_diagnostic() {
     );
 
     // Valid with a warning: exit 0, the warning in the list, no summary line.
-    let w = temp_file(
-        "jsonwarn",
-        "services:\n  web:\n    image: x\n    internalRouter: true\n",
-    );
-    let (code, out, _) = convox(&["check", &w, "-r", "r", "-a", "a", "--format", "json"]);
+    let w = temp_file(UNKNOWN_KEY);
+    let (code, out, _) = check_plain(&w, "--format json");
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v[0]["severity"], "warning");
@@ -639,18 +410,7 @@ fn check_format_json_lists_every_diagnostic() {
     assert_eq!(v[0]["line"], 4);
     assert!(v[0]["hint"].is_null() || v[0]["hint"].is_string());
     // Valid and clean: an empty list.
-    let (code, out, _) = convox(&[
-        "check",
-        &f,
-        "-r",
-        "production",
-        "-a",
-        "backend",
-        "--param",
-        "Internal=Yes",
-        "--format",
-        "json",
-    ]);
+    let (code, out, _) = check_backend(&format!("{BACKEND} --param Internal=Yes --format json"));
     assert_eq!(code, 0);
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&out).unwrap(),
@@ -660,17 +420,8 @@ fn check_format_json_lists_every_diagnostic() {
 
 #[test]
 fn check_format_github_prints_workflow_commands() {
-    let f = backend();
-    let (code, out, _) = convox(&[
-        "check",
-        &f,
-        "-r",
-        "production",
-        "-a",
-        "backend",
-        "--format",
-        "github",
-    ]);
+    let f = backend_yml();
+    let (code, out, _) = check_backend(&format!("{BACKEND} --format github"));
     assert_eq!(code, 1);
     assert!(
         out.starts_with(&format!(
@@ -680,11 +431,8 @@ fn check_format_github_prints_workflow_commands() {
     );
     assert!(out.contains("%0Ahint: enable the internal router"), "{out}");
     assert_eq!(out.lines().count(), 1, "{out}");
-    let w = temp_file(
-        "ghwarn",
-        "services:\n  web:\n    image: x\n    internalRouter: true\n",
-    );
-    let (code, out, _) = convox(&["check", &w, "-r", "r", "-a", "a", "--format", "github"]);
+    let w = temp_file(UNKNOWN_KEY);
+    let (code, out, _) = check_plain(&w, "--format github");
     assert_eq!(code, 0);
     assert!(
         out.starts_with(&format!("::warning file={w},line=4,col=5::services.web.internalRouter: unknown key internalRouter")),
@@ -694,11 +442,11 @@ fn check_format_github_prints_workflow_commands() {
 
 #[test]
 fn a_file_that_is_not_utf8_is_invalid_input() {
-    let dir = fresh_dir("latin1");
+    let dir = fresh_dir("cli", "latin1");
     let f = dir.join("convox.yml");
     std::fs::write(&f, b"services:\n  caf\xe9:\n    image: x\n").unwrap();
     let f = f.display().to_string();
-    let (code, out, err) = convox(&["check", &f, "-r", "r", "-a", "a"]);
+    let (code, out, err) = check_plain(&f, "");
     assert_eq!(code, 1, "{err}");
     assert!(out.is_empty());
     assert!(
@@ -706,24 +454,14 @@ fn a_file_that_is_not_utf8_is_invalid_input() {
         "{err}"
     );
     assert!(err.contains("byte 0xe9"), "{err}");
-    let (code, out, _) = convox(&["check", &f, "-r", "r", "-a", "a", "--format", "json"]);
+    let (code, out, _) = check_plain(&f, "--format json");
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v[0]["line"], 2);
     assert_eq!(v[0]["severity"], "error");
     for args in [
         vec!["manifest", f.as_str()],
-        vec![
-            "env",
-            f.as_str(),
-            "web",
-            "-r",
-            "r",
-            "-a",
-            "a",
-            "--param",
-            "Internal=Yes",
-        ],
+        argv(&["env", f.as_str()], "web -r r -a a --param Internal=Yes"),
     ] {
         let (code, _, err) = convox(&args);
         assert_eq!(code, 1, "{args:?}: {err}");
@@ -734,22 +472,17 @@ fn a_file_that_is_not_utf8_is_invalid_input() {
 
 #[test]
 fn apps_delete_takes_the_app_from_dash_a() {
-    let p = Project::new("delete");
-    let e = p.env();
-    p.ok(
-        &e,
-        &["rack", "params", "set", "Internal=Yes", "-r", "production"],
-    );
-    p.ok(&e, &["deploy", "-a", "backend", "-r", "production"]);
-    let (out, _) = p.ok(&e, &["apps", "delete", "-a", "backend", "-r", "production"]);
+    let (_p, e) = internal_project("delete");
+    ok_in(&e, &["deploy", "-a", "backend", "-r", "production"]);
+    let (out, _) = ok_in(&e, &["apps", "delete", "-a", "backend", "-r", "production"]);
     assert!(
         out.contains("Deleted app backend from rack production"),
         "{out}"
     );
-    let (out, err) = p.ok(&e, &["apps", "-r", "production"]);
+    let (out, err) = ok_in(&e, &["apps", "-r", "production"]);
     assert_eq!(out, "");
     assert!(err.contains("no apps"), "{err}");
-    let (out, err) = p.ok(&e, &["services", "-a", "backend", "-r", "production"]);
+    let (out, err) = ok_in(&e, &["services", "-a", "backend", "-r", "production"]);
     assert_eq!(out, "");
     assert!(err.contains("no services"), "{err}");
 }

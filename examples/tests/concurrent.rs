@@ -4,38 +4,20 @@
 // Tests fail loudly on unexpected input: unwrapping is how they say so.
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
+use convox_examples::Environment;
 
-use convox_examples::{Environment, run_in};
-
-/// Runs `convox ARGS…` in `env`; returns (exit code, stdout, stderr).
-fn convox_in(env: &Environment, args: &[&str]) -> (i32, String, String) {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let argv = std::iter::once("convox").chain(args.iter().copied());
-    let code = run_in(env, argv, &mut out, &mut err);
-    (
-        code,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
-}
+mod support;
+use support::{Session, convox_in, env_in, ok_in};
 
 fn ok(env: &Environment, args: &[&str]) -> String {
-    let (code, out, err) = convox_in(env, args);
-    assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
-    out
+    ok_in(env, args).0
 }
 
 #[test]
 fn eight_deploys_at_the_same_moment_on_one_state_file_keep_all_eight() {
-    let dir = std::env::temp_dir().join(format!("convox-concurrent-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("backend/convox.yml");
-    std::fs::copy(manifest, dir.join("convox.yml")).unwrap();
-    let env =
-        Environment::in_dir(&dir).with_var("XDG_CONFIG_HOME", dir.join("config").to_str().unwrap());
+    let session = Session::project("concurrent", "eight");
+    let dir = &session.dir;
+    let env = env_in(dir);
     ok(
         &env,
         &["rack", "params", "set", "Internal=Yes", "-r", "production"],
@@ -78,5 +60,4 @@ fn eight_deploys_at_the_same_moment_on_one_state_file_keep_all_eight() {
         .filter(|n| n.ends_with(".tmp"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

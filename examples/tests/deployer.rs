@@ -82,10 +82,7 @@ use std::path::Path;
 #[cfg(not(moto))]
 #[test]
 fn the_deployer_example_runs_under_ci() {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but CONVOX_MOTO is not: run the tests with scripts/test.sh"
-    );
+    moto_env::refuse_ci_without_the_emulator();
 }
 
 /// What boto3 sees in moto's default account (`scripts/aws_inspect.py`).

@@ -12,12 +12,15 @@
 #[path = "../../convox-aws/tests/support/env.rs"]
 mod moto_env;
 
+mod support;
+use support::{
+    aws_on, backend_yml, convox_in, default_vpc, env_in, fresh_dir, on_aws, unique_rack,
+};
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use convox_aws::AwsBackendBuilder;
-use convox_examples::{Environment, run_in};
 use convox_mock::MockBackend;
 use convox_model::backend::Backend;
 use convox_model::name::Name;
@@ -25,49 +28,12 @@ use convox_model::observe::observe_all;
 use convox_model::renew::{DAY, date};
 use convox_model::resource::{ResourceKey, ResourceSpec};
 
-fn backend_yml() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("backend/convox.yml")
-        .display()
-        .to_string()
-}
-
-fn unique() -> u32 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos()
-        % 100_000
-}
-
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "convox-renew-{}-{name}-{}",
-        std::process::id(),
-        unique()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// `convox GLOBALS… ARGS…` in `dir` at Unix time `now`; asserts success and
 /// returns (stdout, stderr).
 fn convox_at(dir: &Path, globals: &[&str], now: i64, args: &[&str]) -> (String, String) {
-    let env = Environment::in_dir(dir)
-        .with_var("XDG_CONFIG_HOME", dir.join("config").to_str().unwrap())
-        .with_var("CONVOX_NOW", &now.to_string());
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let argv = ["convox"]
-        .into_iter()
-        .chain(globals.iter().copied())
-        .chain(args.iter().copied());
-    let code = run_in(&env, argv, &mut out, &mut err);
-    let (out, err) = (
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    );
+    let env = env_in(dir).with_var("CONVOX_NOW", &now.to_string());
+    let argv = [globals, args].concat();
+    let (code, out, err) = convox_in(&env, &argv);
     assert_eq!(code, 0, "convox {args:?}\nstdout:\n{out}\nstderr:\n{err}");
     (out, err)
 }
@@ -153,7 +119,7 @@ where
 
 #[test]
 fn a_year_on_the_mock_plan_shows_renewals_and_deploy_renews_them() {
-    let dir = fresh_dir("mock");
+    let dir = fresh_dir("renew", "mock");
     let state = dir.join(".convox/state.json");
     let state_arg = state.display().to_string();
     let globals = ["--state", state_arg.as_str()];
@@ -178,32 +144,12 @@ fn a_year_on_the_mock_plan_shows_renewals_and_deploy_renews_them() {
 #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 fn a_year_on_moto_plan_shows_renewals_and_deploy_renews_them() {
     let endpoint = moto_env::endpoint();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let aws = rt.block_on(async {
-        AwsBackendBuilder::from_env()
-            .with_endpoint_url(endpoint.as_str())
-            .build()
-            .await
-            .unwrap()
-    });
-    let vpc = rt
-        .block_on(aws.default_vpc())
-        .unwrap()
-        .expect("moto has a default VPC");
-    let rack = format!("renew{}x{}", std::process::id(), unique());
-    let dir = fresh_dir("moto");
+    let (rt, aws) = aws_on(&endpoint);
+    let vpc = default_vpc(&rt, &aws);
+    let rack = unique_rack("renew");
+    let dir = fresh_dir("renew", "moto");
     let ca = dir.join("ca.pem").display().to_string();
-    let globals = [
-        "--backend",
-        "aws",
-        "--endpoint-url",
-        endpoint.as_str(),
-        "--ca",
-        ca.as_str(),
-    ];
+    let globals = on_aws(&endpoint, &ca);
     // moto refuses certificates not yet valid: t0 is in the past, so that the
     // renewal at t0+380 days happens yesterday.
     let now = SystemTime::now()

@@ -10,7 +10,7 @@ use convox_examples::run;
 use convox_mock::MockBackend;
 
 mod support;
-use support::{Session, backend_yml};
+use support::{Session, argv, backend_yml, words};
 
 impl Session {
     /// Writes a convox.yml into the session's directory.
@@ -25,7 +25,8 @@ impl Session {
     }
 }
 
-const RACK: [&str; 2] = ["--rack", "production"];
+/// What `rack params` prints for a rack with the internal router.
+const INTERNAL: &str = "Internal      Yes\nInternalOnly  No\n";
 
 fn deploy_args<'a>(file: &'a str, app: &'a str) -> Vec<&'a str> {
     vec!["deploy", file, "--rack", "production", "--app", app]
@@ -37,20 +38,18 @@ fn internal_services_story_on_the_mock() {
     let f = backend_yml();
 
     // Before the rack has the internal router, the app is refused with the fix.
-    let (code, _, err) = s.convox(&deploy_args(&f, "backend"));
-    assert_eq!(code, 1);
+    let err = s.refused(&deploy_args(&f, "backend"));
     assert!(err.contains("convox rack params set Internal=Yes"), "{err}");
 
-    let out = s.ok(&["rack", "params", "set", "Internal=Yes", RACK[0], RACK[1]]);
+    let out = s.ok(&words("rack params set Internal=Yes --rack production"));
     assert!(out.contains("Internal      Yes"), "{out}");
     assert!(out.contains("InternalOnly  No"), "{out}");
     assert!(s.state().exists(), "the state is saved after a change");
-    let out = s.ok(&["rack", "params", RACK[0], RACK[1]]);
-    assert_eq!(out, "Internal      Yes\nInternalOnly  No\n");
+    let out = s.ok(&words("rack params --rack production"));
+    assert_eq!(out, INTERNAL);
 
     // First deploy: the plan, one progress line per action, endpoints and links.
-    let (code, out, err) = s.convox(&deploy_args(&f, "backend"));
-    assert_eq!(code, 0, "{err}");
+    let (out, err) = s.ok_both(&deploy_args(&f, "backend"));
     assert!(
         out.contains("+ listener rule app/backend/api/internal/rule"),
         "{out}"
@@ -72,16 +71,10 @@ fn internal_services_story_on_the_mock() {
 
     // Second deploy: nothing to do, not one mutating call, the state untouched.
     let before = std::fs::read_to_string(s.state()).unwrap();
-    let (code, out, err) = s.convox(&[
-        "--show-calls",
-        "deploy",
-        &f,
-        "--rack",
-        "production",
-        "--app",
-        "backend",
-    ]);
-    assert_eq!(code, 0, "{err}");
+    let (out, err) = s.ok_both(&argv(
+        &["--show-calls", "deploy", &f],
+        "--rack production --app backend",
+    ));
     assert!(
         out.starts_with("No changes. backend is up to date.\n"),
         "{out}"
@@ -92,24 +85,19 @@ fn internal_services_story_on_the_mock() {
     assert_eq!(std::fs::read_to_string(s.state()).unwrap(), before);
 
     // The plan of an app that is up to date is empty, with a fingerprint.
-    let out = s.ok(&[
-        "plan",
-        &f,
-        "--rack",
-        "production",
-        "--app",
-        "backend",
-        "--json",
-    ]);
+    let out = s.ok(&argv(
+        &["plan", &f],
+        "--rack production --app backend --json",
+    ));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["actions"], serde_json::json!([]));
     let fp = v["fingerprint"].as_str().unwrap();
     assert_eq!(fp.len(), 64, "{fp}");
-    let out = s.ok(&["plan", &f, "--rack", "production", "--app", "backend"]);
+    let out = s.ok(&argv(&["plan", &f], "--rack production --app backend"));
     assert_eq!(out, "No changes. backend is up to date.\n");
 
     // Endpoints from the state: the rack's own parameters, and what is deployed.
-    let out = s.ok(&["endpoints", &f, "--rack", "production", "--app", "backend"]);
+    let out = s.ok(&argv(&["endpoints", &f], "--rack production --app backend"));
     assert_eq!(
         out,
         "web external https://backend-web.production.example.com deployed\n\
@@ -117,25 +105,14 @@ fn internal_services_story_on_the_mock() {
     );
 
     // Turning Internal off under a deployed internal service is refused, by name.
-    let (code, out, err) = s.convox(&["rack", "params", "set", "Internal=No", RACK[0], RACK[1]]);
+    let (code, out, err) = s.convox(&words("rack params set Internal=No --rack production"));
     assert_eq!(code, 1);
     assert!(out.is_empty(), "{out}");
     assert!(err.starts_with("error: cannot set Internal=No"), "{err}");
     assert!(err.contains("backend/api"), "{err}");
-    let (code, _, err) = s.convox(&[
-        "rack",
-        "params",
-        "set",
-        "InternalOnly=Yes",
-        RACK[0],
-        RACK[1],
-    ]);
-    assert_eq!(code, 1);
+    let err = s.refused(&words("rack params set InternalOnly=Yes --rack production"));
     assert!(err.contains("backend/web"), "{err}");
-    assert_eq!(
-        s.ok(&["rack", "params", RACK[0], RACK[1]]),
-        "Internal      Yes\nInternalOnly  No\n"
-    );
+    assert_eq!(s.ok(&words("rack params --rack production")), INTERNAL);
 }
 
 #[test]
@@ -143,15 +120,7 @@ fn an_internal_only_rack_refuses_services_that_are_not_internal() {
     let s = Session::new("story", "only");
     let f = backend_yml();
 
-    let (code, _, err) = s.convox(&[
-        "rack",
-        "params",
-        "set",
-        "InternalOnly=Yes",
-        RACK[0],
-        RACK[1],
-    ]);
-    assert_eq!(code, 1);
+    let err = s.refused(&words("rack params set InternalOnly=Yes --rack production"));
     assert!(
         err.contains(
             "set both in one command: convox rack params set Internal=Yes InternalOnly=Yes"
@@ -160,15 +129,9 @@ fn an_internal_only_rack_refuses_services_that_are_not_internal() {
     );
     assert!(!s.state().exists(), "a refused command changes nothing");
 
-    let out = s.ok(&[
-        "rack",
-        "params",
-        "set",
-        "Internal=Yes",
-        "InternalOnly=Yes",
-        RACK[0],
-        RACK[1],
-    ]);
+    let out = s.ok(&words(
+        "rack params set Internal=Yes InternalOnly=Yes --rack production",
+    ));
     assert!(out.contains("InternalOnly  Yes"), "{out}");
 
     let (code, out, err) = s.convox(&deploy_args(&f, "backend"));
@@ -197,7 +160,7 @@ fn an_internal_only_rack_refuses_services_that_are_not_internal() {
 #[test]
 fn internal_and_external_gives_two_endpoints() {
     let s = Session::new("story", "both");
-    s.ok(&["rack", "params", "set", "Internal=Yes", RACK[0], RACK[1]]);
+    s.ok(&words("rack params set Internal=Yes --rack production"));
     let f = s.yml(
         "both",
         "services:\n  web:\n    image: x\n    port: 3000\n    links: [api]\n  api:\n    image: x\n    port: 4000\n    internalAndExternal: true\n",
@@ -211,7 +174,7 @@ fn internal_and_external_gives_two_endpoints() {
         out.contains("api  external  https://backend-api.production.example.com"),
         "{out}"
     );
-    let out = s.ok(&["endpoints", &f, "--rack", "production", "--app", "backend"]);
+    let out = s.ok(&argv(&["endpoints", &f], "--rack production --app backend"));
     assert_eq!(
         out.lines().filter(|l| l.starts_with("api ")).count(),
         2,
@@ -224,7 +187,7 @@ fn internal_and_external_gives_two_endpoints() {
 fn deleting_an_app_leaves_the_rack_and_other_apps() {
     let s = Session::new("story", "delete");
     let f = backend_yml();
-    s.ok(&["rack", "params", "set", "Internal=Yes", RACK[0], RACK[1]]);
+    s.ok(&words("rack params set Internal=Yes --rack production"));
     s.ok(&deploy_args(&f, "backend"));
     let shop = s.yml(
         "shop",
@@ -234,8 +197,7 @@ fn deleting_an_app_leaves_the_rack_and_other_apps() {
     assert!(out.contains("front: CART_URL=https://cart.shop.production.convox"));
     let rack_before = s.mock().inventory();
 
-    let (code, out, err) = s.convox(&["apps", "delete", "backend", RACK[0], RACK[1]]);
-    assert_eq!(code, 0, "{err}");
+    let (out, err) = s.ok_both(&words("apps delete backend --rack production"));
     assert!(out.contains("Deleted app backend"), "{out}");
     assert!(
         err.contains("deleted listener rule app/backend/api/internal/rule"),
@@ -250,24 +212,20 @@ fn deleting_an_app_leaves_the_rack_and_other_apps() {
     assert_eq!(after.hosted_zones, 1);
     assert_eq!(after.listeners, rack_before.listeners);
     assert_eq!(after.rules, rack_before.rules - 2);
-    let out = s.ok(&["endpoints", &shop, "--rack", "production", "--app", "shop"]);
+    let out = s.ok(&argv(&["endpoints", &shop], "--rack production --app shop"));
     assert!(out.lines().all(|l| l.ends_with(" deployed")), "{out}");
     let out = s.ok(&deploy_args(&shop, "shop"));
     assert!(out.starts_with("No changes. shop is up to date."), "{out}");
-    let out = s.ok(&["endpoints", &f, "--rack", "production", "--app", "backend"]);
+    let out = s.ok(&argv(&["endpoints", &f], "--rack production --app backend"));
     assert!(
         out.contains("api internal https://api.backend.production.convox not deployed"),
         "{out}"
     );
 
     // Nothing left to delete is an error that says so.
-    let (code, _, err) = s.convox(&["apps", "delete", "backend", RACK[0], RACK[1]]);
-    assert_eq!(code, 1);
+    let err = s.refused(&words("apps delete backend --rack production"));
     assert!(err.contains("rack production has no app backend"), "{err}");
-    assert_eq!(
-        s.ok(&["rack", "params", RACK[0], RACK[1]]),
-        "Internal      Yes\nInternalOnly  No\n"
-    );
+    assert_eq!(s.ok(&words("rack params --rack production")), INTERNAL);
 }
 
 #[test]
@@ -276,11 +234,11 @@ fn a_first_deploy_creates_the_rack_it_needs_and_plan_shows_it() {
     let web = s.yml("web", "services:\n  web:\n    image: x\n    port: 3000\n");
 
     // plan changes nothing, but shows the rack resources a deploy would create.
-    let (code, out, err) = s.convox(&["rack", "params", RACK[0], RACK[1]]);
+    let (code, out, err) = s.convox(&words("rack params --rack production"));
     assert_eq!(code, 0);
     assert_eq!(out, "Internal      No\nInternalOnly  No\n");
     assert!(err.contains("has not been set up yet"), "{err}");
-    let out = s.ok(&["plan", &web, "--rack", "production", "--app", "site"]);
+    let out = s.ok(&argv(&["plan", &web], "--rack production --app site"));
     assert!(out.starts_with("rack\n"), "{out}");
     assert!(out.contains("+ load balancer router/external/alb"), "{out}");
     // The external router's certificate is public: a fresh rack has none yet, so
@@ -296,22 +254,21 @@ fn a_first_deploy_creates_the_rack_it_needs_and_plan_shows_it() {
     );
     assert!(!s.state().exists(), "plan saves nothing");
 
-    let (code, out, err) = s.convox(&deploy_args(&web, "site"));
-    assert_eq!(code, 0, "{err}");
+    let (out, err) = s.ok_both(&deploy_args(&web, "site"));
     assert!(err.contains("created hosted zone zone"), "{err}");
     assert!(
         out.contains("web  external  https://site-web.production.example.com"),
         "{out}"
     );
     // The rack's settings were saved by the deploy: a later process reads them.
-    let (code, out, err) = s.convox(&["rack", "params", RACK[0], RACK[1]]);
+    let (code, out, err) = s.convox(&words("rack params --rack production"));
     assert_eq!(code, 0);
     assert_eq!(out, "Internal      No\nInternalOnly  No\n");
     assert!(err.is_empty(), "{err}");
     let out = s.ok(&deploy_args(&web, "site"));
     assert!(out.starts_with("No changes."), "{out}");
     // The deploy requested the certificate, and served the endpoint once issued.
-    let out = s.ok(&["endpoints", &web, "--rack", "production", "--app", "site"]);
+    let out = s.ok(&argv(&["endpoints", &web], "--rack production --app site"));
     assert!(
         out.contains("web external https://site-web.production.example.com deployed"),
         "{out}"
@@ -321,7 +278,7 @@ fn a_first_deploy_creates_the_rack_it_needs_and_plan_shows_it() {
 #[test]
 fn the_certificate_authority_is_generated_once_and_kept() {
     let s = Session::new("story", "ca");
-    let (_, _, err) = s.convox(&["rack", "params", "set", "Internal=Yes", RACK[0], RACK[1]]);
+    let (_, _, err) = s.convox(&words("rack params set Internal=Yes --rack production"));
     assert!(
         err.contains("Generated the rack's certificate authority"),
         "{err}"
@@ -346,17 +303,10 @@ fn the_certificate_authority_is_generated_once_and_kept() {
     // A file that is not a certificate authority is an error, not a new one.
     let bad = s.dir.join("bad.pem");
     std::fs::write(&bad, "not pem").unwrap();
-    let (code, _, err) = s.convox(&[
-        "--ca",
-        bad.to_str().unwrap(),
-        "rack",
-        "params",
-        "set",
-        "Internal=Yes",
-        RACK[0],
-        RACK[1],
-    ]);
-    assert_eq!(code, 1);
+    let err = s.refused(&argv(
+        &["--ca", bad.to_str().unwrap()],
+        "rack params set Internal=Yes --rack production",
+    ));
     assert!(err.contains("certificate and private key"), "{err}");
 }
 
@@ -365,8 +315,7 @@ fn errors_exit_1_with_their_causes_and_usage_errors_exit_2() {
     let s = Session::new("story", "errors");
     std::fs::create_dir_all(s.state().parent().unwrap()).unwrap();
     std::fs::write(s.state(), "{ not json").unwrap();
-    let (code, _, err) = s.convox(&["rack", "params", RACK[0], RACK[1]]);
-    assert_eq!(code, 1);
+    let err = s.refused(&words("rack params --rack production"));
     assert!(
         err.starts_with("error: mock state is not valid JSON"),
         "{err}"
@@ -374,48 +323,29 @@ fn errors_exit_1_with_their_causes_and_usage_errors_exit_2() {
     assert!(err.contains("\n  caused by: "), "{err}");
 
     let s = Session::new("story", "usage");
-    let (code, _, _) = s.convox(&["rack", "params"]);
+    let (code, _, _) = s.convox(&words("rack params"));
     assert_eq!(code, 2);
-    let (code, _, _) = s.convox(&["rack", "params", "set", RACK[0], RACK[1]]);
+    let (code, _, _) = s.convox(&words("rack params set --rack production"));
     assert_eq!(code, 2);
-    let (code, _, err) = s.convox(&[
-        "--endpoint-url",
-        "http://127.0.0.1:1",
-        "rack",
-        "params",
-        RACK[0],
-        RACK[1],
-    ]);
+    let (code, _, err) = s.convox(&words(
+        "--endpoint-url http://127.0.0.1:1 rack params --rack production",
+    ));
     assert_eq!(code, 2);
     assert!(err.contains("--backend aws"), "{err}");
-    let (code, _, err) = s.convox(&[
-        "endpoints",
-        &backend_yml(),
-        "--rack",
-        "production",
-        "--app",
-        "backend",
-        "--param",
-        "Internal=Yes",
-    ]);
+    let (code, _, err) = s.convox(&argv(
+        &["endpoints", &backend_yml()],
+        "--rack production --app backend --param Internal=Yes",
+    ));
     assert_eq!(code, 2);
     assert!(err.contains("stored parameters"), "{err}");
-    let (code, _, err) = s.convox(&["rack", "params", "set", "Bogus=Yes", RACK[0], RACK[1]]);
-    assert_eq!(code, 1);
+    let err = s.refused(&words("rack params set Bogus=Yes --rack production"));
     assert!(err.contains("unknown rack parameter"), "{err}");
     // A rack's network is fixed once it exists.
-    s.ok(&["rack", "params", "set", "Internal=Yes", RACK[0], RACK[1]]);
-    let (code, _, err) = s.convox(&[
-        "deploy",
-        &backend_yml(),
-        "--rack",
-        "production",
-        "--app",
-        "backend",
-        "--vpc",
-        "vpc-other",
-    ]);
-    assert_eq!(code, 1);
+    s.ok(&words("rack params set Internal=Yes --rack production"));
+    let err = s.refused(&argv(
+        &["deploy", &backend_yml()],
+        "--rack production --app backend --vpc vpc-other",
+    ));
     assert!(err.contains("--vpc vpc-other (it is in vpc-mock)"), "{err}");
 }
 
@@ -456,7 +386,7 @@ fn state_is_created_where_asked() {
 fn a_supplied_external_certificate_must_cover_the_router_host() {
     use convox_model::public_cert::CertificateStatus;
     let s = Session::new("story", "pubcert");
-    s.ok(&["rack", "params", "set", "Internal=Yes", RACK[0], RACK[1]]);
+    s.ok(&words("rack params set Internal=Yes --rack production"));
     // Two certificates the user owns in ACM: one for another host, one for ours.
     let mock = s.mock();
     let other = mock.add_user_certificate("*.other.example.com", &[], CertificateStatus::Issued);
@@ -465,16 +395,10 @@ fn a_supplied_external_certificate_must_cover_the_router_host() {
     mock.save(s.state()).unwrap();
     let before = std::fs::read_to_string(s.state()).unwrap();
 
-    let (code, _, err) = s.convox(&[
-        "rack",
-        "params",
-        "set",
-        "--external-certificate",
-        &other,
-        RACK[0],
-        RACK[1],
-    ]);
-    assert_eq!(code, 1, "{err}");
+    let err = s.refused(&argv(
+        &["rack", "params", "set", "--external-certificate", &other],
+        "--rack production",
+    ));
     assert!(
         err.contains(&format!(
             "certificate {other} does not cover *.production.example.com"
@@ -484,20 +408,15 @@ fn a_supplied_external_certificate_must_cover_the_router_host() {
     let after = std::fs::read_to_string(s.state()).unwrap();
     assert_eq!(before, after, "nothing changed");
 
-    let out = s.ok(&[
-        "rack",
-        "params",
-        "set",
-        "--external-certificate",
-        &mine,
-        RACK[0],
-        RACK[1],
-    ]);
+    let out = s.ok(&argv(
+        &["rack", "params", "set", "--external-certificate", &mine],
+        "--rack production",
+    ));
     assert!(out.contains("Internal      Yes"), "{out}");
     let web = s.yml("web", "services:\n  web:\n    image: x\n    port: 3000\n");
     let out = s.ok(&deploy_args(&web, "site"));
     assert!(!out.contains("External certificate"), "{out}");
-    let out = s.ok(&["endpoints", &web, "--rack", "production", "--app", "site"]);
+    let out = s.ok(&argv(&["endpoints", &web], "--rack production --app site"));
     assert!(
         out.contains("web external https://site-web.production.example.com deployed"),
         "{out}"

@@ -7,17 +7,16 @@ use convox_model::resource::{
     ListenerCertificateSpec, ResourceKey, ResourceSpec as Spec, Scope, Tags,
 };
 
+use crate::support::name;
 use crate::support::specs::{
-    app_tags, find, import_fixture, make_internal_router, rule_spec, tg_spec, untagged_rule,
+    app_tags, find, import_fixture, rule_spec, tg_spec, untagged_rule, with_internal_router,
 };
-use crate::support::{MotoEnv, name};
 
 #[tokio::test]
 #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn app_resources_round_trip() {
-    let env = MotoEnv::new("app").await;
+    let (env, ids) = with_internal_router("app").await;
     let b = &env.backend;
-    let ids = make_internal_router(&env).await;
     let (app, api) = (name("backend"), name("api"));
     let r = Router::Internal;
 
@@ -102,13 +101,12 @@ async fn app_resources_round_trip() {
         Spec::TargetGroup(tg_spec(&env, "/ready"))
     );
 
-    b.remove_listener_certificate(&ids.https, &cert)
-        .await
-        .unwrap();
-    // Detaching one not attached succeeds.
-    b.remove_listener_certificate(&ids.https, &cert)
-        .await
-        .unwrap();
+    // Detaching, and again once it is not attached: both succeed.
+    for _ in 0..2 {
+        b.remove_listener_certificate(&ids.https, &cert)
+            .await
+            .unwrap();
+    }
     let seen = b.observe(&env.rack, &scope).await.unwrap();
     assert!(find(&seen, &ResourceKey::app_listener_certificate(&app)).is_none());
 
@@ -125,9 +123,8 @@ async fn app_resources_round_trip() {
 #[tokio::test]
 #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn rule_priority_taken_is_a_conflict() {
-    let env = MotoEnv::new("priority").await;
+    let (env, ids) = with_internal_router("priority").await;
     let b = &env.backend;
-    let ids = make_internal_router(&env).await;
     let tg = b
         .create_target_group(&tg_spec(&env, "/"), &Tags::new())
         .await

@@ -10,14 +10,13 @@
 use convox_model::backend::{Backend, ErrorKind};
 use convox_model::conformance::{self, Gaps};
 use convox_model::exposure::Router;
-use convox_model::resource::{
-    HostedZoneSpec, LbScheme, RecordAction, RecordChange, ResourceKey, Tags,
-};
+use convox_model::resource::{LbScheme, RecordAction, RecordChange, ResourceKey, Tags};
 
 use crate::support::MotoEnv;
 use crate::support::gaps::{MOTO_GAPS, gap, tabled};
 use crate::support::specs::{
-    import_fixture, lb_spec, listener_spec, make_internal_router, not_found,
+    import_fixture, lb_spec, listener_spec, make_internal_router, not_found, with_internal_router,
+    zone_spec,
 };
 
 /// Where a gap's flag lives, for the messages.
@@ -28,9 +27,8 @@ const FLAGS_AT: &str = "Gaps::moto() in convox-model/src/conformance.rs";
 #[tokio::test]
 #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn moto_gaps_are_as_documented() {
-    let env = MotoEnv::new("moto_gaps").await;
+    let (env, ids) = with_internal_router("moto_gaps").await;
     let b = &env.backend;
-    let ids = make_internal_router(&env).await;
     let lb_key = ResourceKey::router_load_balancer(Router::Internal);
 
     // A second load balancer of the same name, other scheme: AWS says
@@ -55,14 +53,7 @@ async fn moto_gaps_are_as_documented() {
         .await;
     // CREATE of an existing record: AWS says InvalidChangeBatch.
     let zone = b
-        .create_hosted_zone(
-            &HostedZoneSpec {
-                name: "test.convox".into(),
-                vpc_id: env.vpc.id.clone(),
-                region: env.region.clone(),
-            },
-            &Tags::new(),
-        )
+        .create_hosted_zone(&zone_spec(&env, "test.convox"), &Tags::new())
         .await
         .unwrap();
     let create = RecordChange {

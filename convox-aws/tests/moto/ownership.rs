@@ -5,22 +5,21 @@ use convox_aws::{AwsBackend, Pacing, Rate};
 use convox_model::backend::{Backend, ErrorKind};
 use convox_model::exposure::Router;
 use convox_model::resource::{
-    HostedZoneSpec, LbScheme, ListenerSpec, Protocol, RecordAction, RecordChange, ResourceKey,
-    Scope, TAG_RACK, Tags, ownership_tags, record_owner_value,
+    LbScheme, ListenerSpec, Protocol, RecordAction, RecordChange, ResourceKey, Scope, TAG_RACK,
+    Tags, ownership_tags, record_owner_value,
 };
 
 use crate::support::specs::{
-    app_tags, import_fixture, lb_spec, make_internal_router, not_found, rack_tags, tg_spec,
-    untagged_rule,
+    app_tags, import_fixture, lb_spec, not_found, rack_tags, tg_spec, untagged_rule,
+    with_internal_router, zone_spec,
 };
 use crate::support::{MotoEnv, name};
 
 #[tokio::test]
 #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn foreign_resources_are_never_observed_or_touched() {
-    let env = MotoEnv::new("foreign").await;
+    let (env, ids) = with_internal_router("foreign").await;
     let b = &env.backend;
-    let ids = make_internal_router(&env).await;
 
     // Untagged, or tagged for another rack, in the same account.
     let other_rack = name("other");
@@ -59,11 +58,7 @@ async fn foreign_resources_are_never_observed_or_touched() {
     b.add_listener_certificate(&ids.https, &cert).await.unwrap();
     let zone = b
         .create_hosted_zone(
-            &HostedZoneSpec {
-                name: "test.convox".into(),
-                vpc_id: env.vpc.id.clone(),
-                region: env.region.clone(),
-            },
+            &zone_spec(&env, "test.convox"),
             &rack_tags(&env, "zone", &ResourceKey::zone()),
         )
         .await

@@ -3,13 +3,15 @@
 //! one of the rack's CA. moto keeps a requested certificate PENDING_VALIDATION
 //! for MOTO_ACM_VALIDATION_WAIT seconds, then reports it ISSUED.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use convox_model::apply::{ApplyContext, SleepFn};
 use convox_model::backend::Backend;
+use convox_model::check::parse;
 use convox_model::exposure::Router;
-use convox_model::manifest::{Exposure, Manifest, Port, Scheme, Service};
+use convox_model::manifest::Manifest;
 use convox_model::observe::observe_all;
 use convox_model::ops::{self, OpsError};
 use convox_model::params::RackParams;
@@ -21,6 +23,7 @@ use convox_model::resource::{Observed, ResourceKey, ResourceSpec as Spec, Tags};
 use convox_model::tls::CertificateAuthority;
 
 use crate::support::server::MotoServer;
+use crate::support::specs::find;
 use crate::support::{MotoEnv, name, now};
 
 const WAIT_SECONDS: u64 = 3;
@@ -40,34 +43,27 @@ fn rack(env: &MotoEnv) -> Rack {
     )
 }
 
-fn service(n: &str, internal: bool) -> Service {
-    let mut s = Service::with_defaults(name(n));
-    s.port = Some(Port {
-        port: 3000,
-        scheme: Scheme::Http,
-    });
-    s.exposure = Exposure::from_flags(internal, false);
-    s
-}
-
+/// `api` internal, `web` external, as the app's convox.yml says them.
 fn manifest() -> Manifest {
-    Manifest::from_services(vec![service("api", true), service("web", false)])
+    let yml = "services:\n  api:\n    port: 3000\n    internal: true\n  web:\n    port: 3000\n";
+    parse(yml, &BTreeMap::new()).unwrap().manifest
 }
 
 fn has(observed: &[Observed], key: &ResourceKey) -> bool {
-    observed.iter().any(|o| &o.resource.key == key)
+    find(observed, key).is_some()
 }
 
+/// The ARN the external 443 listener serves, if it exists.
 fn external_listener_certificate(observed: &[Observed]) -> Option<String> {
-    let key = ResourceKey::router_listener(Router::External, 443);
-    let o = observed.iter().find(|o| o.resource.key == key)?;
-    match &o.resource.spec {
-        Spec::Listener(l) => l
-            .certificate
-            .as_ref()
-            .map(|k| referenced_arn(k).unwrap_or(k.as_str()).to_string()),
-        _ => None,
-    }
+    let listener = find(
+        observed,
+        &ResourceKey::router_listener(Router::External, 443),
+    )?;
+    let Spec::Listener(spec) = &listener.resource.spec else {
+        return None;
+    };
+    let key = spec.certificate.as_ref()?;
+    Some(referenced_arn(key).unwrap_or(key.as_str()).to_string())
 }
 
 fn no_rack_ca_certificate_for(observed: &[Observed], domain: &str) {

@@ -9,7 +9,9 @@ use convox_model::resource::{
 };
 
 use crate::support::MotoEnv;
-use crate::support::specs::{find, make_internal_router, not_found, rack_tags, redirect, sg_spec};
+use crate::support::specs::{
+    error_of, find, not_found, rack_tags, redirect, sg_spec, with_internal_router,
+};
 
 #[tokio::test]
 #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
@@ -21,8 +23,10 @@ async fn vpc_network_reads_the_default_vpc_and_its_subnets() {
     let mut sorted = env.subnets.clone();
     sorted.sort();
     assert_eq!(sorted, env.subnets, "subnets come sorted by id");
-    let missing = env.backend.vpc_network("vpc-00000000").await.unwrap_err();
-    assert_eq!(missing.kind, ErrorKind::NotFound, "{missing}");
+    error_of(
+        env.backend.vpc_network("vpc-00000000").await,
+        ErrorKind::NotFound,
+    );
 }
 
 #[tokio::test]
@@ -66,16 +70,14 @@ async fn security_group_round_trip() {
     b.delete_security_group(&id).await.unwrap();
     let seen = b.observe(&env.rack, &Scope::Rack).await.unwrap();
     assert!(find(&seen, &key).is_none());
-    let again = b.delete_security_group(&id).await.unwrap_err();
-    assert_eq!(again.kind, ErrorKind::NotFound, "{again}");
+    error_of(b.delete_security_group(&id).await, ErrorKind::NotFound);
 }
 
 #[tokio::test]
 #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn router_round_trip_resolves_references_to_keys() {
-    let env = MotoEnv::new("router").await;
+    let (env, ids) = with_internal_router("router").await;
     let b = &env.backend;
-    let ids = make_internal_router(&env).await;
     let calls = b.calls();
     assert_eq!(calls.get("AddTags"), 0, "tags go in the create calls");
     assert_eq!(calls.mutating(), 6, "{calls:?}");
@@ -99,30 +101,32 @@ async fn router_round_trip_resolves_references_to_keys() {
         })
     );
 
-    let http = find(&seen, &ResourceKey::router_listener(r, 80)).expect("listener 80");
-    assert_eq!(http.id, ids.http);
-    assert_eq!(
-        http.resource.spec,
-        Spec::Listener(ListenerSpec {
-            load_balancer: ResourceKey::router_load_balancer(r),
-            port: 80,
-            protocol: Protocol::Http,
-            default_action: redirect(),
-            certificate: None,
-        })
-    );
-    let https = find(&seen, &ResourceKey::router_listener(r, 443)).expect("listener 443");
-    assert_eq!(https.id, ids.https);
-    assert_eq!(
-        https.resource.spec,
-        Spec::Listener(ListenerSpec {
-            load_balancer: ResourceKey::router_load_balancer(r),
-            port: 443,
-            protocol: Protocol::Https,
-            default_action: not_found("unknown host"),
-            certificate: Some(ResourceKey::router_certificate(r)),
-        })
-    );
+    // Each listener names its load balancer and certificate by key.
+    let cert_key = ResourceKey::router_certificate(r);
+    for (port, id, protocol, default_action, certificate) in [
+        (80, &ids.http, Protocol::Http, redirect(), None),
+        (
+            443,
+            &ids.https,
+            Protocol::Https,
+            not_found("unknown host"),
+            Some(cert_key),
+        ),
+    ] {
+        let key = ResourceKey::router_listener(r, port);
+        let listener = find(&seen, &key).unwrap_or_else(|| panic!("listener {port}"));
+        assert_eq!(&listener.id, id);
+        assert_eq!(
+            listener.resource.spec,
+            Spec::Listener(ListenerSpec {
+                load_balancer: ResourceKey::router_load_balancer(r),
+                port,
+                protocol,
+                default_action,
+                certificate,
+            })
+        );
+    }
     let cert = find(&seen, &ResourceKey::router_certificate(r)).expect("certificate");
     assert_eq!(cert.id, ids.cert);
     assert_eq!(

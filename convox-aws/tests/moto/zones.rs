@@ -5,11 +5,11 @@ use convox_model::backend::{Backend, ErrorKind};
 use convox_model::exposure::Router;
 use convox_model::params::RackParams;
 use convox_model::resource::{
-    HostedZoneSpec, RecordAction, RecordChange, RecordSpec, ResourceKey, ResourceSpec as Spec,
-    Scope, TAG_KEY, record_owner_value,
+    RecordAction, RecordChange, RecordSpec, ResourceKey, ResourceSpec as Spec, Scope, TAG_KEY,
+    record_owner_value,
 };
 
-use crate::support::specs::{find, make_internal_router, rack_tags};
+use crate::support::specs::{error_of, find, make_internal_router, rack_tags, zone_spec};
 use crate::support::{MotoEnv, name};
 
 #[tokio::test]
@@ -21,11 +21,7 @@ async fn zone_records_and_rack_settings_round_trip() {
     let ids = make_internal_router(&env).await;
 
     let zone_key = ResourceKey::zone();
-    let zone_spec = HostedZoneSpec {
-        name: "test.convox".into(),
-        vpc_id: env.vpc.id.clone(),
-        region: env.region.clone(),
-    };
+    let zone_spec = zone_spec(&env, "test.convox");
     let zone = b
         .create_hosted_zone(&zone_spec, &rack_tags(&env, "zone", &zone_key))
         .await
@@ -114,8 +110,7 @@ async fn zone_records_and_rack_settings_round_trip() {
     assert!(find(&seen, &api_key).is_some());
     assert!(find(&seen, &web_key).is_none());
 
-    let busy = b.delete_hosted_zone(&zone).await.unwrap_err();
-    assert_eq!(busy.kind, ErrorKind::Conflict, "{busy}");
+    error_of(b.delete_hosted_zone(&zone).await, ErrorKind::Conflict);
     b.change_records(
         &zone,
         &[change(
@@ -128,8 +123,7 @@ async fn zone_records_and_rack_settings_round_trip() {
     .unwrap();
     b.delete_hosted_zone(&zone).await.unwrap();
     assert_eq!(b.load_rack(&env.rack).await.unwrap(), None);
-    let gone = b.delete_hosted_zone(&zone).await.unwrap_err();
-    assert_eq!(gone.kind, ErrorKind::NotFound, "{gone}");
+    error_of(b.delete_hosted_zone(&zone).await, ErrorKind::NotFound);
 }
 
 // Idempotent zone creation (issue 8).
@@ -142,11 +136,7 @@ async fn a_repeated_zone_create_adopts_the_zone_it_made() {
     let env = MotoEnv::new("zone_again").await;
     let b = &env.backend;
     let zone_key = ResourceKey::zone();
-    let spec = HostedZoneSpec {
-        name: convox_model::rack::zone_name(&env.rack),
-        vpc_id: env.vpc.id.clone(),
-        region: env.region.clone(),
-    };
+    let spec = zone_spec(&env, &convox_model::rack::zone_name(&env.rack));
     // The first attempt made the zone but its tags never arrived.
     let first = b
         .create_hosted_zone(&spec, &convox_model::resource::Tags::new())

@@ -3,14 +3,15 @@
 
 use convox_model::backend::Backend;
 use convox_model::resource::{
-    CertificateSpec, HostedZoneSpec, LbScheme, ListenerRuleSpec, RecordAction, RecordChange,
-    ResourceKey, Tags,
+    CertificateSpec, LbScheme, RecordAction, RecordChange, ResourceKey, Tags,
 };
 use convox_model::tls::CertificateAuthority;
 use serde_json::Value;
 
 use crate::support::inspect::{arr, lb_named, zone_named};
-use crate::support::specs::{lb_spec, listener_spec, not_found, security_group, target_group};
+use crate::support::specs::{
+    lb_spec, listener_spec, not_found, security_group, target_group, untagged_rule, zone_spec,
+};
 use crate::support::{MotoEnv, name, now};
 
 pub struct Foreign {
@@ -39,7 +40,6 @@ pub async fn make_foreign(env: &MotoEnv) -> Foreign {
     let sg_key = ResourceKey::from_raw("foreign/sg");
     let lb_spec = lb_spec(env, "someone-elses", LbScheme::Internal, sg_key);
     let lb = b.create_load_balancer(&lb_spec, &sg, &none).await.unwrap();
-    let listener_key = ResourceKey::from_raw("foreign/listener");
     let http = listener_spec(lb_key, 80, not_found("theirs"), None);
     let listener = b
         .create_listener(&lb.arn, &http, None, &none)
@@ -48,18 +48,7 @@ pub async fn make_foreign(env: &MotoEnv) -> Foreign {
     let tg_spec = target_group("someone-elses", 4000, &env.vpc.id, "/");
     let tg = b.create_target_group(&tg_spec, &none).await.unwrap();
     // The same host as ours: ownership is by tags, never by name.
-    let rule = b
-        .create_rule(
-            &listener,
-            &ListenerRuleSpec {
-                listener: listener_key,
-                priority: Some(1),
-                hosts: vec!["api.backend.production.convox".into()],
-                target_group: ResourceKey::from_raw("foreign/tg"),
-            },
-            &tg,
-            &none,
-        )
+    let rule = untagged_rule(env, &listener, 1, "api.backend.production.convox", &tg)
         .await
         .unwrap();
     // A certificate for the very domain our app certificate will have, from
@@ -77,14 +66,7 @@ pub async fn make_foreign(env: &MotoEnv) -> Foreign {
         .await
         .unwrap();
     let zone = b
-        .create_hosted_zone(
-            &HostedZoneSpec {
-                name: "foreign.example".into(),
-                vpc_id: env.vpc.id.clone(),
-                region: env.region.clone(),
-            },
-            &none,
-        )
+        .create_hosted_zone(&zone_spec(env, "foreign.example"), &none)
         .await
         .unwrap();
     b.change_records(

@@ -6,9 +6,9 @@ use convox_model::exposure::Router;
 use convox_model::ops::{deploy, plan_app, set_rack_params};
 use convox_model::resource::{ResourceKey, ResourceSpec, Tags, TargetGroupSpec};
 
+use super::support::name;
 use super::support::specs::untagged_rule;
-use super::support::{MotoEnv, name};
-use super::{ctx, manifest, rack};
+use super::{manifest, production_with};
 
 const API_YML: &str = "services:\n  api:\n    port: 4000\n    internal: true\n";
 
@@ -28,18 +28,12 @@ fn api_rule(app: &str) -> ResourceKey {
 #[tokio::test]
 #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn foreign_rules_and_copied_tags_are_obstacles_never_victims() {
-    let env = MotoEnv::new("story_obstacles").await;
+    let (env, r, c) = production_with("story_obstacles", &["Internal=Yes"]).await;
     let b = &env.backend;
-    let production = name("production");
-    let c = ctx(&production);
-    let r = set_rack_params(b, &rack(&env, "production"), &["Internal=Yes"], &c)
-        .await
-        .unwrap()
-        .rack;
     deploy(b, &r, &name("backend"), &manifest(API_YML), &c)
         .await
         .unwrap();
-    let seen = convox_model::observe::observe_all(b, &production)
+    let seen = convox_model::observe::observe_all(b, &r.name)
         .await
         .unwrap();
     assert_eq!(priority_of(&seen, &api_rule("backend")), Some(1));
@@ -106,7 +100,7 @@ async fn foreign_rules_and_copied_tags_are_obstacles_never_victims() {
     let change = set_rack_params(b, &r, &["Internal=Yes"], &c).await.unwrap();
     assert!(change.plan.is_empty(), "{}", change.plan);
 
-    let seen = convox_model::observe::observe_all(b, &production)
+    let seen = convox_model::observe::observe_all(b, &r.name)
         .await
         .unwrap();
     assert_eq!(priority_of(&seen, &api_rule("shop")), Some(3));
@@ -129,14 +123,8 @@ async fn foreign_rules_and_copied_tags_are_obstacles_never_victims() {
 #[tokio::test]
 #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn four_apps_deployed_at_the_same_moment_all_end_up_to_date() {
-    let env = MotoEnv::new("story_four").await;
+    let (env, r, c) = production_with("story_four", &["Internal=Yes"]).await;
     let b = &env.backend;
-    let production = name("production");
-    let c = ctx(&production);
-    let r = set_rack_params(b, &rack(&env, "production"), &["Internal=Yes"], &c)
-        .await
-        .unwrap()
-        .rack;
     let m = manifest(API_YML);
     let apps = [name("a1"), name("a2"), name("a3"), name("a4")];
     let (r1, r2, r3, r4) = tokio::join!(
@@ -153,7 +141,7 @@ async fn four_apps_deployed_at_the_same_moment_all_end_up_to_date() {
         let p = plan_app(b, &r, app, &m, &fp).await.unwrap();
         assert!(p.is_empty(), "{app}: {p}");
     }
-    let seen = convox_model::observe::observe_all(b, &production)
+    let seen = convox_model::observe::observe_all(b, &r.name)
         .await
         .unwrap();
     let mut priorities: Vec<u32> = apps

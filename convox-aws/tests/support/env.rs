@@ -39,3 +39,13 @@ pub fn assert_loopback(endpoint: &str) {
         "moto must be on loopback: {endpoint}"
     );
 }
+
+/// Under CI the emulator must be there: otherwise every emulator test would be
+/// ignored and CI would pass without the AWS backend having answered a request.
+/// Fails when `CI` is set in a build without `cfg(moto)`.
+pub fn refuse_ci_without_the_emulator() {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but CONVOX_MOTO is not: run the tests with scripts/test.sh"
+    );
+}

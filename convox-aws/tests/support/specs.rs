@@ -4,12 +4,12 @@
 //! The library's resource types are named here and in the test files' `use`
 //! lines only, so that a rename touches few places.
 
-use convox_model::backend::{Backend, BackendResult};
+use convox_model::backend::{Backend, BackendError, BackendResult, ErrorKind};
 use convox_model::exposure::Router;
 use convox_model::resource::{
-    CertificateSpec, DefaultAction, HealthCheck, IngressRule, LbScheme, ListenerRuleSpec,
-    ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol, ResourceKey,
-    SecurityGroupSpec, Tags, TargetGroupSpec, ownership_tags,
+    CertificateSpec, DefaultAction, HealthCheck, HostedZoneSpec, IngressRule, LbScheme,
+    ListenerRuleSpec, ListenerSpec, LoadBalancerAddress, LoadBalancerSpec, Observed, Protocol,
+    ResourceKey, SecurityGroupSpec, Tags, TargetGroupSpec, ownership_tags,
 };
 
 use super::{MotoEnv, certificate, name};
@@ -202,6 +202,51 @@ pub struct RouterIds {
     pub https: String,
 }
 
+/// The error `result` holds, asserted to be of `kind`.
+pub fn error_of<T: std::fmt::Debug>(result: BackendResult<T>, kind: ErrorKind) -> BackendError {
+    let err = result.expect_err("the call fails");
+    assert_eq!(err.kind, kind, "{err}");
+    err
+}
+
+/// A private hosted zone named `name` in the rack's VPC and region.
+pub fn zone_spec(env: &MotoEnv, name: &str) -> HostedZoneSpec {
+    HostedZoneSpec {
+        name: name.into(),
+        vpc_id: env.vpc.id.clone(),
+        region: env.region.clone(),
+    }
+}
+
+/// A fresh rack named after `test` (as [`MotoEnv::new`]) with its internal
+/// router made (as [`make_internal_router`]).
+pub async fn with_internal_router(test: &str) -> (MotoEnv, RouterIds) {
+    let env = MotoEnv::new(test).await;
+    let ids = make_internal_router(&env).await;
+    (env, ids)
+}
+
+/// The internal router's listener on `port` of the load balancer `lb_arn`,
+/// tagged as the engine tags it; `certificate` is its default certificate's
+/// key and ARN.
+async fn router_listener(
+    env: &MotoEnv,
+    lb_arn: &str,
+    port: u16,
+    action: DefaultAction,
+    certificate: Option<(ResourceKey, &str)>,
+) -> String {
+    let r = Router::Internal;
+    let key = ResourceKey::router_listener(r, port);
+    let (cert_key, cert_arn) = certificate.unzip();
+    let spec = listener_spec(ResourceKey::router_load_balancer(r), port, action, cert_key);
+    let tags = rack_tags(env, "router-listener", &key);
+    env.backend
+        .create_listener(lb_arn, &spec, cert_arn, &tags)
+        .await
+        .unwrap_or_else(|e| panic!("the router's listener on {port}: {e}"))
+}
+
 /// The rack's internal router, as the engine would make it: security group,
 /// certificate, load balancer, and listeners on 80 and 443. Six mutating calls.
 pub async fn make_internal_router(env: &MotoEnv) -> RouterIds {
@@ -230,26 +275,16 @@ pub async fn make_internal_router(env: &MotoEnv) -> RouterIds {
         )
         .await
         .expect("the router's load balancer");
-    let http_key = ResourceKey::router_listener(r, 80);
-    let http = b
-        .create_listener(
-            &created.arn,
-            &listener_spec(lb_key.clone(), 80, redirect(), None),
-            None,
-            &rack_tags(env, "router-listener", &http_key),
-        )
-        .await
-        .expect("the router's listener on 80");
-    let https_key = ResourceKey::router_listener(r, 443);
-    let https = b
-        .create_listener(
-            &created.arn,
-            &listener_spec(lb_key, 443, not_found("unknown host"), Some(cert_key)),
-            Some(&cert),
-            &rack_tags(env, "router-listener", &https_key),
-        )
-        .await
-        .expect("the router's listener on 443");
+    let http = router_listener(env, &created.arn, 80, redirect(), None).await;
+    let unknown_host = not_found("unknown host");
+    let https = router_listener(
+        env,
+        &created.arn,
+        443,
+        unknown_host,
+        Some((cert_key, &cert)),
+    )
+    .await;
     RouterIds {
         sg,
         lb: created.arn,

@@ -9,22 +9,17 @@ use convox_model::rack::Rack;
 use convox_model::resource::{Scope, TAG_EMPTY_SINCE};
 use convox_model::routes::service_routes;
 
+use super::Cx;
 use super::note;
-use crate::Io;
 use crate::cli::{DeleteAppArgs, ServicesArgs};
 use crate::exit::{Exit, fail, report_error};
-use crate::input::Given;
 use crate::output::print_services;
 use crate::progress::{context, now, with_progress};
-use crate::session::Session;
 
 /// `convox apps -r R`: the apps that own resources on the rack, one a line.
-pub fn list(given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exit> {
+pub fn list(Cx { given, s, io }: Cx<'_, '_>) -> Result<(), Exit> {
     let rack = given.rack(io)?;
-    let backend = s.backend(io)?.backend.clone();
-    let observed =
-        s.rt.block_on(backend.observe(&rack, &Scope::Apps))
-            .map_err(|e| report_error(io, &e))?;
+    let observed = s.observe(&rack, &Scope::Apps, io)?;
     let names = apps(&observed);
     if names.is_empty() {
         note(io, format!("rack {rack} has no apps deployed"));
@@ -37,30 +32,19 @@ pub fn list(given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exit>
 
 /// `convox services -a A -r R [--json]`: the app's deployed endpoints, with
 /// their target groups and ports.
-pub fn services(
-    a: &ServicesArgs,
-    given: &Given,
-    s: &mut Session,
-    io: &mut Io<'_>,
-) -> Result<(), Exit> {
-    let name = given.rack(io)?;
-    let app = given.app(io)?;
+pub fn services(a: &ServicesArgs, Cx { given, s, io }: Cx<'_, '_>) -> Result<(), Exit> {
+    let (name, app) = given.rack_and_app(io)?;
     // The stored rack names hostnames a rule does not record; a rack never set
     // up holds no app anyway.
     let rack = s
         .stored_rack(&name, io)?
         .unwrap_or_else(|| Rack::new(name.clone(), RackParams::default(), None));
-    let backend = s.backend(io)?.backend.clone();
-    let observed =
-        s.rt.block_on(backend.observe(&name, &Scope::App(app.clone())))
-            .map_err(|e| report_error(io, &e))?;
+    let observed = s.observe(&name, &Scope::App(app.clone()), io)?;
     let list = deployed_endpoints(&observed, &rack, &app);
     // What each route hangs on (listeners, load balancers, security groups)
     // is the rack's: read only for the JSON a deployer reads.
     let routes = if a.json && !list.is_empty() {
-        let mut all =
-            s.rt.block_on(backend.observe(&name, &Scope::Rack))
-                .map_err(|e| report_error(io, &e))?;
+        let mut all = s.observe(&name, &Scope::Rack, io)?;
         all.extend(observed);
         service_routes(&all, &app)
     } else {
@@ -78,12 +62,7 @@ pub fn services(
 }
 
 /// `convox apps delete [A] -r R`.
-pub fn delete(
-    a: &DeleteAppArgs,
-    given: &Given,
-    s: &mut Session,
-    io: &mut Io<'_>,
-) -> Result<(), Exit> {
+pub fn delete(a: &DeleteAppArgs, Cx { given, s, io }: Cx<'_, '_>) -> Result<(), Exit> {
     let name = given.rack(io)?;
     let app = match &a.name {
         Some(app) => app.clone(),

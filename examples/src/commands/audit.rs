@@ -4,21 +4,15 @@
 use convox_model::audit::{AuditReport, Ingress, audit};
 use convox_model::observe::observe_all;
 
+use super::Cx;
 use crate::Io;
 use crate::cli::AuditArgs;
 use crate::exit::{EXIT_INVALID, Exit, fail, report_error};
-use crate::input::Given;
 use crate::progress::now;
-use crate::session::Session;
 
 /// `convox rack audit -r R [--json]`: exit 0 when nothing is found wrong, 1
 /// otherwise (the findings printed, or in the JSON's `findings`).
-pub fn rack_audit(
-    a: &AuditArgs,
-    given: &Given,
-    s: &mut Session,
-    io: &mut Io<'_>,
-) -> Result<(), Exit> {
+pub fn rack_audit(a: &AuditArgs, Cx { given, s, io }: Cx<'_, '_>) -> Result<(), Exit> {
     let name = given.rack(io)?;
     let Some(rack) = s.stored_rack(&name, io)? else {
         return Err(fail(

@@ -4,15 +4,14 @@ use std::sync::Arc;
 
 use convox_model::ca::{CaError, rotate_ca};
 
-use crate::Io;
+use super::Cx;
 use crate::cli::RotateArgs;
 use crate::exit::{Exit, report_error};
-use crate::input::Given;
 use crate::progress::{context, now, with_progress};
-use crate::session::{Session, check_authority, origin, read_authority};
+use crate::session::{check_authority, origin, read_authority};
 
 /// `convox rack ca rotate --rack R --new-ca FILE`.
-pub fn rotate(a: &RotateArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exit> {
+pub fn rotate(a: &RotateArgs, Cx { given, s, io }: Cx<'_, '_>) -> Result<(), Exit> {
     let name = given.rack(io)?;
     // Checked before a new authority is generated for a rack that has none.
     if s.stored_rack(&name, io)?.is_none() {

@@ -8,6 +8,7 @@ use convox_model::params::RackParams;
 use convox_model::rack::Rack;
 use convox_model::resource::Scope;
 
+use super::Cx;
 use super::{note, params_line};
 use crate::Io;
 use crate::cli::{CheckArgs, EndpointsArgs, EnvArgs, Format, ManifestArgs, Offline};
@@ -120,14 +121,13 @@ fn rack_to_read(
 }
 
 /// `convox env [FILE] SERVICE`.
-pub fn env(a: &EnvArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exit> {
+pub fn env(a: &EnvArgs, Cx { given, s, io }: Cx<'_, '_>) -> Result<(), Exit> {
     let (file, service) = match a.args.as_slice() {
         [service] => (a.manifest.clone(), service),
         [file, service] if a.manifest.is_none() => (Some(file.into()), service),
         _ => return Err(usage(io, "give the convox.yml once: FILE or -m FILE")),
     };
-    let name = given.rack(io)?;
-    let app = given.app(io)?;
+    let (name, app) = given.rack_and_app(io)?;
     let m = given.manifest(file.as_ref());
     let (rack, _) = rack_to_read(&name, &a.offline, s, io)?;
     let c = checked_on(&m, &rack, &app, &a.offline.env, Format::Text, io)?;
@@ -153,14 +153,8 @@ pub fn env(a: &EnvArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Resu
 }
 
 /// `convox endpoints`: each endpoint; read from a backend, whether it is deployed.
-pub fn endpoints(
-    a: &EndpointsArgs,
-    given: &Given,
-    s: &mut Session,
-    io: &mut Io<'_>,
-) -> Result<(), Exit> {
-    let name = given.rack(io)?;
-    let app = given.app(io)?;
+pub fn endpoints(a: &EndpointsArgs, Cx { given, s, io }: Cx<'_, '_>) -> Result<(), Exit> {
+    let (name, app) = given.rack_and_app(io)?;
     let m = given.manifest(a.file.named());
     let (rack, source) = rack_to_read(&name, &a.offline, s, io)?;
     let c = checked_on(&m, &rack, &app, &a.offline.env, Format::Text, io)?;
@@ -170,10 +164,7 @@ pub fn endpoints(
         }
         return Ok(());
     }
-    let backend = s.backend(io)?.backend.clone();
-    let observed =
-        s.rt.block_on(backend.observe(&rack.name, &Scope::App(app.clone())))
-            .map_err(|e| report_error(io, &e))?;
+    let observed = s.observe(&rack.name, &Scope::App(app.clone()), io)?;
     for e in &c.endpoints {
         let state = if is_deployed(&observed, &app, e) {
             "deployed"

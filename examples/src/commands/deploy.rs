@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use convox_model::check::Checked;
 use convox_model::exposure::{Endpoint, Router};
 use convox_model::manifest::Manifest;
 use convox_model::name::Name;
@@ -12,27 +13,29 @@ use convox_model::public_cert::{self, ExternalCertificate};
 use convox_model::rack::Rack;
 use convox_model::renew::Renewal;
 
+use super::Cx;
 use super::certificate::print_waiting;
 use super::{note, params_line};
 use crate::Io;
 use crate::cli::{DeployArgs, Format, ManifestFile, NetworkArgs, PlanArgs};
 use crate::exit::{Exit, report_error};
-use crate::input::{Given, ManifestPath, checked_on};
+use crate::input::{Given, checked_on};
 use crate::output::print_endpoints_and_links;
 use crate::progress::{bar_for, context, now, with_progress_bar};
 use crate::session::Session;
 
-/// The rack, app and manifest a plan or deploy works on, and whether the rack
-/// is stored; notes a rack that a deploy would create.
+/// The rack and app a plan or deploy works on, whether the rack is stored,
+/// and the manifest checked against them; notes a rack that a deploy would
+/// create.
 fn target(
     file: &ManifestFile,
+    env: &[(String, String)],
     net: &NetworkArgs,
     given: &Given,
     s: &mut Session,
     io: &mut Io<'_>,
-) -> Result<(Rack, bool, Name, ManifestPath), Exit> {
-    let name = given.rack(io)?;
-    let app = given.app(io)?;
+) -> Result<(Rack, bool, Name, Checked), Exit> {
+    let (name, app) = given.rack_and_app(io)?;
     let m = given.manifest(file.named());
     let (rack, stored) = s.rack(&name, net, io)?;
     if !stored {
@@ -44,13 +47,13 @@ fn target(
             ),
         );
     }
-    Ok((rack, stored, app, m))
+    let c = checked_on(&m, &rack, &app, env, Format::Text, io)?;
+    Ok((rack, stored, app, c))
 }
 
 /// `convox plan`.
-pub fn plan(a: &PlanArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exit> {
-    let (mut rack, stored, app, m) = target(&a.file, &a.net, given, s, io)?;
-    let c = checked_on(&m, &rack, &app, &a.env, Format::Text, io)?;
+pub fn plan(a: &PlanArgs, Cx { given, s, io }: Cx<'_, '_>) -> Result<(), Exit> {
+    let (mut rack, stored, app, c) = target(&a.file, &a.env, &a.net, given, s, io)?;
     let now = now(&given.env);
     let ca = s.authority(&mut rack, stored, now, io)?;
     let renewal = context(&rack.name, now).renewal();
@@ -113,9 +116,8 @@ fn waiting(endpoints: &[Endpoint], external: &ExternalCertificate) -> Vec<Endpoi
 }
 
 /// `convox deploy`: the plan, applied with progress, then endpoints and links.
-pub fn deploy(a: &DeployArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exit> {
-    let (mut rack, stored, app, m) = target(&a.file, &a.net, given, s, io)?;
-    let c = checked_on(&m, &rack, &app, &a.env, Format::Text, io)?;
+pub fn deploy(a: &DeployArgs, Cx { given, s, io }: Cx<'_, '_>) -> Result<(), Exit> {
+    let (mut rack, stored, app, c) = target(&a.file, &a.env, &a.net, given, s, io)?;
     let now = now(&given.env);
     let ca = s.authority(&mut rack, stored, now, io)?;
     let backend = s.backend(io)?.backend.clone();

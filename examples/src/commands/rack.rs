@@ -4,19 +4,22 @@ use std::sync::Arc;
 
 use convox_model::ops;
 use convox_model::params::RackParams;
+use convox_model::plan::Plan;
+use convox_model::rack::Rack;
 use convox_model::renew::Renewal;
+use convox_model::tls::CertificateAuthority;
 
+use super::Cx;
 use super::certificate::print_waiting;
 use super::note;
 use crate::Io;
 use crate::cli::{NetworkArgs, RackPlanArgs, SetParamsArgs};
 use crate::exit::{Exit, fail, report_error};
-use crate::input::Given;
 use crate::progress::{context, now, with_progress};
 use crate::session::Session;
 
 /// `convox rack params -r R`: the stored parameters, or the defaults, noted.
-pub fn params(given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exit> {
+pub fn params(Cx { given, s, io }: Cx<'_, '_>) -> Result<(), Exit> {
     let rack = given.rack(io)?;
     let params = match s.stored_rack(&rack, io)? {
         Some(r) => r.params,
@@ -35,7 +38,7 @@ pub fn params(given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exi
 }
 
 /// `convox rack plan -r R [--json]`: the rack's own plan, drift included.
-pub fn plan(a: &RackPlanArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -> Result<(), Exit> {
+pub fn plan(a: &RackPlanArgs, Cx { given, s, io }: Cx<'_, '_>) -> Result<(), Exit> {
     let name = given.rack(io)?;
     let Some(mut rack) = s.stored_rack(&name, io)? else {
         return Err(fail(
@@ -46,18 +49,7 @@ pub fn plan(a: &RackPlanArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -
         ));
     };
     let now = now(&given.env);
-    let ca = s.authority(&mut rack, true, now, io)?;
-    let backend = s.backend(io)?.backend.clone();
-    let p =
-        s.rt.block_on(ops::plan_rack_at(
-            backend.as_ref(),
-            &rack,
-            &[],
-            None,
-            ca.fingerprint(),
-            Some(Renewal::at(now)),
-        ))
-        .map_err(|e| report_error(io, &e))?;
+    let (p, _) = plan_rack(s, &mut rack, true, &[], None, now, io)?;
     if a.json {
         let _ = writeln!(io.out, "{}", p.to_json());
     } else if p.is_empty() {
@@ -68,15 +60,38 @@ pub fn plan(a: &RackPlanArgs, given: &Given, s: &mut Session, io: &mut Io<'_>) -
     Ok(())
 }
 
+/// The rack's certificate authority (generated for a rack not `stored` yet,
+/// as [`Session::authority`] says) and the rack's plan against what the
+/// session's backend holds, with these parameter assignments and subnets and
+/// the certificates due at `now` renewed.
+fn plan_rack(
+    s: &mut Session,
+    rack: &mut Rack,
+    stored: bool,
+    assignments: &[&str],
+    subnets: Option<&[String]>,
+    now: i64,
+    io: &mut Io<'_>,
+) -> Result<(Plan, CertificateAuthority), Exit> {
+    let ca = s.authority(rack, stored, now, io)?;
+    let backend = s.backend(io)?.backend.clone();
+    let p =
+        s.rt.block_on(ops::plan_rack_at(
+            backend.as_ref(),
+            rack,
+            assignments,
+            subnets,
+            ca.fingerprint(),
+            Some(Renewal::at(now)),
+        ))
+        .map_err(|e| report_error(io, &e))?;
+    Ok((p, ca))
+}
+
 /// `convox rack params set K=V… [--subnets a,b,c] [--yes] -r R`: shows the
 /// rack's plan, refuses one that replaces a router without `--yes`, then saves
 /// the parameters and reconciles the rack.
-pub fn set_params(
-    a: &SetParamsArgs,
-    given: &Given,
-    s: &mut Session,
-    io: &mut Io<'_>,
-) -> Result<(), Exit> {
+pub fn set_params(a: &SetParamsArgs, Cx { given, s, io }: Cx<'_, '_>) -> Result<(), Exit> {
     let name = given.rack(io)?;
     let exists = s.stored_rack(&name, io)?.is_some();
     // On a rack that exists, --subnets changes its routers' subnets in place.
@@ -100,19 +115,17 @@ pub fn set_params(
         .with_assignments(assignments.iter().copied())
         .map_err(|e| report_error(io, &e))?;
     let now = now(&given.env);
-    let ca = s.authority(&mut rack, stored, now, io)?;
-    let backend = s.backend(io)?.backend.clone();
     // The plan first, as deploy shows an app's.
-    let p =
-        s.rt.block_on(ops::plan_rack_at(
-            backend.as_ref(),
-            &rack,
-            &assignments,
-            subnets.as_deref(),
-            ca.fingerprint(),
-            Some(Renewal::at(now)),
-        ))
-        .map_err(|e| report_error(io, &e))?;
+    let (p, ca) = plan_rack(
+        s,
+        &mut rack,
+        stored,
+        &assignments,
+        subnets.as_deref(),
+        now,
+        io,
+    )?;
+    let backend = s.backend(io)?.backend.clone();
     if !p.is_empty() {
         let _ = writeln!(io.out, "{p}");
     }
