@@ -198,6 +198,9 @@ fn app_plan(
     plan(&Scope::App(n("backend")), &d, obs, limits).unwrap()
 }
 
+/// The id of the internal router's HTTPS listener, as observed.
+const INTERNAL_HTTPS: &str = "id:router/internal/listener/443";
+
 /// A plan for app `backend`'s one service on top of the rack's resources, and
 /// a mock that observes the rack's resources and none of the app's yet.
 fn app_world(service: convox_model::manifest::Service) -> (Plan, MockCalls) {
@@ -252,10 +255,7 @@ async fn creates_run_in_dependency_order() {
         .in_sequence(&mut seq)
         .returning(|_, _, _| Ok("arn:cert/backend".into()));
     mock.expect_add_listener_certificate()
-        .with(
-            eq("id:router/internal/listener/443"),
-            eq("arn:cert/backend"),
-        )
+        .with(eq(INTERNAL_HTTPS), eq("arn:cert/backend"))
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(()));
@@ -265,9 +265,7 @@ async fn creates_run_in_dependency_order() {
         .returning(|_, _| Ok("arn:tg/api".into()));
     mock.expect_create_rule()
         .withf(|listener, spec, tg, _| {
-            listener == "id:router/internal/listener/443"
-                && spec.priority == Some(1)
-                && tg == "arn:tg/api"
+            listener == INTERNAL_HTTPS && spec.priority == Some(1) && tg == "arn:tg/api"
         })
         .times(1)
         .in_sequence(&mut seq)
@@ -562,10 +560,7 @@ async fn deletes_run_in_reverse_dependency_order() {
         .in_sequence(&mut seq)
         .returning(|_| Ok(()));
     mock.expect_remove_listener_certificate()
-        .with(
-            eq("id:router/internal/listener/443"),
-            eq("id:app/backend/cert"),
-        )
+        .with(eq(INTERNAL_HTTPS), eq("id:app/backend/cert"))
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(()));
