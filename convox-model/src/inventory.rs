@@ -316,14 +316,11 @@ fn pem_block(text: &str, label: impl Fn(&str) -> bool) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::name::n;
     use crate::params::RackParams;
     use crate::resource::{
         HealthCheck, ListenerRuleSpec, Protocol, Resource, TargetGroupSpec, ownership_tags,
     };
-
-    fn n(s: &str) -> Name {
-        Name::new(s).unwrap()
-    }
 
     fn observed(app: &str, service: &str, key: ResourceKey, spec: Spec, id: &str) -> Observed {
         Observed {

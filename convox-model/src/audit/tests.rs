@@ -6,17 +6,13 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::check::check;
 use crate::desired::{desired_app, desired_rack};
-use crate::name::Name;
+use crate::name::n;
 use crate::params::RackParams;
 use crate::resource::{
     ForeignRule, ForeignSecurityGroup, LoadBalancerAddress, Resource, ResourceKind,
 };
 
 const NOW: i64 = 1_800_000_000;
-
-fn n(s: &str) -> Name {
-    Name::new(s).unwrap()
-}
 
 fn rack() -> Rack {
     let params = RackParams::default()
