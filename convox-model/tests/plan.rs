@@ -62,6 +62,11 @@ fn rack_with_rules(rules: &[(&str, &str, u32)]) -> Vec<Observed> {
     obs
 }
 
+/// `keys`, each replaced, as [`ops`] lists them.
+fn replaced(keys: &[&str]) -> Vec<(String, Op)> {
+    keys.iter().map(|k| (k.to_string(), Op::Replace)).collect()
+}
+
 fn observed_rule(app: &str, service: &str, priority: u32) -> Observed {
     let key = ResourceKey::listener_rule(&n(app), &n(service), Router::Internal);
     let mut tags = convox_model::resource::Tags::new();
@@ -399,14 +404,13 @@ fn a_scheme_change_replaces_the_load_balancer_and_what_hangs_off_it() {
         }
     }
     let p = rack_plan(&r, &obs);
-    let ops = ops(&p);
     assert_eq!(
-        ops,
-        vec![
-            ("router/internal/alb".to_string(), Op::Replace),
-            ("router/internal/listener/443".to_string(), Op::Replace),
-            ("router/internal/listener/80".to_string(), Op::Replace),
-        ]
+        ops(&p),
+        replaced(&[
+            "router/internal/alb",
+            "router/internal/listener/443",
+            "router/internal/listener/80"
+        ])
     );
     let lb = &p.actions[0];
     assert_eq!(lb.disruption, Disruption::NewEndpoint);
@@ -438,13 +442,12 @@ fn a_port_change_replaces_the_target_group_and_its_rule() {
     let r = rack(true, false);
     let d = app_desired(&r, "backend", vec![svc("api", Some(4000), true, false)]);
     let p = plan_app("backend", &d, &obs);
-    let ops = ops(&p);
     assert_eq!(
-        ops,
-        vec![
-            ("app/backend/api/internal/rule".to_string(), Op::Replace),
-            ("app/backend/api/internal/tg".to_string(), Op::Replace),
-        ]
+        ops(&p),
+        replaced(&[
+            "app/backend/api/internal/rule",
+            "app/backend/api/internal/tg"
+        ])
     );
 }
 
