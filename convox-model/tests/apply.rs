@@ -33,7 +33,9 @@ use mockall::{Sequence, predicate::*};
 /// to them: one line a verb, as [`Calls`] declares it. `observe` and
 /// `load_rack` take no rack name; `create_listener` and the verbs under
 /// `optional` (two arguments, then an optional string) take owned what
-/// [`Backend`] borrows.
+/// [`Backend`] borrows. The arguments reach mockall as written (tokens, not
+/// parsed types, which it cannot read), and each entry names its `&self` so
+/// that the forwarding body's `self` is the one its signature declares.
 macro_rules! mocked_backend {
     (
         plain { $($method:ident(&$this:ident, $($args:tt)*) -> $ret:tt;)* }
