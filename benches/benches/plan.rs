@@ -9,52 +9,37 @@
 // fails to deploy is itself broken, so unwrapping is the right reaction.
 #![allow(missing_docs, clippy::unwrap_used)]
 
+mod common;
+
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Duration;
 
+use common::{Rig, name, runtime};
 use convox_mock::{MockBackend, Quotas as MockQuotas, sleep_fn};
 use convox_model::apply::ApplyContext;
 use convox_model::aws::Quotas;
 use convox_model::desired::desired_app;
-use convox_model::manifest::{Exposure, Manifest, Port, Scheme, Service};
+use convox_model::manifest::{Exposure, Manifest, Service};
 use convox_model::name::Name;
-use convox_model::observe::observe_all;
-use convox_model::ops::{deploy, set_rack_params};
-use convox_model::params::RackParams;
+use convox_model::ops::deploy;
 use convox_model::plan::{fingerprint, plan};
-use convox_model::rack::Rack;
 use convox_model::resource::{Observed, Scope};
-use convox_model::tls::CertificateAuthority;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tokio::runtime::Runtime;
 
-const NOW: i64 = 1_700_000_000;
-
 /// The per-call latency of the deploy benchmark: a quick AWS API call.
 const LATENCY: Duration = Duration::from_millis(2);
-
-fn name(s: &str) -> Name {
-    Name::new(s).unwrap()
-}
 
 /// `n` routed services: a third internal, a third external, a third both.
 fn app_manifest(n: usize) -> Manifest {
     let services = (0..n)
         .map(|i| {
-            let mut s = Service::with_defaults(name(&format!("svc{i}")));
-            s.port = Some(Port {
-                port: 3000,
-                scheme: Scheme::Http,
-            });
-            match i % 3 {
-                0 => s.exposure = Exposure::Internal,
-                1 => {}
-                _ => {
-                    s.exposure = Exposure::InternalAndExternal;
-                }
-            }
-            s
+            let exposure = match i % 3 {
+                0 => Exposure::Internal,
+                1 => Exposure::External,
+                _ => Exposure::InternalAndExternal,
+            };
+            Service::routed(name(&format!("svc{i}")), 3000, exposure)
         })
         .collect();
     Manifest::from_services(services)
@@ -82,51 +67,32 @@ fn quotas() -> MockQuotas {
     }
 }
 
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap()
-}
-
+/// The rack and the app measured on it.
 struct World {
-    rack: Rack,
+    rig: Rig,
     app: Name,
-    ca: Arc<CertificateAuthority>,
 }
 
 impl World {
     fn new() -> Self {
-        let rack = Rack::new(
-            name("production"),
-            RackParams::new(true, false).unwrap(),
-            None,
-        );
-        let ca = Arc::new(CertificateAuthority::generate(&rack.name, NOW).unwrap());
         World {
-            rack,
+            rig: Rig::new(),
             app: name("backend"),
-            ca,
         }
     }
 
     fn ctx(&self, concurrency: usize) -> ApplyContext {
-        ApplyContext::new(self.rack.name.clone(), NOW, sleep_fn(tokio::time::sleep))
-            .with_issuer(self.ca.clone())
-            .with_concurrency(concurrency)
+        self.rig.ctx(concurrency)
     }
 
     /// A mock holding the rack's own resources, reconciled.
     fn rack_only(&self, rt: &Runtime) -> MockBackend {
-        let mock = MockBackend::new().with_quotas(quotas());
-        rt.block_on(set_rack_params(&mock, &self.rack, &[], &self.ctx(8)))
-            .unwrap();
-        mock
+        self.rig.rack_only(rt, quotas())
     }
 
     /// What the mock holds: the rack's resources and every app's.
     fn observe(&self, rt: &Runtime, mock: &MockBackend) -> Vec<Observed> {
-        rt.block_on(observe_all(mock, &self.rack.name)).unwrap()
+        self.rig.observe(rt, mock)
     }
 }
 
@@ -134,7 +100,7 @@ fn bench_plan(c: &mut Criterion) {
     let rt = runtime();
     let w = World::new();
     let scope = Scope::App(w.app.clone());
-    let fp = w.ca.fingerprint().to_string();
+    let fp = w.rig.ca.fingerprint().to_string();
     let limits = limits();
 
     let mut g = c.benchmark_group("plan");
@@ -143,12 +109,12 @@ fn bench_plan(c: &mut Criterion) {
         let manifest = app_manifest(n);
         let mock = w.rack_only(&rt);
         let before = w.observe(&rt, &mock);
-        rt.block_on(deploy(&mock, &w.rack, &w.app, &manifest, &w.ctx(8)))
+        rt.block_on(deploy(&mock, &w.rig.rack, &w.app, &manifest, &w.ctx(8)))
             .unwrap();
         let after = w.observe(&rt, &mock);
 
         let run = |observed: &[Observed]| {
-            let desired = desired_app(&w.rack, &w.app, &manifest, &fp).unwrap();
+            let desired = desired_app(&w.rig.rack, &w.app, &manifest, &fp).unwrap();
             plan(&scope, &desired, observed, &limits).unwrap()
         };
         assert_eq!(run(&before).counts().create, desired_count(&w, &manifest));
@@ -169,7 +135,7 @@ fn bench_plan(c: &mut Criterion) {
 }
 
 fn desired_count(w: &World, manifest: &Manifest) -> usize {
-    desired_app(&w.rack, &w.app, manifest, w.ca.fingerprint())
+    desired_app(&w.rig.rack, &w.app, manifest, w.rig.ca.fingerprint())
         .unwrap()
         .len()
 }
@@ -198,7 +164,7 @@ fn bench_deploy(c: &mut Criterion) {
                 || latent(&rack_json),
                 |mock| {
                     let r = rt
-                        .block_on(deploy(&mock, &w.rack, &w.app, &manifest, &ctx))
+                        .block_on(deploy(&mock, &w.rig.rack, &w.app, &manifest, &ctx))
                         .unwrap();
                     assert!(!r.plan.is_empty());
                     r
@@ -210,17 +176,17 @@ fn bench_deploy(c: &mut Criterion) {
 
     let mock = latent(&rack_json);
     let ctx = w.ctx(8);
-    rt.block_on(deploy(&mock, &w.rack, &w.app, &manifest, &ctx))
+    rt.block_on(deploy(&mock, &w.rig.rack, &w.app, &manifest, &ctx))
         .unwrap();
     // The figure is only the redeploy's if it reads and changes nothing more.
     mock.reset_calls();
-    rt.block_on(deploy(&mock, &w.rack, &w.app, &manifest, &ctx))
+    rt.block_on(deploy(&mock, &w.rig.rack, &w.app, &manifest, &ctx))
         .unwrap();
     assert_eq!(mock.calls().mutations, 0);
     g.bench_function("redeploy", |b| {
         b.iter(|| {
             let r = rt
-                .block_on(deploy(&mock, &w.rack, &w.app, &manifest, &ctx))
+                .block_on(deploy(&mock, &w.rig.rack, &w.app, &manifest, &ctx))
                 .unwrap();
             assert!(r.plan.is_empty());
             r

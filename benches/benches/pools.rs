@@ -37,29 +37,25 @@
 // fails to deploy is itself broken, so unwrapping is the right reaction.
 #![allow(missing_docs, clippy::unwrap_used)]
 
+mod common;
+
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Instant;
 
-use convox_mock::{MockBackend, Quotas, sleep_fn};
+use common::{Rig, name, runtime};
+use convox_mock::{MockBackend, Quotas};
 use convox_model::apply::ApplyContext;
 use convox_model::desired::desired_app;
 use convox_model::exposure::{Router, Shard};
-use convox_model::manifest::{Exposure, Manifest, Port, Scheme, Service};
+use convox_model::manifest::{Exposure, Manifest, Service};
 use convox_model::name::Name;
-use convox_model::observe::observe_all;
-use convox_model::ops::{assume_created, deploy, plan_app, set_rack_params};
-use convox_model::params::RackParams;
+use convox_model::ops::{assume_created, deploy, plan_app};
 use convox_model::plan::{Op, plan};
 use convox_model::pool::place;
 use convox_model::public_cert::{desired_rack_for, external_certificate};
-use convox_model::rack::Rack;
 use convox_model::resource::{KeySubject, Observed, Scope};
-use convox_model::tls::CertificateAuthority;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use tokio::runtime::Runtime;
-
-const NOW: i64 = 1_700_000_000;
 
 /// Routed services in the racks measured.
 const SIZES: [usize; 3] = [100, 1_000, 2_500];
@@ -67,23 +63,11 @@ const SIZES: [usize; 3] = [100, 1_000, 2_500];
 /// Services per app in the racks measured, and in the new app.
 const PER_APP: usize = 5;
 
-fn name(s: &str) -> Name {
-    Name::new(s).unwrap()
-}
-
 /// `n` routed internal services `s0`….
 fn manifest(n: usize) -> Manifest {
     Manifest::from_services(
         (0..n)
-            .map(|i| {
-                let mut s = Service::with_defaults(name(&format!("s{i}")));
-                s.port = Some(Port {
-                    port: 3000,
-                    scheme: Scheme::Http,
-                });
-                s.exposure = Exposure::Internal;
-                s
-            })
+            .map(|i| Service::routed(name(&format!("s{i}")), 3000, Exposure::Internal))
             .collect(),
     )
 }
@@ -93,46 +77,26 @@ fn quotas() -> Quotas {
     Quotas::default()
 }
 
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap()
-}
-
+/// The rack, a runtime and the context every deploy applies with.
 struct World {
     rt: Runtime,
-    rack: Rack,
-    ca: Arc<CertificateAuthority>,
+    rig: Rig,
     ctx: ApplyContext,
 }
 
 impl World {
     fn new() -> Self {
-        let rack = Rack::new(
-            name("production"),
-            RackParams::new(true, false).unwrap(),
-            None,
-        );
-        let ca = Arc::new(CertificateAuthority::generate(&rack.name, NOW).unwrap());
-        let ctx = ApplyContext::new(rack.name.clone(), NOW, sleep_fn(tokio::time::sleep))
-            .with_issuer(ca.clone())
-            .with_concurrency(8);
+        let rig = Rig::new();
         World {
             rt: runtime(),
-            rack,
-            ca,
-            ctx,
+            ctx: rig.ctx(8),
+            rig,
         }
     }
 
     /// A mock holding the rack's own resources, reconciled.
     fn rack_only(&self) -> MockBackend {
-        let mock = MockBackend::new().with_quotas(quotas());
-        self.rt
-            .block_on(set_rack_params(&mock, &self.rack, &[], &self.ctx))
-            .unwrap();
-        mock
+        self.rig.rack_only(&self.rt, quotas())
     }
 
     /// A mock holding the state in `json` (from `MockBackend::to_json`).
@@ -144,7 +108,7 @@ impl World {
         self.rt
             .block_on(deploy(
                 mock,
-                &self.rack,
+                &self.rig.rack,
                 app,
                 &manifest(services),
                 &self.ctx,
@@ -153,9 +117,7 @@ impl World {
     }
 
     fn observe(&self, mock: &MockBackend) -> Vec<Observed> {
-        self.rt
-            .block_on(observe_all(mock, &self.rack.name))
-            .unwrap()
+        self.rig.observe(&self.rt, mock)
     }
 }
 
@@ -298,7 +260,7 @@ fn bench_plan(c: &mut Criterion) {
     let racks = build_racks(&w);
     let new_app = name("newapp");
     let new = manifest(PER_APP);
-    let fp = w.ca.fingerprint().to_string();
+    let fp = w.rig.ca.fingerprint().to_string();
     let scope = Scope::App(new_app.clone());
     let q = quotas();
 
@@ -307,7 +269,7 @@ fn bench_plan(c: &mut Criterion) {
     for (size, json) in &racks {
         let mock = World::restore(json);
         let run = || {
-            w.rt.block_on(plan_app(&mock, &w.rack, &new_app, &new, &fp))
+            w.rt.block_on(plan_app(&mock, &w.rig.rack, &new_app, &new, &fp))
                 .unwrap()
         };
         // The new app's resources and a new shard's: never nothing.
@@ -317,13 +279,16 @@ fn bench_plan(c: &mut Criterion) {
         // The pure part, over one observation: what `plan_app` does after
         // reading the rack.
         let observed = w.observe(&mock);
-        let external = w.rt.block_on(external_certificate(&mock, &w.rack)).unwrap();
+        let external =
+            w.rt.block_on(external_certificate(&mock, &w.rig.rack))
+                .unwrap();
         let pure = |observed: &[Observed]| {
-            let desired = desired_app(&w.rack, &new_app, &new, &fp).unwrap();
+            let desired = desired_app(&w.rig.rack, &new_app, &new, &fp).unwrap();
             let placed = place(desired, observed, &q).unwrap();
             // The rack resources the app needs first (its new shard), planned
             // and assumed created, as `plan_app` does.
-            let rack_desired = desired_rack_for(&w.rack, &fp, &external, observed, &placed.shards);
+            let rack_desired =
+                desired_rack_for(&w.rig.rack, &fp, &external, observed, &placed.shards);
             let rack_plan = plan(&Scope::Rack, &rack_desired, observed, &q).unwrap();
             let assumed = assume_created(observed, &rack_plan.actions);
             let app_plan = plan(&scope, &placed.desired, &assumed, &q).unwrap();
@@ -359,7 +324,7 @@ fn bench_plan(c: &mut Criterion) {
             || World::restore(json),
             |mock| {
                 let r =
-                    w.rt.block_on(deploy(&mock, &w.rack, &new_app, &new, &w.ctx))
+                    w.rt.block_on(deploy(&mock, &w.rig.rack, &new_app, &new, &w.ctx))
                         .unwrap();
                 assert!(!r.plan.is_empty());
                 (mock, r)

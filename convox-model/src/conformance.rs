@@ -387,17 +387,7 @@ impl<'a> Fx<'a> {
     }
 
     fn https_spec(&self, lb: &Lb, cert: Option<&ResourceKey>) -> ListenerSpec {
-        ListenerSpec {
-            load_balancer: lb.key.clone(),
-            port: 443,
-            protocol: Protocol::Https,
-            default_action: DefaultAction::FixedResponse {
-                status_code: 404,
-                content_type: "text/plain".into(),
-                body: "unknown host".into(),
-            },
-            certificate: cert.cloned(),
-        }
+        ListenerSpec::https_unknown_host(lb.key.clone(), cert.cloned())
     }
 
     async fn listener(

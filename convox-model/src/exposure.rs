@@ -211,10 +211,7 @@ pub fn link_endpoint(rack: &Rack, app: &Name, target: &Service) -> Option<Endpoi
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn n(s: &str) -> Name {
-        Name::new(s).unwrap()
-    }
+    use crate::name::n;
 
     #[test]
     fn internal_hostname_is_service_app_rack_convox() {

@@ -316,14 +316,11 @@ fn pem_block(text: &str, label: impl Fn(&str) -> bool) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::name::n;
     use crate::params::RackParams;
     use crate::resource::{
         HealthCheck, ListenerRuleSpec, Protocol, Resource, TargetGroupSpec, ownership_tags,
     };
-
-    fn n(s: &str) -> Name {
-        Name::new(s).unwrap()
-    }
 
     fn observed(app: &str, service: &str, key: ResourceKey, spec: Spec, id: &str) -> Observed {
         Observed {
@@ -377,14 +374,9 @@ mod tests {
         observed(app, service, key, spec, "arn:rule")
     }
 
-    fn rack() -> Rack {
-        Rack::new(n("production"), RackParams::default(), None)
-    }
-
-    #[test]
-    fn apps_are_the_owners_of_app_resources_sorted() {
-        let o = [
-            tg("shop", "cart", Router::Internal, 4000),
+    /// Backend's `api`, routed on the internal router: its target group and rule.
+    fn routed_api() -> Vec<Observed> {
+        vec![
             tg("backend", "api", Router::Internal, 4000),
             rule(
                 "backend",
@@ -392,7 +384,20 @@ mod tests {
                 Router::Internal,
                 "api.backend.production.convox",
             ),
-        ];
+        ]
+    }
+
+    fn rack() -> Rack {
+        Rack::new(n("production"), RackParams::default(), None)
+    }
+
+    #[test]
+    fn apps_are_the_owners_of_app_resources_sorted() {
+        let o = [
+            vec![tg("shop", "cart", Router::Internal, 4000)],
+            routed_api(),
+        ]
+        .concat();
         assert_eq!(apps(&o), vec![n("backend"), n("shop")]);
         assert_eq!(services(&o, &n("backend")), vec![n("api")]);
         assert!(services(&o, &n("nosuch")).is_empty());
@@ -401,15 +406,10 @@ mod tests {
     #[test]
     fn an_endpoint_is_deployed_once_its_rule_exists() {
         let o = [
-            tg("backend", "api", Router::Internal, 4000),
-            tg("backend", "web", Router::External, 3000),
-            rule(
-                "backend",
-                "api",
-                Router::Internal,
-                "api.backend.production.convox",
-            ),
-        ];
+            routed_api(),
+            vec![tg("backend", "web", Router::External, 3000)],
+        ]
+        .concat();
         let e = deployed_endpoints(&o, &rack(), &n("backend"));
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].endpoint.url(), "https://api.backend.production.convox");

@@ -137,6 +137,12 @@ impl fmt::Display for LinkVar {
     }
 }
 
+/// `s` as a name, for unit tests: panics when it is not one.
+#[cfg(test)]
+pub(crate) fn n(s: &str) -> Name {
+    Name::new(s).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,6 @@ use convox_model::aws::Quotas;
 use convox_model::backend::{
     Backend, BackendError, BackendResult, CertificatePem, CreatedLoadBalancer, ErrorKind,
 };
-use convox_model::desired::{DesiredState, desired_app, desired_rack};
 use convox_model::name::Name;
 use convox_model::plan::{Plan, plan};
 use convox_model::rack::Rack;
@@ -29,91 +28,111 @@ use convox_model::resource::{
 use convox_model::tls::{CertificateIssuer, TlsError};
 use mockall::{Sequence, predicate::*};
 
-/// The backend's verbs as plain synchronous calls with owned optional arguments,
-/// which mockall mocks directly; [`Mocked`] forwards the async trait to them.
-#[mockall::automock]
-trait Calls {
-    fn observe(&self, scope: &Scope) -> BackendResult<Vec<Observed>>;
-    fn load_rack(&self) -> BackendResult<Option<Rack>>;
-    fn save_rack(&self, zone_id: &str, rack: &Rack) -> BackendResult<()>;
-    fn create_security_group(&self, spec: &SecurityGroupSpec, tags: &Tags)
-    -> BackendResult<String>;
-    fn update_security_group(&self, id: &str, spec: &SecurityGroupSpec) -> BackendResult<()>;
-    fn delete_security_group(&self, id: &str) -> BackendResult<()>;
-    fn create_load_balancer(
-        &self,
-        spec: &LoadBalancerSpec,
-        security_group_id: &str,
-        tags: &Tags,
-    ) -> BackendResult<CreatedLoadBalancer>;
-    fn delete_load_balancer(&self, arn: &str) -> BackendResult<()>;
-    fn create_listener(
-        &self,
-        load_balancer_arn: &str,
-        spec: &ListenerSpec,
-        certificate_arn: Option<String>,
-        tags: &Tags,
-    ) -> BackendResult<String>;
-    fn modify_listener(
-        &self,
-        arn: &str,
-        spec: &ListenerSpec,
-        certificate_arn: Option<String>,
-    ) -> BackendResult<()>;
-    fn delete_listener(&self, arn: &str) -> BackendResult<()>;
-    fn import_certificate(
-        &self,
-        spec: &CertificateSpec,
-        pem: &CertificatePem,
-        tags: &Tags,
-    ) -> BackendResult<String>;
-    fn delete_certificate(&self, arn: &str) -> BackendResult<()>;
-    fn add_listener_certificate(
-        &self,
-        listener_arn: &str,
-        certificate_arn: &str,
-    ) -> BackendResult<()>;
-    fn remove_listener_certificate(
-        &self,
-        listener_arn: &str,
-        certificate_arn: &str,
-    ) -> BackendResult<()>;
-    fn create_target_group(&self, spec: &TargetGroupSpec, tags: &Tags) -> BackendResult<String>;
-    fn modify_target_group(&self, arn: &str, spec: &TargetGroupSpec) -> BackendResult<()>;
-    fn delete_target_group(&self, arn: &str) -> BackendResult<()>;
-    fn create_rule(
-        &self,
-        listener_arn: &str,
-        spec: &ListenerRuleSpec,
-        target_group_arn: &str,
-        tags: &Tags,
-    ) -> BackendResult<String>;
-    fn modify_rule(
-        &self,
-        arn: &str,
-        spec: &ListenerRuleSpec,
-        target_group_arn: &str,
-    ) -> BackendResult<()>;
-    fn set_rule_priority(&self, arn: &str, priority: u32) -> BackendResult<()>;
-    fn delete_rule(&self, arn: &str) -> BackendResult<()>;
-    fn create_hosted_zone(&self, spec: &HostedZoneSpec, tags: &Tags) -> BackendResult<String>;
-    fn delete_hosted_zone(&self, id: &str) -> BackendResult<()>;
-    fn change_records(&self, zone_id: &str, changes: &[RecordChange]) -> BackendResult<()>;
-    // Day-2 safety (in place).
-    fn set_load_balancer_subnets(&self, arn: &str, subnets: &[String]) -> BackendResult<()>;
-    fn set_load_balancer_security_groups(&self, arn: &str, ids: &[String]) -> BackendResult<()>;
-    fn set_load_balancer_tag(
-        &self,
-        arn: &str,
-        key: &str,
-        value: Option<String>,
-    ) -> BackendResult<()>;
-    fn reimport_certificate(
-        &self,
-        arn: &str,
-        spec: &CertificateSpec,
-        pem: &CertificatePem,
-    ) -> BackendResult<()>;
+/// Declares [`Calls`], the backend's verbs as plain synchronous calls which
+/// mockall mocks directly, and [`Mocked`]'s async [`Backend`] impl forwarding
+/// to them: one line a verb, as [`Calls`] declares it. `observe` and
+/// `load_rack` take no rack name; `create_listener` and the verbs under
+/// `optional` (two arguments, then an optional string) take owned what
+/// [`Backend`] borrows. The arguments reach mockall as written (tokens, not
+/// parsed types, which it cannot read), and each entry names its `&self` so
+/// that the forwarding body's `self` is the one its signature declares.
+macro_rules! mocked_backend {
+    (
+        plain { $($method:ident(&$this:ident, $($args:tt)*) -> $ret:tt;)* }
+        optional { $($o_method:ident(&$o_this:ident, $($o_args:tt)*);)* }
+    ) => {
+        #[mockall::automock]
+        trait Calls {
+            fn observe(&self, scope: &Scope) -> BackendResult<Vec<Observed>>;
+            fn load_rack(&self) -> BackendResult<Option<Rack>>;
+            fn create_listener(
+                &self,
+                load_balancer_arn: &str,
+                spec: &ListenerSpec,
+                certificate_arn: Option<String>,
+                tags: &Tags,
+            ) -> BackendResult<String>;
+            $(fn $o_method(&self, $($o_args)*) -> BackendResult<()>;)*
+            $(fn $method(&self, $($args)*) -> BackendResult<$ret>;)*
+        }
+
+        mocked_backend!(@impl
+            { $($method(&$this, $($args)*) -> $ret;)* }
+            { $($o_method(&$o_this, $($o_args)*);)* }
+        );
+    };
+    (
+        @impl
+        { $($method:ident(&$this:ident $(, $arg:ident: $ty:ty)*) -> $ret:ty;)* }
+        {
+            $($o_method:ident(
+                &$o_this:ident, $a:ident: $a_ty:ty, $b:ident: $b_ty:ty, $opt:ident: Option<String>
+            );)*
+        }
+    ) => {
+        #[async_trait]
+        impl Backend for Mocked {
+            async fn observe(&self, _rack: &Name, scope: &Scope) -> BackendResult<Vec<Observed>> {
+                self.0.observe(scope)
+            }
+            async fn load_rack(&self, _rack: &Name) -> BackendResult<Option<Rack>> {
+                self.0.load_rack()
+            }
+            async fn create_listener(
+                &self,
+                lb: &str,
+                spec: &ListenerSpec,
+                cert: Option<&str>,
+                tags: &Tags,
+            ) -> BackendResult<String> {
+                self.0.create_listener(lb, spec, cert.map(str::to_string), tags)
+            }
+            $(
+                async fn $o_method(&$o_this, $a: $a_ty, $b: $b_ty, $opt: Option<&str>) -> BackendResult<()> {
+                    $o_this.0.$o_method($a, $b, $opt.map(str::to_string))
+                }
+            )*
+            $(
+                async fn $method(&$this $(, $arg: $ty)*) -> BackendResult<$ret> {
+                    $this.0.$method($($arg),*)
+                }
+            )*
+        }
+    };
+}
+
+mocked_backend! {
+    plain {
+        save_rack(&self, zone_id: &str, rack: &Rack) -> ();
+        create_security_group(&self, spec: &SecurityGroupSpec, tags: &Tags) -> String;
+        update_security_group(&self, id: &str, spec: &SecurityGroupSpec) -> ();
+        delete_security_group(&self, id: &str) -> ();
+        create_load_balancer(&self, spec: &LoadBalancerSpec, security_group_id: &str, tags: &Tags) -> CreatedLoadBalancer;
+        delete_load_balancer(&self, arn: &str) -> ();
+        delete_listener(&self, arn: &str) -> ();
+        import_certificate(&self, spec: &CertificateSpec, pem: &CertificatePem, tags: &Tags) -> String;
+        delete_certificate(&self, arn: &str) -> ();
+        add_listener_certificate(&self, listener_arn: &str, certificate_arn: &str) -> ();
+        remove_listener_certificate(&self, listener_arn: &str, certificate_arn: &str) -> ();
+        create_target_group(&self, spec: &TargetGroupSpec, tags: &Tags) -> String;
+        modify_target_group(&self, arn: &str, spec: &TargetGroupSpec) -> ();
+        delete_target_group(&self, arn: &str) -> ();
+        create_rule(&self, listener_arn: &str, spec: &ListenerRuleSpec, target_group_arn: &str, tags: &Tags) -> String;
+        modify_rule(&self, arn: &str, spec: &ListenerRuleSpec, target_group_arn: &str) -> ();
+        set_rule_priority(&self, arn: &str, priority: u32) -> ();
+        delete_rule(&self, arn: &str) -> ();
+        create_hosted_zone(&self, spec: &HostedZoneSpec, tags: &Tags) -> String;
+        delete_hosted_zone(&self, id: &str) -> ();
+        change_records(&self, zone_id: &str, changes: &[RecordChange]) -> ();
+        // Day-2 safety (in place).
+        set_load_balancer_subnets(&self, arn: &str, subnets: &[String]) -> ();
+        set_load_balancer_security_groups(&self, arn: &str, ids: &[String]) -> ();
+        reimport_certificate(&self, arn: &str, spec: &CertificateSpec, pem: &CertificatePem) -> ();
+    }
+    optional {
+        modify_listener(&self, arn: &str, spec: &ListenerSpec, certificate_arn: Option<String>);
+        set_load_balancer_tag(&self, arn: &str, key: &str, value: Option<String>);
+    }
 }
 
 struct Mocked(MockCalls);
@@ -121,153 +140,6 @@ struct Mocked(MockCalls);
 impl std::fmt::Debug for Mocked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Mocked")
-    }
-}
-
-#[async_trait]
-impl Backend for Mocked {
-    async fn observe(&self, _rack: &Name, scope: &Scope) -> BackendResult<Vec<Observed>> {
-        self.0.observe(scope)
-    }
-    async fn load_rack(&self, _rack: &Name) -> BackendResult<Option<Rack>> {
-        self.0.load_rack()
-    }
-    async fn save_rack(&self, zone_id: &str, rack: &Rack) -> BackendResult<()> {
-        self.0.save_rack(zone_id, rack)
-    }
-    async fn create_security_group(
-        &self,
-        spec: &SecurityGroupSpec,
-        tags: &Tags,
-    ) -> BackendResult<String> {
-        self.0.create_security_group(spec, tags)
-    }
-    async fn update_security_group(&self, id: &str, spec: &SecurityGroupSpec) -> BackendResult<()> {
-        self.0.update_security_group(id, spec)
-    }
-    async fn delete_security_group(&self, id: &str) -> BackendResult<()> {
-        self.0.delete_security_group(id)
-    }
-    async fn create_load_balancer(
-        &self,
-        spec: &LoadBalancerSpec,
-        sg: &str,
-        tags: &Tags,
-    ) -> BackendResult<CreatedLoadBalancer> {
-        self.0.create_load_balancer(spec, sg, tags)
-    }
-    async fn delete_load_balancer(&self, arn: &str) -> BackendResult<()> {
-        self.0.delete_load_balancer(arn)
-    }
-    async fn create_listener(
-        &self,
-        lb: &str,
-        spec: &ListenerSpec,
-        cert: Option<&str>,
-        tags: &Tags,
-    ) -> BackendResult<String> {
-        self.0
-            .create_listener(lb, spec, cert.map(str::to_string), tags)
-    }
-    async fn modify_listener(
-        &self,
-        arn: &str,
-        spec: &ListenerSpec,
-        cert: Option<&str>,
-    ) -> BackendResult<()> {
-        self.0.modify_listener(arn, spec, cert.map(str::to_string))
-    }
-    async fn delete_listener(&self, arn: &str) -> BackendResult<()> {
-        self.0.delete_listener(arn)
-    }
-    async fn import_certificate(
-        &self,
-        spec: &CertificateSpec,
-        pem: &CertificatePem,
-        tags: &Tags,
-    ) -> BackendResult<String> {
-        self.0.import_certificate(spec, pem, tags)
-    }
-    async fn delete_certificate(&self, arn: &str) -> BackendResult<()> {
-        self.0.delete_certificate(arn)
-    }
-    async fn add_listener_certificate(&self, l: &str, c: &str) -> BackendResult<()> {
-        self.0.add_listener_certificate(l, c)
-    }
-    async fn remove_listener_certificate(&self, l: &str, c: &str) -> BackendResult<()> {
-        self.0.remove_listener_certificate(l, c)
-    }
-    async fn create_target_group(
-        &self,
-        spec: &TargetGroupSpec,
-        tags: &Tags,
-    ) -> BackendResult<String> {
-        self.0.create_target_group(spec, tags)
-    }
-    async fn modify_target_group(&self, arn: &str, spec: &TargetGroupSpec) -> BackendResult<()> {
-        self.0.modify_target_group(arn, spec)
-    }
-    async fn delete_target_group(&self, arn: &str) -> BackendResult<()> {
-        self.0.delete_target_group(arn)
-    }
-    async fn create_rule(
-        &self,
-        l: &str,
-        spec: &ListenerRuleSpec,
-        tg: &str,
-        tags: &Tags,
-    ) -> BackendResult<String> {
-        self.0.create_rule(l, spec, tg, tags)
-    }
-    async fn modify_rule(&self, arn: &str, spec: &ListenerRuleSpec, tg: &str) -> BackendResult<()> {
-        self.0.modify_rule(arn, spec, tg)
-    }
-    async fn set_rule_priority(&self, arn: &str, p: u32) -> BackendResult<()> {
-        self.0.set_rule_priority(arn, p)
-    }
-    async fn delete_rule(&self, arn: &str) -> BackendResult<()> {
-        self.0.delete_rule(arn)
-    }
-    async fn create_hosted_zone(
-        &self,
-        spec: &HostedZoneSpec,
-        tags: &Tags,
-    ) -> BackendResult<String> {
-        self.0.create_hosted_zone(spec, tags)
-    }
-    async fn delete_hosted_zone(&self, id: &str) -> BackendResult<()> {
-        self.0.delete_hosted_zone(id)
-    }
-    async fn change_records(&self, zone: &str, changes: &[RecordChange]) -> BackendResult<()> {
-        self.0.change_records(zone, changes)
-    }
-    // Day-2 safety (in place).
-    async fn set_load_balancer_subnets(&self, arn: &str, subnets: &[String]) -> BackendResult<()> {
-        self.0.set_load_balancer_subnets(arn, subnets)
-    }
-    async fn set_load_balancer_security_groups(
-        &self,
-        arn: &str,
-        ids: &[String],
-    ) -> BackendResult<()> {
-        self.0.set_load_balancer_security_groups(arn, ids)
-    }
-    async fn set_load_balancer_tag(
-        &self,
-        arn: &str,
-        key: &str,
-        value: Option<&str>,
-    ) -> BackendResult<()> {
-        self.0
-            .set_load_balancer_tag(arn, key, value.map(str::to_string))
-    }
-    async fn reimport_certificate(
-        &self,
-        arn: &str,
-        spec: &CertificateSpec,
-        pem: &CertificatePem,
-    ) -> BackendResult<()> {
-        self.0.reimport_certificate(arn, spec, pem)
     }
 }
 
@@ -305,16 +177,8 @@ fn ctx(sleep: SleepFn) -> ApplyContext {
 }
 
 /// The rack's resources as they exist after its first reconcile.
-fn rack_observed() -> Vec<Observed> {
-    let r = rack(true, false);
-    let p = plan(
-        &Scope::Rack,
-        &desired_rack(&r, "ca"),
-        &[],
-        &Quotas::default(),
-    )
-    .unwrap();
-    observe_after(&[], &p)
+fn rack_obs() -> Vec<Observed> {
+    rack_observed(&rack(true, false))
 }
 
 fn expect_observe(mock: &mut MockCalls, rack_obs: Vec<Observed>, app_obs: Vec<Observed>) {
@@ -332,20 +196,56 @@ fn app_plan(
     obs: &[Observed],
     limits: &Quotas,
 ) -> Plan {
-    let d = desired_app(&rack(true, false), &n("backend"), &manifest(services), "ca").unwrap();
+    let d = app_desired(&rack(true, false), "backend", services);
     plan(&Scope::App(n("backend")), &d, obs, limits).unwrap()
+}
+
+/// The id of the internal router's HTTPS listener, as observed.
+const INTERNAL_HTTPS: &str = "id:router/internal/listener/443";
+
+/// A plan for app `backend`'s one service on top of the rack's resources, and
+/// a mock that observes the rack's resources and none of the app's yet.
+fn app_world(service: convox_model::manifest::Service) -> (Plan, MockCalls) {
+    let rack_obs = rack_obs();
+    let p = app_plan(vec![service], &rack_obs, &Quotas::default());
+    let mut mock = MockCalls::new();
+    expect_observe(&mut mock, rack_obs, vec![]);
+    (p, mock)
+}
+
+/// AWS throttling `CreateTargetGroup`.
+fn throttled() -> BackendResult<String> {
+    Err(BackendError::new(
+        ErrorKind::Throttled,
+        "CreateTargetGroup",
+        "Rate exceeded",
+    ))
+}
+
+/// Creating the target group is throttled twice, then succeeds.
+fn expect_throttled_twice(mock: &mut MockCalls, seq: &mut Sequence) {
+    mock.expect_create_target_group()
+        .times(2)
+        .in_sequence(seq)
+        .returning(|_, _| throttled());
+    mock.expect_create_target_group()
+        .times(1)
+        .in_sequence(seq)
+        .returning(|_, _| Ok("arn:tg".into()));
+}
+
+/// Five attempts from 100ms, doubling up to a second.
+fn backoff() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 5,
+        base_delay: Duration::from_millis(100),
+        max_delay: Duration::from_secs(1),
+    }
 }
 
 #[tokio::test]
 async fn creates_run_in_dependency_order() {
-    let rack_obs = rack_observed();
-    let p = app_plan(
-        vec![svc("api", Some(3000), true, false)],
-        &rack_obs,
-        &Quotas::default(),
-    );
-    let mut mock = MockCalls::new();
-    expect_observe(&mut mock, rack_obs, vec![]);
+    let (p, mut mock) = app_world(svc("api", Some(3000), true, false));
     let mut seq = Sequence::new();
     mock.expect_import_certificate()
         .withf(|spec, pem, tags| {
@@ -357,10 +257,7 @@ async fn creates_run_in_dependency_order() {
         .in_sequence(&mut seq)
         .returning(|_, _, _| Ok("arn:cert/backend".into()));
     mock.expect_add_listener_certificate()
-        .with(
-            eq("id:router/internal/listener/443"),
-            eq("arn:cert/backend"),
-        )
+        .with(eq(INTERNAL_HTTPS), eq("arn:cert/backend"))
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(()));
@@ -370,9 +267,7 @@ async fn creates_run_in_dependency_order() {
         .returning(|_, _| Ok("arn:tg/api".into()));
     mock.expect_create_rule()
         .withf(|listener, spec, tg, _| {
-            listener == "id:router/internal/listener/443"
-                && spec.priority == Some(1)
-                && tg == "arn:tg/api"
+            listener == INTERNAL_HTTPS && spec.priority == Some(1) && tg == "arn:tg/api"
         })
         .times(1)
         .in_sequence(&mut seq)
@@ -420,13 +315,7 @@ async fn creates_run_in_dependency_order() {
 
 #[tokio::test]
 async fn a_fresh_rack_is_built_in_dependency_order() {
-    let p = plan(
-        &Scope::Rack,
-        &desired_rack(&rack(true, true), "ca"),
-        &[],
-        &Quotas::default(),
-    )
-    .unwrap();
+    let p = rack_plan(&rack(true, true), &[]);
     let mut mock = MockCalls::new();
     expect_observe(&mut mock, vec![], vec![]);
     let mut seq = Sequence::new();
@@ -474,43 +363,18 @@ async fn a_fresh_rack_is_built_in_dependency_order() {
 
 #[tokio::test]
 async fn throttling_is_retried_with_backoff_then_succeeds() {
-    let rack_obs = rack_observed();
-    let p = app_plan(
-        vec![svc("web", Some(80), false, false)],
-        &rack_obs,
-        &Quotas::default(),
-    );
-    let mut mock = MockCalls::new();
-    expect_observe(&mut mock, rack_obs, vec![]);
+    let (p, mut mock) = app_world(svc("web", Some(80), false, false));
     let mut seq = Sequence::new();
-    mock.expect_create_target_group()
-        .times(2)
-        .in_sequence(&mut seq)
-        .returning(|_, _| {
-            Err(BackendError::new(
-                ErrorKind::Throttled,
-                "CreateTargetGroup",
-                "Rate exceeded",
-            ))
-        });
-    mock.expect_create_target_group()
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_, _| Ok("arn:tg".into()));
+    expect_throttled_twice(&mut mock, &mut seq);
     mock.expect_create_rule()
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _, _, _| Ok("arn:rule".into()));
     let (sleep, slept) = sleeper();
-    let retry = RetryPolicy {
-        max_attempts: 5,
-        base_delay: Duration::from_millis(100),
-        max_delay: Duration::from_secs(1),
-    };
     let report = apply(
         &Mocked(mock),
         &p,
-        &ctx(sleep).with_retry(retry).with_seed(7),
+        &ctx(sleep).with_retry(backoff()).with_seed(7),
     )
     .await
     .unwrap();
@@ -524,37 +388,17 @@ async fn throttling_is_retried_with_backoff_then_succeeds() {
 
     // The same seed gives the same delays.
     let mut again = MockCalls::new();
-    expect_observe(&mut again, rack_observed(), vec![]);
+    expect_observe(&mut again, rack_obs(), vec![]);
     let mut seq = Sequence::new();
-    again
-        .expect_create_target_group()
-        .times(2)
-        .in_sequence(&mut seq)
-        .returning(|_, _| {
-            Err(BackendError::new(
-                ErrorKind::Throttled,
-                "CreateTargetGroup",
-                "Rate exceeded",
-            ))
-        });
-    again
-        .expect_create_target_group()
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_, _| Ok("arn:tg".into()));
+    expect_throttled_twice(&mut again, &mut seq);
     again
         .expect_create_rule()
         .returning(|_, _, _, _| Ok("arn:rule".into()));
     let (sleep2, slept2) = sleeper();
-    let retry = RetryPolicy {
-        max_attempts: 5,
-        base_delay: Duration::from_millis(100),
-        max_delay: Duration::from_secs(1),
-    };
     apply(
         &Mocked(again),
         &p,
-        &ctx(sleep2).with_retry(retry).with_seed(7),
+        &ctx(sleep2).with_retry(backoff()).with_seed(7),
     )
     .await
     .unwrap();
@@ -563,14 +407,7 @@ async fn throttling_is_retried_with_backoff_then_succeeds() {
 
 #[tokio::test]
 async fn invalid_input_is_not_retried_and_stops_with_a_partial_report() {
-    let rack_obs = rack_observed();
-    let p = app_plan(
-        vec![svc("api", Some(3000), true, false)],
-        &rack_obs,
-        &Quotas::default(),
-    );
-    let mut mock = MockCalls::new();
-    expect_observe(&mut mock, rack_obs, vec![]);
+    let (p, mut mock) = app_world(svc("api", Some(3000), true, false));
     mock.expect_import_certificate()
         .times(1)
         .returning(|_, _, _| Ok("arn:cert".into()));
@@ -613,23 +450,10 @@ async fn invalid_input_is_not_retried_and_stops_with_a_partial_report() {
 
 #[tokio::test]
 async fn retries_stop_at_the_configured_attempts() {
-    let rack_obs = rack_observed();
-    let p = app_plan(
-        vec![svc("web", Some(80), false, false)],
-        &rack_obs,
-        &Quotas::default(),
-    );
-    let mut mock = MockCalls::new();
-    expect_observe(&mut mock, rack_obs, vec![]);
+    let (p, mut mock) = app_world(svc("web", Some(80), false, false));
     mock.expect_create_target_group()
         .times(3)
-        .returning(|_, _| {
-            Err(BackendError::new(
-                ErrorKind::Throttled,
-                "CreateTargetGroup",
-                "Rate exceeded",
-            ))
-        });
+        .returning(|_, _| throttled());
     let (sleep, slept) = sleeper();
     let retry = RetryPolicy {
         max_attempts: 3,
@@ -644,7 +468,7 @@ async fn retries_stop_at_the_configured_attempts() {
 
 #[tokio::test]
 async fn route53_changes_are_batched_within_the_limit() {
-    let rack_obs = rack_observed();
+    let rack_obs = rack_obs();
     let limits = Quotas {
         rules_per_load_balancer: 1000,
         target_groups_per_load_balancer: 1000,
@@ -687,7 +511,7 @@ async fn route53_changes_are_batched_within_the_limit() {
 
 #[tokio::test]
 async fn a_stale_plan_is_refused_without_a_single_change() {
-    let rack_obs = rack_observed();
+    let rack_obs = rack_obs();
     let p = app_plan(
         vec![svc("api", Some(3000), true, false)],
         &rack_obs,
@@ -706,7 +530,7 @@ async fn a_stale_plan_is_refused_without_a_single_change() {
 
 #[tokio::test]
 async fn deletes_run_in_reverse_dependency_order() {
-    let rack_obs = rack_observed();
+    let rack_obs = rack_obs();
     let created = app_plan(
         vec![svc("api", Some(3000), true, false)],
         &rack_obs,
@@ -718,13 +542,7 @@ async fn deletes_run_in_reverse_dependency_order() {
         .filter(|o| o.resource.key.app().is_some())
         .cloned()
         .collect();
-    let p = plan(
-        &Scope::App(n("backend")),
-        &DesiredState::empty(Scope::App(n("backend"))),
-        &all,
-        &Quotas::default(),
-    )
-    .unwrap();
+    let p = plan_app_deletion("backend", &all);
     let mut mock = MockCalls::new();
     expect_observe(&mut mock, rack_obs, app_obs);
     let mut seq = Sequence::new();
@@ -744,10 +562,7 @@ async fn deletes_run_in_reverse_dependency_order() {
         .in_sequence(&mut seq)
         .returning(|_| Ok(()));
     mock.expect_remove_listener_certificate()
-        .with(
-            eq("id:router/internal/listener/443"),
-            eq("id:app/backend/cert"),
-        )
+        .with(eq(INTERNAL_HTTPS), eq("id:app/backend/cert"))
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(()));
@@ -770,14 +585,8 @@ async fn deletes_run_in_reverse_dependency_order() {
 
 #[tokio::test]
 async fn an_empty_plan_makes_no_mutating_call() {
-    let rack_obs = rack_observed();
-    let p = plan(
-        &Scope::Rack,
-        &desired_rack(&rack(true, false), "ca"),
-        &rack_obs,
-        &Quotas::default(),
-    )
-    .unwrap();
+    let rack_obs = rack_obs();
+    let p = rack_plan(&rack(true, false), &rack_obs);
     assert!(p.is_empty());
     let mut mock = MockCalls::new();
     expect_observe(&mut mock, rack_obs, vec![]);

@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use convox_model::aws::Quotas;
-use convox_model::desired::{DesiredState, desired_app, desired_rack};
+use convox_model::desired::{DesiredState, desired_rack};
 use convox_model::exposure::Router;
 use convox_model::plan::{Disruption, Op, Plan, PlanError, plan};
 use convox_model::resource::{
@@ -16,17 +16,9 @@ use convox_model::resource::{
 
 fn rack_and_app_observed(services: Vec<convox_model::manifest::Service>) -> Vec<Observed> {
     let r = rack(true, false);
-    let p = plan(
-        &Scope::Rack,
-        &desired_rack(&r, "ca"),
-        &[],
-        &Quotas::default(),
-    )
-    .unwrap();
-    let obs = observe_after(&[], &p);
-    let d = desired_app(&r, &n("backend"), &manifest(services), "ca").unwrap();
-    let p = plan(&Scope::App(n("backend")), &d, &obs, &Quotas::default()).unwrap();
-    observe_after(&obs, &p)
+    let obs = rack_observed(&r);
+    let d = app_desired(&r, "backend", services);
+    observe_after(&obs, &plan_app("backend", &d, &obs))
 }
 
 fn rule_priorities(p: &Plan) -> Vec<(String, u32)> {
@@ -37,6 +29,42 @@ fn rule_priorities(p: &Plan) -> Vec<(String, u32)> {
             _ => None,
         })
         .collect()
+}
+
+/// Plans app `backend` with services `s0`, `s1` and `s2`, each routed on the
+/// internal router, over the rack's resources, under `limits`.
+fn plan_three_services(limits: &Quotas) -> Result<Plan, PlanError> {
+    let r = rack(true, false);
+    let obs = rack_and_app_observed(vec![]);
+    let services = (0..3)
+        .map(|i| svc(&format!("s{i}"), Some(80), true, false))
+        .collect();
+    let d = app_desired(&r, "backend", services);
+    plan(&Scope::App(n("backend")), &d, &obs, limits)
+}
+
+/// Each action's key and operation, in the plan's order.
+fn ops(p: &Plan) -> Vec<(String, Op)> {
+    p.actions
+        .iter()
+        .map(|a| (a.key.to_string(), a.op))
+        .collect()
+}
+
+/// The rack's resources and the listener rules `(app, service, priority)`.
+fn rack_with_rules(rules: &[(&str, &str, u32)]) -> Vec<Observed> {
+    let mut obs = rack_and_app_observed(vec![]);
+    obs.extend(
+        rules
+            .iter()
+            .map(|&(app, service, priority)| observed_rule(app, service, priority)),
+    );
+    obs
+}
+
+/// `keys`, each replaced, as [`ops`] lists them.
+fn replaced(keys: &[&str]) -> Vec<(String, Op)> {
+    keys.iter().map(|k| (k.to_string(), Op::Replace)).collect()
 }
 
 fn observed_rule(app: &str, service: &str, priority: u32) -> Observed {
@@ -70,30 +98,10 @@ fn observed_rule(app: &str, service: &str, priority: u32) -> Observed {
 #[test]
 fn a_hostname_already_served_by_another_app_is_refused() {
     let r = rack(false, false);
-    let p = plan(
-        &Scope::Rack,
-        &desired_rack(&r, "ca"),
-        &[],
-        &Quotas::default(),
-    )
-    .unwrap();
-    let obs = observe_after(&[], &p);
-    let shop = desired_app(
-        &r,
-        &n("shop"),
-        &manifest(vec![svc("api-web", Some(3000), false, false)]),
-        "ca",
-    )
-    .unwrap();
-    let p = plan(&Scope::App(n("shop")), &shop, &obs, &Quotas::default()).unwrap();
-    let obs = observe_after(&obs, &p);
-    let shop_api = desired_app(
-        &r,
-        &n("shop-api"),
-        &manifest(vec![svc("web", Some(3000), false, false)]),
-        "ca",
-    )
-    .unwrap();
+    let obs = rack_observed(&r);
+    let shop = app_desired(&r, "shop", vec![svc("api-web", Some(3000), false, false)]);
+    let obs = observe_after(&obs, &plan_app("shop", &shop, &obs));
+    let shop_api = app_desired(&r, "shop-api", vec![svc("web", Some(3000), false, false)]);
     let err = plan(
         &Scope::App(n("shop-api")),
         &shop_api,
@@ -112,19 +120,13 @@ fn a_hostname_already_served_by_another_app_is_refused() {
         "{err}"
     );
     // The app that has the name keeps planning as before.
-    let p = plan(&Scope::App(n("shop")), &shop, &obs, &Quotas::default()).unwrap();
+    let p = plan_app("shop", &shop, &obs);
     assert!(p.is_empty(), "{p}");
 }
 
 #[test]
 fn fresh_rack_plans_every_resource_as_a_create() {
-    let p = plan(
-        &Scope::Rack,
-        &desired_rack(&rack(true, false), "ca"),
-        &[],
-        &Quotas::default(),
-    )
-    .unwrap();
+    let p = rack_plan(&rack(true, false), &[]);
     // zone + internal (sg, alb, cert, 80, 443) + external (sg, alb, 80, 443):
     // the external router's certificate is the user's public one, not created.
     assert_eq!(p.counts().create, 10);
@@ -182,7 +184,7 @@ fn a_plan_is_empty_exactly_when_the_observation_matches() {
         svc("web", Some(80), false, true),
     ];
     let rack_d = desired_rack(&r, "ca");
-    let d = desired_app(&r, &n("backend"), &manifest(services), "ca").unwrap();
+    let d = app_desired(&r, "backend", services);
     let obs = reported(&[&rack_d, &d]);
     let app = Scope::App(n("backend"));
     let p = plan(&app, &d, &obs, &Quotas::default()).unwrap();
@@ -192,13 +194,7 @@ fn a_plan_is_empty_exactly_when_the_observation_matches() {
     assert!(p.is_empty(), "{p}");
 
     // Each difference is seen, as the one action it calls for.
-    let actions = |obs: &[Observed]| -> Vec<(String, Op)> {
-        let p = plan(&app, &d, obs, &Quotas::default()).unwrap();
-        p.actions
-            .iter()
-            .map(|a| (a.key.to_string(), a.op))
-            .collect()
-    };
+    let actions = |obs: &[Observed]| ops(&plan_app("backend", &d, obs));
     let rule = "app/backend/api/internal/rule";
     let tg = "app/backend/api/internal/tg";
     // A resource gone: created again.
@@ -258,19 +254,13 @@ fn a_plan_is_empty_exactly_when_the_observation_matches() {
 #[test]
 fn new_rules_take_the_lowest_free_priorities_and_existing_ones_keep_theirs() {
     let r = rack(true, false);
-    let mut obs = rack_and_app_observed(vec![]);
     // Another app holds 1 and 3; this app already has `api` at 7.
-    obs.push(observed_rule("other", "a", 1));
-    obs.push(observed_rule("other", "b", 3));
-    obs.push(observed_rule("backend", "api", 7));
-    let m = manifest(vec![
-        svc("api", Some(3000), true, false),
-        svc("jobs", Some(3000), true, false),
-        svc("mail", Some(3000), true, false),
-        svc("zed", Some(3000), true, false),
-    ]);
-    let d = desired_app(&r, &n("backend"), &m, "ca").unwrap();
-    let p = plan(&Scope::App(n("backend")), &d, &obs, &Quotas::default()).unwrap();
+    let obs = rack_with_rules(&[("other", "a", 1), ("other", "b", 3), ("backend", "api", 7)]);
+    let services = ["api", "jobs", "mail", "zed"]
+        .map(|name| svc(name, Some(3000), true, false))
+        .to_vec();
+    let d = app_desired(&r, "backend", services);
+    let p = plan_app("backend", &d, &obs);
     let prios = rule_priorities(&p);
     // `api`'s rule is unchanged, so it is not in the plan at all.
     assert_eq!(
@@ -285,23 +275,15 @@ fn new_rules_take_the_lowest_free_priorities_and_existing_ones_keep_theirs() {
     assert!(p.actions.iter().all(|a| a.key.app() == Some("backend")));
     // Re-planning the result changes nothing: priorities are stable.
     let after = observe_after(&obs, &p);
-    let again = plan(&Scope::App(n("backend")), &d, &after, &Quotas::default()).unwrap();
+    let again = plan_app("backend", &d, &after);
     assert!(again.is_empty(), "{again}");
 }
 
 #[test]
 fn priorities_run_out_with_an_error() {
     let r = rack(true, false);
-    let mut obs = rack_and_app_observed(vec![]);
-    obs.push(observed_rule("other", "a", 1));
-    obs.push(observed_rule("other", "b", 2));
-    let d = desired_app(
-        &r,
-        &n("backend"),
-        &manifest(vec![svc("api", Some(1), true, false)]),
-        "ca",
-    )
-    .unwrap();
+    let obs = rack_with_rules(&[("other", "a", 1), ("other", "b", 2)]);
+    let d = app_desired(&r, "backend", vec![svc("api", Some(1), true, false)]);
     let limits = Quotas {
         max_rule_priority: 2,
         ..Quotas::default()
@@ -315,19 +297,11 @@ fn priorities_run_out_with_an_error() {
 
 #[test]
 fn too_many_rules_is_a_quota_error_that_says_what_to_do() {
-    let r = rack(true, false);
-    let obs = rack_and_app_observed(vec![]);
-    let m = manifest(
-        (0..3)
-            .map(|i| svc(&format!("s{i}"), Some(80), true, false))
-            .collect(),
-    );
-    let d = desired_app(&r, &n("backend"), &m, "ca").unwrap();
     let limits = Quotas {
         rules_per_load_balancer: 2,
         ..Quotas::default()
     };
-    let err = plan(&Scope::App(n("backend")), &d, &obs, &limits).unwrap_err();
+    let err = plan_three_services(&limits).unwrap_err();
     let text = err.to_string();
     assert!(
         matches!(
@@ -349,7 +323,7 @@ fn too_many_rules_is_a_quota_error_that_says_what_to_do() {
         target_groups_per_load_balancer: 1,
         ..Quotas::default()
     };
-    let err = plan(&Scope::App(n("backend")), &d, &obs, &limits).unwrap_err();
+    let err = plan_three_services(&limits).unwrap_err();
     assert!(err.to_string().contains("target groups"), "{err}");
 }
 
@@ -357,21 +331,13 @@ fn too_many_rules_is_a_quota_error_that_says_what_to_do() {
 /// groups per load balancer, certificates per listener.
 #[test]
 fn a_quota_is_a_limit_not_a_bound_short_of_it() {
-    let r = rack(true, false);
-    let obs = rack_and_app_observed(vec![]);
-    let m = manifest(
-        (0..3)
-            .map(|i| svc(&format!("s{i}"), Some(80), true, false))
-            .collect(),
-    );
-    let d = desired_app(&r, &n("backend"), &m, "ca").unwrap();
     let at = Quotas {
         rules_per_load_balancer: 3,
         target_groups_per_load_balancer: 3,
         certificates_per_load_balancer: 1,
         ..Quotas::default()
     };
-    plan(&Scope::App(n("backend")), &d, &obs, &at).unwrap();
+    plan_three_services(&at).unwrap();
     for over in [
         Quotas {
             rules_per_load_balancer: 2,
@@ -386,7 +352,7 @@ fn a_quota_is_a_limit_not_a_bound_short_of_it() {
             ..at.clone()
         },
     ] {
-        let err = plan(&Scope::App(n("backend")), &d, &obs, &over).unwrap_err();
+        let err = plan_three_services(&over).unwrap_err();
         assert!(matches!(err, PlanError::Quota { .. }), "{over:?}: {err}");
     }
 }
@@ -395,13 +361,7 @@ fn a_quota_is_a_limit_not_a_bound_short_of_it() {
 fn a_missing_certificate_is_caught_at_plan_time() {
     let r = rack(true, false);
     let obs = rack_and_app_observed(vec![]);
-    let mut d = desired_app(
-        &r,
-        &n("backend"),
-        &manifest(vec![svc("api", Some(80), true, false)]),
-        "ca",
-    )
-    .unwrap();
+    let mut d = app_desired(&r, "backend", vec![svc("api", Some(80), true, false)]);
     d.resources
         .remove(&ResourceKey::app_listener_certificate(&n("backend")));
     let err = plan(&Scope::App(n("backend")), &d, &obs, &Quotas::default()).unwrap_err();
@@ -415,13 +375,7 @@ fn a_missing_certificate_is_caught_at_plan_time() {
 #[test]
 fn an_app_rule_without_the_internal_router_names_the_fix() {
     let r = rack(true, false);
-    let d = desired_app(
-        &r,
-        &n("backend"),
-        &manifest(vec![svc("api", Some(80), true, false)]),
-        "ca",
-    )
-    .unwrap();
+    let d = app_desired(&r, "backend", vec![svc("api", Some(80), true, false)]);
     let err = plan(&Scope::App(n("backend")), &d, &[], &Quotas::default()).unwrap_err();
     assert!(err.to_string().contains("Internal=Yes"), "{err}");
 }
@@ -432,23 +386,8 @@ fn an_app_rule_without_the_internal_router_names_the_fix() {
 #[test]
 fn internal_service_on_rack_without_internal_router_is_refused() {
     let r = rack(false, false);
-    let d = desired_app(
-        &r,
-        &n("shop"),
-        &manifest(vec![svc("api", Some(80), true, false)]),
-        "ca",
-    )
-    .unwrap();
-    let obs = observe_after(
-        &[],
-        &plan(
-            &Scope::Rack,
-            &desired_rack(&r, "ca"),
-            &[],
-            &Quotas::default(),
-        )
-        .unwrap(),
-    );
+    let d = app_desired(&r, "shop", vec![svc("api", Some(80), true, false)]);
+    let obs = rack_observed(&r);
     let err = plan(&Scope::App(n("shop")), &d, &obs, &Quotas::default()).unwrap_err();
     assert!(err.to_string().contains("Internal=Yes"), "{err}");
 }
@@ -464,25 +403,14 @@ fn a_scheme_change_replaces_the_load_balancer_and_what_hangs_off_it() {
             lb.scheme = LbScheme::InternetFacing;
         }
     }
-    let p = plan(
-        &Scope::Rack,
-        &desired_rack(&r, "ca"),
-        &obs,
-        &Quotas::default(),
-    )
-    .unwrap();
-    let ops: Vec<(String, Op)> = p
-        .actions
-        .iter()
-        .map(|a| (a.key.to_string(), a.op))
-        .collect();
+    let p = rack_plan(&r, &obs);
     assert_eq!(
-        ops,
-        vec![
-            ("router/internal/alb".to_string(), Op::Replace),
-            ("router/internal/listener/443".to_string(), Op::Replace),
-            ("router/internal/listener/80".to_string(), Op::Replace),
-        ]
+        ops(&p),
+        replaced(&[
+            "router/internal/alb",
+            "router/internal/listener/443",
+            "router/internal/listener/80"
+        ])
     );
     let lb = &p.actions[0];
     assert_eq!(lb.disruption, Disruption::NewEndpoint);
@@ -500,8 +428,8 @@ fn a_health_change_is_an_update_in_place() {
     let r = rack(true, false);
     let mut s = svc("api", Some(3000), true, false);
     s.health.path = "/health".into();
-    let d = desired_app(&r, &n("backend"), &manifest(vec![s]), "ca").unwrap();
-    let p = plan(&Scope::App(n("backend")), &d, &obs, &Quotas::default()).unwrap();
+    let d = app_desired(&r, "backend", vec![s]);
+    let p = plan_app("backend", &d, &obs);
     assert_eq!(p.actions.len(), 1);
     assert_eq!(p.actions[0].op, Op::Update);
     assert_eq!(p.actions[0].changes[0].field, "health");
@@ -512,25 +440,14 @@ fn a_health_change_is_an_update_in_place() {
 fn a_port_change_replaces_the_target_group_and_its_rule() {
     let obs = rack_and_app_observed(vec![svc("api", Some(3000), true, false)]);
     let r = rack(true, false);
-    let d = desired_app(
-        &r,
-        &n("backend"),
-        &manifest(vec![svc("api", Some(4000), true, false)]),
-        "ca",
-    )
-    .unwrap();
-    let p = plan(&Scope::App(n("backend")), &d, &obs, &Quotas::default()).unwrap();
-    let ops: Vec<(String, Op)> = p
-        .actions
-        .iter()
-        .map(|a| (a.key.to_string(), a.op))
-        .collect();
+    let d = app_desired(&r, "backend", vec![svc("api", Some(4000), true, false)]);
+    let p = plan_app("backend", &d, &obs);
     assert_eq!(
-        ops,
-        vec![
-            ("app/backend/api/internal/rule".to_string(), Op::Replace),
-            ("app/backend/api/internal/tg".to_string(), Op::Replace),
-        ]
+        ops(&p),
+        replaced(&[
+            "app/backend/api/internal/rule",
+            "app/backend/api/internal/tg"
+        ])
     );
 }
 
@@ -538,13 +455,7 @@ fn a_port_change_replaces_the_target_group_and_its_rule() {
 fn deleting_an_app_touches_nothing_outside_it() {
     let mut obs = rack_and_app_observed(vec![svc("api", Some(3000), true, false)]);
     obs.push(observed_rule("other", "a", 40));
-    let p = plan(
-        &Scope::App(n("backend")),
-        &DesiredState::empty(Scope::App(n("backend"))),
-        &obs,
-        &Quotas::default(),
-    )
-    .unwrap();
+    let p = plan_app_deletion("backend", &obs);
     assert_eq!(p.counts().delete, 5);
     assert!(
         p.actions
@@ -570,17 +481,15 @@ fn fingerprint_follows_the_observation_not_its_order() {
 fn plans_round_trip_through_json() {
     let obs = rack_and_app_observed(vec![svc("api", Some(3000), true, false)]);
     let r = rack(true, false);
-    let d = desired_app(
+    let d = app_desired(
         &r,
-        &n("backend"),
-        &manifest(vec![
+        "backend",
+        vec![
             svc("api", Some(4000), true, false),
             svc("web", Some(80), false, false),
-        ]),
-        "ca",
-    )
-    .unwrap();
-    let p = plan(&Scope::App(n("backend")), &d, &obs, &Quotas::default()).unwrap();
+        ],
+    );
+    let p = plan_app("backend", &d, &obs);
     let json = p.to_json();
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert!(v["actions"].is_array());
@@ -595,8 +504,8 @@ fn rendering_reads_like_a_careful_terraform_plan() {
     let obs = rack_and_app_observed(vec![svc("web", Some(80), false, false)]);
     let mut api = svc("api", Some(3000), true, false);
     api.health.path = "/health".into();
-    let d = desired_app(&r, &n("backend"), &manifest(vec![api]), "ca").unwrap();
-    let p = plan(&Scope::App(n("backend")), &d, &obs, &Quotas::default()).unwrap();
+    let d = app_desired(&r, "backend", vec![api]);
+    let p = plan_app("backend", &d, &obs);
     let expected = "\
 app backend
   + certificate app/backend/cert

@@ -97,17 +97,6 @@ fn fits(rack: &Rack, m: &Manifest) -> bool {
     })
 }
 
-fn rack_observed(r: &Rack) -> Vec<Observed> {
-    let p = plan(
-        &Scope::Rack,
-        &desired_rack(r, "ca"),
-        &[],
-        &Quotas::default(),
-    )
-    .unwrap();
-    observe_after(&[], &p)
-}
-
 fn generous() -> Quotas {
     Quotas {
         rules_per_load_balancer: 10_000,

@@ -17,60 +17,32 @@ use convox_model::manifest::SourceMap;
 use proptest::prelude::*;
 use serde_yaml::{Mapping, Value};
 
-const KEYS: &[&str] = &[
-    "services",
-    "timers",
-    "resources",
-    "environment",
-    "params",
-    "agent",
-    "build",
-    "command",
-    "deployment",
-    "domain",
-    "drain",
-    "health",
-    "image",
-    "init",
-    "internal",
-    "internalAndExternal",
-    "links",
-    "nlb",
-    "policies",
-    "port",
-    "privileged",
-    "scale",
-    "singleton",
-    "sticky",
-    "tags",
-    "termination",
-    "test",
-    "volumes",
-    "count",
-    "cpu",
-    "memory",
-    "cooldown",
-    "targets",
-    "min",
-    "max",
-    "path",
-    "interval",
-    "timeout",
-    "grace",
-    "scheme",
-    "manifest",
-    "args",
-    "ports",
-    "schedule",
-    "service",
-    "type",
-    "options",
-    "minimum",
-    "maximum",
-    "<<",
-    "web",
-    "api",
-];
+/// Every key the reader knows (its lists, one per mapping of convox.yml),
+/// YAML's merge key and two service names.
+fn known_keys() -> Vec<&'static str> {
+    use convox_model::manifest::keys::*;
+    let lists: [&[&'static str]; 17] = [
+        TOP,
+        SERVICE,
+        RESOURCE,
+        TIMER,
+        TIMER_IGNORED,
+        AGENT,
+        BUILD,
+        DEPLOYMENT,
+        HEALTH,
+        PORT,
+        NLB,
+        SCALE,
+        COUNT,
+        COOLDOWN,
+        TARGETS,
+        TERMINATION,
+        &["<<", "web", "api"],
+    ];
+    let keys: BTreeSet<&'static str> = lists.into_iter().flatten().copied().collect();
+    keys.into_iter().collect()
+}
 
 const WORDS: &[&str] = &[
     "yes",
@@ -101,7 +73,7 @@ const WORDS: &[&str] = &[
 
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
-        3 => prop::sample::select(KEYS).prop_map(str::to_string),
+        3 => prop::sample::select(known_keys()).prop_map(str::to_string),
         1 => "[a-zA-Z0-9_-]{1,8}",
     ]
 }

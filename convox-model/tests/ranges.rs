@@ -32,19 +32,40 @@ fn refused(text: &str, path: &str, line: usize, range: &str) {
     assert!(e.message.contains(range), "{} lacks {range}", e.message);
 }
 
-// ---- health interval: 5..=300 ----
+// ---- health interval: 5..=300; health timeout: 2..=120, below the interval ----
 
-#[test]
-fn health_interval_bounds() {
-    assert_eq!((*HEALTH_INTERVAL.start(), *HEALTH_INTERVAL.end()), (5, 300));
-    for ok in [5, 300] {
-        let t = routed(&format!("health:\n  interval: {ok}\n  timeout: 3"));
-        assert_eq!(svc(&manifest(&t), "web").health.interval, ok);
-    }
-    for bad in [4, 301, 1000] {
-        let t = routed(&format!("health:\n  interval: {bad}\n  timeout: 3"));
-        refused(&t, "services.web.health.interval", 6, "5 to 300 seconds");
-    }
+/// One test a case: the range is as AWS has it; `health:` written with the
+/// format reads the value back at both ends, and is refused just past each end
+/// and at a far value, at its path and line, naming the allowed range.
+macro_rules! health_bounds {
+    ($(
+        $name:ident: $range:ident is $lo:literal..=$hi:literal, written $text:literal,
+        read $field:ident, far $far:literal, refused at $path:literal line $line:literal
+        naming $allowed:literal;
+    )*) => {
+        $(
+            #[test]
+            fn $name() {
+                assert_eq!((*$range.start(), *$range.end()), ($lo, $hi));
+                for ok in [$lo, $hi] {
+                    let t = routed(&format!($text, ok));
+                    assert_eq!(svc(&manifest(&t), "web").health.$field, ok);
+                }
+                for bad in [$lo - 1, $hi + 1, $far] {
+                    refused(&routed(&format!($text, bad)), $path, $line, $allowed);
+                }
+            }
+        )*
+    };
+}
+
+health_bounds! {
+    health_interval_bounds: HEALTH_INTERVAL is 5..=300,
+        written "health:\n  interval: {}\n  timeout: 3", read interval, far 1000,
+        refused at "services.web.health.interval" line 6 naming "5 to 300 seconds";
+    health_timeout_bounds: HEALTH_TIMEOUT is 2..=120,
+        written "health:\n  interval: 300\n  timeout: {}", read timeout, far 999,
+        refused at "services.web.health.timeout" line 7 naming "2 to 120 seconds";
 }
 
 #[test]
@@ -57,21 +78,6 @@ fn health_interval_message_names_the_value_and_hint() {
     );
     assert_eq!(e.location, Some(Location { line: 6, column: 7 }));
     assert_eq!(e.hint.as_deref(), Some("write interval: between 5 and 300"));
-}
-
-// ---- health timeout: 2..=120, below the interval ----
-
-#[test]
-fn health_timeout_bounds() {
-    assert_eq!((*HEALTH_TIMEOUT.start(), *HEALTH_TIMEOUT.end()), (2, 120));
-    for ok in [2, 120] {
-        let t = routed(&format!("health:\n  interval: 300\n  timeout: {ok}"));
-        assert_eq!(svc(&manifest(&t), "web").health.timeout, ok);
-    }
-    for bad in [1, 121, 999] {
-        let t = routed(&format!("health:\n  interval: 300\n  timeout: {bad}"));
-        refused(&t, "services.web.health.timeout", 7, "2 to 120 seconds");
-    }
 }
 
 #[test]
@@ -230,9 +236,9 @@ fn a_routed_hostname_fits_the_host_header_condition() {
 
 // ---- zero means the default, as in v2, with a warning ----
 
-/// The manifest of `text` and its warnings at `path`.
-fn zero(text: &str, path: &str) -> (Manifest, Vec<String>) {
-    let p = parse(text, &BTreeMap::new()).unwrap();
+/// Service `web` of `web(body)` and its warnings at `path`.
+fn zero(body: &str, path: &str) -> (Service, Vec<String>) {
+    let p = parse(&web(body), &BTreeMap::new()).unwrap();
     let w = p
         .warnings
         .0
@@ -240,85 +246,67 @@ fn zero(text: &str, path: &str) -> (Manifest, Vec<String>) {
         .filter(|d| d.path == path && d.severity == Severity::Warning)
         .map(|d| d.message.clone())
         .collect();
-    (p.manifest, w)
+    (svc(&p.manifest, "web").clone(), w)
+}
+
+/// One test a case: `body` reads with the zero at `path` taken as the default,
+/// `value` (read from the service by `get`), and one warning that says so.
+macro_rules! zero_is_the_default {
+    ($($name:ident($body:expr, $path:expr) => |$s:ident| $get:expr, $value:expr, $warning:expr;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                let ($s, w) = zero($body, $path);
+                assert_eq!($get, $value);
+                assert_eq!(w, [$warning]);
+            }
+        )*
+    };
 }
 
 #[test]
 fn health_interval_zero_is_the_default() {
-    let (m, w) = zero(
-        &web("image: x\nhealth:\n  interval: 0"),
+    let (s, w) = zero(
+        "image: x\nhealth:\n  interval: 0",
         "services.web.health.interval",
     );
-    let h = &svc(&m, "web").health;
+    let h = &s.health;
     assert_eq!((h.interval, h.timeout, h.grace), (5, 4, 5));
     assert_eq!(w, ["health interval 0 means the default: 5"]);
 }
 
-#[test]
-fn health_timeout_zero_is_the_default() {
-    let (m, w) = zero(
-        &web("image: x\nhealth:\n  interval: 10\n  timeout: 0"),
-        "services.web.health.timeout",
-    );
-    assert_eq!(svc(&m, "web").health.timeout, 9);
-    assert_eq!(w, ["health timeout 0 means the default: interval - 1 = 9"]);
-}
-
-#[test]
-fn health_grace_zero_is_the_default() {
-    let (m, w) = zero(
-        &web("image: x\nhealth:\n  interval: 10\n  grace: 0"),
-        "services.web.health.grace",
-    );
-    assert_eq!(svc(&m, "web").health.grace, 10);
-    assert_eq!(w, ["health grace 0 means the default: the interval, 10"]);
+zero_is_the_default! {
+    health_timeout_zero_is_the_default(
+        "image: x\nhealth:\n  interval: 10\n  timeout: 0",
+        "services.web.health.timeout"
+    ) => |s| s.health.timeout, 9, "health timeout 0 means the default: interval - 1 = 9";
+    health_grace_zero_is_the_default(
+        "image: x\nhealth:\n  interval: 10\n  grace: 0",
+        "services.web.health.grace"
+    ) => |s| s.health.grace, 10, "health grace 0 means the default: the interval, 10";
+    drain_zero_is_the_default("image: x\ndrain: 0", "services.web.drain")
+        => |s| s.drain, defaults::DRAIN, "drain 0 means the default: 30";
+    scale_cpu_zero_is_the_default("image: x\nscale:\n  cpu: 0", "services.web.scale.cpu")
+        => |s| s.scale.cpu, 256, "scale cpu 0 means the default: 256";
+    scale_memory_zero_is_the_default("image: x\nscale:\n  memory: 0", "services.web.scale.memory")
+        => |s| s.scale.memory, 512, "scale memory 0 means the default: 512";
+    nlb_container_port_zero_is_the_nlb_port(
+        "image: x\nnlb:\n  - port: 5432\n    containerPort: 0",
+        "services.web.nlb[0].containerPort"
+    ) => |s| s.nlb[0].container_port, 5432, "nlb containerPort 0 means the default: 5432";
 }
 
 #[test]
 fn an_empty_health_path_is_the_default() {
-    let (m, w) = zero(
-        &web("image: x\nhealth:\n  path: \"\""),
+    let (s, w) = zero(
+        "image: x\nhealth:\n  path: \"\"",
         "services.web.health.path",
     );
-    assert_eq!(svc(&m, "web").health.path, "/");
+    assert_eq!(s.health.path, "/");
     assert_eq!(w, ["an empty health path means the default: /"]);
-    let (m, w) = zero(&web("image: x\nhealth: \"\""), "services.web.health");
-    assert_eq!(svc(&m, "web").health.path, "/");
+    let (s, w) = zero("image: x\nhealth: \"\"", "services.web.health");
+    assert_eq!(s.health.path, "/");
     assert_eq!(w.len(), 1);
-}
-
-#[test]
-fn drain_zero_is_the_default() {
-    let (m, w) = zero(&web("image: x\ndrain: 0"), "services.web.drain");
-    assert_eq!(svc(&m, "web").drain, defaults::DRAIN);
-    assert_eq!(w, ["drain 0 means the default: 30"]);
-}
-
-#[test]
-fn scale_cpu_zero_is_the_default() {
-    let (m, w) = zero(&web("image: x\nscale:\n  cpu: 0"), "services.web.scale.cpu");
-    assert_eq!(svc(&m, "web").scale.cpu, 256);
-    assert_eq!(w, ["scale cpu 0 means the default: 256"]);
-}
-
-#[test]
-fn scale_memory_zero_is_the_default() {
-    let (m, w) = zero(
-        &web("image: x\nscale:\n  memory: 0"),
-        "services.web.scale.memory",
-    );
-    assert_eq!(svc(&m, "web").scale.memory, 512);
-    assert_eq!(w, ["scale memory 0 means the default: 512"]);
-}
-
-#[test]
-fn nlb_container_port_zero_is_the_nlb_port() {
-    let (m, w) = zero(
-        &web("image: x\nnlb:\n  - port: 5432\n    containerPort: 0"),
-        "services.web.nlb[0].containerPort",
-    );
-    assert_eq!(svc(&m, "web").nlb[0].container_port, 5432);
-    assert_eq!(w, ["nlb containerPort 0 means the default: 5432"]);
 }
 
 #[test]

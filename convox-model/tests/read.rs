@@ -7,16 +7,24 @@ mod common;
 
 use common::*;
 use convox_model::check::parse;
-use convox_model::diag::Location;
+use convox_model::diag::{Diagnostic, Location};
 use convox_model::manifest::{EnvDecl, Port, Scheme};
+
+/// `line` in service `web` is refused as v2 refuses a value of the wrong
+/// type: "unknown type for service {what}: {its Go type}".
+fn wrong_type(line: &str, what: &str, go_type: &str) -> Diagnostic {
+    web_fails(
+        &format!("image: x\n{line}"),
+        &format!("unknown type for service {what}: {go_type}"),
+    )
+}
 
 // ---- port ----
 
 #[test]
 fn port_int_is_http() {
-    let m = manifest(&web("image: x\nport: 3000"));
     assert_eq!(
-        svc(&m, "web").port,
+        web_service("image: x\nport: 3000").port,
         Some(Port {
             port: 3000,
             scheme: Scheme::Http
@@ -32,42 +40,53 @@ fn port_string_with_scheme() {
         ("grpc:50051", Scheme::Grpc),
         ("secure-grpc:50051", Scheme::SecureGrpc),
     ] {
-        let m = manifest(&web(&format!("image: x\nport: {text}")));
-        assert_eq!(svc(&m, "web").port.unwrap().scheme, scheme, "{text}");
+        assert_eq!(
+            web_service(&format!("image: x\nport: {text}"))
+                .port
+                .unwrap()
+                .scheme,
+            scheme,
+            "{text}"
+        );
     }
 }
 
 #[test]
 fn port_quoted_number_is_read() {
-    let m = manifest(&web("image: x\nport: \"3000\""));
-    assert_eq!(svc(&m, "web").port.unwrap().port, 3000);
+    assert_eq!(
+        web_service("image: x\nport: \"3000\"").port.unwrap().port,
+        3000
+    );
 }
 
 #[test]
 fn port_map_and_explicit_scheme_wins() {
-    let m = manifest(&web("image: x\nport: {port: 3000, scheme: https}"));
     assert_eq!(
-        svc(&m, "web").port,
+        web_service("image: x\nport: {port: 3000, scheme: https}").port,
         Some(Port {
             port: 3000,
             scheme: Scheme::Https
         })
     );
-    let m = manifest(&web("image: x\nport: {port: https:3000}"));
-    assert_eq!(svc(&m, "web").port.unwrap().scheme, Scheme::Https);
-    let m = manifest(&web("image: x\nport: {port: https:3000, scheme: http}"));
-    assert_eq!(svc(&m, "web").port.unwrap().scheme, Scheme::Http);
+    assert_eq!(
+        web_service("image: x\nport: {port: https:3000}")
+            .port
+            .unwrap()
+            .scheme,
+        Scheme::Https
+    );
+    assert_eq!(
+        web_service("image: x\nport: {port: https:3000, scheme: http}")
+            .port
+            .unwrap()
+            .scheme,
+        Scheme::Http
+    );
 }
 
 #[test]
 fn port_errors_keep_v2_words() {
-    let d = err(&web("image: x\nport: abc"));
-    let e = one_error(&d);
-    assert!(
-        e.message.contains("could not parse port: abc"),
-        "{}",
-        e.message
-    );
+    let e = web_fails("image: x\nport: abc", "could not parse port: abc");
     assert!(
         e.message
             .contains("strconv.Atoi: parsing \"abc\": invalid syntax")
@@ -76,18 +95,16 @@ fn port_errors_keep_v2_words() {
     assert_eq!(e.path, "services.web.port");
     assert_eq!(e.location, Some(Location { line: 4, column: 5 }));
 
-    let d = err(&web("image: x\nport: {scheme: https}"));
-    assert!(
-        one_error(&d)
-            .message
-            .contains("could not parse port: map[scheme:https]")
+    web_fails(
+        "image: x\nport: {scheme: https}",
+        "could not parse port: map[scheme:https]",
     );
-    let d = err(&web("image: x\nport: [3000]"));
-    assert!(one_error(&d).message.contains("invalid port"));
-    let d = err(&web("image: x\nport: ftp:21"));
-    assert!(one_error(&d).message.contains("unknown scheme ftp"));
-    let d = err(&web("image: x\nport: {port: 21, scheme: ftp}"));
-    assert!(one_error(&d).message.contains("unknown port scheme: ftp"));
+    web_fails("image: x\nport: [3000]", "invalid port");
+    web_fails("image: x\nport: ftp:21", "unknown scheme ftp");
+    web_fails(
+        "image: x\nport: {port: 21, scheme: ftp}",
+        "unknown port scheme: ftp",
+    );
 }
 
 #[test]
@@ -96,8 +113,10 @@ fn port_range_is_1_to_65535() {
         let d = err(&web(&format!("image: x\nport: {bad}")));
         assert!(one_error(&d).message.contains("out of range"), "{bad}");
     }
-    let m = manifest(&web("image: x\nport: 65535"));
-    assert_eq!(svc(&m, "web").port.unwrap().port, 65535);
+    assert_eq!(
+        web_service("image: x\nport: 65535").port.unwrap().port,
+        65535
+    );
 }
 
 #[test]
@@ -111,40 +130,33 @@ fn port_zero_means_no_port_with_a_warning() {
 
 #[test]
 fn build_defaults() {
-    let m = manifest(&web("port: 3000"));
-    let b = &svc(&m, "web").build;
+    let b = &web_service("port: 3000").build;
     assert_eq!((b.path.as_str(), b.manifest.as_str()), (".", "Dockerfile"));
-    let m = manifest(&web("image: nginx"));
-    let b = &svc(&m, "web").build;
+    let b = &web_service("image: nginx").build;
     assert_eq!((b.path.as_str(), b.manifest.as_str()), ("", ""));
-    let m = manifest(&web("image: nginx\nbuild: ."));
-    assert_eq!(svc(&m, "web").build.path, ".");
-    assert_eq!(svc(&m, "web").build.manifest, "Dockerfile");
+    let w = web_service("image: nginx\nbuild: .");
+    assert_eq!(w.build.path, ".");
+    assert_eq!(w.build.manifest, "Dockerfile");
 }
 
 #[test]
 fn build_string_and_map() {
-    let m = manifest(&web("build: ./api"));
-    assert_eq!(svc(&m, "web").build.path, "./api");
-    let m = manifest(&web("build:\n  manifest: Dockerfile.prod"));
-    let b = &svc(&m, "web").build;
+    assert_eq!(web_service("build: ./api").build.path, "./api");
+    let b = &web_service("build:\n  manifest: Dockerfile.prod").build;
     assert_eq!(
         (b.path.as_str(), b.manifest.as_str()),
         (".", "Dockerfile.prod")
     );
-    let m = manifest(&web("build: {path: sub, manifest: D, args: [A=1, B]}"));
-    let b = &svc(&m, "web").build;
+    let b = &web_service("build: {path: sub, manifest: D, args: [A=1, B]}").build;
     assert_eq!(b.path, "sub");
     assert_eq!(b.args, ["A=1", "B"]);
 }
 
 #[test]
 fn build_list_is_an_error() {
-    let d = err(&web("build: [a]"));
-    assert!(
-        one_error(&d)
-            .message
-            .contains("unknown type for service build: []interface {}")
+    web_fails(
+        "build: [a]",
+        "unknown type for service build: []interface {}",
     );
 }
 
@@ -152,9 +164,10 @@ fn build_list_is_an_error() {
 
 #[test]
 fn command_string_runs_in_a_shell() {
-    let m = manifest(&web("image: x\ncommand: bin/web --port 3000"));
     assert_eq!(
-        svc(&m, "web").command.as_deref(),
+        web_service("image: x\ncommand: bin/web --port 3000")
+            .command
+            .as_deref(),
         Some(
             &[
                 "sh".to_string(),
@@ -167,90 +180,72 @@ fn command_string_runs_in_a_shell() {
 
 #[test]
 fn command_list_is_kept() {
-    let m = manifest(&web("image: x\ncommand: [bin/web, --port, \"3000\"]"));
     assert_eq!(
-        svc(&m, "web").command.clone().unwrap(),
+        web_service("image: x\ncommand: [bin/web, --port, \"3000\"]")
+            .command
+            .clone()
+            .unwrap(),
         ["bin/web", "--port", "3000"]
     );
 }
 
 #[test]
 fn command_of_wrong_type() {
-    let d = err(&web("image: x\ncommand: 5"));
-    assert!(
-        one_error(&d)
-            .message
-            .contains("unknown type for service command: int")
+    wrong_type("command: 5", "command", "int");
+    assert_eq!(
+        wrong_type("command: [a, 5]", "command", "int").path,
+        "services.web.command[1]"
     );
-    let d = err(&web("image: x\ncommand: [a, 5]"));
-    let e = one_error(&d);
-    assert!(e.message.contains("unknown type for service command: int"));
-    assert_eq!(e.path, "services.web.command[1]");
 }
 
 // ---- scale ----
 
 #[test]
 fn scale_forms() {
-    let m = manifest(&web("image: x\nscale: 2"));
-    let c = svc(&m, "web").scale.count;
+    let c = web_service("image: x\nscale: 2").scale.count;
     assert_eq!((c.min, c.max), (2, 2));
-    let m = manifest(&web("image: x\nscale: 1-3"));
-    let c = svc(&m, "web").scale.count;
+    let c = web_service("image: x\nscale: 1-3").scale.count;
     assert_eq!((c.min, c.max), (1, 3));
-    let m = manifest(&web("image: x\nscale:\n  count: 1-5\n  cooldown: 30"));
-    let s = &svc(&m, "web").scale;
+    let s = &web_service("image: x\nscale:\n  count: 1-5\n  cooldown: 30").scale;
     assert_eq!(
         (s.count.min, s.count.max, s.cooldown.down, s.cooldown.up),
         (1, 5, 30, 30)
     );
-    let m = manifest(&web(
-        "image: x\nscale:\n  count: {min: 1, max: 3}\n  cpu: 512\n  memory: 1024",
-    ));
-    let s = &svc(&m, "web").scale;
+    let s = &web_service("image: x\nscale:\n  count: {min: 1, max: 3}\n  cpu: 512\n  memory: 1024")
+        .scale;
     assert_eq!(
         (s.count.min, s.count.max, s.cpu, s.memory),
         (1, 3, 512, 1024)
     );
-    let m = manifest(&web(
+    let s = &web_service(
         "image: x\nscale:\n  count: 4\n  cooldown: {down: 10, up: 20}\n  targets: {cpu: 70, requests: 100}",
-    ));
-    let s = &svc(&m, "web").scale;
+    ).scale;
     assert_eq!((s.count.min, s.cooldown.down, s.cooldown.up), (4, 10, 20));
     assert_eq!((s.targets.cpu, s.targets.requests), (70, 100));
 }
 
 #[test]
 fn scale_count_map_with_one_bound_takes_it_for_both() {
-    let m = manifest(&web("image: x\nscale:\n  count: {min: 2}"));
-    let c = svc(&m, "web").scale.count;
+    let c = web_service("image: x\nscale:\n  count: {min: 2}")
+        .scale
+        .count;
     assert_eq!((c.min, c.max), (2, 2));
 }
 
 #[test]
 fn scale_errors() {
-    let d = err(&web("image: x\nscale: 1-2-3"));
-    assert!(one_error(&d).message.contains("invalid scale: 1-2-3"));
-    let d = err(&web("image: x\nscale: abc"));
-    assert!(
-        one_error(&d)
-            .message
-            .contains("strconv.Atoi: parsing \"abc\"")
-    );
-    let d = err(&web("image: x\nscale: [1]"));
-    assert!(
-        one_error(&d)
-            .message
-            .contains("unknown type for service scale: []interface {}")
-    );
+    web_fails("image: x\nscale: 1-2-3", "invalid scale: 1-2-3");
+    web_fails("image: x\nscale: abc", "strconv.Atoi: parsing \"abc\"");
+    wrong_type("scale: [1]", "scale", "[]interface {}");
 }
 
 #[test]
 fn scale_minimum_above_maximum_is_an_error() {
-    let d = err(&web("image: x\nscale: 5-1"));
-    let e = one_error(&d);
-    assert!(e.message.contains("minimum 5 is greater than maximum 1"));
-    assert_eq!(e.path, "services.web.scale");
+    web_fails_at(
+        "services.web.scale",
+        "image: x\nscale: 5-1",
+        "minimum 5 is greater than maximum 1",
+    );
 }
 
 #[test]
@@ -264,14 +259,15 @@ fn scale_quoted_numbers_are_ignored_with_a_warning_as_v2() {
 
 #[test]
 fn health_defaults_and_forms() {
-    let m = manifest(&web("image: x"));
-    let h = &svc(&m, "web").health;
+    let h = &web_service("image: x").health;
     assert_eq!(
         (h.path.as_str(), h.interval, h.timeout, h.grace),
         ("/", 5, 4, 5)
     );
-    let m = manifest(&web("image: x\nhealth: /check"));
-    assert_eq!(svc(&m, "web").health.path, "/check");
+    assert_eq!(
+        web_service("image: x\nhealth: /check").health.path,
+        "/check"
+    );
     // The reader derives as v2 does; `check` then refuses interval 1 (AWS: 5-300).
     let read = convox_model::manifest::read(
         &web("image: x\nhealth:\n  interval: 1"),
@@ -280,10 +276,8 @@ fn health_defaults_and_forms() {
     let m = read.manifest.unwrap();
     let h = &svc(&m, "web").health;
     assert_eq!((h.interval, h.timeout, h.grace), (1, 0, 1));
-    let m = manifest(&web(
-        "image: x\nhealth: {path: /h, interval: 10, timeout: 3, grace: 30}",
-    ));
-    let h = &svc(&m, "web").health;
+    let h =
+        &web_service("image: x\nhealth: {path: /h, interval: 10, timeout: 3, grace: 30}").health;
     assert_eq!(
         (h.path.as_str(), h.interval, h.timeout, h.grace),
         ("/h", 10, 3, 30)
@@ -300,47 +294,37 @@ fn health_quoted_interval_is_ignored_as_v2() {
 
 #[test]
 fn health_errors() {
-    let d = err(&web("image: x\nhealth: 5"));
-    assert!(
-        one_error(&d)
-            .message
-            .contains("unknown type for service health: int")
+    wrong_type("health: 5", "health", "int");
+    web_fails_at(
+        "services.web.health",
+        "image: x\nhealth: {interval: 5, timeout: 5}",
+        "timeout 5s must be less than interval 5s",
     );
-    let d = err(&web("image: x\nhealth: {interval: 5, timeout: 5}"));
-    let e = one_error(&d);
-    assert!(
-        e.message
-            .contains("timeout 5s must be less than interval 5s")
-    );
-    assert_eq!(e.path, "services.web.health");
 }
 
 // ---- domain ----
 
 #[test]
 fn domain_string_and_list() {
-    let m = manifest(&web("image: x\ndomain: \" a.com , ,b.com \""));
-    assert_eq!(svc(&m, "web").domains, ["a.com", "b.com"]);
-    let m = manifest(&web("image: x\ndomain: [a.com, b.com]"));
-    assert_eq!(svc(&m, "web").domains, ["a.com", "b.com"]);
-    let d = err(&web("image: x\ndomain: 5"));
-    assert!(
-        one_error(&d)
-            .message
-            .contains("unknown type for service domain: int")
+    assert_eq!(
+        web_service("image: x\ndomain: \" a.com , ,b.com \"").domains,
+        ["a.com", "b.com"]
     );
+    assert_eq!(
+        web_service("image: x\ndomain: [a.com, b.com]").domains,
+        ["a.com", "b.com"]
+    );
+    wrong_type("domain: 5", "domain", "int");
 }
 
 // ---- agent, deployment, singleton ----
 
 #[test]
 fn agent_forms_and_deployment_defaults() {
-    let m = manifest(&web("image: x\nagent: true"));
-    let s = svc(&m, "web");
+    let s = web_service("image: x\nagent: true");
     assert!(s.agent.enabled);
     assert_eq!((s.deployment.minimum, s.deployment.maximum), (0, 100));
-    let m = manifest(&web("image: x\nagent:\n  ports: [8125/udp, 8126]"));
-    let a = &svc(&m, "web").agent;
+    let a = &web_service("image: x\nagent:\n  ports: [8125/udp, 8126]").agent;
     assert!(a.enabled);
     assert_eq!(a.ports.len(), 2);
     assert_eq!(
@@ -351,37 +335,36 @@ fn agent_forms_and_deployment_defaults() {
         (a.ports[1].port, a.ports[1].protocol.as_str()),
         (8126, "tcp")
     );
-    let d = err(&web("image: x\nagent: \"yes\""));
-    assert!(one_error(&d).message.contains("could not parse agent: yes"));
+    web_fails("image: x\nagent: \"yes\"", "could not parse agent: yes");
 }
 
 #[test]
 fn deployment_defaults_and_partial() {
-    let m = manifest(&web("image: x"));
-    let d = svc(&m, "web").deployment;
+    let d = web_service("image: x").deployment;
     assert_eq!((d.minimum, d.maximum), (50, 200));
-    let m = manifest(&web("image: x\nsingleton: true"));
-    let d = svc(&m, "web").deployment;
+    let d = web_service("image: x\nsingleton: true").deployment;
     assert_eq!((d.minimum, d.maximum), (0, 100));
-    let m = manifest(&web("image: x\ndeployment:\n  minimum: 100"));
-    let d = svc(&m, "web").deployment;
+    let d = web_service("image: x\ndeployment:\n  minimum: 100").deployment;
     assert_eq!((d.minimum, d.maximum), (100, 200));
 }
 
 #[test]
 fn deployment_ranges() {
-    let d = err(&web("image: x\ndeployment: {minimum: 150, maximum: 200}"));
-    assert!(one_error(&d).message.contains("above 100%"));
-    let d = err(&web("image: x\ndeployment: {minimum: 50, maximum: 40}"));
-    assert!(one_error(&d).message.contains("greater than maximum"));
+    web_fails(
+        "image: x\ndeployment: {minimum: 150, maximum: 200}",
+        "above 100%",
+    );
+    web_fails(
+        "image: x\ndeployment: {minimum: 50, maximum: 40}",
+        "greater than maximum",
+    );
 }
 
 // ---- other defaults ----
 
 #[test]
 fn scalar_defaults() {
-    let m = manifest(&web("image: x\nport: 3000"));
-    let s = svc(&m, "web");
+    let s = web_service("image: x\nport: 3000");
     assert_eq!(s.drain, 30);
     assert_eq!(s.termination.grace, 30);
     assert!(s.sticky);
@@ -398,10 +381,9 @@ fn scalar_defaults() {
 
 #[test]
 fn written_scalars() {
-    let m = manifest(&web(
+    let s = web_service(
         "image: x\nsticky: false\ndrain: 5\ntermination: {grace: 45}\ninit: true\nprivileged: true\ntest: make test\nvolumes: [/data]\npolicies: [arn:aws:iam::aws:policy/X]\ntags: {team: core, n: 1}",
-    ));
-    let s = svc(&m, "web");
+    );
     assert!(!s.sticky && s.init && s.privileged);
     assert_eq!((s.drain, s.termination.grace), (5, 45));
     assert_eq!(s.test, "make test");
@@ -412,12 +394,12 @@ fn written_scalars() {
 
 #[test]
 fn internal_and_external_implies_internal() {
-    let m = manifest(&web("image: x\nport: 3000\ninternalAndExternal: true"));
-    assert!(svc(&m, "web").exposure.is_internal());
-    let m = manifest(&web(
-        "image: x\nport: 3000\ninternal: false\ninternalAndExternal: true",
-    ));
-    let s = svc(&m, "web");
+    assert!(
+        web_service("image: x\nport: 3000\ninternalAndExternal: true")
+            .exposure
+            .is_internal()
+    );
+    let s = web_service("image: x\nport: 3000\ninternal: false\ninternalAndExternal: true");
     assert!(s.exposure.is_internal() && s.exposure.is_internal_and_external());
 }
 
@@ -428,8 +410,7 @@ fn exposure_serialises_as_the_two_booleans_of_v2() {
         ("image: x\ninternal: true", true, false),
         ("image: x\ninternalAndExternal: true", true, true),
     ] {
-        let m = manifest(&web(body));
-        let json = serde_json::to_value(svc(&m, "web")).unwrap();
+        let json = serde_json::to_value(web_service(body)).unwrap();
         assert_eq!(json["internal"], internal, "{body}");
         assert_eq!(json["internal_and_external"], both, "{body}");
         assert!(json.get("exposure").is_none());
@@ -443,40 +424,42 @@ fn yaml_1_1_booleans_in_every_case_style() {
     for t in [
         "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE",
     ] {
-        let m = manifest(&web(&format!("image: x\ninternal: {t}")));
-        assert!(svc(&m, "web").exposure.is_internal(), "{t}");
+        assert!(
+            web_service(&format!("image: x\ninternal: {t}"))
+                .exposure
+                .is_internal(),
+            "{t}"
+        );
     }
     for f in [
         "n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE",
     ] {
-        let m = manifest(&web(&format!("image: x\ninternal: {f}")));
-        assert!(!svc(&m, "web").exposure.is_internal(), "{f}");
+        assert!(
+            !web_service(&format!("image: x\ninternal: {f}"))
+                .exposure
+                .is_internal(),
+            "{f}"
+        );
     }
 }
 
 #[test]
 fn quoted_or_numeric_booleans_are_refused_as_v2() {
-    let d = err(&web("image: x\ninternal: \"true\""));
-    let e = one_error(&d);
-    assert!(
-        e.message
-            .contains("cannot unmarshal !!str `true` into bool")
+    web_fails_at(
+        "services.web.internal",
+        "image: x\ninternal: \"true\"",
+        "cannot unmarshal !!str `true` into bool",
     );
-    assert_eq!(e.path, "services.web.internal");
-    let d = err(&web("image: x\ninternal: 1"));
-    assert!(
-        one_error(&d)
-            .message
-            .contains("cannot unmarshal !!int `1` into bool")
+    web_fails(
+        "image: x\ninternal: 1",
+        "cannot unmarshal !!int `1` into bool",
     );
-    let d = err(&web("image: x\ninternal: junk"));
-    assert!(one_error(&d).message.contains("!!str `junk`"));
+    web_fails("image: x\ninternal: junk", "!!str `junk`");
 }
 
 #[test]
 fn null_boolean_is_false() {
-    let m = manifest(&web("image: x\ninternal:"));
-    assert!(!svc(&m, "web").exposure.is_internal());
+    assert!(!web_service("image: x\ninternal:").exposure.is_internal());
 }
 
 // ---- environment ----
@@ -516,11 +499,10 @@ fn environment_nested_lists_flatten_and_non_strings_warn() {
 
 #[test]
 fn environment_mapping_is_an_error() {
-    let d = err(&web("image: x\nenvironment:\n  FOO: bar"));
-    assert!(
-        one_error(&d)
-            .message
-            .contains("unknown type for service environment: map[interface {}]interface {}")
+    wrong_type(
+        "environment:\n  FOO: bar",
+        "environment",
+        "map[interface {}]interface {}",
     );
 }
 
@@ -528,11 +510,9 @@ fn environment_mapping_is_an_error() {
 
 #[test]
 fn links_must_be_a_list() {
-    let d = err(&web("image: x\nlinks: api"));
-    assert!(
-        one_error(&d)
-            .message
-            .contains("cannot unmarshal !!str `api` into []string")
+    web_fails(
+        "image: x\nlinks: api",
+        "cannot unmarshal !!str `api` into []string",
     );
 }
 
@@ -549,11 +529,9 @@ fn resources_and_timers() {
 
 #[test]
 fn resource_type_is_required() {
-    let d = err("resources:\n  db:\n    options:\n      size: x\n");
-    assert!(
-        one_error(&d)
-            .message
-            .contains("resource type can not be blank")
+    fails_with(
+        "resources:\n  db:\n    options:\n      size: x\n",
+        "resource type can not be blank",
     );
 }
 
@@ -573,11 +551,9 @@ fn empty_and_null_documents_are_empty_manifests() {
 
 #[test]
 fn a_scalar_document_is_refused() {
-    let d = err("foo\n");
-    assert!(
-        one_error(&d)
-            .message
-            .contains("cannot unmarshal !!str `foo` into manifest.Manifest")
+    fails_with(
+        "foo\n",
+        "cannot unmarshal !!str `foo` into manifest.Manifest",
     );
 }
 

@@ -8,11 +8,10 @@
 mod common;
 
 use common::*;
-use convox_model::aws::Quotas;
-use convox_model::desired::{desired_app, desired_rack};
-use convox_model::plan::{Op, plan};
+use convox_model::desired::desired_app;
+use convox_model::plan::Op;
 use convox_model::renew::{DAY, Renewal, date};
-use convox_model::resource::{Observed, ResourceKey, ResourceKind, ResourceSpec, Scope};
+use convox_model::resource::{Observed, ResourceKey, ResourceKind, ResourceSpec};
 
 const T0: i64 = 1_750_000_000;
 
@@ -20,18 +19,9 @@ const T0: i64 = 1_750_000_000;
 /// be observed, every certificate issued at t0.
 fn world() -> Vec<Observed> {
     let r = rack(true, false);
-    let p = plan(
-        &Scope::Rack,
-        &desired_rack(&r, "ca"),
-        &[],
-        &Quotas::default(),
-    )
-    .unwrap();
-    let obs = observe_after(&[], &p);
-    let m = manifest(vec![svc("api", Some(3000), true, true)]);
-    let d = desired_app(&r, &n("backend"), &m, "ca").unwrap();
-    let p = plan(&Scope::App(n("backend")), &d, &obs, &Quotas::default()).unwrap();
-    let mut obs = observe_after(&obs, &p);
+    let obs = rack_observed(&r);
+    let d = app_desired(&r, "backend", vec![svc("api", Some(3000), true, true)]);
+    let mut obs = observe_after(&obs, &plan_app("backend", &d, &obs));
     for o in &mut obs {
         if matches!(o.resource.spec, ResourceSpec::Certificate(_)) {
             o.not_after = Some(T0 + 397 * DAY);
@@ -47,7 +37,7 @@ fn app_plan(obs: &[Observed], ca: &str, renewal: Option<Renewal>) -> convox_mode
     if let Some(renewal) = renewal {
         d = d.renewing(renewal);
     }
-    plan(&Scope::App(n("backend")), &d, obs, &Quotas::default()).unwrap()
+    plan_app("backend", &d, obs)
 }
 
 #[test]
@@ -99,7 +89,7 @@ fn a_renewal_is_planned_whatever_else_changes() {
     let d = desired_app(&r, &n("backend"), &m, "ca")
         .unwrap()
         .renewing(Renewal::at(T0 + 380 * DAY));
-    let p = plan(&Scope::App(n("backend")), &d, &obs, &Quotas::default()).unwrap();
+    let p = plan_app("backend", &d, &obs);
     assert_eq!(
         p.actions.iter().filter(|a| a.is_renewal()).count(),
         1,

@@ -222,21 +222,18 @@ fn shapes_the_reader_refuses_do_not_validate() {
     }
 }
 
+/// The schema's complaint about `text`, which it must refuse.
+fn schema_error(text: &str) -> String {
+    let (schemas, index) = validator();
+    let v = instance(text, &BTreeMap::new()).unwrap();
+    let e = schemas.validate(&v, index).unwrap_err();
+    format!("{e:#}")
+}
+
 #[test]
 fn a_bad_port_and_a_misspelt_key_are_flagged() {
-    let (schemas, index) = validator();
-    let bad_port = instance(
-        "services:\n  web:\n    image: x\n    port: 70000\n",
-        &BTreeMap::new(),
-    )
-    .unwrap();
-    let e = schemas.validate(&bad_port, index).unwrap_err();
-    assert!(format!("{e:#}").contains("/services/web/port"), "{e:#}");
-    let misspelt = instance(
-        "services:\n  web:\n    image: x\n    prot: 3000\n",
-        &BTreeMap::new(),
-    )
-    .unwrap();
-    let e = schemas.validate(&misspelt, index).unwrap_err();
-    assert!(format!("{e:#}").contains("prot"), "{e:#}");
+    let e = schema_error("services:\n  web:\n    image: x\n    port: 70000\n");
+    assert!(e.contains("/services/web/port"), "{e}");
+    let e = schema_error("services:\n  web:\n    image: x\n    prot: 3000\n");
+    assert!(e.contains("prot"), "{e}");
 }

@@ -22,39 +22,45 @@ use convox_model::rules::{hostnames, rack as rack_rules, validate};
 #[test]
 fn names_must_be_dns_labels() {
     for bad in ["Web", "1web", "123", "web-", "we_b", &"x".repeat(64)] {
-        let d = err(&format!("services:\n  {bad}:\n    image: x\n"));
-        let e = one_error(&d);
-        assert!(
-            e.message.contains(&format!(
+        let e = fails_with(
+            &format!("services:\n  {bad}:\n    image: x\n"),
+            &format!(
                 "service name {bad} invalid, must contain only lowercase alphanumeric and dashes"
-            )),
-            "{}",
-            e.message
+            ),
         );
         assert_eq!(e.location, Some(Location { line: 2, column: 3 }));
     }
-    let d = err(
+    fails_with(
         "timers:\n  T_1:\n    schedule: x\n    command: x\n    service: web\nservices:\n  web:\n    image: x\n",
+        "timer name T_1 invalid",
     );
-    assert!(one_error(&d).message.contains("timer name T_1 invalid"));
-    let d = err("resources:\n  DB:\n    type: postgres\n");
-    assert!(one_error(&d).message.contains("resource name DB invalid"));
+    fails_with(
+        "resources:\n  DB:\n    type: postgres\n",
+        "resource name DB invalid",
+    );
 }
 
 #[test]
 fn a_badly_named_service_still_has_its_body_checked() {
-    let d = err("services:\n  Web:\n    image: x\n    port: abc\n");
-    assert_eq!(d.errors().count(), 2);
+    assert_eq!(
+        err("services:\n  Web:\n    image: x\n    port: abc\n")
+            .errors()
+            .count(),
+        2
+    );
 }
 
 #[test]
 fn duplicate_names_are_errors() {
-    let d = err("services:\n  web:\n    image: x\n  web:\n    image: y\n");
-    let e = one_error(&d);
-    assert!(e.message.contains("duplicate service web"));
+    let e = fails_with(
+        "services:\n  web:\n    image: x\n  web:\n    image: y\n",
+        "duplicate service web",
+    );
     assert_eq!(e.location, Some(Location { line: 4, column: 3 }));
-    let d = err("timers:\n  t:\n    schedule: a\n  t:\n    schedule: b\n");
-    assert!(one_error(&d).message.contains("duplicate timer t"));
+    fails_with(
+        "timers:\n  t:\n    schedule: a\n  t:\n    schedule: b\n",
+        "duplicate timer t",
+    );
 }
 
 #[test]
@@ -79,8 +85,12 @@ fn link_target_must_exist() {
     );
     assert_eq!(e.path, "services.web.links[0]");
     assert_eq!(e.location, Some(Location { line: 5, column: 9 }));
-    let d = err("services:\n  web:\n    image: x\n    links: [My-Api, 5]\n");
-    assert_eq!(d.errors().count(), 2);
+    assert_eq!(
+        err("services:\n  web:\n    image: x\n    links: [My-Api, 5]\n")
+            .errors()
+            .count(),
+        2
+    );
 }
 
 /// The hint lists the services there are, the first ten, and says when there
@@ -122,18 +132,19 @@ fn link_target_must_expose_a_port() {
 
 #[test]
 fn a_service_cannot_link_to_itself() {
-    let d = err("services:\n  web:\n    image: x\n    port: 3000\n    links: [web]\n");
-    assert!(one_error(&d).message.contains("web links to itself"));
+    fails_with(
+        "services:\n  web:\n    image: x\n    port: 3000\n    links: [web]\n",
+        "web links to itself",
+    );
 }
 
 #[test]
 fn two_links_to_one_variable_are_an_error() {
-    let d = err(
+    fails_at(
+        "services.web.links[1]",
         "services:\n  web:\n    image: x\n    links: [api, api]\n  api:\n    image: x\n    port: 4000\n",
+        "both would set API_URL",
     );
-    let e = one_error(&d);
-    assert!(e.message.contains("both would set API_URL"));
-    assert_eq!(e.path, "services.web.links[1]");
 }
 
 #[test]
@@ -167,31 +178,30 @@ fn link_variable_name_rule() {
 
 #[test]
 fn timers_must_name_an_existing_service() {
-    let d =
-        err("timers:\n  t1:\n    schedule: \"0 3 * * ?\"\n    command: x\n    service: nosuch\n");
-    let e = one_error(&d);
-    assert!(
-        e.message
-            .contains("timer t1 runs on service: nosuch which does not exist")
+    fails_at(
+        "timers.t1.service",
+        "timers:\n  t1:\n    schedule: \"0 3 * * ?\"\n    command: x\n    service: nosuch\n",
+        "timer t1 runs on service: nosuch which does not exist",
     );
-    assert_eq!(e.path, "timers.t1.service");
 }
 
 #[test]
 fn timers_need_command_schedule_and_service() {
-    let d = err("services:\n  web:\n    image: x\ntimers:\n  t1:\n    service: web\n");
-    assert_eq!(d.errors().count(), 2);
+    assert_eq!(
+        err("services:\n  web:\n    image: x\ntimers:\n  t1:\n    service: web\n")
+            .errors()
+            .count(),
+        2
+    );
 }
 
 #[test]
 fn services_must_name_existing_resources() {
-    let d = err("services:\n  web:\n    image: x\n    resources:\n      - nosuch\n");
-    let e = one_error(&d);
-    assert!(
-        e.message
-            .contains("web uses resource: nosuch which does not exist")
+    fails_at(
+        "services.web.resources[0]",
+        "services:\n  web:\n    image: x\n    resources:\n      - nosuch\n",
+        "web uses resource: nosuch which does not exist",
     );
-    assert_eq!(e.path, "services.web.resources[0]");
 }
 
 // ---- rack rules ----
@@ -207,11 +217,9 @@ fn internal_needs_internal_yes_for_every_service_with_or_without_port() {
         "image: x\nport: 3000\ninternal: true",
         "image: x\ninternal: true",
     ] {
-        let d = rack_errors(&web(body), false, false);
-        let e = one_error(&d);
-        assert!(
-            e.message
-                .contains("rack does not support internal services")
+        let e = one_error_with(
+            &rack_errors(&web(body), false, false),
+            "rack does not support internal services",
         );
         assert!(e.message.contains("web"));
         assert_eq!(
@@ -228,15 +236,13 @@ fn internal_needs_internal_yes_for_every_service_with_or_without_port() {
 
 #[test]
 fn internal_and_external_needs_internal_yes() {
-    let d = rack_errors(
-        &web("image: x\nport: 3000\ninternalAndExternal: true"),
-        false,
-        false,
-    );
-    let e = one_error(&d);
-    assert!(
-        e.message
-            .contains("rack does not support internal services")
+    let e = one_error_with(
+        &rack_errors(
+            &web("image: x\nport: 3000\ninternalAndExternal: true"),
+            false,
+            false,
+        ),
+        "rack does not support internal services",
     );
     assert_eq!(e.path, "services.web.internalAndExternal");
 }
@@ -264,13 +270,14 @@ fn internal_only_refuses_services_that_are_not_internal() {
 
 #[test]
 fn internal_only_refuses_internal_and_external() {
-    let d = rack_errors(
-        &web("image: x\nport: 3000\ninternalAndExternal: true"),
-        true,
-        true,
+    let e = one_error_with(
+        &rack_errors(
+            &web("image: x\nport: 3000\ninternalAndExternal: true"),
+            true,
+            true,
+        ),
+        "internalAndExternal",
     );
-    let e = one_error(&d);
-    assert!(e.message.contains("internalAndExternal"));
     assert!(e.message.contains("rack only supports internal services"));
     assert_eq!(e.path, "services.web.internalAndExternal");
 }
@@ -322,11 +329,22 @@ fn hostnames_fit_in_253() {
 
 // ---- env resolution ----
 
+/// The environment of app `app` of `text`, on a rack with an internal router
+/// or without, and no app environment.
+fn resolved(text: &str, internal: bool, app: &str) -> convox_model::env::ResolvedEnv {
+    resolve(
+        &manifest(text),
+        &rack(internal, false),
+        &name(app),
+        &BTreeMap::new(),
+    )
+    .unwrap()
+}
+
 #[test]
 fn links_resolve_to_internal_and_external_urls() {
     let text = "services:\n  web:\n    image: x\n    port: 3000\n    links: [api, front, both]\n  api:\n    image: x\n    port: 4000\n    internal: true\n  front:\n    image: x\n    port: 80\n  both:\n    image: x\n    port: 81\n    internalAndExternal: true\n";
-    let m = manifest(text);
-    let r = resolve(&m, &rack(true, false), &name("backend"), &BTreeMap::new()).unwrap();
+    let r = resolved(text, true, "backend");
     let web = r.service("web").unwrap();
     assert_eq!(web["API_URL"], "https://api.backend.production.convox");
     assert_eq!(
@@ -366,16 +384,18 @@ fn env_follows_declarations_then_links() {
 #[test]
 fn required_env_is_computed_per_key() {
     // App-level requires A, the service gives it a default: satisfied (v2 refused).
-    let m = manifest(
+    let r = resolved(
         "environment:\n  - A\nservices:\n  web:\n    image: x\n    environment:\n      - A=default\n",
+        false,
+        "app",
     );
-    let r = resolve(&m, &rack(false, false), &name("app"), &BTreeMap::new()).unwrap();
     assert_eq!(r.service("web").unwrap()["A"], "default");
     // And the other way round.
-    let m = manifest(
+    let r = resolved(
         "environment:\n  - A=g\nservices:\n  web:\n    image: x\n    environment:\n      - A\n",
+        false,
+        "app",
     );
-    let r = resolve(&m, &rack(false, false), &name("app"), &BTreeMap::new()).unwrap();
     assert_eq!(r.service("web").unwrap()["A"], "g");
 }
 
@@ -408,8 +428,7 @@ fn required_env_error_per_service_with_v2_words() {
 #[test]
 fn timers_get_the_env_and_links_of_their_service() {
     let text = "services:\n  web:\n    image: x\n    links: [api]\n    environment: [A=1]\n  api:\n    image: x\n    port: 4000\n    internal: true\ntimers:\n  job:\n    schedule: \"* * * * ?\"\n    command: x\n    service: web\n";
-    let m = manifest(text);
-    let r = resolve(&m, &rack(true, false), &name("app"), &BTreeMap::new()).unwrap();
+    let r = resolved(text, true, "app");
     let job = r.timer("job").unwrap();
     assert_eq!(job["A"], "1");
     assert_eq!(job["API_URL"], "https://api.app.production.convox");
@@ -437,86 +456,64 @@ fn check_success_gives_env_and_endpoints() {
 
 // ---- snapshots: the words and places users see ----
 
-fn render_check(text: &str, internal: bool, internal_only: bool, e: &[(&str, &str)]) -> String {
-    match check(
-        text,
-        &rack(internal, internal_only),
-        &name("backend"),
-        &env(e),
-    ) {
+/// What `check` tells the user about `text` on `rack` (app `backend`).
+fn render_check(text: &str, rack: &Rack) -> String {
+    match check(text, rack, &name("backend"), &BTreeMap::new()) {
         Ok(c) => format!("ok\n{}", c.warnings.render("convox.yml")),
         Err(d) => d.render("convox.yml"),
     }
 }
 
+/// What `check` tells the user about `text` on a rack with neither router
+/// option.
+fn render(text: &str) -> String {
+    render_check(text, &rack(false, false))
+}
+
+const EVERYTHING_WRONG: &str = include_str!("fixtures/everything-wrong.yml");
+const RACK_RULES: &str = include_str!("fixtures/rack-rules.yml");
+
 #[test]
 fn snapshot_everything_wrong() {
-    insta::assert_snapshot!(render_check(
-        include_str!("fixtures/everything-wrong.yml"),
-        false,
-        false,
-        &[]
-    ));
+    insta::assert_snapshot!(render(EVERYTHING_WRONG));
 }
 
 #[test]
 fn snapshot_rack_without_internal() {
-    insta::assert_snapshot!(render_check(
-        include_str!("fixtures/rack-rules.yml"),
-        false,
-        false,
-        &[]
-    ));
+    insta::assert_snapshot!(render(RACK_RULES));
 }
 
 #[test]
 fn snapshot_internal_only_rack() {
-    insta::assert_snapshot!(render_check(
-        include_str!("fixtures/rack-rules.yml"),
-        true,
-        true,
-        &[]
-    ));
+    insta::assert_snapshot!(render_check(RACK_RULES, &rack(true, true)));
 }
 
 #[test]
 fn snapshot_required_env_and_link_warning() {
     let text = "environment:\n  - TOKEN\nservices:\n  web:\n    image: x\n    links: [api]\n    environment:\n      - API_URL=http://localhost:4000\n      - SECRET\n  api:\n    image: x\n    port: 4000\n    internal: true\n";
-    insta::assert_snapshot!(render_check(text, true, false, &[]));
+    insta::assert_snapshot!(render_check(text, &rack(true, false)));
 }
 
 #[test]
 fn snapshot_syntax_errors() {
     let text = "services:\n  web:\n    image: x\n   port: 3000\n";
-    insta::assert_snapshot!(render_check(text, false, false, &[]));
-    insta::assert_snapshot!(
-        "tabs",
-        render_check("services:\n\tweb:\n", false, false, &[])
-    );
+    insta::assert_snapshot!(render(text));
+    insta::assert_snapshot!("tabs", render("services:\n\tweb:\n"));
     insta::assert_snapshot!(
         "duplicate",
-        render_check(
-            "services:\n  web:\n    image: x\n  web:\n    image: y\n",
-            false,
-            false,
-            &[]
-        )
+        render("services:\n  web:\n    image: x\n  web:\n    image: y\n")
     );
 }
 
 #[test]
 fn snapshot_type_errors() {
     let text = "services:\n  web:\n    image: x\n    command: 5\n    scale: 1-2-3\n    port: {scheme: https}\n    health: 5\n    domain: 5\n    build: [a]\n    agent: \"yes\"\n    environment: {A: b}\n    internal: \"true\"\n";
-    insta::assert_snapshot!(render_check(text, false, false, &[]));
+    insta::assert_snapshot!(render(text));
 }
 
 #[test]
 fn parse_is_the_same_report_without_a_rack() {
     // parse() runs validation too; only the rack rules and env need check().
-    let d = parse(
-        include_str!("fixtures/everything-wrong.yml"),
-        &BTreeMap::new(),
-    )
-    .unwrap_err();
+    let d = parse(EVERYTHING_WRONG, &BTreeMap::new()).unwrap_err();
     assert!(d.errors().count() >= 8);
 }

@@ -9,11 +9,30 @@ use futures::stream::{self, StreamExt};
 use super::engine::Engine;
 use super::report::{ActionRef, ApplyEvent, StepError};
 use super::schedule::{Effect, Half, Known, Outcome, Unit};
-use crate::backend::ErrorKind;
+use crate::backend::{Backend, BackendResult, ErrorKind};
 use crate::plan::{Action, Op};
 use crate::resource::{
     Resource, ResourceKind, ResourceSpec, listener_certificate_id, parse_listener_certificate_id,
 };
+
+/// The backend's delete of one resource by its id alone.
+type DeleteFn = for<'x> fn(&'x dyn Backend, &'x str) -> BoxFuture<'x, BackendResult<()>>;
+
+/// How a resource of `spec`'s kind is deleted by its id alone: every kind but
+/// listener certificates (a pair of ids) and records (deleted in batches).
+fn delete_by_id(spec: &ResourceSpec) -> Option<DeleteFn> {
+    let delete: DeleteFn = match spec {
+        ResourceSpec::SecurityGroup(_) => |b, id| b.delete_security_group(id),
+        ResourceSpec::LoadBalancer(_) => |b, id| b.delete_load_balancer(id),
+        ResourceSpec::Listener(_) => |b, id| b.delete_listener(id),
+        ResourceSpec::Certificate(_) => |b, id| b.delete_certificate(id),
+        ResourceSpec::TargetGroup(_) => |b, id| b.delete_target_group(id),
+        ResourceSpec::ListenerRule(_) => |b, id| b.delete_rule(id),
+        ResourceSpec::HostedZone(_) => |b, id| b.delete_hosted_zone(id),
+        ResourceSpec::ListenerCertificate(_) | ResourceSpec::Record(_) => return None,
+    };
+    Some(delete)
+}
 
 impl<'a> Engine<'a> {
     pub(super) async fn run_stage(&self, stage: &[(Half, &Action)], known: &Known) -> Vec<Outcome> {
@@ -65,53 +84,26 @@ impl<'a> Engine<'a> {
         };
         let id = current.id.as_str();
         let b = self.backend;
-        let result = match &current.resource.spec {
-            ResourceSpec::SecurityGroup(_) => {
-                self.with_retry(Some(&r), true, || b.delete_security_group(id))
-                    .await
-            }
-            ResourceSpec::LoadBalancer(_) => {
-                self.with_retry(Some(&r), true, || b.delete_load_balancer(id))
-                    .await
-            }
-            ResourceSpec::Listener(_) => {
-                self.with_retry(Some(&r), true, || b.delete_listener(id))
-                    .await
-            }
-            ResourceSpec::Certificate(_) => {
-                self.with_retry(Some(&r), true, || b.delete_certificate(id))
-                    .await
-            }
-            ResourceSpec::ListenerCertificate(lc) => {
-                // The pair it was observed as: once a replacement has attached the
-                // new certificate, the certificate's key names the new one.
-                let (listener, cert) = match parse_listener_certificate_id(id) {
-                    Some(pair) => pair,
-                    None => (known.id(&lc.listener)?, known.id(&lc.certificate)?),
-                };
-                self.with_retry(Some(&r), true, || {
-                    b.remove_listener_certificate(listener, cert)
-                })
-                .await
-            }
-            ResourceSpec::TargetGroup(_) => {
-                self.with_retry(Some(&r), true, || b.delete_target_group(id))
-                    .await
-            }
-            ResourceSpec::ListenerRule(_) => {
-                self.with_retry(Some(&r), true, || b.delete_rule(id)).await
-            }
-            ResourceSpec::HostedZone(_) => {
-                self.with_retry(Some(&r), true, || b.delete_hosted_zone(id))
-                    .await
-            }
+        let spec = &current.resource.spec;
+        let result = if let Some(delete) = delete_by_id(spec) {
+            self.with_retry(Some(&r), true, || delete(b, id)).await
+        } else if let ResourceSpec::ListenerCertificate(lc) = spec {
+            // The pair it was observed as: once a replacement has attached the
+            // new certificate, the certificate's key names the new one.
+            let (listener, cert) = match parse_listener_certificate_id(id) {
+                Some(pair) => pair,
+                None => (known.id(&lc.listener)?, known.id(&lc.certificate)?),
+            };
+            self.with_retry(Some(&r), true, || {
+                b.remove_listener_certificate(listener, cert)
+            })
+            .await
+        } else {
             // Records go in batches (record_batches).
-            ResourceSpec::Record(_) => {
-                return Err(StepError::Unsupported {
-                    op: action.op,
-                    kind: ResourceKind::Record,
-                });
-            }
+            return Err(StepError::Unsupported {
+                op: action.op,
+                kind: action.kind,
+            });
         };
         match result {
             // Already gone is what we wanted: re-running after a partial apply is safe.

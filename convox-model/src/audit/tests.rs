@@ -6,17 +6,13 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::check::check;
 use crate::desired::{desired_app, desired_rack};
-use crate::name::Name;
+use crate::name::n;
 use crate::params::RackParams;
 use crate::resource::{
     ForeignRule, ForeignSecurityGroup, LoadBalancerAddress, Resource, ResourceKind,
 };
 
 const NOW: i64 = 1_800_000_000;
-
-fn n(s: &str) -> Name {
-    Name::new(s).unwrap()
-}
 
 fn rack() -> Rack {
     let params = RackParams::default()
@@ -96,6 +92,23 @@ fn observed(r: Resource, address: Option<LoadBalancerAddress>) -> Observed {
 
 fn run(observed: &[Observed], surroundings: &Surroundings) -> AuditReport {
     audit(&rack(), observed, surroundings, NOW)
+}
+
+/// What an audit of `o`, with nothing around the rack, finds.
+fn findings(o: &[Observed]) -> Vec<Finding> {
+    run(o, &Surroundings::default()).findings
+}
+
+/// The finding of foreign rule `rule` for `x.example.org` at `priority` on the
+/// external router's HTTPS listener.
+fn foreign_rule(rule: &str, priority: u32) -> Finding {
+    Finding::ForeignRule {
+        rule: rule.into(),
+        listener: "arn:router/external/listener/443".into(),
+        router: Some(Router::External),
+        priority: Some(priority),
+        hosts: vec!["x.example.org".into()],
+    }
 }
 
 fn find_mut<'a>(o: &'a mut [Observed], key: &ResourceKey) -> &'a mut Observed {
@@ -203,9 +216,8 @@ fn an_internet_facing_internal_router_is_found() {
         unreachable!()
     };
     spec.scheme = LbScheme::InternetFacing;
-    let r = run(&o, &Surroundings::default());
     assert_eq!(
-        r.findings,
+        findings(&o),
         vec![Finding::InternetFacingInternalRouter {
             load_balancer: "arn:router/internal/alb".into()
         }]
@@ -224,9 +236,8 @@ fn a_port_other_than_80_and_443_is_found_on_either_router() {
     };
     spec.ingress.push(tcp(22, "0.0.0.0/0"));
     internal_sg(&mut o).push(tcp(0, "10.0.0.0/16"));
-    let r = run(&o, &Surroundings::default());
     assert_eq!(
-        r.findings,
+        findings(&o),
         vec![
             Finding::UnexpectedPort {
                 router: Router::Internal,
@@ -328,9 +339,8 @@ fn an_internal_name_aliasing_the_external_router_is_found() {
 fn a_record_aliasing_something_not_the_racks_is_found() {
     let mut o = clean();
     retarget(&mut o, Router::Internal, Some("evil.example.org"));
-    let r = run(&o, &Surroundings::default());
     assert_eq!(
-        r.findings,
+        findings(&o),
         vec![Finding::RecordAliasesForeignTarget {
             name: "api.backend.production.convox".into(),
             target: "evil.example.org".into(),
@@ -361,9 +371,8 @@ fn a_host_no_attached_certificate_covers_is_found() {
     // The app's certificate detached from the internal listener.
     let mut o = clean();
     o.retain(|o| o.resource.spec.kind() != ResourceKind::ListenerCertificate);
-    let r = run(&o, &Surroundings::default());
     assert_eq!(
-        r.findings,
+        findings(&o),
         vec![Finding::HostNotCovered {
             rule: "arn:app/backend/api/internal/rule".into(),
             router: Some(Router::Internal),
@@ -403,9 +412,8 @@ fn resources_claiming_one_key_are_found() {
     let mut copy = o.iter().find(|o| o.resource.key == key).unwrap().clone();
     copy.id = "arn:copied-tags".into();
     o.push(copy);
-    let r = run(&o, &Surroundings::default());
     assert_eq!(
-        r.findings,
+        findings(&o),
         vec![Finding::DuplicateClaim {
             key: key.to_string(),
             ids: vec![format!("arn:{key}"), "arn:copied-tags".into()],
@@ -426,16 +434,7 @@ fn a_foreign_rule_on_our_listener_is_found() {
         ..Surroundings::default()
     };
     let r = run(&o, &s);
-    assert_eq!(
-        r.findings,
-        vec![Finding::ForeignRule {
-            rule: "arn:foreign-rule".into(),
-            listener: "arn:router/external/listener/443".into(),
-            router: Some(Router::External),
-            priority: Some(7),
-            hosts: vec!["x.example.org".into()],
-        }]
-    );
+    assert_eq!(r.findings, vec![foreign_rule("arn:foreign-rule", 7)]);
 }
 
 #[test]
@@ -453,16 +452,7 @@ fn an_untagged_rule_observe_reports_is_a_foreign_rule_not_an_endpoint() {
     o.push(rule);
     let r = run(&o, &Surroundings::default());
     assert_eq!(r.endpoints.len(), 2);
-    assert_eq!(
-        r.findings,
-        vec![Finding::ForeignRule {
-            rule: "arn:x".into(),
-            listener: "arn:router/external/listener/443".into(),
-            router: Some(Router::External),
-            priority: Some(9),
-            hosts: vec!["x.example.org".into()],
-        }]
-    );
+    assert_eq!(r.findings, vec![foreign_rule("arn:x", 9)]);
 }
 
 #[test]

@@ -294,6 +294,20 @@ impl Service {
         }
     }
 
+    /// A service named `name` at v2's defaults that listens for HTTP on
+    /// `port`, routed as `exposure` says. For tools and tests that build
+    /// manifests in code.
+    pub fn routed(name: Name, port: u16, exposure: Exposure) -> Service {
+        Service {
+            port: Some(Port {
+                port,
+                scheme: Scheme::Http,
+            }),
+            exposure,
+            ..Service::with_defaults(name)
+        }
+    }
+
     /// Whether the service is routed on the internal router.
     pub fn routed_internally(&self) -> bool {
         self.port.is_some() && self.exposure.is_internal()

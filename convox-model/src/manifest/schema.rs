@@ -149,6 +149,15 @@ fn env_item() -> Value {
     json!({"type": "string", "pattern": "^(\\*|[^=\\s]+(=.*)?)$"})
 }
 
+/// A list of names (services, resources), or nothing.
+fn name_list(description: &str) -> Value {
+    json!({
+        "description": description,
+        "type": ["array", "null"],
+        "items": {"type": "string", "pattern": NAME_PATTERN}
+    })
+}
+
 fn names(of: Value, description: &str) -> Value {
     json!({
         "description": description,
@@ -314,11 +323,7 @@ fn service(key: &str) -> Option<Value> {
             "Route the service on the rack's internal router only (the rack needs Internal=Yes).",
         ),
         "internalAndExternal" => flag("Route the service on both routers (implies internal)."),
-        "links" => json!({
-            "description": "Services whose URLs this one gets in its environment.",
-            "type": ["array", "null"],
-            "items": {"type": "string", "pattern": NAME_PATTERN}
-        }),
+        "links" => name_list("Services whose URLs this one gets in its environment."),
         "nlb" => json!({
             "description": "Network load balancer ports: a port number, or {port, containerPort, protocol, scheme}.",
             "type": ["array", "null"],
@@ -370,11 +375,7 @@ fn service(key: &str) -> Option<Value> {
             })
         }
         "privileged" => flag("Run the container privileged."),
-        "resources" => json!({
-            "description": "Resources (of resources:) the service uses.",
-            "type": ["array", "null"],
-            "items": {"type": "string", "pattern": NAME_PATTERN}
-        }),
+        "resources" => name_list("Resources (of resources:) the service uses."),
         "scale" => json!({
             "description": format!(
                 "Scale: a count (2), a range (1-3), or {{count, cpu, memory, cooldown, targets}}. Defaults: count 1, cpu {}, memory {}, cooldowns 60 s.",

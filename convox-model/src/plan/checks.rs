@@ -109,33 +109,38 @@ pub(super) fn check_quotas(
             _ => {}
         }
     }
-    for (lb, count) in rules {
-        if count > quotas.rules_per_load_balancer {
+    let groups = groups
+        .into_iter()
+        .map(|(lb, tgs)| (lb, tgs.len()))
+        .collect();
+    let checks = [
+        (
+            rules,
+            quotas.rules_per_load_balancer,
+            "listener rules",
+            "each routed service takes one rule per router; remove a port: from services that need no routing, or raise the 'Rules per Application Load Balancer' quota with AWS and aws::Quotas::rules_per_load_balancer",
+        ),
+        (
+            groups,
+            quotas.target_groups_per_load_balancer,
+            "target groups",
+            "each routed service takes one target group per router; AWS cannot raise this quota: remove a port: from services that need no routing, or move apps to another rack",
+        ),
+        (
+            certs,
+            quotas.certificates_per_load_balancer,
+            "certificates",
+            "each app with internal services attaches one certificate; raise the 'Certificates per Application Load Balancer' quota with AWS and aws::Quotas::certificates_per_load_balancer, or move apps to another rack",
+        ),
+    ];
+    // Each count per load balancer (certificates: per listener) against its quota.
+    for (counts, limit, what, hint) in checks {
+        if let Some((key, count)) = counts.into_iter().find(|(_, count)| *count > limit) {
             return Err(PlanError::Quota {
-                what: format!("the number of listener rules on {lb}"),
+                what: format!("the number of {what} on {key}"),
                 count,
-                limit: quotas.rules_per_load_balancer,
-                hint: "each routed service takes one rule per router; remove a port: from services that need no routing, or raise the 'Rules per Application Load Balancer' quota with AWS and aws::Quotas::rules_per_load_balancer".to_string(),
-            });
-        }
-    }
-    for (lb, tgs) in groups {
-        if tgs.len() > quotas.target_groups_per_load_balancer {
-            return Err(PlanError::Quota {
-                what: format!("the number of target groups on {lb}"),
-                count: tgs.len(),
-                limit: quotas.target_groups_per_load_balancer,
-                hint: "each routed service takes one target group per router; AWS cannot raise this quota: remove a port: from services that need no routing, or move apps to another rack".to_string(),
-            });
-        }
-    }
-    for (listener, count) in certs {
-        if count > quotas.certificates_per_load_balancer {
-            return Err(PlanError::Quota {
-                what: format!("the number of certificates on {listener}"),
-                count,
-                limit: quotas.certificates_per_load_balancer,
-                hint: "each app with internal services attaches one certificate; raise the 'Certificates per Application Load Balancer' quota with AWS and aws::Quotas::certificates_per_load_balancer, or move apps to another rack".to_string(),
+                limit,
+                hint: hint.to_string(),
             });
         }
     }

@@ -195,6 +195,25 @@ impl ListenerSpec {
             certificate: None,
         }
     }
+
+    /// A router's HTTPS listener: 443 with `certificate` as its default, which
+    /// answers 404 `unknown host` to any host that no rule routes.
+    pub fn https_unknown_host(
+        load_balancer: ResourceKey,
+        certificate: Option<ResourceKey>,
+    ) -> ListenerSpec {
+        ListenerSpec {
+            load_balancer,
+            port: 443,
+            protocol: Protocol::Https,
+            default_action: DefaultAction::FixedResponse {
+                status_code: 404,
+                content_type: "text/plain".into(),
+                body: "unknown host".into(),
+            },
+            certificate,
+        }
+    }
 }
 
 /// A certificate issued by the rack's certificate authority and imported into ACM.

@@ -72,3 +72,43 @@ pub fn one_error(d: &Diagnostics) -> &convox_model::diag::Diagnostic {
 pub fn messages(d: &Diagnostics) -> String {
     d.render("convox.yml")
 }
+
+/// Service `web` of `web(body)`, which must read without errors.
+pub fn web_service(body: &str) -> Service {
+    svc(&manifest(&web(body)), "web").clone()
+}
+
+/// The single error of `text`, whose message must contain `needle`.
+pub fn fails_with(text: &str, needle: &str) -> convox_model::diag::Diagnostic {
+    one_error_with(&err(text), needle)
+}
+
+/// The single error of `d`, whose message must contain `needle`.
+pub fn one_error_with(d: &Diagnostics, needle: &str) -> convox_model::diag::Diagnostic {
+    let e = one_error(d).clone();
+    assert!(
+        e.message.contains(needle),
+        "{:?} lacks {needle:?}",
+        e.message
+    );
+    e
+}
+
+/// The single error of `web(body)`, whose message must contain `needle`.
+pub fn web_fails(body: &str, needle: &str) -> convox_model::diag::Diagnostic {
+    fails_with(&web(body), needle)
+}
+
+/// The single error of `text`, at `path`, whose message must contain
+/// `needle`.
+pub fn fails_at(path: &str, text: &str, needle: &str) -> convox_model::diag::Diagnostic {
+    let e = fails_with(text, needle);
+    assert_eq!(e.path, path);
+    e
+}
+
+/// The single error of `web(body)`, at `path`, whose message must contain
+/// `needle`.
+pub fn web_fails_at(path: &str, body: &str, needle: &str) -> convox_model::diag::Diagnostic {
+    fails_at(path, &web(body), needle)
+}

@@ -2,13 +2,15 @@
 //! built in code.
 #![allow(dead_code)]
 
+use convox_model::aws::Quotas;
+use convox_model::desired::{DesiredState, desired_app, desired_rack};
 use convox_model::exposure::Router;
 use convox_model::manifest::{Exposure, Manifest, Port, Scheme, Service};
 use convox_model::name::Name;
 use convox_model::params::RackParams;
-use convox_model::plan::{Op, Plan};
+use convox_model::plan::{Op, Plan, plan};
 use convox_model::rack::Rack;
-use convox_model::resource::{LoadBalancerAddress, Observed, ResourceSpec};
+use convox_model::resource::{LoadBalancerAddress, Observed, ResourceSpec, Scope};
 
 pub fn n(s: &str) -> Name {
     Name::new(s).unwrap()
@@ -91,4 +93,36 @@ pub fn observe_after(before: &[Observed], plan: &Plan) -> Vec<Observed> {
         }
     }
     out
+}
+
+/// The plan for rack `r`'s resources (its authority's fingerprint `ca`) over
+/// `obs`, with the default quotas.
+pub fn rack_plan(r: &Rack, obs: &[Observed]) -> Plan {
+    plan(
+        &Scope::Rack,
+        &desired_rack(r, "ca"),
+        obs,
+        &Quotas::default(),
+    )
+    .unwrap()
+}
+
+/// Rack `r`'s resources as they exist after its first reconcile.
+pub fn rack_observed(r: &Rack) -> Vec<Observed> {
+    observe_after(&[], &rack_plan(r, &[]))
+}
+
+/// App `app` of rack `r` with `services`, desired (the authority `ca`).
+pub fn app_desired(r: &Rack, app: &str, services: Vec<Service>) -> DesiredState {
+    desired_app(r, &n(app), &manifest(services), "ca").unwrap()
+}
+
+/// The plan for app `app` from `d` over `obs`, with the default quotas.
+pub fn plan_app(app: &str, d: &DesiredState, obs: &[Observed]) -> Plan {
+    plan(&Scope::App(n(app)), d, obs, &Quotas::default()).unwrap()
+}
+
+/// The plan that deletes everything of app `app`'s in `obs`.
+pub fn plan_app_deletion(app: &str, obs: &[Observed]) -> Plan {
+    plan_app(app, &DesiredState::empty(Scope::App(n(app))), obs)
 }

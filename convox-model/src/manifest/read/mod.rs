@@ -110,6 +110,28 @@ impl Reader<'_> {
         self.diags.push(d);
     }
 
+    /// v2's error for a service's `what:` written as a type it does not read.
+    fn unknown_type(&mut self, path: &str, what: &str, v: &Value, hint: Option<String>) {
+        self.error(
+            path,
+            format!("unknown type for service {what}: {}", go_type(v)),
+            hint,
+        );
+    }
+
+    /// v2's error for a value where it reads a list of strings.
+    fn not_a_string_list(&mut self, path: &str, v: &Value, hint: Option<String>) {
+        self.error(
+            path,
+            format!(
+                "cannot unmarshal {} `{}` into []string",
+                yaml_tag(v),
+                show(v)
+            ),
+            hint,
+        );
+    }
+
     fn unknown_key(&mut self, path: &str, key: &str, known: &[&str]) {
         let hint = v3_hint(key)
             .map(str::to_string)
@@ -179,21 +201,18 @@ impl Reader<'_> {
     /// were flattened. Flattened items are also recorded under their flat index so
     /// later diagnostics can find them.
     fn environment(&mut self, path: &str, v: &Value) -> Vec<EnvDecl> {
-        let items = match v {
-            Value::Null => return Vec::new(),
-            Value::Sequence(items) => items,
-            other => {
-                self.error(
-                    path,
-                    format!("unknown type for service environment: {}", go_type(other)),
-                    Some(
+        let items =
+            match v {
+                Value::Null => return Vec::new(),
+                Value::Sequence(items) => items,
+                other => {
+                    self.unknown_type(path, "environment", other, Some(
                         "write environment as a list: - KEY=default, - KEY (required) or - \"*\""
                             .to_string(),
-                    ),
-                );
-                return Vec::new();
-            }
-        };
+                    ));
+                    return Vec::new();
+                }
+            };
         let mut flat: Vec<(String, &Value)> = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let p = join_index(path, i);

@@ -240,13 +240,9 @@ impl Reader<'_> {
                 out
             }
             other => {
-                self.error(
+                self.not_a_string_list(
                     path,
-                    format!(
-                        "cannot unmarshal {} `{}` into []string",
-                        yaml_tag(other),
-                        show(other)
-                    ),
+                    other,
                     Some(format!(
                         "write {what} as a list: [a, b] or one `- item` per line"
                     )),

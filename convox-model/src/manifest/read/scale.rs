@@ -2,7 +2,6 @@
 
 use serde_yaml::Value;
 
-use super::scalars::go_type;
 use super::{Reader, join_key};
 use crate::manifest::{Cooldown, Scale, ScaleCount, Targets, defaults, keys};
 
@@ -68,9 +67,10 @@ impl Reader<'_> {
                 }
             }
             other => {
-                self.error(
+                self.unknown_type(
                     path,
-                    format!("unknown type for service scale: {}", go_type(other)),
+                    "scale",
+                    other,
                     Some(
                         "write scale: 2, scale: 1-3, or scale: {count: 1-3, cpu: 256}".to_string(),
                     ),
@@ -139,11 +139,7 @@ impl Reader<'_> {
                 })
             }
             other => {
-                self.error(
-                    path,
-                    format!("unknown type for service scale: {}", go_type(other)),
-                    hint(),
-                );
+                self.unknown_type(path, "scale", other, hint());
                 None
             }
         }

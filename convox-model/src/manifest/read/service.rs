@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_yaml::Value;
 
-use super::scalars::{go_type, scalar_text, show, yaml_tag, yaml11_bool};
+use super::scalars::{scalar_text, show, yaml11_bool};
 use super::{Reader, join_index, join_key};
 use crate::manifest::{
     Agent, AgentPort, Build, Deployment, EnvDecl, Exposure, Health, Service, defaults, keys,
@@ -256,9 +256,10 @@ impl Reader<'_> {
                 }
             }
             other => {
-                self.error(
+                self.unknown_type(
                     path,
-                    format!("unknown type for service build: {}", go_type(other)),
+                    "build",
+                    other,
                     Some(
                         "write build: ./dir, or build: {path: ., manifest: Dockerfile}".to_string(),
                     ),
@@ -282,22 +283,14 @@ impl Reader<'_> {
                     match item {
                         Value::String(s) => out.push(s.clone()),
                         other => {
-                            self.error(
-                                &join_index(path, i),
-                                format!("unknown type for service command: {}", go_type(other)),
-                                hint(),
-                            );
+                            self.unknown_type(&join_index(path, i), "command", other, hint());
                         }
                     }
                 }
                 Some(out)
             }
             other => {
-                self.error(
-                    path,
-                    format!("unknown type for service command: {}", go_type(other)),
-                    hint(),
-                );
+                self.unknown_type(path, "command", other, hint());
                 None
             }
         }
@@ -319,9 +312,10 @@ impl Reader<'_> {
                 .filter(|d| !d.is_empty())
                 .collect(),
             other => {
-                self.error(
+                self.unknown_type(
                     path,
-                    format!("unknown type for service domain: {}", go_type(other)),
+                    "domain",
+                    other,
                     Some("write domain: a.example.com, b.example.com, or a list".to_string()),
                 );
                 Vec::new()
@@ -357,9 +351,10 @@ impl Reader<'_> {
                 ))
             }
             other => {
-                self.error(
+                self.unknown_type(
                     path,
-                    format!("unknown type for service health: {}", go_type(other)),
+                    "health",
+                    other,
                     Some(
                         "write health: /check, or health: {path: /check, interval: 5}".to_string(),
                     ),
@@ -424,13 +419,9 @@ impl Reader<'_> {
                 .collect::<Vec<_>>(),
             Value::Null => Vec::new(),
             other => {
-                self.error(
+                self.not_a_string_list(
                     path,
-                    format!(
-                        "cannot unmarshal {} `{}` into []string",
-                        yaml_tag(other),
-                        show(other)
-                    ),
+                    other,
                     Some(format!("write links as a list: links: [{}]", show(other))),
                 );
                 Vec::new()

@@ -157,6 +157,22 @@ impl Walk {
         self.tree.key_text(id) == Some("<<")
     }
 
+    /// The value of node `v`, the entry under key `span` of the mapping at
+    /// `self.path`, `depth` collections down, and its node in the source map.
+    fn entry(
+        &mut self,
+        span: KeySpan,
+        v: Id,
+        depth: usize,
+        aliased: bool,
+    ) -> Result<(Value, u32), LoadError> {
+        let len = self.path.len();
+        push_key(&mut self.path, self.source.key(span));
+        let r = self.node(v, depth + 1, aliased);
+        self.path.truncate(len);
+        r
+    }
+
     /// A key's value: scalars resolve on their own; a collection as a key (which
     /// convox.yml never needs) is walked under a path no key can have, and is no
     /// path's place.
@@ -207,11 +223,7 @@ impl Walk {
                 self.duplicate(span, key_at, mark);
                 continue;
             };
-            let len = self.path.len();
-            push_key(&mut self.path, self.source.key(span));
-            let r = self.node(v, depth + 1, aliased);
-            self.path.truncate(len);
-            let (value, child) = r?;
+            let (value, child) = self.entry(span, v, depth, aliased)?;
             slot.insert(value);
             self.source.entry(span, child, key_at);
         }
@@ -232,11 +244,7 @@ impl Walk {
                 if map.contains_key(&key) {
                     continue;
                 }
-                let len = self.path.len();
-                push_key(&mut self.path, self.source.key(span));
-                let r = self.node(v, depth + 1, via_alias);
-                self.path.truncate(len);
-                let (value, child) = r?;
+                let (value, child) = self.entry(span, v, depth, via_alias)?;
                 map.insert(key, value);
                 self.source.entry(span, child, self.at(k));
             }
