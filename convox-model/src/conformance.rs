@@ -341,10 +341,14 @@ impl<'a> Fx<'a> {
     }
 
     async fn lb(&self, router: Router) -> R<Lb> {
+        self.lb_named(router, self.lb_name(router)).await
+    }
+
+    async fn lb_named(&self, router: Router, name: String) -> R<Lb> {
         let (sg_key, sg_id, _) = self.sg(router).await?;
         let key = ResourceKey::router_load_balancer(router);
         let spec = LoadBalancerSpec {
-            name: self.lb_name(router),
+            name,
             scheme: match router {
                 Router::Internal => LbScheme::Internal,
                 Router::External => LbScheme::InternetFacing,
@@ -409,7 +413,11 @@ impl<'a> Fx<'a> {
     /// A load balancer with its 443 listener and that listener's default
     /// certificate: what rules and attachments need.
     async fn https_router(&self, router: Router) -> R<(Lb, ResourceKey, String)> {
-        let lb = self.lb(router).await?;
+        self.https_router_on(self.lb(router).await?, router).await
+    }
+
+    /// [`Fx::https_router`] on `lb`.
+    async fn https_router_on(&self, lb: Lb, router: Router) -> R<(Lb, ResourceKey, String)> {
         let cert_key = ResourceKey::router_certificate(router);
         let (cert_arn, _) = self
             .cert(&cert_key, &format!("*.{}", self.zone_name()))
@@ -595,6 +603,102 @@ async fn foreign_rules_are_obstacles(fx: &Fx<'_>) -> R<Outcome> {
     checked
 }
 
+// What a deploy observes (issue 10).
+async fn deploy_scope(fx: &Fx<'_>) -> R<Outcome> {
+    // The rack's load balancers are found by the names the model gives them.
+    let name = crate::desired::load_balancer_name(&fx.rack, Router::Internal);
+    let lb = fx.lb_named(Router::Internal, name).await?;
+    let (_lb, lkey, larn) = fx.https_router_on(lb, Router::Internal).await?;
+    let listener = (&lkey, larn.as_str());
+    let (web, shop, s) = (app("web"), app("shop"), app("api"));
+    // Two apps, each with a rule and its certificate attached.
+    let mut routed = Vec::new();
+    for (a, priority) in [(&web, 5), (&shop, 6)] {
+        let (tkey, tarn, _) = fx.tg(a, &s, Router::Internal).await?;
+        let (rkey, rarn, _) = fx
+            .rule(listener, a, &s, Router::Internal, priority, (&tkey, &tarn))
+            .await?;
+        let ckey = ResourceKey::app_certificate(a);
+        let (carn, _) = fx.cert(&ckey, &format!("*.{a}.{}", fx.zone_name())).await?;
+        fx.b.add_listener_certificate(&larn, &carn)
+            .await
+            .ctx("add_listener_certificate")?;
+        let attachment = ResourceKey::listener_certificate_on(&ckey, &lkey);
+        routed.push((tkey, tarn, rkey, rarn, ckey, carn, attachment));
+    }
+    // A rule of no app's, and one of another app's routing a name that may be
+    // web's (an external name `web-…`).
+    let hand = ListenerRuleSpec {
+        listener: lkey.clone(),
+        priority: Some(7),
+        hosts: vec![format!("hand.{}", fx.zone_name())],
+        target_group: routed[1].0.clone(),
+    };
+    let foreign =
+        fx.b.create_rule(&larn, &hand, &routed[1].1, &Tags::new())
+            .await
+            .ctx("create_rule without tags")?;
+    let near = app("web-x");
+    let near_key = ResourceKey::listener_rule(&near, &s, Router::Internal);
+    let near_spec = ListenerRuleSpec {
+        priority: Some(8),
+        hosts: vec!["web-x-api.example.com".into()],
+        ..hand.clone()
+    };
+    let near_tags = fx.tags(&near_key, "rule");
+    fx.b.create_rule(&larn, &near_spec, &routed[1].1, &near_tags)
+        .await
+        .ctx("create_rule of another app")?;
+
+    let checked = async {
+        let obs = fx.observe(&Scope::Deploy(web.clone())).await?;
+        let (web_tg, _, web_rule, _, web_cert, _, web_att) = &routed[0];
+        for key in [web_tg, web_rule, web_cert, web_att, &lkey] {
+            find(&obs, key)?;
+        }
+        let (shop_tg, _, shop_rule, shop_rule_arn, shop_cert, shop_cert_arn, shop_att) = &routed[1];
+        for key in [shop_tg, shop_rule, shop_cert, shop_att] {
+            absent(&obs, key)?;
+        }
+        // Shop's rule and the rule of no app's are obstacles, with their
+        // priorities; shop's attachment takes its certificate slot.
+        for (arn, priority) in [(shop_rule_arn, 6), (&foreign, 7)] {
+            let o = find(&obs, &ResourceKey::foreign_rule(arn))?;
+            ensure(
+                o.resource.tags.is_empty()
+                    && matches!(&o.resource.spec, ResourceSpec::ListenerRule(r)
+                        if r.priority == Some(priority) && r.listener == lkey),
+                || format!("the obstacle {arn} reads back as {o:?}"),
+            )?;
+        }
+        let taken = ResourceKey::foreign_attachment(&listener_certificate_id(&larn, shop_cert_arn));
+        let o = find(&obs, &taken)?;
+        ensure(
+            matches!(&o.resource.spec, ResourceSpec::ListenerCertificate(c) if c.listener == lkey),
+            || format!("shop's attachment reads back as {o:?}"),
+        )?;
+        // The rule that may take web's name is reported as it is.
+        let o = find(&obs, &near_key)?;
+        ensure(o.resource.tags == near_tags, || {
+            format!("web-x's rule reads back as {o:?}")
+        })?;
+        let others = obs
+            .iter()
+            .filter(|o| o.resource.key.app().is_some_and(|a| a != web.as_str()))
+            .map(|o| o.resource.key.clone())
+            .collect::<Vec<_>>();
+        ensure(others == vec![near_key.clone()], || {
+            format!("observe Deploy(web) returned other apps' resources: {others:?}")
+        })?;
+        Ok(Outcome::Passed)
+    }
+    .await;
+    // The cleanup deletes what the rack owns; the rule of no app's is ours to
+    // delete here.
+    fx.b.delete_rule(&foreign).await.ctx("delete_rule")?;
+    checked
+}
+
 /// Deletes every resource `rack` owns on `backend`, in the order the apply engine
 /// deletes ([`crate::aws::DELETE_ORDER`]). For emptying a rack after tests.
 pub async fn delete_owned(backend: &dyn Backend, rack: &Name) -> Result<(), String> {
@@ -699,6 +803,7 @@ macro_rules! conformance_cases {
             case_record_batch_limit,
             case_foreign_resources_never_observed,
             case_observe_scopes,
+            case_deploy_scope,
             case_rack_round_trip,
             case_deletes_then_observe_empty,
             // Foreign rules on the rack's listeners (issue 8).
@@ -797,6 +902,10 @@ cases! {
     case_foreign_resources_never_observed => foreign_never_observed("for");
     /// `observe` honours its scope: rack, one app, every app.
     case_observe_scopes => observe_scopes("sco");
+    /// A deploy's scope: the rack's and the app's own resources, other rules
+    /// and other apps' attachments as obstacles, and another app's rule that
+    /// may take one of the app's names as it is.
+    case_deploy_scope => deploy_scope("dep");
     /// A rack's settings saved on its zone load back; saving needs the zone.
     case_rack_round_trip => rack_round_trip("rack");
     /// After deleting everything in reverse order, nothing is observed.
@@ -2009,11 +2118,16 @@ async fn observe_scopes(fx: &Fx<'_>) -> R<Outcome> {
             v
         }),
         (Scope::All, {
-            let mut v = vec![sg_key.clone(), ta, tb];
+            let mut v = vec![sg_key.clone(), ta.clone(), tb];
             v.sort();
             v
         }),
         (Scope::App(app("none")), vec![]),
+        (Scope::Deploy(a.clone()), {
+            let mut v = vec![sg_key.clone(), ta.clone()];
+            v.sort();
+            v
+        }),
     ];
     for (scope, want) in cases {
         let got = keys(fx.observe(&scope).await?);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use convox_aws::{AwsBackend, AwsBackendBuilder};
 use convox_mock::{MockBackend, StateLock};
+use convox_model::backend::AppObservation;
 use convox_model::backend::Backend;
 use convox_model::ca::CaError;
 use convox_model::inventory::{ca_bundle, network_conflicts};
@@ -188,6 +189,20 @@ impl Session {
             .map_err(|e| report_error(io, &e))
     }
 
+    /// What a plan or deploy of `app` reads ([`convox_model::backend::Backend::observe_app`]):
+    /// the stored rack comes with it.
+    pub fn observe_app(
+        &mut self,
+        rack: &Name,
+        app: &Name,
+        io: &mut Io<'_>,
+    ) -> Result<AppObservation, Exit> {
+        let backend = self.backend(io)?.backend.clone();
+        self.rt
+            .block_on(backend.observe_app(rack, app))
+            .map_err(|e| report_error(io, &e))
+    }
+
     /// Saves the mock's state if anything may have changed (any mutating call,
     /// failed ones included, since a failed apply may have done part of its work).
     /// Called on success and on failure alike, so that the next run converges.
@@ -248,7 +263,19 @@ impl Session {
         net: &NetworkArgs,
         io: &mut Io<'_>,
     ) -> Result<(Rack, bool), Exit> {
-        if let Some(rack) = self.stored_rack(name, io)? {
+        let stored = self.stored_rack(name, io)?;
+        self.rack_as_stored(name, net, stored, io)
+    }
+
+    /// [`Session::rack`], with the stored settings already read.
+    pub fn rack_as_stored(
+        &mut self,
+        name: &Name,
+        net: &NetworkArgs,
+        stored: Option<Rack>,
+        io: &mut Io<'_>,
+    ) -> Result<(Rack, bool), Exit> {
+        if let Some(rack) = stored {
             // A rack's network is fixed once it exists.
             let differ = network_conflicts(&rack, &net.request());
             if !differ.is_empty() {

@@ -393,3 +393,121 @@ fn rack_ca_rotation_on_moto() {
 
     let (_, _) = ok(&new, &["apps", "delete", "backend", "--rack", rack]);
 }
+
+// What a deploy costs (issue 10), through the command line.
+
+/// Five services: three internal, two external.
+const FIVE_SERVICES: &str = "services:
+  s0:
+    port: 3000
+    internal: true
+  s1:
+    port: 3000
+    internal: true
+  s2:
+    port: 3000
+    internal: true
+  s3:
+    port: 3000
+  s4:
+    port: 3000
+";
+
+/// The requests `--show-calls` counted for a command: `(reads, mutating)`.
+fn calls(stderr: &str) -> (usize, usize) {
+    let line = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("backend calls: "))
+        .unwrap_or_else(|| panic!("no call count in:\n{stderr}"));
+    let mut n = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse::<usize>().unwrap());
+    (n.next().unwrap(), n.next().unwrap())
+}
+
+/// Target groups and certificates of someone else's in the default account,
+/// named after `rack` so that no other run's collide.
+fn foreign_resources(endpoint: &str, rack: &str, groups: usize, certificates: usize) {
+    use convox_model::backend::Backend;
+    use convox_model::resource::{CertificateSpec, HealthCheck, Protocol, Tags, TargetGroupSpec};
+    let (rt, aws) = aws_on(endpoint);
+    let vpc = default_vpc(&rt, &aws);
+    let theirs: Tags = [("team".to_string(), "payments".to_string())].into();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let ca = convox_model::tls::CertificateAuthority::generate(
+        &convox_model::name::Name::new("payments").unwrap(),
+        now,
+    )
+    .unwrap();
+    rt.block_on(async {
+        for i in 0..groups {
+            let spec = TargetGroupSpec {
+                name: format!("pay-{}-{i}", &rack[rack.len().saturating_sub(8)..]),
+                protocol: Protocol::Http,
+                port: 8080,
+                vpc_id: vpc.clone(),
+                health: HealthCheck {
+                    path: "/".into(),
+                    interval: 30,
+                    timeout: 5,
+                },
+            };
+            aws.create_target_group(&spec, &theirs).await.unwrap();
+        }
+        for i in 0..certificates {
+            let domain = format!("*.pay{i}.{rack}.example.com");
+            let pem = ca.issue(&domain, now).unwrap();
+            let spec = CertificateSpec {
+                domain,
+                issuer: "theirs".into(),
+            };
+            aws.import_certificate(&spec, &pem, &theirs).await.unwrap();
+        }
+    });
+}
+
+#[test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
+fn a_no_op_redeploy_through_the_cli_costs_at_most_15_requests_whatever_the_rack_holds() {
+    let m = MotoRack::new("cost");
+    let (rack, ca) = (&m.rack, m.file("ca.pem"));
+    let yml = m.file("convox.yml");
+    std::fs::write(&yml, FIVE_SERVICES).unwrap();
+    let deploy = |app: &str| {
+        let args = ["--show-calls", "deploy", &yml, "--rack", rack, "--app", app];
+        m.ok(&ca, &args)
+    };
+    let redeploy = |app: &str| {
+        let (out, err) = deploy(app);
+        assert!(
+            out.starts_with(&format!("No changes. {app} is up to date.")),
+            "{out}"
+        );
+        calls(&err)
+    };
+    m.set_internal(&ca, &[]);
+    deploy("app0");
+    let one = redeploy("app0");
+    for i in 1..10 {
+        deploy(&format!("app{i}"));
+    }
+    let ten = redeploy("app0");
+    foreign_resources(&m.endpoint, rack, 300, 30);
+    let crowded = redeploy("app0");
+    eprintln!(
+        "no-op redeploy through the CLI: {} requests on a rack of 1 app, {} of 10, {} beside 300 foreign target groups and 30 foreign certificates",
+        one.0, ten.0, crowded.0
+    );
+    assert_eq!(
+        one.1 + ten.1 + crowded.1,
+        0,
+        "a no-op redeploy changed something"
+    );
+    assert!(one.0 <= 15, "{one:?}");
+    assert_eq!(one, ten, "the rack's other apps cost requests");
+    assert_eq!(ten, crowded, "the account's other resources cost requests");
+}

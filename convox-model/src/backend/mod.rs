@@ -176,7 +176,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// # Behavior
     /// - Never returns a resource without the rack's `convox:rack` and `convox:key`
     ///   tags (or, for a record, the ownership TXT record), except:
-    /// - Foreign rules: for [`Scope::Apps`] and [`Scope::All`], also every rule on one of the rack's
+    /// - [`Scope::Deploy`]: see there; what it reports besides the rack's and
+    ///   the app's own resources are obstacles under foreign keys, and the
+    ///   other apps' rules that may take one of the app's hostnames.
+    /// - Foreign rules: for [`Scope::Apps`], [`Scope::All`] and [`Scope::Deploy`], also every rule on one of the rack's
     ///   listeners that the rack does not own, under
     ///   [`ResourceKey::foreign_rule`](crate::resource::ResourceKey::foreign_rule)
     ///   of its id, with no tags: obstacles whose priorities the planner keeps

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::apply::{ApplyContext, ApplyError, Report, apply};
 use crate::aws::Quotas;
-use crate::backend::{Backend, BackendError};
+use crate::backend::{AppObservation, Backend, BackendError};
 use crate::desired::{DesiredError, DesiredState, desired_app_with};
 use crate::diag::Diagnostics;
 use crate::exposure::{self, Endpoint, Router, Shard};
@@ -268,36 +268,45 @@ pub async fn plan_app_at(
     ca_fingerprint: &str,
     renewal: Option<Renewal>,
 ) -> Result<Plan, OpsError> {
-    plan_app_with_certificate(backend, rack, app, manifest, ca_fingerprint, renewal)
+    // Refused before anything is read.
+    check_manifest(manifest, rack, app)?;
+    let seen = backend.observe_app(&rack.name, app).await?;
+    let inputs = (rack, app, manifest, ca_fingerprint, renewal);
+    plan_app_observed(backend, inputs, &seen)
         .await
         .map(|(plan, _)| plan)
 }
 
-/// [`plan_app_at`], and where the external router's certificate is, from the
-/// same reads: what `convox deploy` shows before it applies. One
-/// [`Backend::observe_app`], and nothing else unless the rack names its
-/// external certificate itself.
-pub async fn plan_app_with_certificate(
+/// [`plan_app_at`] from what [`Backend::observe_app`] read (a tool that needs
+/// the stored rack before it plans, as `convox deploy` does, reads once), and
+/// where the external router's certificate is. Reads nothing more unless the
+/// rack names its external certificate itself.
+///
+/// `inputs` are [`plan_app_at`]'s: the rack, the app, its manifest, the
+/// fingerprint of the rack's authority and the renewals' time.
+pub async fn plan_app_observed(
     backend: &dyn Backend,
-    rack: &Rack,
-    app: &Name,
-    manifest: &Manifest,
-    ca_fingerprint: &str,
-    renewal: Option<Renewal>,
+    (rack, app, manifest, ca_fingerprint, renewal): (
+        &Rack,
+        &Name,
+        &Manifest,
+        &str,
+        Option<Renewal>,
+    ),
+    seen: &AppObservation,
 ) -> Result<(Plan, ExternalCertificate), OpsError> {
-    check_manifest(manifest, rack, app)?;
-    let seen = backend.observe_app(&rack.name, app).await?;
-    crate::ca::check(seen.stored.as_ref(), ca_fingerprint)?;
-    let external =
-        public_cert::external_certificate_among(backend, rack, Some(&seen.requested)).await?;
-    let inputs = AppInputs {
+    let inputs = &AppInputs {
         rack,
         app,
         manifest,
         ca_fingerprint,
         renewal,
     };
-    let plan = plan_app_from(&inputs, &seen.observed, &external, &backend.quotas())?;
+    check_manifest(manifest, rack, app)?;
+    crate::ca::check(seen.stored.as_ref(), ca_fingerprint)?;
+    let external =
+        public_cert::external_certificate_among(backend, rack, Some(&seen.requested)).await?;
+    let plan = plan_app_from(inputs, &seen.observed, &external, &backend.quotas())?;
     Ok((plan, external))
 }
 

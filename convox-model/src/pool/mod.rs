@@ -14,7 +14,7 @@
 //! load balancer it saw empty (or with room) while another, deleting an app,
 //! sees it empty and would remove it, rules and all, the moment after the first
 //! one's rules land. So an empty load balancer is first marked
-//! ([`TAG_EMPTY_SINCE`](crate::resource::TAG_EMPTY_SINCE)); a marked one is
+//! ([`TAG_EMPTY_SINCE`]); a marked one is
 //! never placed on; one routing something again is unmarked; and only one
 //! still empty [`DRAIN_SECONDS`] after it was marked is removed, by the next
 //! deploy or delete. A deploy would have to take longer than that between

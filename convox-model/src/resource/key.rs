@@ -39,7 +39,14 @@ pub enum Scope {
     /// [`ResourceKey::foreign_rule`], every other certificate attachment under
     /// [`ResourceKey::foreign_attachment`]. What those forward to or attach is
     /// named by its provider id. Other apps' target groups, certificates and
-    /// records are not read.
+    /// records are not read. Other apps' rules that may route one of the
+    /// app's hostnames ([`crate::observe::may_route_app_host`]) are reported
+    /// as they are, so that the planner refuses a hostname taken.
+    ///
+    /// A backend may find the rack's load balancers by the names the model
+    /// gives them ([`crate::desired::shard_load_balancer_name`]), and report
+    /// the zone's VPC as the rack stored it (a deploy never changes the zone):
+    /// the AWS backend does both.
     Deploy(Name),
 }
 

@@ -3,15 +3,17 @@
 
 use std::sync::Arc;
 
+use convox_model::backend::AppObservation;
 use convox_model::check::Checked;
 use convox_model::exposure::{Endpoint, Router};
 use convox_model::manifest::Manifest;
 use convox_model::name::Name;
 use convox_model::ops;
 use convox_model::plan::Plan;
-use convox_model::public_cert::{self, ExternalCertificate};
+use convox_model::public_cert::ExternalCertificate;
 use convox_model::rack::Rack;
 use convox_model::renew::Renewal;
+use convox_model::tls::CertificateAuthority;
 
 use super::Cx;
 use super::certificate::print_waiting;
@@ -24,9 +26,19 @@ use crate::output::print_endpoints_and_links;
 use crate::progress::{bar_for, context, now, with_progress_bar};
 use crate::session::Session;
 
-/// The rack and app a plan or deploy works on, whether the rack is stored,
-/// and the manifest checked against them; notes a rack that a deploy would
-/// create.
+/// What a plan or deploy works on: the rack, whether it is stored, the app,
+/// the manifest checked against them, and what the backend holds of them.
+struct Target {
+    rack: Rack,
+    stored: bool,
+    app: Name,
+    checked: Checked,
+    seen: AppObservation,
+}
+
+/// The rack and app a plan or deploy works on, read once
+/// ([`Session::observe_app`]: the stored rack with the rest), and the manifest
+/// checked against them; notes a rack that a deploy would create.
 fn target(
     file: &ManifestFile,
     env: &[(String, String)],
@@ -34,10 +46,11 @@ fn target(
     given: &Given,
     s: &mut Session,
     io: &mut Io<'_>,
-) -> Result<(Rack, bool, Name, Checked), Exit> {
+) -> Result<Target, Exit> {
     let (name, app) = given.rack_and_app(io)?;
     let m = given.manifest(file.named());
-    let (rack, stored) = s.rack(&name, net, io)?;
+    let seen = s.observe_app(&name, &app, io)?;
+    let (rack, stored) = s.rack_as_stored(&name, net, seen.stored.clone(), io)?;
     if !stored {
         note(
             io,
@@ -47,18 +60,70 @@ fn target(
             ),
         );
     }
-    let c = checked_on(&m, &rack, &app, env, Format::Text, io)?;
-    Ok((rack, stored, app, c))
+    let checked = checked_on(&m, &rack, &app, env, Format::Text, io)?;
+    Ok(Target {
+        rack,
+        stored,
+        app,
+        checked,
+        seen,
+    })
+}
+
+/// A plan as `convox plan` and `convox deploy` show it: the target, the
+/// rack's authority, the plan at `now` and the external certificate.
+struct Shown {
+    rack: Rack,
+    app: Name,
+    checked: Checked,
+    ca: CertificateAuthority,
+    plan: Plan,
+    external: ExternalCertificate,
+}
+
+/// Reads the target once and plans from it at `now`.
+fn shown(
+    (file, env, net): (&ManifestFile, &[(String, String)], &NetworkArgs),
+    now: i64,
+    given: &Given,
+    s: &mut Session,
+    io: &mut Io<'_>,
+) -> Result<Shown, Exit> {
+    let Target {
+        mut rack,
+        stored,
+        app,
+        checked,
+        seen,
+    } = target(file, env, net, given, s, io)?;
+    let ca = s.authority(&mut rack, stored, now, io)?;
+    let renewal = context(&rack.name, now).renewal();
+    let on = Planned {
+        rack: &rack,
+        app: &app,
+        manifest: &checked.manifest,
+        seen: &seen,
+    };
+    let (plan, external) = on.plan(s, ca.fingerprint(), renewal, io)?;
+    Ok(Shown {
+        rack,
+        app,
+        checked,
+        ca,
+        plan,
+        external,
+    })
 }
 
 /// `convox plan`.
 pub fn plan(a: &PlanArgs, Cx { given, s, io }: Cx<'_, '_>) -> Result<(), Exit> {
-    let (mut rack, stored, app, c) = target(&a.file, &a.env, &a.net, given, s, io)?;
-    let now = now(&given.env);
-    let ca = s.authority(&mut rack, stored, now, io)?;
-    let renewal = context(&rack.name, now).renewal();
-    let (p, external) =
-        plan_on_backend(s, &rack, &app, &c.manifest, ca.fingerprint(), renewal, io)?;
+    let Shown {
+        app,
+        checked: c,
+        plan: p,
+        external,
+        ..
+    } = shown((&a.file, &a.env, &a.net), now(&given.env), given, s, io)?;
     if a.json {
         let _ = writeln!(io.out, "{}", p.to_json());
         return Ok(());
@@ -71,33 +136,36 @@ pub fn plan(a: &PlanArgs, Cx { given, s, io }: Cx<'_, '_>) -> Result<(), Exit> {
     Ok(())
 }
 
-/// The app's plan against what the session's backend holds, with the
-/// certificates due at `renewal`'s time renewed, and where the external
-/// router's certificate is.
-fn plan_on_backend(
-    s: &mut Session,
-    rack: &Rack,
-    app: &Name,
-    manifest: &Manifest,
-    ca_fingerprint: &str,
-    renewal: Renewal,
-    io: &mut Io<'_>,
-) -> Result<(Plan, ExternalCertificate), Exit> {
-    let backend = s.backend(io)?.backend.clone();
-    s.rt.block_on(async {
-        let p = ops::plan_app_at(
-            backend.as_ref(),
-            rack,
-            app,
-            manifest,
+/// What an app is planned from: the rack, the app, its manifest and what the
+/// backend holds of them.
+struct Planned<'a> {
+    rack: &'a Rack,
+    app: &'a Name,
+    manifest: &'a Manifest,
+    seen: &'a AppObservation,
+}
+
+impl Planned<'_> {
+    /// The app's plan, with the certificates due at `renewal`'s time renewed,
+    /// and where the external router's certificate is, from what was read.
+    fn plan(
+        &self,
+        s: &mut Session,
+        ca_fingerprint: &str,
+        renewal: Renewal,
+        io: &mut Io<'_>,
+    ) -> Result<(Plan, ExternalCertificate), Exit> {
+        let backend = s.backend(io)?.backend.clone();
+        let inputs = (
+            self.rack,
+            self.app,
+            self.manifest,
             ca_fingerprint,
             Some(renewal),
-        )
-        .await?;
-        let external = public_cert::external_certificate(backend.as_ref(), rack).await?;
-        Ok::<_, ops::OpsError>((p, external))
-    })
-    .map_err(|e| report_error(io, &e))
+        );
+        s.rt.block_on(ops::plan_app_observed(backend.as_ref(), inputs, self.seen))
+            .map_err(|e| report_error(io, &e))
+    }
 }
 
 /// Whether a deploy has work even with an empty plan: requesting the external
@@ -117,20 +185,17 @@ fn waiting(endpoints: &[Endpoint], external: &ExternalCertificate) -> Vec<Endpoi
 
 /// `convox deploy`: the plan, applied with progress, then endpoints and links.
 pub fn deploy(a: &DeployArgs, Cx { given, s, io }: Cx<'_, '_>) -> Result<(), Exit> {
-    let (mut rack, stored, app, c) = target(&a.file, &a.env, &a.net, given, s, io)?;
     let now = now(&given.env);
-    let ca = s.authority(&mut rack, stored, now, io)?;
+    let Shown {
+        rack,
+        app,
+        checked: c,
+        ca,
+        plan: p,
+        external,
+    } = shown((&a.file, &a.env, &a.net), now, given, s, io)?;
     let backend = s.backend(io)?.backend.clone();
     let ctx = context(&rack.name, now);
-    let (p, external) = plan_on_backend(
-        s,
-        &rack,
-        &app,
-        &c.manifest,
-        ca.fingerprint(),
-        ctx.renewal(),
-        io,
-    )?;
     if p.is_empty() && !needs_request(&external) && !a.json {
         // Nothing to do: no apply at all, so not one mutating call.
         let _ = writeln!(io.out, "No changes. {app} is up to date.");
