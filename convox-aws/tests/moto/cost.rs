@@ -24,12 +24,17 @@ use crate::support::{MotoEnv, issued, name, now};
 
 /// Five services: three internal, two external.
 fn manifest() -> Manifest {
+    manifest_on(3000)
+}
+
+/// [`manifest`], the first service on `port`.
+fn manifest_on(port: u16) -> Manifest {
     Manifest::from_services(
         (0..5)
             .map(|i| {
                 let mut s = Service::with_defaults(name(&format!("s{i}")));
                 s.port = Some(Port {
-                    port: 3000,
+                    port: if i == 0 { port } else { 3000 },
                     scheme: Scheme::Http,
                 });
                 s.exposure = if i < 3 {
@@ -121,4 +126,60 @@ async fn a_no_op_redeploy_costs_the_same_whatever_else_the_account_holds() {
     for op in ["ListTagsForCertificate", "ListHostedZones"] {
         assert_eq!(crowded.get(op), 0, "{op}: {crowded:?}");
     }
+}
+
+/// The figures the issue asks for at a larger scale: a rack of 100 apps (500
+/// services, so several load balancers in each router's pool) beside 1,000
+/// foreign target groups and 100 foreign certificates; a no-op redeploy, and
+/// a one-service change (a new port: a new target group, the rule moved to
+/// it, the old group deleted). Printed for the README; what grows is the
+/// rack's pools, not the app or the account.
+#[tokio::test]
+#[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
+async fn a_deploy_on_a_rack_of_100_apps_costs_what_its_pools_hold() {
+    let env = MotoEnv::new("deploy_cost_100").await;
+    let b = &env.backend;
+    let rack = env.rack_config(RackParams::new(true, false).unwrap());
+    let sleep: SleepFn = Arc::new(|d: Duration| Box::pin(tokio::time::sleep(d)));
+    let ca = CertificateAuthority::generate(&env.rack, now()).unwrap();
+    let c = ApplyContext::new(env.rack.clone(), now(), sleep).with_issuer(Arc::new(ca));
+    for i in 0..100 {
+        ops::deploy(b, &rack, &name(&format!("app{i}")), &manifest(), &c)
+            .await
+            .unwrap_or_else(|e| panic!("deploy app{i}: {e}"));
+    }
+    let hundred = redeploy(b, &rack, "app0", &c).await;
+    foreign(b, &env, 1000, 100).await;
+    let crowded = redeploy(b, &rack, "app0", &c).await;
+    assert_eq!(crowded, hundred, "the foreign resources cost requests");
+    let load_balancers = b
+        .observe(&env.rack, &convox_model::resource::Scope::Rack)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|o| o.resource.key.subject().shard().is_some())
+        .filter(|o| {
+            matches!(
+                o.resource.spec,
+                convox_model::resource::ResourceSpec::LoadBalancer(_)
+            )
+        })
+        .count();
+    b.reset_calls();
+    let changed = ops::deploy(b, &rack, &name("app0"), &manifest_on(3001), &c)
+        .await
+        .unwrap();
+    let change = b.calls();
+    assert!(!changed.plan.is_empty());
+    eprintln!(
+        "rack of 100 apps ({load_balancers} load balancers): a no-op redeploy of a 5-service app \
+         costs {} requests ({} beside 1,000 foreign target groups and 100 foreign certificates); \
+         a one-service change {} ({} mutating)\n  no-op: {:?}\n  change: {:?}",
+        hundred.total(),
+        crowded.total(),
+        change.total(),
+        change.mutating(),
+        hundred.by_operation,
+        change.by_operation,
+    );
 }
