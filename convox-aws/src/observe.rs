@@ -469,6 +469,7 @@ pub(crate) async fn observe(
         let spec = CertificateSpec {
             domain: c.domain.clone().unwrap_or_default(),
             issuer: c.tags.get(TAG_ISSUER).cloned().unwrap_or_default(),
+            names: Vec::new(),
         };
         let mut o = observed(key, &c.tags, Spec::Certificate(spec), c.arn.clone());
         // Its validity, as ACM reports it (issue 12).

@@ -372,6 +372,7 @@ impl<'a> Fx<'a> {
         let spec = CertificateSpec {
             domain: domain.to_string(),
             issuer: "conformance-ca".into(),
+            names: Vec::new(),
         };
         let pem = (self.ctx.certificates)(domain);
         let arn = self
@@ -1906,6 +1907,7 @@ async fn make_foreign(
     let cert = CertificateSpec {
         domain: format!("*.{}", fx.zone_name()),
         issuer: "someone-else".into(),
+        names: Vec::new(),
     };
     let pem = (fx.ctx.certificates)(&cert.domain);
     let cert_arn =
@@ -2212,6 +2214,7 @@ async fn certificate_reimport(fx: &Fx<'_>) -> R<Outcome> {
     let spec = CertificateSpec {
         domain: domain.clone(),
         issuer: "conformance-ca".into(),
+        names: Vec::new(),
     };
     let first = (fx.ctx.certificates)(&domain);
     let arn =
@@ -2226,6 +2229,7 @@ async fn certificate_reimport(fx: &Fx<'_>) -> R<Outcome> {
     // the issuer follows the body.
     let rotated = CertificateSpec {
         issuer: "conformance-ca-2".into(),
+        names: Vec::new(),
         ..spec.clone()
     };
     for (attempt, with) in [

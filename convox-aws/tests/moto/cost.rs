@@ -74,6 +74,7 @@ async fn foreign(b: &AwsBackend, env: &MotoEnv, groups: usize, certificates: usi
         let spec = CertificateSpec {
             domain: domain.clone(),
             issuer: "theirs".into(),
+            names: Vec::new(),
         };
         b.import_certificate(&spec, &issued(&domain), &theirs)
             .await

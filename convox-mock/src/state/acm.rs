@@ -64,6 +64,9 @@ impl State {
         let cert = super::find_mut(&mut self.certificates, op, "certificate", arn)?;
         // The issuer of the new body; the domain stays the certificate's.
         cert.spec.issuer = spec.issuer.clone();
+        // Its further names are the new body's (ACM lets a re-import add or
+        // remove names: a shared certificate, issue 9).
+        cert.spec.names = spec.names.clone();
         cert.certificate_pem = pem.certificate.clone();
         cert.not_after = convox_model::renew::not_after(&pem.certificate);
         Ok(())

@@ -144,6 +144,7 @@ pub async fn router(b: &dyn Backend, lb_name: &str) -> Router443 {
     let cert_spec = CertificateSpec {
         domain: "*.prod.convox".into(),
         issuer: "ca".into(),
+        names: Vec::new(),
     };
     let cert = b
         .import_certificate(

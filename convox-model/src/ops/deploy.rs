@@ -186,7 +186,8 @@ impl Attempt<'_> {
             &external,
             &quotas,
             self.inputs.renewal,
-            &placed.shards,
+            &placed,
+            app,
         )?;
         let observed = if missing.is_empty() {
             observed
@@ -238,9 +239,23 @@ impl Attempt<'_> {
         }
 
         let ready = public_cert::external_ready(&external, &observed);
+        let mut observed = observed;
+        let mut placed = self.inputs.placed(ready, &observed, &quotas)?;
+        // Router pools (issue 9): named on the shared certificates of the load
+        // balancers it is placed on now, before its plan.
+        for _ in 0..crate::pool::certs::MAX_COVERAGE_ROUNDS {
+            let (now, changed) =
+                super::shared::named_on(backend, rack, self.ctx, app, &placed.joins, observed)
+                    .await?;
+            observed = now;
+            if !changed {
+                break;
+            }
+            placed = self.inputs.placed(ready, &observed, &quotas)?;
+        }
         let p = match plan(
             &Scope::App(app.clone()),
-            &self.inputs.placed(ready, &observed, &quotas)?.desired,
+            &placed.desired,
             &observed,
             &quotas,
         ) {
@@ -268,7 +283,13 @@ impl Attempt<'_> {
                 ids: observed_ids(&observed),
                 ..Report::default()
             };
-            let shrunk = shrink(backend, rack, self.ctx, Some(&observed)).await?;
+            // Router pools (issue 9): an attempt before may have stopped
+            // before its shared certificates were settled.
+            let settled = (!placed.joins.is_empty() || super::shared::named(&observed, app))
+                && super::shared::settle(backend, rack, self.ctx, app, &placed.joins, &observed)
+                    .await?;
+            let seen = (!settled).then_some(observed.as_slice());
+            let shrunk = shrink(backend, rack, self.ctx, seen).await?;
             absorb(&mut p, &mut report, shrunk);
             report
         } else {
@@ -279,9 +300,14 @@ impl Attempt<'_> {
             } else {
                 apply(backend, &p, self.ctx).await?
             };
+            // Router pools (issue 9): every internal hostname covered on its
+            // listener, whatever another deploy re-imported meanwhile.
+            let covered = (!placed.joins.is_empty() || super::shared::named(&observed, app))
+                && super::shared::cover(backend, rack, self.ctx, app, &placed.joins).await?;
             // What the app left, or what an attempt before left empty (it
             // made a load balancer and stopped; this one placed elsewhere).
-            if p.counts().delete > 0 || !pool::drains(&observed, self.ctx.now).is_empty() {
+            if p.counts().delete > 0 || covered || !pool::drains(&observed, self.ctx.now).is_empty()
+            {
                 let shrunk = shrink(backend, rack, self.ctx, None).await?;
                 absorb(&mut p, &mut report, shrunk);
             }

@@ -51,6 +51,8 @@ fn small() -> Quotas {
 #[derive(Default)]
 struct World {
     apps: BTreeMap<String, DesiredState>,
+    /// Names per shared certificate (0: AWS's default).
+    per_certificate: usize,
 }
 
 impl World {
@@ -69,17 +71,32 @@ impl World {
                 _ => None,
             })
             .collect();
-        desired_rack_pool(
+        let per = match self.per_certificate {
+            0 => Quotas::AWS.names_per_certificate,
+            n => n,
+        };
+        let desired = desired_rack_pool(
             &rack(),
             "ca",
             rack().external_certificate.as_deref(),
             &shards,
-        )
-        .iter()
-        .cloned()
-        .map(as_observed)
-        .chain(apps)
-        .collect()
+        );
+        // The shared certificates: every app routed on a shard covered.
+        let desired = certs::with_shared_certificates(
+            desired,
+            &rack(),
+            Some("ca"),
+            &apps,
+            &BTreeMap::new(),
+            None,
+            per,
+        );
+        desired
+            .iter()
+            .cloned()
+            .map(as_observed)
+            .chain(apps)
+            .collect()
     }
 
     fn deploy(&mut self, app: &str, m: &Manifest, quotas: &Quotas) -> Placed {
@@ -183,25 +200,30 @@ fn records_alias_and_rules_sit_on_the_shard_that_routes_them() {
                     ResourceKey::shard_load_balancer(shard)
                 );
             }
-            ResourceSpec::ListenerCertificate(lc) => {
-                assert_eq!(lc.listener, ResourceKey::shard_listener(shard, 443));
-                assert_eq!(
-                    res.key,
-                    ResourceKey::app_listener_certificate_on(&n("b"), shard)
-                );
-                assert_eq!(res.key.as_str(), "app/b/cert/attachment/2");
+            // Issue 9: no certificate of its own; it joins shard 2's shared one.
+            ResourceSpec::ListenerCertificate(_) | ResourceSpec::Certificate(_) => {
+                panic!("{} placed with a certificate of its own", res.key)
             }
             _ => {}
         }
     }
+    assert_eq!(b.joins, [shard].into());
+    let observed = w.observed();
+    let shared = ResourceKey::shard_certificate(shard, 1);
+    assert!(observed.iter().any(|o| matches!(
+        &o.resource.spec,
+        ResourceSpec::ListenerCertificate(lc)
+            if lc.certificate == shared && lc.listener == ResourceKey::shard_listener(shard, 443)
+    )));
+    assert!(certs::uncovered(&observed).is_empty());
 }
 
 #[test]
 fn certificate_slots_count_as_room_on_the_internal_router() {
     let mut w = World::default();
     let q = small();
-    // One service each: target groups have room, certificates (2, and
-    // one kept free) do not.
+    // Issue 9: one service each, all on one shard: the apps share one
+    // certificate, so only target groups bind.
     let placed: Vec<u16> = ["a", "b", "c", "d", "e"]
         .into_iter()
         .map(|app| {
@@ -210,7 +232,43 @@ fn certificate_slots_count_as_room_on_the_internal_router() {
                 .unwrap()
         })
         .collect();
+    assert_eq!(placed, [1, 1, 1, 1, 1]);
+    // One name per certificate: each app takes a slot (2, one kept free).
+    let mut w = World {
+        per_certificate: 1,
+        ..World::default()
+    };
+    let one = Quotas {
+        names_per_certificate: 1,
+        ..small()
+    };
+    let placed: Vec<u16> = ["a", "b", "c", "d", "e"]
+        .into_iter()
+        .map(|app| {
+            *on(&w.deploy(app, &manifest(1, Exposure::Internal), &one))
+                .first()
+                .unwrap()
+        })
+        .collect();
     assert_eq!(placed, [1, 1, 2, 2, 3]);
+    // Two names per certificate: four apps on the two slots of shard 1.
+    let mut w = World {
+        per_certificate: 2,
+        ..World::default()
+    };
+    let two = Quotas {
+        names_per_certificate: 2,
+        ..small()
+    };
+    let placed: Vec<u16> = ["a", "b", "c", "d", "e"]
+        .into_iter()
+        .map(|app| {
+            *on(&w.deploy(app, &manifest(1, Exposure::Internal), &two))
+                .first()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(placed, [1, 1, 1, 1, 2]);
     // External services attach no certificate.
     let mut w = World::default();
     let placed: Vec<u16> = ["a", "b", "c", "d", "e"]
@@ -307,11 +365,30 @@ fn foreign_rules_take_room_too() {
 }
 
 /// `observed` without the rules of `app`.
-/// `observed` without anything of `app`'s.
+/// `observed` without anything of `app`'s: its resources, and the shared
+/// certificates that covered only it (the last app leaving deletes them).
 fn without_app(observed: &[Observed], app: &str) -> Vec<Observed> {
+    let only_it: BTreeSet<ResourceKey> = observed
+        .iter()
+        .filter(|o| match &o.resource.spec {
+            ResourceSpec::Certificate(c) => {
+                certs::is_shared(&o.resource.key)
+                    && c.names
+                        .iter()
+                        .all(|w| certs::app_of_wildcard(w).is_some_and(|a| a.as_str() == app))
+            }
+            _ => false,
+        })
+        .map(|o| o.resource.key.clone())
+        .collect();
     observed
         .iter()
         .filter(|o| o.resource.key.app() != Some(app))
+        .filter(|o| match &o.resource.spec {
+            ResourceSpec::Certificate(_) => !only_it.contains(&o.resource.key),
+            ResourceSpec::ListenerCertificate(lc) => !only_it.contains(&lc.certificate),
+            _ => true,
+        })
         .cloned()
         .collect()
 }
