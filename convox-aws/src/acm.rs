@@ -25,6 +25,40 @@ pub(crate) struct Cert {
     pub(crate) tags: Tags,
     /// The end of its validity, Unix seconds (issue 12).
     pub(crate) not_after: Option<i64>,
+    // Router pools: shared certificates (issue 9).
+    /// Its subject alternative names, as ACM lists them; `None` when the
+    /// listing did not give them all.
+    pub(crate) sans: Option<Vec<String>>,
+}
+
+impl Cert {
+    /// The further names of a shared certificate of an internal load
+    /// balancer (its subject alternative names but its domain, sorted), the
+    /// apps it covers; none for any other certificate (they cover their
+    /// domain only).
+    pub(crate) fn names(&self) -> Vec<String> {
+        if !is_shared(&self.tags) {
+            return Vec::new();
+        }
+        let domain = self.domain.as_deref().unwrap_or_default();
+        let mut names: Vec<String> = self
+            .sans
+            .iter()
+            .flatten()
+            .filter(|n| n.as_str() != domain)
+            .cloned()
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+/// Whether `tags` are a shared certificate's (issue 9).
+fn is_shared(tags: &Tags) -> bool {
+    tags.get(convox_model::resource::TAG_ROLE)
+        .map(String::as_str)
+        == Some(convox_model::pool::certs::ROLE_SHARED_CERTIFICATE)
 }
 
 pub(crate) async fn import_certificate(
@@ -116,7 +150,7 @@ pub(crate) async fn delete_certificate(acm: &Client, arn: &str) -> BackendResult
 
 /// What ListCertificates says of a certificate: its ARN, domain and the end of
 /// its validity.
-type Summary = (String, Option<String>, Option<i64>);
+type Summary = (String, Option<String>, Option<i64>, Option<Vec<String>>);
 
 /// Every certificate in the region, as ListCertificates lists them (1,000 a
 /// call).
@@ -146,7 +180,11 @@ async fn summaries(acm: &Client) -> BackendResult<Vec<Summary>> {
         .filter_map(|s| {
             let arn = s.certificate_arn()?.to_string();
             let not_after = s.not_after().map(|t| t.secs());
-            Some((arn, s.domain_name().map(str::to_string), not_after))
+            // Every name, unless ACM says there are more than it listed.
+            let sans = (!s.subject_alternative_name_summaries().is_empty()
+                && s.has_additional_subject_alternative_names() != Some(true))
+            .then(|| s.subject_alternative_name_summaries().to_vec());
+            Some((arn, s.domain_name().map(str::to_string), not_after, sans))
         })
         .collect())
 }
@@ -195,7 +233,7 @@ pub(crate) async fn rack_certificates(
     };
     let mut out = Vec::new();
     let mut listed = std::collections::BTreeSet::new();
-    for (arn, domain, not_after) in summaries(acm).await? {
+    for (arn, domain, not_after, sans) in summaries(acm).await? {
         listed.insert(arn.clone());
         let tags = match tagged.get(&arn) {
             Some(tags) => tags.clone(),
@@ -211,6 +249,7 @@ pub(crate) async fn rack_certificates(
                 domain,
                 tags,
                 not_after,
+                sans,
             });
         }
     }
@@ -223,6 +262,7 @@ pub(crate) async fn rack_certificates(
                 domain: None,
                 tags: tags.clone(),
                 not_after: None,
+                sans: None,
             });
         }
     }
@@ -233,10 +273,9 @@ pub(crate) async fn rack_certificates(
 /// certificate deleted meanwhile.
 async fn complete(acm: &Client, mut out: Vec<Cert>) -> BackendResult<Vec<Cert>> {
     let mut gone = Vec::new();
-    for c in out
-        .iter_mut()
-        .filter(|c| c.domain.is_none() || c.not_after.is_none())
-    {
+    for c in out.iter_mut().filter(|c| {
+        c.domain.is_none() || c.not_after.is_none() || (c.sans.is_none() && is_shared(&c.tags))
+    }) {
         // The summary normally has the domain and validity; ask only when not.
         let request = acm.describe_certificate().certificate_arn(&c.arn);
         let d = match send("DescribeCertificate", request.send()).await {
@@ -253,6 +292,9 @@ async fn complete(acm: &Client, mut out: Vec<Cert>) -> BackendResult<Vec<Cert>> 
         }
         if c.not_after.is_none() {
             c.not_after = detail.and_then(|c| c.not_after()).map(|t| t.secs());
+        }
+        if c.sans.is_none() {
+            c.sans = detail.map(|c| c.subject_alternative_names().to_vec());
         }
     }
     out.retain(|c| !gone.contains(&c.arn));

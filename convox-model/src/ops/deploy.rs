@@ -114,6 +114,18 @@ pub(super) async fn deploy_inner(
                 tracing::info!(%app, replans, error = %e, "another process changed the rack; observing and planning again");
                 pause_before_replanning(ctx, app, replans).await;
             }
+            // Router pools (issue 9): deploys at the same moment each made a
+            // load balancer's first shared certificate, and one is not attached
+            // yet; once every copy is, one is kept and the others deleted. A
+            // copy someone made by hand stays unattached: refused as ever once
+            // the replans are spent.
+            Err(OpsError::Plan(crate::plan::PlanError::DuplicateClaim { key, .. }))
+                if pool::certs::is_shared(&key) && replans < REPLANS =>
+            {
+                replans += 1;
+                tracing::info!(%app, replans, %key, "another deploy is making this load balancer's shared certificate; observing and planning again");
+                pause_before_replanning(ctx, app, replans).await;
+            }
             Err(e) => return Err(e),
             Ok(done) => {
                 let endpoints = exposure::endpoints(rack, app, manifest);
@@ -261,8 +273,22 @@ impl Attempt<'_> {
         ) {
             // Another deploy removed a load balancer of the pool it found
             // empty after this one made it: observe, place and make it again.
+            // Router pools (issue 9): or it re-imported a shared certificate
+            // without this app's name (or made a second copy) after this one
+            // put it there: the app's own internal names are this deploy's
+            // to cover, so observe, name and place again.
             Err(PlanError::MissingDependency { reference, .. })
                 if reference.app().is_none() && reference.subject().shard().is_some() =>
+            {
+                let now = fingerprint(&observed);
+                return Err(ApplyError::Stale {
+                    planned: now.clone(),
+                    observed: now,
+                }
+                .into());
+            }
+            Err(PlanError::NotCovered { host, .. })
+                if host.ends_with(&format!(".{app}.{}", rack.zone_name())) =>
             {
                 let now = fingerprint(&observed);
                 return Err(ApplyError::Stale {

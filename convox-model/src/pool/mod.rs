@@ -87,8 +87,15 @@ pub struct Load {
 }
 
 impl Load {
+    /// Nothing routed: no rule, and no certificate attached but the shard's
+    /// shared ones (those go with it: a name left on one by a delete without
+    /// an issuer must not keep it).
     fn is_empty(&self) -> bool {
-        self.rules == 0 && self.certificates.is_empty()
+        self.rules == 0
+            && self
+                .certificates
+                .iter()
+                .all(|c| matches!(c.subject(), KeySubject::ShardCertificate(..)))
     }
 
     /// One more service placed on `shard`: its rule, its target group, and on
@@ -309,7 +316,8 @@ fn listener_shard(listener: &ResourceKey) -> Option<Shard> {
 
 /// The load balancers the rack keeps: each router's first, and every later one
 /// that routes something (a rule of any app's or of no app of ours, or an
-/// attached certificate). A later one left empty is removed.
+/// attached certificate other than its shared ones). A later one left empty
+/// is removed, its shared certificates with it.
 pub fn shards_in_use(observed: &[Observed]) -> BTreeSet<Shard> {
     Pool::observed(observed)
         .shards

@@ -435,10 +435,11 @@ fn a_later_load_balancer_routing_nothing_is_empty_and_not_in_use() {
     let observed = w.observed();
     assert!(empty_shards(&observed).is_empty());
     assert!(shards_in_use(&observed).contains(&two));
-    // b's rule gone, its certificate still attached there: in use.
+    // b's rule gone: its shared certificate alone does not keep the load
+    // balancer in use (issue 9; an app's own certificate did).
     let no_rule = without_rules(&observed, "b");
-    assert!(shards_in_use(&no_rule).contains(&two));
-    assert!(empty_shards(&no_rule).is_empty());
+    assert!(!shards_in_use(&no_rule).contains(&two));
+    assert_eq!(empty_shards(&no_rule), [two].into());
     // Nothing of b's left: empty, not in use; the first always is.
     let nothing = without_app(&observed, "b");
     assert_eq!(empty_shards(&nothing), [two].into());
