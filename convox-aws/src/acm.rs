@@ -25,29 +25,55 @@ pub(crate) struct Cert {
     pub(crate) tags: Tags,
     /// The end of its validity, Unix seconds (issue 12).
     pub(crate) not_after: Option<i64>,
-    /// Its status and names as ListCertificates gives them (empty when it
-    /// did not list it): what a public certificate's state is read from.
-    pub(crate) listed: Listed,
+    // Router pools: shared certificates (issue 9).
+    /// Its subject alternative names, as ACM lists them; `None` when the
+    /// listing did not give them all.
+    pub(crate) sans: Option<Vec<String>>,
+    /// Its status as ListCertificates gives it (`ISSUED`,
+    /// `PENDING_VALIDATION`, …): what a public certificate's state is read
+    /// from.
+    pub(crate) status: Option<String>,
 }
 
-/// What ListCertificates says of a certificate besides its domain and validity.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Listed {
-    /// `ISSUED`, `PENDING_VALIDATION`, …
-    pub(crate) status: Option<String>,
-    /// Its subject alternative names (the domain among them).
-    pub(crate) sans: Vec<String>,
+impl Cert {
+    /// The further names of a shared certificate of an internal load
+    /// balancer (its subject alternative names but its domain, sorted), the
+    /// apps it covers; none for any other certificate (they cover their
+    /// domain only).
+    pub(crate) fn names(&self) -> Vec<String> {
+        if !is_shared(&self.tags) {
+            return Vec::new();
+        }
+        let domain = self.domain.as_deref().unwrap_or_default();
+        let mut names: Vec<String> = self
+            .sans
+            .iter()
+            .flatten()
+            .filter(|n| n.as_str() != domain)
+            .cloned()
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+/// Whether `tags` are a shared certificate's (issue 9).
+fn is_shared(tags: &Tags) -> bool {
+    tags.get(convox_model::resource::TAG_ROLE)
+        .map(String::as_str)
+        == Some(convox_model::pool::certs::ROLE_SHARED_CERTIFICATE)
 }
 
 impl Cert {
     /// The certificate as a public one, when its listing says enough: issued
     /// (a pending one's validation records are only in its description).
     pub(crate) fn issued_public(&self) -> Option<PublicCertificate> {
-        let status = CertificateStatus::from_acm(self.listed.status.as_deref()?);
+        let status = CertificateStatus::from_acm(self.status.as_deref()?);
         (status == CertificateStatus::Issued).then(|| PublicCertificate {
             arn: self.arn.clone(),
             domain: self.domain.clone().unwrap_or_default(),
-            sans: self.listed.sans.clone(),
+            sans: self.sans.clone().unwrap_or_default(),
             status,
             validation: Vec::new(),
         })
@@ -142,8 +168,14 @@ pub(crate) async fn delete_certificate(acm: &Client, arn: &str) -> BackendResult
 }
 
 /// What ListCertificates says of a certificate: its ARN, domain, the end of
-/// its validity, and its status and names.
-type Summary = (String, Option<String>, Option<i64>, Listed);
+/// its validity, its names (when it gave them all) and its status.
+type Summary = (
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<Vec<String>>,
+    Option<String>,
+);
 
 /// Every certificate in the region, as ListCertificates lists them (1,000 a
 /// call).
@@ -173,11 +205,18 @@ async fn summaries(acm: &Client) -> BackendResult<Vec<Summary>> {
         .filter_map(|s| {
             let arn = s.certificate_arn()?.to_string();
             let not_after = s.not_after().map(|t| t.secs());
-            let listed = Listed {
-                status: s.status().map(|s| s.as_str().to_string()),
-                sans: s.subject_alternative_name_summaries().to_vec(),
-            };
-            Some((arn, s.domain_name().map(str::to_string), not_after, listed))
+            // Every name, unless ACM says there are more than it listed.
+            let sans = (!s.subject_alternative_name_summaries().is_empty()
+                && s.has_additional_subject_alternative_names() != Some(true))
+            .then(|| s.subject_alternative_name_summaries().to_vec());
+            let status = s.status().map(|s| s.as_str().to_string());
+            Some((
+                arn,
+                s.domain_name().map(str::to_string),
+                not_after,
+                sans,
+                status,
+            ))
         })
         .collect())
 }
@@ -226,7 +265,7 @@ pub(crate) async fn rack_certificates(
     };
     let mut out = Vec::new();
     let mut listed = std::collections::BTreeSet::new();
-    for (arn, domain, not_after, summary) in summaries(acm).await? {
+    for (arn, domain, not_after, sans, status) in summaries(acm).await? {
         listed.insert(arn.clone());
         let tags = match tagged.get(&arn) {
             Some(tags) => tags.clone(),
@@ -242,7 +281,8 @@ pub(crate) async fn rack_certificates(
                 domain,
                 tags,
                 not_after,
-                listed: summary,
+                sans,
+                status,
             });
         }
     }
@@ -255,7 +295,8 @@ pub(crate) async fn rack_certificates(
                 domain: None,
                 tags: tags.clone(),
                 not_after: None,
-                listed: Listed::default(),
+                sans: None,
+                status: None,
             });
         }
     }
@@ -266,10 +307,9 @@ pub(crate) async fn rack_certificates(
 /// certificate deleted meanwhile.
 async fn complete(acm: &Client, mut out: Vec<Cert>) -> BackendResult<Vec<Cert>> {
     let mut gone = Vec::new();
-    for c in out
-        .iter_mut()
-        .filter(|c| c.domain.is_none() || c.not_after.is_none())
-    {
+    for c in out.iter_mut().filter(|c| {
+        c.domain.is_none() || c.not_after.is_none() || (c.sans.is_none() && is_shared(&c.tags))
+    }) {
         // The summary normally has the domain and validity; ask only when not.
         let request = acm.describe_certificate().certificate_arn(&c.arn);
         let d = match send("DescribeCertificate", request.send()).await {
@@ -286,6 +326,9 @@ async fn complete(acm: &Client, mut out: Vec<Cert>) -> BackendResult<Vec<Cert>> 
         }
         if c.not_after.is_none() {
             c.not_after = detail.and_then(|c| c.not_after()).map(|t| t.secs());
+        }
+        if c.sans.is_none() {
+            c.sans = detail.map(|c| c.subject_alternative_names().to_vec());
         }
     }
     out.retain(|c| !gone.contains(&c.arn));

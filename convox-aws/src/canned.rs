@@ -363,6 +363,7 @@ async fn throttling_is_retryable_in_every_service() {
             &CertificateSpec {
                 domain: "*.backend.test.convox".into(),
                 issuer: "ca".into(),
+                names: Vec::new(),
             },
             &convox_model::backend::CertificatePem {
                 certificate: "c".into(),

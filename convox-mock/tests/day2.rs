@@ -329,7 +329,8 @@ async fn another_apps_detached_certificate_never_fails_a_deploy_and_its_own_depl
 
     let o = observed(&mock).await;
     let listener = find(&o, "router/internal/listener/443").id.clone();
-    let cert = find(&o, "app/backend/cert").id.clone();
+    // Issue 9: the internal load balancer's shared certificate covers it.
+    let cert = find(&o, "router/internal/cert/1").id.clone();
     mock.remove_listener_certificate(&listener, &cert)
         .await
         .expect("detach");
@@ -342,7 +343,7 @@ async fn another_apps_detached_certificate_never_fails_a_deploy_and_its_own_depl
     let o = observed(&mock).await;
     assert!(o.iter().any(
         |x| x.resource.spec.kind() == ResourceKind::ListenerCertificate
-            && x.resource.key.app() == Some("backend")
+            && x.resource.key.as_str() == "router/internal/cert/1/attachment"
     ));
 }
 

@@ -174,6 +174,7 @@ async fn acm_imports_are_paced_at_one_per_second() {
     let spec = convox_model::resource::CertificateSpec {
         domain: "*.a.prod.convox".into(),
         issuer: "ca".into(),
+        names: Vec::new(),
     };
     let pem = convox_model::conformance::fake_certificate(&spec.domain);
     b.import_certificate(&spec, &pem, &Tags::new())

@@ -214,7 +214,12 @@ async fn a_copied_certificate_makes_the_plan_refuse_with_both_ids() {
     let (mock, _clock, ctx) = fresh();
     let rack = rack_with(&mock, "backend", &ctx).await;
     let before = observe_all(&mock, &rack.name).await.expect("observe");
-    let key = ResourceKey::app_certificate(&name("backend"));
+    // Issue 9: the internal load balancer's shared certificate (the app has
+    // none of its own); a copy not attached to our listener is someone's.
+    let key = ResourceKey::shard_certificate(
+        convox_model::exposure::Shard::first(convox_model::exposure::Router::Internal),
+        1,
+    );
     let ours = find(&before, &key).clone();
     let Spec::Certificate(spec) = &ours.resource.spec else {
         panic!("a certificate");

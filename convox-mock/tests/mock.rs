@@ -169,6 +169,7 @@ async fn condition_values_and_certificates_per_load_balancer() {
         let spec = CertificateSpec {
             domain: d.into(),
             issuer: "ca".into(),
+            names: Vec::new(),
         };
         let mock = &mock;
         async move {

@@ -111,9 +111,10 @@ async fn internal_services_story() {
         &o.resource.spec,
         Spec::Record(r) if r.name == "api.backend.production.convox"
     )));
+    // Issue 9: covered by the internal load balancer's shared certificate.
     assert!(observed.iter().any(|o| matches!(
         &o.resource.spec,
-        Spec::Certificate(c) if c.domain == "*.backend.production.convox"
+        Spec::Certificate(c) if c.names.iter().any(|n| n == "*.backend.production.convox")
     )));
 
     // Another app, to show that deleting backend leaves it alone.
@@ -169,9 +170,11 @@ async fn internal_services_story() {
     assert_eq!(mock.calls().mutations, 0);
 
     // Delete backend: the rack and shop are untouched.
+    // Issue 9: but for the shared certificate backend leaves (checked below).
     let keys = |o: &[Observed], app: Option<&str>| -> Vec<(ResourceKey, String)> {
         o.iter()
             .filter(|o| o.resource.key.app() == app)
+            .filter(|o| !convox_model::pool::certs::is_shared(&o.resource.key))
             .map(|o| (o.resource.key.clone(), o.id.clone()))
             .collect()
     };
@@ -183,6 +186,11 @@ async fn internal_services_story() {
     assert!(keys(&after, Some("backend")).is_empty());
     assert_eq!(keys(&after, None), keys(&before, None));
     assert_eq!(keys(&after, Some("shop")), keys(&before, Some("shop")));
+    // No shared certificate names backend any more.
+    assert!(!after.iter().any(|o| matches!(
+        &o.resource.spec,
+        Spec::Certificate(c) if c.names.iter().any(|n| n.contains(".backend."))
+    )));
     // The internal router's: the external router's certificate is public.
     assert_eq!(
         mock.inventory().certificates,

@@ -156,6 +156,7 @@ async fn apply(mock: &MockBackend, ids: &mut Ids, op: &Op) -> BackendResult<()> 
             let spec = CertificateSpec {
                 domain: format!("*.a{n}.prod.convox"),
                 issuer: "ca".into(),
+                names: Vec::new(),
             };
             ids.certs.push(
                 mock.import_certificate(&spec, &fake_certificate(&spec.domain), &owned(n))

@@ -324,6 +324,7 @@ async fn an_existing_racks_private_external_certificate_is_replaced_once_the_pub
             spec: Spec::Certificate(CertificateSpec {
                 domain: DOMAIN.into(),
                 issuer: fp.clone(),
+                names: Vec::new(),
             }),
         },
     );

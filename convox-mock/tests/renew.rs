@@ -153,7 +153,12 @@ fn coverage(state: &Value) -> BTreeMap<String, Option<i64>> {
             let best = arns
                 .iter()
                 .filter_map(|a| certs.get(*a))
-                .filter(|c| covers(c["spec"]["domain"].as_str().unwrap_or(""), host))
+                .filter(|c| {
+                    // Its domain and further names (a shared certificate, issue 9).
+                    std::iter::once(&c["spec"]["domain"])
+                        .chain(c["spec"]["names"].as_array().into_iter().flatten())
+                        .any(|d| covers(d.as_str().unwrap_or(""), host))
+                })
                 .map(|c| c["not_after"].as_i64().expect("real certificates"))
                 .max();
             out.insert(host.to_string(), best);
@@ -265,7 +270,9 @@ fn a_year_on_the_plan_shows_renewals_and_a_deploy_renews_every_due_certificate_i
             .await
             .expect("plan");
         let text = p.to_string();
-        for key in ["app/backend/cert", "router/internal/cert"] {
+        // Issue 9: the app's name is on the internal load balancer's shared
+        // certificate, renewed in place as the rack's.
+        for key in ["router/internal/cert/1", "router/internal/cert"] {
             let line = format!("~ renew certificate {key} (expires {})", date(expires));
             assert!(text.contains(&line), "no {line:?} in\n{text}");
         }
@@ -287,8 +294,8 @@ fn a_year_on_the_plan_shows_renewals_and_a_deploy_renews_every_due_certificate_i
         let report = ops::deploy_planned(&b, &r, &app, &manifest(), &ctx(now, false), &p)
             .await
             .expect("deploy");
-        assert_eq!(report.rack.map(|r| r.applied.len()), Some(1));
-        assert_eq!(report.report.applied.len(), 1);
+        assert_eq!(report.rack.map(|r| r.applied.len()), Some(2));
+        assert_eq!(report.report.applied.len(), 0);
         let calls = b.calls();
         assert_eq!(calls.of("ReimportCertificate"), 2, "{calls:?}");
         assert_eq!(calls.mutations, 2, "only re-imports: {calls:?}");
@@ -319,17 +326,15 @@ fn rack_params_set_renews_the_rack_certificates_that_are_due() {
             .filter(|a| a.is_renewal())
             .map(|a| a.key.as_str())
             .collect();
-        assert_eq!(renewed, ["router/internal/cert"]);
+        // Issue 9: the shared certificate of the internal load balancer is
+        // the rack's, renewed with it (an app's own used to wait for its
+        // deploy).
+        assert_eq!(renewed, ["router/internal/cert", "router/internal/cert/1"]);
         let certs = certificates(&b).await;
-        let app = &certs[&ResourceKey::app_certificate(&name("backend"))];
-        assert_eq!(
-            app.1,
-            Some(T0 + 397 * DAY),
-            "an app's certificate waits for its deploy"
-        );
-        let r = "router/internal/cert";
-        let t = certs[&ResourceKey::from_raw(r)].1.expect("validity");
-        assert_eq!(t, now + 397 * DAY, "{r}");
+        for r in ["router/internal/cert", "router/internal/cert/1"] {
+            let t = certs[&ResourceKey::from_raw(r)].1.expect("validity");
+            assert_eq!(t, now + 397 * DAY, "{r}");
+        }
     });
 }
 

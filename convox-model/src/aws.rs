@@ -59,6 +59,13 @@ pub struct Quotas {
     pub load_balancers_per_region: usize,
     /// Target groups per region. AWS: 3,000, adjustable.
     pub target_groups_per_region: usize,
+    // Router pools: shared certificates (issue 9).
+    /// Names (app wildcards) one shared certificate of an internal load
+    /// balancer covers. ACM sets no count for an imported certificate's
+    /// subject alternative names, only 32 KB for its body; 100 names keep it
+    /// far under that, and one certificate covers every app a load balancer
+    /// can route (at most 100 target groups, so at most 100 apps).
+    pub names_per_certificate: usize,
 }
 
 impl Quotas {
@@ -74,6 +81,7 @@ impl Quotas {
         records_per_change_batch: MAX_RECORDS_PER_CHANGE_BATCH,
         load_balancers_per_region: 50,
         target_groups_per_region: 3000,
+        names_per_certificate: 100,
     };
 }
 

@@ -376,6 +376,7 @@ impl<'a> Fx<'a> {
         let spec = CertificateSpec {
             domain: domain.to_string(),
             issuer: "conformance-ca".into(),
+            names: Vec::new(),
         };
         let pem = (self.ctx.certificates)(domain);
         let arn = self
@@ -816,6 +817,8 @@ macro_rules! conformance_cases {
             case_certificate_reimport_keeps_arn_and_listeners,
             // Public certificates for the external router (issue 12, item 6).
             case_public_certificates_requested_and_described,
+            // Router pools: shared certificates (issue 9).
+            case_shared_certificate_names_follow_reimport,
         }
     };
 }
@@ -936,6 +939,10 @@ cases! {
     /// or pending, then with its validation CNAME) and listed as the rack's; a
     /// certificate requested with other tags is not; neither is observed.
     case_public_certificates_requested_and_described => public_certificates("pub");
+    // Router pools: shared certificates (issue 9).
+    /// A shared certificate's names follow its body: re-imported over its ARN
+    /// with other apps' names, it is observed with them, still attached.
+    case_shared_certificate_names_follow_reimport => shared_certificate_names("shc");
 }
 
 // Day-2 safety (audit): what surrounds the rack's resources.
@@ -2005,6 +2012,7 @@ async fn make_foreign(
     let cert = CertificateSpec {
         domain: format!("*.{}", fx.zone_name()),
         issuer: "someone-else".into(),
+        names: Vec::new(),
     };
     let pem = (fx.ctx.certificates)(&cert.domain);
     let cert_arn =
@@ -2316,6 +2324,7 @@ async fn certificate_reimport(fx: &Fx<'_>) -> R<Outcome> {
     let spec = CertificateSpec {
         domain: domain.clone(),
         issuer: "conformance-ca".into(),
+        names: Vec::new(),
     };
     let first = (fx.ctx.certificates)(&domain);
     let arn =
@@ -2330,6 +2339,7 @@ async fn certificate_reimport(fx: &Fx<'_>) -> R<Outcome> {
     // the issuer follows the body.
     let rotated = CertificateSpec {
         issuer: "conformance-ca-2".into(),
+        names: Vec::new(),
         ..spec.clone()
     };
     for (attempt, with) in [
@@ -2487,5 +2497,71 @@ async fn public_certificates(fx: &Fx<'_>) -> R<Outcome> {
     ensure(left.is_empty(), || {
         format!("requested_certificates after delete: {left:?}")
     })?;
+    Ok(Outcome::Passed)
+}
+
+// --- Router pools: shared certificates (issue 9) ---
+
+/// A load balancer's shared certificate: imported with some apps' names,
+/// re-imported over its ARN with others; each observation reports the names
+/// of the body last imported (its subject alternative names but its domain),
+/// and the listener keeps it attached under the same ARN.
+async fn shared_certificate_names(fx: &Fx<'_>) -> R<Outcome> {
+    let (_lb, _lkey, larn) = fx.https_router(Router::Internal).await?;
+    let zone = fx.zone_name();
+    let key = ResourceKey::shard_certificate(crate::exposure::Shard::first(Router::Internal), 1);
+    let tags = fx.tags(&key, crate::pool::certs::ROLE_SHARED_CERTIFICATE);
+    let domain = format!("*.{zone}");
+    let rack = Name::new("shared").map_err(|e| e.to_string())?;
+    // The harness's clock, read from a certificate it issues (the model reads
+    // none): a certificate of a time past would be refused as expired.
+    let now = crate::renew::not_after(&(fx.ctx.certificates)(&domain).certificate)
+        .map_or(1_750_000_000, |t| t - 397 * crate::renew::DAY + 60);
+    let ca =
+        crate::tls::CertificateAuthority::generate(&rack, now - 3600).map_err(|e| e.to_string())?;
+    let names = |apps: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = apps.iter().map(|a| format!("*.{a}.{zone}")).collect();
+        v.sort();
+        v
+    };
+    let spec = |apps: &[&str]| CertificateSpec {
+        domain: domain.clone(),
+        issuer: "conformance-ca".into(),
+        names: names(apps),
+    };
+    let issue = |apps: &[&str]| {
+        ca.issue_names(&domain, &names(apps), now)
+            .map_err(|e| e.to_string())
+    };
+    let arn =
+        fx.b.import_certificate(&spec(&["a"]), &issue(&["a"])?, &tags)
+            .await
+            .ctx("import_certificate")?;
+    fx.b.add_listener_certificate(&larn, &arn)
+        .await
+        .ctx("add_listener_certificate")?;
+    for apps in [&["a", "b"][..], &["b"][..]] {
+        fx.b.reimport_certificate(&arn, &spec(apps), &issue(apps)?)
+            .await
+            .ctx("reimport with other names")?;
+        // Everything (a backend may read listeners' attachments only with the
+        // apps', as a deploy's observation does).
+        let obs = fx.observe(&Scope::All).await?;
+        check_observed(
+            &obs,
+            &key,
+            &arn,
+            &ResourceSpec::Certificate(spec(apps)),
+            &tags,
+        )?;
+        let att = find(&obs, &ResourceKey::listener_certificate(&key))?;
+        let want = listener_certificate_id(&larn, &arn);
+        ensure(att.id == want, || {
+            format!(
+                "the attachment is {:?} after the re-import, want {want:?}",
+                att.id
+            )
+        })?;
+    }
     Ok(Outcome::Passed)
 }

@@ -303,6 +303,7 @@ pub fn desired_rack_pool(
                     spec: ResourceSpec::Certificate(CertificateSpec {
                         domain: router_certificate_domain(rack, router),
                         issuer: ca_fingerprint.to_string(),
+                        names: Vec::new(),
                     }),
                 });
                 Some(cert)
@@ -473,6 +474,7 @@ pub fn desired_app_with(
             spec: ResourceSpec::Certificate(CertificateSpec {
                 domain: app_certificate_domain(rack, app),
                 issuer: ca_fingerprint.to_string(),
+                names: Vec::new(),
             }),
         });
         let attachment = ResourceKey::app_listener_certificate(app);

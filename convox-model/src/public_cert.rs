@@ -435,6 +435,11 @@ pub fn external_ready(external: &ExternalCertificate, observed: &[Observed]) -> 
 /// ([`desired_rack_pool`]). While the certificate is not issued, an external
 /// 443 listener that exists (and the certificate it serves) is kept as it is:
 /// waiting for a certificate never tears down what serves.
+///
+/// With the internal router, each internal load balancer's shared
+/// certificates too ([`crate::pool::certs::with_shared_certificates`], with
+/// AWS's default names per certificate): the apps they cover stay, and an app
+/// routed there that no certificate covers is added.
 pub fn desired_rack_for(
     rack: &Rack,
     ca_fingerprint: &str,
@@ -458,7 +463,18 @@ pub fn desired_rack_for(
             }
         }
     }
-    d
+    // Router pools (issue 9): each internal load balancer's shared
+    // certificates, as observed (the apps they cover stay while routed there),
+    // with every uncovered app routed there added.
+    crate::pool::certs::with_shared_certificates(
+        d,
+        rack,
+        Some(ca_fingerprint),
+        observed,
+        &std::collections::BTreeMap::new(),
+        None,
+        crate::aws::Quotas::AWS.names_per_certificate,
+    )
 }
 
 #[cfg(test)]

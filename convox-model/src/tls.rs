@@ -98,6 +98,31 @@ pub trait CertificateIssuer: Send + Sync + fmt::Debug {
     /// A certificate for `domain` (such as `*.backend.production.convox`), valid from
     /// `now` (Unix seconds), with its key and the chain up to the issuer.
     fn issue(&self, domain: &str, now: i64) -> Result<CertificatePem, TlsError>;
+
+    // Router pools: shared certificates (issue 9).
+    /// A certificate for `domain` and every one of `names` besides (subject
+    /// alternative names), as a shared certificate of an internal load
+    /// balancer needs ([`crate::pool::certs`]). Without `names`, [`Self::issue`].
+    ///
+    /// The default issues one name only: an issuer that cannot issue several
+    /// refuses, naming the certificate, rather than leave names uncovered.
+    fn issue_names(
+        &self,
+        domain: &str,
+        names: &[String],
+        now: i64,
+    ) -> Result<CertificatePem, TlsError> {
+        if names.is_empty() {
+            return self.issue(domain, now);
+        }
+        Err(TlsError::Issue {
+            domain: domain.to_string(),
+            message: format!(
+                "this issuer issues one name per certificate, and the certificate must also cover {}: use the rack's CertificateAuthority, or implement CertificateIssuer::issue_names",
+                names.join(", ")
+            ),
+        })
+    }
 }
 
 /// A rack's certificate authority.
@@ -342,6 +367,18 @@ impl CertificateAuthority {
     /// Issues a server certificate for `domain`, valid from `now` (Unix seconds)
     /// for 397 days, with a fresh key. The chain is the authority's certificate.
     pub fn issue(&self, domain: &str, now: i64) -> Result<CertificatePem, TlsError> {
+        self.issue_names(domain, &[], now)
+    }
+
+    /// Issues a server certificate for `domain` and `names` besides (its
+    /// subject alternative names: `domain` first, then `names` in order,
+    /// without repeats), as [`Self::issue`] does.
+    pub fn issue_names(
+        &self,
+        domain: &str,
+        names: &[String],
+        now: i64,
+    ) -> Result<CertificatePem, TlsError> {
         let err = |e: rcgen::Error| TlsError::Issue {
             domain: domain.to_string(),
             message: e.to_string(),
@@ -351,9 +388,16 @@ impl CertificateAuthority {
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, domain);
         params.distinguished_name = dn;
-        params.subject_alt_names = vec![SanType::DnsName(
-            domain.to_string().try_into().map_err(err)?,
-        )];
+        let mut sans = vec![domain.to_string()];
+        for n in names {
+            if !sans.contains(n) {
+                sans.push(n.clone());
+            }
+        }
+        params.subject_alt_names = sans
+            .into_iter()
+            .map(|n| Ok(SanType::DnsName(n.try_into().map_err(err)?)))
+            .collect::<Result<_, TlsError>>()?;
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,
@@ -379,6 +423,15 @@ impl CertificateIssuer for CertificateAuthority {
 
     fn issue(&self, domain: &str, now: i64) -> Result<CertificatePem, TlsError> {
         CertificateAuthority::issue(self, domain, now)
+    }
+
+    fn issue_names(
+        &self,
+        domain: &str,
+        names: &[String],
+        now: i64,
+    ) -> Result<CertificatePem, TlsError> {
+        CertificateAuthority::issue_names(self, domain, names, now)
     }
 }
 

@@ -332,9 +332,9 @@ impl NetworkArgs {
     }
 }
 
-/// `convox plan`.
+/// What `convox plan` and `convox deploy` work on.
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub struct AppTarget {
     /// The convox.yml.
     #[command(flatten)]
     pub file: ManifestFile,
@@ -344,6 +344,14 @@ pub struct PlanArgs {
     /// The rack's network, for a rack not set up yet.
     #[command(flatten)]
     pub net: NetworkArgs,
+}
+
+/// `convox plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The app, its convox.yml and the rack.
+    #[command(flatten)]
+    pub target: AppTarget,
     /// Print JSON: {"actions": [...], "fingerprint": "..."}.
     #[arg(long)]
     pub json: bool,
@@ -352,15 +360,9 @@ pub struct PlanArgs {
 /// `convox deploy`.
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// The convox.yml.
+    /// The app, its convox.yml and the rack.
     #[command(flatten)]
-    pub file: ManifestFile,
-    /// A variable of the app environment.
-    #[arg(long = "env", value_name = "K=V", value_parser = parse_assignment)]
-    pub env: Vec<(String, String)>,
-    /// The rack's network, for a rack not set up yet.
-    #[command(flatten)]
-    pub net: NetworkArgs,
+    pub target: AppTarget,
     // What an embedding deployer attaches its containers to (issue 10).
     /// Print the deploy's report as JSON on stdout (its plan, what was applied,
     /// and every routed service's target group, rule and load balancer), a
@@ -411,8 +413,8 @@ impl Command {
                         command: Some(ParamsCommand::Set(a)),
                     }),
             }) => &a.net,
-            Command::Plan(a) => &a.net,
-            Command::Deploy(a) => &a.net,
+            Command::Plan(a) => &a.target.net,
+            Command::Deploy(a) => &a.target.net,
             _ => return None,
         };
         net.region.clone()

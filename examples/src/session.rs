@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use convox_aws::{AwsBackend, AwsBackendBuilder};
 use convox_mock::{MockBackend, StateLock};
-use convox_model::backend::AppObservation;
-use convox_model::backend::Backend;
+use convox_model::backend::{AppObservation, Backend, BackendResult};
 use convox_model::ca::CaError;
 use convox_model::inventory::{ca_bundle, network_conflicts};
 use convox_model::name::Name;
@@ -183,9 +182,21 @@ impl Session {
         scope: &Scope,
         io: &mut Io<'_>,
     ) -> Result<Vec<Observed>, Exit> {
+        self.read(io, |b| async move { b.observe(rack, scope).await })
+    }
+
+    /// One read of the session's backend, its error reported.
+    fn read<'a, T, F>(
+        &mut self,
+        io: &mut Io<'_>,
+        call: impl FnOnce(Arc<dyn Backend>) -> F,
+    ) -> Result<T, Exit>
+    where
+        F: std::future::Future<Output = BackendResult<T>> + 'a,
+    {
         let backend = self.backend(io)?.backend.clone();
         self.rt
-            .block_on(backend.observe(rack, scope))
+            .block_on(call(backend))
             .map_err(|e| report_error(io, &e))
     }
 
@@ -197,10 +208,7 @@ impl Session {
         app: &Name,
         io: &mut Io<'_>,
     ) -> Result<AppObservation, Exit> {
-        let backend = self.backend(io)?.backend.clone();
-        self.rt
-            .block_on(backend.observe_app(rack, app))
-            .map_err(|e| report_error(io, &e))
+        self.read(io, |b| async move { b.observe_app(rack, app).await })
     }
 
     /// Saves the mock's state if anything may have changed (any mutating call,
@@ -247,10 +255,7 @@ impl Session {
 
     /// The rack as stored by the backend, or `None` for a rack never set up.
     pub fn stored_rack(&mut self, name: &Name, io: &mut Io<'_>) -> Result<Option<Rack>, Exit> {
-        let backend = self.backend(io)?.backend.clone();
-        self.rt
-            .block_on(backend.load_rack(name))
-            .map_err(|e| report_error(io, &e))
+        self.read(io, |b| async move { b.load_rack(name).await })
     }
 
     /// The rack's settings for a command that may create it: the stored ones if

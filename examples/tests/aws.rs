@@ -464,6 +464,7 @@ fn foreign_resources(endpoint: &str, rack: &str, groups: usize, certificates: us
             let spec = CertificateSpec {
                 domain,
                 issuer: "theirs".into(),
+                names: Vec::new(),
             };
             aws.import_certificate(&spec, &pem, &theirs).await.unwrap();
         }
@@ -507,7 +508,10 @@ fn a_no_op_redeploy_through_the_cli_costs_at_most_15_requests_whatever_the_rack_
         0,
         "a no-op redeploy changed something"
     );
-    assert!(one.0 <= 15, "{one:?}");
+    // At most 15 on AWS's API; moto costs one DescribeCertificate more for the
+    // shared certificate's names, which its ListCertificates does not list
+    // (probed in convox-aws/tests/moto/cost.rs).
+    assert!(one.0 <= 15 + 1, "{one:?}");
     assert_eq!(one, ten, "the rack's other apps cost requests");
     assert_eq!(ten, crowded, "the account's other resources cost requests");
 }

@@ -177,7 +177,9 @@ fn a_router_replacement_is_shown_and_refused_without_yes() {
     );
 
     let out = p.ok(&["rack", "params", "set", "Internal=Yes", "--yes"]);
-    assert!(out.contains("3 replaced"), "{out}");
+    // Issue 9: the shared certificate's attachment is the rack's, replaced
+    // with the router's listener (3 before, when it was the app's).
+    assert!(out.contains("4 replaced"), "{out}");
     let (new, _) = p.router("internal");
     assert_ne!(new, arn);
     // The app's rules, attachment and records moved to the new router.

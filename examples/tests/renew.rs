@@ -76,7 +76,9 @@ where
 
     let later = t0 + 380 * DAY;
     let (out, _) = convox_at(dir, globals, later, &plan);
-    for key in ["app/backend/cert", "router/internal/cert"] {
+    // Issue 9: the app's name is on the internal load balancer's shared
+    // certificate, the rack's.
+    for key in ["router/internal/cert/1", "router/internal/cert"] {
         let (_, not_after) = &before[&ResourceKey::from_raw(key)];
         let line = format!("~ renew certificate {key} (expires {})", date(*not_after));
         assert!(out.contains(&line), "no {line:?} in:\n{out}");
@@ -92,7 +94,9 @@ where
 
     let (out, err) = convox_at(dir, globals, later, &deploy);
     assert!(out.contains("2 changes applied"), "{out}");
-    for key in ["app/backend/cert", "router/internal/cert"] {
+    // Issue 9: the app's name is on the internal load balancer's shared
+    // certificate, the rack's.
+    for key in ["router/internal/cert/1", "router/internal/cert"] {
         assert!(err.contains(&format!("renewed certificate {key}")), "{err}");
     }
     let (out, _) = convox_at(dir, globals, later, &plan);

@@ -372,6 +372,8 @@ async fn observe_parts(b: &AwsBackend, rack: &Name, scope: &Scope) -> BackendRes
         let spec = CertificateSpec {
             domain: c.domain.clone().unwrap_or_default(),
             issuer: c.tags.get(TAG_ISSUER).cloned().unwrap_or_default(),
+            // A shared certificate's apps (issue 9), from its names.
+            names: c.names(),
         };
         let mut o = observed(key, &c.tags, Spec::Certificate(spec), c.arn.clone());
         // Its validity, as ACM reports it (issue 12).

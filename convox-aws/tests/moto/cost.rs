@@ -12,7 +12,7 @@ use std::time::Duration;
 use convox_aws::{AwsBackend, CallCounts};
 use convox_model::apply::{ApplyContext, SleepFn};
 use convox_model::backend::Backend;
-use convox_model::manifest::{Exposure, Manifest, Port, Scheme, Service};
+use convox_model::manifest::{Exposure, Manifest, Service};
 use convox_model::ops;
 use convox_model::params::RackParams;
 use convox_model::rack::Rack;
@@ -32,26 +32,43 @@ fn manifest_on(port: u16) -> Manifest {
     Manifest::from_services(
         (0..5)
             .map(|i| {
-                let mut s = Service::with_defaults(name(&format!("s{i}")));
-                s.port = Some(Port {
-                    port: if i == 0 { port } else { 3000 },
-                    scheme: Scheme::Http,
-                });
-                s.exposure = if i < 3 {
+                let exposure = if i < 3 {
                     Exposure::Internal
                 } else {
                     Exposure::External
                 };
-                s
+                let port = if i == 0 { port } else { 3000 };
+                Service::routed(name(&format!("s{i}")), port, exposure)
             })
             .collect(),
     )
 }
 
+/// A rack with both routers on `env`, and a context that issues with its
+/// authority.
+fn both_routers(env: &MotoEnv) -> (Rack, ApplyContext) {
+    let rack = env.rack_config(RackParams::new(true, false).unwrap());
+    let sleep: SleepFn = Arc::new(|d: Duration| Box::pin(tokio::time::sleep(d)));
+    let ca = CertificateAuthority::generate(&env.rack, now()).unwrap();
+    let c = ApplyContext::new(env.rack.clone(), now(), sleep).with_issuer(Arc::new(ca));
+    (rack, c)
+}
+
 /// Requests of one no-op redeploy of `app`; none may change anything.
 async fn redeploy(b: &AwsBackend, rack: &Rack, app: &str, c: &ApplyContext) -> CallCounts {
+    redeploy_of(b, rack, (app, &manifest()), c).await
+}
+
+/// Requests of one no-op redeploy of `app` with `manifest`; none may change
+/// anything (the router pools' test asks it of every app too).
+pub(crate) async fn redeploy_of(
+    b: &AwsBackend,
+    rack: &Rack,
+    (app, manifest): (&str, &Manifest),
+    c: &ApplyContext,
+) -> CallCounts {
     b.reset_calls();
-    let again = ops::deploy(b, rack, &name(app), &manifest(), c)
+    let again = ops::deploy(b, rack, &name(app), manifest, c)
         .await
         .unwrap_or_else(|e| panic!("redeploy {app}: {e}"));
     let calls = b.calls();
@@ -79,6 +96,7 @@ async fn foreign(b: &AwsBackend, env: &MotoEnv, groups: usize, certificates: usi
         let spec = CertificateSpec {
             domain: domain.clone(),
             issuer: "theirs".into(),
+            names: Vec::new(),
         };
         b.import_certificate(&spec, &issued(&domain), &theirs)
             .await
@@ -91,10 +109,7 @@ async fn foreign(b: &AwsBackend, env: &MotoEnv, groups: usize, certificates: usi
 async fn a_no_op_redeploy_costs_the_same_whatever_else_the_account_holds() {
     let env = MotoEnv::new("deploy_cost").await;
     let b = &env.backend;
-    let rack = env.rack_config(RackParams::new(true, false).unwrap());
-    let sleep: SleepFn = Arc::new(|d: Duration| Box::pin(tokio::time::sleep(d)));
-    let ca = CertificateAuthority::generate(&env.rack, now()).unwrap();
-    let c = ApplyContext::new(env.rack.clone(), now(), sleep).with_issuer(Arc::new(ca));
+    let (rack, c) = both_routers(&env);
 
     ops::deploy(b, &rack, &name("app0"), &manifest(), &c)
         .await
@@ -121,6 +136,17 @@ async fn a_no_op_redeploy_costs_the_same_whatever_else_the_account_holds() {
     // Nothing of the account's other resources is read, one by one or in
     // batches: the same requests, operation by operation.
     assert_eq!(crowded, ten, "the foreign resources cost requests");
+    // The issue's bound, on AWS's API. One gap of moto's costs a request more
+    // here: its ListCertificates gives no SubjectAlternativeNameSummaries, so
+    // the backend asks DescribeCertificate for the names of the internal load
+    // balancer's shared certificate, which AWS lists. The day moto lists
+    // them, the first assertion fails and the second can say 15 outright.
+    for calls in [&one, &ten, &crowded] {
+        let moto_gap = calls.get("DescribeCertificate");
+        assert_eq!(moto_gap, 1, "one shared certificate's names: {calls:?}");
+        assert!(calls.total() - moto_gap <= 15, "{calls:?}");
+    }
+    assert_eq!(one, ten, "the rack's other apps cost requests");
     // No certificate's tags are read on their own, and no target group's:
     // the index gives them.
     for op in ["ListTagsForCertificate", "ListHostedZones"] {
@@ -139,10 +165,7 @@ async fn a_no_op_redeploy_costs_the_same_whatever_else_the_account_holds() {
 async fn a_deploy_on_a_rack_of_100_apps_costs_what_its_pools_hold() {
     let env = MotoEnv::new("deploy_cost_100").await;
     let b = &env.backend;
-    let rack = env.rack_config(RackParams::new(true, false).unwrap());
-    let sleep: SleepFn = Arc::new(|d: Duration| Box::pin(tokio::time::sleep(d)));
-    let ca = CertificateAuthority::generate(&env.rack, now()).unwrap();
-    let c = ApplyContext::new(env.rack.clone(), now(), sleep).with_issuer(Arc::new(ca));
+    let (rack, c) = both_routers(&env);
     for i in 0..100 {
         ops::deploy(b, &rack, &name(&format!("app{i}")), &manifest(), &c)
             .await

@@ -134,6 +134,7 @@ async fn router_round_trip_resolves_references_to_keys() {
         Spec::Certificate(CertificateSpec {
             domain: "*.test.convox".into(),
             issuer: "ca-fingerprint-1".into(),
+            names: Vec::new(),
         })
     );
     assert_eq!(

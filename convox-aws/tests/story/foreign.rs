@@ -59,6 +59,7 @@ pub async fn make_foreign(env: &MotoEnv) -> Foreign {
             &CertificateSpec {
                 domain: "*.backend.production.convox".into(),
                 issuer: theirs.fingerprint().into(),
+                names: Vec::new(),
             },
             &theirs.issue("*.backend.production.convox", now()).unwrap(),
             &none,

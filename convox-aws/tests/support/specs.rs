@@ -186,6 +186,7 @@ pub async fn import_fixture(
     let spec = CertificateSpec {
         domain: domain.into(),
         issuer: issuer.into(),
+        names: Vec::new(),
     };
     env.backend
         .import_certificate(&spec, &certificate(fixture), tags)

@@ -5,7 +5,6 @@ use convox_model::resource::{CertificateSpec, Tags};
 use serde::{Deserialize, Serialize};
 
 use super::{State, delete_unused, invalid};
-use crate::ids;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Certificate {
@@ -32,13 +31,7 @@ impl State {
         if spec.domain.is_empty() {
             return Err(invalid(op, "the certificate names no domain"));
         }
-        let n = self.draw();
-        let arn = format!(
-            "arn:aws:acm:{}:{}:certificate/{}",
-            self.region,
-            self.account,
-            ids::uuid(n)
-        );
+        let arn = self.certificate_arn();
         self.certificates.insert(
             arn.clone(),
             Certificate {
@@ -64,6 +57,9 @@ impl State {
         let cert = super::find_mut(&mut self.certificates, op, "certificate", arn)?;
         // The issuer of the new body; the domain stays the certificate's.
         cert.spec.issuer = spec.issuer.clone();
+        // Its further names are the new body's (ACM lets a re-import add or
+        // remove names: a shared certificate, issue 9).
+        cert.spec.names = spec.names.clone();
         cert.certificate_pem = pem.certificate.clone();
         cert.not_after = convox_model::renew::not_after(&pem.certificate);
         Ok(())

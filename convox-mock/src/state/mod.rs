@@ -180,6 +180,17 @@ impl State {
         n
     }
 
+    /// A new certificate's ARN, as ACM makes them.
+    pub(super) fn certificate_arn(&mut self) -> String {
+        let n = self.draw();
+        format!(
+            "arn:aws:acm:{}:{}:certificate/{}",
+            self.region,
+            self.account,
+            crate::ids::uuid(n)
+        )
+    }
+
     pub(super) fn elb_arn(&self, rest: &str) -> String {
         format!(
             "arn:aws:elasticloadbalancing:{}:{}:{rest}",

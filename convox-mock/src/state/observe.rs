@@ -244,12 +244,12 @@ impl State {
     /// fail).
     pub(crate) fn observe(
         &self,
-        op: &str,
+        _op: &str,
         rack: &Name,
         scope: &Scope,
     ) -> BackendResult<Vec<Observed>> {
         if let Scope::Deploy(app) = scope {
-            return Ok(deploy_view(self.observe(op, rack, &Scope::All)?, rack, app));
+            return Ok(deploy_view(self.observe(_op, rack, &Scope::All)?, rack, app));
         }
         let refs = Refs {
             security_groups: keys(rack, &self.security_groups),

@@ -136,13 +136,7 @@ impl State {
         status: CertificateStatus,
         tags: Tags,
     ) -> String {
-        let n = self.draw();
-        let arn = format!(
-            "arn:aws:acm:{}:{}:certificate/{}",
-            self.region,
-            self.account,
-            ids::uuid(n)
-        );
+        let arn = self.certificate_arn();
         self.public_certificates.insert(
             arn.clone(),
             PublicCert {

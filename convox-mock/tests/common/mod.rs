@@ -18,9 +18,9 @@ use convox_model::ops;
 use convox_model::params::RackParams;
 use convox_model::rack::{Rack, Vpc};
 use convox_model::resource::{
-    CertificateSpec, DefaultAction, HealthCheck, HostedZoneSpec, IngressRule, LbScheme,
-    ListenerRuleSpec, ListenerSpec, LoadBalancerSpec, Protocol, ResourceKey, SecurityGroupSpec,
-    Tags, TargetGroupSpec, ownership_tags,
+    CertificateSpec, HealthCheck, HostedZoneSpec, IngressRule, LbScheme, ListenerRuleSpec,
+    ListenerSpec, LoadBalancerSpec, Protocol, ResourceKey, SecurityGroupSpec, Tags,
+    TargetGroupSpec, ownership_tags,
 };
 use convox_model::tls::CertificateAuthority;
 
@@ -108,17 +108,7 @@ pub fn https_listener(
     load_balancer: ResourceKey,
     certificate: Option<ResourceKey>,
 ) -> ListenerSpec {
-    ListenerSpec {
-        load_balancer,
-        port: 443,
-        protocol: Protocol::Https,
-        default_action: DefaultAction::FixedResponse {
-            status_code: 404,
-            content_type: "text/plain".into(),
-            body: "unknown host".into(),
-        },
-        certificate,
-    }
+    ListenerSpec::https_unknown_host(load_balancer, certificate)
 }
 
 /// A service `n` on HTTP port 3000, exposed as the flags say
@@ -221,6 +211,7 @@ pub async fn router(b: &dyn Backend, lb_name: &str) -> Router443 {
     let cert_spec = CertificateSpec {
         domain: "*.prod.convox".into(),
         issuer: "ca".into(),
+        names: Vec::new(),
     };
     let cert = b
         .import_certificate(

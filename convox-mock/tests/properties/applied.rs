@@ -134,6 +134,10 @@ fn others(observed: &[Observed], app: &str) -> BTreeMap<String, String> {
     observed
         .iter()
         .filter(|o| o.resource.key.app() != Some(app))
+        // Issue 9: the rack's shared certificate is made, or its names changed
+        // in place, as an app joins or leaves it (the state machine test
+        // checks it covers every app).
+        .filter(|o| !convox_model::pool::certs::is_shared(&o.resource.key))
         .map(|o| {
             (
                 o.resource.key.to_string(),

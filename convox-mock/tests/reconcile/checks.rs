@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use convox_model::backend::Backend;
 use convox_model::env::link_vars;
 use convox_model::pool::DRAIN_SECONDS;
-use convox_model::resource::{KeySubject, Observed, ResourceKey, TAG_EMPTY_SINCE};
+use convox_model::resource::{
+    KeySubject, Observed, ResourceKey, ResourceSpec as Spec, TAG_EMPTY_SINCE,
+};
 use serde_json::{Value, json};
 use x509_parser::extensions::GeneralName;
 
@@ -533,6 +535,9 @@ fn check_keys(observed: &[Observed], model: &Model) {
             {
                 None
             }
+            // Issue 9: the shared certificates follow placement, which the
+            // reference does not model; check_shared_certificates checks them.
+            _ if convox_model::pool::certs::is_shared(&k) => None,
             KeySubject::Attachment(cert, _) => Some(ResourceKey::listener_certificate(cert)),
             _ => Some(k),
         })
@@ -542,6 +547,48 @@ fn check_keys(observed: &[Observed], model: &Model) {
         model.expected_keys(),
         "(8) owned resources differ from the reference"
     );
+    check_shared_certificates(observed);
+}
+
+/// Issue 9: each shared certificate of an internal load balancer is attached
+/// to that load balancer's 443 listener only, names at least one app, and
+/// names only apps routed there; every app routed on the internal router is
+/// covered by no certificate of its own.
+fn check_shared_certificates(observed: &[Observed]) {
+    use convox_model::pool::certs::{app_of_wildcard, apps_on};
+    let on = apps_on(observed);
+    for o in observed {
+        match (o.resource.key.subject(), &o.resource.spec) {
+            (KeySubject::ShardCertificate(s, _), Spec::Certificate(c)) => {
+                assert!(
+                    !c.names.is_empty(),
+                    "(12) shared certificate {} names no app",
+                    o.resource.key
+                );
+                for n in &c.names {
+                    let app = app_of_wildcard(n).expect("an app's wildcard");
+                    assert!(
+                        on.get(s).is_some_and(|apps| apps.contains(&app)),
+                        "(12) shared certificate {} names {n}, not routed on {s}",
+                        o.resource.key
+                    );
+                }
+            }
+            (KeySubject::Attachment(cert, _), Spec::ListenerCertificate(lc)) => {
+                if let KeySubject::ShardCertificate(s, _) = cert.subject() {
+                    assert_eq!(
+                        lc.listener,
+                        ResourceKey::shard_listener(*s, 443),
+                        "(12) shared certificate {cert} attached off its load balancer"
+                    );
+                }
+            }
+            (KeySubject::AppCertificate(app), _) => {
+                panic!("(12) app {app} kept a certificate of its own after deploying")
+            }
+            _ => {}
+        }
+    }
 }
 
 /// (11) The pools' invariants, from the raw state.

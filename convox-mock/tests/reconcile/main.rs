@@ -34,6 +34,9 @@
 //! 9. (issue 12: the clock moves) every hostname is covered on its listener by a
 //!    certificate that was not yet due when its app was last deployed: valid at
 //!    `now` once the app's next deploy has run, whatever days passed.
+//! 12. (issue 9: shared certificates) no app keeps a certificate of its own;
+//!     each internal load balancer's shared certificates are attached to it
+//!     only, and name only apps routed on it.
 
 mod adversary;
 // Day-2 safety: `rack audit` reports exactly the drift injected.

@@ -309,8 +309,9 @@ impl Model {
             keys.insert(ResourceKey::listener_rule(&app, &service, r));
             if route.side == Side::Internal {
                 keys.insert(ResourceKey::record(&app, &service));
-                keys.insert(ResourceKey::app_certificate(&app));
-                keys.insert(ResourceKey::app_listener_certificate(&app));
+                // Issue 9: no certificate of its own; its load balancer's
+                // shared certificate covers it (checked apart, see
+                // checks::check_shared_certificates).
             }
         }
         keys

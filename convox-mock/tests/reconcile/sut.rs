@@ -2,6 +2,7 @@
 //! sees a fault), seeded with what the rack does not own, driven through the
 //! library's operations as a tool would.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
 use convox_mock::{MockBackend, VirtualClock};
@@ -123,6 +124,7 @@ async fn seed_untagged(b: &MockBackend) -> LoadBalancerAddress {
             &CertificateSpec {
                 domain: "*.legacy.example.com".into(),
                 issuer: "someone".into(),
+                names: Vec::new(),
             },
             &fake_certificate("*.legacy.example.com"),
             &none,
@@ -172,6 +174,7 @@ async fn seed_untagged(b: &MockBackend) -> LoadBalancerAddress {
         &CertificateSpec {
             domain: "*.prod.example.com".into(),
             issuer: "someone".into(),
+            names: Vec::new(),
         },
         &fake_certificate("*.prod.example.com"),
         &none,
@@ -321,6 +324,32 @@ pub fn normalised(observed: Vec<Observed>) -> Vec<(ResourceKey, String)> {
         _ => k.clone(),
     };
     let later = |k: &ResourceKey| matches!(k.subject(), KeySubject::RouterListener(s, _) | KeySubject::RouterLoadBalancer(s) if !s.is_first());
+    // Issue 9: which load balancer's shared certificate names an app follows
+    // placement too: compared as one, the apps named anywhere.
+    let (shared, observed): (Vec<Observed>, Vec<Observed>) = observed
+        .into_iter()
+        .partition(|o| convox_model::pool::certs::is_shared(&o.resource.key));
+    let named: BTreeSet<String> = shared
+        .iter()
+        .filter_map(|o| match &o.resource.spec {
+            Spec::Certificate(c) => Some(c.names.iter().cloned()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let issuers: BTreeSet<String> = shared
+        .iter()
+        .filter_map(|o| match &o.resource.spec {
+            Spec::Certificate(c) => Some(c.issuer.clone()),
+            _ => None,
+        })
+        .collect();
+    let merged = (!named.is_empty()).then(|| {
+        (
+            ResourceKey::from_raw("(the shared certificates)"),
+            format!("{named:?} by {issuers:?}"),
+        )
+    });
     let mut v: Vec<(ResourceKey, String)> = observed
         .into_iter()
         .filter(|o| !later(&o.resource.key))
@@ -362,6 +391,7 @@ pub fn normalised(observed: Vec<Observed>) -> Vec<(ResourceKey, String)> {
             (o.resource.key, json)
         })
         .collect();
+    v.extend(merged);
     v.sort();
     v.dedup();
     v

@@ -187,6 +187,15 @@ fn took_the_room(e: &crate::backend::BackendError) -> bool {
             e.operation.as_str(),
             "CreateRule" | "AddListenerCertificates"
         )
+        // Router pools (issue 9): another deploy deleted a shared certificate
+        // this one re-imports (a copy both made, or one left without names).
+        || (e.kind == ErrorKind::NotFound
+            && matches!(
+                e.operation.as_str(),
+                "ReimportCertificate" | "ImportCertificate"
+            ))
+        // ... or attached again a copy of one this one deletes.
+        || (e.kind == ErrorKind::Conflict && e.operation == "DeleteCertificate")
 }
 
 impl ApplyError {

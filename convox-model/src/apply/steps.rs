@@ -183,7 +183,7 @@ impl<'a> Engine<'a> {
                 // needed (issue 12).
                 ResourceSpec::Certificate(c) => {
                     let issuer = self.ctx.issuer.as_ref().ok_or(StepError::NoIssuer)?;
-                    let pem = issuer.issue(&c.domain, self.ctx.now)?;
+                    let pem = issuer.issue_names(&c.domain, &c.names, self.ctx.now)?;
                     self.with_retry(Some(&r), true, || b.reimport_certificate(id, c, &pem))
                         .await?
                 }
@@ -229,7 +229,7 @@ impl<'a> Engine<'a> {
             ResourceSpec::Certificate(c) => {
                 let issuer = self.ctx.issuer.as_ref().ok_or(StepError::NoIssuer)?;
                 // Issued here, not at plan time: a plan holds no secrets.
-                let pem = issuer.issue(&c.domain, self.ctx.now)?;
+                let pem = issuer.issue_names(&c.domain, &c.names, self.ctx.now)?;
                 // ImportCertificate is not idempotent: retried after an answer was
                 // lost, it imports a second certificate under the same key, and the
                 // listener gets one of the two while the planner may keep the other

@@ -275,9 +275,12 @@ impl<'a> View<'a> {
         certs
             .into_iter()
             .flat_map(|c| self.by_key(c))
-            .filter_map(|o| match &o.resource.spec {
-                Spec::Certificate(c) => Some(c.domain.clone()),
-                _ => None,
+            .flat_map(|o| match &o.resource.spec {
+                // Its domain and further names (a shared certificate, issue 9).
+                Spec::Certificate(c) => std::iter::once(c.domain.clone())
+                    .chain(c.names.iter().cloned())
+                    .collect(),
+                _ => Vec::new(),
             })
             .chain(public)
             .collect()

@@ -416,6 +416,9 @@ pub trait Backend: Send + Sync + fmt::Debug {
     ///   rack's authority re-issues each certificate in place, so that it needs
     ///   no free certificate slot on the listeners that use it. (`spec`'s
     ///   domain is the certificate's own.)
+    /// - Router pools (issue 9): its further names ([`CertificateSpec::names`])
+    ///   are `spec`'s from then on, as the new PEM's; ACM lets a re-import add
+    ///   or remove names.
     /// - `NotFound` if there is no certificate `arn`; `InvalidInput` if the PEM
     ///   is not a certificate and key. Re-importing the same PEM again succeeds.
     async fn reimport_certificate(

@@ -16,7 +16,7 @@ pub async fn deploy(
     manifest: &Manifest,
     ctx: &ApplyContext,
 ) -> Result<DeployReport, OpsError> {
-    deploy_inner(backend, rack, app, manifest, ctx, None, false)
+    deploy_inner(backend, rack, app, manifest, ctx, Mode::default())
         .await
         .map(|(report, _)| report)
 }
@@ -40,7 +40,7 @@ pub async fn deploy_planned(
     ctx: &ApplyContext,
     planned: &Plan,
 ) -> Result<DeployReport, OpsError> {
-    deploy_inner(backend, rack, app, manifest, ctx, Some(planned), false)
+    deploy_inner(backend, rack, app, manifest, ctx, Mode::shown(planned))
         .await
         .map(|(report, _)| report)
 }
@@ -71,16 +71,31 @@ pub(super) async fn pause_before_replanning(ctx: &ApplyContext, app: &Name, atte
     (ctx.sleep)(delay).await;
 }
 
-/// A deploy, and the deletes it deferred: none unless `phased`
-/// ([`super::deploy_phased`]).
+/// How a deploy applies: only a plan `shown` before (`None`: what it plans),
+/// and whether deletes wait for phase two ([`super::deploy_phased`]).
+#[derive(Clone, Copy, Default)]
+pub(super) struct Mode<'a> {
+    pub(super) shown: Option<&'a Plan>,
+    pub(super) phased: bool,
+}
+
+impl<'a> Mode<'a> {
+    fn shown(plan: &'a Plan) -> Self {
+        Mode {
+            shown: Some(plan),
+            phased: false,
+        }
+    }
+}
+
+/// A deploy, and the deletes it deferred: none unless `mode.phased`.
 pub(super) async fn deploy_inner(
     backend: &dyn Backend,
     rack: &Rack,
     app: &Name,
     manifest: &Manifest,
     ctx: &ApplyContext,
-    shown: Option<&Plan>,
-    phased: bool,
+    Mode { shown, phased }: Mode<'_>,
 ) -> Result<(DeployReport, Vec<Action>), OpsError> {
     check_manifest(manifest, rack, app)?;
     let fp = ca_fingerprint(ctx)?;
@@ -118,6 +133,18 @@ pub(super) async fn deploy_inner(
             Err(OpsError::Apply(e)) if e.is_contention() && replans < REPLANS => {
                 replans += 1;
                 tracing::info!(%app, replans, error = %e, "another process changed the rack; observing and planning again");
+                pause_before_replanning(ctx, app, replans).await;
+            }
+            // Router pools (issue 9): deploys at the same moment each made a
+            // load balancer's first shared certificate, and one is not attached
+            // yet; once every copy is, one is kept and the others deleted. A
+            // copy someone made by hand stays unattached: refused as ever once
+            // the replans are spent.
+            Err(OpsError::Plan(crate::plan::PlanError::DuplicateClaim { key, .. }))
+                if pool::certs::is_shared(&key) && replans < REPLANS =>
+            {
+                replans += 1;
+                tracing::info!(%app, replans, %key, "another deploy is making this load balancer's shared certificate; observing and planning again");
                 pause_before_replanning(ctx, app, replans).await;
             }
             Err(e) => return Err(e),
@@ -199,7 +226,8 @@ impl Attempt<'_> {
             &external,
             &quotas,
             self.inputs.renewal,
-            &placed.shards,
+            &placed,
+            app,
         )?;
         let observed = if missing.is_empty() {
             observed
@@ -252,16 +280,44 @@ impl Attempt<'_> {
         }
 
         let ready = public_cert::external_ready(&external, &observed);
+        let mut observed = observed;
+        let mut placed = self.inputs.placed(ready, &observed, &quotas)?;
+        // Router pools (issue 9): named on the shared certificates of the load
+        // balancers it is placed on now, before its plan.
+        for _ in 0..crate::pool::certs::MAX_COVERAGE_ROUNDS {
+            let (now, changed) =
+                super::shared::named_on(backend, rack, self.ctx, app, &placed.joins, observed)
+                    .await?;
+            observed = now;
+            if !changed {
+                break;
+            }
+            placed = self.inputs.placed(ready, &observed, &quotas)?;
+        }
         let p = match plan(
             &Scope::App(app.clone()),
-            &self.inputs.placed(ready, &observed, &quotas)?.desired,
+            &placed.desired,
             &observed,
             &quotas,
         ) {
             // Another deploy removed a load balancer of the pool it found
             // empty after this one made it: observe, place and make it again.
+            // Router pools (issue 9): or it re-imported a shared certificate
+            // without this app's name (or made a second copy) after this one
+            // put it there: the app's own internal names are this deploy's
+            // to cover, so observe, name and place again.
             Err(PlanError::MissingDependency { reference, .. })
                 if reference.app().is_none() && reference.subject().shard().is_some() =>
+            {
+                let now = fingerprint(&observed);
+                return Err(ApplyError::Stale {
+                    planned: now.clone(),
+                    observed: now,
+                }
+                .into());
+            }
+            Err(PlanError::NotCovered { host, .. })
+                if host.ends_with(&format!(".{app}.{}", rack.zone_name())) =>
             {
                 let now = fingerprint(&observed);
                 return Err(ApplyError::Stale {
@@ -282,7 +338,20 @@ impl Attempt<'_> {
                 ids: observed_ids(&observed),
                 ..Report::default()
             };
-            let shrunk = shrink(backend, rack, self.ctx, Some((&observed, &deploy_scope))).await?;
+            // Router pools (issue 9): an attempt before may have stopped
+            // before its shared certificates were settled.
+            let settled = (!placed.joins.is_empty() || super::shared::named(&observed, app))
+                && super::shared::settle(
+                    backend,
+                    rack,
+                    self.ctx,
+                    app,
+                    &placed.joins,
+                    (&observed, &deploy_scope),
+                )
+                .await?;
+            let seen = (!settled).then_some((observed.as_slice(), &deploy_scope));
+            let shrunk = shrink(backend, rack, self.ctx, seen).await?;
             absorb(&mut p, &mut report, shrunk);
             report
         } else {
@@ -293,9 +362,14 @@ impl Attempt<'_> {
             } else {
                 apply(backend, &p, self.ctx).await?
             };
+            // Router pools (issue 9): every internal hostname covered on its
+            // listener, whatever another deploy re-imported meanwhile.
+            let covered = (!placed.joins.is_empty() || super::shared::named(&observed, app))
+                && super::shared::cover(backend, rack, self.ctx, app, &placed.joins).await?;
             // What the app left, or what an attempt before left empty (it
             // made a load balancer and stopped; this one placed elsewhere).
-            if p.counts().delete > 0 || !pool::drains(&observed, self.ctx.now).is_empty() {
+            if p.counts().delete > 0 || covered || !pool::drains(&observed, self.ctx.now).is_empty()
+            {
                 let shrunk = shrink(backend, rack, self.ctx, None).await?;
                 absorb(&mut p, &mut report, shrunk);
             }

@@ -27,6 +27,8 @@ use crate::resource::{KeySubject, Observed, Resource, ResourceKey, ResourceSpec,
 
 mod deploy;
 use deploy::pause_before_replanning;
+// Router pools: shared certificates (issue 9).
+mod shared;
 pub use deploy::{REPLANS, deploy, deploy_planned};
 // A deploy in two phases, for an embedding deployer (issue 10).
 mod phased;
@@ -107,6 +109,20 @@ pub enum OpsError {
         "the plan shown is not what this deploy would apply, though the rack has not changed since it was made: it was made from another convox.yml, app environment or time (a certificate came due since); nothing was changed. Plan again with the same inputs and apply that plan"
     )]
     NotShown,
+    // Router pools: shared certificates (issue 9).
+    /// Internal hostnames stayed uncovered by any certificate on the listener
+    /// routing them after re-importing the shared certificates again and
+    /// again (other deploys kept rewriting them).
+    #[error(
+        "{} on the internal router stayed covered by no certificate after {rounds} re-imports of the shared certificates (other deploys were writing them at the same time); the routes exist. Deploy the app again to cover them",
+        .hosts.join(", ")
+    )]
+    Uncovered {
+        /// The hostnames.
+        hosts: Vec<String>,
+        /// How many re-imports were made.
+        rounds: usize,
+    },
 }
 
 /// What changing rack parameters did.
@@ -368,7 +384,8 @@ fn plan_app_from(
         external,
         quotas,
         inputs.renewal,
-        &placed.shards,
+        &placed,
+        inputs.app,
     )?;
     let creates = missing.actions;
     let assumed = assume_created(observed, &creates);
@@ -389,11 +406,19 @@ fn plan_app_from(
     })
 }
 
-/// What exists once the rack's `actions` have created what they create: the
+/// What exists once the rack's `actions` have created what they create (and
+/// updated what they update: a shared certificate's names, issue 9): the
 /// app is planned against it before they run (as [`plan_app`] and [`deploy`]
 /// do; public for tools and benchmarks that plan in the same two steps).
 pub fn assume_created(observed: &[Observed], actions: &[Action]) -> Vec<Observed> {
     let mut assumed = observed.to_vec();
+    for a in actions.iter().filter(|a| a.op == Op::Update) {
+        if let Some(want) = &a.desired {
+            for o in assumed.iter_mut().filter(|o| o.resource.key == a.key) {
+                o.resource.spec = want.spec.clone();
+            }
+        }
+    }
     assumed.extend(
         actions
             .iter()
@@ -414,7 +439,10 @@ pub fn assume_created(observed: &[Observed], actions: &[Action]) -> Vec<Observed
 /// security invariants: each router security group's ingress exactly as desired,
 /// and the set of security groups on each router exactly ours. Other rack changes
 /// (subnets, certificates, replacements) are [`set_rack_params`]'s job, with its
-/// checks against every app.
+/// checks against every app. Router pools (issue 9): the shared certificates of
+/// the internal load balancers `app` is placed on cover it, before any of its
+/// own changes ([`pool::certs`]).
+#[allow(clippy::too_many_arguments)]
 fn missing_rack_resources(
     rack: &Rack,
     observed: &[Observed],
@@ -422,10 +450,25 @@ fn missing_rack_resources(
     external: &ExternalCertificate,
     quotas: &Quotas,
     renewal: Option<Renewal>,
-    shards: &BTreeSet<Shard>,
+    placed: &Placed,
+    app: &Name,
 ) -> Result<Plan, OpsError> {
-    let mut desired =
-        public_cert::desired_rack_for(rack, ca_fingerprint, external, observed, shards);
+    let desired =
+        public_cert::desired_rack_for(rack, ca_fingerprint, external, observed, &placed.shards);
+    let joining = placed
+        .joins
+        .iter()
+        .map(|s| (*s, BTreeSet::from([app.clone()])))
+        .collect();
+    let mut desired = pool::certs::with_shared_certificates(
+        desired,
+        rack,
+        Some(ca_fingerprint),
+        observed,
+        &joining,
+        None,
+        quotas.names_per_certificate,
+    );
     if let Some(renewal) = renewal {
         desired = desired.renewing(renewal);
     }
@@ -441,10 +484,11 @@ fn missing_rack_resources(
 }
 
 /// A rack action a deploy applies: a create, a due certificate's renewal, a
-/// security group's update, or the security-group part of a router's update.
+/// security group's update, the security-group part of a router's update, or
+/// any change of a shared certificate (issue 9).
 fn security_repair_or_create(mut a: crate::plan::Action) -> Option<crate::plan::Action> {
     use crate::resource::ResourceKind;
-    if a.is_renewal() {
+    if a.is_renewal() || pool::certs::is_shared(&a.key) {
         return Some(a);
     }
     match (a.op, a.kind) {
@@ -476,10 +520,21 @@ pub async fn delete_app(
     let mut p = p;
     let mut report = Report::default();
     let shrunk = if p.is_empty() {
-        // A delete before may have stopped before shrinking.
-        shrink(backend, rack, ctx, Some((&observed, &Scope::All))).await?
+        // A delete before may have stopped before shrinking (or before leaving
+        // the shared certificates).
+        if shared::leave(backend, rack, ctx, app, (&observed, &Scope::All)).await? {
+            shrink(backend, rack, ctx, None).await?
+        } else {
+            shrink(backend, rack, ctx, Some((&observed, &Scope::All))).await?
+        }
     } else {
         report = apply(backend, &p, ctx).await?;
+        // Router pools (issue 9): the app leaves its shards' shared
+        // certificates (the last one leaving deletes them) before they shrink.
+        if shared::named(&observed, app) {
+            let observed = observe_all(backend, &rack.name).await?;
+            shared::leave(backend, rack, ctx, app, (&observed, &Scope::All)).await?;
+        }
         shrink(backend, rack, ctx, None).await?
     };
     absorb(&mut p, &mut report, shrunk);
@@ -600,16 +655,9 @@ async fn remove(
                 .or_insert_with(|| o.resource.clone());
         }
     }
-    let p = plan(&Scope::Rack, &desired, observed, &backend.quotas())?;
-    let p = Plan {
-        actions: p
-            .actions
-            .into_iter()
-            .filter(|a| a.op == Op::Delete && empty(&a.key))
-            .collect(),
-        observed_in: scope.clone(),
-        ..p
-    };
+    let p = plan(&Scope::Rack, &desired, observed, &backend.quotas())?
+        .observed_in(scope.clone())
+        .retaining(|a| a.op == Op::Delete && empty(&a.key));
     if p.is_empty() {
         return Ok(None);
     }

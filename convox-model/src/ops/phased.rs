@@ -96,7 +96,18 @@ pub async fn deploy_phased(
     ctx: &ApplyContext,
     shown: Option<&Plan>,
 ) -> Result<PhaseOne, OpsError> {
-    let (report, deferred) = deploy_inner(backend, rack, app, manifest, ctx, shown, true).await?;
+    let (report, deferred) = deploy_inner(
+        backend,
+        rack,
+        app,
+        manifest,
+        ctx,
+        super::deploy::Mode {
+            shown,
+            phased: true,
+        },
+    )
+    .await?;
     let successors = deferred
         .iter()
         .filter(|a| a.reason.as_deref() == Some(REPLACED))

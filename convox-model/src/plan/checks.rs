@@ -185,10 +185,13 @@ struct Gap<'a> {
 }
 
 fn uncovered<'a>(state: &BTreeMap<&'a ResourceKey, &'a Resource>) -> BTreeSet<Gap<'a>> {
-    let domain = |cert: &ResourceKey| -> Option<&str> {
-        match &state.get(cert)?.spec {
-            ResourceSpec::Certificate(c) => Some(c.domain.as_str()),
-            _ => None,
+    // Its domain and further names (a shared certificate's apps, issue 9).
+    let domain = |cert: &ResourceKey| -> Vec<&str> {
+        match state.get(cert).map(|r| &r.spec) {
+            Some(ResourceSpec::Certificate(c)) => std::iter::once(c.domain.as_str())
+                .chain(c.names.iter().map(String::as_str))
+                .collect(),
+            _ => Vec::new(),
         }
     };
     let mut covering: BTreeMap<&ResourceKey, Vec<&str>> = BTreeMap::new();
@@ -196,7 +199,7 @@ fn uncovered<'a>(state: &BTreeMap<&'a ResourceKey, &'a Resource>) -> BTreeSet<Ga
         match &r.spec {
             ResourceSpec::Listener(l) if l.protocol == Protocol::Https => {
                 let entry = covering.entry(*key).or_default();
-                entry.extend(l.certificate.as_ref().and_then(domain));
+                entry.extend(l.certificate.as_ref().map(domain).unwrap_or_default());
             }
             ResourceSpec::ListenerCertificate(lc) => {
                 covering

@@ -10,7 +10,7 @@
 //!
 //! Which claim is kept: see [`DuplicateClaim`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -103,8 +103,9 @@ pub(super) struct Sorted<'a> {
 /// tags, so no one can copy them), or certificates from rack CAs of different
 /// fingerprints (a new CA's certificate imported beside the old one's). A copy
 /// of our tags carries our issuer too, so certificates of one issuer are not
-/// told apart this way: they are claims like any other's.
-fn own_copies(claims: &[&Observed]) -> bool {
+/// told apart this way: they are claims like any other's, but for a load
+/// balancer's shared certificates, which concurrent deploys may make twice.
+fn own_copies(claims: &[&Observed], attached: &BTreeSet<&str>) -> bool {
     let mut issuers = std::collections::BTreeSet::new();
     let all = claims.iter().all(|o| match &o.resource.spec {
         ResourceSpec::ListenerCertificate(_) => true,
@@ -114,7 +115,17 @@ fn own_copies(claims: &[&Observed]) -> bool {
         }
         _ => false,
     });
-    all && issuers.len() != 1
+    // Router pools (issue 9): two deploys that both found a load balancer
+    // without a shared certificate each made one under its key and attached
+    // it. One is kept and the other deleted; the names only it had are put
+    // back on the kept one by the deploys' coverage check. A copy not attached
+    // to our listener (someone's, with our tags) is a claim like any other's.
+    let shared = claims.iter().all(|o| {
+        crate::pool::certs::is_shared(&o.resource.key)
+            && (o.resource.spec.kind() == crate::resource::ResourceKind::ListenerCertificate
+                || attached.contains(o.id.as_str()))
+    });
+    all && (issuers.len() != 1 || shared)
 }
 
 /// Observed resources by key (foreign ones aside), each key's claims sorted by id.
@@ -169,13 +180,19 @@ pub(super) fn sort<'a>(
         .enumerate()
         .map(|(i, o)| (o.id.as_str(), i))
         .collect();
+    // The certificates attached to a listener, by id.
+    let attached: BTreeSet<&str> = observed
+        .iter()
+        .filter_map(|o| crate::resource::parse_listener_certificate_id(&o.id))
+        .map(|(_, cert)| cert)
+        .collect();
     for (key, mut claims) in group(observed) {
         let impostors = claims.iter().any(|o| impostor(o));
         if let ([only], false) = (claims.as_slice(), impostors) {
             sorted.current.insert(key, only);
             continue;
         }
-        if own_copies(&claims) {
+        if own_copies(&claims, &attached) {
             claims.sort_by_key(|o| rank.get(o.id.as_str()).copied().unwrap_or(usize::MAX));
             let (kept, rest) = claims.split_at(1);
             sorted.current.insert(key, kept[0]);

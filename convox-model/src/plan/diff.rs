@@ -18,8 +18,9 @@ pub(super) fn immutable(kind: ResourceKind, field: &str) -> bool {
         // SetSecurityGroups); only the scheme (and the name) replaces a router.
         ResourceKind::LoadBalancer => matches!(field, "name" | "scheme"),
         // A new issuer is re-issued and re-imported in place (the rack's
-        // authority rotated); a new domain is a new certificate.
-        ResourceKind::Certificate => field != "issuer",
+        // authority rotated), and so are new further names (an app joins or
+        // leaves a shared certificate); a new domain is a new certificate.
+        ResourceKind::Certificate => !matches!(field, "issuer" | "names"),
         ResourceKind::ListenerCertificate | ResourceKind::HostedZone => true,
     }
 }

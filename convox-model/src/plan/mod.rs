@@ -259,6 +259,13 @@ impl Plan {
             ..self
         }
     }
+
+    /// The same plan with only the actions `keep` keeps (a part of a plan
+    /// applied on its own, such as a rack's deletes or its certificates').
+    pub fn retaining(mut self, keep: impl FnMut(&Action) -> bool) -> Plan {
+        self.actions.retain(keep);
+        self
+    }
 }
 
 /// How many actions of each kind a plan has.

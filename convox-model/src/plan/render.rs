@@ -34,6 +34,15 @@ pub(super) fn describe(spec: &ResourceSpec) -> String {
                 .unwrap_or_default();
             format!("{} {}: {action}{cert}", l.protocol.as_str(), l.port)
         }
+        // A shared certificate (issue 9): its apps' wildcards too, the first few.
+        ResourceSpec::Certificate(c) if !c.names.is_empty() => {
+            let shown: Vec<&str> = c.names.iter().take(3).map(String::as_str).collect();
+            let more = match c.names.len() {
+                n if n > 3 => format!(" … ({n} names)"),
+                _ => String::new(),
+            };
+            format!("{} and {}{more}", c.domain, shown.join(", "))
+        }
         ResourceSpec::Certificate(c) => c.domain.clone(),
         ResourceSpec::ListenerCertificate(lc) => format!("{} on {}", lc.certificate, lc.listener),
         ResourceSpec::TargetGroup(tg) => format!(

@@ -1,9 +1,9 @@
 //! Router pools: which load balancer of a router routes each service.
 //!
 //! AWS lets an application load balancer's rules forward to at most 100
-//! target groups, a hard limit no quota request raises, and each app with
-//! internal services attaches its certificate to the internal listener (25 per
-//! load balancer by default). So a router is a pool of load balancers
+//! target groups, a hard limit no quota request raises; the apps on an
+//! internal load balancer share its certificate ([`certs`]), so certificates
+//! (25 per load balancer by default) never bind first. So a router is a pool of load balancers
 //! ([`Shard`]s), each a full router with its own listeners, all sharing the
 //! router's security group and default certificate. A rack starts with one per
 //! router; [`place`] adds one when an app needs room that no shard has, and a
@@ -51,6 +51,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub mod certs;
+
 use crate::aws::Quotas;
 use crate::desired::{DesiredState, target_group_name_on};
 use crate::exposure::{Router, Shard};
@@ -78,20 +80,42 @@ pub struct Load {
     pub target_groups: BTreeSet<ResourceKey>,
     /// The certificates attached to its listeners (not their defaults).
     pub certificates: BTreeSet<ResourceKey>,
+    /// The apps its shared certificates cover ([`certs`]).
+    pub shared: BTreeSet<Name>,
+    /// Its shared certificates (slots), attached or to be.
+    pub shared_slots: usize,
 }
 
 impl Load {
+    /// Nothing routed: no rule, and no certificate attached but the shard's
+    /// shared ones (those go with it: a name left on one by a delete without
+    /// an issuer must not keep it).
     fn is_empty(&self) -> bool {
-        self.rules == 0 && self.certificates.is_empty()
+        self.rules == 0
+            && self
+                .certificates
+                .iter()
+                .all(|c| matches!(c.subject(), KeySubject::ShardCertificate(..)))
     }
 
-    /// One more service placed here: its rule, its target group, and on the
-    /// internal router its app's certificate.
-    fn take(&mut self, group: ResourceKey, router: Router, certificate: &ResourceKey) {
+    /// One more service placed on `shard`: its rule, its target group, and on
+    /// the internal router its app's name on a shared certificate (a new
+    /// slot when those there are full).
+    fn take(&mut self, group: ResourceKey, shard: Shard, app: &Name, quotas: &Quotas) {
         self.rules += 1;
         self.target_groups.insert(group);
-        if router == Router::Internal {
-            self.certificates.insert(certificate.clone());
+        if shard.router == Router::Internal {
+            self.shared.insert(app.clone());
+            let needed = self
+                .shared
+                .len()
+                .div_ceil(quotas.names_per_certificate.max(1));
+            while self.shared_slots < needed {
+                self.shared_slots += 1;
+                let slot = u16::try_from(self.shared_slots).unwrap_or(u16::MAX);
+                self.certificates
+                    .insert(ResourceKey::shard_certificate(shard, slot));
+            }
         }
     }
 }
@@ -101,8 +125,9 @@ impl Load {
 pub struct Room {
     /// Services (each one rule and one target group).
     pub services: usize,
-    /// Certificates, on the internal router (each app with services there
-    /// attaches one). One slot of each listener is always left free: a
+    /// Certificates, on the internal router (the shared certificates, one
+    /// per [`Quotas::names_per_certificate`] apps, and the certificates of
+    /// apps not yet moved to them). One slot of each listener is always left free: a
     /// certificate is replaced make before break (the new one attached before
     /// the old one is detached), as a rotation of the rack's authority does
     /// for each app in turn.
@@ -193,6 +218,19 @@ impl Pool {
                 _ => {}
             }
         }
+        // The apps the shared certificates cover, and how many there are.
+        for (shard, slots) in certs::observed_names(observed) {
+            if let Some(load) = shards.get_mut(&shard) {
+                load.shared_slots = load.shared_slots.max(
+                    slots
+                        .keys()
+                        .max()
+                        .map_or(0, |n| usize::from(*n))
+                        .max(slots.len()),
+                );
+                load.shared.extend(slots.into_values().flatten());
+            }
+        }
         let routed: BTreeSet<&ResourceKey> = observed
             .iter()
             .filter_map(|o| match &o.resource.spec {
@@ -255,14 +293,16 @@ fn tagged_shard(o: &Observed, router: Router) -> Option<Shard> {
     }
 }
 
-/// Whether `n` more services of the app whose certificate is `cert` fit on a
-/// load balancer of `router` holding `load`: room for their rules and target
-/// groups, and on the internal router for the app's certificate unless it is
-/// attached there already.
-fn fits(load: &Load, router: Router, cert: &ResourceKey, n: usize, quotas: &Quotas) -> bool {
+/// Whether `n` more services of `app` fit on a load balancer of `router`
+/// holding `load`: room for their rules and target groups, and on the
+/// internal router for the app's name on a shared certificate: one there with
+/// room, or room for one more certificate ([`certs`]).
+fn fits(load: &Load, router: Router, app: &Name, n: usize, quotas: &Quotas) -> bool {
     let room = Room::left(router, load, quotas);
-    let certificate =
-        router == Router::External || load.certificates.contains(cert) || room.certificates >= 1;
+    let certificate = router == Router::External || load.shared.contains(app) || {
+        let needed = (load.shared.len() + 1).div_ceil(quotas.names_per_certificate.max(1));
+        room.certificates >= needed.saturating_sub(load.shared_slots)
+    };
     room.services >= n && certificate
 }
 
@@ -276,7 +316,8 @@ fn listener_shard(listener: &ResourceKey) -> Option<Shard> {
 
 /// The load balancers the rack keeps: each router's first, and every later one
 /// that routes something (a rule of any app's or of no app of ours, or an
-/// attached certificate). A later one left empty is removed.
+/// attached certificate other than its shared ones). A later one left empty
+/// is removed, its shared certificates with it.
 pub fn shards_in_use(observed: &[Observed]) -> BTreeSet<Shard> {
     Pool::observed(observed)
         .shards
@@ -358,8 +399,8 @@ pub fn drains(observed: &[Observed], now: i64) -> BTreeMap<Shard, Drain> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Placed {
     /// The app's resources: each rule on its shard's 443 listener, each record
-    /// aliasing its shard, the app's certificate attached on every internal
-    /// shard it is routed on.
+    /// aliasing its shard; no certificate of its own (its internal shards'
+    /// shared certificates cover it, see [`Placed::joins`]).
     pub desired: DesiredState,
     /// Where each (service, router) is routed.
     pub placement: BTreeMap<(Name, Router), Shard>,
@@ -367,6 +408,9 @@ pub struct Placed {
     pub shards: BTreeSet<Shard>,
     /// The shards the app takes that do not exist yet.
     pub new_shards: BTreeSet<Shard>,
+    /// The internal shards the app is routed on: its wildcard joins their
+    /// shared certificates ([`certs`]).
+    pub joins: BTreeSet<Shard>,
 }
 
 /// Places an app's routed services ([`crate::desired::desired_app`], every
@@ -388,10 +432,10 @@ pub fn place(
             placement: BTreeMap::new(),
             shards,
             new_shards: BTreeSet::new(),
+            joins: BTreeSet::new(),
         });
     };
     let mut pool = Pool::observed_but(observed, Some(&app));
-    let cert = ResourceKey::app_certificate(&app);
 
     // Where the app's services are routed now: by the listener their rule is
     // on. Those stay; their target groups count where they are.
@@ -440,9 +484,12 @@ pub fn place(
     placement.retain(|(s, r), _| routed.get(r).is_some_and(|v| v.contains(s)));
     for ((s, r), shard) in preferred {
         let wanted = routed.get(&r).is_some_and(|v| v.contains(&s));
-        if wanted && fits(&pool.shards[&shard], r, &cert, 1, quotas) {
+        if wanted && fits(&pool.shards[&shard], r, &app, 1, quotas) {
             let group = ResourceKey::target_group(&app, &s, r);
-            pool.shards.entry(shard).or_default().take(group, r, &cert);
+            pool.shards
+                .entry(shard)
+                .or_default()
+                .take(group, shard, &app, quotas);
             placement.insert((s, r), shard);
         }
     }
@@ -480,7 +527,7 @@ pub fn place(
             .iter()
             .chain(all.iter())
             .copied()
-            .find(|s| fits(&pool.shards[s], router, &cert, new.len(), quotas));
+            .find(|s| fits(&pool.shards[s], router, &app, new.len(), quotas));
         let together = together.or_else(|| {
             (new.len() <= empty.services).then(|| {
                 let s = pool.next_free(router);
@@ -497,7 +544,7 @@ pub fn place(
                 None => match pool
                     .open(router)
                     .into_iter()
-                    .find(|s| fits(&pool.shards[s], router, &cert, 1, quotas))
+                    .find(|s| fits(&pool.shards[s], router, &app, 1, quotas))
                 {
                     Some(s) => s,
                     None => {
@@ -512,7 +559,7 @@ pub fn place(
             pool.shards
                 .entry(shard)
                 .or_default()
-                .take(group, router, &cert);
+                .take(group, shard, &app, quotas);
             placement.insert((service.clone(), router), shard);
         }
     }
@@ -537,23 +584,35 @@ pub fn place(
     let desired = rewrite(desired, &app, &placement);
     let mut shards = shards_kept(observed);
     shards.extend(placement.values().copied());
+    let joins = placement
+        .values()
+        .copied()
+        .filter(|s| s.router == Router::Internal)
+        .collect();
     Ok(Placed {
         desired,
         placement,
         shards,
         new_shards,
+        joins,
     })
 }
 
 /// The app's rules on their shards' 443 listeners, its records aliasing their
-/// shards, its certificate attached on each internal shard it is routed on.
+/// shards. Its own certificate and attachment are dropped: the shared
+/// certificates of its internal shards cover it ([`certs`]), and an existing
+/// one is deleted once they do.
 fn rewrite(
     mut desired: DesiredState,
     app: &Name,
     placement: &BTreeMap<(Name, Router), Shard>,
 ) -> DesiredState {
-    let mut attached: BTreeSet<Shard> = BTreeSet::new();
-    let mut attachment = None;
+    desired.resources.retain(|key, _| {
+        !matches!(
+            key.subject(),
+            KeySubject::AppCertificate(_) | KeySubject::Attachment(..)
+        )
+    });
     for (key, res) in desired.resources.iter_mut() {
         match (key.subject(), &mut res.spec) {
             (KeySubject::TargetGroup(_, s, r), ResourceSpec::TargetGroup(tg)) => {
@@ -570,9 +629,6 @@ fn rewrite(
             (KeySubject::ListenerRule(_, s, r), ResourceSpec::ListenerRule(rule)) => {
                 if let Some(shard) = placement.get(&(s.clone(), *r)) {
                     rule.listener = ResourceKey::shard_listener(*shard, 443);
-                    if *r == Router::Internal {
-                        attached.insert(*shard);
-                    }
                 }
             }
             (KeySubject::Record(_, s), ResourceSpec::Record(record)) => {
@@ -580,25 +636,7 @@ fn rewrite(
                     record.load_balancer = ResourceKey::shard_load_balancer(*shard);
                 }
             }
-            (KeySubject::Attachment(..), ResourceSpec::ListenerCertificate(_)) => {
-                attachment = Some(key.clone());
-            }
             _ => {}
-        }
-    }
-    if let Some(first) = attachment
-        && let Some(template) = desired.resources.remove(&first)
-    {
-        for shard in attached {
-            let key = ResourceKey::app_listener_certificate_on(app, shard);
-            let mut res = template.clone();
-            res.tags
-                .insert(crate::resource::TAG_KEY.to_string(), key.to_string());
-            if let ResourceSpec::ListenerCertificate(lc) = &mut res.spec {
-                lc.listener = ResourceKey::shard_listener(shard, 443);
-            }
-            res.key = key.clone();
-            desired.resources.insert(key, res);
         }
     }
     desired

@@ -1,6 +1,6 @@
 use super::*;
 use crate::desired::{desired_app, desired_rack_pool};
-use crate::manifest::{Exposure, Manifest, Port, Scheme, Service};
+use crate::manifest::{Exposure, Manifest, Service};
 use crate::params::RackParams;
 use crate::rack::Rack;
 
@@ -22,15 +22,7 @@ fn rack() -> Rack {
 fn manifest(services: usize, exposure: Exposure) -> Manifest {
     Manifest::from_services(
         (0..services)
-            .map(|i| {
-                let mut s = Service::with_defaults(n(&format!("s{i}")));
-                s.port = Some(Port {
-                    port: 3000,
-                    scheme: Scheme::Http,
-                });
-                s.exposure = exposure;
-                s
-            })
+            .map(|i| Service::routed(n(&format!("s{i}")), 3000, exposure))
             .collect(),
     )
 }
@@ -51,6 +43,8 @@ fn small() -> Quotas {
 #[derive(Default)]
 struct World {
     apps: BTreeMap<String, DesiredState>,
+    /// Names per shared certificate (0: AWS's default).
+    per_certificate: usize,
 }
 
 impl World {
@@ -69,17 +63,32 @@ impl World {
                 _ => None,
             })
             .collect();
-        desired_rack_pool(
+        let per = match self.per_certificate {
+            0 => Quotas::AWS.names_per_certificate,
+            n => n,
+        };
+        let desired = desired_rack_pool(
             &rack(),
             "ca",
             rack().external_certificate.as_deref(),
             &shards,
-        )
-        .iter()
-        .cloned()
-        .map(as_observed)
-        .chain(apps)
-        .collect()
+        );
+        // The shared certificates: every app routed on a shard covered.
+        let desired = certs::with_shared_certificates(
+            desired,
+            &rack(),
+            Some("ca"),
+            &apps,
+            &BTreeMap::new(),
+            None,
+            per,
+        );
+        desired
+            .iter()
+            .cloned()
+            .map(as_observed)
+            .chain(apps)
+            .collect()
     }
 
     fn deploy(&mut self, app: &str, m: &Manifest, quotas: &Quotas) -> Placed {
@@ -183,25 +192,30 @@ fn records_alias_and_rules_sit_on_the_shard_that_routes_them() {
                     ResourceKey::shard_load_balancer(shard)
                 );
             }
-            ResourceSpec::ListenerCertificate(lc) => {
-                assert_eq!(lc.listener, ResourceKey::shard_listener(shard, 443));
-                assert_eq!(
-                    res.key,
-                    ResourceKey::app_listener_certificate_on(&n("b"), shard)
-                );
-                assert_eq!(res.key.as_str(), "app/b/cert/attachment/2");
+            // Issue 9: no certificate of its own; it joins shard 2's shared one.
+            ResourceSpec::ListenerCertificate(_) | ResourceSpec::Certificate(_) => {
+                panic!("{} placed with a certificate of its own", res.key)
             }
             _ => {}
         }
     }
+    assert_eq!(b.joins, [shard].into());
+    let observed = w.observed();
+    let shared = ResourceKey::shard_certificate(shard, 1);
+    assert!(observed.iter().any(|o| matches!(
+        &o.resource.spec,
+        ResourceSpec::ListenerCertificate(lc)
+            if lc.certificate == shared && lc.listener == ResourceKey::shard_listener(shard, 443)
+    )));
+    assert!(certs::uncovered(&observed).is_empty());
 }
 
 #[test]
 fn certificate_slots_count_as_room_on_the_internal_router() {
     let mut w = World::default();
     let q = small();
-    // One service each: target groups have room, certificates (2, and
-    // one kept free) do not.
+    // Issue 9: one service each, all on one shard: the apps share one
+    // certificate, so only target groups bind.
     let placed: Vec<u16> = ["a", "b", "c", "d", "e"]
         .into_iter()
         .map(|app| {
@@ -210,7 +224,43 @@ fn certificate_slots_count_as_room_on_the_internal_router() {
                 .unwrap()
         })
         .collect();
+    assert_eq!(placed, [1, 1, 1, 1, 1]);
+    // One name per certificate: each app takes a slot (2, one kept free).
+    let mut w = World {
+        per_certificate: 1,
+        ..World::default()
+    };
+    let one = Quotas {
+        names_per_certificate: 1,
+        ..small()
+    };
+    let placed: Vec<u16> = ["a", "b", "c", "d", "e"]
+        .into_iter()
+        .map(|app| {
+            *on(&w.deploy(app, &manifest(1, Exposure::Internal), &one))
+                .first()
+                .unwrap()
+        })
+        .collect();
     assert_eq!(placed, [1, 1, 2, 2, 3]);
+    // Two names per certificate: four apps on the two slots of shard 1.
+    let mut w = World {
+        per_certificate: 2,
+        ..World::default()
+    };
+    let two = Quotas {
+        names_per_certificate: 2,
+        ..small()
+    };
+    let placed: Vec<u16> = ["a", "b", "c", "d", "e"]
+        .into_iter()
+        .map(|app| {
+            *on(&w.deploy(app, &manifest(1, Exposure::Internal), &two))
+                .first()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(placed, [1, 1, 1, 1, 2]);
     // External services attach no certificate.
     let mut w = World::default();
     let placed: Vec<u16> = ["a", "b", "c", "d", "e"]
@@ -307,11 +357,30 @@ fn foreign_rules_take_room_too() {
 }
 
 /// `observed` without the rules of `app`.
-/// `observed` without anything of `app`'s.
+/// `observed` without anything of `app`'s: its resources, and the shared
+/// certificates that covered only it (the last app leaving deletes them).
 fn without_app(observed: &[Observed], app: &str) -> Vec<Observed> {
+    let only_it: BTreeSet<ResourceKey> = observed
+        .iter()
+        .filter(|o| match &o.resource.spec {
+            ResourceSpec::Certificate(c) => {
+                certs::is_shared(&o.resource.key)
+                    && c.names
+                        .iter()
+                        .all(|w| certs::app_of_wildcard(w).is_some_and(|a| a.as_str() == app))
+            }
+            _ => false,
+        })
+        .map(|o| o.resource.key.clone())
+        .collect();
     observed
         .iter()
         .filter(|o| o.resource.key.app() != Some(app))
+        .filter(|o| match &o.resource.spec {
+            ResourceSpec::Certificate(_) => !only_it.contains(&o.resource.key),
+            ResourceSpec::ListenerCertificate(lc) => !only_it.contains(&lc.certificate),
+            _ => true,
+        })
         .cloned()
         .collect()
 }
@@ -358,10 +427,11 @@ fn a_later_load_balancer_routing_nothing_is_empty_and_not_in_use() {
     let observed = w.observed();
     assert!(empty_shards(&observed).is_empty());
     assert!(shards_in_use(&observed).contains(&two));
-    // b's rule gone, its certificate still attached there: in use.
+    // b's rule gone: its shared certificate alone does not keep the load
+    // balancer in use (issue 9; an app's own certificate did).
     let no_rule = without_rules(&observed, "b");
-    assert!(shards_in_use(&no_rule).contains(&two));
-    assert!(empty_shards(&no_rule).is_empty());
+    assert!(!shards_in_use(&no_rule).contains(&two));
+    assert_eq!(empty_shards(&no_rule), [two].into());
     // Nothing of b's left: empty, not in use; the first always is.
     let nothing = without_app(&observed, "b");
     assert_eq!(empty_shards(&nothing), [two].into());

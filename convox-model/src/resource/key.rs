@@ -67,6 +67,11 @@ pub enum KeySubject {
     RouterCertificate(Router),
     /// `app/{app}/cert`: an app's wildcard certificate.
     AppCertificate(Name),
+    // Router pools: shared certificates (issue 9).
+    /// `router/{shard}/cert/{slot}`: the `slot`th certificate one internal
+    /// load balancer shares among the apps it routes, covering their
+    /// wildcards ([`crate::pool::certs`]).
+    ShardCertificate(Shard, u16),
     /// `{certificate}/attachment`: a certificate attached to the 443 listener
     /// of its router's first load balancer; `{certificate}/attachment/{n}` to
     /// that of the `n`th.
@@ -99,7 +104,8 @@ impl KeySubject {
             | KeySubject::RouterSecurityGroup(_)
             | KeySubject::RouterLoadBalancer(_)
             | KeySubject::RouterListener(..)
-            | KeySubject::RouterCertificate(_) => None,
+            | KeySubject::RouterCertificate(_)
+            | KeySubject::ShardCertificate(..) => None,
         }
     }
 
@@ -120,7 +126,9 @@ impl KeySubject {
             | KeySubject::RouterCertificate(r)
             | KeySubject::TargetGroup(_, _, r)
             | KeySubject::ListenerRule(_, _, r) => Some(*r),
-            KeySubject::RouterLoadBalancer(s) | KeySubject::RouterListener(s, _) => Some(s.router),
+            KeySubject::RouterLoadBalancer(s)
+            | KeySubject::RouterListener(s, _)
+            | KeySubject::ShardCertificate(s, _) => Some(s.router),
             KeySubject::Attachment(cert, _) => match cert.subject() {
                 KeySubject::AppCertificate(_) => Some(Router::Internal),
                 other => other.router(),
@@ -133,7 +141,9 @@ impl KeySubject {
     /// balancer, a listener, or a certificate attached to one.
     pub fn shard(&self) -> Option<Shard> {
         match self {
-            KeySubject::RouterLoadBalancer(s) | KeySubject::RouterListener(s, _) => Some(*s),
+            KeySubject::RouterLoadBalancer(s)
+            | KeySubject::RouterListener(s, _)
+            | KeySubject::ShardCertificate(s, _) => Some(*s),
             KeySubject::Attachment(_, index) => Shard::new(self.router()?, *index),
             _ => None,
         }
@@ -149,6 +159,7 @@ impl fmt::Display for KeySubject {
             KeySubject::RouterListener(r, port) => write!(f, "router/{r}/listener/{port}"),
             KeySubject::RouterCertificate(r) => write!(f, "router/{r}/cert"),
             KeySubject::AppCertificate(app) => write!(f, "app/{app}/cert"),
+            KeySubject::ShardCertificate(s, slot) => write!(f, "router/{s}/cert/{slot}"),
             KeySubject::Attachment(cert, 1) => write!(f, "{cert}/attachment"),
             KeySubject::Attachment(cert, n) => write!(f, "{cert}/attachment/{n}"),
             KeySubject::TargetGroup(app, service, r) => write!(f, "app/{app}/{service}/{r}/tg"),
@@ -198,7 +209,9 @@ fn parse(text: &str) -> Option<KeySubject> {
         let cert = ResourceKey::from_raw(cert);
         return matches!(
             cert.subject(),
-            KeySubject::RouterCertificate(_) | KeySubject::AppCertificate(_)
+            KeySubject::RouterCertificate(_)
+                | KeySubject::AppCertificate(_)
+                | KeySubject::ShardCertificate(..)
         )
         .then_some(KeySubject::Attachment(cert, index));
     }
@@ -208,6 +221,12 @@ fn parse(text: &str) -> Option<KeySubject> {
         ["router", r, "alb"] => KeySubject::RouterLoadBalancer(Shard::first(router(r)?)),
         ["router", r, n, "alb"] => KeySubject::RouterLoadBalancer(later_shard(r, n)?),
         ["router", r, "cert"] => KeySubject::RouterCertificate(router(r)?),
+        ["router", r, "cert", slot] => {
+            KeySubject::ShardCertificate(Shard::first(router(r)?), number(slot)?)
+        }
+        ["router", r, n, "cert", slot] => {
+            KeySubject::ShardCertificate(later_shard(r, n)?, number(slot)?)
+        }
         ["router", r, "listener", port] => {
             KeySubject::RouterListener(Shard::first(router(r)?), number(port)?)
         }
@@ -327,6 +346,12 @@ impl ResourceKey {
         Self::of(KeySubject::RouterCertificate(router))
     }
 
+    /// The `slot`th certificate `shard` shares among the apps it routes
+    /// (`router/internal/cert/1`, `router/internal/2/cert/1`).
+    pub fn shard_certificate(shard: Shard, slot: u16) -> Self {
+        Self::of(KeySubject::ShardCertificate(shard, slot))
+    }
+
     /// An app's wildcard certificate `*.{app}.{rack}.convox`.
     pub fn app_certificate(app: &Name) -> Self {
         Self::of(KeySubject::AppCertificate(app.clone()))
@@ -362,7 +387,11 @@ impl ResourceKey {
 
     fn attachment(certificate: &ResourceKey, index: u16) -> Self {
         match certificate.subject() {
-            KeySubject::RouterCertificate(_) | KeySubject::AppCertificate(_) if index >= 1 => {
+            KeySubject::RouterCertificate(_)
+            | KeySubject::AppCertificate(_)
+            | KeySubject::ShardCertificate(..)
+                if index >= 1 =>
+            {
                 Self::of(KeySubject::Attachment(certificate.clone(), index))
             }
             _ if index <= 1 => Self::from_raw(format!("{certificate}/attachment")),
@@ -529,6 +558,12 @@ mod tests {
             ResourceKey::shard_load_balancer(second),
             ResourceKey::shard_listener(second, 443),
             ResourceKey::record(&app, &api),
+            ResourceKey::shard_certificate(Shard::first(Router::Internal), 1),
+            ResourceKey::shard_certificate(second, 3),
+            ResourceKey::listener_certificate_on(
+                &ResourceKey::shard_certificate(second, 1),
+                &ResourceKey::shard_listener(second, 443),
+            ),
         ]);
         for k in keys {
             let back = ResourceKey::from_raw(k.as_str());
@@ -557,6 +592,17 @@ mod tests {
             .as_str(),
             "app/backend/cert/attachment/2"
         );
+        assert_eq!(
+            ResourceKey::listener_certificate_on(
+                &ResourceKey::shard_certificate(second, 1),
+                &ResourceKey::shard_listener(second, 443)
+            )
+            .as_str(),
+            "router/internal/2/cert/1/attachment/2"
+        );
+        let shared = ResourceKey::shard_certificate(second, 1);
+        assert_eq!(shared.app(), None);
+        assert_eq!(shared.subject().shard(), Some(second));
     }
 
     #[test]

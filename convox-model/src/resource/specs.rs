@@ -223,6 +223,13 @@ pub struct CertificateSpec {
     pub domain: String,
     /// Fingerprint of the issuing CA; a new CA means a new certificate.
     pub issuer: String,
+    /// The further names it covers, sorted (subject alternative names besides
+    /// `domain`): a shared certificate of an internal load balancer covers
+    /// the wildcards of the apps it routes ([`crate::pool::certs`]). They
+    /// change in place: the certificate is issued anew and re-imported over
+    /// its ARN.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
 }
 
 /// A certificate attached to a listener, besides the listener's default.

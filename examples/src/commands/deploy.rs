@@ -19,7 +19,7 @@ use super::Cx;
 use super::certificate::print_waiting;
 use super::{note, params_line};
 use crate::Io;
-use crate::cli::{DeployArgs, Format, ManifestFile, NetworkArgs, PlanArgs};
+use crate::cli::{AppTarget, DeployArgs, Format, ManifestFile, NetworkArgs, PlanArgs};
 use crate::exit::{Exit, report_error};
 use crate::input::{Given, checked_on};
 use crate::output::print_endpoints_and_links;
@@ -83,7 +83,7 @@ struct Shown {
 
 /// Reads the target once and plans from it at `now`.
 fn shown(
-    (file, env, net): (&ManifestFile, &[(String, String)], &NetworkArgs),
+    AppTarget { file, env, net }: &AppTarget,
     now: i64,
     given: &Given,
     s: &mut Session,
@@ -123,7 +123,7 @@ pub fn plan(a: &PlanArgs, Cx { given, s, io }: Cx<'_, '_>) -> Result<(), Exit> {
         plan: p,
         external,
         ..
-    } = shown((&a.file, &a.env, &a.net), now(&given.env), given, s, io)?;
+    } = shown(&a.target, now(&given.env), given, s, io)?;
     if a.json {
         let _ = writeln!(io.out, "{}", p.to_json());
         return Ok(());
@@ -193,7 +193,7 @@ pub fn deploy(a: &DeployArgs, Cx { given, s, io }: Cx<'_, '_>) -> Result<(), Exi
         ca,
         plan: p,
         external,
-    } = shown((&a.file, &a.env, &a.net), now, given, s, io)?;
+    } = shown(&a.target, now, given, s, io)?;
     let backend = s.backend(io)?.backend.clone();
     let ctx = context(&rack.name, now);
     if p.is_empty() && !needs_request(&external) && !a.json {

@@ -1,0 +1,216 @@
+//! Router pools: keeping the internal load balancers' shared certificates
+//! covering the apps they route (issue 9, [`crate::pool::certs`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::OpsError;
+use crate::apply::{ApplyContext, apply};
+use crate::backend::Backend;
+use crate::desired::DesiredState;
+use crate::exposure::Shard;
+use crate::name::Name;
+use crate::plan::plan;
+use crate::pool::certs::{self, MAX_COVERAGE_ROUNDS};
+use crate::rack::Rack;
+use crate::resource::{Observed, Scope};
+
+/// Whether `app`'s wildcard is on a shared certificate, as observed.
+pub(super) fn named(observed: &[Observed], app: &Name) -> bool {
+    certs::observed_names(observed)
+        .values()
+        .flat_map(|slots| slots.values())
+        .any(|apps| apps.contains(app))
+}
+
+/// Re-imports the shared certificates so that they cover what
+/// [`certs::shared_names`] says, from `observed`, with `joining` and without
+/// `leaving`; changes nothing else of the rack. Whether it changed anything
+/// (or found another deploy changing them at the same moment: then the caller
+/// reads the rack again).
+///
+/// `observed` is an observation of `scope` (the deploy's, or the whole
+/// rack's): the re-import is applied against that scope.
+pub(super) async fn sync(
+    backend: &dyn Backend,
+    rack: &Rack,
+    ctx: &ApplyContext,
+    (observed, scope): (&[Observed], &Scope),
+    joining: &BTreeMap<Shard, BTreeSet<Name>>,
+    leaving: Option<&Name>,
+) -> Result<bool, OpsError> {
+    // Issued by the authority the apply issues with. Without one (a delete
+    // needs none) only what needs no issuing is done: a certificate left
+    // without names is deleted; a name on one still in use waits for the next
+    // deploy on that load balancer (it covers a name nothing routes: harmless).
+    let fingerprint = ctx.issuer.as_ref().map(|i| i.fingerprint());
+    let issuing = fingerprint.is_some();
+    let quotas = backend.quotas();
+    // Every rack resource as it is, but the shared certificates.
+    let mut desired = DesiredState::empty(Scope::Rack);
+    for o in crate::plan::kept_first(observed) {
+        let key = &o.resource.key;
+        if key.in_scope(&Scope::Rack) {
+            desired
+                .resources
+                .entry(key.clone())
+                .or_insert_with(|| o.resource.clone());
+        }
+    }
+    let mut desired = certs::with_shared_certificates(
+        desired,
+        rack,
+        fingerprint.as_deref(),
+        observed,
+        joining,
+        leaving,
+        quotas.names_per_certificate,
+    );
+    // Only on load balancers that exist: one placement wants but nothing made
+    // yet is the deploy's rack stage's to make (or gone, drained, since).
+    let listeners: BTreeSet<Shard> = observed
+        .iter()
+        .filter_map(|o| match o.resource.key.subject() {
+            crate::resource::KeySubject::RouterListener(s, 443) => Some(*s),
+            _ => None,
+        })
+        .collect();
+    desired.resources.retain(|k, _| {
+        !certs::is_shared(k) || k.subject().shard().is_some_and(|s| listeners.contains(&s))
+    });
+    let p = plan(&Scope::Rack, &desired, observed, &quotas)?
+        .observed_in(scope.clone())
+        .retaining(|a| certs::is_shared(&a.key) && (issuing || a.op == crate::plan::Op::Delete));
+    if p.is_empty() {
+        return Ok(false);
+    }
+    tracing::info!(rack = %rack.name, actions = p.actions.len(), "re-importing the internal load balancers' shared certificates");
+    match apply(backend, &p, ctx).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.is_contention() => Ok(true),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `app` leaves the shared certificates it is on (deleted): they are
+/// re-imported without its name, and those left without names deleted.
+/// Whether anything changed.
+pub(super) async fn leave(
+    backend: &dyn Backend,
+    rack: &Rack,
+    ctx: &ApplyContext,
+    app: &Name,
+    (observed, scope): (&[Observed], &Scope),
+) -> Result<bool, OpsError> {
+    if !named(observed, app) {
+        return Ok(false);
+    }
+    sync(
+        backend,
+        rack,
+        ctx,
+        (observed, scope),
+        &BTreeMap::new(),
+        Some(app),
+    )
+    .await
+}
+
+/// After a deploy of `app` routed on the internal load balancers `joins`:
+/// re-reads the rack and re-imports the shared certificates as
+/// [`certs::shared_names`] wants them from what is there now (the app's
+/// name off the load balancers it left, and on every one it is routed on),
+/// then re-reads again, while anything changed: an internal hostname
+/// uncovered then (another deploy re-imported a shared certificate without
+/// this one's name, or the other way round) is re-imported with every app
+/// routed there, at most [`MAX_COVERAGE_ROUNDS`] times. Whether it changed
+/// anything.
+pub(super) async fn cover(
+    backend: &dyn Backend,
+    rack: &Rack,
+    ctx: &ApplyContext,
+    app: &Name,
+    joins: &BTreeSet<Shard>,
+) -> Result<bool, OpsError> {
+    let joining: BTreeMap<Shard, BTreeSet<Name>> = joins
+        .iter()
+        .map(|s| (*s, BTreeSet::from([app.clone()])))
+        .collect();
+    // What a deploy of the app reads: its hostnames, the shared certificates
+    // and what is attached where.
+    let scope = Scope::Deploy(app.clone());
+    let mut rounds = 0;
+    loop {
+        let observed = backend.observe(&rack.name, &scope).await?;
+        if rounds == MAX_COVERAGE_ROUNDS {
+            let gaps = certs::uncovered(&observed);
+            if gaps.is_empty() {
+                return Ok(true);
+            }
+            return Err(OpsError::Uncovered {
+                hosts: gaps.into_iter().map(|g| g.host).collect(),
+                rounds,
+            });
+        }
+        rounds += 1;
+        // Nothing to change: every hostname is covered, or none a shared
+        // certificate can cover (the planner's coverage check names those).
+        if !sync(backend, rack, ctx, (&observed, &scope), &joining, Some(app)).await? {
+            return Ok(rounds > 1);
+        }
+    }
+}
+
+/// Before a deploy plans `app` placed on the internal load balancers
+/// `joins`: `observed` when the app's name is on a shared certificate of
+/// each (`false`), or else the rack re-read after putting it there (`true`):
+/// another deploy re-imported one without it meanwhile, or the app is placed
+/// elsewhere than its rack stage made room for (a load balancer emptied
+/// since). Then the caller places the app again.
+pub(super) async fn named_on(
+    backend: &dyn Backend,
+    rack: &Rack,
+    ctx: &ApplyContext,
+    app: &Name,
+    joins: &BTreeSet<Shard>,
+    observed: Vec<Observed>,
+) -> Result<(Vec<Observed>, bool), OpsError> {
+    let names = certs::observed_names(&observed);
+    let missing = joins.iter().any(|s| {
+        !names
+            .get(s)
+            .is_some_and(|slots| slots.values().any(|apps| apps.contains(app)))
+    });
+    let joining: BTreeMap<Shard, BTreeSet<Name>> = joins
+        .iter()
+        .map(|s| (*s, BTreeSet::from([app.clone()])))
+        .collect();
+    let scope = Scope::Deploy(app.clone());
+    if !missing || !sync(backend, rack, ctx, (&observed, &scope), &joining, None).await? {
+        return Ok((observed, false));
+    }
+    Ok((backend.observe(&rack.name, &scope).await?, true))
+}
+
+/// A deploy of `app` that found nothing to change (an attempt before applied
+/// it and stopped): its name taken off the load balancers it no longer
+/// routes on and put on those it joins, planned from `observed` (no call when
+/// nothing changes), then verified as [`cover`] does. Whether it changed
+/// anything.
+pub(super) async fn settle(
+    backend: &dyn Backend,
+    rack: &Rack,
+    ctx: &ApplyContext,
+    app: &Name,
+    joins: &BTreeSet<Shard>,
+    observed: (&[Observed], &Scope),
+) -> Result<bool, OpsError> {
+    let joining: BTreeMap<Shard, BTreeSet<Name>> = joins
+        .iter()
+        .map(|s| (*s, BTreeSet::from([app.clone()])))
+        .collect();
+    if sync(backend, rack, ctx, observed, &joining, Some(app)).await? {
+        cover(backend, rack, ctx, app, joins).await?;
+        return Ok(true);
+    }
+    Ok(false)
+}
