@@ -249,7 +249,11 @@ impl State {
         scope: &Scope,
     ) -> BackendResult<Vec<Observed>> {
         if let Scope::Deploy(app) = scope {
-            return Ok(deploy_view(self.observe(_op, rack, &Scope::All)?, rack, app));
+            return Ok(deploy_view(
+                self.observe(_op, rack, &Scope::All)?,
+                rack,
+                app,
+            ));
         }
         let refs = Refs {
             security_groups: keys(rack, &self.security_groups),
