@@ -314,7 +314,7 @@ async fn complete(acm: &Client, mut out: Vec<Cert>) -> BackendResult<Vec<Cert>> 
         let request = acm.describe_certificate().certificate_arn(&c.arn);
         let d = match send("DescribeCertificate", request.send()).await {
             Ok(d) => d,
-            Err(e) if e.kind == ErrorKind::NotFound => {
+            Err(e) if e.kind() == ErrorKind::NotFound => {
                 gone.push(c.arn.clone());
                 continue;
             }
@@ -441,7 +441,7 @@ pub(crate) async fn requested_certificates(
         match describe_certificate(acm, arn).await {
             Ok(d) => out.push(d),
             // Deleted between the list and now.
-            Err(e) if e.kind == ErrorKind::NotFound => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
     }

@@ -16,6 +16,7 @@ use crate::pacing::{Pacer, Pacing, Service};
 
 /// Why [`AwsBackendBuilder::build`] refused its settings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BuildError {
     /// No region was given and none was found in the environment.
     #[error(

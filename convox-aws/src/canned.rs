@@ -164,10 +164,10 @@ fn change(action: RecordAction) -> RecordChange {
 
 fn assert_kind(err: &BackendError, kind: ErrorKind, retryable: bool) {
     assert_eq!(
-        (err.kind, err.retryable),
+        (err.kind(), err.is_retryable()),
         (kind, retryable),
         "{err}: {:?}",
-        err.source
+        std::error::Error::source(err)
     );
 }
 
@@ -187,7 +187,7 @@ async fn duplicate_load_balancer_name_already_exists() {
         .await
         .unwrap_err();
     assert_kind(&err, ErrorKind::AlreadyExists, false);
-    assert_eq!(err.operation, "CreateLoadBalancer");
+    assert_eq!(err.operation(), "CreateLoadBalancer");
     // Our message names the code; AWS's words stay in the source, said once.
     assert_eq!(
         err.to_string(),
@@ -281,7 +281,7 @@ async fn certificate_in_use_is_a_conflict() {
     .await;
     let err = b.delete_certificate("arn:cert").await.unwrap_err();
     assert_kind(&err, ErrorKind::Conflict, false);
-    assert_eq!(err.operation, "DeleteCertificate");
+    assert_eq!(err.operation(), "DeleteCertificate");
 }
 
 /// A resource created without tags (someone else's, in a test) sends no empty tag

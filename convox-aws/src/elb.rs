@@ -400,12 +400,12 @@ pub(crate) async fn target_groups(
         match send(OP, request.send()).await {
             Ok(page) => out.extend(page.target_groups().iter().cloned()),
             // One of them is gone, and AWS then answers for none: one by one.
-            Err(e) if e.kind == ErrorKind::NotFound => {
+            Err(e) if e.kind() == ErrorKind::NotFound => {
                 for arn in chunk {
                     let request = elb.describe_target_groups().target_group_arns(arn);
                     match send(OP, request.send()).await {
                         Ok(page) => out.extend(page.target_groups().iter().cloned()),
-                        Err(e) if e.kind == ErrorKind::NotFound => {}
+                        Err(e) if e.kind() == ErrorKind::NotFound => {}
                         Err(e) => return Err(e),
                     }
                 }

@@ -156,7 +156,7 @@ pub(crate) async fn create_hosted_zone(
             }
             // The reference was used: by the attempt whose answer was lost (the
             // zone exists: adopt it), or by a zone since deleted (next one).
-            Err(e) if e.kind == ErrorKind::AlreadyExists && generation + 1 < GENERATIONS => {
+            Err(e) if e.kind() == ErrorKind::AlreadyExists && generation + 1 < GENERATIONS => {
                 id = made_before(r53, spec).await?;
                 generation += 1;
             }
@@ -166,12 +166,10 @@ pub(crate) async fn create_hosted_zone(
     let id = id.unwrap_or_default();
     // CreateHostedZone takes no tags: tag it now. If this fails the zone is
     // untagged, and the next create adopts it by its caller reference.
-    add_tags(r53, &id, tags).await.map_err(|e| BackendError {
-        message: format!(
-            "{}; hosted zone {id} was created but could not be tagged: running again adopts it",
-            e.message
-        ),
-        ..e
+    add_tags(r53, &id, tags).await.map_err(|e| {
+        e.explained(format!(
+            "hosted zone {id} was created but could not be tagged: running again adopts it"
+        ))
     })?;
     Ok(id)
 }

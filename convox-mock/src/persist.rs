@@ -8,6 +8,7 @@ use crate::state::State;
 
 /// Why the mock's state could not be saved or loaded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StateError {
     /// Reading or writing the file failed.
     #[error("cannot access mock state file {path}")]

@@ -60,8 +60,8 @@ async fn first_create_fails(fault: Fault) -> (Faulty<MockBackend>, ResourceKey, 
 #[tokio::test]
 async fn fault_before_changes_nothing() {
     let (b, key, err) = first_create_fails(Fault::transient()).await;
-    assert_eq!(err.kind, ErrorKind::Unexpected);
-    assert!(err.retryable);
+    assert_eq!(err.kind(), ErrorKind::Unexpected);
+    assert!(err.is_retryable());
     assert_eq!(b.inner().inventory().security_groups, 0);
     // The retry succeeds.
     b.create_security_group(&sg_spec("sg"), &tags(&key))
@@ -73,8 +73,8 @@ async fn fault_before_changes_nothing() {
 #[tokio::test]
 async fn fault_after_leaves_the_change_made() {
     let (b, key, err) = first_create_fails(Fault::lost_response()).await;
-    assert!(err.retryable);
-    assert!(err.message.contains("after the change"));
+    assert!(err.is_retryable());
+    assert!(err.message().contains("after the change"));
     // The group exists, tagged, so observe finds it and a converging caller
     // adopts it rather than creating another.
     let obs = b.observe(&rack(), &Scope::Rack).await.unwrap();
@@ -85,7 +85,7 @@ async fn fault_after_leaves_the_change_made() {
         .create_security_group(&sg_spec("sg"), &tags(&key))
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::AlreadyExists);
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
 }
 
 #[tokio::test]
@@ -100,7 +100,10 @@ async fn rules_target_mutations_and_operations() {
         .create_target_group(&tg_spec("t"), &Tags::new())
         .await
         .unwrap_err();
-    assert_eq!((err.kind, err.retryable), (ErrorKind::Permission, false));
+    assert_eq!(
+        (err.kind(), err.is_retryable()),
+        (ErrorKind::Permission, false)
+    );
     b.clear_rules();
     b.create_target_group(&tg_spec("t"), &Tags::new())
         .await
@@ -114,8 +117,8 @@ async fn rules_target_mutations_and_operations() {
 async fn throttling_is_retryable() {
     let b = Faulty::new(MockBackend::new(), 1).throttle_fraction(1.0);
     let err = b.observe(&rack(), &Scope::Rack).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Throttled);
-    assert!(err.retryable);
+    assert_eq!(err.kind(), ErrorKind::Throttled);
+    assert!(err.is_retryable());
 }
 
 #[tokio::test]
@@ -134,7 +137,7 @@ async fn rate_limits_follow_the_virtual_clock() {
         .create_target_group(&tg_spec("t20"), &Tags::new())
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Throttled);
+    assert_eq!(err.kind(), ErrorKind::Throttled);
     assert_eq!(b.faults().rate_limited, 1);
     // A third of a second refills one token.
     clock.advance(Duration::from_millis(334));

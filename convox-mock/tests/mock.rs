@@ -137,8 +137,8 @@ async fn rule_quota_is_configurable() {
     let err = rule(&mock, &r.listener, 3, &["a.example"], &tg)
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::QuotaExceeded);
-    assert_eq!(err.operation, "CreateRule");
+    assert_eq!(err.kind(), ErrorKind::QuotaExceeded);
+    assert_eq!(err.operation(), "CreateRule");
 }
 
 #[tokio::test]
@@ -149,13 +149,13 @@ async fn target_group_quota_and_single_load_balancer() {
     // A second rule to the same group does not count again.
     rule(&mock, &r.listener, 2, &["b"], &t1).await.unwrap();
     let err = rule(&mock, &r.listener, 3, &["c"], &t2).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::QuotaExceeded);
+    assert_eq!(err.kind(), ErrorKind::QuotaExceeded);
     // A target group serves one load balancer only.
     let other = router(&mock, "prod-other").await;
     let err = rule(&mock, &other.listener, 1, &["d"], &t1)
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Conflict);
+    assert_eq!(err.kind(), ErrorKind::Conflict);
 }
 
 #[tokio::test]
@@ -164,7 +164,7 @@ async fn condition_values_and_certificates_per_load_balancer() {
     let err = rule(&mock, &r.listener, 1, &["a", "b", "c", "d", "e", "f"], &tg)
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::QuotaExceeded);
+    assert_eq!(err.kind(), ErrorKind::QuotaExceeded);
     let import = |d: &str| {
         let spec = CertificateSpec {
             domain: d.into(),
@@ -190,7 +190,7 @@ async fn condition_values_and_certificates_per_load_balancer() {
         .add_listener_certificate(&r.listener, &c2)
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::QuotaExceeded);
+    assert_eq!(err.kind(), ErrorKind::QuotaExceeded);
 }
 
 #[tokio::test]
@@ -202,7 +202,7 @@ async fn target_group_create_is_idempotent_for_identical_settings() {
     let mut other = tg_spec("t1");
     other.port = 4000;
     let err = refused_target_group(&mock, &other).await;
-    assert_eq!(err.kind, ErrorKind::AlreadyExists);
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
 }
 
 #[tokio::test]
@@ -210,12 +210,12 @@ async fn invalid_names_and_health_checks_are_refused() {
     let mock = MockBackend::new();
     for bad in ["-x", "x-", "a_b", ""] {
         let err = refused_target_group(&mock, &tg_spec(bad)).await;
-        assert_eq!(err.kind, ErrorKind::InvalidInput, "{bad:?}");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad:?}");
     }
     let mut spec = tg_spec("t");
     spec.health.timeout = 5;
     let err = refused_target_group(&mock, &spec).await;
-    assert_eq!(err.kind, ErrorKind::InvalidInput);
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
 }
 
 #[tokio::test]
@@ -238,7 +238,7 @@ async fn every_tagged_create_is_refused_over_the_tag_quota_and_creates_nothing()
     ];
     for (i, err) in refusals.into_iter().enumerate() {
         let err = err.unwrap_or_else(|| panic!("create {i} with two tags was accepted"));
-        assert_eq!(err.kind, ErrorKind::InvalidInput, "create {i}: {err}");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "create {i}: {err}");
         assert!(
             err.to_string().contains("2 tags given"),
             "create {i}: {err}"
@@ -275,7 +275,7 @@ async fn batch_weight_counts_upserts_twice() {
     // 250 upserts of an A and a TXT count exactly 1000.
     mock.change_records(&zone, &batch(250)).await.unwrap();
     let err = mock.change_records(&zone, &batch(251)).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::InvalidInput);
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert_eq!(mock.inventory().records, 250);
 }
 
@@ -320,7 +320,7 @@ async fn json_state_round_trips_and_ids_continue() {
     assert!(next_a.contains(":us-west-2:"));
     // Deleting the router's certificate is still refused in the copy.
     let err = copy.delete_certificate(&r.cert).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Conflict);
+    assert_eq!(err.kind(), ErrorKind::Conflict);
     assert!(MockBackend::from_json("{\"nope\": 1}").is_err());
 }
 
@@ -357,7 +357,7 @@ async fn foreign_records_are_never_observed_and_block_zone_deletion() {
     let obs = mock.observe(&rack(), &Scope::Apps).await.unwrap();
     assert!(obs.is_empty(), "{obs:?}");
     let err = mock.delete_hosted_zone(&zone).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Conflict);
+    assert_eq!(err.kind(), ErrorKind::Conflict);
     // CREATE over a foreign record conflicts too: its name is taken.
     let key = ResourceKey::record(&name("app"), &name("legacy"));
     let err = mock
@@ -372,7 +372,7 @@ async fn foreign_records_are_never_observed_and_block_zone_deletion() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Conflict);
+    assert_eq!(err.kind(), ErrorKind::Conflict);
     assert!(
         mock.insert_foreign_record("Znope", "x", None, None)
             .is_err()

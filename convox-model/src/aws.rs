@@ -123,6 +123,7 @@ impl fmt::Display for ElbName {
 /// A name ELBv2 would refuse, and why: the message a backend reports as
 /// `InvalidInput`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NameError {
     /// Empty, or a character other than a letter, digit or hyphen, or a hyphen at
     /// either end.

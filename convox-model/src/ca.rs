@@ -39,6 +39,7 @@ use crate::resource::{
 
 /// Why the rack's certificate authority was refused or could not be rotated.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CaError {
     /// The authority given is not the rack's.
     #[error(

@@ -214,8 +214,8 @@ fn ensure(cond: bool, msg: impl FnOnce() -> String) -> R<()> {
 
 fn expect_kind<T: fmt::Debug>(r: BackendResult<T>, kind: ErrorKind, what: &str) -> R<()> {
     match r {
-        Err(e) if e.kind == kind => Ok(()),
-        Err(e) => Err(format!("{what}: expected {kind}, got {:?}: {e}", e.kind)),
+        Err(e) if e.kind() == kind => Ok(()),
+        Err(e) => Err(format!("{what}: expected {kind}, got {:?}: {e}", e.kind())),
         Ok(v) => Err(format!(
             "{what}: expected {kind}, but it succeeded with {v:?}"
         )),
@@ -588,8 +588,8 @@ async fn foreign_rules_are_obstacles(fx: &Fx<'_>) -> R<Outcome> {
             .await
         {
             Err(e)
-                if e.kind == ErrorKind::Conflict
-                    && e.message.contains(crate::apply::PRIORITY_IN_USE) => {}
+                if e.kind() == ErrorKind::Conflict
+                    && e.message().contains(crate::apply::PRIORITY_IN_USE) => {}
             other => {
                 return Err(format!(
                     "a rule at a foreign rule's priority: want a conflict naming {}, got {other:?}",
@@ -721,7 +721,7 @@ pub async fn delete_owned(backend: &dyn Backend, rack: &Name) -> Result<(), Stri
     let mut note = |r: BackendResult<()>| {
         // Already gone counts as deleted: a cascade may have taken it.
         if let Err(e) = r
-            && e.kind != ErrorKind::NotFound
+            && e.kind() != ErrorKind::NotFound
         {
             errors.push(e.to_string());
         }

@@ -81,6 +81,7 @@ impl DesiredState {
 
 /// Why desired state cannot be computed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DesiredError {
     /// A hostname built from the rack, app and service names is too long for DNS.
     #[error(

@@ -174,6 +174,7 @@ pub struct NetworkRequest {
 
 /// One part of a requested network that differs from an existing rack's.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NetworkConflict {
     /// Another VPC.
     Vpc {

@@ -20,6 +20,7 @@ pub struct Name(String);
 
 /// Why a string is not a [`Name`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NameError {
     /// The string is empty.
     #[error("a name cannot be empty")]

@@ -19,6 +19,7 @@ pub struct RackParams {
 
 /// Why a set of rack parameters is refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParamError {
     /// `InternalOnly=Yes` with `Internal=No`.
     #[error(

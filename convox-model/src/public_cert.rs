@@ -39,6 +39,7 @@ pub const TAG_PUBLIC_DOMAIN: &str = "convox:public-domain";
 /// Where ACM is with a certificate.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum CertificateStatus {
     /// Requested; ACM waits for the validation record(s) to be published.
     PendingValidation,
@@ -156,6 +157,7 @@ pub fn request_tags(rack: &Rack, domain: &str) -> Tags {
 /// the deploy output and `rack audit` read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ExternalCertificate {
     /// The rack has no external router.
     NotNeeded,
@@ -254,6 +256,7 @@ impl fmt::Display for ExternalCertificate {
 
 /// Why the external router's certificate cannot be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PublicCertError {
     /// The supplied certificate does not cover the router host.
     #[error(
@@ -346,7 +349,7 @@ pub async fn external_certificate_among(
     if let Some(arn) = &rack.external_certificate {
         let certificate = match backend.describe_certificate(arn).await {
             Ok(c) => c,
-            Err(e) if e.kind == ErrorKind::NotFound => {
+            Err(e) if e.kind() == ErrorKind::NotFound => {
                 return Err(PublicCertError::NotFound {
                     arn: arn.clone(),
                     region: rack.region.clone(),

@@ -55,6 +55,7 @@ impl fmt::Debug for CertificatePem {
 
 /// Why a certificate could not be made or read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TlsError {
     /// The certificate or key PEM could not be read.
     #[error("the certificate authority's {what} is not valid PEM: {message}")]

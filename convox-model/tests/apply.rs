@@ -432,7 +432,7 @@ async fn invalid_input_is_not_retried_and_stops_with_a_partial_report() {
     };
     assert_eq!(failures.len(), 1);
     assert!(
-        matches!(&failures[0].error, StepError::Backend(e) if e.kind == ErrorKind::InvalidInput)
+        matches!(&failures[0].error, StepError::Backend(e) if e.kind() == ErrorKind::InvalidInput)
     );
     assert_eq!(report.applied.len(), 2);
     assert_eq!(report.calls, 3);

@@ -62,6 +62,8 @@ fn progress_line(e: &ApplyEvent) -> Option<String> {
             delay.as_millis()
         )),
         ApplyEvent::Failed { action, error } => Some(format!("  failed {action}: {error}")),
+        // An event this version does not know: no line.
+        _ => None,
     }
 }
 

@@ -234,7 +234,7 @@ pub(crate) async fn observe_app(
             // Its validation records are only in its description.
             None => match acm::describe_certificate(&b.acm, &c.arn).await {
                 Ok(d) => requested.push(d),
-                Err(e) if e.kind == ErrorKind::NotFound => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             },
         }

@@ -135,11 +135,11 @@ async fn rule_priority_taken_is_a_conflict() {
     let err = untagged_rule(&env, &ids.https, 7, "b.test.convox", &tg)
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Conflict, "{err}");
-    assert!(!err.retryable);
-    assert_eq!(err.operation, "CreateRule");
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert!(!err.is_retryable());
+    assert_eq!(err.operation(), "CreateRule");
     let err = untagged_rule(&env, &ids.https, 0, "b.test.convox", &tg)
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::InvalidInput, "{err}");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
 }

@@ -97,13 +97,13 @@ async fn moto_gaps_are_as_documented() {
         "duplicate LB name: {:?}\nduplicate listener: {:?}\nCREATE existing record: {:?}\n\
          DELETE missing record: {:?}\nDELETE missing rule: {:?}\n\
          DELETE certificate in use: {:?}\nDELETE security group in use: {:?}",
-        dup_lb.as_ref().map(|_| ()).map_err(|e| e.kind),
-        dup_listener.as_ref().map(|_| ()).map_err(|e| e.kind),
-        dup_record.as_ref().map_err(|e| e.kind),
-        missing_record.as_ref().map_err(|e| e.kind),
-        missing_rule.as_ref().map_err(|e| e.kind),
-        cert_in_use.as_ref().map_err(|e| e.kind),
-        sg_in_use.as_ref().map_err(|e| e.kind),
+        dup_lb.as_ref().map(|_| ()).map_err(|e| e.kind()),
+        dup_listener.as_ref().map(|_| ()).map_err(|e| e.kind()),
+        dup_record.as_ref().map_err(|e| e.kind()),
+        missing_record.as_ref().map_err(|e| e.kind()),
+        missing_rule.as_ref().map_err(|e| e.kind()),
+        cert_in_use.as_ref().map_err(|e| e.kind()),
+        sg_in_use.as_ref().map_err(|e| e.kind()),
     );
     eprintln!("{report}");
     // Gaps: moto accepts what AWS refuses.
@@ -135,14 +135,14 @@ async fn moto_gaps_are_as_documented() {
     // moto refuses, but with InvalidInput ("found none in Change with
     // [Action=DELETE…"), where AWS sends InvalidChangeBatch, a conflict.
     assert_eq!(
-        missing_record.unwrap_err().kind,
+        missing_record.unwrap_err().kind(),
         ErrorKind::InvalidInput,
         "moto now answers a DELETE of a missing record differently: see \
          missing_record_delete_not_conflict in {FLAGS_AT}\n{report}"
     );
     // Not a gap: moto refuses as AWS does, and the table maps it.
     assert_eq!(
-        dup_record.unwrap_err().kind,
+        dup_record.unwrap_err().kind(),
         ErrorKind::Conflict,
         "{report}"
     );
@@ -173,13 +173,13 @@ async fn moto_counts_the_default_certificate_in_the_listener_quota() {
         assert!(
             added.is_ok(),
             "moto refuses certificate {n} besides the default ({:?}): its quota moved",
-            added.map_err(|e| e.kind)
+            added.map_err(|e| e.kind())
         );
     }
     let arn = import_app_certificate(&env).await;
     let refused = env.backend.add_listener_certificate(&ids.https, &arn).await;
     assert_eq!(
-        refused.as_ref().map_err(|e| e.kind).err(),
+        refused.as_ref().map_err(|e| e.kind()).err(),
         Some(ErrorKind::QuotaExceeded),
         "moto now takes a 25th certificate besides the default ({refused:?}): it counts as AWS does"
     );

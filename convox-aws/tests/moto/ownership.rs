@@ -124,7 +124,7 @@ async fn local_checks_refuse_before_sending() {
             .create_load_balancer(&spec(bad), "sg-1", &Tags::new())
             .await
             .unwrap_err();
-        assert_eq!(err.kind, ErrorKind::InvalidInput, "{err}");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
     }
     let https = ListenerSpec {
         load_balancer: ResourceKey::router_load_balancer(Router::Internal),
@@ -137,7 +137,7 @@ async fn local_checks_refuse_before_sending() {
         .create_listener("arn:x", &https, None, &Tags::new())
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::InvalidInput, "{err}");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
     assert_eq!(b.calls().total(), 0, "refused before sending");
 }
 

@@ -206,7 +206,7 @@ pub struct RouterIds {
 /// The error `result` holds, asserted to be of `kind`.
 pub fn error_of<T: std::fmt::Debug>(result: BackendResult<T>, kind: ErrorKind) -> BackendError {
     let err = result.expect_err("the call fails");
-    assert_eq!(err.kind, kind, "{err}");
+    assert_eq!(err.kind(), kind, "{err}");
     err
 }
 

@@ -120,8 +120,8 @@ impl Control {
 /// let rack = Name::new("production").unwrap();
 /// assert!(backend.observe(&rack, &Scope::Rack).await.is_ok());
 /// let err = backend.observe(&rack, &Scope::Rack).await.unwrap_err();
-/// assert_eq!(err.kind, ErrorKind::Throttled);
-/// assert!(err.retryable);
+/// assert_eq!(err.kind(), ErrorKind::Throttled);
+/// assert!(err.is_retryable());
 /// assert_eq!(backend.faults().injected, 1);
 /// # });
 /// ```

@@ -468,7 +468,7 @@ pub async fn inflict(b: &MockBackend, a: Adversity) -> Option<String> {
             };
             match b.create_rule(&listener.id, &rule, &tg, &Tags::new()).await {
                 // A full load balancer refuses the operator too (small quotas).
-                Err(e) if e.kind == ErrorKind::QuotaExceeded => None,
+                Err(e) if e.kind() == ErrorKind::QuotaExceeded => None,
                 other => {
                     other.expect("a rule by hand");
                     None

@@ -65,7 +65,7 @@ impl Engine<'_> {
             }
             match f().await {
                 Ok(v) => return Ok(v),
-                Err(e) if e.retryable && attempt < max => {
+                Err(e) if e.is_retryable() && attempt < max => {
                     let delay = self.backoff(attempt);
                     tracing::debug!(error = %e, attempt, ?delay, "retrying");
                     if let Some(action) = action {

@@ -90,12 +90,8 @@ impl<'a> Engine<'a> {
                                     RecordAction::Upsert => Effect::Updated,
                                 }),
                                 Err(e) => Err(StepError::Backend(
-                                    BackendError::new(
-                                        e.kind,
-                                        e.operation.clone(),
-                                        e.message.clone(),
-                                    )
-                                    .retryable(e.retryable),
+                                    BackendError::new(e.kind(), e.operation(), e.message())
+                                        .retryable(e.is_retryable()),
                                 )),
                             };
                             self.finish(r, result)

@@ -40,6 +40,7 @@ impl From<&Action> for ActionRef {
 /// Progress, for the embedding tool.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ApplyEvent {
     /// An action started.
     Started {
@@ -87,6 +88,7 @@ pub struct Report {
 
 /// Why one action failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StepError {
     /// The backend refused.
     #[error(transparent)]
@@ -124,6 +126,7 @@ pub struct Failure {
 
 /// Why an apply stopped.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ApplyError {
     /// The world changed since the plan was made; nothing was changed.
     #[error(
@@ -157,7 +160,7 @@ pub const PRIORITY_IN_USE: &str = "PriorityInUse";
 /// gets past is promised to continue by itself.
 fn next_step(failures: &[Failure]) -> &'static str {
     let kinds = failures.iter().map(|f| match &f.error {
-        StepError::Backend(e) => Some(e.kind),
+        StepError::Backend(e) => Some(e.kind()),
         _ => None,
     });
     let mut fix_first = false;
@@ -182,20 +185,20 @@ fn next_step(failures: &[Failure]) -> &'static str {
 /// router's pool at once) or removed a load balancer it found empty; placing
 /// again finds another, or makes it again.
 fn took_the_room(e: &crate::backend::BackendError) -> bool {
-    matches!(e.kind, ErrorKind::QuotaExceeded | ErrorKind::NotFound)
+    matches!(e.kind(), ErrorKind::QuotaExceeded | ErrorKind::NotFound)
         && matches!(
-            e.operation.as_str(),
+            e.operation(),
             "CreateRule" | "AddListenerCertificates"
         )
         // Router pools (issue 9): another deploy deleted a shared certificate
         // this one re-imports (a copy both made, or one left without names).
-        || (e.kind == ErrorKind::NotFound
+        || (e.kind() == ErrorKind::NotFound
             && matches!(
-                e.operation.as_str(),
+                e.operation(),
                 "ReimportCertificate" | "ImportCertificate"
             ))
         // ... or attached again a copy of one this one deletes.
-        || (e.kind == ErrorKind::Conflict && e.operation == "DeleteCertificate")
+        || (e.kind() == ErrorKind::Conflict && e.operation() == "DeleteCertificate")
 }
 
 impl ApplyError {
@@ -207,7 +210,7 @@ impl ApplyError {
             ApplyError::Stale { .. } => true,
             ApplyError::Failed { failures, .. } => failures.iter().all(|f| {
                 matches!(&f.error, StepError::Backend(e)
-                    if (e.kind == ErrorKind::Conflict && e.message.contains(PRIORITY_IN_USE))
+                    if (e.kind() == ErrorKind::Conflict && e.message().contains(PRIORITY_IN_USE))
                         || took_the_room(e))
             }),
             ApplyError::Observe(_) => false,

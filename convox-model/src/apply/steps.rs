@@ -111,7 +111,7 @@ impl<'a> Engine<'a> {
                 key: action.key.clone(),
                 id: id.to_string(),
             }),
-            Err(e) if e.kind == ErrorKind::NotFound => Ok(Effect::Deleted {
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Effect::Deleted {
                 key: action.key.clone(),
                 id: id.to_string(),
             }),

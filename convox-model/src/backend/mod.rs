@@ -35,6 +35,7 @@ pub use crate::tls::CertificatePem;
 /// What kind of failure a backend call met.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// The resource named does not exist.
     NotFound,
@@ -77,17 +78,12 @@ impl fmt::Display for ErrorKind {
 #[derive(Debug, thiserror::Error)]
 #[error("{operation}: {kind}: {message}")]
 pub struct BackendError {
-    /// The kind.
-    pub kind: ErrorKind,
-    /// Whether the same call may succeed if retried later.
-    pub retryable: bool,
-    /// The operation, such as `CreateRule`.
-    pub operation: String,
-    /// What went wrong, for people.
-    pub message: String,
-    /// The provider's error.
+    kind: ErrorKind,
+    retryable: bool,
+    operation: String,
+    message: String,
     #[source]
-    pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl BackendError {
@@ -105,6 +101,33 @@ impl BackendError {
     /// Sets whether a retry may help.
     pub fn retryable(mut self, retryable: bool) -> Self {
         self.retryable = retryable;
+        self
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// Whether the same call may succeed if retried later.
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+
+    /// The operation, such as `CreateRule`.
+    pub fn operation(&self) -> &str {
+        &self.operation
+    }
+
+    /// What went wrong, for people.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The same error with `more` said after its message (what it left, what
+    /// to do).
+    pub fn explained(mut self, more: impl std::fmt::Display) -> Self {
+        self.message = format!("{}; {more}", self.message);
         self
     }
 

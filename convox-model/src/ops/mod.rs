@@ -41,6 +41,7 @@ pub use rack_change::{
 
 /// Why an operation was refused or failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OpsError {
     /// The parameter assignments are invalid.
     #[error(transparent)]

@@ -4,6 +4,7 @@ use crate::resource::{ResourceKey, Scope};
 
 /// Why a plan cannot be made. Each says what to do about it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PlanError {
     /// A desired resource lies outside the plan's scope.
     #[error("resource {key} is outside the plan's scope {scope:?}; plan each scope on its own")]

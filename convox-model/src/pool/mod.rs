@@ -359,6 +359,7 @@ pub fn shards_kept(observed: &[Observed]) -> BTreeSet<Shard> {
 
 /// What draining does to a load balancer after its router's first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Drain {
     /// It routes nothing and is not marked (or its mark is not a time): mark
     /// it empty since now.

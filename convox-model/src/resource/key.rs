@@ -20,6 +20,7 @@ use crate::name::Name;
 /// Which part of a rack a resource belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "scope", content = "app")]
+#[non_exhaustive]
 pub enum Scope {
     /// The rack's own resources: routers, their listeners and certificates, the zone.
     Rack,
@@ -53,6 +54,7 @@ pub enum Scope {
 /// What a [`ResourceKey`] names. Its text form is the key's
 /// ([`fmt::Display`]); [`ResourceKey::subject`] gives it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum KeySubject {
     /// `zone`: the rack's private hosted zone `{rack}.convox`.
     Zone,

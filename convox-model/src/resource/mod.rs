@@ -42,6 +42,7 @@ pub struct Resource {
 /// What a resource is, by kind.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ResourceSpec {
     /// An EC2 security group.
     SecurityGroup(SecurityGroupSpec),
@@ -66,6 +67,7 @@ pub enum ResourceSpec {
 /// The kind of a resource, for ordering and display.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ResourceKind {
     /// [`SecurityGroupSpec`].
     SecurityGroup,

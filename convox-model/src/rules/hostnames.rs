@@ -18,6 +18,7 @@ use super::Out;
 
 /// Why a hostname does not fit DNS.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HostnameProblem {
     /// A label is longer than [`MAX_LABEL_LEN`].
     LabelTooLong {

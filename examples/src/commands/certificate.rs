@@ -43,6 +43,8 @@ pub fn print_waiting(io: &mut Io<'_>, external: &ExternalCertificate, waiting: &
                 }
             }
         }
+        // A state this version does not know: nothing to say of it.
+        _ => return,
     }
     for e in waiting {
         let _ = writeln!(
