@@ -39,6 +39,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -51,6 +52,7 @@ use convox_model::manifest::{Exposure, Manifest, Service};
 use convox_model::name::Name;
 use convox_model::ops::{assume_created, deploy, plan_app};
 use convox_model::plan::{Op, plan};
+use convox_model::pool::certs::with_shared_certificates;
 use convox_model::pool::place;
 use convox_model::public_cert::{desired_rack_for, external_certificate};
 use convox_model::resource::{KeySubject, Observed, Scope};
@@ -289,6 +291,22 @@ fn bench_plan(c: &mut Criterion) {
             // and assumed created, as `plan_app` does.
             let rack_desired =
                 desired_rack_for(&w.rig.rack, &fp, &external, observed, &placed.shards);
+            // The new app's name on the shared certificate of each internal
+            // load balancer it joins.
+            let joining = placed
+                .joins
+                .iter()
+                .map(|s| (*s, BTreeSet::from([new_app.clone()])))
+                .collect();
+            let rack_desired = with_shared_certificates(
+                rack_desired,
+                &w.rig.rack,
+                Some(&fp),
+                observed,
+                &joining,
+                None,
+                q.names_per_certificate,
+            );
             let rack_plan = plan(&Scope::Rack, &rack_desired, observed, &q).unwrap();
             let assumed = assume_created(observed, &rack_plan.actions);
             let app_plan = plan(&scope, &placed.desired, &assumed, &q).unwrap();
