@@ -135,9 +135,9 @@ pub(super) async fn cover(
         .iter()
         .map(|s| (*s, BTreeSet::from([app.clone()])))
         .collect();
-    // What a deploy of the app reads: its hostnames, the shared certificates
-    // and what is attached where.
-    let scope = Scope::Deploy(app.clone());
+    // The whole rack: another deploy may have re-imported a certificate
+    // without some other app's name, and only every app's hostnames show it.
+    let scope = Scope::All;
     let mut rounds = 0;
     loop {
         let observed = backend.observe(&rack.name, &scope).await?;
