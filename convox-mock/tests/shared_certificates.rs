@@ -240,20 +240,8 @@ fn the_shared_certificate_is_reimported_in_place_as_apps_join_and_leave() {
     let c = ctx(&clock);
     let b = MockBackend::new();
     let rt = rt();
-    let shared = |b: &MockBackend| -> Vec<(String, Vec<String>)> {
-        let s = state(b);
-        s["certificates"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter(|(_, c)| c["tags"]["convox:role"] == "shard-cert")
-            .map(|(arn, c)| {
-                let mut names = sans(c["certificate_pem"].as_str().expect("pem"));
-                names.sort();
-                (arn.clone(), names)
-            })
-            .collect()
-    };
+    let shared =
+        |b: &MockBackend| -> Vec<(String, Vec<String>)> { shared_names(b).into_iter().collect() };
     rt.block_on(ops::deploy(&b, &rack(), &name("one"), &manifest(1), &c))
         .expect("one");
     let after_one = shared(&b);
@@ -383,4 +371,67 @@ fn an_apps_own_certificate_moves_to_the_shared_one_make_before_break() {
     assert!(seen(&b).uncovered.is_empty());
     let s = state(&b);
     assert!(s["certificates"].get(&own).is_none(), "its own is deleted");
+}
+
+/// The shared certificates' names, by certificate: its SANs, sorted.
+fn shared_names(b: &MockBackend) -> BTreeMap<String, Vec<String>> {
+    let s = state(b);
+    s["certificates"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, c)| c["tags"]["convox:role"] == "shard-cert")
+        .map(|(arn, c)| {
+            let mut names = sans(c["certificate_pem"].as_str().expect("pem"));
+            names.sort();
+            (arn.clone(), names)
+        })
+        .collect()
+}
+
+/// Two deploys at once: one that read a shared certificate's names before
+/// another app left it writes them back after (ACM's re-import replaces the
+/// whole body; there is no conditional write). Such a name covers hostnames
+/// nothing routes there, and no other app's deploy takes it off (it cannot
+/// tell it from an app whose own deploy is between its steps); the app's own
+/// next deploy or deletion does.
+#[test]
+fn a_name_written_back_after_its_app_left_goes_with_the_apps_next_deploy() {
+    let (b, _clock, c) = common::fresh();
+    let rt = rt();
+    for app in ["one", "two"] {
+        rt.block_on(ops::deploy(&b, &rack(), &name(app), &manifest(1), &c))
+            .expect(app);
+    }
+    let with_two = b.to_json().expect("state");
+    rt.block_on(ops::deploy(&b, &rack(), &name("two"), &manifest(0), &c))
+        .expect("two leaves");
+    let arns: Vec<String> = shared_names(&b).into_keys().collect();
+    assert_eq!(arns.len(), 1);
+    assert_eq!(
+        shared_names(&b)[&arns[0]],
+        ["*.one.production.convox", "*.production.convox"]
+    );
+    // Written back.
+    let mut now: Value = serde_json::from_str(&b.to_json().expect("state")).expect("json");
+    let before: Value = serde_json::from_str(&with_two).expect("json");
+    now["certificates"][&arns[0]] = before["certificates"][&arns[0]].clone();
+    b.load_json(&now.to_string()).expect("load");
+    let two = "*.two.production.convox".to_string();
+    assert!(shared_names(&b)[&arns[0]].contains(&two));
+    // Another app's deploy leaves it; every routed name stays covered.
+    rt.block_on(ops::deploy(&b, &rack(), &name("one"), &manifest(2), &c))
+        .expect("one grows");
+    assert!(shared_names(&b)[&arns[0]].contains(&two));
+    assert!(seen(&b).uncovered.is_empty());
+    // two's next deploy, with nothing to change of its own, takes it off.
+    let report = rt
+        .block_on(ops::deploy(&b, &rack(), &name("two"), &manifest(0), &c))
+        .expect("two again");
+    assert!(report.plan.is_empty(), "{}", report.plan);
+    assert_eq!(
+        shared_names(&b)[&arns[0]],
+        ["*.one.production.convox", "*.production.convox"]
+    );
+    assert!(seen(&b).uncovered.is_empty());
 }

@@ -188,6 +188,12 @@ pub struct Model {
     pub deployed_on: BTreeMap<String, i64>,
     /// The rack's certificate authority (an index into the run's authorities).
     pub ca: usize,
+    /// Apps that deployed at the same moment as another since they last
+    /// deployed or were deleted alone: a shared certificate may still name
+    /// one on a load balancer where it has nothing (the other deploy read the
+    /// names before it left and wrote them back after), until its own next
+    /// deploy or deletion takes the name off.
+    pub raced: BTreeSet<usize>,
 }
 
 impl Model {
@@ -344,6 +350,7 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
             days: 0,
             deployed_on: BTreeMap::new(),
             ca: 0,
+            raced: BTreeSet::new(),
         })
         .boxed()
     }
@@ -413,6 +420,7 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
                 if state.fits(services) && state.hostnames_free(*app, services) {
                     state.apps.insert(*app, services.clone());
                     state.deployed_on.insert(APPS[*app].to_string(), state.days);
+                    state.raced.remove(app);
                     state.rack_exists = true;
                     state.last = Outcome::Accepted;
                 }
@@ -420,6 +428,7 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
             Transition::Delete { app, .. } => {
                 state.apps.remove(app);
                 state.deployed_on.remove(APPS[*app]);
+                state.raced.remove(app);
                 state.last = Outcome::Accepted;
             }
             Transition::Clock { days } => {
@@ -434,6 +443,7 @@ impl<const FAULTS: bool> ReferenceStateMachine for Reference<FAULTS> {
                 for (app, services) in deploys {
                     state.apps.insert(*app, services.clone());
                     state.deployed_on.insert(APPS[*app].to_string(), state.days);
+                    state.raced.insert(*app);
                 }
                 state.last = Outcome::Accepted;
             }

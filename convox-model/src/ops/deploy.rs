@@ -235,18 +235,23 @@ impl Attempt<'_> {
             // The app's plan first, as if the rack were done: a deploy it refuses
             // (a hostname taken, a quota) changes nothing, not even a renewal.
             let assumed = assume_created(&observed, &missing.actions);
-            plan(
-                &Scope::App(app.clone()),
-                &self
-                    .inputs
-                    .placed(
-                        public_cert::external_ready(&external, &assumed),
-                        &assumed,
-                        &quotas,
-                    )?
-                    .desired,
-                &assumed,
-                &quotas,
+            or_replan(
+                plan(
+                    &Scope::App(app.clone()),
+                    &self
+                        .inputs
+                        .placed(
+                            public_cert::external_ready(&external, &assumed),
+                            &assumed,
+                            &quotas,
+                        )?
+                        .desired,
+                    &assumed,
+                    &quotas,
+                ),
+                rack,
+                app,
+                &observed,
             )?;
             if !placed.new_shards.is_empty() {
                 let shards: Vec<String> = placed.new_shards.iter().map(|s| s.to_string()).collect();
@@ -294,40 +299,17 @@ impl Attempt<'_> {
             }
             placed = self.inputs.placed(ready, &observed, &quotas)?;
         }
-        let p = match plan(
-            &Scope::App(app.clone()),
-            &placed.desired,
+        let p = or_replan(
+            plan(
+                &Scope::App(app.clone()),
+                &placed.desired,
+                &observed,
+                &quotas,
+            ),
+            rack,
+            app,
             &observed,
-            &quotas,
-        ) {
-            // Another deploy removed a load balancer of the pool it found
-            // empty after this one made it: observe, place and make it again.
-            // Router pools (issue 9): or it re-imported a shared certificate
-            // without this app's name (or made a second copy) after this one
-            // put it there: the app's own internal names are this deploy's
-            // to cover, so observe, name and place again.
-            Err(PlanError::MissingDependency { reference, .. })
-                if reference.app().is_none() && reference.subject().shard().is_some() =>
-            {
-                let now = fingerprint(&observed);
-                return Err(ApplyError::Stale {
-                    planned: now.clone(),
-                    observed: now,
-                }
-                .into());
-            }
-            Err(PlanError::NotCovered { host, .. })
-                if host.ends_with(&format!(".{app}.{}", rack.zone_name())) =>
-            {
-                let now = fingerprint(&observed);
-                return Err(ApplyError::Stale {
-                    planned: now.clone(),
-                    observed: now,
-                }
-                .into());
-            }
-            other => other?,
-        };
+        )?;
         let mut p = p.observed_in(deploy_scope.clone());
         let mut deferred = Vec::new();
         let report = if p.is_empty() {
@@ -456,4 +438,37 @@ fn same_actions(a: &Plan, b: &Plan) -> bool {
             .collect()
     };
     normal(a) == normal(b)
+}
+
+/// `planned`, or a stale plan (observe and plan again) where it fails on what
+/// another deploy is changing at the same moment: a load balancer of the pool
+/// it found empty and removed after this one made it; or, router pools (issue
+/// 9), a shared certificate re-imported without this app's name, or a second
+/// copy of one made, after this one named the app there: the app's own
+/// internal names are this deploy's to cover, so observe, name and place
+/// again.
+fn or_replan(
+    planned: Result<Plan, PlanError>,
+    rack: &Rack,
+    app: &Name,
+    observed: &[Observed],
+) -> Result<Plan, OpsError> {
+    let racing = match &planned {
+        Err(PlanError::MissingDependency { reference, .. }) => {
+            reference.app().is_none() && reference.subject().shard().is_some()
+        }
+        Err(PlanError::NotCovered { host, .. }) => {
+            host.ends_with(&format!(".{app}.{}", rack.zone_name()))
+        }
+        _ => false,
+    };
+    if racing {
+        let now = fingerprint(observed);
+        return Err(ApplyError::Stale {
+            planned: now.clone(),
+            observed: now,
+        }
+        .into());
+    }
+    Ok(planned?)
 }

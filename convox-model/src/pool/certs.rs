@@ -36,7 +36,10 @@
 //!   after applying, and re-imports until every internal hostname the rack
 //!   routes is covered ([`uncovered`], a bounded loop in
 //!   [`crate::ops::deploy`]): the last writer always verifies after its own
-//!   write.
+//!   write. The last writer can also write back the name of an app that left
+//!   the load balancer meanwhile; that name covers hostnames nothing routes
+//!   there, and goes with the app's next deploy or deletion (another deploy
+//!   cannot tell it from an app between the steps of its own deploy).
 //! - **Racks from before.** An app's own certificate (`app/{app}/cert`) stays
 //!   valid and attached until the app's next deploy. That deploy puts its name
 //!   on the shard's shared certificate first (the rack stage, before any of the
