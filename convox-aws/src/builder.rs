@@ -162,19 +162,25 @@ impl AwsBackendBuilder {
         self
     }
 
-    /// One attempt per request: the caller (the apply engine, a test) retries.
+    /// One attempt per request, reads included: the caller retries them (the
+    /// apply engine retries its reads when the backend does not,
+    /// [`Backend::retries_reads`](convox_model::backend::Backend::retries_reads)).
     pub fn with_retry_disabled(self) -> Self {
         self.with_max_attempts(1)
     }
 
-    /// At most `attempts` attempts per request, with the SDK's backoff between them.
+    /// At most `attempts` attempts per read (3 by default), with the SDK's
+    /// backoff between them. Mutations are sent once per attempt of the apply
+    /// engine's, which retries them ([`crate::sdk_retries`]): one retry layer
+    /// per call.
     pub fn with_max_attempts(mut self, attempts: u32) -> Self {
         self.retry = Retry::Attempts(attempts);
         self
     }
 
     /// Paces requests client-side once AWS throttles (the SDK's adaptive retry
-    /// mode), with at most `attempts` attempts per request: for large applies,
+    /// mode, its rate limiter on mutations too), with at most `attempts`
+    /// attempts per read: for large applies,
     /// where ELBv2's 3-per-second mutation rate is the limit.
     pub fn with_adaptive_retry(mut self, attempts: u32) -> Self {
         self.retry = Retry::Adaptive(attempts);
@@ -257,6 +263,7 @@ impl AwsBackendBuilder {
             Some(p) => Some(Arc::new(Pacer::new(p).map_err(BuildError::InvalidPacing)?)),
             None => None,
         };
+        let retries_reads = !matches!(self.retry, Retry::Attempts(1) | Retry::Adaptive(1));
         let retry = match self.retry {
             Retry::Standard => RetryConfig::standard(),
             Retry::Attempts(n) => RetryConfig::standard().with_max_attempts(n),
@@ -350,6 +357,7 @@ impl AwsBackendBuilder {
             region,
             counter,
             quotas: self.quotas,
+            retries_reads,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! What happens to every request on its way to AWS: it waits for its API
 //! family's bucket ([`PacedIdentityCache`]), is counted and gets the fixed headers
-//! ([`RequestHook`]).
+//! ([`RequestHook`]), and a mutation is sent once by the SDK: the apply engine
+//! retries it ([`sdk_retries`]).
 //!
 //! All are hooks into the SDK shared by the five clients. Every attempt is paced
 //! and counted, retries and further pages included: AWS paces and bills attempts,
@@ -20,6 +21,7 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::retry::RetryConfig;
 
 use crate::pacing::{Pacer, Service};
 
@@ -68,6 +70,18 @@ pub fn is_mutating(operation: &str) -> bool {
         .any(|p| operation.starts_with(p))
 }
 
+/// Whether the SDK retries `operation` itself: reads, and RequestCertificate
+/// (asked for outside an apply, with an idempotency token). Every other
+/// mutation is sent once per attempt of the caller's: the apply engine retries
+/// it ([`convox_model::apply::RetryPolicy`], 6 attempts, checking before it
+/// repeats a create whether the attempt whose answer was lost made it), and so
+/// does [`convox_model::apply::retrying`] for the rack's stored settings and a
+/// load balancer's drain mark. One layer each: a throttled mutation is sent at
+/// most 6 times, not 3 × 6.
+pub fn sdk_retries(operation: &str) -> bool {
+    !is_mutating(operation) || operation == "RequestCertificate"
+}
+
 /// The counter behind [`crate::AwsBackend::calls`].
 #[derive(Debug, Default)]
 pub(crate) struct Counter {
@@ -113,11 +127,18 @@ impl Intercept for RequestHook {
         &self,
         context: &mut BeforeTransmitInterceptorContextMut<'_>,
         _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let headers = context.request_mut().headers_mut();
         for (name, value) in &self.headers {
             headers.insert(name.clone(), value.clone());
+        }
+        // The standard and adaptive strategies read the attempts from the bag
+        // before each retry: one attempt for a mutation, the mode kept.
+        let own = cfg.load::<Metadata>().is_none_or(|m| sdk_retries(m.name()));
+        if !own && let Some(retry) = cfg.load::<RetryConfig>().cloned() {
+            cfg.interceptor_state()
+                .store_put(retry.with_max_attempts(1));
         }
         Ok(())
     }

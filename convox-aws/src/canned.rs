@@ -405,22 +405,46 @@ async fn quotas_and_server_errors() {
     assert_kind(&err, ErrorKind::Unexpected, true);
 }
 
+fn describe_certificate_ok() -> Answer {
+    (
+        200,
+        "application/x-amz-json-1.1",
+        r#"{"Certificate":{"CertificateArn":"arn:cert","DomainName":"*.example.com","Status":"ISSUED","SubjectAlternativeNames":["*.example.com"]}}"#.to_string(),
+    )
+}
+
+/// One retry layer per call: the SDK retries a throttled read (every attempt
+/// counted), and sends a throttled mutation once, whatever attempts it was
+/// given: the apply engine retries mutations.
 #[tokio::test]
-async fn the_sdk_retries_throttling_when_allowed_and_every_attempt_counts() {
+async fn the_sdk_retries_reads_and_leaves_mutations_to_the_engine() {
     let (b, _) = backend(
         vec![
+            json_error("ThrottlingException", "Rate exceeded"),
+            describe_certificate_ok(),
             query_error("Throttling", "Rate exceeded"),
-            (
-                200,
-                "text/xml",
-                r#"<DeleteRuleResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"><DeleteRuleResult/><ResponseMetadata><RequestId>r-2</RequestId></ResponseMetadata></DeleteRuleResponse>"#.to_string(),
-            ),
         ],
-        2,
+        3,
     )
     .await;
-    b.delete_rule("arn:rule").await.unwrap();
-    assert_eq!(b.calls().get("DeleteRule"), 2);
+    assert!(b.retries_reads());
+    let c = b.describe_certificate("arn:cert").await.unwrap();
+    assert_eq!(c.domain, "*.example.com");
+    assert_eq!(b.calls().get("DescribeCertificate"), 2);
+    let err = b.delete_rule("arn:rule").await.unwrap_err();
+    assert_kind(&err, ErrorKind::Throttled, true);
+    assert_eq!(
+        b.calls().get("DeleteRule"),
+        1,
+        "sent once: the engine retries"
+    );
+    assert!(crate::sdk_retries("DescribeRules"));
+    assert!(crate::sdk_retries("RequestCertificate"));
+    assert!(!crate::sdk_retries("CreateRule"));
+    // With one attempt per request the backend retries nothing: the engine
+    // retries its reads then.
+    let (b, _) = backend(vec![], 1).await;
+    assert!(!b.retries_reads());
 }
 
 fn delete_rule_ok() -> Answer {
@@ -457,16 +481,19 @@ async fn a_burst_beyond_the_bucket_waits_for_tokens() {
 #[tokio::test(start_paused = true)]
 async fn retries_are_paced_like_first_attempts() {
     let mut pacing = Pacing::aws_defaults();
-    pacing.elb_mutating = Rate::new(1, 0.1);
+    pacing.acm = Rate::new(1, 0.1);
     let (b, _) = paced_backend(
-        vec![query_error("Throttling", "Rate exceeded"), delete_rule_ok()],
+        vec![
+            json_error("ThrottlingException", "Rate exceeded"),
+            describe_certificate_ok(),
+        ],
         2,
         pacing,
     )
     .await;
     let start = tokio::time::Instant::now();
-    b.delete_rule("arn:rule").await.unwrap();
-    assert_eq!(b.calls().get("DeleteRule"), 2);
+    b.describe_certificate("arn:cert").await.unwrap();
+    assert_eq!(b.calls().get("DescribeCertificate"), 2);
     // The second attempt waited for the bucket's next token, 10 s on; the SDK's
     // own backoff (under a second here) overlaps with that wait.
     assert!(

@@ -101,7 +101,7 @@ use convox_model::resource::Surroundings;
 
 pub use acm::TAG_ISSUER;
 pub use builder::{AwsBackendBuilder, BuildError};
-pub use calls::{CallCounts, is_mutating};
+pub use calls::{CallCounts, is_mutating, sdk_retries};
 pub use observe::{ROLE_LISTENER_CERTIFICATE, ROLE_RECORD};
 pub use pacing::{Pacing, Rate};
 pub use route53::{MAX_RECORDS_PER_BATCH, OWNER_TXT_TTL, batch_weight};
@@ -118,6 +118,8 @@ pub struct AwsBackend {
     counter: Arc<calls::Counter>,
     /// What the planner plans against ([`AwsBackendBuilder::with_quotas`]).
     quotas: convox_model::aws::Quotas,
+    /// Whether the SDK retries reads (more than one attempt per request).
+    retries_reads: bool,
 }
 
 impl AwsBackend {
@@ -206,6 +208,11 @@ impl_backend! {
         // Router pools: AWS's defaults, or what the builder was given.
         fn quotas(&self) -> convox_model::aws::Quotas {
             self.quotas.clone()
+        }
+
+        // The SDK retries reads (and only reads: `sdk_retries`).
+        fn retries_reads(&self) -> bool {
+            self.retries_reads
         }
 
         async fn load_rack(&self, rack: &Name) -> BackendResult<Option<Rack>> {

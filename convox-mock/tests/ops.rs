@@ -199,6 +199,21 @@ async fn internal_services_story() {
     );
 }
 
+/// A fresh mock, its clock and context, the rack, and an app with one
+/// external service `web`.
+fn shop_on_a_fresh_rack() -> (
+    Arc<MockBackend>,
+    VirtualClock,
+    convox_model::apply::ApplyContext,
+    Rack,
+    Manifest,
+) {
+    let clock = VirtualClock::new();
+    let ctx = ctx(&clock);
+    let m = Manifest::from_services(vec![service("web", false, false, &[])]);
+    (Arc::new(MockBackend::new()), clock, ctx, settings(), m)
+}
+
 /// Regression: the first deploy on a fresh rack creates the rack's resources
 /// and then saves the rack on its zone, but only when it created something. A
 /// first deploy that failed between the two (here: saving) left every later
@@ -206,13 +221,14 @@ async fn internal_services_story() {
 /// reconcile state machine test.
 #[tokio::test]
 async fn a_deploy_after_one_that_failed_to_save_the_rack_saves_it() {
-    let mock = Arc::new(MockBackend::new());
-    let clock = VirtualClock::new();
-    let ctx = ctx(&clock);
-    let rack = settings();
-    let m = Manifest::from_services(vec![service("web", false, false, &[])]);
-    let faulty =
-        Faulty::from_arc(mock.clone(), 1).fail_nth_call_of("SaveRack", 1, Fault::transient());
+    let (mock, _clock, ctx, rack, m) = shop_on_a_fresh_rack();
+    // A fault retrying cannot mend (a retryable one is retried within the
+    // deploy, below).
+    let faulty = Faulty::from_arc(mock.clone(), 1).fail_nth_call_of(
+        "SaveRack",
+        1,
+        Fault::transient().retryable(false),
+    );
     let err = ops::deploy(&faulty, &rack, &name("shop"), &m, &ctx)
         .await
         .expect_err("saving fails");
@@ -230,6 +246,26 @@ async fn a_deploy_after_one_that_failed_to_save_the_rack_saves_it() {
         fingerprint
     );
     assert_eq!(Rack { ca: None, ..saved }, rack);
+}
+
+/// Saving the rack is a change made outside an apply: retried as the engine
+/// retries an apply's steps (`apply::retrying`), its one retry layer.
+#[tokio::test]
+async fn saving_the_rack_is_retried_like_an_apply_step() {
+    let (mock, _clock, ctx, rack, m) = shop_on_a_fresh_rack();
+    let faulty = Faulty::from_arc(mock.clone(), 1)
+        .fail_nth_call_of("SaveRack", 1, Fault::throttled())
+        .fail_nth_call_of("SaveRack", 2, Fault::transient());
+    ops::deploy(&faulty, &rack, &name("shop"), &m, &ctx)
+        .await
+        .expect("saved on the third attempt");
+    assert_eq!(faulty.faults().injected, 2);
+    assert_eq!(
+        mock.calls().of("SaveRack"),
+        1,
+        "the attempt that got through"
+    );
+    assert!(stored_rack(&*mock).await.ca.is_some());
 }
 
 /// Regression: ImportCertificate is not idempotent, and the apply engine retried

@@ -286,12 +286,17 @@ fn left_over(observed: &[Observed], fingerprint: &str) -> Vec<String> {
         .collect()
 }
 
-async fn save(backend: &dyn Backend, observed: &[Observed], rack: &Rack) -> Result<(), OpsError> {
+async fn save(
+    backend: &dyn Backend,
+    ctx: &ApplyContext,
+    observed: &[Observed],
+    rack: &Rack,
+) -> Result<(), OpsError> {
     let zone = observed
         .iter()
         .find(|o| o.resource.key == ResourceKey::zone())
         .ok_or(OpsError::NoZone)?;
-    backend.save_rack(&zone.id, rack).await?;
+    crate::apply::retrying(backend, ctx, || backend.save_rack(&zone.id, rack)).await?;
     Ok(())
 }
 
@@ -335,7 +340,7 @@ pub async fn rotate_ca(
             Some(_) => {}
             None => {
                 ca.rotating_to = Some(new.clone());
-                save(backend, &observed, &stored).await?;
+                save(backend, ctx, &observed, &stored).await?;
                 tracing::info!(rack = %rack, to = %new, "certificate authority rotation recorded");
             }
         }
@@ -375,7 +380,7 @@ pub async fn rotate_ca(
         .is_some_and(|c| c.fingerprint == new && c.rotating_to.is_none());
     if !done {
         stored.ca = Some(RackCa::new(new.clone(), ctx.now, origin));
-        save(backend, &observed, &stored).await?;
+        save(backend, ctx, &observed, &stored).await?;
         tracing::info!(rack = %rack, to = %new, "certificate authority rotated");
     }
     Ok(Rotation {

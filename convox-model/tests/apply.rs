@@ -45,6 +45,7 @@ macro_rules! mocked_backend {
         trait Calls {
             fn observe(&self, scope: &Scope) -> BackendResult<Vec<Observed>>;
             fn load_rack(&self) -> BackendResult<Option<Rack>>;
+            fn retries_reads(&self) -> bool;
             fn create_listener(
                 &self,
                 load_balancer_arn: &str,
@@ -77,6 +78,9 @@ macro_rules! mocked_backend {
             }
             async fn load_rack(&self, _rack: &Name) -> BackendResult<Option<Rack>> {
                 self.0.load_rack()
+            }
+            fn retries_reads(&self) -> bool {
+                self.0.retries_reads()
             }
             async fn create_listener(
                 &self,
@@ -509,14 +513,21 @@ async fn route53_changes_are_batched_within_the_limit() {
     assert_eq!(report.applied.len(), 2 + 600 * 3);
 }
 
-#[tokio::test]
-async fn a_stale_plan_is_refused_without_a_single_change() {
+/// The rack's resources as observed, and a plan for app `backend`'s one
+/// internal service `api` on top of them.
+fn api_on_the_rack() -> (Vec<Observed>, Plan) {
     let rack_obs = rack_obs();
     let p = app_plan(
         vec![svc("api", Some(3000), true, false)],
         &rack_obs,
         &Quotas::default(),
     );
+    (rack_obs, p)
+}
+
+#[tokio::test]
+async fn a_stale_plan_is_refused_without_a_single_change() {
+    let (rack_obs, p) = api_on_the_rack();
     let mut mock = MockCalls::new();
     // Someone else changed the rack since: one resource fewer.
     let changed: Vec<Observed> = rack_obs[1..].to_vec();
@@ -526,6 +537,26 @@ async fn a_stale_plan_is_refused_without_a_single_change() {
     let err = apply(&Mocked(mock), &p, &ctx(sleep)).await.unwrap_err();
     assert!(matches!(err, ApplyError::Stale { .. }), "{err}");
     assert!(err.to_string().contains("plan again"));
+}
+
+/// One retry layer per call: the engine retries a throttled read (its check
+/// of the plan's fingerprint) when the backend does not retry its reads
+/// itself, and leaves it to a backend that does (the AWS SDK).
+#[tokio::test]
+async fn a_read_is_retried_by_the_engine_only_when_the_backend_does_not() {
+    let (_, p) = api_on_the_rack();
+    let throttled_observe =
+        || Err(BackendError::new(ErrorKind::Throttled, "Observe", "Rate exceeded").retryable(true));
+    for (backend_retries, observes) in [(true, 1), (false, 6)] {
+        let mut mock = MockCalls::new();
+        mock.expect_observe()
+            .times(observes)
+            .returning(move |_| throttled_observe());
+        mock.expect_retries_reads().return_const(backend_retries);
+        let (sleep, _) = sleeper();
+        let err = apply(&Mocked(mock), &p, &ctx(sleep)).await.unwrap_err();
+        assert!(matches!(err, ApplyError::Observe(_)), "{err}");
+    }
 }
 
 #[tokio::test]

@@ -316,6 +316,10 @@ macro_rules! impl_backend {
                 self.inner.quotas()
             }
 
+            fn retries_reads(&self) -> bool {
+                self.inner.retries_reads()
+            }
+
             $(
                 async fn $method(&self, $($arg: $ty),*) -> BackendResult<$ret> {
                     self.call(ops::$op, || self.inner.$method($($arg),*)).await

@@ -19,7 +19,18 @@ pub(super) struct Engine<'a> {
     pub(super) retries: AtomicUsize,
 }
 
-impl Engine<'_> {
+impl<'a> Engine<'a> {
+    /// An engine with no calls made yet, its jitter seeded from `ctx.seed`.
+    pub(super) fn new(backend: &'a dyn Backend, ctx: &'a ApplyContext) -> Self {
+        Engine {
+            backend,
+            ctx,
+            rng: AtomicU64::new(ctx.seed),
+            calls: AtomicUsize::new(0),
+            retries: AtomicUsize::new(0),
+        }
+    }
+
     pub(super) fn emit(&self, event: ApplyEvent) {
         if let Some(f) = &self.ctx.on_event {
             f(&event);
@@ -46,7 +57,8 @@ impl Engine<'_> {
     }
 
     /// Calls `f`, retrying retryable errors with backoff. `mutating` calls count
-    /// towards the report.
+    /// towards the report; a read is tried once when the backend retries its
+    /// reads itself ([`Backend::retries_reads`]).
     pub(super) async fn with_retry<T, F, Fut>(
         &self,
         action: Option<&ActionRef>,
@@ -65,7 +77,13 @@ impl Engine<'_> {
             }
             match f().await {
                 Ok(v) => return Ok(v),
-                Err(e) if e.is_retryable() && attempt < max => {
+                // One retry layer per call: a read the backend retried itself
+                // (the AWS SDK) is not tried again.
+                Err(e)
+                    if e.is_retryable()
+                        && attempt < max
+                        && (mutating || !self.backend.retries_reads()) =>
+                {
                     let delay = self.backoff(attempt);
                     tracing::debug!(error = %e, attempt, ?delay, "retrying");
                     if let Some(action) = action {

@@ -36,7 +36,7 @@ mod steps;
 
 pub use crate::aws::SleepFn;
 pub use report::{ActionRef, ApplyError, ApplyEvent, Failure, PRIORITY_IN_USE, Report, StepError};
-pub use schedule::apply;
+pub use schedule::{apply, retrying};
 
 /// Where progress goes.
 pub type EventFn = Arc<dyn Fn(&ApplyEvent) + Send + Sync>;

@@ -2,7 +2,7 @@
 //! stopping at the first stage that fails.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use super::engine::Engine;
 use super::report::{ActionRef, StepError};
@@ -70,6 +70,24 @@ impl Known {
     }
 }
 
+/// Calls `change`, a change made outside an apply (the rack's stored
+/// settings, a load balancer's drain mark), retrying retryable errors as the
+/// engine retries an apply's steps (`ctx.retry`, full jitter, `ctx.sleep`):
+/// its one retry layer, since backends leave mutations to the caller.
+pub async fn retrying<T, F, Fut>(
+    backend: &dyn Backend,
+    ctx: &ApplyContext,
+    change: F,
+) -> crate::backend::BackendResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = crate::backend::BackendResult<T>>,
+{
+    Engine::new(backend, ctx)
+        .with_retry(None, true, change)
+        .await
+}
+
 /// Applies `plan` through `backend`.
 ///
 /// Refuses a stale plan ([`ApplyError::Stale`]) without changing anything. On
@@ -80,13 +98,7 @@ pub async fn apply(
     plan: &Plan,
     ctx: &ApplyContext,
 ) -> Result<Report, ApplyError> {
-    let engine = Engine {
-        backend,
-        ctx,
-        rng: AtomicU64::new(ctx.seed),
-        calls: AtomicUsize::new(0),
-        retries: AtomicUsize::new(0),
-    };
+    let engine = Engine::new(backend, ctx);
     let observed = engine
         .with_retry(None, false, || {
             backend.observe(&ctx.rack, &plan.observed_in)

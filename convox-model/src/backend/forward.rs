@@ -23,6 +23,10 @@ macro_rules! forward {
                 (**self).quotas()
             }
 
+            fn retries_reads(&self) -> bool {
+                (**self).retries_reads()
+            }
+
             $(
                 async fn $method(&self, $($arg: $ty),*) -> BackendResult<$ret> {
                     (**self).$method($($arg),*).await

@@ -232,6 +232,15 @@ pub trait Backend: Send + Sync + fmt::Debug {
         Quotas::default()
     }
 
+    /// Whether the backend retries its own reads (the AWS backend's SDK does,
+    /// unless built with one attempt per request). The apply engine then
+    /// leaves them to it, so that every call has one retry layer: mutations
+    /// the engine's ([`crate::apply::RetryPolicy`]), reads the backend's, or
+    /// the engine's when the backend has none.
+    fn retries_reads(&self) -> bool {
+        false
+    }
+
     /// The rack's stored settings and parameters, or `None` if it was never saved.
     async fn load_rack(&self, rack: &Name) -> BackendResult<Option<Rack>>;
 

@@ -281,7 +281,8 @@ impl Attempt<'_> {
                 .iter()
                 .find(|o| o.resource.key == ResourceKey::zone())
         {
-            backend.save_rack(&zone.id, &to_save).await?;
+            crate::apply::retrying(backend, self.ctx, || backend.save_rack(&zone.id, &to_save))
+                .await?;
         }
 
         let ready = public_cert::external_ready(&external, &observed);

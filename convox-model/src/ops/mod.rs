@@ -629,9 +629,10 @@ async fn mark(
             pool::Drain::Remove => continue,
         };
         tracing::info!(rack = %rack.name, %shard, ?drain, "draining the routers' empty load balancers");
-        backend
-            .set_load_balancer_tag(&lb.id, crate::resource::TAG_EMPTY_SINCE, value)
-            .await?;
+        crate::apply::retrying(backend, ctx, || {
+            backend.set_load_balancer_tag(&lb.id, crate::resource::TAG_EMPTY_SINCE, value)
+        })
+        .await?;
     }
     Ok(())
 }

@@ -224,7 +224,7 @@ pub async fn set_rack_params_with(
         .ids
         .get(&ResourceKey::zone())
         .ok_or(OpsError::NoZone)?;
-    backend.save_rack(zone, &rack).await?;
+    crate::apply::retrying(backend, ctx, || backend.save_rack(zone, &rack)).await?;
     tracing::info!(rack = %rack.name, params = ?rack.params, "rack parameters set");
     Ok(RackChange {
         rack,
