@@ -41,6 +41,7 @@ use futures::future::BoxFuture;
 use crate::aws::DELETE_ORDER;
 use crate::backend::{Backend, BackendResult, CertificatePem, CreatedLoadBalancer, ErrorKind};
 use crate::exposure::Router;
+use crate::manifest::{Exposure, Manifest, Service};
 use crate::name::Name;
 use crate::params::RackParams;
 use crate::rack::{Rack, Vpc};
@@ -178,6 +179,67 @@ pub fn fake_certificate(domain: &str) -> CertificatePem {
         ),
         private_key: "-----BEGIN PRIVATE KEY-----\nZmFrZQ==\n-----END PRIVATE KEY-----\n".into(),
         chain: "-----BEGIN CERTIFICATE-----\nY2E=\n-----END CERTIFICATE-----\n".into(),
+    }
+}
+
+/// The app the cost measurements deploy on every backend (the moto tests and
+/// the latent mock's benchmark alike): five routed services, three internal and
+/// two external, the first on `port` and the others on 3000.
+pub fn five_services(port: u16) -> Manifest {
+    Manifest::from_services(
+        (0..5)
+            .map(|i| {
+                let exposure = if i < 3 {
+                    Exposure::Internal
+                } else {
+                    Exposure::External
+                };
+                let port = if i == 0 { port } else { 3000 };
+                let name = Name::new(&format!("s{i}")).expect("a valid service name");
+                Service::routed(name, port, exposure)
+            })
+            .collect(),
+    )
+}
+
+/// Seeds what else a shared account holds, as the cost measurements do:
+/// `groups` target groups in `vpc_id` named `{team}-{i}` and `certificates`
+/// imported certificates for `*.{team}{i}.example.com` (bodies from `pem`), all
+/// tagged `team` = `team` and none for any rack. Panics on a backend error: it
+/// is a fixture.
+pub async fn someone_elses(
+    backend: &dyn Backend,
+    vpc_id: &str,
+    team: &str,
+    (groups, certificates): (usize, usize),
+    pem: impl Fn(&str) -> CertificatePem,
+) {
+    let theirs: Tags = [("team".to_string(), team.to_string())].into();
+    for i in 0..groups {
+        let spec = TargetGroupSpec {
+            name: format!("{team}-{i}"),
+            protocol: Protocol::Http,
+            port: 8080,
+            vpc_id: vpc_id.into(),
+            health: HealthCheck {
+                path: "/".into(),
+                interval: 30,
+                timeout: 5,
+            },
+        };
+        backend.create_target_group(&spec, &theirs).await.unwrap();
+    }
+    for i in 0..certificates {
+        let domain = format!("*.{team}{i}.example.com");
+        let spec = CertificateSpec {
+            domain: domain.clone(),
+            issuer: "theirs".into(),
+            names: Vec::new(),
+        };
+        backend
+            .import_certificate(&spec, &pem(&domain), &theirs)
+            .await
+            .unwrap();
     }
 }
 

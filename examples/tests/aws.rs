@@ -429,11 +429,8 @@ fn calls(stderr: &str) -> (usize, usize) {
 /// Target groups and certificates of someone else's in the default account,
 /// named after `rack` so that no other run's collide.
 fn foreign_resources(endpoint: &str, rack: &str, groups: usize, certificates: usize) {
-    use convox_model::backend::Backend;
-    use convox_model::resource::{CertificateSpec, HealthCheck, Protocol, Tags, TargetGroupSpec};
     let (rt, aws) = aws_on(endpoint);
     let vpc = default_vpc(&rt, &aws);
-    let theirs: Tags = [("team".to_string(), "payments".to_string())].into();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -443,32 +440,15 @@ fn foreign_resources(endpoint: &str, rack: &str, groups: usize, certificates: us
         now,
     )
     .unwrap();
-    rt.block_on(async {
-        for i in 0..groups {
-            let spec = TargetGroupSpec {
-                name: format!("pay-{}-{i}", &rack[rack.len().saturating_sub(8)..]),
-                protocol: Protocol::Http,
-                port: 8080,
-                vpc_id: vpc.clone(),
-                health: HealthCheck {
-                    path: "/".into(),
-                    interval: 30,
-                    timeout: 5,
-                },
-            };
-            aws.create_target_group(&spec, &theirs).await.unwrap();
-        }
-        for i in 0..certificates {
-            let domain = format!("*.pay{i}.{rack}.example.com");
-            let pem = ca.issue(&domain, now).unwrap();
-            let spec = CertificateSpec {
-                domain,
-                issuer: "theirs".into(),
-                names: Vec::new(),
-            };
-            aws.import_certificate(&spec, &pem, &theirs).await.unwrap();
-        }
-    });
+    let team = format!("pay-{}", &rack[rack.len().saturating_sub(8)..]);
+    let pem = |domain: &str| ca.issue(domain, now).unwrap();
+    rt.block_on(convox_model::conformance::someone_elses(
+        &aws,
+        &vpc,
+        &team,
+        (groups, certificates),
+        pem,
+    ));
 }
 
 #[test]

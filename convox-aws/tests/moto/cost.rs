@@ -12,36 +12,18 @@ use std::time::Duration;
 use convox_aws::{AwsBackend, CallCounts};
 use convox_model::apply::{ApplyContext, SleepFn};
 use convox_model::backend::Backend;
-use convox_model::manifest::{Exposure, Manifest, Service};
+use convox_model::conformance::{five_services, someone_elses};
+use convox_model::manifest::Manifest;
 use convox_model::ops;
 use convox_model::params::RackParams;
 use convox_model::rack::Rack;
-use convox_model::resource::{CertificateSpec, Tags};
 use convox_model::tls::CertificateAuthority;
 
-use crate::support::specs::target_group;
 use crate::support::{MotoEnv, issued, name, now};
 
 /// Five services: three internal, two external.
 fn manifest() -> Manifest {
-    manifest_on(3000)
-}
-
-/// [`manifest`], the first service on `port`.
-fn manifest_on(port: u16) -> Manifest {
-    Manifest::from_services(
-        (0..5)
-            .map(|i| {
-                let exposure = if i < 3 {
-                    Exposure::Internal
-                } else {
-                    Exposure::External
-                };
-                let port = if i == 0 { port } else { 3000 };
-                Service::routed(name(&format!("s{i}")), port, exposure)
-            })
-            .collect(),
-    )
+    five_services(3000)
 }
 
 /// A rack with both routers on `env`, and a context that issues with its
@@ -82,28 +64,6 @@ pub(crate) async fn redeploy_of(
     calls
 }
 
-/// Resources of someone else's in the same account and region: target groups
-/// and certificates tagged for another team, none for the rack.
-async fn foreign(b: &AwsBackend, env: &MotoEnv, groups: usize, certificates: usize) {
-    let mut theirs = Tags::new();
-    theirs.insert("team".into(), "payments".into());
-    for i in 0..groups {
-        let spec = target_group(&format!("payments-{i}"), 8080, &env.vpc.id, "/");
-        b.create_target_group(&spec, &theirs).await.unwrap();
-    }
-    for i in 0..certificates {
-        let domain = format!("*.payments{i}.example.com");
-        let spec = CertificateSpec {
-            domain: domain.clone(),
-            issuer: "theirs".into(),
-            names: Vec::new(),
-        };
-        b.import_certificate(&spec, &issued(&domain), &theirs)
-            .await
-            .unwrap();
-    }
-}
-
 #[tokio::test]
 #[cfg_attr(not(moto), ignore = "needs the AWS emulator: run scripts/test.sh")]
 async fn a_no_op_redeploy_costs_the_same_whatever_else_the_account_holds() {
@@ -121,7 +81,7 @@ async fn a_no_op_redeploy_costs_the_same_whatever_else_the_account_holds() {
             .unwrap();
     }
     let ten = redeploy(b, &rack, "app0", &c).await;
-    foreign(b, &env, 300, 30).await;
+    someone_elses(b, &env.vpc.id, "payments", (300, 30), issued).await;
     let crowded = redeploy(b, &rack, "app0", &c).await;
     eprintln!(
         "no-op redeploy of a 5-service app: {} requests on a rack of 1 app, {} of 10, {} of 10 \
@@ -172,7 +132,7 @@ async fn a_deploy_on_a_rack_of_100_apps_costs_what_its_pools_hold() {
             .unwrap_or_else(|e| panic!("deploy app{i}: {e}"));
     }
     let hundred = redeploy(b, &rack, "app0", &c).await;
-    foreign(b, &env, 1000, 100).await;
+    someone_elses(b, &env.vpc.id, "payments", (1000, 100), issued).await;
     let crowded = redeploy(b, &rack, "app0", &c).await;
     assert_eq!(crowded, hundred, "the foreign resources cost requests");
     let load_balancers = b
@@ -189,7 +149,7 @@ async fn a_deploy_on_a_rack_of_100_apps_costs_what_its_pools_hold() {
         })
         .count();
     b.reset_calls();
-    let changed = ops::deploy(b, &rack, &name("app0"), &manifest_on(3001), &c)
+    let changed = ops::deploy(b, &rack, &name("app0"), &five_services(3001), &c)
         .await
         .unwrap();
     let change = b.calls();
