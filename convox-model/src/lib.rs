@@ -86,6 +86,9 @@ pub mod resource;
 // What an embedding deployer attaches its containers to (issue 10).
 pub mod routes;
 pub mod rules;
+// The JSON Schema of convox.yml, for editors: beside the line, built from
+// the reader's key lists and the rules' ranges.
+pub mod schema;
 pub mod tls;
 // Certificate expiry and renewal (issue 12).
 pub mod renew;

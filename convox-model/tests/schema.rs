@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 
 use convox_model::check::parse;
-use convox_model::manifest::schema::{ID, instance, schema};
 use convox_model::manifest::{keys, read};
+use convox_model::schema::{ID, instance, schema};
 use serde_json::Value;
 
 fn validator() -> (boon::Schemas, boon::SchemaIndex) {

@@ -39,7 +39,7 @@ fn schema_prints_the_json_schema_of_convox_yml() {
     let (code, out, err) = convox(&["schema"]);
     assert_eq!(code, 0, "{err}");
     let s: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(s, convox_model::manifest::schema::schema());
+    assert_eq!(s, convox_model::schema::schema());
     assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema");
     let port = &s["$defs"]["service"]["properties"]["port"];
     assert!(port["description"].as_str().unwrap().contains("https:3000"));

@@ -20,7 +20,6 @@ pub mod defaults;
 pub mod keys;
 pub mod read;
 mod render;
-pub mod schema;
 mod source;
 pub mod yaml;
 

@@ -1,6 +1,6 @@
 //! `schema`: the JSON Schema of convox.yml, as the library reads it.
 
-use convox_model::manifest::schema::schema as json_schema;
+use convox_model::schema::schema as json_schema;
 
 use crate::Io;
 use crate::exit::{Exit, report_error};

@@ -1,14 +1,14 @@
-//! A JSON Schema (draft 2020-12) of convox.yml as [`super::read()`] reads it,
+//! A JSON Schema (draft 2020-12) of convox.yml as [`crate::manifest::read()`] reads it,
 //! for editors (yaml-language-server, VS Code) and CI.
 //!
-//! Built from the reader's own lists of keys ([`super::keys`]), its defaults
-//! ([`super::defaults`]) and AWS's ranges ([`crate::rules::ranges`]): every key
+//! Built from the reader's own lists of keys ([`crate::manifest::keys`]), its defaults
+//! ([`crate::manifest::defaults`]) and AWS's ranges ([`crate::rules::ranges`]): every key
 //! the reader knows is described here, with each shorthand form it accepts,
 //! and every mapping refuses other keys (`additionalProperties: false`) where
 //! the reader warns about them.
 //!
 //! ```
-//! let s = convox_model::manifest::schema::schema();
+//! let s = convox_model::schema::schema();
 //! assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema");
 //! assert!(s["$defs"]["service"]["properties"]["port"].is_object());
 //! ```
@@ -18,8 +18,8 @@ use std::ops::RangeInclusive;
 
 use serde_json::{Map, Value, json};
 
-use super::{defaults, keys, yaml};
 use crate::diag::Diagnostics;
+use crate::manifest::{Scheme, defaults, keys, yaml};
 use crate::rules::ranges;
 
 /// The schema's `$id`.
@@ -348,7 +348,7 @@ fn service(key: &str) -> Option<Value> {
             "IAM policy ARNs for the service's role.",
         ),
         "port" => {
-            let schemes = super::Scheme::ALL
+            let schemes = Scheme::ALL
                 .iter()
                 .map(|s| s.as_str())
                 .collect::<Vec<_>>()
@@ -364,7 +364,7 @@ fn service(key: &str) -> Option<Value> {
                         "type": "object",
                         "properties": object(keys::PORT, |k| Some(match k {
                             "port" => json!({"anyOf": [port_number.clone(), string_port.clone()]}),
-                            "scheme" => json!({"enum": super::Scheme::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()}),
+                            "scheme" => json!({"enum": Scheme::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()}),
                             _ => return None,
                         })),
                         "required": ["port"],
