@@ -4,14 +4,9 @@
 //! look like AWS's (a test that slices an ARN meets the same shape) yet every run
 //! of a test sees the same ones.
 
-/// splitmix64: a bijective scramble of a 64-bit counter (also the seed expander of
+/// splitmix64, the model's one copy (also the seed expander of
 /// [`crate::faults`]'s generator).
-pub(crate) fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+pub(crate) use convox_model::aws::splitmix64;
 
 /// `len` lowercase hex digits from `seed`.
 pub(crate) fn hex(seed: u64, len: usize) -> String {
