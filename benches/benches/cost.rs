@@ -19,8 +19,9 @@
 //! Requests at the wire, against moto, are counted by
 //! `convox-aws/tests/moto/cost.rs`; the README has both.
 
-// criterion_group! generates undocumented items.
-#![allow(missing_docs)]
+// criterion_group! generates undocumented items; a benchmark whose fixed input
+// fails to deploy is itself broken, so unwrapping is the right reaction.
+#![allow(missing_docs, clippy::unwrap_used)]
 
 #[path = "common/mod.rs"]
 mod common;

@@ -195,7 +195,7 @@ pub fn five_services(port: u16) -> Manifest {
                     Exposure::External
                 };
                 let port = if i == 0 { port } else { 3000 };
-                let name = Name::new(&format!("s{i}")).expect("a valid service name");
+                let name = Name::new(format!("s{i}")).expect("a valid service name");
                 Service::routed(name, port, exposure)
             })
             .collect(),
@@ -227,7 +227,9 @@ pub async fn someone_elses(
                 timeout: 5,
             },
         };
-        backend.create_target_group(&spec, &theirs).await.unwrap();
+        if let Err(e) = backend.create_target_group(&spec, &theirs).await {
+            panic!("seeding target group {}: {e}", spec.name);
+        }
     }
     for i in 0..certificates {
         let domain = format!("*.{team}{i}.example.com");
@@ -236,10 +238,12 @@ pub async fn someone_elses(
             issuer: "theirs".into(),
             names: Vec::new(),
         };
-        backend
+        if let Err(e) = backend
             .import_certificate(&spec, &pem(&domain), &theirs)
             .await
-            .unwrap();
+        {
+            panic!("seeding certificate {domain}: {e}");
+        }
     }
 }
 
