@@ -15,7 +15,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use common::{Rig, name, runtime};
-use convox_mock::{MockBackend, Quotas as MockQuotas, sleep_fn};
+use convox_mock::{MockBackend, sleep_fn};
 use convox_model::apply::ApplyContext;
 use convox_model::aws::Quotas;
 use convox_model::desired::desired_app;
@@ -51,21 +51,11 @@ fn app_manifest(n: usize) -> Manifest {
 /// planner's cost at scale, not the quota, so both are raised out of the way: in
 /// the mock, which reports them to the operations it serves, and for the direct
 /// calls to `plan`.
-fn limits() -> Quotas {
-    Quotas {
-        rules_per_load_balancer: 50_000,
-        target_groups_per_load_balancer: 50_000,
-        ..Quotas::default()
-    }
-}
-
-fn quotas() -> MockQuotas {
-    MockQuotas {
-        rules_per_load_balancer: 50_000,
-        target_groups_per_load_balancer: 50_000,
-        ..MockQuotas::default()
-    }
-}
+const LIMITS: Quotas = Quotas {
+    rules_per_load_balancer: 50_000,
+    target_groups_per_load_balancer: 50_000,
+    ..Quotas::AWS
+};
 
 /// The rack and the app measured on it.
 struct World {
@@ -87,7 +77,7 @@ impl World {
 
     /// A mock holding the rack's own resources, reconciled.
     fn rack_only(&self, rt: &Runtime) -> MockBackend {
-        self.rig.rack_only(rt, quotas())
+        self.rig.rack_only(rt, LIMITS)
     }
 
     /// What the mock holds: the rack's resources and every app's.
@@ -101,7 +91,6 @@ fn bench_plan(c: &mut Criterion) {
     let w = World::new();
     let scope = Scope::App(w.app.clone());
     let fp = w.rig.ca.fingerprint().to_string();
-    let limits = limits();
 
     let mut g = c.benchmark_group("plan");
     g.sample_size(10);
@@ -115,7 +104,7 @@ fn bench_plan(c: &mut Criterion) {
 
         let run = |observed: &[Observed]| {
             let desired = desired_app(&w.rig.rack, &w.app, &manifest, &fp).unwrap();
-            plan(&scope, &desired, observed, &limits).unwrap()
+            plan(&scope, &desired, observed, &LIMITS).unwrap()
         };
         assert_eq!(run(&before).counts().create, desired_count(&w, &manifest));
         assert!(run(&after).is_empty());
@@ -148,7 +137,7 @@ fn bench_deploy(c: &mut Criterion) {
     let latent = |json: &str| {
         MockBackend::from_json(json)
             .unwrap()
-            .with_quotas(quotas())
+            .with_quotas(LIMITS)
             .with_latency(LATENCY, sleep_fn(tokio::time::sleep))
     };
 

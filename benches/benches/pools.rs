@@ -1,7 +1,7 @@
 //! Router pools (issue 9) on the mock at AWS's default quotas per load
 //! balancer (100 target groups, 100 rules and 25 certificates; nothing
 //! raised), the two per-region quotas raised for the largest rack (see
-//! [`quotas`]), with a rack of `Internal=Yes` holding N routed internal
+//! [`QUOTAS`]), with a rack of `Internal=Yes` holding N routed internal
 //! services in N/5 apps of 5, for N = 100, 1,000, 2,500 and 5,000:
 //!
 //! - `plan_app`: `ops::plan_app` (observe + placement + plan) of one new
@@ -58,6 +58,16 @@ const SIZES: [usize; 4] = [100, 1_000, 2_500, 5_000];
 /// Services per app in the racks measured, and in the new app.
 const PER_APP: usize = 5;
 
+/// AWS's quotas, as the mock enforces them and the planner counts them, but
+/// for the two per-region quotas a rack of 5,000 services passes (51 load
+/// balancers, 5,000 target groups): both adjustable, raised here to 100 and
+/// 10,000 as an account would ask AWS. Every per-load-balancer limit is AWS's.
+const QUOTAS: Quotas = Quotas {
+    load_balancers_per_region: 100,
+    target_groups_per_region: 10_000,
+    ..Quotas::AWS
+};
+
 /// `n` routed internal services `s0`….
 fn manifest(n: usize) -> Manifest {
     Manifest::from_services(
@@ -65,18 +75,6 @@ fn manifest(n: usize) -> Manifest {
             .map(|i| Service::routed(name(&format!("s{i}")), 3000, Exposure::Internal))
             .collect(),
     )
-}
-
-/// AWS's defaults, as the mock enforces them and the planner counts them, but
-/// for the two per-region quotas a rack of 5,000 services passes (51 load
-/// balancers, 5,000 target groups): both adjustable, raised here to 100 and
-/// 10,000 as an account would ask AWS. Every per-load-balancer limit is AWS's.
-fn quotas() -> Quotas {
-    Quotas {
-        load_balancers_per_region: 100,
-        target_groups_per_region: 10_000,
-        ..Quotas::default()
-    }
 }
 
 /// The rack, a runtime and the context every deploy applies with.
@@ -98,12 +96,12 @@ impl World {
 
     /// A mock holding the rack's own resources, reconciled.
     fn rack_only(&self) -> MockBackend {
-        self.rig.rack_only(&self.rt, quotas())
+        self.rig.rack_only(&self.rt, QUOTAS)
     }
 
     /// A mock holding the state in `json` (from `MockBackend::to_json`).
     fn restore(json: &str) -> MockBackend {
-        MockBackend::from_json(json).unwrap().with_quotas(quotas())
+        MockBackend::from_json(json).unwrap().with_quotas(QUOTAS)
     }
 
     fn deploy(&self, mock: &MockBackend, app: &Name, services: usize) {
@@ -214,7 +212,7 @@ struct PoolUse {
 }
 
 fn pool_use(w: &World, sizes: &[usize]) -> PoolUse {
-    let q = quotas();
+    let q = QUOTAS;
     let mock = w.rack_only();
     for (i, n) in sizes.iter().enumerate() {
         w.deploy(&mock, &app_name(i), *n);
@@ -263,7 +261,7 @@ fn bench_plan(c: &mut Criterion) {
     let new = manifest(PER_APP);
     let fp = w.rig.ca.fingerprint().to_string();
     let scope = Scope::App(new_app.clone());
-    let q = quotas();
+    let q = QUOTAS;
 
     let mut g = c.benchmark_group("pools");
     g.sample_size(10);
