@@ -11,6 +11,24 @@ use crate::aws::splitmix64;
 use crate::backend::{Backend, BackendResult};
 use crate::resource::{ResourceKey, Scope};
 
+/// Calls `change`, a change made outside an apply (the rack's stored
+/// settings, a load balancer's drain mark), retrying retryable errors as the
+/// engine retries an apply's steps (`ctx.retry`, full jitter, `ctx.sleep`):
+/// its one retry layer, since backends leave mutations to the caller.
+pub async fn retrying<T, F, Fut>(
+    backend: &dyn Backend,
+    ctx: &ApplyContext,
+    change: F,
+) -> BackendResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = BackendResult<T>>,
+{
+    Engine::new(backend, ctx)
+        .with_retry(None, true, change)
+        .await
+}
+
 pub(super) struct Engine<'a> {
     pub(super) backend: &'a dyn Backend,
     pub(super) ctx: &'a ApplyContext,

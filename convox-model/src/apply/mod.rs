@@ -35,8 +35,9 @@ mod schedule;
 mod steps;
 
 pub use crate::aws::SleepFn;
+pub use engine::retrying;
 pub use report::{ActionRef, ApplyError, ApplyEvent, Failure, PRIORITY_IN_USE, Report, StepError};
-pub use schedule::{apply, retrying};
+pub use schedule::apply;
 
 /// Where progress goes.
 pub type EventFn = Arc<dyn Fn(&ApplyEvent) + Send + Sync>;

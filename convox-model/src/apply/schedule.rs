@@ -70,24 +70,6 @@ impl Known {
     }
 }
 
-/// Calls `change`, a change made outside an apply (the rack's stored
-/// settings, a load balancer's drain mark), retrying retryable errors as the
-/// engine retries an apply's steps (`ctx.retry`, full jitter, `ctx.sleep`):
-/// its one retry layer, since backends leave mutations to the caller.
-pub async fn retrying<T, F, Fut>(
-    backend: &dyn Backend,
-    ctx: &ApplyContext,
-    change: F,
-) -> crate::backend::BackendResult<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = crate::backend::BackendResult<T>>,
-{
-    Engine::new(backend, ctx)
-        .with_retry(None, true, change)
-        .await
-}
-
 /// Applies `plan` through `backend`.
 ///
 /// Refuses a stale plan ([`ApplyError::Stale`]) without changing anything. On
