@@ -435,3 +435,71 @@ fn a_name_written_back_after_its_app_left_goes_with_the_apps_next_deploy() {
     );
     assert!(seen(&b).uncovered.is_empty());
 }
+
+/// Issue 10: a deploy verifies coverage on what it reads of its own scope,
+/// where other apps' rules are obstacles of no known owner. When one of those
+/// routes a hostname nothing covers (a deploy at the same moment re-imported
+/// the shared certificate without that app's name), the deploy that writes
+/// the certificate reads the whole rack and puts the name back: the last
+/// writer restores every app's coverage, not only its own.
+#[test]
+fn another_apps_name_lost_to_a_race_is_restored_by_the_next_deploy_that_writes() {
+    let (b, _clock, c) = common::fresh();
+    let rt = rt();
+    rt.block_on(ops::deploy(&b, &rack(), &name("one"), &manifest(1), &c))
+        .expect("one");
+    let one_only = state(&b);
+    rt.block_on(ops::deploy(&b, &rack(), &name("two"), &manifest(1), &c))
+        .expect("two");
+    // A writer that read before two joined writes the certificate back.
+    let arns: Vec<String> = shared_names(&b).into_keys().collect();
+    assert_eq!(arns.len(), 1);
+    let mut now = state(&b);
+    now["certificates"][&arns[0]] = one_only["certificates"][&arns[0]].clone();
+    b.load_json(&now.to_string()).expect("load");
+    assert_eq!(seen(&b).uncovered, ["s0.two.production.convox"]);
+    // A third app joins the load balancer: it writes the certificate, and
+    // verifies every hostname routed there, two's included.
+    b.reset_calls();
+    rt.block_on(ops::deploy(&b, &rack(), &name("three"), &manifest(1), &c))
+        .expect("three");
+    assert!(seen(&b).uncovered.is_empty(), "{:?}", seen(&b).uncovered);
+    let names = &shared_names(&b)[&arns[0]];
+    for app in ["one", "two", "three"] {
+        assert!(
+            names.contains(&format!("*.{app}.production.convox")),
+            "{names:?}"
+        );
+    }
+}
+
+/// Issue 10: a change to an app whose name is already on its load
+/// balancers' shared certificates writes none of them, so it has nothing to
+/// verify after applying: a new port (a new target group, the rule moved to
+/// it, the old group deleted) reads the rack once, before planning, and
+/// never reads it whole.
+#[test]
+fn a_change_that_writes_no_shared_certificate_reads_the_rack_once() {
+    let (b, _clock, c) = common::fresh();
+    let rt = rt();
+    for app in ["one", "two"] {
+        rt.block_on(ops::deploy(&b, &rack(), &name(app), &manifest(2), &c))
+            .expect(app);
+    }
+    let moved = Manifest::from_services(vec![
+        Service::routed(name("s0"), 3001, Exposure::Internal),
+        Service::routed(name("s1"), 3000, Exposure::Internal),
+    ]);
+    b.reset_calls();
+    let report = rt
+        .block_on(ops::deploy(&b, &rack(), &name("one"), &moved, &c))
+        .expect("one moves a port");
+    let calls = b.calls();
+    assert!(!report.plan.is_empty());
+    assert_eq!(
+        (calls.of("ObserveApp"), calls.of("Observe"), calls.mutations),
+        (1, 0, 4),
+        "{calls:?}"
+    );
+    assert!(seen(&b).uncovered.is_empty());
+}

@@ -37,7 +37,7 @@ mod steps;
 pub use crate::aws::SleepFn;
 pub use engine::retrying;
 pub use report::{ActionRef, ApplyError, ApplyEvent, Failure, PRIORITY_IN_USE, Report, StepError};
-pub use schedule::apply;
+pub use schedule::{apply, apply_read};
 
 /// Where progress goes.
 pub type EventFn = Arc<dyn Fn(&ApplyEvent) + Send + Sync>;

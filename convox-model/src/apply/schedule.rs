@@ -10,7 +10,7 @@ use super::{ApplyContext, ApplyError, Failure, Report};
 use crate::aws::{CREATE_ORDER, create_level};
 use crate::backend::Backend;
 use crate::plan::{Action, Op, Plan, fingerprint};
-use crate::resource::{LoadBalancerAddress, ResourceKey};
+use crate::resource::{LoadBalancerAddress, Observed, ResourceKey};
 
 /// How many dependency levels there are.
 const LEVELS: usize = CREATE_ORDER.len();
@@ -80,14 +80,30 @@ pub async fn apply(
     plan: &Plan,
     ctx: &ApplyContext,
 ) -> Result<Report, ApplyError> {
-    let engine = Engine::new(backend, ctx);
-    let observed = engine
+    let observed = Engine::new(backend, ctx)
         .with_retry(None, false, || {
             backend.observe(&ctx.rack, &plan.observed_in)
         })
         .await
         .map_err(ApplyError::Observe)?;
-    let now = fingerprint(&observed);
+    apply_read(backend, plan, ctx, &observed).await
+}
+
+/// [`apply`], on `observed`: the observation `plan` was made from, read just
+/// before by the caller, who changed nothing since. No read of its own: a
+/// deploy that observed, planned and applies at once costs one read, not two.
+/// A plan not made from `observed` is refused as stale; a change someone else
+/// made since the caller read is met by the provider's own refusals (a
+/// priority taken, a resource in use) as it would be between [`apply`]'s read
+/// and its first call.
+pub async fn apply_read(
+    backend: &dyn Backend,
+    plan: &Plan,
+    ctx: &ApplyContext,
+    observed: &[Observed],
+) -> Result<Report, ApplyError> {
+    let engine = Engine::new(backend, ctx);
+    let now = fingerprint(observed);
     if now != plan.fingerprint {
         return Err(ApplyError::Stale {
             planned: plan.fingerprint.clone(),
@@ -104,7 +120,7 @@ pub async fn apply(
         .map(|c| (&c.key, c.kept.as_deref()))
         .collect();
     // Of our own copies, the first is the one the planner kept (`kept_first`).
-    for o in crate::plan::kept_first(&observed) {
+    for o in crate::plan::kept_first(observed) {
         if o.resource.key.is_foreign() {
             continue;
         }

@@ -115,6 +115,7 @@ pub(super) async fn deploy_inner(
     // Checked before the first call that changes anything.
     inputs.desired(false)?;
     let mut rack_report = None;
+    let mut wrote_shared = false;
     let mut replans = 0;
     loop {
         let attempt = Attempt {
@@ -129,7 +130,10 @@ pub(super) async fn deploy_inner(
             Some(first) => first,
             None => backend.observe_app(&rack.name, app).await?,
         };
-        match attempt.run(observation, &mut rack_report).await {
+        match attempt
+            .run(observation, &mut rack_report, &mut wrote_shared)
+            .await
+        {
             Err(OpsError::Apply(e)) if e.is_contention() && replans < REPLANS => {
                 replans += 1;
                 tracing::info!(%app, replans, error = %e, "another process changed the rack; observing and planning again");
@@ -197,10 +201,15 @@ struct Done {
 }
 
 impl Attempt<'_> {
+    /// `wrote_shared` says whether this deploy re-imported a shared
+    /// certificate, in this attempt or one before: then it verifies their
+    /// coverage after applying ([`super::shared::cover`]), as the last writer
+    /// of a certificate must.
     async fn run(
         &self,
         seen: AppObservation,
         rack_report: &mut Option<Report>,
+        wrote_shared: &mut bool,
     ) -> Result<Done, OpsError> {
         let (backend, rack, app) = (self.backend, self.inputs.rack, self.inputs.app);
         let quotas = backend.quotas();
@@ -259,6 +268,10 @@ impl Attempt<'_> {
             }
             tracing::info!(rack = %rack.name, actions = missing.actions.len(), "creating missing rack resources, repairing its security and renewing due certificates");
             let missing = missing.observed_in(deploy_scope.clone());
+            *wrote_shared |= missing
+                .actions
+                .iter()
+                .any(|a| pool::certs::is_shared(&a.key));
             *rack_report = Some(apply(backend, &missing, self.ctx).await?);
             backend.observe(&rack.name, &deploy_scope).await?
         };
@@ -295,6 +308,7 @@ impl Attempt<'_> {
                 super::shared::named_on(backend, rack, self.ctx, app, &placed.joins, observed)
                     .await?;
             observed = now;
+            *wrote_shared |= changed;
             if !changed {
                 break;
             }
@@ -323,8 +337,8 @@ impl Attempt<'_> {
             };
             // Router pools (issue 9): an attempt before may have stopped
             // before its shared certificates were settled.
-            let settled = (!placed.joins.is_empty() || super::shared::named(&observed, app))
-                && super::shared::settle(
+            let settled = if !placed.joins.is_empty() || super::shared::named(&observed, app) {
+                super::shared::settle(
                     backend,
                     rack,
                     self.ctx,
@@ -332,28 +346,51 @@ impl Attempt<'_> {
                     &placed.joins,
                     (&observed, &deploy_scope),
                 )
-                .await?;
-            let seen = (!settled).then_some((observed.as_slice(), &deploy_scope));
-            let shrunk = shrink(backend, rack, self.ctx, seen).await?;
+                .await?
+            } else {
+                None
+            };
+            let seen = match &settled {
+                Some(c) => (c.observed.as_slice(), &c.scope),
+                None => (observed.as_slice(), &deploy_scope),
+            };
+            let shrunk = shrink(backend, rack, self.ctx, Some(seen)).await?;
             absorb(&mut p, &mut report, shrunk);
             report
         } else {
+            // Planned from what this attempt read last, with nothing changed
+            // by it since: applied without reading again.
             let mut report = if self.phased {
                 let (now, later) = super::phased::split(&p);
                 deferred = later;
-                apply(backend, &now, self.ctx).await?
+                crate::apply::apply_read(backend, &now, self.ctx, &observed).await?
             } else {
-                apply(backend, &p, self.ctx).await?
+                crate::apply::apply_read(backend, &p, self.ctx, &observed).await?
             };
             // Router pools (issue 9): every internal hostname covered on its
-            // listener, whatever another deploy re-imported meanwhile.
-            let covered = (!placed.joins.is_empty() || super::shared::named(&observed, app))
-                && super::shared::cover(backend, rack, self.ctx, app, &placed.joins).await?;
+            // listener, whatever another deploy re-imported meanwhile, when
+            // this deploy wrote a shared certificate (the last writer
+            // verifies) or its name leaves one.
+            let covered = if *wrote_shared || super::shared::leaving(&observed, app, &placed.joins)
+            {
+                Some(super::shared::cover(backend, rack, self.ctx, app, &placed.joins).await?)
+            } else {
+                None
+            };
             // What the app left, or what an attempt before left empty (it
             // made a load balancer and stopped; this one placed elsewhere).
-            if p.counts().delete > 0 || covered || !pool::drains(&observed, self.ctx.now).is_empty()
+            if may_empty(&p)
+                || covered.as_ref().is_some_and(|c| c.changed)
+                || !pool::drains(&observed, self.ctx.now).is_empty()
             {
-                let shrunk = shrink(backend, rack, self.ctx, None).await?;
+                let (seen, scope) = match covered {
+                    Some(c) => (c.observed, c.scope),
+                    None => (
+                        backend.observe(&rack.name, &deploy_scope).await?,
+                        deploy_scope.clone(),
+                    ),
+                };
+                let shrunk = shrink(backend, rack, self.ctx, Some((&seen, &scope))).await?;
                 absorb(&mut p, &mut report, shrunk);
             }
             report
@@ -416,6 +453,23 @@ impl Attempt<'_> {
             .into()),
         }
     }
+}
+
+/// Whether applying `p` may have left one of the rack's load balancers
+/// routing nothing: it took a rule or a certificate off a listener (deleted
+/// it, or replaced it on another). A target group deleted, or a rule
+/// replaced on the same listener, leaves the load balancer as full as it was.
+fn may_empty(p: &Plan) -> bool {
+    let listener = |spec: &ResourceSpec| match spec {
+        ResourceSpec::ListenerRule(r) => Some(r.listener.clone()),
+        ResourceSpec::ListenerCertificate(c) => Some(c.listener.clone()),
+        _ => None,
+    };
+    p.actions.iter().any(|a| {
+        let was = a.current.as_ref().and_then(|o| listener(&o.resource.spec));
+        let will = a.desired.as_ref().and_then(|r| listener(&r.spec));
+        was.is_some() && was != will
+    })
 }
 
 /// Whether two plans do the same, but for the priorities of the rules they

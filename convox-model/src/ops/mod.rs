@@ -572,8 +572,10 @@ fn absorb(p: &mut Plan, report: &mut Report, shrunk: Option<(Plan, Report)>) {
 /// Drains the load balancers after each router's first ([`pool::drains`]):
 /// marks those nothing is routed on any more, unmarks those routing again, and
 /// removes, with their listeners, those empty since [`pool::DRAIN_SECONDS`]
-/// before `ctx.now`. Run after an app's rules were deleted (observing afresh),
-/// or on what a no-op plan was made from (`observed`: nothing is called when
+/// before `ctx.now`. Run on an observation made after an app's rules were
+/// deleted (`None`: the whole rack, read here; a deploy passes what it read
+/// of its own scope after applying, which shows every rule on the rack's
+/// listeners), or on what a no-op plan was made from (nothing is called when
 /// there is nothing to drain). Changes nothing else of the rack's; returns the
 /// removals, planned and applied.
 async fn shrink(

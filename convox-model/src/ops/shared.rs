@@ -115,36 +115,61 @@ pub(super) async fn leave(
     .await
 }
 
+/// What [`cover`] did, and the last observation it read: made after its
+/// last change, so that what follows (the deploy's shrink) may plan from it.
+pub(super) struct Covered {
+    /// Whether it re-imported anything.
+    pub(super) changed: bool,
+    /// The rack as last read.
+    pub(super) observed: Vec<Observed>,
+    /// What that observation covers: the deploy's scope, or the whole rack's.
+    pub(super) scope: Scope,
+}
+
 /// After a deploy of `app` routed on the internal load balancers `joins`:
-/// re-reads the rack and re-imports the shared certificates as
-/// [`certs::shared_names`] wants them from what is there now (the app's
-/// name off the load balancers it left, and on every one it is routed on),
-/// then re-reads again, while anything changed: an internal hostname
-/// uncovered then (another deploy re-imported a shared certificate without
-/// this one's name, or the other way round) is re-imported with every app
-/// routed there, at most [`MAX_COVERAGE_ROUNDS`] times. Whether it changed
-/// anything.
+/// re-reads what the deploy reads ([`Scope::Deploy`]) and re-imports the
+/// shared certificates as [`certs::shared_names`] wants them from what is
+/// there now (the app's name off the load balancers it left, and on every one
+/// it is routed on), then re-reads again, while anything changed: an
+/// internal hostname uncovered then (another deploy re-imported a shared
+/// certificate without this one's name, or the other way round) is
+/// re-imported with every app routed there, at most [`MAX_COVERAGE_ROUNDS`]
+/// times.
+///
+/// The deploy's scope shows every rule on the rack's listeners, other apps'
+/// as obstacles of no known owner. When one of those routes a hostname of the
+/// rack that nothing covers ([`certs::unowned_gaps`]), the whole rack is read
+/// from then on: only its owners' tags say whose name is missing. So a deploy
+/// costs what the whole rack holds only when another's name was lost.
 pub(super) async fn cover(
     backend: &dyn Backend,
     rack: &Rack,
     ctx: &ApplyContext,
     app: &Name,
     joins: &BTreeSet<Shard>,
-) -> Result<bool, OpsError> {
+) -> Result<Covered, OpsError> {
     let joining: BTreeMap<Shard, BTreeSet<Name>> = joins
         .iter()
         .map(|s| (*s, BTreeSet::from([app.clone()])))
         .collect();
-    // The whole rack: another deploy may have re-imported a certificate
-    // without some other app's name, and only every app's hostnames show it.
-    let scope = Scope::All;
+    let mut scope = Scope::Deploy(app.clone());
     let mut rounds = 0;
     loop {
-        let observed = backend.observe(&rack.name, &scope).await?;
+        let mut observed = backend.observe(&rack.name, &scope).await?;
+        if scope != Scope::All && !certs::unowned_gaps(&observed, &rack.name).is_empty() {
+            tracing::info!(rack = %rack.name, %app, "another app's internal hostname is uncovered: reading the whole rack");
+            scope = Scope::All;
+            observed = backend.observe(&rack.name, &scope).await?;
+        }
+        let covered = |changed, observed| Covered {
+            changed,
+            observed,
+            scope: scope.clone(),
+        };
         if rounds == MAX_COVERAGE_ROUNDS {
             let gaps = certs::uncovered(&observed);
             if gaps.is_empty() {
-                return Ok(true);
+                return Ok(covered(true, observed));
             }
             return Err(OpsError::Uncovered {
                 hosts: gaps.into_iter().map(|g| g.host).collect(),
@@ -155,7 +180,7 @@ pub(super) async fn cover(
         // Nothing to change: every hostname is covered, or none a shared
         // certificate can cover (the planner's coverage check names those).
         if !sync(backend, rack, ctx, (&observed, &scope), &joining, Some(app)).await? {
-            return Ok(rounds > 1);
+            return Ok(covered(rounds > 1, observed));
         }
     }
 }
@@ -194,8 +219,8 @@ pub(super) async fn named_on(
 /// A deploy of `app` that found nothing to change (an attempt before applied
 /// it and stopped): its name taken off the load balancers it no longer
 /// routes on and put on those it joins, planned from `observed` (no call when
-/// nothing changes), then verified as [`cover`] does. Whether it changed
-/// anything.
+/// nothing changes), then verified as [`cover`] does. What [`cover`] found,
+/// or `None` when nothing changed.
 pub(super) async fn settle(
     backend: &dyn Backend,
     rack: &Rack,
@@ -203,14 +228,26 @@ pub(super) async fn settle(
     app: &Name,
     joins: &BTreeSet<Shard>,
     observed: (&[Observed], &Scope),
-) -> Result<bool, OpsError> {
+) -> Result<Option<Covered>, OpsError> {
     let joining: BTreeMap<Shard, BTreeSet<Name>> = joins
         .iter()
         .map(|s| (*s, BTreeSet::from([app.clone()])))
         .collect();
     if sync(backend, rack, ctx, observed, &joining, Some(app)).await? {
-        cover(backend, rack, ctx, app, joins).await?;
-        return Ok(true);
+        let mut covered = cover(backend, rack, ctx, app, joins).await?;
+        covered.changed = true;
+        return Ok(Some(covered));
     }
-    Ok(false)
+    Ok(None)
+}
+
+/// Whether `app`'s name is on the shared certificate of a load balancer
+/// other than `joins`: it leaves that one, which only a re-read after its
+/// rules are gone may do ([`cover`]).
+pub(super) fn leaving(observed: &[Observed], app: &Name, joins: &BTreeSet<Shard>) -> bool {
+    certs::observed_names(observed)
+        .iter()
+        .filter(|(s, _)| !joins.contains(s))
+        .flat_map(|(_, slots)| slots.values())
+        .any(|apps| apps.contains(app))
 }

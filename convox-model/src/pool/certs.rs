@@ -64,8 +64,8 @@ use crate::exposure::{Hostname, Router, Shard};
 use crate::name::Name;
 use crate::rack::Rack;
 use crate::resource::{
-    CertificateSpec, KeySubject, ListenerCertificateSpec, Observed, Resource, ResourceKey,
-    ResourceSpec, TAG_SHARD, ownership_tags,
+    CertificateSpec, KeySubject, ListenerCertificateSpec, ListenerRuleSpec, Observed, Resource,
+    ResourceKey, ResourceSpec, TAG_SHARD, ownership_tags,
 };
 
 #[cfg(doc)]
@@ -156,11 +156,10 @@ pub struct Uncovered {
     pub host: String,
 }
 
-/// Every internal hostname of the rack's apps that no certificate on the
-/// listener routing it covers (its default certificate's names and those of
-/// every certificate attached), as observed. Empty when every app is covered.
-pub fn uncovered(observed: &[Observed]) -> Vec<Uncovered> {
-    // Each certificate's names; of two copies, the one the planner keeps.
+/// The names the certificates on each listener cover (its default
+/// certificate's and those of every certificate attached), as observed; of
+/// two copies of one certificate, the one the planner keeps.
+fn listener_names(observed: &[Observed]) -> BTreeMap<&ResourceKey, Vec<&str>> {
     let mut names: BTreeMap<&ResourceKey, Vec<&str>> = BTreeMap::new();
     for o in crate::plan::kept_first(observed) {
         if let ResourceSpec::Certificate(c) = &o.resource.spec {
@@ -189,6 +188,22 @@ pub fn uncovered(observed: &[Observed]) -> Vec<Uncovered> {
             _ => {}
         }
     }
+    on
+}
+
+/// The hosts of `rule` that none of `covering` covers.
+fn gaps<'a>(rule: &'a ListenerRuleSpec, covering: &[&str]) -> impl Iterator<Item = &'a String> {
+    rule.hosts.iter().filter(|host| {
+        let h = Hostname::from_raw((*host).clone());
+        !covering.iter().any(|d| h.is_covered_by(d))
+    })
+}
+
+/// Every internal hostname of the rack's apps that no certificate on the
+/// listener routing it covers (its default certificate's names and those of
+/// every certificate attached), as observed. Empty when every app is covered.
+pub fn uncovered(observed: &[Observed]) -> Vec<Uncovered> {
+    let on = listener_names(observed);
     let mut out = Vec::new();
     for o in observed {
         let (KeySubject::ListenerRule(app, _, Router::Internal), ResourceSpec::ListenerRule(r)) =
@@ -200,17 +215,54 @@ pub fn uncovered(observed: &[Observed]) -> Vec<Uncovered> {
             continue;
         };
         let covering = on.get(&r.listener).map(Vec::as_slice).unwrap_or_default();
-        for host in &r.hosts {
-            let h = Hostname::from_raw(host.clone());
-            if !covering.iter().any(|d| h.is_covered_by(d)) {
-                out.push(Uncovered {
-                    shard,
-                    app: app.clone(),
-                    host: host.clone(),
-                });
-            }
+        for host in gaps(r, covering) {
+            out.push(Uncovered {
+                shard,
+                app: app.clone(),
+                host: host.clone(),
+            });
         }
     }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The hostnames in `rack`'s zone that a rule of no known owner
+/// ([`ResourceKey::foreign_rule`]) routes on an internal load balancer's
+/// listener and that no certificate there covers.
+///
+/// A deploy's observation ([`crate::resource::Scope::Deploy`]) reports
+/// other apps' rules as such obstacles, their tags unread: a gap here is
+/// another app's hostname left uncovered (a deploy at the same moment
+/// re-imported a shared certificate without its name), or a rule someone
+/// made by hand. Only the whole rack's observation tells the two apart, so
+/// [`crate::ops`] reads it then, and not otherwise.
+pub fn unowned_gaps(observed: &[Observed], rack: &Name) -> Vec<String> {
+    let zone = format!(".{}", crate::rack::zone_name(rack));
+    let on = listener_names(observed);
+    let mut out: Vec<String> = observed
+        .iter()
+        .filter(|o| o.resource.key.is_foreign())
+        .filter_map(|o| match &o.resource.spec {
+            ResourceSpec::ListenerRule(r)
+                if r.listener
+                    .subject()
+                    .shard()
+                    .is_some_and(|s| s.router == Router::Internal) =>
+            {
+                Some(r)
+            }
+            _ => None,
+        })
+        .flat_map(|r| {
+            let covering = on.get(&r.listener).map(Vec::as_slice).unwrap_or_default();
+            gaps(r, covering)
+                .filter(|h| h.to_ascii_lowercase().ends_with(&zone))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .collect();
     out.sort();
     out.dedup();
     out
