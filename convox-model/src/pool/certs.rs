@@ -32,11 +32,14 @@
 //!   its name), every app routed on the shard whose hostnames no certificate
 //!   on the listener covers, and the deploying app. Two deploys writing at
 //!   once may still drop each other's name (both read, both write: the last
-//!   writer wins), so each deploy re-reads the rack after its rack stage and
+//!   writer wins), so each deploy that wrote a shared certificate re-reads
 //!   after applying, and re-imports until every internal hostname the rack
 //!   routes is covered ([`uncovered`], a bounded loop in
 //!   [`crate::ops::deploy`]): the last writer always verifies after its own
-//!   write. The last writer can also write back the name of an app that left
+//!   write. It re-reads its own scope, where every rule on the rack's
+//!   listeners shows; another app's hostname uncovered there
+//!   ([`unowned_gaps`]) makes it read the whole rack, whose tags say which
+//!   app's name to put back. The last writer can also write back the name of an app that left
 //!   the load balancer meanwhile; that name covers hostnames nothing routes
 //!   there, and goes with the app's next deploy or deletion (another deploy
 //!   cannot tell it from an app between the steps of its own deploy).
