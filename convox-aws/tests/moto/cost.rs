@@ -187,4 +187,24 @@ async fn a_deploy_on_a_rack_of_100_apps_costs_what_its_pools_hold() {
         hundred.total(),
         "{change:?}"
     );
+    // Deleting the app reads the same scope, and nothing of the rest of the
+    // rack: before its deletes, after them, to check the plan of its name's
+    // leaving the shared certificate (a re-import races other deploys'), and
+    // after.
+    b.reset_calls();
+    let (deleted, _) = ops::delete_app(b, &rack, &name("app0"), &c)
+        .await
+        .expect("delete app0");
+    let delete = b.calls();
+    eprintln!(
+        "deleting the app: {} requests ({} mutating, {} actions)\n  {:?}",
+        delete.total(),
+        delete.mutating(),
+        deleted.actions.len(),
+        delete.by_operation
+    );
+    assert!(
+        delete.total() - delete.mutating() <= 4 * hundred.total(),
+        "{delete:?}"
+    );
 }

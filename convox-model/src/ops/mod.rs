@@ -504,40 +504,45 @@ fn security_repair_or_create(mut a: crate::plan::Action) -> Option<crate::plan::
 }
 
 /// Deletes `app`'s resources, and nothing else.
+///
+/// It reads what a deploy of the app reads ([`Scope::Deploy`]): the rack's
+/// own resources, the app's, and every rule on the rack's listeners as
+/// obstacles; so a delete, like a deploy, costs what the app holds and not
+/// what the rest of the rack does.
 pub async fn delete_app(
     backend: &dyn Backend,
     rack: &Rack,
     app: &Name,
     ctx: &ApplyContext,
 ) -> Result<(Plan, Report), OpsError> {
-    let observed = observe_all(backend, &rack.name).await?;
+    let seen = Scope::Deploy(app.clone());
+    let observed = backend.observe(&rack.name, &seen).await?;
     let scope = Scope::App(app.clone());
-    let p = plan(
+    let mut p = plan(
         &scope,
         &DesiredState::empty(scope.clone()),
         &observed,
         &backend.quotas(),
-    )?;
-    let mut p = p;
+    )?
+    .observed_in(seen.clone());
     let mut report = Report::default();
-    let shrunk = if p.is_empty() {
-        // A delete before may have stopped before shrinking (or before leaving
-        // the shared certificates).
-        if shared::leave(backend, rack, ctx, app, (&observed, &Scope::All)).await? {
-            shrink(backend, rack, ctx, None).await?
-        } else {
-            shrink(backend, rack, ctx, Some((&observed, &Scope::All))).await?
-        }
+    let named = shared::named(&observed, app);
+    let observed = if p.is_empty() {
+        // A delete before may have stopped before shrinking (or before
+        // leaving the shared certificates).
+        observed
     } else {
-        report = apply(backend, &p, ctx).await?;
-        // Router pools (issue 9): the app leaves its shards' shared
-        // certificates (the last one leaving deletes them) before they shrink.
-        if shared::named(&observed, app) {
-            let observed = observe_all(backend, &rack.name).await?;
-            shared::leave(backend, rack, ctx, app, (&observed, &Scope::All)).await?;
-        }
-        shrink(backend, rack, ctx, None).await?
+        report = crate::apply::apply_read(backend, &p, ctx, &observed).await?;
+        backend.observe(&rack.name, &seen).await?
     };
+    // Router pools (issue 9): the app leaves its shards' shared certificates
+    // (the last one leaving deletes them) before they shrink.
+    let observed = if named && shared::leave(backend, rack, ctx, app, (&observed, &seen)).await? {
+        backend.observe(&rack.name, &seen).await?
+    } else {
+        observed
+    };
+    let shrunk = shrink(backend, rack, ctx, Some((&observed, &seen))).await?;
     absorb(&mut p, &mut report, shrunk);
     Ok((p, report))
 }
