@@ -254,7 +254,10 @@ impl PendingRemovals {
         backend: &dyn Backend,
         ctx: &ApplyContext,
     ) -> Result<(Plan, Report), OpsError> {
-        let observed = observe_all(backend, &self.rack.name).await?;
+        // What a deploy of the app reads: its resources, the rack's, and
+        // every rule on the rack's listeners (what may refer to a removal).
+        let seen = Scope::Deploy(self.app.clone());
+        let observed = backend.observe(&self.rack.name, &seen).await?;
         let mut deletes = Vec::new();
         for a in &self.actions {
             let Some(left) = &a.current else { continue };
@@ -290,14 +293,15 @@ impl PendingRemovals {
             actions: deletes,
             fingerprint: fingerprint(&observed),
             duplicate_claims: Vec::new(),
-            observed_in: Scope::All,
+            observed_in: seen.clone(),
         };
         if p.is_empty() {
             return Ok((p, Report::default()));
         }
         tracing::info!(app = %self.app, deletes = p.actions.len(), "phase two: removing what phase one left");
         let mut report = apply(backend, &p, ctx).await?;
-        let shrunk = shrink(backend, &self.rack, ctx, None).await?;
+        let after = backend.observe(&self.rack.name, &seen).await?;
+        let shrunk = shrink(backend, &self.rack, ctx, Some((&after, &seen))).await?;
         absorb(&mut p, &mut report, shrunk);
         Ok((p, report))
     }
