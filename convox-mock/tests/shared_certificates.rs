@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::{name, production, production_ctx as ctx};
 use convox_mock::{MockBackend, Quotas, VirtualClock};
+use convox_model::apply::ApplyContext;
 use convox_model::manifest::{Exposure, Manifest, Service};
 use convox_model::ops;
 use convox_model::params::RackParams;
@@ -436,6 +437,25 @@ fn a_name_written_back_after_its_app_left_goes_with_the_apps_next_deploy() {
     assert!(seen(&b).uncovered.is_empty());
 }
 
+/// Apps `one` and `two` (one internal service each) on the first internal
+/// load balancer, then its shared certificate re-imported as it was before
+/// `two` joined (as a writer that read before would write it): `two`'s
+/// hostname is uncovered. The certificate's ARN.
+fn twos_name_lost(b: &MockBackend, rt: &tokio::runtime::Runtime, c: &ApplyContext) -> String {
+    rt.block_on(ops::deploy(b, &rack(), &name("one"), &manifest(1), c))
+        .expect("one");
+    let one_only = state(b);
+    rt.block_on(ops::deploy(b, &rack(), &name("two"), &manifest(1), c))
+        .expect("two");
+    let arns: Vec<String> = shared_names(b).into_keys().collect();
+    assert_eq!(arns.len(), 1);
+    let mut now = state(b);
+    now["certificates"][&arns[0]] = one_only["certificates"][&arns[0]].clone();
+    b.load_json(&now.to_string()).expect("load");
+    assert_eq!(seen(b).uncovered, ["s0.two.production.convox"]);
+    arns[0].clone()
+}
+
 /// Issue 10: a deploy verifies coverage on what it reads of its own scope,
 /// where other apps' rules are obstacles of no known owner. When one of those
 /// routes a hostname nothing covers (a deploy at the same moment re-imported
@@ -446,25 +466,14 @@ fn a_name_written_back_after_its_app_left_goes_with_the_apps_next_deploy() {
 fn another_apps_name_lost_to_a_race_is_restored_by_the_next_deploy_that_writes() {
     let (b, _clock, c) = common::fresh();
     let rt = rt();
-    rt.block_on(ops::deploy(&b, &rack(), &name("one"), &manifest(1), &c))
-        .expect("one");
-    let one_only = state(&b);
-    rt.block_on(ops::deploy(&b, &rack(), &name("two"), &manifest(1), &c))
-        .expect("two");
-    // A writer that read before two joined writes the certificate back.
-    let arns: Vec<String> = shared_names(&b).into_keys().collect();
-    assert_eq!(arns.len(), 1);
-    let mut now = state(&b);
-    now["certificates"][&arns[0]] = one_only["certificates"][&arns[0]].clone();
-    b.load_json(&now.to_string()).expect("load");
-    assert_eq!(seen(&b).uncovered, ["s0.two.production.convox"]);
+    let arn = twos_name_lost(&b, &rt, &c);
     // A third app joins the load balancer: it writes the certificate, and
     // verifies every hostname routed there, two's included.
     b.reset_calls();
     rt.block_on(ops::deploy(&b, &rack(), &name("three"), &manifest(1), &c))
         .expect("three");
     assert!(seen(&b).uncovered.is_empty(), "{:?}", seen(&b).uncovered);
-    let names = &shared_names(&b)[&arns[0]];
+    let names = &shared_names(&b)[&arn];
     for app in ["one", "two", "three"] {
         assert!(
             names.contains(&format!("*.{app}.production.convox")),
@@ -502,4 +511,23 @@ fn a_change_that_writes_no_shared_certificate_reads_the_rack_once() {
         "{calls:?}"
     );
     assert!(seen(&b).uncovered.is_empty());
+}
+
+/// Issue 10: a deploy that writes nothing of its own still puts back another
+/// app's name it finds missing from a shared certificate (someone re-imported
+/// an older copy): its own read shows every rule on the rack's listeners, so
+/// finding the gap costs no request, and only then is the whole rack read. A
+/// no-op redeploy of an app already named does it, with no other change.
+#[test]
+fn any_deploy_puts_back_another_apps_name_found_missing() {
+    let (b, _clock, c) = common::fresh();
+    let rt = rt();
+    twos_name_lost(&b, &rt, &c);
+    b.reset_calls();
+    let again = rt
+        .block_on(ops::deploy(&b, &rack(), &name("one"), &manifest(1), &c))
+        .expect("one again");
+    assert!(again.plan.is_empty(), "{}", again.plan);
+    assert!(seen(&b).uncovered.is_empty(), "{:?}", seen(&b).uncovered);
+    assert_eq!(b.calls().of("ReimportCertificate"), 1, "{:?}", b.calls());
 }

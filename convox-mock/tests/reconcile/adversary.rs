@@ -125,6 +125,10 @@ pub enum Drift {
     /// `rack params set --subnets` with the rack's subnets reordered, then with
     /// one added, then as they were: nothing replaced.
     Subnets,
+    /// Re-imports an internal load balancer's shared certificate as an older
+    /// copy, without one app's name (as a deploy that read before that app
+    /// joined would write it): the next deploy of any app puts it back.
+    StaleSharedCertificate,
 }
 
 pub fn drift() -> impl Strategy<Value = Drift> {
@@ -135,6 +139,7 @@ pub fn drift() -> impl Strategy<Value = Drift> {
         Just(Drift::RulePriority),
         Just(Drift::DetachCertificate),
         Just(Drift::Subnets),
+        Just(Drift::StaleSharedCertificate),
     ]
 }
 
@@ -252,6 +257,29 @@ impl Sut {
                 a.resource.key.app().map(str::to_string)
             }
             Drift::Subnets => None,
+            Drift::StaleSharedCertificate => {
+                use convox_model::pool::certs::{app_of_wildcard, is_shared};
+                let (cert, spec, dropped) = o.iter().find_map(|x| match &x.resource.spec {
+                    Spec::Certificate(c) if is_shared(&x.resource.key) => {
+                        let dropped = c.names.iter().find(|n| {
+                            app_of_wildcard(n)
+                                .is_some_and(|a| fitting.iter().any(|f| f == a.as_str()))
+                        })?;
+                        Some((x, c, dropped.clone()))
+                    }
+                    _ => None,
+                })?;
+                let mut older = spec.clone();
+                older.names.retain(|n| *n != dropped);
+                let pem = crate::sut::authority_n(self.ca)
+                    .issue_names(&older.domain, &older.names, self.now)
+                    .expect("an older copy");
+                self.block_on(b.reimport_certificate(&cert.id, &older, &pem))
+                    .expect("re-import");
+                // Any other app's deploy puts the name back; the app's own, if
+                // it is the only one.
+                app_of_wildcard(&dropped).map(|a| a.to_string())
+            }
         }
     }
 
@@ -287,7 +315,9 @@ impl Sut {
     }
 
     /// Every other app deploys beside the drift; then the owner's deploy (or
-    /// any app's, or the rack's change, for the routers' drift) repairs it.
+    /// any app's, or the rack's change, for the routers' drift) repairs it. A
+    /// name lost from a shared certificate is repaired by the others' deploys
+    /// alone, when there are others.
     fn repair_on(&self, b: &MockBackend, model: &Model, d: Drift, owner: Option<String>) {
         let ctx = self.drift_ctx();
         let rack = model.rack();
@@ -307,6 +337,9 @@ impl Sut {
             .unwrap_or_else(|e| panic!("{} beside {d:?}: {e}", APPS[*app]));
             repaired = true;
         }
+        // Another app's name lost from a shared certificate is put back by
+        // any deploy: the owner's is not needed after another's.
+        let owner = owner.filter(|_| !(d == Drift::StaleSharedCertificate && repaired));
         if let Some(owner) = owner {
             let (_, services) = model
                 .apps

@@ -326,6 +326,8 @@ impl Attempt<'_> {
             &observed,
         )?;
         let mut p = p.observed_in(deploy_scope.clone());
+        // Read from what the attempt read: no request.
+        let others_uncovered = !pool::certs::unowned_gaps(&observed, &rack.name).is_empty();
         let mut deferred = Vec::new();
         let report = if p.is_empty() {
             // Nothing to do: the ids are what exists (an embedding deployer
@@ -350,6 +352,15 @@ impl Attempt<'_> {
             } else {
                 None
             };
+            // Another app's hostname uncovered (a shared certificate
+            // re-imported without its name, by a deploy at the same moment or
+            // by hand): put back, as the whole rack's tags say.
+            let settled = match settled {
+                None if others_uncovered => {
+                    Some(super::shared::cover(backend, rack, self.ctx, app, &placed.joins).await?)
+                }
+                settled => settled,
+            };
             let seen = match &settled {
                 Some(c) => (c.observed.as_slice(), &c.scope),
                 None => (observed.as_slice(), &deploy_scope),
@@ -370,8 +381,11 @@ impl Attempt<'_> {
             // Router pools (issue 9): every internal hostname covered on its
             // listener, whatever another deploy re-imported meanwhile, when
             // this deploy wrote a shared certificate (the last writer
-            // verifies) or its name leaves one.
-            let covered = if *wrote_shared || super::shared::leaving(&observed, app, &placed.joins)
+            // verifies), its name leaves one, or it found another app's
+            // hostname uncovered.
+            let covered = if *wrote_shared
+                || others_uncovered
+                || super::shared::leaving(&observed, app, &placed.joins)
             {
                 Some(super::shared::cover(backend, rack, self.ctx, app, &placed.joins).await?)
             } else {
