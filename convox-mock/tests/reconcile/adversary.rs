@@ -318,11 +318,18 @@ impl Sut {
     /// any app's, or the rack's change, for the routers' drift) repairs it. A
     /// name lost from a shared certificate is repaired by the others' deploys
     /// alone, when there are others.
-    fn repair_on(&self, b: &MockBackend, model: &Model, d: Drift, owner: Option<String>) {
+    /// `fitting`: the apps that fit, found before the drift (finding them
+    /// deploys every app, the owner's too, which would repair it first).
+    fn repair_on(
+        &self,
+        b: &MockBackend,
+        model: &Model,
+        d: Drift,
+        (owner, fitting): (Option<String>, Vec<String>),
+    ) {
         let ctx = self.drift_ctx();
         let rack = model.rack();
         let mut repaired = false;
-        let fitting = self.fitting(b, model);
         for (app, services) in &model.apps {
             if Some(APPS[*app]) == owner.as_deref() || !fitting.iter().any(|f| f == APPS[*app]) {
                 continue;
@@ -377,11 +384,11 @@ impl Sut {
             }
             return;
         }
-        let owners: Vec<Option<String>> = backends
+        let owners: Vec<(Option<String>, Vec<String>)> = backends
             .iter()
             .map(|b| {
                 let fitting = self.fitting(b, model);
-                self.inject(b, d, &fitting)
+                (self.inject(b, d, &fitting), fitting)
             })
             .collect();
         self.foreign = foreign(&state_json(&self.mock));
