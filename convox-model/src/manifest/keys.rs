@@ -1,7 +1,7 @@
 //! The keys the reader knows, one list per mapping of convox.yml.
 //!
 //! The reader ([`super::read()`]) warns about any key not listed here, naming
-//! these in its hint, and the JSON Schema ([`super::schema`]) is built from the
+//! these in its hint, and the JSON Schema ([`crate::schema`]) is built from the
 //! same lists: a key added here is read and described, or a test fails.
 
 /// The document's top level.

@@ -14,6 +14,15 @@ use crate::pool::certs::{self, MAX_COVERAGE_ROUNDS};
 use crate::rack::Rack;
 use crate::resource::{Observed, Scope};
 
+/// `app` joining each of the internal load balancers `joins`, as
+/// [`certs::shared_names`] takes it.
+fn joining(app: &Name, joins: &BTreeSet<Shard>) -> BTreeMap<Shard, BTreeSet<Name>> {
+    joins
+        .iter()
+        .map(|s| (*s, BTreeSet::from([app.clone()])))
+        .collect()
+}
+
 /// Whether `app`'s wildcard is on a shared certificate, as observed.
 pub(super) fn named(observed: &[Observed], app: &Name) -> bool {
     certs::observed_names(observed)
@@ -148,10 +157,7 @@ pub(super) async fn cover(
     app: &Name,
     joins: &BTreeSet<Shard>,
 ) -> Result<Covered, OpsError> {
-    let joining: BTreeMap<Shard, BTreeSet<Name>> = joins
-        .iter()
-        .map(|s| (*s, BTreeSet::from([app.clone()])))
-        .collect();
+    let joining = joining(app, joins);
     let mut scope = Scope::Deploy(app.clone());
     let mut rounds = 0;
     loop {
@@ -205,10 +211,7 @@ pub(super) async fn named_on(
             .get(s)
             .is_some_and(|slots| slots.values().any(|apps| apps.contains(app)))
     });
-    let joining: BTreeMap<Shard, BTreeSet<Name>> = joins
-        .iter()
-        .map(|s| (*s, BTreeSet::from([app.clone()])))
-        .collect();
+    let joining = joining(app, joins);
     let scope = Scope::Deploy(app.clone());
     if !missing || !sync(backend, rack, ctx, (&observed, &scope), &joining, None).await? {
         return Ok((observed, false));
@@ -229,10 +232,7 @@ pub(super) async fn settle(
     joins: &BTreeSet<Shard>,
     observed: (&[Observed], &Scope),
 ) -> Result<Option<Covered>, OpsError> {
-    let joining: BTreeMap<Shard, BTreeSet<Name>> = joins
-        .iter()
-        .map(|s| (*s, BTreeSet::from([app.clone()])))
-        .collect();
+    let joining = joining(app, joins);
     if sync(backend, rack, ctx, observed, &joining, Some(app)).await? {
         let mut covered = cover(backend, rack, ctx, app, joins).await?;
         covered.changed = true;

@@ -39,10 +39,12 @@
 //!   write. It re-reads its own scope, where every rule on the rack's
 //!   listeners shows; another app's hostname uncovered there
 //!   ([`unowned_gaps`]) makes it read the whole rack, whose tags say which
-//!   app's name to put back. The last writer can also write back the name of an app that left
-//!   the load balancer meanwhile; that name covers hostnames nothing routes
-//!   there, and goes with the app's next deploy or deletion (another deploy
-//!   cannot tell it from an app between the steps of its own deploy).
+//!   app's name to put back (any deploy that finds such a gap in its own
+//!   read does this, whether it wrote or not). The last writer can also
+//!   write back the name of an app that left the load balancer meanwhile;
+//!   that name covers hostnames nothing routes there, and goes with the app's
+//!   next deploy or deletion (another deploy cannot tell it from an app
+//!   between the steps of its own deploy).
 //! - **Racks from before.** An app's own certificate (`app/{app}/cert`) stays
 //!   valid and attached until the app's next deploy. That deploy puts its name
 //!   on the shard's shared certificate first (the rack stage, before any of the
