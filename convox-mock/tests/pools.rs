@@ -546,3 +546,119 @@ fn a_no_op_redeploy_reports_every_resource_id() {
         );
     }
 }
+
+/// A service of the pools' races below: `internal`, and external too when
+/// `both`, or external only.
+fn svc(n: &str, port: Option<(u16, Scheme)>, internal: bool, both: bool) -> Service {
+    let mut s = Service::with_defaults(name(n));
+    s.port = port.map(|(port, scheme)| Port { port, scheme });
+    s.exposure = Exposure::from_flags(internal, both);
+    s
+}
+
+/// Load balancers of three target groups and four rules, two certificates
+/// each: the reconcile state machine's small quotas, where these races were
+/// found.
+fn tiny() -> Quotas {
+    Quotas {
+        rules_per_load_balancer: 4,
+        certificates_per_load_balancer: 2,
+        ..small(3)
+    }
+}
+
+/// A rack with an internal router, and nothing on it yet.
+fn internal_rack(q: Quotas) -> (MockBackend, ApplyContext, Runtime) {
+    let (b, c, rt) = world(q);
+    rt.block_on(ops::set_rack_params(
+        &b,
+        &production(),
+        &["Internal=Yes"],
+        &c,
+    ))
+    .expect("the rack");
+    (b, c, rt)
+}
+
+/// Deploys two apps at once through one backend whose every call yields, so
+/// that the two interleave call by call, as two operators' would; both must
+/// succeed.
+fn at_once(
+    rt: &Runtime,
+    b: &MockBackend,
+    one: (&str, Manifest),
+    two: (&str, Manifest),
+    c: &ApplyContext,
+) {
+    let yielding = convox_model::aws::sleep_fn(|_| tokio::task::yield_now());
+    let f = convox_mock::Faulty::new(b, 0)
+        .with_latency(std::time::Duration::from_millis(1))
+        .with_sleep(yielding);
+    let (n1, n2, r) = (name(one.0), name(two.0), rack());
+    let (r1, r2) = rt.block_on(async {
+        tokio::join!(
+            ops::deploy(&f, &r, &n1, &one.1, c),
+            ops::deploy(&f, &r, &n2, &two.1, c),
+        )
+    });
+    r1.unwrap_or_else(|e| panic!("{}: {e}", one.0));
+    r2.unwrap_or_else(|e| panic!("{}: {e}", two.0));
+}
+
+/// After the races: within quotas, every record on the load balancer that
+/// routes it, every internal hostname covered there, and each key of the
+/// rack's claimed once (no copy of a shared certificate left behind).
+fn settled(rt: &Runtime, b: &MockBackend, q: &Quotas) {
+    let observed = rt
+        .block_on(observe_all(b, &name("production")))
+        .expect("observe");
+    check(&seen(&observed), q);
+    let claims = convox_model::plan::duplicate_claims(&observed);
+    assert!(claims.is_empty(), "{claims:?}");
+}
+
+/// Two rounds of two deploys at once on a new internal rack of [`tiny`]
+/// load balancers, each round [`settled`] after.
+fn races(rounds: [[(&str, Vec<Service>); 2]; 2]) {
+    let (b, c, rt) = internal_rack(tiny());
+    for [(one, m1), (two, m2)] in rounds {
+        let (m1, m2) = (Manifest::from_services(m1), Manifest::from_services(m2));
+        at_once(&rt, &b, (one, m1), (two, m2), &c);
+        settled(&rt, &b, &tiny());
+    }
+}
+
+/// Router pools under concurrent deploys (found by the reconcile state
+/// machine): the coverage check after a deploy re-imports a shared
+/// certificate on what it has just read, while another deploy keeps changing
+/// the rack (its load balancer, target groups, rules). Read again before
+/// writing, the re-import was stale every time, and the check gave up with
+/// the app's hostname uncovered.
+#[test]
+fn the_coverage_check_writes_while_another_deploy_changes_the_rack() {
+    let http = Some((3000, Scheme::Http));
+    let https = Some((8443, Scheme::Https));
+    races([
+        [
+            ("backend", vec![svc("api-web", http, false, false)]),
+            (
+                "shop-api",
+                vec![
+                    svc("web", http, true, true),
+                    svc("worker", http, true, true),
+                ],
+            ),
+        ],
+        [
+            ("shop", vec![svc("api", https, true, false)]),
+            (
+                "backend",
+                vec![
+                    svc("web", https, true, true),
+                    svc("worker", None, true, false),
+                    svc("api-web", None, true, true),
+                ],
+            ),
+        ],
+    ]);
+}

@@ -531,3 +531,74 @@ fn any_deploy_puts_back_another_apps_name_found_missing() {
     assert!(seen(&b).uncovered.is_empty(), "{:?}", seen(&b).uncovered);
     assert_eq!(b.calls().of("ReimportCertificate"), 1, "{:?}", b.calls());
 }
+
+/// Router pools: two deploys at once each imported a load balancer's first
+/// shared certificate and attached it (two copies, both ours). The next
+/// deploy keeps one and takes the other off: it detaches it, then deletes it.
+/// When the delete fails as contention (another deploy attached that copy
+/// again meanwhile: ACM refuses the delete), the deploy plans again, and the
+/// copy it detached is now attached nowhere. The planner never deletes such
+/// a copy (it may be someone else's, with a copy of our tags): it would stay
+/// for good, and every plan that touches that load balancer's certificates
+/// would be refused. The deploy that detached it knows it is its own, and
+/// deletes it.
+#[test]
+fn a_deploy_deletes_the_copy_of_a_shared_certificate_it_detached_and_stopped() {
+    let (b, _clock, c) = common::fresh();
+    let rt = rt();
+    rt.block_on(ops::deploy(&b, &rack(), &name("one"), &manifest(1), &c))
+        .expect("one");
+    // A second copy of the shared certificate, attached beside the first.
+    let arn = shared_names(&b)
+        .into_keys()
+        .next()
+        .expect("a shared certificate");
+    let copy = format!("{}0", &arn[..arn.len() - 1]);
+    let mut s = state(&b);
+    s["certificates"][&copy] = s["certificates"][&arn].clone();
+    let listener = s["listeners"]
+        .as_object_mut()
+        .expect("listeners")
+        .values_mut()
+        .find(|l| {
+            l["certificates"]
+                .as_array()
+                .is_some_and(|c| c.contains(&Value::from(arn.as_str())))
+        })
+        .expect("the listener the certificate is attached to");
+    listener["certificates"]
+        .as_array_mut()
+        .expect("certificates")
+        .push(Value::from(copy.as_str()));
+    b.load_json(&s.to_string()).expect("load");
+    assert_eq!(shared_names(&b).len(), 2);
+
+    let faulty = convox_mock::Faulty::new(&b, 0).fail_nth_call_of(
+        "DeleteCertificate",
+        1,
+        convox_mock::Fault::before(convox_model::backend::ErrorKind::Conflict),
+    );
+    rt.block_on(ops::deploy(
+        &faulty,
+        &rack(),
+        &name("two"),
+        &manifest(1),
+        &c,
+    ))
+    .expect("two");
+    assert_eq!(
+        faulty.faults().injected,
+        1,
+        "the delete was tried, and failed"
+    );
+    let left = shared_names(&b);
+    assert_eq!(left.len(), 1, "{left:?}");
+    let names = left.values().next().expect("one");
+    for app in ["one", "two"] {
+        assert!(
+            names.contains(&format!("*.{app}.production.convox")),
+            "{names:?}"
+        );
+    }
+    assert!(seen(&b).uncovered.is_empty(), "{:?}", seen(&b).uncovered);
+}

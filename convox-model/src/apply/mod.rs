@@ -85,6 +85,39 @@ pub struct ApplyContext {
     /// How long before it expires a certificate is renewed, in seconds: the
     /// operations in [`crate::ops`] plan renewals at `now` with it (issue 12).
     pub renew_before: i64,
+    /// The copies of shared certificates this operation made or began to
+    /// take off their listeners: set by [`crate::ops`] for one deploy.
+    pub(crate) own_copies: Option<Arc<OwnCopies>>,
+}
+
+/// The ids of the internal load balancers' shared certificates
+/// ([`crate::pool::certs`]) one operation imported, or detached from a
+/// listener to delete them: its own, whatever tags say.
+///
+/// Two deploys at once may each import a load balancer's first shared
+/// certificate; the planner keeps one copy and deletes the others, detaching
+/// each before deleting it. A copy that is attached nowhere is refused as
+/// possibly someone else's (a copy of our tags), so a deploy interrupted
+/// between the two steps (another action of its apply failed) would leave
+/// every deploy on that load balancer refused. The deploy that made or
+/// detached the copy knows it is its own, and finishes the job.
+#[derive(Debug, Default)]
+pub(crate) struct OwnCopies(std::sync::Mutex<std::collections::BTreeSet<String>>);
+
+impl OwnCopies {
+    pub(crate) fn insert(&self, id: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id.to_string());
+    }
+
+    pub(crate) fn contains(&self, id: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(id)
+    }
 }
 
 impl fmt::Debug for ApplyContext {
@@ -115,6 +148,16 @@ impl ApplyContext {
             seed: 0x5eed,
             on_event: None,
             renew_before: crate::renew::DEFAULT_RENEW_BEFORE,
+            own_copies: None,
+        }
+    }
+
+    /// This context for one operation that remembers the shared certificate
+    /// copies it makes or detaches ([`OwnCopies`]).
+    pub(crate) fn for_one_operation(&self) -> Self {
+        ApplyContext {
+            own_copies: Some(Arc::default()),
+            ..self.clone()
         }
     }
 

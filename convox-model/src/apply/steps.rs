@@ -62,6 +62,9 @@ impl<'a> Engine<'a> {
     }
 
     pub(super) fn finish(&self, action: ActionRef, result: Result<Effect, StepError>) -> Outcome {
+        if let (Ok(effect), Some(own)) = (&result, &self.ctx.own_copies) {
+            own_copy(effect).inspect(|id| own.insert(id));
+        }
         match &result {
             Ok(_) => self.emit(ApplyEvent::Finished {
                 action: action.clone(),
@@ -283,5 +286,24 @@ impl<'a> Engine<'a> {
                 });
             }
         })
+    }
+}
+
+/// The shared certificate `effect` made, or took off a listener: one
+/// operation's own ([`super::OwnCopies`]).
+fn own_copy(effect: &Effect) -> Option<&str> {
+    match effect {
+        Effect::Created { key, id, .. }
+            if matches!(
+                key.subject(),
+                crate::resource::KeySubject::ShardCertificate(..)
+            ) =>
+        {
+            Some(id)
+        }
+        Effect::Deleted { key, id } if crate::pool::certs::is_shared(key) => {
+            parse_listener_certificate_id(id).map(|(_, cert)| cert)
+        }
+        _ => None,
     }
 }

@@ -98,6 +98,8 @@ pub(super) async fn deploy_inner(
     Mode { shown, phased }: Mode<'_>,
 ) -> Result<(DeployReport, Vec<Action>), OpsError> {
     check_manifest(manifest, rack, app)?;
+    // Remembers the shared certificate copies it makes or detaches.
+    let ctx = &ctx.for_one_operation();
     let fp = ca_fingerprint(ctx)?;
     // Before any change: a rack refuses an authority that is not its own.
     let first = backend.observe_app(&rack.name, app).await?;
@@ -214,6 +216,16 @@ impl Attempt<'_> {
         let (backend, rack, app) = (self.backend, self.inputs.rack, self.inputs.app);
         let quotas = backend.quotas();
         let deploy_scope = Scope::Deploy(app.clone());
+        // Router pools (issue 9): a copy of a shared certificate an attempt
+        // before made or detached and stopped before deleting.
+        let seen =
+            if super::shared::delete_own_strays(backend, self.ctx, &seen.observed, &deploy_scope)
+                .await?
+            {
+                backend.observe_app(&rack.name, app).await?
+            } else {
+                seen
+            };
         let observed = seen.observed;
         // The one call that may change something before the plan: a rack without
         // a public certificate for its external router requests one.

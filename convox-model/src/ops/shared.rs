@@ -38,12 +38,37 @@ pub(super) fn named(observed: &[Observed], app: &Name) -> bool {
 /// reads the rack again).
 ///
 /// `observed` is an observation of `scope` (the deploy's, or the whole
-/// rack's): the re-import is applied against that scope.
+/// rack's): the re-import is applied against that scope, read again first
+/// (a change since makes it plan again), unless `observed` was `just_read`.
+/// [`cover`] reads just before and verifies just after: while another deploy
+/// changes anything in the scope (its rules, its target groups), a read
+/// again would find the plan stale every time, and the check would end
+/// without having written.
 pub(super) async fn sync(
     backend: &dyn Backend,
     rack: &Rack,
     ctx: &ApplyContext,
     (observed, scope): (&[Observed], &Scope),
+    joining: &BTreeMap<Shard, BTreeSet<Name>>,
+    leaving: Option<&Name>,
+) -> Result<bool, OpsError> {
+    sync_read(
+        backend,
+        rack,
+        ctx,
+        (observed, scope, false),
+        joining,
+        leaving,
+    )
+    .await
+}
+
+/// [`sync`], applied on `observed` itself when it was `just_read`.
+async fn sync_read(
+    backend: &dyn Backend,
+    rack: &Rack,
+    ctx: &ApplyContext,
+    (observed, scope, just_read): (&[Observed], &Scope, bool),
     joining: &BTreeMap<Shard, BTreeSet<Name>>,
     leaving: Option<&Name>,
 ) -> Result<bool, OpsError> {
@@ -93,7 +118,12 @@ pub(super) async fn sync(
         return Ok(false);
     }
     tracing::info!(rack = %rack.name, actions = p.actions.len(), "re-importing the internal load balancers' shared certificates");
-    match apply(backend, &p, ctx).await {
+    let applied = if just_read {
+        crate::apply::apply_read(backend, &p, ctx, observed).await
+    } else {
+        apply(backend, &p, ctx).await
+    };
+    match applied {
         Ok(_) => Ok(true),
         Err(e) if e.is_contention() => Ok(true),
         Err(e) => Err(e.into()),
@@ -185,7 +215,16 @@ pub(super) async fn cover(
         rounds += 1;
         // Nothing to change: every hostname is covered, or none a shared
         // certificate can cover (the planner's coverage check names those).
-        if !sync(backend, rack, ctx, (&observed, &scope), &joining, Some(app)).await? {
+        if !sync_read(
+            backend,
+            rack,
+            ctx,
+            (&observed, &scope, true),
+            &joining,
+            Some(app),
+        )
+        .await?
+        {
             return Ok(covered(rounds > 1, observed));
         }
     }
@@ -250,4 +289,81 @@ pub(super) fn leaving(observed: &[Observed], app: &Name, joins: &BTreeSet<Shard>
         .filter(|(s, _)| !joins.contains(s))
         .flat_map(|(_, slots)| slots.values())
         .any(|apps| apps.contains(app))
+}
+
+/// The copies of a shared certificate that this operation made or detached
+/// ([`crate::apply::OwnCopies`]), attached to no listener, beside another
+/// copy of the same key that is attached (the one that serves, which the
+/// planner keeps): what an apply of this operation stopped before deleting
+/// (another of its actions failed first). The planner refuses such a copy as
+/// possibly someone else's; this operation knows it is its own.
+fn own_strays<'a>(observed: &'a [Observed], ctx: &ApplyContext) -> Vec<&'a Observed> {
+    let Some(own) = &ctx.own_copies else {
+        return Vec::new();
+    };
+    let attached: BTreeSet<&str> = observed
+        .iter()
+        .filter_map(|o| crate::resource::parse_listener_certificate_id(&o.id))
+        .map(|(_, cert)| cert)
+        .collect();
+    let mut by_key: BTreeMap<&crate::resource::ResourceKey, Vec<&Observed>> = BTreeMap::new();
+    for o in observed.iter().filter(|o| {
+        matches!(
+            o.resource.key.subject(),
+            crate::resource::KeySubject::ShardCertificate(..)
+        )
+    }) {
+        by_key.entry(&o.resource.key).or_default().push(o);
+    }
+    let stray = |o: &Observed| own.contains(&o.id) && !attached.contains(o.id.as_str());
+    by_key
+        .into_values()
+        .filter(|copies| {
+            copies
+                .iter()
+                .any(|o| !stray(o) && attached.contains(o.id.as_str()))
+        })
+        .flat_map(|copies| copies.into_iter().filter(|o| stray(o)))
+        .collect()
+}
+
+/// Deletes the copies [`own_strays`] finds in `observed`, planned from it and
+/// applied on it. Whether it deleted any (then the caller reads the rack
+/// again).
+pub(super) async fn delete_own_strays(
+    backend: &dyn Backend,
+    ctx: &ApplyContext,
+    observed: &[Observed],
+    scope: &Scope,
+) -> Result<bool, OpsError> {
+    let strays = own_strays(observed, ctx);
+    if strays.is_empty() {
+        return Ok(false);
+    }
+    let actions = strays
+        .into_iter()
+        .map(|o| crate::plan::Action {
+            op: crate::plan::Op::Delete,
+            key: o.resource.key.clone(),
+            kind: o.resource.spec.kind(),
+            changes: Vec::new(),
+            disruption: crate::plan::Disruption::None,
+            reason: Some("a copy this deploy made or detached, beside the copy kept".to_string()),
+            desired: None,
+            current: Some(o.clone()),
+        })
+        .collect();
+    let p = crate::plan::Plan {
+        scope: Scope::Rack,
+        actions,
+        fingerprint: crate::plan::fingerprint(observed),
+        duplicate_claims: Vec::new(),
+        observed_in: scope.clone(),
+    };
+    tracing::info!(
+        actions = p.actions.len(),
+        "deleting the copies of shared certificates this deploy left unattached"
+    );
+    crate::apply::apply_read(backend, &p, ctx, observed).await?;
+    Ok(true)
 }
