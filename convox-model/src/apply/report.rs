@@ -138,6 +138,16 @@ pub enum ApplyError {
         /// The fingerprint of what exists now.
         observed: String,
     },
+    /// A plan could not be made from what was read, because another process
+    /// is changing it at this moment (the planner's reason says what);
+    /// nothing was changed.
+    #[error(
+        "another process is changing what this plan was made from ({reason}); nothing was changed, plan again"
+    )]
+    Raced {
+        /// The planner's refusal.
+        reason: String,
+    },
     /// Observing the rack failed; nothing was changed.
     #[error("could not observe the rack; nothing was changed")]
     Observe(#[source] BackendError),
@@ -207,7 +217,7 @@ impl ApplyError {
     /// observing and planning again gets past it.
     pub fn is_contention(&self) -> bool {
         match self {
-            ApplyError::Stale { .. } => true,
+            ApplyError::Stale { .. } | ApplyError::Raced { .. } => true,
             ApplyError::Failed { failures, .. } => failures.iter().all(|f| {
                 matches!(&f.error, StepError::Backend(e)
                     if (e.kind() == ErrorKind::Conflict && e.message().contains(PRIORITY_IN_USE))
@@ -223,5 +233,32 @@ impl ApplyError {
             ApplyError::Failed { report, .. } => Some(report),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plan refused on what another deploy is changing says so, with the
+    /// planner's reason (not two equal fingerprints, as a stale plan's), and
+    /// is planned again like a stale one; a failed read is not.
+    #[test]
+    fn a_raced_plan_says_why_and_is_planned_again() {
+        let raced = ApplyError::Raced {
+            reason: "api.backend.production.convox is covered by no certificate".into(),
+        };
+        assert!(raced.is_contention());
+        let text = raced.to_string();
+        assert!(text.starts_with("another process is changing"), "{text}");
+        assert!(text.contains("api.backend.production.convox"), "{text}");
+        assert!(text.contains("plan again"), "{text}");
+        assert!(!text.contains("state"), "{text}");
+        let observe = ApplyError::Observe(crate::backend::BackendError::new(
+            ErrorKind::Unexpected,
+            "DescribeRules",
+            "down",
+        ));
+        assert!(!observe.is_contention());
     }
 }

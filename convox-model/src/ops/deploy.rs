@@ -272,7 +272,6 @@ impl Attempt<'_> {
                 ),
                 rack,
                 app,
-                &observed,
             )?;
             if !placed.new_shards.is_empty() {
                 let shards: Vec<String> = placed.new_shards.iter().map(|s| s.to_string()).collect();
@@ -335,7 +334,6 @@ impl Attempt<'_> {
             ),
             rack,
             app,
-            &observed,
         )?;
         let mut p = p.observed_in(deploy_scope.clone());
         // Read from what the attempt read: no request.
@@ -521,19 +519,14 @@ fn same_actions(a: &Plan, b: &Plan) -> bool {
     normal(a) == normal(b)
 }
 
-/// `planned`, or a stale plan (observe and plan again) where it fails on what
+/// `planned`, or [`ApplyError::Raced`] (observe and plan again) where it fails on what
 /// another deploy is changing at the same moment: a load balancer of the pool
 /// it found empty and removed after this one made it; or, router pools (issue
 /// 9), a shared certificate re-imported without this app's name, or a second
 /// copy of one made, after this one named the app there: the app's own
 /// internal names are this deploy's to cover, so observe, name and place
 /// again.
-fn or_replan(
-    planned: Result<Plan, PlanError>,
-    rack: &Rack,
-    app: &Name,
-    observed: &[Observed],
-) -> Result<Plan, OpsError> {
+fn or_replan(planned: Result<Plan, PlanError>, rack: &Rack, app: &Name) -> Result<Plan, OpsError> {
     let racing = match &planned {
         Err(PlanError::MissingDependency { reference, .. }) => {
             reference.app().is_none() && reference.subject().shard().is_some()
@@ -543,13 +536,11 @@ fn or_replan(
         }
         _ => false,
     };
-    if racing {
-        let now = fingerprint(observed);
-        return Err(ApplyError::Stale {
-            planned: now.clone(),
-            observed: now,
+    match planned {
+        Err(e) if racing => Err(ApplyError::Raced {
+            reason: e.to_string(),
         }
-        .into());
+        .into()),
+        planned => Ok(planned?),
     }
-    Ok(planned?)
 }
