@@ -301,23 +301,17 @@ fn own_strays<'a>(observed: &'a [Observed], ctx: &ApplyContext) -> Vec<&'a Obser
     let Some(own) = &ctx.own_copies else {
         return Vec::new();
     };
-    let attached: BTreeSet<&str> = observed
-        .iter()
-        .filter_map(|o| crate::resource::parse_listener_certificate_id(&o.id))
-        .map(|(_, cert)| cert)
-        .collect();
-    let mut by_key: BTreeMap<&crate::resource::ResourceKey, Vec<&Observed>> = BTreeMap::new();
-    for o in observed.iter().filter(|o| {
-        matches!(
-            o.resource.key.subject(),
-            crate::resource::KeySubject::ShardCertificate(..)
-        )
-    }) {
-        by_key.entry(&o.resource.key).or_default().push(o);
-    }
+    let attached = crate::plan::attached_certificates(observed);
     let stray = |o: &Observed| own.contains(&o.id) && !attached.contains(o.id.as_str());
-    by_key
-        .into_values()
+    crate::plan::claims_by_key(observed)
+        .into_iter()
+        .filter(|(key, _)| {
+            matches!(
+                key.subject(),
+                crate::resource::KeySubject::ShardCertificate(..)
+            )
+        })
+        .map(|(_, copies)| copies)
         .filter(|copies| {
             copies
                 .iter()
@@ -340,18 +334,10 @@ pub(super) async fn delete_own_strays(
     if strays.is_empty() {
         return Ok(false);
     }
+    let reason = "a copy this deploy made or detached, beside the copy kept";
     let actions = strays
         .into_iter()
-        .map(|o| crate::plan::Action {
-            op: crate::plan::Op::Delete,
-            key: o.resource.key.clone(),
-            kind: o.resource.spec.kind(),
-            changes: Vec::new(),
-            disruption: crate::plan::Disruption::None,
-            reason: Some("a copy this deploy made or detached, beside the copy kept".to_string()),
-            desired: None,
-            current: Some(o.clone()),
-        })
+        .map(|o| crate::plan::Action::deleting(o, Some(reason.to_string())))
         .collect();
     let p = crate::plan::Plan {
         scope: Scope::Rack,

@@ -128,8 +128,17 @@ fn own_copies(claims: &[&Observed], attached: &BTreeSet<&str>) -> bool {
     all && (issuers.len() != 1 || shared)
 }
 
+/// The ids of the certificates attached to a listener (not as its default).
+pub(crate) fn attached_certificates(observed: &[Observed]) -> BTreeSet<&str> {
+    observed
+        .iter()
+        .filter_map(|o| crate::resource::parse_listener_certificate_id(&o.id))
+        .map(|(_, cert)| cert)
+        .collect()
+}
+
 /// Observed resources by key (foreign ones aside), each key's claims sorted by id.
-fn group(observed: &[Observed]) -> BTreeMap<&ResourceKey, Vec<&Observed>> {
+pub(crate) fn group(observed: &[Observed]) -> BTreeMap<&ResourceKey, Vec<&Observed>> {
     let mut by_key: BTreeMap<&ResourceKey, Vec<&Observed>> = BTreeMap::new();
     for o in observed.iter().filter(|o| !o.resource.key.is_foreign()) {
         by_key.entry(&o.resource.key).or_default().push(o);
@@ -181,11 +190,7 @@ pub(super) fn sort<'a>(
         .map(|(i, o)| (o.id.as_str(), i))
         .collect();
     // The certificates attached to a listener, by id.
-    let attached: BTreeSet<&str> = observed
-        .iter()
-        .filter_map(|o| crate::resource::parse_listener_certificate_id(&o.id))
-        .map(|(_, cert)| cert)
-        .collect();
+    let attached = attached_certificates(observed);
     for (key, mut claims) in group(observed) {
         let impostors = claims.iter().any(|o| impostor(o));
         if let ([only], false) = (claims.as_slice(), impostors) {

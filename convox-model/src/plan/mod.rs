@@ -41,8 +41,8 @@ mod render;
 // Certificate renewals (issue 12).
 mod renewals;
 
-pub(crate) use claims::impostor;
 pub use claims::{DuplicateClaim, duplicate_claims};
+pub(crate) use claims::{attached_certificates, group as claims_by_key, impostor};
 pub use error::PlanError;
 pub(crate) use planner::kept_first;
 pub use planner::{fingerprint, plan};
@@ -164,6 +164,22 @@ pub struct Action {
 }
 
 impl Action {
+    /// Deleting `o`, as observed, for `reason` when it is not a field of
+    /// its own.
+    pub(crate) fn deleting(o: &Observed, reason: Option<String>) -> Action {
+        let kind = o.resource.spec.kind();
+        Action {
+            op: Op::Delete,
+            key: o.resource.key.clone(),
+            kind,
+            changes: Vec::new(),
+            disruption: diff::disruption(Op::Delete, kind, &[]),
+            reason,
+            desired: None,
+            current: Some(o.clone()),
+        }
+    }
+
     /// Whether a replacement creates the new resource before deleting the old one.
     ///
     /// Certificates do: a listener must never be left without its certificate, and

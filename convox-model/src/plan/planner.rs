@@ -213,17 +213,7 @@ pub fn plan(
                 .filter(|o| o.resource.key.in_scope(scope)),
         );
     for o in deletes {
-        let kind = o.resource.spec.kind();
-        actions.push(Action {
-            op: Op::Delete,
-            key: o.resource.key.clone(),
-            kind,
-            changes: Vec::new(),
-            disruption: disruption(Op::Delete, kind, &[]),
-            reason: None,
-            desired: None,
-            current: Some(o.clone()),
-        });
+        actions.push(Action::deleting(o, None));
     }
     actions.sort_by(|a, b| {
         (&a.key, a.op, a.current.as_ref().map(|o| &o.id)).cmp(&(
